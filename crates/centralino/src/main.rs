@@ -1,0 +1,253 @@
+//! `centralino`: the contact-center binary (CONTRACT.md, "Command line").
+
+mod config;
+
+use std::io::IsTerminal;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use media::{MediaConfig, MediaEngine, PromptLibrary};
+use sip_gateway::gateway::{Gateway, GatewayConfig};
+use sip_gateway::transaction::TimerConfig;
+use sip_gateway::ua::UserAgentConfig;
+use switchboard::{EventBus, Switchboard};
+use tokio::sync::watch;
+use tracing::{error, info, warn};
+
+use config::Config;
+
+#[derive(Parser)]
+#[command(
+    name = "centralino",
+    version,
+    about = "Contact center: SIP trunk, IVR, ACD and CRM"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the contact center (the built-in demo configuration when --config is not given).
+    Serve(ServeArgs),
+    /// Validate a configuration file: exit 0 if valid, else print every error with its line.
+    CheckConfig {
+        /// The TOML file to check.
+        file: PathBuf,
+    },
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// Configuration file (TOML).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Data directory (database, recordings, uploaded prompts).
+    #[arg(long, default_value = "./data")]
+    data: PathBuf,
+    /// SIP address, UDP and TCP (default from the configuration: 127.0.0.1:5060).
+    #[arg(long)]
+    sip_listen: Option<SocketAddr>,
+    /// HTTP address (default from the configuration: 127.0.0.1:8080).
+    #[arg(long)]
+    http_listen: Option<SocketAddr>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::CheckConfig { file } => match Config::load(&file) {
+            Ok(_) => {
+                println!("{}: valid", file.display());
+                ExitCode::SUCCESS
+            }
+            Err(errors) => {
+                eprint!("{errors}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Serve(args) => {
+            init_logging();
+            let runtime = match tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .thread_name("centralino")
+                .build()
+            {
+                Ok(runtime) => runtime,
+                Err(error) => {
+                    eprintln!("cannot start the runtime: {error}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match runtime.block_on(serve(args)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => {
+                    error!("{error:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let ansi = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi)
+        .init();
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let mut config = match &args.config {
+        Some(path) => Config::load(path).map_err(|errors| anyhow::anyhow!("{errors}"))?,
+        None => Config::demo(),
+    };
+    if let Some(sip) = args.sip_listen {
+        config.sip.listen = sip;
+    }
+    if let Some(http) = args.http_listen {
+        config.http.listen = http;
+    }
+    std::fs::create_dir_all(&args.data)
+        .with_context(|| format!("cannot create the data directory {}", args.data.display()))?;
+
+    let prompts_dir = config.prompts_dir();
+    let prompts = tokio::task::spawn_blocking({
+        let dir = prompts_dir.clone();
+        move || PromptLibrary::load_dir(&dir)
+    })
+    .await?
+    .with_context(|| format!("cannot load prompts from {}", prompts_dir.display()))?;
+    info!(dir = %prompts_dir.display(), languages = ?prompts.languages(), "prompts loaded");
+
+    let shards = match config.media.shards {
+        0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+        n => n,
+    };
+    let media = MediaEngine::start(MediaConfig {
+        bind_ip: config.sip.listen.ip(),
+        port_min: config.media.rtp_port_min,
+        port_max: config.media.rtp_port_max,
+        rtp_timeout: (config.media.rtp_timeout_s > 0)
+            .then(|| Duration::from_secs(config.media.rtp_timeout_s)),
+        shards,
+    })
+    .context("cannot start the media engine")?;
+
+    let (gateway, gateway_events) = Gateway::start(GatewayConfig {
+        listen: config.sip.listen,
+        ua: UserAgentConfig {
+            timers: TimerConfig {
+                t1: Duration::from_millis(config.sip.t1_ms),
+                t2: Duration::from_millis(config.sip.t2_ms),
+                t4: Duration::from_millis(config.sip.t4_ms),
+            },
+            max_calls: config.sip.max_calls,
+            ..UserAgentConfig::default()
+        },
+    })
+    .await
+    .with_context(|| format!("cannot listen for SIP on {}", config.sip.listen))?;
+
+    for number in &config.numbers {
+        info!(
+            number = %number.number,
+            name = number.name.as_deref().unwrap_or(""),
+            "number configured"
+        );
+    }
+    let bus = EventBus::default();
+    let switchboard = Switchboard::new(
+        gateway.clone(),
+        media,
+        Arc::new(prompts),
+        bus.clone(),
+        config.switchboard(),
+    );
+    let metrics = Arc::new(console::Metrics::new());
+    console::spawn_metrics_observer(&bus, metrics.clone());
+    let app = console::router(console::AppState {
+        metrics,
+        telemetry: switchboard.telemetry(),
+        metrics_public: config.http.metrics_public,
+    });
+    let listener = tokio::net::TcpListener::bind(config.http.listen)
+        .await
+        .with_context(|| format!("cannot listen for HTTP on {}", config.http.listen))?;
+    let http_addr = listener.local_addr()?;
+
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let (http_stop_tx, http_stop_rx) = watch::channel(false);
+    let http = tokio::spawn(async move {
+        let mut stop = http_stop_rx;
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = stop.wait_for(|s| *s).await;
+        })
+        .await
+    });
+    let calls = tokio::spawn(switchboard.run(gateway_events, shutdown_rx));
+
+    info!(
+        sip = %gateway.local_addr(),
+        http = %http_addr,
+        data = %args.data.display(),
+        "centralino ready"
+    );
+
+    wait_for_signal().await;
+    info!("stopping: no new calls, ending calls in progress");
+    let _ = shutdown_tx.send(true);
+    // The switchboard returns once every call has ended (BYE answered or timed out).
+    if tokio::time::timeout(Duration::from_secs(10), calls)
+        .await
+        .is_err()
+    {
+        warn!("calls still up after 10 s: exiting anyway");
+    }
+    let _ = http_stop_tx.send(true);
+    match tokio::time::timeout(Duration::from_secs(5), http).await {
+        Ok(Ok(Err(error))) => warn!(%error, "HTTP server error at shutdown"),
+        Err(_) => warn!("HTTP server still draining after 5 s"),
+        _ => {}
+    }
+    info!("stopped");
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(error) => {
+                warn!(%error, "SIGTERM handler unavailable; stopping on Ctrl-C only");
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

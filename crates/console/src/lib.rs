@@ -1,0 +1,90 @@
+//! # console
+//!
+//! The HTTP side of centralino, served by the binary: today the health check and the
+//! Prometheus metrics; the REST API, event stream and web consoles grow here.
+
+pub mod metrics;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::json;
+use switchboard::{EventBus, TelemetrySource};
+use tokio::sync::broadcast::error::RecvError;
+
+pub use metrics::Metrics;
+
+/// What the handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    pub metrics: Arc<Metrics>,
+    pub telemetry: TelemetrySource,
+    /// Serve `/metrics` to non-loopback clients too (CONTRACT.md: loopback only by default).
+    pub metrics_public: bool,
+}
+
+/// The application's routes. Serve it with `into_make_service_with_connect_info::<SocketAddr>()`
+/// so `/metrics` can tell loopback clients from others.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/api/v1/health", get(health))
+        .route("/metrics", get(metrics))
+        .with_state(state)
+}
+
+/// Counts bus events into the metrics until the bus closes.
+pub fn spawn_metrics_observer(bus: &EventBus, metrics: Arc<Metrics>) {
+    let mut events = bus.subscribe();
+    tokio::spawn(async move {
+        loop {
+            match events.recv().await {
+                Ok(event) => metrics.observe(&event),
+                Err(RecvError::Lagged(n)) => {
+                    tracing::warn!(missed = n, "metrics fell behind the event bus")
+                }
+                Err(RecvError::Closed) => return,
+            }
+        }
+    });
+}
+
+/// `GET /api/v1/health`: 200 `{"status":"ok"}` once SIP and media are up.
+async fn health(State(state): State<AppState>) -> Response {
+    let telemetry = state.telemetry.snapshot().await;
+    match telemetry.sip {
+        Some(_) => (StatusCode::OK, Json(json!({"status": "ok"}))).into_response(),
+        None => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"status": "unavailable", "reason": "SIP gateway stopped"})),
+        )
+            .into_response(),
+    }
+}
+
+/// `GET /metrics`: Prometheus text format.
+async fn metrics(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+) -> Response {
+    if !state.metrics_public && !peer.ip().is_loopback() {
+        return (
+            StatusCode::FORBIDDEN,
+            "metrics are served to loopback clients only\n",
+        )
+            .into_response();
+    }
+    let telemetry = state.telemetry.snapshot().await;
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.metrics.render(&telemetry),
+    )
+        .into_response()
+}

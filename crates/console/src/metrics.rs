@@ -1,0 +1,245 @@
+//! Prometheus metrics (CONTRACT.md names). Event-driven counters are updated from the bus;
+//! SIP and RTP figures are read from the engines at scrape time and carried into counters.
+
+use prometheus::core::Collector;
+use prometheus::{
+    Encoder, GaugeVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    TextEncoder,
+};
+use switchboard::{Event, Outcome, Telemetry};
+
+/// Every metric we expose.
+pub struct Metrics {
+    registry: Registry,
+    calls_active: IntGauge,
+    calls_total: IntCounterVec,
+    dtmf_total: IntCounter,
+    sip_received: IntCounter,
+    sip_sent: IntCounter,
+    sip_malformed: IntCounter,
+    sip_transactions: IntGauge,
+    sip_tcp_connections: IntGauge,
+    rtp_sent: IntCounter,
+    rtp_received: IntCounter,
+    rtcp_sent: IntCounter,
+    media_legs: IntGauge,
+    media_late_ticks: IntCounter,
+    rtp_send_interval: GaugeVec,
+}
+
+fn register<C: Collector + Clone + 'static>(registry: &Registry, collector: C) -> C {
+    registry
+        .register(Box::new(collector.clone()))
+        .expect("metric names are unique");
+    collector
+}
+
+fn counter(registry: &Registry, name: &str, help: &str) -> IntCounter {
+    register(
+        registry,
+        IntCounter::with_opts(Opts::new(name, help)).expect("valid metric"),
+    )
+}
+
+fn gauge(registry: &Registry, name: &str, help: &str) -> IntGauge {
+    register(
+        registry,
+        IntGauge::with_opts(Opts::new(name, help)).expect("valid metric"),
+    )
+}
+
+/// Moves a counter up to a total read elsewhere (counters only go up; a smaller total means
+/// the source restarted and is ignored).
+fn catch_up(counter: &IntCounter, total: u64) {
+    let current = counter.get();
+    if total > current {
+        counter.inc_by(total - current);
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let r = Registry::new();
+        let calls_total = register(
+            &r,
+            IntCounterVec::new(
+                Opts::new("centralino_calls_total", "Finished calls by outcome."),
+                &["outcome"],
+            )
+            .expect("valid metric"),
+        );
+        for outcome in Outcome::ALL {
+            calls_total.with_label_values(&[outcome.as_str()]);
+        }
+        // Declared now so dashboards can be built on them; the ACD and the CRM fill them.
+        register(
+            &r,
+            IntGaugeVec::new(
+                Opts::new("centralino_queue_waiting", "Calls waiting in each queue."),
+                &["queue"],
+            )
+            .expect("valid metric"),
+        );
+        register(
+            &r,
+            GaugeVec::new(
+                Opts::new(
+                    "centralino_queue_oldest_wait_seconds",
+                    "Wait of the oldest call in each queue.",
+                ),
+                &["queue"],
+            )
+            .expect("valid metric"),
+        );
+        // Every agent state and ticket channel exists from the start at 0; queue series appear
+        // with the queues.
+        let agents = register(
+            &r,
+            IntGaugeVec::new(
+                Opts::new("centralino_agents", "Agents by state."),
+                &["state"],
+            )
+            .expect("valid metric"),
+        );
+        for state in [
+            "logged_out",
+            "ready",
+            "ringing",
+            "talking",
+            "wrap_up",
+            "not_ready",
+        ] {
+            agents.with_label_values(&[state]);
+        }
+        let tickets = register(
+            &r,
+            IntCounterVec::new(
+                Opts::new(
+                    "centralino_tickets_created_total",
+                    "Service Requests created, by channel.",
+                ),
+                &["channel"],
+            )
+            .expect("valid metric"),
+        );
+        for channel in ["phone", "email", "voicemail", "web", "fax"] {
+            tickets.with_label_values(&[channel]);
+        }
+        Metrics {
+            calls_active: gauge(&r, "centralino_calls_active", "Calls in progress."),
+            calls_total,
+            dtmf_total: counter(
+                &r,
+                "centralino_dtmf_digits_received_total",
+                "Keypad digits received (RFC 4733), each key press once.",
+            ),
+            sip_received: counter(
+                &r,
+                "centralino_sip_messages_received_total",
+                "SIP messages received (UDP and TCP).",
+            ),
+            sip_sent: counter(
+                &r,
+                "centralino_sip_messages_sent_total",
+                "SIP messages sent.",
+            ),
+            sip_malformed: counter(
+                &r,
+                "centralino_sip_malformed_total",
+                "SIP messages that could not be parsed (answered 400 when possible).",
+            ),
+            sip_transactions: gauge(
+                &r,
+                "centralino_sip_transactions_active",
+                "Live SIP transactions.",
+            ),
+            sip_tcp_connections: gauge(
+                &r,
+                "centralino_sip_tcp_connections",
+                "Open SIP TCP connections.",
+            ),
+            rtp_sent: counter(&r, "centralino_rtp_packets_sent_total", "RTP packets sent."),
+            rtp_received: counter(
+                &r,
+                "centralino_rtp_packets_received_total",
+                "RTP packets received.",
+            ),
+            rtcp_sent: counter(
+                &r,
+                "centralino_rtcp_packets_sent_total",
+                "RTCP packets sent.",
+            ),
+            media_legs: gauge(
+                &r,
+                "centralino_media_legs_active",
+                "Media legs (RTP port pairs) in use.",
+            ),
+            media_late_ticks: counter(
+                &r,
+                "centralino_media_late_ticks_total",
+                "Media send ticks that ran late.",
+            ),
+            rtp_send_interval: register(
+                &r,
+                GaugeVec::new(
+                    Opts::new(
+                        "centralino_rtp_send_interval_seconds",
+                        "Interval between successive RTP packets of a leg, by quantile.",
+                    ),
+                    &["quantile"],
+                )
+                .expect("valid metric"),
+            ),
+            registry: r,
+        }
+    }
+
+    /// Counts an event from the bus.
+    pub fn observe(&self, event: &Event) {
+        match event {
+            Event::CallEnded { outcome, .. } => {
+                self.calls_total
+                    .with_label_values(&[outcome.as_str()])
+                    .inc();
+            }
+            Event::Dtmf { .. } => self.dtmf_total.inc(),
+            _ => {}
+        }
+    }
+
+    /// Renders the text exposition format with the engines' current figures.
+    pub fn render(&self, telemetry: &Telemetry) -> String {
+        self.calls_active.set(telemetry.calls_active as i64);
+        if let Some(sip) = &telemetry.sip {
+            catch_up(&self.sip_received, sip.datagrams_received);
+            catch_up(&self.sip_sent, sip.datagrams_sent);
+            catch_up(&self.sip_malformed, sip.ua.malformed);
+            self.sip_transactions.set(sip.transactions as i64);
+            self.sip_tcp_connections.set(sip.tcp_connections as i64);
+        }
+        let media = &telemetry.media;
+        catch_up(&self.rtp_sent, media.rtp_packets_sent);
+        catch_up(&self.rtp_received, media.rtp_packets_received);
+        catch_up(&self.rtcp_sent, media.rtcp_packets_sent);
+        catch_up(&self.media_late_ticks, media.late_ticks);
+        self.media_legs.set(media.legs_active as i64);
+        if media.send_interval.count() > 0 {
+            for (label, q) in [("0.5", 0.5), ("0.99", 0.99), ("0.999", 0.999)] {
+                self.rtp_send_interval
+                    .with_label_values(&[label])
+                    .set(media.send_interval.quantile(q).as_secs_f64());
+            }
+        }
+        let mut out = Vec::new();
+        TextEncoder::new()
+            .encode(&self.registry.gather(), &mut out)
+            .expect("text encoding to a Vec cannot fail");
+        String::from_utf8(out).expect("the text format is UTF-8")
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}

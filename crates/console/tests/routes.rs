@@ -1,0 +1,117 @@
+//! Handlers through `Router::oneshot`, with a real gateway and media engine on loopback behind
+//! them (no mock stands in for the telemetry).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::connect_info::MockConnectInfo;
+use axum::http::{Request, StatusCode};
+use console::{AppState, Metrics, router};
+use http_body_util::BodyExt;
+use media::{MediaConfig, MediaEngine, PromptLibrary};
+use sip_gateway::gateway::{Gateway, GatewayConfig};
+use sip_gateway::ua::UserAgentConfig;
+use switchboard::{Event, EventBus, Outcome, Switchboard, SwitchboardConfig};
+use tower::ServiceExt;
+
+async fn state(metrics_public: bool) -> (AppState, Arc<Metrics>) {
+    let media = MediaEngine::start(MediaConfig {
+        port_min: 41000,
+        port_max: 41999,
+        ..MediaConfig::default()
+    })
+    .unwrap();
+    let (gateway, _events) = Gateway::start(GatewayConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        ua: UserAgentConfig::default(),
+    })
+    .await
+    .unwrap();
+    let settings = switchboard::CallSettings {
+        language: "it".into(),
+        answer_delay: Default::default(),
+        placeholder: switchboard::flow::PlaceholderSettings {
+            welcome_prompt: "welcome".into(),
+            idle_hangup: std::time::Duration::from_secs(5),
+            max_duration: std::time::Duration::from_secs(60),
+        },
+    };
+    let sb = Switchboard::new(
+        gateway,
+        media,
+        Arc::new(PromptLibrary::default()),
+        EventBus::default(),
+        SwitchboardConfig {
+            default: settings,
+            numbers: Default::default(),
+        },
+    );
+    let metrics = Arc::new(Metrics::new());
+    (
+        AppState {
+            metrics: metrics.clone(),
+            telemetry: sb.telemetry(),
+            metrics_public,
+        },
+        metrics,
+    )
+}
+
+async fn get(state: AppState, path: &str, from: &str) -> (StatusCode, String) {
+    let app = router(state).layer(MockConnectInfo(from.parse::<SocketAddr>().unwrap()));
+    let response = app
+        .oneshot(Request::get(path).body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let status = response.status();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    (status, String::from_utf8(body.to_vec()).unwrap())
+}
+
+#[tokio::test]
+async fn health_is_ok_while_the_gateway_runs() {
+    let (state, _) = state(false).await;
+    let (status, body) = get(state, "/api/v1/health", "127.0.0.1:1").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body, r#"{"status":"ok"}"#);
+}
+
+#[tokio::test]
+async fn metrics_carry_the_contract_names_and_count_events() {
+    let (state, metrics) = state(false).await;
+    metrics.observe(&Event::CallEnded {
+        call_id: "c".into(),
+        outcome: Outcome::CallerHangup,
+        duration_ms: 10,
+    });
+    metrics.observe(&Event::Dtmf {
+        call_id: "c".into(),
+        digit: '7',
+    });
+    let (status, body) = get(state, "/metrics", "127.0.0.1:1").await;
+    assert_eq!(status, StatusCode::OK);
+    for name in [
+        "centralino_calls_active 0",
+        "centralino_calls_total{outcome=\"caller_hangup\"} 1",
+        "centralino_calls_total{outcome=\"abandoned\"} 0",
+        "centralino_dtmf_digits_received_total 1",
+        "centralino_agents{state=\"ready\"} 0",
+        "centralino_tickets_created_total{channel=\"voicemail\"} 0",
+        "# TYPE centralino_sip_messages_received_total counter",
+        "# TYPE centralino_rtp_packets_sent_total counter",
+        "centralino_media_legs_active 0",
+    ] {
+        assert!(body.contains(name), "missing {name:?} in:\n{body}");
+    }
+}
+
+#[tokio::test]
+async fn metrics_are_for_loopback_clients_unless_made_public() {
+    let (private, _) = state(false).await;
+    let (status, _) = get(private, "/metrics", "192.0.2.10:1234").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (public, _) = state(true).await;
+    let (status, _) = get(public, "/metrics", "192.0.2.10:1234").await;
+    assert_eq!(status, StatusCode::OK);
+}

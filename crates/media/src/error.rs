@@ -1,0 +1,64 @@
+//! The crate's error type.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+
+/// Everything that can go wrong in the media engine, naming what was expected and what came.
+#[derive(Debug, thiserror::Error)]
+pub enum MediaError {
+    /// The [`MediaConfig`](crate::MediaConfig) cannot work.
+    #[error("invalid media configuration: {0}")]
+    InvalidConfig(String),
+    /// Every even port of the range is in use (RTP on an even port, RTCP on the next one).
+    #[error(
+        "no free RTP/RTCP port pair on {bind_ip} in {port_min}-{port_max}: tried {tried} even ports, all in use"
+    )]
+    PortsExhausted {
+        bind_ip: IpAddr,
+        port_min: u16,
+        port_max: u16,
+        tried: usize,
+    },
+    /// A socket could not be bound or set up for a reason other than the port being in use.
+    #[error("cannot set up UDP socket {addr}: {source}")]
+    Socket {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The engine's shard tasks are gone (runtime shut down).
+    #[error("media engine is not running: its shard tasks have stopped")]
+    EngineStopped,
+    /// `MediaEngine::start` was called outside a tokio runtime.
+    #[error("MediaEngine::start must be called inside a tokio runtime")]
+    NoRuntime,
+    /// A WAV prompt could not be read or parsed.
+    #[error("prompt {name:?}: expected a readable RIFF/WAVE file: {source}")]
+    Wav {
+        name: String,
+        #[source]
+        source: hound::Error,
+    },
+    /// A WAV prompt uses a sample format we cannot play.
+    #[error(
+        "prompt {name:?}: expected PCM with 8, 16, 24 or 32-bit integer or 32-bit float samples, found {found}"
+    )]
+    UnsupportedFormat { name: String, found: String },
+    /// A WAV prompt holds no audio.
+    #[error("prompt {name:?}: expected at least one sample, found an empty data chunk")]
+    EmptyPrompt { name: String },
+    /// Resampling to 8 kHz failed.
+    #[error("prompt {name:?}: resampling {from_hz} Hz to 8000 Hz failed: {reason}")]
+    Resample {
+        name: String,
+        from_hz: u32,
+        reason: String,
+    },
+    /// A file or directory could not be read.
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}

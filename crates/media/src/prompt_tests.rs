@@ -1,0 +1,186 @@
+use super::*;
+use std::io::Cursor;
+
+/// A WAV in memory: `seconds` of a `freq` Hz sine at `amplitude` (0-1) on every channel;
+/// channel 1 is inverted when `invert_right`.
+#[allow(clippy::too_many_arguments)] // a test helper spelling out the whole WAV format
+fn wav(
+    rate: u32,
+    channels: u16,
+    bits: u16,
+    float: bool,
+    freq: f64,
+    amplitude: f64,
+    seconds: f64,
+    invert_right: bool,
+) -> Vec<u8> {
+    let spec = hound::WavSpec {
+        channels,
+        sample_rate: rate,
+        bits_per_sample: bits,
+        sample_format: if float {
+            hound::SampleFormat::Float
+        } else {
+            hound::SampleFormat::Int
+        },
+    };
+    let mut cur = Cursor::new(Vec::new());
+    {
+        let mut w = hound::WavWriter::new(&mut cur, spec).unwrap();
+        let n = (rate as f64 * seconds) as usize;
+        let full = ((1i64 << (bits - 1)) - 1) as f64;
+        for i in 0..n {
+            let v = amplitude * (2.0 * std::f64::consts::PI * freq * i as f64 / rate as f64).sin();
+            for ch in 0..channels {
+                let v = if invert_right && ch == 1 { -v } else { v };
+                if float {
+                    w.write_sample(v as f32).unwrap();
+                } else if bits == 8 {
+                    w.write_sample((v * full).round() as i8).unwrap();
+                } else {
+                    w.write_sample((v * full).round() as i32).unwrap();
+                }
+            }
+        }
+        w.finalize().unwrap();
+    }
+    cur.into_inner()
+}
+
+fn decoded(p: &Prompt) -> Vec<i16> {
+    let enc = p.encoded(Codec::Pcmu);
+    let mut out = vec![0i16; enc.len()];
+    g711::decode(Codec::Pcmu, enc, &mut out);
+    out
+}
+
+/// Relative power at `freq` (Goertzel), normalised by the signal's total power.
+fn goertzel(samples: &[i16], freq: f64) -> f64 {
+    let k = 2.0 * (2.0 * std::f64::consts::PI * freq / 8000.0).cos();
+    let (mut s1, mut s2) = (0.0f64, 0.0f64);
+    for &x in samples {
+        let s0 = x as f64 + k * s1 - s2;
+        s2 = s1;
+        s1 = s0;
+    }
+    let power = s1 * s1 + s2 * s2 - k * s1 * s2;
+    let total: f64 = samples.iter().map(|&x| (x as f64) * (x as f64)).sum();
+    power / (total * samples.len() as f64 / 2.0)
+}
+
+fn zero_crossings(samples: &[i16]) -> usize {
+    samples
+        .windows(2)
+        .filter(|w| (w[0] < 0) != (w[1] < 0))
+        .count()
+}
+
+#[test]
+fn stereo_44k1_tone_keeps_its_frequency_after_resampling() {
+    let data = wav(44_100, 2, 16, false, 1000.0, 0.5, 1.0, false);
+    let p = Prompt::from_wav_reader(Cursor::new(data), "tone").unwrap();
+    assert_eq!(p.name(), "tone");
+    assert_eq!(p.duration(), Duration::from_secs(1));
+    assert_eq!(p.frames(Codec::Pcmu), 50);
+    assert_eq!(p.frames(Codec::Pcma), 50);
+    let s = decoded(&p);
+    // Skip the edges (the resampler's filter rings there).
+    let mid = &s[800..7200];
+    let crossings = zero_crossings(mid);
+    // 1 kHz over 0.8 s: 1600 crossings.
+    assert!((1590..=1610).contains(&crossings), "crossings {crossings}");
+    let at_1k = goertzel(mid, 1000.0);
+    assert!(at_1k > 0.95, "energy at 1 kHz {at_1k}");
+    assert!(goertzel(mid, 900.0) < 0.01);
+    assert!(goertzel(mid, 1100.0) < 0.01);
+    // Level kept: peak near 0.5 full scale.
+    let peak = mid.iter().map(|&x| (x as i32).abs()).max().unwrap();
+    assert!((15_500..=17_300).contains(&peak), "peak {peak}");
+}
+
+#[test]
+fn content_above_4khz_is_filtered_not_aliased() {
+    // 5 kHz at 16 kHz would alias to 3 kHz if decimated naively.
+    let data = wav(16_000, 1, 16, false, 5000.0, 0.5, 0.5, false);
+    let p = Prompt::from_wav_reader(Cursor::new(data), "hf").unwrap();
+    let s = decoded(&p);
+    let rms = (s[400..3600]
+        .iter()
+        .map(|&x| (x as f64).powi(2))
+        .sum::<f64>()
+        / 3200.0)
+        .sqrt();
+    assert!(rms < 200.0, "rms {rms}");
+}
+
+#[test]
+fn every_sample_format_loads_at_the_same_level() {
+    for (bits, float) in [
+        (8, false),
+        (16, false),
+        (24, false),
+        (32, false),
+        (32, true),
+    ] {
+        let data = wav(8000, 1, bits, float, 500.0, 0.5, 0.2, false);
+        let p = Prompt::from_wav_reader(Cursor::new(data), "f").unwrap();
+        assert_eq!(p.duration(), Duration::from_millis(200), "{bits} bit");
+        let s = decoded(&p);
+        let peak = s.iter().map(|&x| (x as i32).abs()).max().unwrap();
+        assert!(
+            (15_500..=17_300).contains(&peak),
+            "{bits}-bit float={float}: peak {peak}"
+        );
+        // 500 Hz over 0.2 s: 200 crossings (±1: a sample landing exactly on zero).
+        let crossings = zero_crossings(&s[..1600]);
+        assert!((199..=201).contains(&crossings), "{bits} bit: {crossings}");
+    }
+}
+
+#[test]
+fn stereo_is_averaged_to_mono() {
+    let data = wav(8000, 2, 16, false, 700.0, 0.8, 0.1, true);
+    let p = Prompt::from_wav_reader(Cursor::new(data), "cancel").unwrap();
+    assert!(
+        decoded(&p).iter().all(|&x| x.abs() <= 8),
+        "opposite channels cancel"
+    );
+    let data = wav(22_050, 6, 16, false, 700.0, 0.8, 0.1, false);
+    let p = Prompt::from_wav_reader(Cursor::new(data), "5.1").unwrap();
+    assert_eq!(p.frames(Codec::Pcma), 5);
+}
+
+#[test]
+fn partial_last_frame_is_padded_with_silence() {
+    let samples: Vec<i16> = vec![10_000; 170];
+    let p = Prompt::from_samples_8k(&samples, "short");
+    assert_eq!(p.frames(Codec::Pcmu), 2);
+    assert_eq!(p.duration(), Duration::from_micros(21_250));
+    let last = p.frame(Codec::Pcmu, 1).unwrap();
+    assert!(last[10..].iter().all(|&b| b == g711::ULAW_SILENCE));
+    assert!(p.frame(Codec::Pcma, 2).is_none());
+}
+
+#[test]
+fn bad_input_is_refused_with_a_clear_error() {
+    let err = Prompt::from_wav_reader(Cursor::new(b"not a wav file at all".to_vec()), "junk")
+        .unwrap_err();
+    assert!(matches!(err, MediaError::Wav { .. }), "{err}");
+    assert!(err.to_string().contains("junk"), "{err}");
+    let empty = wav(8000, 1, 16, false, 1.0, 0.0, 0.0, false);
+    let err = Prompt::from_wav_reader(Cursor::new(empty), "empty").unwrap_err();
+    assert!(matches!(err, MediaError::EmptyPrompt { .. }), "{err}");
+    let err = Prompt::from_wav_file(Path::new("/nonexistent/x.wav"), "x").unwrap_err();
+    assert!(matches!(err, MediaError::Io { .. }), "{err}");
+}
+
+#[test]
+fn odd_rates_resample_to_the_right_length() {
+    for rate in [11_025u32, 12_000, 32_000, 48_000, 96_000, 7_350] {
+        let mono = vec![0.25f32; rate as usize / 2];
+        let out = resample_to_8k(&mono, rate).unwrap();
+        assert_eq!(out.len(), 4000, "{rate} Hz");
+        // DC level kept in the middle.
+        assert!((out[2000] - 0.25).abs() < 0.01, "{rate} Hz: {}", out[2000]);
+    }
+}

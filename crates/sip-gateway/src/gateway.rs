@@ -1,0 +1,240 @@
+//! The tokio driver of the trunk: one task owns the [`UserAgent`], the UDP socket and the TCP
+//! listener, feeds them input and time, and carries out the switchboard's commands.
+
+use std::collections::HashMap;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use tokio::net::{TcpListener, UdpSocket};
+use tokio::sync::{mpsc, oneshot};
+use tracing::{debug, error, warn};
+
+use crate::transaction::{Peer, TransportKind};
+use crate::transport::{StreamEvent, spawn_connect, spawn_connection};
+use crate::ua::{CallRef, UaError, UaEvent, UaStats, UserAgent, UserAgentConfig};
+
+/// Settings of the gateway.
+#[derive(Debug, Clone)]
+pub struct GatewayConfig {
+    /// Where to listen, on UDP and TCP alike.
+    pub listen: SocketAddr,
+    pub ua: UserAgentConfig,
+}
+
+enum Command {
+    Ring(CallRef),
+    Answer(CallRef, SocketAddr),
+    Reject(CallRef, u16),
+    Hangup(CallRef),
+    Stats(oneshot::Sender<GatewayStats>),
+}
+
+/// A snapshot of the gateway's counters.
+#[derive(Debug, Clone, Default)]
+pub struct GatewayStats {
+    pub calls: usize,
+    pub transactions: usize,
+    pub ua: UaStats,
+    pub transactions_stats: crate::transaction::TransactionStats,
+    pub tcp_connections: usize,
+    pub datagrams_received: u64,
+    pub datagrams_sent: u64,
+}
+
+/// Handle to a running gateway. Cheap to clone; commands are fire-and-forget (their failures
+/// are logged: a command for a call that just ended is normal).
+#[derive(Clone)]
+pub struct Gateway {
+    commands: mpsc::UnboundedSender<Command>,
+    local_addr: SocketAddr,
+    received: Arc<AtomicU64>,
+}
+
+impl Gateway {
+    /// Binds UDP and TCP on `config.listen` and starts the driver. Events for the switchboard
+    /// arrive on the returned receiver.
+    pub async fn start(
+        mut config: GatewayConfig,
+    ) -> io::Result<(Gateway, mpsc::UnboundedReceiver<UaEvent>)> {
+        let udp = UdpSocket::bind(config.listen).await?;
+        let local_addr = udp.local_addr()?;
+        let tcp = TcpListener::bind(local_addr).await?;
+        config.ua.local_addr = local_addr;
+        let (commands, command_rx) = mpsc::unbounded_channel();
+        let (event_tx, events) = mpsc::unbounded_channel();
+        let received = Arc::new(AtomicU64::new(0));
+        let driver = Driver {
+            ua: UserAgent::new(config.ua),
+            udp,
+            tcp,
+            connections: HashMap::new(),
+            events: event_tx,
+            received: received.clone(),
+            sent: 0,
+        };
+        tokio::spawn(driver.run(command_rx));
+        Ok((
+            Gateway {
+                commands,
+                local_addr,
+                received,
+            },
+            events,
+        ))
+    }
+
+    /// The address we listen on (UDP and TCP).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    pub fn ring(&self, call: CallRef) {
+        let _ = self.commands.send(Command::Ring(call));
+    }
+
+    pub fn answer(&self, call: CallRef, local_rtp: SocketAddr) {
+        let _ = self.commands.send(Command::Answer(call, local_rtp));
+    }
+
+    pub fn reject(&self, call: CallRef, status: u16) {
+        let _ = self.commands.send(Command::Reject(call, status));
+    }
+
+    pub fn hangup(&self, call: CallRef) {
+        let _ = self.commands.send(Command::Hangup(call));
+    }
+
+    /// Counters of the gateway; `None` once it has stopped.
+    pub async fn stats(&self) -> Option<GatewayStats> {
+        let (tx, rx) = oneshot::channel();
+        self.commands.send(Command::Stats(tx)).ok()?;
+        rx.await.ok()
+    }
+
+    /// SIP messages received so far (cheap, no round trip to the driver).
+    pub fn messages_received(&self) -> u64 {
+        self.received.load(Ordering::Relaxed)
+    }
+}
+
+struct Driver {
+    ua: UserAgent,
+    udp: UdpSocket,
+    tcp: TcpListener,
+    connections: HashMap<SocketAddr, mpsc::Sender<Vec<u8>>>,
+    events: mpsc::UnboundedSender<UaEvent>,
+    received: Arc<AtomicU64>,
+    sent: u64,
+}
+
+/// Largest datagram we accept; SIP over UDP must stay well below (RFC 3261 §18.1.1).
+const MAX_DATAGRAM: usize = 65_535;
+
+impl Driver {
+    async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Command>) {
+        let (stream_tx, mut stream_rx) = mpsc::channel::<StreamEvent>(1024);
+        let mut buf = vec![0u8; MAX_DATAGRAM];
+        loop {
+            let deadline = self.ua.poll_timeout().map(tokio::time::Instant::from_std);
+            tokio::select! {
+                received = self.udp.recv_from(&mut buf) => match received {
+                    Ok((n, from)) => {
+                        self.received.fetch_add(1, Ordering::Relaxed);
+                        let peer = Peer { addr: from, transport: TransportKind::Udp };
+                        self.ua.handle_datagram(&buf[..n], peer, Instant::now());
+                    }
+                    // ICMP port unreachable surfaces here on Linux; nothing to do.
+                    Err(error) => debug!(%error, "UDP receive error"),
+                },
+                accepted = self.tcp.accept() => match accepted {
+                    Ok((stream, peer)) => spawn_connection(stream, peer, stream_tx.clone()),
+                    Err(error) => warn!(%error, "TCP accept failed"),
+                },
+                Some(event) = stream_rx.recv() => match event {
+                    StreamEvent::Opened { peer, writer } => {
+                        self.connections.insert(peer, writer);
+                    }
+                    StreamEvent::Message { peer, bytes } => {
+                        self.received.fetch_add(1, Ordering::Relaxed);
+                        let peer = Peer { addr: peer, transport: TransportKind::Tcp };
+                        self.ua.handle_datagram(&bytes, peer, Instant::now());
+                    }
+                    StreamEvent::Closed { peer } => {
+                        self.connections.remove(&peer);
+                    }
+                },
+                command = commands.recv() => match command {
+                    Some(command) => self.command(command),
+                    None => break,
+                },
+                _ = sleep_until(deadline) => self.ua.handle_timeout(Instant::now()),
+            }
+            self.flush(&stream_tx).await;
+        }
+        debug!("gateway driver stopped");
+    }
+
+    fn command(&mut self, command: Command) {
+        let now = Instant::now();
+        let result = match command {
+            Command::Ring(call) => self.ua.ring(call, now),
+            Command::Answer(call, rtp) => self.ua.answer(call, rtp, now),
+            Command::Reject(call, status) => self.ua.reject(call, status, now),
+            Command::Hangup(call) => self.ua.hangup(call, now),
+            Command::Stats(reply) => {
+                let _ = reply.send(GatewayStats {
+                    calls: self.ua.calls(),
+                    transactions: self.ua.transactions(),
+                    ua: self.ua.stats(),
+                    transactions_stats: self.ua.transaction_stats(),
+                    tcp_connections: self.connections.len(),
+                    datagrams_received: self.received.load(Ordering::Relaxed),
+                    datagrams_sent: self.sent,
+                });
+                Ok(())
+            }
+        };
+        if let Err(error) = result {
+            match error {
+                UaError::UnknownCall(_) => debug!(%error, "command for a finished call"),
+                UaError::NotRinging(_) => warn!(%error, "command out of order"),
+            }
+        }
+    }
+
+    async fn flush(&mut self, stream_tx: &mpsc::Sender<StreamEvent>) {
+        while let Some((peer, bytes)) = self.ua.poll_transmit() {
+            self.sent += 1;
+            match peer.transport {
+                TransportKind::Udp => {
+                    if let Err(error) = self.udp.send_to(&bytes, peer.addr).await {
+                        debug!(peer = %peer.addr, %error, "UDP send failed");
+                    }
+                }
+                TransportKind::Tcp => match self.connections.get(&peer.addr) {
+                    Some(writer) => {
+                        if writer.try_send(bytes).is_err() {
+                            warn!(peer = %peer.addr, "TCP connection backed up: message dropped");
+                        }
+                    }
+                    None => spawn_connect(peer.addr, bytes, stream_tx.clone()),
+                },
+            }
+        }
+        while let Some(event) = self.ua.poll_event() {
+            if self.events.send(event).is_err() {
+                error!("switchboard gone: dropping gateway event");
+            }
+        }
+    }
+}
+
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,20 @@
+//! # sip-gateway
+//!
+//! The SIP side of centralino: a message facade over `rsip` that also reads the compact header
+//! forms and folded headers real peers send, SDP offer/answer (RFC 3264/4566), the RFC 3261 §17
+//! transaction layer with RFC 6026, dialogs and the user-agent core, and the UDP/TCP transports
+//! that drive them.
+//!
+//! ## Run loop
+//! Everything except [`transport`] is sans-IO: state machines that take input (`handle_*` with the
+//! current instant), queue output (`poll_transmit`, `poll_event`) and say when they next need to
+//! be woken (`poll_timeout`). The one invariant a driver must keep: after every `handle_*` call,
+//! drain `poll_transmit` and `poll_event`, then sleep until `poll_timeout` (or new input) and call
+//! `handle_timeout(now)`.
+
+pub mod gateway;
+pub mod message;
+pub mod sdp;
+pub mod transaction;
+pub mod transport;
+pub mod ua;

@@ -1,0 +1,485 @@
+//! The user-agent core driven with fake time and hand-written peers' messages.
+
+use std::time::{Duration, Instant};
+
+use super::*;
+
+const CALLER: &str = "127.0.0.1:5070";
+
+fn peer() -> Peer {
+    Peer {
+        addr: CALLER.parse().unwrap(),
+        transport: TransportKind::Udp,
+    }
+}
+
+fn ua() -> UserAgent {
+    UserAgent::new(UserAgentConfig::default())
+}
+
+const OFFER: &str = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+    m=audio 40000 RTP/AVP 8 0 101\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\n";
+
+fn invite(branch: &str, call_id: &str, sdp: &str) -> Vec<u8> {
+    format!(
+        "INVITE sip:800100200@127.0.0.1:5060 SIP/2.0\r\n\
+         Via: SIP/2.0/UDP 127.0.0.1:5070;branch={branch}\r\n\
+         From: \"Maria\" <sip:0600000001@127.0.0.1:5070>;tag=caller1\r\n\
+         To: <sip:800100200@127.0.0.1:5060>\r\n\
+         Call-ID: {call_id}\r\n\
+         CSeq: 1 INVITE\r\n\
+         Contact: <sip:0600000001@127.0.0.1:5070>\r\n\
+         Max-Forwards: 70\r\n\
+         Content-Type: application/sdp\r\n\
+         Content-Length: {}\r\n\r\n{sdp}",
+        sdp.len()
+    )
+    .into_bytes()
+}
+
+fn in_dialog(
+    method: &str,
+    branch: &str,
+    call_id: &str,
+    to_tag: &str,
+    cseq: u32,
+    body: &str,
+) -> Vec<u8> {
+    let ct = if body.is_empty() {
+        String::new()
+    } else {
+        "Content-Type: application/sdp\r\n".to_string()
+    };
+    format!(
+        "{method} sip:centralino@127.0.0.1:5060 SIP/2.0\r\n\
+         Via: SIP/2.0/UDP 127.0.0.1:5070;branch={branch}\r\n\
+         From: \"Maria\" <sip:0600000001@127.0.0.1:5070>;tag=caller1\r\n\
+         To: <sip:800100200@127.0.0.1:5060>;tag={to_tag}\r\n\
+         Call-ID: {call_id}\r\n\
+         CSeq: {cseq} {method}\r\n\
+         Max-Forwards: 70\r\n\
+         {ct}Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+/// Everything sent so far, as text.
+fn sent(ua: &mut UserAgent) -> Vec<String> {
+    std::iter::from_fn(|| ua.poll_transmit())
+        .map(|(_, bytes)| String::from_utf8(bytes).unwrap())
+        .collect()
+}
+
+fn events(ua: &mut UserAgent) -> Vec<UaEvent> {
+    std::iter::from_fn(|| ua.poll_event()).collect()
+}
+
+fn status_line(msg: &str) -> &str {
+    msg.lines().next().unwrap()
+}
+
+fn header<'a>(msg: &'a str, name: &str) -> Option<&'a str> {
+    msg.lines()
+        .find(|l| {
+            l.to_ascii_lowercase()
+                .starts_with(&format!("{}:", name.to_ascii_lowercase()))
+        })
+        .map(|l| l[name.len() + 1..].trim())
+}
+
+/// Offers a call and answers it; returns the call, its To tag, and the instant.
+fn answered_call(ua: &mut UserAgent, call_id: &str) -> (CallRef, String, Instant) {
+    let t0 = Instant::now();
+    ua.handle_datagram(&invite("z9hG4bKinv", call_id, OFFER), peer(), t0);
+    let Some(UaEvent::IncomingCall(incoming)) = ua.poll_event() else {
+        panic!("no incoming call")
+    };
+    ua.answer(incoming.call, "127.0.0.1:20000".parse().unwrap(), t0)
+        .unwrap();
+    let out = sent(ua);
+    let ok = out
+        .iter()
+        .find(|m| m.starts_with("SIP/2.0 200"))
+        .expect("200 sent");
+    let tag = build::tag_of(header(ok, "To").unwrap())
+        .unwrap()
+        .to_string();
+    (incoming.call, tag, t0)
+}
+
+#[test]
+fn invite_is_offered_with_caller_and_dialled_number() {
+    let mut ua = ua();
+    ua.handle_datagram(
+        &invite("z9hG4bK1", "c1@test", OFFER),
+        peer(),
+        Instant::now(),
+    );
+    let evs = events(&mut ua);
+    let [UaEvent::IncomingCall(incoming)] = evs.as_slice() else {
+        panic!("expected one incoming call, got {evs:?}")
+    };
+    assert_eq!(incoming.sip_call_id, "c1@test");
+    assert_eq!(incoming.from_user.as_deref(), Some("0600000001"));
+    assert_eq!(incoming.from_display.as_deref(), Some("Maria"));
+    assert_eq!(incoming.dialled.as_deref(), Some("800100200"));
+    // The offer lists PCMA first: the offerer's preference wins.
+    assert_eq!(incoming.media.codec, Codec::Pcma);
+    assert_eq!(incoming.media.dtmf_payload_type, Some(101));
+    assert_eq!(
+        incoming.media.remote_rtp,
+        "127.0.0.1:40000".parse().unwrap()
+    );
+}
+
+#[test]
+fn answer_sends_200_with_sdp_contact_and_tag() {
+    let mut ua = ua();
+    let t0 = Instant::now();
+    ua.handle_datagram(&invite("z9hG4bK1", "c2@test", OFFER), peer(), t0);
+    let Some(UaEvent::IncomingCall(incoming)) = ua.poll_event() else {
+        panic!()
+    };
+    ua.ring(incoming.call, t0).unwrap();
+    ua.answer(incoming.call, "127.0.0.1:20002".parse().unwrap(), t0)
+        .unwrap();
+    let out = sent(&mut ua);
+    let ringing = out
+        .iter()
+        .find(|m| m.starts_with("SIP/2.0 180"))
+        .expect("180");
+    let ok = out
+        .iter()
+        .find(|m| m.starts_with("SIP/2.0 200"))
+        .expect("200");
+    assert_eq!(status_line(ok), "SIP/2.0 200 OK");
+    // Same To tag on the provisional and the final response (one dialog).
+    assert_eq!(
+        build::tag_of(header(ringing, "To").unwrap()),
+        build::tag_of(header(ok, "To").unwrap())
+    );
+    assert!(
+        header(ok, "Contact")
+            .unwrap()
+            .contains("sip:centralino@127.0.0.1:5060")
+    );
+    assert_eq!(header(ok, "Content-Type"), Some("application/sdp"));
+    assert!(ok.contains("m=audio 20002 RTP/AVP 8 101"), "{ok}");
+    assert!(ok.contains("a=rtpmap:101 telephone-event/8000"), "{ok}");
+    let body = ok.split("\r\n\r\n").nth(1).unwrap();
+    assert_eq!(
+        header(ok, "Content-Length").unwrap(),
+        body.len().to_string()
+    );
+}
+
+#[test]
+fn the_200_is_retransmitted_until_the_ack_then_bye_ends_the_call() {
+    let mut ua = ua();
+    let (call, tag, t0) = answered_call(&mut ua, "c3@test");
+    // No ACK yet: Timer G-like 2xx retransmission at T1 (RFC 3261 §13.3.1.4).
+    ua.handle_timeout(t0 + Duration::from_millis(500));
+    assert!(sent(&mut ua).iter().any(|m| m.starts_with("SIP/2.0 200")));
+    let ack = in_dialog("ACK", "z9hG4bKack", "c3@test", &tag, 1, "");
+    ua.handle_datagram(&ack, peer(), t0 + Duration::from_millis(600));
+    ua.handle_timeout(t0 + Duration::from_millis(1600));
+    assert!(
+        !sent(&mut ua).iter().any(|m| m.starts_with("SIP/2.0 200")),
+        "ACK stops 2xx retransmission"
+    );
+
+    let bye = in_dialog("BYE", "z9hG4bKbye", "c3@test", &tag, 2, "");
+    ua.handle_datagram(&bye, peer(), t0 + Duration::from_secs(2));
+    let out = sent(&mut ua);
+    assert_eq!(status_line(&out[0]), "SIP/2.0 200 OK");
+    assert!(header(&out[0], "CSeq").unwrap().contains("BYE"));
+    let evs = events(&mut ua);
+    assert!(
+        matches!(
+            evs.as_slice(),
+            [UaEvent::CallEnded { call: c, reason: EndReason::RemoteBye }] if *c == call
+        ),
+        "{evs:?}"
+    );
+    assert_eq!(ua.calls(), 0);
+}
+
+#[test]
+fn cancel_before_answer_gives_200_and_487() {
+    let mut ua = ua();
+    let t0 = Instant::now();
+    ua.handle_datagram(&invite("z9hG4bKc", "c4@test", OFFER), peer(), t0);
+    let Some(UaEvent::IncomingCall(incoming)) = ua.poll_event() else {
+        panic!()
+    };
+    ua.ring(incoming.call, t0).unwrap();
+    let _ = sent(&mut ua);
+    let cancel = "CANCEL sip:800100200@127.0.0.1:5060 SIP/2.0\r\n\
+        Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKc\r\n\
+        From: \"Maria\" <sip:0600000001@127.0.0.1:5070>;tag=caller1\r\n\
+        To: <sip:800100200@127.0.0.1:5060>\r\n\
+        Call-ID: c4@test\r\nCSeq: 1 CANCEL\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n";
+    ua.handle_datagram(cancel.as_bytes(), peer(), t0 + Duration::from_secs(1));
+    let out = sent(&mut ua);
+    let codes: Vec<_> = out.iter().map(|m| status_line(m).to_string()).collect();
+    assert!(codes.contains(&"SIP/2.0 200 OK".to_string()), "{codes:?}");
+    assert!(
+        codes.contains(&"SIP/2.0 487 Request Terminated".to_string()),
+        "{codes:?}"
+    );
+    let ok = out.iter().find(|m| m.starts_with("SIP/2.0 200")).unwrap();
+    assert!(header(ok, "CSeq").unwrap().ends_with("CANCEL"));
+    assert!(matches!(
+        events(&mut ua).as_slice(),
+        [UaEvent::CallEnded {
+            reason: EndReason::Cancelled,
+            ..
+        }]
+    ));
+    // A late answer command is refused cleanly.
+    assert_eq!(
+        ua.answer(incoming.call, "127.0.0.1:20000".parse().unwrap(), t0),
+        Err(UaError::UnknownCall(incoming.call))
+    );
+}
+
+#[test]
+fn hangup_sends_bye_within_the_dialog_and_ends_on_its_answer() {
+    let mut ua = ua();
+    let (call, tag, t0) = answered_call(&mut ua, "c5@test");
+    ua.handle_datagram(
+        &in_dialog("ACK", "z9hG4bKa", "c5@test", &tag, 1, ""),
+        peer(),
+        t0,
+    );
+    ua.hangup(call, t0 + Duration::from_secs(1)).unwrap();
+    let out = sent(&mut ua);
+    let bye = out
+        .iter()
+        .find(|m| m.starts_with("BYE "))
+        .expect("BYE sent");
+    assert!(
+        bye.starts_with("BYE sip:0600000001@127.0.0.1:5070 SIP/2.0"),
+        "{bye}"
+    );
+    assert!(header(bye, "From").unwrap().contains(&format!("tag={tag}")));
+    assert!(header(bye, "To").unwrap().contains("tag=caller1"));
+    assert!(
+        events(&mut ua).is_empty(),
+        "ends only when the BYE is answered"
+    );
+    let via = header(bye, "Via").unwrap();
+    let cseq = header(bye, "CSeq").unwrap();
+    let ok = format!(
+        "SIP/2.0 200 OK\r\nVia: {via}\r\nFrom: {}\r\nTo: {}\r\nCall-ID: c5@test\r\nCSeq: {cseq}\r\nContent-Length: 0\r\n\r\n",
+        header(bye, "From").unwrap(),
+        header(bye, "To").unwrap()
+    );
+    ua.handle_datagram(ok.as_bytes(), peer(), t0 + Duration::from_secs(1));
+    assert!(matches!(
+        events(&mut ua).as_slice(),
+        [UaEvent::CallEnded {
+            reason: EndReason::LocalHangup,
+            ..
+        }]
+    ));
+}
+
+#[test]
+fn reinvite_hold_and_unhold_are_answered_and_reported() {
+    let mut ua = ua();
+    let (call, tag, t0) = answered_call(&mut ua, "c6@test");
+    ua.handle_datagram(
+        &in_dialog("ACK", "z9hG4bKa", "c6@test", &tag, 1, ""),
+        peer(),
+        t0,
+    );
+    let hold = format!("{OFFER}a=sendonly\r\n");
+    ua.handle_datagram(
+        &in_dialog("INVITE", "z9hG4bKh", "c6@test", &tag, 2, &hold),
+        peer(),
+        t0,
+    );
+    let out = sent(&mut ua);
+    let ok = out
+        .iter()
+        .find(|m| m.starts_with("SIP/2.0 200"))
+        .expect("200 to re-INVITE");
+    assert!(ok.contains("a=recvonly"), "{ok}");
+    assert!(ok.contains("m=audio 20000 "), "same local port: {ok}");
+    let evs = events(&mut ua);
+    let [UaEvent::MediaChanged { call: c, media }] = evs.as_slice() else {
+        panic!("{evs:?}")
+    };
+    assert_eq!(*c, call);
+    assert_eq!(media.local_direction, media::Direction::RecvOnly);
+
+    ua.handle_datagram(
+        &in_dialog("ACK", "z9hG4bKa2", "c6@test", &tag, 2, ""),
+        peer(),
+        t0,
+    );
+    let resume = format!("{OFFER}a=sendrecv\r\n");
+    ua.handle_datagram(
+        &in_dialog("INVITE", "z9hG4bKu", "c6@test", &tag, 3, &resume),
+        peer(),
+        t0,
+    );
+    let out = sent(&mut ua);
+    let ok = out
+        .iter()
+        .find(|m| m.starts_with("SIP/2.0 200"))
+        .expect("200 to unhold");
+    assert!(ok.contains("a=sendrecv"), "{ok}");
+    assert!(matches!(
+        events(&mut ua).as_slice(),
+        [UaEvent::MediaChanged { media, .. }] if media.local_direction == media::Direction::SendRecv
+    ));
+}
+
+#[test]
+fn protocol_answers_without_the_switchboard() {
+    let mut ua = ua();
+    let t0 = Instant::now();
+    let options = "OPTIONS sip:127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKo\r\n\
+        From: <sip:ping@127.0.0.1>;tag=p\r\nTo: <sip:127.0.0.1:5060>\r\nCall-ID: o@test\r\nCSeq: 1 OPTIONS\r\n\
+        Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n";
+    ua.handle_datagram(options.as_bytes(), peer(), t0);
+    let out = sent(&mut ua);
+    assert_eq!(status_line(&out[0]), "SIP/2.0 200 OK");
+    assert!(header(&out[0], "Allow").unwrap().contains("INVITE"));
+
+    let no_codec = OFFER.replace("8 0 101", "18").replace(
+        "a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\n",
+        "a=rtpmap:18 G729/8000\r\n",
+    );
+    ua.handle_datagram(&invite("z9hG4bKg", "g@test", &no_codec), peer(), t0);
+    assert_eq!(
+        status_line(&sent(&mut ua)[0]),
+        "SIP/2.0 488 Not Acceptable Here"
+    );
+
+    let bye = in_dialog("BYE", "z9hG4bKx", "none@test", "nosuchtag", 2, "");
+    ua.handle_datagram(&bye, peer(), t0);
+    assert_eq!(
+        status_line(&sent(&mut ua)[0]),
+        "SIP/2.0 481 Call/Transaction Does Not Exist"
+    );
+
+    let mut mf0 = String::from_utf8(invite("z9hG4bKm", "m@test", OFFER)).unwrap();
+    mf0 = mf0.replace("Max-Forwards: 70", "Max-Forwards: 0");
+    ua.handle_datagram(mf0.as_bytes(), peer(), t0);
+    assert_eq!(status_line(&sent(&mut ua)[0]), "SIP/2.0 483 Too Many Hops");
+
+    let mut req = String::from_utf8(invite("z9hG4bKr", "r@test", OFFER)).unwrap();
+    req = req.replace(
+        "Max-Forwards: 70\r\n",
+        "Max-Forwards: 70\r\nRequire: 100rel\r\n",
+    );
+    ua.handle_datagram(req.as_bytes(), peer(), t0);
+    let out = sent(&mut ua);
+    assert_eq!(status_line(&out[0]), "SIP/2.0 420 Bad Extension");
+    assert_eq!(header(&out[0], "Unsupported"), Some("100rel"));
+
+    let subscribe = options
+        .replace("OPTIONS", "SUBSCRIBE")
+        .replace("z9hG4bKo", "z9hG4bKs");
+    ua.handle_datagram(subscribe.as_bytes(), peer(), t0);
+    let out = sent(&mut ua);
+    assert_eq!(status_line(&out[0]), "SIP/2.0 405 Method Not Allowed");
+    assert!(header(&out[0], "Allow").is_some());
+    assert!(events(&mut ua).is_empty(), "no call was offered");
+}
+
+#[test]
+fn malformed_and_unknown_requests_get_400_and_501() {
+    let mut ua = ua();
+    let t0 = Instant::now();
+    let no_call_id = String::from_utf8(invite("z9hG4bKb", "b@test", OFFER))
+        .unwrap()
+        .replace("Call-ID: b@test\r\n", "");
+    ua.handle_datagram(no_call_id.as_bytes(), peer(), t0);
+    let out = sent(&mut ua);
+    assert!(
+        status_line(&out[0]).starts_with("SIP/2.0 400 "),
+        "{}",
+        out[0]
+    );
+    assert!(header(&out[0], "Via").unwrap().contains("z9hG4bKb"));
+
+    let foo = "FOO sip:127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKf\r\n\
+        From: <sip:x@127.0.0.1>;tag=f\r\nTo: <sip:127.0.0.1:5060>\r\nCall-ID: f@test\r\nCSeq: 1 FOO\r\n\
+        Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n";
+    ua.handle_datagram(foo.as_bytes(), peer(), t0);
+    let out = sent(&mut ua);
+    assert_eq!(status_line(&out[0]), "SIP/2.0 501 Not Implemented");
+
+    for garbage in [
+        &b"\x00\x01\x02garbage"[..],
+        b"INVITE\r\n\r\n",
+        b"SIP/2.0 200\r\n\r\n",
+    ] {
+        ua.handle_datagram(garbage, peer(), t0);
+    }
+    assert!(sent(&mut ua).is_empty(), "nothing routable to answer");
+    assert_eq!(ua.stats().malformed, 5, "FOO counts as malformed too");
+    assert!(events(&mut ua).is_empty());
+}
+
+#[test]
+fn retransmitted_invite_is_absorbed() {
+    let mut ua = ua();
+    let t0 = Instant::now();
+    let msg = invite("z9hG4bKrt", "rt@test", OFFER);
+    ua.handle_datagram(&msg, peer(), t0);
+    ua.handle_datagram(&msg, peer(), t0 + Duration::from_millis(500));
+    let offered = events(&mut ua)
+        .iter()
+        .filter(|e| matches!(e, UaEvent::IncomingCall(_)))
+        .count();
+    assert_eq!(offered, 1);
+    assert_eq!(ua.calls(), 1);
+}
+
+#[test]
+fn a_missing_ack_ends_the_call_with_bye() {
+    let mut ua = ua();
+    let (call, _tag, t0) = answered_call(&mut ua, "na@test");
+    // Timer L / 64*T1 without an ACK (RFC 3261 §13.3.1.4).
+    let mut now = t0;
+    while let Some(deadline) = ua.poll_timeout() {
+        if deadline > t0 + Duration::from_secs(40) {
+            break;
+        }
+        now = deadline;
+        ua.handle_timeout(now);
+        if sent(&mut ua).iter().any(|m| m.starts_with("BYE ")) {
+            break;
+        }
+    }
+    assert!(now >= t0 + Duration::from_secs(32), "BYE only after 64*T1");
+    assert_eq!(ua.calls(), 1, "still ending: waiting for the BYE's answer");
+    let _ = call;
+}
+
+#[test]
+fn cancel_after_the_answer_gets_200_and_changes_nothing() {
+    let mut ua = ua();
+    let (call, _tag, t0) = answered_call(&mut ua, "ca@test");
+    let cancel = "CANCEL sip:800100200@127.0.0.1:5060 SIP/2.0\r\n\
+        Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKinv\r\n\
+        From: \"Maria\" <sip:0600000001@127.0.0.1:5070>;tag=caller1\r\n\
+        To: <sip:800100200@127.0.0.1:5060>\r\n\
+        Call-ID: ca@test\r\nCSeq: 1 CANCEL\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n";
+    ua.handle_datagram(cancel.as_bytes(), peer(), t0 + Duration::from_millis(10));
+    let out = sent(&mut ua);
+    let ok = out
+        .iter()
+        .find(|m| header(m, "CSeq").is_some_and(|c| c.ends_with("CANCEL")));
+    assert_eq!(status_line(ok.expect("CANCEL answered")), "SIP/2.0 200 OK");
+    assert!(!out.iter().any(|m| m.starts_with("SIP/2.0 487")));
+    assert!(events(&mut ua).is_empty());
+    assert_eq!(ua.calls(), 1);
+    let _ = call;
+}

@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs beyond the Rust toolchain, and only what is missing:
+#   - sipp (Debian package sip-tester) and tshark, for the SIP end-to-end tests;
+#   - a PostgreSQL answering on 127.0.0.1:5432 (trust auth for 127.0.0.1 when we install it);
+#   - cargo-nextest when it can be installed, else scripts/test.sh falls back to `cargo test`.
+# Idempotent: a second run changes nothing. Installing needs root (apt); without root it only
+# reports what is missing.
+set -euo pipefail
+
+export DEBIAN_FRONTEND=noninteractive
+say() { printf '[install-test-deps] %s\n' "$*"; }
+
+is_root() { [[ "$(id -u)" -eq 0 ]]; }
+
+apt_updated=0
+apt_install() {
+    if ! is_root; then
+        say "missing: $* (not root: install it with apt-get install $*)"
+        return 1
+    fi
+    if [[ $apt_updated -eq 0 ]]; then
+        say "apt-get update"
+        apt-get update -qq
+        apt_updated=1
+    fi
+    say "apt-get install $*"
+    apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+# --- SIPp and tshark ---------------------------------------------------------------------------
+missing=()
+command -v sipp >/dev/null || missing+=(sip-tester)
+command -v tshark >/dev/null || missing+=(tshark)
+if [[ ${#missing[@]} -gt 0 ]]; then
+    # tshark asks whether non-root users may capture; answer no, without a prompt.
+    if is_root && command -v debconf-set-selections >/dev/null; then
+        echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
+    fi
+    apt_install "${missing[@]}" || true
+fi
+if command -v sipp >/dev/null; then
+    say "sipp: $(sipp -v 2>/dev/null | grep -o 'SIPp v[^ ]*' | head -1)"
+else
+    say "WARNING: sipp is not installed: the SIP end-to-end tests will fail"
+fi
+
+# --- PostgreSQL on 127.0.0.1:5432 --------------------------------------------------------------
+pg_up() { command -v pg_isready >/dev/null && pg_isready -q -h 127.0.0.1 -p 5432 -t 3; }
+
+# Start every "main" cluster (no systemd needed), and reload it so pg_hba.conf changes apply
+# to a cluster the package's postinst may already have started.
+start_pg_clusters() {
+    local version
+    for version in $(ls /etc/postgresql 2>/dev/null); do
+        if [[ -d "/etc/postgresql/$version/main" ]]; then
+            say "starting PostgreSQL $version/main"
+            pg_ctlcluster --skip-systemctl-redirect "$version" main start 2>/dev/null || true
+            pg_ctlcluster --skip-systemctl-redirect "$version" main reload 2>/dev/null || true
+        fi
+    done
+}
+
+if pg_up; then
+    say "PostgreSQL answers on 127.0.0.1:5432"
+else
+    if ! command -v pg_ctlcluster >/dev/null || [[ -z "$(ls /etc/postgresql 2>/dev/null)" ]]; then
+        if apt_install postgresql; then
+            # A fresh install: let local test clients in without a password (loopback only).
+            for hba in /etc/postgresql/*/main/pg_hba.conf; do
+                if ! grep -q '^host all all 127.0.0.1/32 trust' "$hba"; then
+                    say "trust auth for 127.0.0.1 in $hba"
+                    sed -i '1i host all all 127.0.0.1/32 trust\nhost all all ::1/128 trust' "$hba"
+                fi
+            done
+        fi
+    fi
+    if is_root; then
+        start_pg_clusters
+    fi
+    for _ in $(seq 1 20); do
+        pg_up && break
+        sleep 0.5
+    done
+    if pg_up; then
+        say "PostgreSQL answers on 127.0.0.1:5432"
+        # Databases the tests expect (TESTING.md): test and root; create only if missing.
+        if is_root && command -v psql >/dev/null; then
+            for db in test root; do
+                if ! su postgres -c "psql -h 127.0.0.1 -tAc \"SELECT 1 FROM pg_database WHERE datname='$db'\"" 2>/dev/null | grep -q 1; then
+                    su postgres -c "createdb -h 127.0.0.1 $db" 2>/dev/null && say "created database $db" || true
+                fi
+            done
+            if ! su postgres -c "psql -h 127.0.0.1 -tAc \"SELECT 1 FROM pg_roles WHERE rolname='root'\"" 2>/dev/null | grep -q 1; then
+                su postgres -c "createuser -h 127.0.0.1 -s root" 2>/dev/null && say "created role root" || true
+            fi
+        fi
+    else
+        say "WARNING: PostgreSQL does not answer on 127.0.0.1:5432: PostgreSQL tests will fail"
+    fi
+fi
+
+# --- cargo-nextest -----------------------------------------------------------------------------
+if cargo nextest --version >/dev/null 2>&1; then
+    say "$(cargo nextest --version 2>/dev/null | head -1)"
+else
+    say "cargo-nextest not found: scripts/test.sh will use cargo test"
+fi
+say "done"
