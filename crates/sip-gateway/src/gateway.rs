@@ -14,7 +14,7 @@ use tracing::{debug, error, warn};
 
 use crate::transaction::{Peer, TransportKind};
 use crate::transport::{StreamEvent, spawn_connect, spawn_connection};
-use crate::ua::{CallRef, UaError, UaEvent, UaStats, UserAgent, UserAgentConfig};
+use crate::ua::{CallRef, OutgoingCall, UaError, UaEvent, UaStats, UserAgent, UserAgentConfig};
 
 /// Settings of the gateway.
 #[derive(Debug, Clone)]
@@ -25,6 +25,7 @@ pub struct GatewayConfig {
 }
 
 enum Command {
+    Call(Box<OutgoingCall>, oneshot::Sender<Result<CallRef, UaError>>),
     Ring(CallRef),
     Answer(CallRef, SocketAddr),
     Reject(CallRef, u16),
@@ -89,6 +90,16 @@ impl Gateway {
     /// The address we listen on (UDP and TCP).
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// Places a call; its progress arrives as events like every other call's.
+    pub async fn call(&self, out: OutgoingCall) -> Result<CallRef, UaError> {
+        let (tx, rx) = oneshot::channel();
+        self.commands
+            .send(Command::Call(Box::new(out), tx))
+            .map_err(|_| UaError::NotPlaced("gateway stopped".into()))?;
+        rx.await
+            .map_err(|_| UaError::NotPlaced("gateway stopped".into()))?
     }
 
     pub fn ring(&self, call: CallRef) {
@@ -180,6 +191,10 @@ impl Driver {
     fn command(&mut self, command: Command) {
         let now = Instant::now();
         let result = match command {
+            Command::Call(out, reply) => {
+                let _ = reply.send(self.ua.call(*out, now));
+                Ok(())
+            }
             Command::Ring(call) => self.ua.ring(call, now),
             Command::Answer(call, rtp) => self.ua.answer(call, rtp, now),
             Command::Reject(call, status) => self.ua.reject(call, status, now),
@@ -200,7 +215,9 @@ impl Driver {
         if let Err(error) = result {
             match error {
                 UaError::UnknownCall(_) => debug!(%error, "command for a finished call"),
-                UaError::NotRinging(_) => warn!(%error, "command out of order"),
+                UaError::NotRinging(_) | UaError::NotPlaced(_) => {
+                    warn!(%error, "command out of order")
+                }
             }
         }
     }

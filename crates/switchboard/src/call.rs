@@ -242,7 +242,9 @@ fn ended_outcome(reason: &EndReason, answered: bool) -> Outcome {
         EndReason::RemoteBye | EndReason::Cancelled => Outcome::Abandoned,
         EndReason::LocalHangup => Outcome::ServerHangup,
         EndReason::Rejected(_) => Outcome::Rejected,
-        EndReason::AckTimeout | EndReason::TransportError => Outcome::Failed,
+        EndReason::AckTimeout | EndReason::TransportError | EndReason::Declined(_) => {
+            Outcome::Failed
+        }
     }
 }
 

@@ -170,6 +170,10 @@ impl Switchboard {
                             let _ = tx.send(CallInput::MediaChanged(media));
                         }
                     }
+                    // The switchboard places no calls yet (the ACD will ring agents).
+                    Some(UaEvent::Progress { call, .. } | UaEvent::Answered { call, .. }) => {
+                        tracing::debug!(?call, "event for a call the switchboard did not place");
+                    }
                     Some(UaEvent::CallEnded { call, reason }) => {
                         if let Some(tx) = calls.remove(&call) {
                             let _ = tx.send(CallInput::Ended(reason));

@@ -68,6 +68,23 @@ impl Dialog {
         body: Option<(&[u8], &str)>,
     ) -> rsip::Request {
         self.local_cseq += 1;
+        self.build(method, self.local_cseq, local_sip, user_agent, body)
+    }
+
+    /// The ACK of a 2xx to our INVITE: same CSeq number as the INVITE, a new branch
+    /// (RFC 3261 §13.2.2.4).
+    pub fn ack(&self, invite_cseq: u32, local_sip: SocketAddr, user_agent: &str) -> rsip::Request {
+        self.build(rsip::Method::Ack, invite_cseq, local_sip, user_agent, None)
+    }
+
+    fn build(
+        &self,
+        method: rsip::Method,
+        cseq: u32,
+        local_sip: SocketAddr,
+        user_agent: &str,
+        body: Option<(&[u8], &str)>,
+    ) -> rsip::Request {
         let transport = match self.peer.transport {
             TransportKind::Udp => "UDP",
             TransportKind::Tcp => "TCP",
@@ -87,7 +104,7 @@ impl Dialog {
         headers.push(rsip::headers::From::new(self.local_party.clone()).into());
         headers.push(rsip::headers::To::new(self.remote_party.clone()).into());
         headers.push(rsip::headers::CallId::new(self.call_id.clone()).into());
-        headers.push(rsip::headers::CSeq::new(format!("{} {}", self.local_cseq, method)).into());
+        headers.push(rsip::headers::CSeq::new(format!("{cseq} {method}")).into());
         headers.push(rsip::headers::UserAgent::new(user_agent).into());
         let body = match body {
             Some((bytes, content_type)) => {

@@ -6,14 +6,14 @@ use super::*;
 
 const CALLER: &str = "127.0.0.1:5070";
 
-fn peer() -> Peer {
+pub(super) fn peer() -> Peer {
     Peer {
         addr: CALLER.parse().unwrap(),
         transport: TransportKind::Udp,
     }
 }
 
-fn ua() -> UserAgent {
+pub(super) fn ua() -> UserAgent {
     UserAgent::new(UserAgentConfig::default())
 }
 
@@ -65,21 +65,21 @@ fn in_dialog(
 }
 
 /// Everything sent so far, as text.
-fn sent(ua: &mut UserAgent) -> Vec<String> {
+pub(super) fn sent(ua: &mut UserAgent) -> Vec<String> {
     std::iter::from_fn(|| ua.poll_transmit())
         .map(|(_, bytes)| String::from_utf8(bytes).unwrap())
         .collect()
 }
 
-fn events(ua: &mut UserAgent) -> Vec<UaEvent> {
+pub(super) fn events(ua: &mut UserAgent) -> Vec<UaEvent> {
     std::iter::from_fn(|| ua.poll_event()).collect()
 }
 
-fn status_line(msg: &str) -> &str {
+pub(super) fn status_line(msg: &str) -> &str {
     msg.lines().next().unwrap()
 }
 
-fn header<'a>(msg: &'a str, name: &str) -> Option<&'a str> {
+pub(super) fn header<'a>(msg: &'a str, name: &str) -> Option<&'a str> {
     msg.lines()
         .find(|l| {
             l.to_ascii_lowercase()
@@ -482,4 +482,30 @@ fn cancel_after_the_answer_gets_200_and_changes_nothing() {
     assert!(events(&mut ua).is_empty());
     assert_eq!(ua.calls(), 1);
     let _ = call;
+}
+
+#[test]
+fn responses_are_routed_per_via() {
+    let mut ua = ua();
+    let t0 = Instant::now();
+    let options = |branch: &str, via_tail: &str| {
+        format!(
+            "OPTIONS sip:127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5080;branch={branch}{via_tail}\r\n\
+             From: <sip:ping@127.0.0.1>;tag=p\r\nTo: <sip:127.0.0.1:5060>\r\nCall-ID: {branch}@test\r\n\
+             CSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+        )
+    };
+    // Without rport: to the sent-by port (RFC 3261 §18.2.2), not the source port.
+    ua.handle_datagram(options("z9hG4bKv1", "").as_bytes(), peer(), t0);
+    let (to, _) = ua.poll_transmit().unwrap();
+    assert_eq!(to.addr, "127.0.0.1:5080".parse().unwrap());
+    // With rport: back to the source address and port (RFC 3581 §4).
+    ua.handle_datagram(options("z9hG4bKv2", ";rport").as_bytes(), peer(), t0);
+    let (to, bytes) = ua.poll_transmit().unwrap();
+    assert_eq!(to.addr, CALLER.parse().unwrap());
+    let text = String::from_utf8(bytes).unwrap();
+    assert!(
+        header(&text, "Via").unwrap().contains("rport=5070"),
+        "{text}"
+    );
 }
