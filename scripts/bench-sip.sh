@@ -17,8 +17,7 @@
 #
 # Knobs (environment): BENCH_RATES (cps list), BENCH_SETUP_CALLS (2000), BENCH_CALLS (concurrent
 # list), BENCH_RAMP_CPS (200), BENCH_WINDOW (10 s), BENCH_SIP_PORT (15060), BENCH_HTTP_PORT
-# (18080), BENCH_RTP_MIN/MAX (20000/29999), BENCH_SERVER (a command replacing the release
-# binary, e.g. "python3 tests/sipp/mock_server.py"), BENCH_NO_BUILD=1.
+# (18080), BENCH_RTP_MIN/MAX (20000/29999), BENCH_NO_BUILD=1.
 # Every SIPp run is bounded (-m, -timeout, timeout(1)); only 127.0.0.1 is used. Media runs need
 # root (SIPp plays pcap through raw sockets); without root they are skipped.
 set -euo pipefail
@@ -50,17 +49,13 @@ work="$(mktemp -d /tmp/centralino-bench.XXXXXX)"
 say "logs and raw statistics in $work"
 
 # --- the server ------------------------------------------------------------------------------
-if [[ -n "${BENCH_SERVER:-}" ]]; then
-    read -r -a server_cmd <<<"$BENCH_SERVER"
-else
-    target="${CARGO_TARGET_DIR:-$root_dir/target}"
-    if [[ -z "${BENCH_NO_BUILD:-}" ]]; then
-        say "cargo build --release -p centralino"
-        cargo build --release -p centralino >&2
-    fi
-    server_cmd=("$target/release/centralino")
-    [[ -x "${server_cmd[0]}" ]] || die "no binary at ${server_cmd[0]}"
+target="${CARGO_TARGET_DIR:-$root_dir/target}"
+if [[ -z "${BENCH_NO_BUILD:-}" ]]; then
+    say "cargo build --release -p centralino"
+    cargo build --release -p centralino >&2
 fi
+server_cmd=("$target/release/centralino")
+[[ -x "${server_cmd[0]}" ]] || die "no binary at ${server_cmd[0]}"
 
 cat >"$work/bench.toml" <<EOF
 [sip]

@@ -8,8 +8,6 @@
 //! - `sipp(scenario, &server, args)` runs one SIPp call and fails the test with SIPp's error and
 //!   message logs and the server log when SIPp does not exit 0; `sipp_start` runs it in the
 //!   background.
-//! - `CENTRALINO_E2E_SERVER="python3 tests/sipp/mock_server.py"` replaces the binary (the mock
-//!   implements the same placeholder flow; useful to check the harness itself).
 #![allow(dead_code)]
 
 use std::collections::HashSet;
@@ -256,26 +254,9 @@ pub struct Server {
     dir: TempDir,
 }
 
-/// The command that starts the server: `CENTRALINO_E2E_SERVER` (split on spaces; relative
-/// paths are taken from the workspace root) or the binary cargo built for this test.
+/// The command that starts the server: the binary cargo built for this test.
 fn server_command() -> Command {
-    match std::env::var("CENTRALINO_E2E_SERVER") {
-        Ok(cmd) if !cmd.trim().is_empty() => {
-            let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-            let mut parts = cmd.split_whitespace().map(|part| {
-                let in_root = root.join(part);
-                if Path::new(part).is_relative() && in_root.exists() {
-                    in_root.display().to_string()
-                } else {
-                    part.to_string()
-                }
-            });
-            let mut command = Command::new(parts.next().expect("non-empty"));
-            command.args(parts);
-            command
-        }
-        _ => Command::new(env!("CARGO_BIN_EXE_centralino")),
-    }
+    Command::new(env!("CARGO_BIN_EXE_centralino"))
 }
 
 impl Server {

@@ -33,6 +33,9 @@ pub struct SipSection {
     pub t4_ms: u64,
     /// Calls beyond this are refused with 503.
     pub max_calls: usize,
+    /// Networks allowed to send SIP requests (the PBX/carrier, agents' phones); requests from
+    /// anywhere else are dropped unanswered.
+    pub allow_from: Vec<ipnet::IpNet>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -94,6 +97,10 @@ impl Default for SipSection {
             t2_ms: 4000,
             t4_ms: 5000,
             max_calls: 5000,
+            allow_from: vec![
+                "127.0.0.0/8".parse().expect("valid literal"),
+                "::1/128".parse().expect("valid literal"),
+            ],
         }
     }
 }
@@ -233,6 +240,14 @@ impl Config {
                 None,
                 "t2_ms",
                 format!("must be at least t1_ms ({} < {})", sip.t2_ms, sip.t1_ms),
+            );
+        }
+        if sip.allow_from.is_empty() {
+            fail(
+                "sip",
+                None,
+                "allow_from",
+                "is empty: no peer could reach the trunk (list the PBX's networks)".into(),
             );
         }
         if sip.max_calls == 0 {
@@ -453,6 +468,16 @@ mod tests {
             err.to_string()
                 .starts_with("x.toml: line 5: media.rtp_port_minimum:")
         );
+    }
+
+    #[test]
+    fn allow_from_takes_networks_and_names_a_bad_one() {
+        let config =
+            Config::parse("[sip]\nallow_from = [\"192.0.2.0/24\", \"::1/128\"]\n", "t").unwrap();
+        assert_eq!(config.sip.allow_from.len(), 2);
+        let err = Config::parse("[sip]\nallow_from = [\"192.0.2.300/24\"]\n", "t").unwrap_err();
+        assert_eq!(err.errors[0].line, Some(2));
+        assert_eq!(err.errors[0].field, "sip.allow_from");
     }
 
     #[test]

@@ -153,6 +153,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 t4: Duration::from_millis(config.sip.t4_ms),
             },
             max_calls: config.sip.max_calls,
+            allow_from: config.sip.allow_from.clone(),
             ..UserAgentConfig::default()
         },
     })

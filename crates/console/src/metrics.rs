@@ -17,6 +17,7 @@ pub struct Metrics {
     sip_received: IntCounter,
     sip_sent: IntCounter,
     sip_malformed: IntCounter,
+    sip_denied: IntCounter,
     sip_transactions: IntGauge,
     sip_tcp_connections: IntGauge,
     rtp_sent: IntCounter,
@@ -148,6 +149,11 @@ impl Metrics {
                 "centralino_sip_malformed_total",
                 "SIP messages that could not be parsed (answered 400 when possible).",
             ),
+            sip_denied: counter(
+                &r,
+                "centralino_sip_denied_total",
+                "SIP requests dropped because their source is outside sip.allow_from.",
+            ),
             sip_transactions: gauge(
                 &r,
                 "centralino_sip_transactions_active",
@@ -214,6 +220,7 @@ impl Metrics {
             catch_up(&self.sip_received, sip.datagrams_received);
             catch_up(&self.sip_sent, sip.datagrams_sent);
             catch_up(&self.sip_malformed, sip.ua.malformed);
+            catch_up(&self.sip_denied, sip.ua.denied);
             self.sip_transactions.set(sip.transactions as i64);
             self.sip_tcp_connections.set(sip.tcp_connections as i64);
         }

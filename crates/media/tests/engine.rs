@@ -15,7 +15,9 @@ use tokio::time::timeout;
 
 const WAIT: Duration = Duration::from_secs(5);
 
-/// Each test gets its own slice of ports so tests running in parallel never collide.
+/// Each test gets its own slice of ports so tests running in parallel never collide. The slices
+/// sit above the kernel's ephemeral range (32768-60999) and the end-to-end tests' RTP blocks
+/// (16000-32767), so no other test process takes them.
 fn config(port_min: u16, port_max: u16) -> MediaConfig {
     MediaConfig {
         port_min,
@@ -73,7 +75,7 @@ async fn pair(engine: &MediaEngine) -> ((MediaLeg, MediaEvents), (MediaLeg, Medi
 
 #[tokio::test]
 async fn prompt_played_on_one_leg_is_received_in_order_by_the_other() {
-    let engine = MediaEngine::start(config(31_000, 31_099)).unwrap();
+    let engine = MediaEngine::start(config(61_000, 61_099)).unwrap();
     let ((a, mut a_events), (b, mut b_events)) = pair(&engine).await;
     assert_eq!(a.local_addr().port() % 2, 0, "RTP on an even port");
     let dir = tempfile::tempdir().unwrap();
@@ -160,7 +162,7 @@ async fn prompt_played_on_one_leg_is_received_in_order_by_the_other() {
 
 #[tokio::test]
 async fn packets_carry_continuous_seq_timestamps_and_one_marker() {
-    let engine = MediaEngine::start(config(31_100, 31_199)).unwrap();
+    let engine = MediaEngine::start(config(61_100, 61_199)).unwrap();
     let (a, mut a_events) = engine.allocate().await.unwrap();
     let peer = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let mut p = params(peer.local_addr().unwrap(), Codec::Pcma);
@@ -206,7 +208,7 @@ async fn packets_carry_continuous_seq_timestamps_and_one_marker() {
 
 #[tokio::test]
 async fn dtmf_sent_by_one_leg_is_received_once_by_the_other() {
-    let engine = MediaEngine::start(config(31_200, 31_299)).unwrap();
+    let engine = MediaEngine::start(config(61_200, 61_299)).unwrap();
     let ((a, _a_events), (b, mut b_events)) = pair(&engine).await;
     a.configure(params(b.local_addr(), Codec::Pcmu));
     b.configure(params(a.local_addr(), Codec::Pcmu));
@@ -231,7 +233,7 @@ async fn dtmf_sent_by_one_leg_is_received_once_by_the_other() {
 
 #[tokio::test]
 async fn digit_barges_in_on_a_prompt() {
-    let engine = MediaEngine::start(config(31_300, 31_399)).unwrap();
+    let engine = MediaEngine::start(config(61_300, 61_399)).unwrap();
     let ((a, _a_events), (b, mut b_events)) = pair(&engine).await;
     a.configure(params(b.local_addr(), Codec::Pcmu));
     b.configure(params(a.local_addr(), Codec::Pcmu));
@@ -286,7 +288,7 @@ fn rtp(pt: u8, seq: u16, ts: u32, ssrc: u32, marker: bool, payload: &[u8]) -> Ve
 /// an address nobody sends from.
 #[tokio::test]
 async fn sipp_style_dtmf_and_nat_latching() {
-    let engine = MediaEngine::start(config(31_400, 31_499)).unwrap();
+    let engine = MediaEngine::start(config(61_400, 61_499)).unwrap();
     let (leg, mut events) = engine.allocate().await.unwrap();
     let sdp_addr = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let nat = UdpSocket::bind("127.0.0.1:0").await.unwrap();
@@ -350,7 +352,7 @@ async fn sipp_style_dtmf_and_nat_latching() {
 
 #[tokio::test]
 async fn recording_stops_at_max_duration() {
-    let engine = MediaEngine::start(config(31_500, 31_599)).unwrap();
+    let engine = MediaEngine::start(config(61_500, 61_599)).unwrap();
     let ((a, _a_events), (b, mut b_events)) = pair(&engine).await;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("short.wav");
@@ -376,9 +378,9 @@ async fn recording_stops_at_max_duration() {
 #[tokio::test]
 async fn closing_a_leg_finishes_its_recording_and_frees_its_ports() {
     // Room for exactly one leg.
-    let engine = MediaEngine::start(config(31_600, 31_601)).unwrap();
+    let engine = MediaEngine::start(config(61_600, 61_601)).unwrap();
     let (leg, mut events) = engine.allocate().await.unwrap();
-    assert_eq!(leg.local_addr().port(), 31_600);
+    assert_eq!(leg.local_addr().port(), 61_600);
     assert!(matches!(
         engine.allocate().await,
         Err(MediaError::PortsExhausted { tried: 1, .. })
@@ -403,16 +405,16 @@ async fn closing_a_leg_finishes_its_recording_and_frees_its_ports() {
     // The event stream ends once the leg is gone, and then its ports are free again.
     assert_eq!(timeout(WAIT, events.recv()).await.unwrap(), None);
     let (again, _) = engine.allocate().await.unwrap();
-    assert_eq!(again.local_addr().port(), 31_600);
+    assert_eq!(again.local_addr().port(), 61_600);
     assert_eq!(engine.stats().legs_active, 1);
 }
 
 #[tokio::test]
 async fn ports_in_use_are_skipped() {
-    let taken = std::net::UdpSocket::bind("127.0.0.1:31700").unwrap();
-    let engine = MediaEngine::start(config(31_700, 31_703)).unwrap();
+    let taken = std::net::UdpSocket::bind("127.0.0.1:61700").unwrap();
+    let engine = MediaEngine::start(config(61_700, 61_703)).unwrap();
     let (leg, _) = engine.allocate().await.unwrap();
-    assert_eq!(leg.local_addr().port(), 31_702);
+    assert_eq!(leg.local_addr().port(), 61_702);
     drop(taken);
 }
 
@@ -420,7 +422,7 @@ async fn ports_in_use_are_skipped() {
 async fn silence_from_the_peer_times_out_once() {
     let engine = MediaEngine::start(MediaConfig {
         rtp_timeout: Some(Duration::from_millis(200)),
-        ..config(31_800, 31_899)
+        ..config(61_800, 61_899)
     })
     .unwrap();
     let (leg, mut events) = engine.allocate().await.unwrap();

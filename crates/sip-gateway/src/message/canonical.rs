@@ -313,8 +313,10 @@ pub(crate) fn canonicalize(data: &[u8]) -> Result<Vec<u8>, ParseError> {
             if known_method(method).is_none() {
                 return Err(ParseError::UnknownMethod(excerpt(method)));
             }
+            // `rsip` 0.4 reads SIP and SIPS URIs only (a `tel:` URI fails in it): RFC 3261
+            // §8.2.2.1 says 416 for schemes we do not handle.
             let scheme = uri.split(':').next().unwrap_or_default();
-            if !["sip", "sips", "tel"]
+            if !["sip", "sips"]
                 .iter()
                 .any(|s| s.eq_ignore_ascii_case(scheme))
             {

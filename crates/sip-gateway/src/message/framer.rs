@@ -44,6 +44,9 @@ pub struct StreamFramer {
     buf: Vec<u8>,
     /// How far `buf` was searched for the end of the header section without finding it.
     scanned: usize,
+    /// Length of the message at the front of `buf` once its header section has been read, so
+    /// a body trickling in byte by byte does not re-read the headers each time.
+    expected: Option<usize>,
     max_header: usize,
     max_body: usize,
     /// CRLFs seen since the last message or ping.
@@ -74,6 +77,7 @@ impl StreamFramer {
         StreamFramer {
             buf: Vec::new(),
             scanned: 0,
+            expected: None,
             max_header,
             max_body,
             crlf_run: 0,
@@ -141,6 +145,28 @@ impl StreamFramer {
     }
 
     fn frame(&mut self) -> Option<Result<Vec<u8>, FrameError>> {
+        let total = match self.expected {
+            Some(total) => total,
+            None => match self.read_head()? {
+                Ok(total) => {
+                    self.expected = Some(total);
+                    total
+                }
+                Err(e) => return Some(Err(e)),
+            },
+        };
+        if self.buf.len() < total {
+            return None;
+        }
+        let message: Vec<u8> = self.buf.drain(..total).collect();
+        self.scanned = 0;
+        self.expected = None;
+        self.crlf_run = 0;
+        Some(Ok(message))
+    }
+
+    /// The total length of the message at the front of `buf`, once its header section is in.
+    fn read_head(&mut self) -> Option<Result<usize, FrameError>> {
         let Some(head_len) = self.find_header_end() else {
             if self.buf.len() > self.max_header {
                 return Some(Err(FrameError::HeaderTooLarge {
@@ -164,14 +190,7 @@ impl StreamFramer {
                 limit: self.max_body,
             }));
         }
-        let total = head_len + length;
-        if self.buf.len() < total {
-            return None;
-        }
-        let message: Vec<u8> = self.buf.drain(..total).collect();
-        self.scanned = 0;
-        self.crlf_run = 0;
-        Some(Ok(message))
+        Some(Ok(head_len + length))
     }
 
     /// Length of the header section including the empty line (CRLF CRLF, or bare LFs).

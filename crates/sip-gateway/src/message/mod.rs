@@ -25,9 +25,10 @@
 //! [`status_code`](ParseError::status_code) feed [`error_response`] / [`bad_request`]. `rsip`
 //! runs behind `catch_unwind`: no input makes [`parse`] panic.
 //!
-//! Known limits of `rsip` 0.4 that remain: methods outside its fixed set (answered 501), IPv6
-//! literals in the Request-URI (refused as [`ParseError::Rejected`]), and `rsip`'s typed Via
-//! not reading IPv6 sent-by (use [`SipMessageExt`] and [`ViaHop`] instead).
+//! Known limits of `rsip` 0.4 that remain: methods outside its fixed set (answered 501),
+//! Request-URI schemes other than `sip`/`sips` (answered 416), IPv6 literals in the
+//! Request-URI and user parts holding both `;` and `.` (refused as [`ParseError::Rejected`]),
+//! and `rsip`'s typed Via not reading IPv6 sent-by (use [`SipMessageExt`] and [`ViaHop`]).
 //!
 //! For streams, [`StreamFramer`] cuts whole messages by Content-Length (RFC 3261 §18.3) before
 //! they reach [`parse`]. [`serialize`] writes messages back (`rsip`'s `to_string()` mangles

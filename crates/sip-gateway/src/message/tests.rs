@@ -366,6 +366,11 @@ fn unknown_methods_and_schemes_get_their_own_status() {
         (err.status_code(), err.reason().as_str()),
         (416, "Unsupported URI Scheme")
     );
+    let tel = base.replace("INVITE sip:bob@192.0.2.10", "INVITE tel:+390612345678");
+    assert_eq!(parse(tel.as_bytes()).unwrap_err().status_code(), 416);
+    // rsip 0.4 cannot read an IPv6 Request-URI: refused cleanly.
+    let v6 = base.replace("sip:bob@192.0.2.10", "sip:bob@[2001:db8::1]");
+    assert!(matches!(parse(v6.as_bytes()), Err(ParseError::Rejected(_))));
     let v3 = base.replace("SIP/2.0\r\nVia", "SIP/3.0\r\nVia");
     assert_eq!(parse(v3.as_bytes()).unwrap_err().status_code(), 505);
 }

@@ -48,6 +48,11 @@ pub struct UserAgentConfig {
     pub codecs: Vec<Codec>,
     /// Calls beyond this number are refused with 503.
     pub max_calls: usize,
+    /// Sources allowed to send us requests (the PBX/carrier side of the trunk, agents'
+    /// phones). Requests from elsewhere are dropped unanswered and counted: no reflection, and
+    /// nothing for a scanner to learn. Responses to our own requests are not filtered here
+    /// (they only match transactions we started).
+    pub allow_from: Vec<ipnet::IpNet>,
 }
 
 impl Default for UserAgentConfig {
@@ -58,6 +63,10 @@ impl Default for UserAgentConfig {
             timers: TimerConfig::default(),
             codecs: vec![Codec::Pcmu, Codec::Pcma],
             max_calls: 10_000,
+            allow_from: vec![
+                "127.0.0.0/8".parse().expect("valid literal"),
+                "::1/128".parse().expect("valid literal"),
+            ],
         }
     }
 }
@@ -148,6 +157,8 @@ pub struct UaStats {
     pub calls_offered: u64,
     pub calls_rejected: u64,
     pub malformed: u64,
+    /// Requests dropped because their source is not in `allow_from`.
+    pub denied: u64,
     pub requests_received: u64,
     pub responses_received: u64,
 }
@@ -254,6 +265,10 @@ impl UserAgent {
             return; // keep-alive (RFC 5626 §3.5.1)
         }
         match message::parse(bytes) {
+            Ok(SipMessage::Request(_)) if !self.allowed(peer.addr.ip()) => {
+                self.stats.denied += 1;
+                debug!(peer = %peer.addr, "request from a source outside allow_from dropped");
+            }
             Ok(SipMessage::Request(mut request)) => {
                 self.stats.requests_received += 1;
                 message::add_received_rport(&mut request, peer.addr);
@@ -264,6 +279,9 @@ impl UserAgent {
                 self.stats.responses_received += 1;
                 self.layer
                     .handle_message(SipMessage::Response(response), peer, now);
+            }
+            Err(_) if !self.allowed(peer.addr.ip()) => {
+                self.stats.denied += 1;
             }
             Err(error) => {
                 self.stats.malformed += 1;
@@ -276,6 +294,14 @@ impl UserAgent {
             }
         }
         self.process(now);
+    }
+
+    fn allowed(&self, ip: std::net::IpAddr) -> bool {
+        let ip = match ip {
+            std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, std::net::IpAddr::V4),
+            v4 => v4,
+        };
+        self.config.allow_from.iter().any(|net| net.contains(&ip))
     }
 
     pub fn handle_timeout(&mut self, now: Instant) {

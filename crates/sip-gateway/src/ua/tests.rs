@@ -509,3 +509,28 @@ fn responses_are_routed_per_via() {
         "{text}"
     );
 }
+
+#[test]
+fn requests_from_outside_allow_from_are_dropped_unanswered() {
+    let mut ua = UserAgent::new(UserAgentConfig {
+        allow_from: vec!["192.0.2.0/24".parse().unwrap()],
+        ..UserAgentConfig::default()
+    });
+    let t0 = Instant::now();
+    ua.handle_datagram(&invite("z9hG4bKacl", "acl@test", OFFER), peer(), t0);
+    ua.handle_datagram(b"garbage", peer(), t0);
+    assert!(sent(&mut ua).is_empty());
+    assert!(events(&mut ua).is_empty());
+    assert_eq!(ua.stats().denied, 2);
+    assert_eq!(ua.stats().malformed, 0);
+
+    let pbx = Peer {
+        addr: "192.0.2.7:5060".parse().unwrap(),
+        transport: TransportKind::Udp,
+    };
+    ua.handle_datagram(&invite("z9hG4bKacl2", "acl2@test", OFFER), pbx, t0);
+    assert!(matches!(
+        events(&mut ua).as_slice(),
+        [UaEvent::IncomingCall(_)]
+    ));
+}
