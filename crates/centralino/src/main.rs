@@ -134,15 +134,27 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
         n => n,
     };
-    let media = MediaEngine::start(MediaConfig {
-        bind_ip: config.sip.listen.ip(),
-        port_min: config.media.rtp_port_min,
-        port_max: config.media.rtp_port_max,
-        rtp_timeout: (config.media.rtp_timeout_s > 0)
-            .then(|| Duration::from_secs(config.media.rtp_timeout_s)),
-        shards,
-    })
-    .context("cannot start the media engine")?;
+    // The media shards get a runtime of their own, one worker each: a tick serving a thousand
+    // legs must never wait behind signalling, HTTP or call tasks (DESIGN.md: media is the hot
+    // path). Their sockets are plain non-blocking ones, so other runtimes may hand them legs.
+    let media_runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(shards)
+        .thread_name("centralino-media")
+        .enable_time()
+        .build()
+        .context("cannot start the media runtime")?;
+    let media = {
+        let _runtime = media_runtime.enter();
+        MediaEngine::start(MediaConfig {
+            bind_ip: config.sip.listen.ip(),
+            port_min: config.media.rtp_port_min,
+            port_max: config.media.rtp_port_max,
+            rtp_timeout: (config.media.rtp_timeout_s > 0)
+                .then(|| Duration::from_secs(config.media.rtp_timeout_s)),
+            shards,
+        })
+        .context("cannot start the media engine")?
+    };
 
     let (gateway, gateway_events) = Gateway::start(GatewayConfig {
         listen: config.sip.listen,
@@ -225,6 +237,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         Err(_) => warn!("HTTP server still draining after 5 s"),
         _ => {}
     }
+    media_runtime.shutdown_background();
     info!("stopped");
     Ok(())
 }

@@ -25,8 +25,13 @@ pub struct Metrics {
     rtcp_sent: IntCounter,
     media_legs: IntGauge,
     media_late_ticks: IntCounter,
-    rtp_send_interval: GaugeVec,
 }
+
+/// `le` bounds of the send-interval histogram, in seconds: fine around the 20 ms tick.
+const SEND_INTERVAL_BOUNDS: [f64; 16] = [
+    0.005, 0.01, 0.015, 0.018, 0.019, 0.02, 0.021, 0.022, 0.025, 0.03, 0.04, 0.05, 0.075, 0.1,
+    0.15, 0.2,
+];
 
 fn register<C: Collector + Clone + 'static>(registry: &Registry, collector: C) -> C {
     registry
@@ -185,17 +190,6 @@ impl Metrics {
                 "centralino_media_late_ticks_total",
                 "Media send ticks that ran late.",
             ),
-            rtp_send_interval: register(
-                &r,
-                GaugeVec::new(
-                    Opts::new(
-                        "centralino_rtp_send_interval_seconds",
-                        "Interval between successive RTP packets of a leg, by quantile.",
-                    ),
-                    &["quantile"],
-                )
-                .expect("valid metric"),
-            ),
             registry: r,
         }
     }
@@ -230,18 +224,13 @@ impl Metrics {
         catch_up(&self.rtcp_sent, media.rtcp_packets_sent);
         catch_up(&self.media_late_ticks, media.late_ticks);
         self.media_legs.set(media.legs_active as i64);
-        if media.send_interval.count() > 0 {
-            for (label, q) in [("0.5", 0.5), ("0.99", 0.99), ("0.999", 0.999)] {
-                self.rtp_send_interval
-                    .with_label_values(&[label])
-                    .set(media.send_interval.quantile(q).as_secs_f64());
-            }
-        }
         let mut out = Vec::new();
         TextEncoder::new()
             .encode(&self.registry.gather(), &mut out)
             .expect("text encoding to a Vec cannot fail");
-        String::from_utf8(out).expect("the text format is UTF-8")
+        let mut text = String::from_utf8(out).expect("the text format is UTF-8");
+        send_interval_histogram(&mut text, &media.send_interval);
+        text
     }
 }
 
@@ -249,4 +238,23 @@ impl Default for Metrics {
     fn default() -> Self {
         Metrics::new()
     }
+}
+
+/// The media engine keeps its own histogram (atomics on the hot path); it is written here in
+/// the exposition format as `centralino_rtp_send_interval_seconds`, so scrapes can be diffed
+/// and `histogram_quantile` works.
+fn send_interval_histogram(out: &mut String, h: &media::IntervalHistogram) {
+    use std::fmt::Write;
+    let name = "centralino_rtp_send_interval_seconds";
+    let _ = writeln!(
+        out,
+        "# HELP {name} Interval between successive send ticks of a media shard (each tick sends every due RTP packet of its legs).\n# TYPE {name} histogram"
+    );
+    for bound in SEND_INTERVAL_BOUNDS {
+        let count = h.count_at_most(std::time::Duration::from_secs_f64(bound));
+        let _ = writeln!(out, "{name}_bucket{{le=\"{bound}\"}} {count}");
+    }
+    let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {}", h.count());
+    let _ = writeln!(out, "{name}_sum {}", h.sum().as_secs_f64());
+    let _ = writeln!(out, "{name}_count {}", h.count());
 }

@@ -5,14 +5,15 @@ use std::time::Duration;
 
 /// Histogram resolution.
 const BUCKET: Duration = Duration::from_micros(100);
-/// Buckets up to 100 ms; longer intervals land in the last one (and in `max`).
-const BUCKETS: usize = 1000;
+/// Buckets up to 200 ms; longer intervals land in the last one (and in `max`).
+const BUCKETS: usize = 2001;
 
 /// Distribution of the time between successive send ticks of the shard tasks.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IntervalHistogram {
     buckets: Vec<u64>,
     count: u64,
+    sum: Duration,
     max: Duration,
 }
 
@@ -21,6 +22,7 @@ impl Default for IntervalHistogram {
         IntervalHistogram {
             buckets: vec![0; BUCKETS],
             count: 0,
+            sum: Duration::ZERO,
             max: Duration::ZERO,
         }
     }
@@ -35,6 +37,21 @@ impl IntervalHistogram {
     /// Longest interval recorded.
     pub fn max(&self) -> Duration {
         self.max
+    }
+
+    /// Sum of the intervals recorded (for a Prometheus histogram's `_sum`).
+    pub fn sum(&self) -> Duration {
+        self.sum
+    }
+
+    /// How many intervals were at most `bound` long, for bounds on the 0.1 ms grid up to
+    /// 200 ms (a Prometheus histogram's cumulative `le` buckets). Longer bounds count all.
+    pub fn count_at_most(&self, bound: Duration) -> u64 {
+        let full = (bound.as_micros() / BUCKET.as_micros()) as usize;
+        if full >= BUCKETS {
+            return self.count;
+        }
+        self.buckets[..full].iter().sum()
     }
 
     /// The interval below which a fraction `q` (0-1) of intervals fall, to 0.1 ms (the upper
@@ -61,6 +78,7 @@ impl IntervalHistogram {
     pub fn record(&mut self, interval: Duration) {
         self.buckets[bucket(interval)] += 1;
         self.count += 1;
+        self.sum += interval;
         self.max = self.max.max(interval);
     }
 }
@@ -98,6 +116,7 @@ pub(crate) struct Counters {
     pub send_errors: AtomicU64,
     buckets: Box<[AtomicU64]>,
     count: AtomicU64,
+    sum_us: AtomicU64,
     max_us: AtomicU64,
 }
 
@@ -113,6 +132,7 @@ impl Default for Counters {
             send_errors: AtomicU64::new(0),
             buckets: (0..BUCKETS).map(|_| AtomicU64::new(0)).collect(),
             count: AtomicU64::new(0),
+            sum_us: AtomicU64::new(0),
             max_us: AtomicU64::new(0),
         }
     }
@@ -146,6 +166,7 @@ impl Counters {
     pub fn record_interval(&self, interval: Duration) {
         self.buckets[bucket(interval)].fetch_add(1, Relaxed);
         self.count.fetch_add(1, Relaxed);
+        self.sum_us.fetch_add(interval.as_micros() as u64, Relaxed);
         self.max_us.fetch_max(interval.as_micros() as u64, Relaxed);
     }
 
@@ -159,6 +180,7 @@ impl Counters {
             send_interval: IntervalHistogram {
                 buckets: self.buckets.iter().map(|b| b.load(Relaxed)).collect(),
                 count: self.count.load(Relaxed),
+                sum: Duration::from_micros(self.sum_us.load(Relaxed)),
                 max: Duration::from_micros(self.max_us.load(Relaxed)),
             },
             late_ticks: self.late_ticks.load(Relaxed),
@@ -185,6 +207,16 @@ mod tests {
         assert_eq!(h.quantile(0.99), Duration::from_micros(24_100));
         assert_eq!(h.quantile(1.0), Duration::from_millis(250));
         assert_eq!(h.max(), Duration::from_millis(250));
+        // Cumulative buckets for Prometheus: 20.03 ms falls in (20.0, 20.1].
+        assert_eq!(h.count_at_most(Duration::from_millis(20)), 0);
+        assert_eq!(h.count_at_most(Duration::from_micros(20_100)), 98);
+        assert_eq!(h.count_at_most(Duration::from_millis(25)), 99);
+        assert_eq!(h.count_at_most(Duration::from_millis(200)), 99);
+        assert_eq!(h.count_at_most(Duration::from_secs(1)), 100);
+        assert_eq!(
+            h.sum(),
+            Duration::from_micros(98 * 20_030 + 24_000 + 250_000)
+        );
     }
 
     #[test]

@@ -38,6 +38,7 @@ pub fn spawn_connection(stream: TcpStream, peer: SocketAddr, events: mpsc::Sende
     let _ = stream.set_nodelay(true);
     let (mut reader, mut writer) = stream.into_split();
     let (tx, mut rx) = mpsc::channel::<Vec<u8>>(WRITE_QUEUE);
+    let pong = tx.clone();
     let opened = events.clone();
     tokio::spawn(async move {
         if opened
@@ -69,6 +70,10 @@ pub fn spawn_connection(stream: TcpStream, peer: SocketAddr, events: mpsc::Sende
                 }
             };
             framer.push(&buf[..n]);
+            // RFC 5626 §3.5.1: each double-CRLF ping is answered with one CRLF.
+            for _ in 0..framer.take_pings() {
+                let _ = pong.try_send(b"\r\n".to_vec());
+            }
             let mut broken = false;
             while let Some(next) = framer.next_message() {
                 match next {

@@ -4,6 +4,8 @@
 use std::mem::Discriminant;
 
 use rsip::headers::{self, Header, UntypedHeader};
+
+use crate::message::ViaHop;
 use rsip::prelude::ToTypedHeader;
 use rsip::{Method, Request, Response};
 
@@ -79,15 +81,24 @@ fn top_via_value(headers: &rsip::Headers) -> Option<&str> {
     })
 }
 
-pub(super) fn top_via(headers: &rsip::Headers) -> Result<rsip::typed::Via, Unmatchable> {
+/// The top Via, read by the message facade's lenient parser (rsip's typed Via cannot read an
+/// IPv6 sent-by).
+pub(super) fn top_via(headers: &rsip::Headers) -> Result<ViaHop, Unmatchable> {
     let value = top_via_value(headers).ok_or_else(|| Unmatchable("no Via".into()))?;
-    headers::Via::new(value)
-        .typed()
-        .map_err(|e| Unmatchable(format!("top Via {value:?}: {e}")))
+    ViaHop::parse(value).map_err(|e| Unmatchable(format!("top Via {value:?}: {e}")))
 }
 
-fn branch_of(via: &rsip::typed::Via) -> Option<String> {
-    via.branch().map(ToString::to_string)
+fn branch_of(via: &ViaHop) -> Option<String> {
+    via.branch().map(str::to_owned)
+}
+
+/// sent-by as compared by RFC 3261 §17.2.3: host (case-insensitive) and port as written.
+fn sent_by(via: &ViaHop) -> String {
+    let host = via.host.to_ascii_lowercase();
+    match via.port {
+        Some(port) => format!("{host}:{port}"),
+        None => host,
+    }
 }
 
 pub(super) fn cseq(headers: &rsip::Headers) -> Result<rsip::typed::CSeq, Unmatchable> {
@@ -132,7 +143,7 @@ pub(super) fn server_key(request: &Request) -> Result<ServerKey, Unmatchable> {
     match branch_of(&via) {
         Some(branch) if branch.starts_with(MAGIC_COOKIE) => Ok(ServerKey::Rfc3261 {
             branch,
-            sent_by: via.uri.host_with_port.to_string().to_ascii_lowercase(),
+            sent_by: sent_by(&via),
             method: method_key(request.method),
         }),
         _ => Ok(ServerKey::Rfc2543 {
@@ -363,5 +374,23 @@ Content-Length: 0
         assert!(server_key(&no_via).is_err());
         assert!(client_key(&no_via.headers, Method::Options).is_err());
         assert!(ack_key(&no_via.headers).is_ok());
+    }
+
+    #[test]
+    fn an_ipv6_sent_by_still_keys_the_transaction() {
+        let raw = "OPTIONS sip:x@example.org SIP/2.0\r\n\
+            Via: SIP/2.0/UDP [2001:DB8::1]:5070;branch=z9hG4bKv6\r\n\
+            From: <sip:a@example.org>;tag=1\r\nTo: <sip:x@example.org>\r\n\
+            Call-ID: v6@test\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n";
+        let request = Request::try_from(raw.as_bytes()).expect("rsip reads it");
+        match server_key(&request).expect("keyed") {
+            ServerKey::Rfc3261 {
+                branch, sent_by, ..
+            } => {
+                assert_eq!(branch, "z9hG4bKv6");
+                assert_eq!(sent_by, "2001:db8::1:5070");
+            }
+            other => panic!("expected an RFC 3261 key, got {other:?}"),
+        }
     }
 }
