@@ -1,0 +1,486 @@
+//! Call records (R-TEL-2): the call card of every call, the queue event log for reports, and
+//! [`Store::open_ticket_for_answered_call`], which opens the Service Request of an answered
+//! call in one transaction (R-SR-1).
+//!
+//! Writes coming from calls are idempotent where a replay could repeat them (starting a call,
+//! opening its ticket), so a journal replayed after an outage (R-SR-12) writes each row once.
+
+use chrono::{DateTime, Utc};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::articles::NewArticle;
+use crate::error::{Error, Result};
+use crate::store::Store;
+use crate::tickets::{NewTicket, Ticket};
+use crate::types::{
+    Actor, ArticleKind, Channel, CustomerId, Priority, QueueId, TicketId, TicketType, UserId,
+    from_ms, name_enum, to_ms,
+};
+
+name_enum!(
+    /// How the caller was identified (R-IVR-4).
+    IdentityResult, "identity result", "not_attempted, pin, ani or failed" {
+        /// No identification was tried.
+        NotAttempted = "not_attempted",
+        /// Identified by PIN typed on the keypad.
+        Pin = "pin",
+        /// Identified by caller number.
+        Ani = "ani",
+        /// Tried and failed; the call went on unidentified.
+        Failed = "failed",
+    }
+);
+
+name_enum!(
+    /// Queue log events, as reports count them (R-ACD-*).
+    QueueEventKind, "queue event",
+    "enter, offer, connect, ring_no_answer, abandon, complete, transfer or timeout" {
+        /// The call entered the queue.
+        Enter = "enter",
+        /// The call was offered to (rang) an agent.
+        Offer = "offer",
+        /// An agent answered.
+        Connect = "connect",
+        /// The ringing agent did not answer.
+        RingNoAnswer = "ring_no_answer",
+        /// The caller hung up while waiting.
+        Abandon = "abandon",
+        /// The conversation ended.
+        Complete = "complete",
+        /// The call was transferred.
+        Transfer = "transfer",
+        /// The call left the queue on a timeout.
+        Timeout = "timeout",
+    }
+);
+
+name_enum!(
+    /// How a call ended.
+    CallOutcome, "call outcome",
+    "answered, abandoned, voicemail, ended_in_ivr or out_of_hours" {
+        /// An agent talked to the caller.
+        Answered = "answered",
+        /// The caller hung up while queued.
+        Abandoned = "abandoned",
+        /// The caller left a voicemail.
+        Voicemail = "voicemail",
+        /// The call ended in the IVR (invalid choices, hang-up).
+        EndedInIvr = "ended_in_ivr",
+        /// Out of service hours, no message.
+        OutOfHours = "out_of_hours",
+    }
+);
+
+/// A call as it enters the IVR.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct NewCall {
+    /// Our call id (unique across nodes).
+    pub call_id: String,
+    /// The SIP Call-ID.
+    pub sip_call_id: Option<String>,
+    /// Caller number as received.
+    pub caller: String,
+    /// Dialled number.
+    pub dialled: String,
+    /// When the call arrived.
+    pub started: DateTime<Utc>,
+}
+
+/// The call card.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallRecord {
+    /// Our call id.
+    pub call_id: String,
+    /// SIP Call-ID.
+    pub sip_call_id: Option<String>,
+    /// Caller number.
+    pub caller: String,
+    /// Dialled number.
+    pub dialled: String,
+    /// Arrival.
+    pub started: DateTime<Utc>,
+    /// Answer by an agent.
+    pub answered: Option<DateTime<Utc>>,
+    /// End.
+    pub ended: Option<DateTime<Utc>>,
+    /// IVR steps in order (choices and their results).
+    pub ivr_path: Vec<String>,
+    /// Identified customer.
+    pub customer: Option<CustomerId>,
+    /// Identification result.
+    pub identity: IdentityResult,
+    /// Queue name.
+    pub queue: Option<String>,
+    /// Time waited in queue, milliseconds.
+    pub wait_ms: Option<u64>,
+    /// Agent login.
+    pub agent: Option<String>,
+    /// Outcome.
+    pub outcome: Option<CallOutcome>,
+    /// The Service Request it opened.
+    pub ticket: Option<TicketId>,
+}
+
+/// One queue log row.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct QueueEvent {
+    /// Call id.
+    pub call_id: String,
+    /// Queue name.
+    pub queue: String,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// What.
+    pub kind: QueueEventKind,
+    /// Agent login, when one is involved.
+    pub agent: Option<String>,
+    /// Detail (e.g. transfer target).
+    pub detail: Option<String>,
+}
+
+/// What the ACD knows when an agent answers.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AnsweredCall {
+    /// The queue the call was answered from.
+    pub queue: QueueId,
+    /// The answering agent's user id (becomes the ticket's owner).
+    pub agent: Option<UserId>,
+    /// The answering agent's login (the call card keeps it).
+    pub agent_login: Option<String>,
+    /// Answer time.
+    pub answered: DateTime<Utc>,
+    /// Time waited in queue, milliseconds.
+    pub wait_ms: u64,
+    /// Ticket title.
+    pub title: String,
+    /// Ticket type (from the IVR sub-menu).
+    pub ticket_type: TicketType,
+    /// IVR service area.
+    pub service_area: Option<String>,
+}
+
+const CALL_COLUMNS: &str = "call_id, sip_call_id, caller, dialled, started, answered, ended, \
+     ivr_path, customer_id, identity_result, queue, wait_ms, agent, outcome, ticket_id";
+
+fn call_from_row(row: &AnyRow) -> Result<CallRecord> {
+    let path: String = row.try_get("ivr_path")?;
+    Ok(CallRecord {
+        call_id: row.try_get("call_id")?,
+        sip_call_id: row.try_get("sip_call_id")?,
+        caller: row.try_get("caller")?,
+        dialled: row.try_get("dialled")?,
+        started: from_ms(row.try_get("started")?),
+        answered: row.try_get::<Option<i64>, _>("answered")?.map(from_ms),
+        ended: row.try_get::<Option<i64>, _>("ended")?.map(from_ms),
+        ivr_path: path.lines().map(str::to_string).collect(),
+        customer: row
+            .try_get::<Option<i64>, _>("customer_id")?
+            .map(CustomerId),
+        identity: row.try_get::<String, _>("identity_result")?.parse()?,
+        queue: row.try_get("queue")?,
+        wait_ms: row.try_get::<Option<i64>, _>("wait_ms")?.map(|w| w as u64),
+        agent: row.try_get("agent")?,
+        outcome: row
+            .try_get::<Option<String>, _>("outcome")?
+            .map(|o| o.parse())
+            .transpose()?,
+        ticket: row.try_get::<Option<i64>, _>("ticket_id")?.map(TicketId),
+    })
+}
+
+impl Store {
+    /// Records a call entering the IVR; a repeat with the same call id changes nothing.
+    pub async fn start_call(&self, call: &NewCall) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO calls (call_id, sip_call_id, caller, dialled, started, ivr_path, \
+             identity_result) VALUES ($1, $2, $3, $4, $5, '', $6) ON CONFLICT (call_id) DO NOTHING",
+        )
+        .bind(&call.call_id)
+        .bind(call.sip_call_id.clone())
+        .bind(&call.caller)
+        .bind(&call.dialled)
+        .bind(to_ms(call.started))
+        .bind(IdentityResult::NotAttempted.as_str())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn update_call(&self, call_id: &str, sql: &str, bind: Vec<Option<String>>) -> Result<()> {
+        let mut q = sqlx::query(sql);
+        for b in bind {
+            q = q.bind(b);
+        }
+        let done = q.bind(call_id).execute(&self.pool).await?;
+        if done.rows_affected() == 0 {
+            return Err(Error::not_found("call", call_id));
+        }
+        Ok(())
+    }
+
+    /// Appends one IVR step (e.g. `menu:2`, `pin:ok`) to the call card.
+    pub async fn record_ivr_step(&self, call_id: &str, step: &str) -> Result<()> {
+        let step = step.replace(['\n', '\r'], " ");
+        let c = self.call(call_id).await?;
+        let mut path = c.ivr_path;
+        path.push(step);
+        self.update_call(
+            call_id,
+            "UPDATE calls SET ivr_path = $1 WHERE call_id = $2",
+            vec![Some(path.join("\n"))],
+        )
+        .await
+    }
+
+    /// Records the identification result (R-IVR-4).
+    pub async fn set_call_identity(
+        &self,
+        call_id: &str,
+        customer: Option<CustomerId>,
+        result: IdentityResult,
+    ) -> Result<()> {
+        let done = sqlx::query(
+            "UPDATE calls SET customer_id = $1, identity_result = $2 WHERE call_id = $3",
+        )
+        .bind(customer.map(|c| c.0))
+        .bind(result.as_str())
+        .bind(call_id)
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(Error::not_found("call", call_id));
+        }
+        Ok(())
+    }
+
+    /// Records the end of the call.
+    pub async fn end_call(
+        &self,
+        call_id: &str,
+        ended: DateTime<Utc>,
+        outcome: CallOutcome,
+    ) -> Result<()> {
+        let done = sqlx::query("UPDATE calls SET ended = $1, outcome = $2 WHERE call_id = $3")
+            .bind(to_ms(ended))
+            .bind(outcome.as_str())
+            .bind(call_id)
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(Error::not_found("call", call_id));
+        }
+        Ok(())
+    }
+
+    /// Appends a queue log event (and sets the call card's queue on `enter`).
+    pub async fn queue_event(&self, ev: &QueueEvent) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO queue_events (call_id, queue, at, kind, agent, detail) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&ev.call_id)
+        .bind(&ev.queue)
+        .bind(to_ms(ev.at))
+        .bind(ev.kind.as_str())
+        .bind(ev.agent.clone())
+        .bind(ev.detail.clone())
+        .execute(&mut *tx)
+        .await?;
+        if ev.kind == QueueEventKind::Enter {
+            sqlx::query("UPDATE calls SET queue = $1 WHERE call_id = $2")
+                .bind(&ev.queue)
+                .bind(&ev.call_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// A call's queue events in order.
+    pub async fn queue_events(&self, call_id: &str) -> Result<Vec<QueueEvent>> {
+        let rows = sqlx::query(
+            "SELECT call_id, queue, at, kind, agent, detail FROM queue_events WHERE call_id = $1 ORDER BY id",
+        )
+        .bind(call_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(QueueEvent {
+                    call_id: r.try_get("call_id")?,
+                    queue: r.try_get("queue")?,
+                    at: from_ms(r.try_get("at")?),
+                    kind: r.try_get::<String, _>("kind")?.parse()?,
+                    agent: r.try_get("agent")?,
+                    detail: r.try_get("detail")?,
+                })
+            })
+            .collect()
+    }
+
+    /// The call card by our call id.
+    pub async fn call(&self, call_id: &str) -> Result<CallRecord> {
+        let sql = format!("SELECT {CALL_COLUMNS} FROM calls WHERE call_id = $1");
+        let row = sqlx::query(&sql)
+            .bind(call_id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| Error::not_found("call", call_id))?;
+        call_from_row(&row)
+    }
+
+    /// The call card by SIP Call-ID.
+    pub async fn call_by_sip_call_id(&self, sip_call_id: &str) -> Result<Option<CallRecord>> {
+        let sql = format!("SELECT {CALL_COLUMNS} FROM calls WHERE sip_call_id = $1");
+        let row = sqlx::query(&sql)
+            .bind(sip_call_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(call_from_row).transpose()
+    }
+
+    /// The guest customer for an unidentified caller (R-SR-7): the existing guest with that
+    /// number, or a new one. Known customers are never matched here: only the IVR identifies
+    /// them. `None` when the caller number is not a phone number (anonymous, SIP URI).
+    async fn guest_in_tx(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        caller: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<CustomerId>> {
+        let Ok(e164) = self.normalize_phone(caller) else {
+            return Ok(None);
+        };
+        let known: Option<i64> = sqlx::query_scalar(&format!(
+            "SELECT c.id FROM customers c JOIN customer_phones p ON p.customer_id = c.id \
+             WHERE p.e164 = $1 AND c.guest = {} ORDER BY c.id LIMIT 1",
+            self.true_literal()
+        ))
+        .bind(&e164)
+        .fetch_optional(&mut **tx)
+        .await?;
+        if let Some(id) = known {
+            return Ok(Some(CustomerId(id)));
+        }
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO customers (full_name, guest, created, changed) \
+             VALUES ($1, $2, $3, $3) RETURNING id",
+        )
+        .bind(format!("guest {e164}"))
+        .bind(true)
+        .bind(to_ms(now))
+        .fetch_one(&mut **tx)
+        .await?;
+        sqlx::query("INSERT INTO customer_phones (customer_id, e164) VALUES ($1, $2)")
+            .bind(id)
+            .bind(&e164)
+            .execute(&mut **tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO audit_log (at, actor_id, action, object, detail) \
+             VALUES ($1, NULL, 'create', $2, 'guest for answered call')",
+        )
+        .bind(to_ms(now))
+        .bind(format!("customer:{id}"))
+        .execute(&mut **tx)
+        .await?;
+        Ok(Some(CustomerId(id)))
+    }
+
+    /// Opens the Service Request of an answered call, in one transaction (R-SR-1): a `phone`
+    /// ticket in the answering queue, owned by the agent, for the identified customer (or the
+    /// caller's guest customer, created on the fly when needed), with the
+    /// call id and service area; a `phone_received` article naming the caller and the wait;
+    /// the call card's answer time, wait, agent and ticket; a `connect` queue event.
+    /// Called again for the same call, it returns the ticket already opened.
+    pub async fn open_ticket_for_answered_call(
+        &self,
+        call_id: &str,
+        answered: AnsweredCall,
+        now: DateTime<Utc>,
+    ) -> Result<Ticket> {
+        let mut tx = self.begin_write().await?;
+        let sql = format!(
+            "SELECT {CALL_COLUMNS} FROM calls WHERE call_id = $1{}",
+            self.for_update()
+        );
+        let row = sqlx::query(&sql)
+            .bind(call_id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| Error::not_found("call", call_id))?;
+        let call = call_from_row(&row)?;
+        if let Some(t) = call.ticket {
+            let t = self.ticket_in_tx(&mut tx, t).await?;
+            tx.commit().await?;
+            return Ok(t);
+        }
+        let queue_name: String = sqlx::query_scalar("SELECT name FROM queues WHERE id = $1")
+            .bind(answered.queue.0)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| Error::not_found("queue", answered.queue))?;
+        let customer = match call.customer {
+            Some(c) => Some(c),
+            None => self.guest_in_tx(&mut tx, &call.caller, now).await?,
+        };
+        let new = NewTicket {
+            title: answered.title.clone(),
+            queue: Some(answered.queue),
+            priority: Priority::NORMAL,
+            ticket_type: answered.ticket_type,
+            channel: Channel::Phone,
+            customer,
+            call_id: Some(call_id.to_string()),
+            service_area: answered.service_area.clone(),
+            owner: answered.agent,
+            responsible: None,
+        };
+        let actor = answered.agent.map_or(Actor::System, Actor::User);
+        let id = self.create_in_tx(&mut tx, &new, Actor::System, now).await?;
+        let body = format!(
+            "call {call_id} from {} to {}, waited {} s in queue {queue_name}",
+            call.caller,
+            call.dialled,
+            answered.wait_ms / 1000
+        );
+        let article = NewArticle::new(
+            ArticleKind::PhoneReceived,
+            &call.caller,
+            &answered.title,
+            body,
+        );
+        self.add_article_in_tx(&mut tx, id, actor, &article, now)
+            .await?;
+        sqlx::query(
+            "UPDATE calls SET answered = $1, wait_ms = $2, agent = $3, queue = $4, ticket_id = $5 \
+             WHERE call_id = $6",
+        )
+        .bind(to_ms(answered.answered))
+        .bind(answered.wait_ms as i64)
+        .bind(answered.agent_login.clone())
+        .bind(&queue_name)
+        .bind(id.0)
+        .bind(call_id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO queue_events (call_id, queue, at, kind, agent, detail) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(call_id)
+        .bind(&queue_name)
+        .bind(to_ms(answered.answered))
+        .bind(QueueEventKind::Connect.as_str())
+        .bind(answered.agent_login.clone())
+        .bind(Some(format!("ticket {id}")))
+        .execute(&mut *tx)
+        .await?;
+        let t = self.ticket_in_tx(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(t)
+    }
+}

@@ -1,0 +1,289 @@
+//! Nothing lost (R-SR-12): writes coming from calls go through a [`JournaledStore`]. While
+//! the database is unreachable they are appended to an on-disk journal (JSON lines, fsynced);
+//! when it is back they are replayed in order, before any newer write.
+//!
+//! Delivery is at least once: a crash between applying an entry and rewriting the journal can
+//! apply that entry again. Starting a call, setting identity or end, and opening the ticket of
+//! an answered call are idempotent; an IVR step or queue event may then appear twice.
+//! An entry the database refuses for a reason other than being unreachable (e.g. an unknown
+//! call id) is moved to `<journal>.rejected` so it cannot block the ones behind it.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use tokio::sync::Mutex;
+
+use crate::calls::{AnsweredCall, CallOutcome, IdentityResult, NewCall, QueueEvent};
+use crate::error::{Error, Result};
+use crate::store::Store;
+use crate::tickets::Ticket;
+use crate::types::CustomerId;
+
+/// A write that a call makes and that must not be lost.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum CallWrite {
+    /// [`Store::start_call`].
+    StartCall(NewCall),
+    /// [`Store::record_ivr_step`].
+    IvrStep {
+        /// Call id.
+        call_id: String,
+        /// The step.
+        step: String,
+    },
+    /// [`Store::set_call_identity`].
+    Identity {
+        /// Call id.
+        call_id: String,
+        /// The customer found.
+        customer: Option<CustomerId>,
+        /// How.
+        result: IdentityResult,
+    },
+    /// [`Store::queue_event`].
+    QueueEvent(QueueEvent),
+    /// [`Store::end_call`].
+    EndCall {
+        /// Call id.
+        call_id: String,
+        /// End time.
+        ended: DateTime<Utc>,
+        /// Outcome.
+        outcome: CallOutcome,
+    },
+    /// [`Store::open_ticket_for_answered_call`].
+    OpenTicket {
+        /// Call id.
+        call_id: String,
+        /// What the ACD knows.
+        answered: AnsweredCall,
+        /// When.
+        now: DateTime<Utc>,
+    },
+}
+
+/// What became of a write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Written {
+    /// In the database; the ticket when the write opened one.
+    Applied(Option<Box<Ticket>>),
+    /// In the journal, to be replayed.
+    Journaled,
+}
+
+/// The result of a replay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Replay {
+    /// Entries written to the database.
+    pub applied: usize,
+    /// Entries moved to the rejected file.
+    pub rejected: usize,
+    /// Entries still waiting (the database went away again).
+    pub pending: usize,
+}
+
+impl Error {
+    /// True when the error means "the database cannot be reached now" rather than "the
+    /// database refuses this": connection and pool errors, PostgreSQL classes 08 and 57P,
+    /// missing database (3D000), too many connections, database closed to connections;
+    /// SQLite busy, locked, I/O, full, can't open.
+    pub fn is_unavailable(&self) -> bool {
+        let e = match self {
+            Error::Database(e) => e,
+            Error::Migrate(sqlx::migrate::MigrateError::Execute(e)) => e,
+            _ => return false,
+        };
+        match e {
+            sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed => true,
+            sqlx::Error::Database(db) => {
+                if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+                    let code = db.code().and_then(|c| c.parse::<i32>().ok()).unwrap_or(0);
+                    matches!(code & 0xff, 5 | 6 | 10 | 13 | 14)
+                } else {
+                    let code = db.code().unwrap_or_default();
+                    code.starts_with("08")
+                        || code.starts_with("57P")
+                        || matches!(&*code, "3D000" | "53300")
+                        // ALTER DATABASE … ALLOW_CONNECTIONS false (maintenance, restore)
+                        || (code == "55000" && db.message().contains("accepting connections"))
+                }
+            }
+            _ => false,
+        }
+    }
+}
+
+/// A [`Store`] in front of an on-disk journal (R-SR-12).
+#[derive(Debug)]
+pub struct JournaledStore {
+    store: Store,
+    path: PathBuf,
+    lock: Mutex<()>,
+}
+
+fn read_entries(path: &Path) -> Result<Vec<CallWrite>> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::Journal(e.to_string())),
+    };
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            serde_json::from_str(l)
+                .map_err(|e| Error::invalid("journal line", "a JSON call write", e))
+        })
+        .collect()
+}
+
+fn append_entries(path: &Path, entries: &[CallWrite]) -> Result<()> {
+    let io = |e: std::io::Error| Error::Journal(format!("{}: {e}", path.display()));
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(io)?;
+    }
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(io)?;
+    for e in entries {
+        let line = serde_json::to_string(e).map_err(|e| Error::Journal(e.to_string()))?;
+        writeln!(f, "{line}").map_err(io)?;
+    }
+    f.sync_data().map_err(io)
+}
+
+/// Replaces the journal with `entries` atomically (write aside, fsync, rename).
+fn rewrite_entries(path: &Path, entries: &[CallWrite]) -> Result<()> {
+    if entries.is_empty() {
+        return match std::fs::remove_file(path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(Error::Journal(format!("{}: {e}", path.display())))
+            }
+            _ => Ok(()),
+        };
+    }
+    let aside = path.with_extension("tmp");
+    let _ = std::fs::remove_file(&aside);
+    append_entries(&aside, entries)?;
+    std::fs::rename(&aside, path).map_err(|e| Error::Journal(format!("{}: {e}", path.display())))
+}
+
+impl JournaledStore {
+    /// Journals into the file at `path` (created when first needed).
+    pub fn new(store: Store, path: impl Into<PathBuf>) -> Self {
+        JournaledStore {
+            store,
+            path: path.into(),
+            lock: Mutex::new(()),
+        }
+    }
+
+    /// The store behind the journal.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// How many writes wait in the journal.
+    pub fn pending(&self) -> Result<usize> {
+        Ok(read_entries(&self.path)?.len())
+    }
+
+    async fn apply(&self, w: &CallWrite) -> Result<Option<Box<Ticket>>> {
+        let s = &self.store;
+        match w {
+            CallWrite::StartCall(c) => s.start_call(c).await?,
+            CallWrite::IvrStep { call_id, step } => s.record_ivr_step(call_id, step).await?,
+            CallWrite::Identity {
+                call_id,
+                customer,
+                result,
+            } => s.set_call_identity(call_id, *customer, *result).await?,
+            CallWrite::QueueEvent(e) => s.queue_event(e).await?,
+            CallWrite::EndCall {
+                call_id,
+                ended,
+                outcome,
+            } => s.end_call(call_id, *ended, *outcome).await?,
+            CallWrite::OpenTicket {
+                call_id,
+                answered,
+                now,
+            } => {
+                let t = s
+                    .open_ticket_for_answered_call(call_id, answered.clone(), *now)
+                    .await?;
+                return Ok(Some(Box::new(t)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Writes `w` to the database, or to the journal when the database is unreachable or
+    /// older writes still wait there (order is kept). Refusals (e.g. unknown call) are errors.
+    pub async fn write(&self, w: CallWrite) -> Result<Written> {
+        let _guard = self.lock.lock().await;
+        if self.replay_locked().await?.pending > 0 {
+            append_entries(&self.path, std::slice::from_ref(&w))?;
+            return Ok(Written::Journaled);
+        }
+        match self.apply(&w).await {
+            Ok(t) => Ok(Written::Applied(t)),
+            Err(e) if e.is_unavailable() => {
+                tracing::warn!(error = %e, "database unreachable, journaling call write");
+                append_entries(&self.path, std::slice::from_ref(&w))?;
+                Ok(Written::Journaled)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Replays the journal in order; stops (keeping the rest) if the database goes away.
+    pub async fn replay(&self) -> Result<Replay> {
+        let _guard = self.lock.lock().await;
+        self.replay_locked().await
+    }
+
+    async fn replay_locked(&self) -> Result<Replay> {
+        let entries = read_entries(&self.path)?;
+        let mut report = Replay::default();
+        if entries.is_empty() {
+            return Ok(report);
+        }
+        // The database may have come back empty (first start, restore): schema first.
+        if let Err(e) = self.store.migrate().await {
+            if e.is_unavailable() {
+                report.pending = entries.len();
+                return Ok(report);
+            }
+            return Err(e);
+        }
+        for (i, w) in entries.iter().enumerate() {
+            match self.apply(w).await {
+                Ok(_) => report.applied += 1,
+                Err(e) if e.is_unavailable() => {
+                    report.pending = entries.len() - i;
+                    rewrite_entries(&self.path, &entries[i..])?;
+                    return Ok(report);
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, ?w, "journal entry refused, moved aside");
+                    append_entries(
+                        &self.path.with_extension("rejected"),
+                        std::slice::from_ref(w),
+                    )?;
+                    report.rejected += 1;
+                }
+            }
+        }
+        rewrite_entries(&self.path, &[])?;
+        Ok(report)
+    }
+}

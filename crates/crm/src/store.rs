@@ -1,0 +1,228 @@
+//! The store: one connection pool on SQLite or PostgreSQL, migrations applied at start.
+//!
+//! Both databases run the same SQL through sqlx's `Any` driver: parameters are written `$1`,
+//! `$2`, … (SQLite accepts them), times are stored as milliseconds since the epoch, flags as
+//! booleans. The schema exists once per dialect under `migrations/` with identical tables.
+//!
+//! Writes run in transactions that take their write lock up front (`BEGIN IMMEDIATE` on SQLite,
+//! a row lock through `UPDATE … RETURNING` or `SELECT … FOR UPDATE` on PostgreSQL), so
+//! concurrent writers wait on the database's busy timeout instead of failing a lock upgrade.
+
+use std::time::Duration;
+
+use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::{Any, AnyPool, Transaction};
+
+use crate::error::{Error, Result};
+use crate::number::SystemId;
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// Which database the store talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// Embedded SQLite file (the default, R-PLT).
+    Sqlite,
+    /// PostgreSQL (production, scale-out).
+    Postgres,
+}
+
+impl Backend {
+    /// The backend a URL names.
+    pub fn from_url(url: &str) -> Result<Self> {
+        if url.starts_with("sqlite:") {
+            Ok(Backend::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Backend::Postgres)
+        } else {
+            Err(Error::UnsupportedUrl(url.to_string()))
+        }
+    }
+}
+
+/// Settings that are the deployment's, not the code's.
+#[derive(Clone)]
+pub struct Settings {
+    /// The two-digit OTRS system id inside every ticket number.
+    pub system_id: SystemId,
+    /// Country calling code used to normalise national phone numbers to E.164 (e.g. "39"
+    /// in the demo). `None`: only international numbers (`+…` or `00…`) are accepted.
+    pub default_country_code: Option<String>,
+    /// The server secret keying the PIN HMAC (kept in the data directory; see
+    /// [`crate::customers::load_or_create_secret`]).
+    pub pin_secret: Vec<u8>,
+    /// Largest attachment accepted, in bytes.
+    pub attachment_max_bytes: usize,
+    /// Most connections in the pool.
+    pub max_connections: u32,
+    /// How long to wait for a database connection, or on SQLite for the write lock, before
+    /// giving up (a write from a call is then journaled, R-SR-12).
+    pub acquire_timeout: Duration,
+    /// Argon2 cost for new password hashes.
+    pub password_cost: crate::access::PasswordCost,
+    /// The time zone whose calendar day dates ticket numbers and resets their counter
+    /// (OTRS uses the server's local day; DESIGN: Europe/Rome by default).
+    pub time_zone: chrono_tz::Tz,
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("system_id", &self.system_id)
+            .field("default_country_code", &self.default_country_code)
+            .field("pin_secret", &"<redacted>")
+            .field("attachment_max_bytes", &self.attachment_max_bytes)
+            .field("max_connections", &self.max_connections)
+            .field("acquire_timeout", &self.acquire_timeout)
+            .field("password_cost", &self.password_cost)
+            .field("time_zone", &self.time_zone)
+            .finish()
+    }
+}
+
+impl Default for Settings {
+    /// System id 10, Europe/Rome, no default country, a random PIN secret for this process only (PINs set
+    /// with it cannot be looked up after a restart: production passes the stored secret),
+    /// 20 MiB attachments, 16 connections.
+    fn default() -> Self {
+        Settings {
+            system_id: SystemId::default(),
+            default_country_code: None,
+            pin_secret: rand::random::<[u8; 32]>().to_vec(),
+            attachment_max_bytes: 20 * 1024 * 1024,
+            max_connections: 16,
+            acquire_timeout: Duration::from_secs(5),
+            password_cost: crate::access::PasswordCost::default(),
+            time_zone: chrono_tz::Europe::Rome,
+        }
+    }
+}
+
+/// Pool options; on SQLite every connection waits up to `acquire_timeout` for the write lock
+/// (`PRAGMA busy_timeout`) instead of failing at once when another writer holds it.
+fn pool_options(backend: Backend, settings: &Settings) -> AnyPoolOptions {
+    let options = AnyPoolOptions::new()
+        .max_connections(settings.max_connections)
+        .acquire_timeout(settings.acquire_timeout);
+    if backend != Backend::Sqlite {
+        return options;
+    }
+    let busy_ms = settings.acquire_timeout.as_millis().min(i32::MAX as u128);
+    options.after_connect(move |conn, _meta| {
+        Box::pin(async move {
+            sqlx::query(&format!("PRAGMA busy_timeout = {busy_ms}"))
+                .execute(conn)
+                .await?;
+            Ok(())
+        })
+    })
+}
+
+/// The CRM store. Cheap to clone (shares the pool).
+#[derive(Debug, Clone)]
+pub struct Store {
+    pub(crate) pool: AnyPool,
+    pub(crate) backend: Backend,
+    url: std::sync::Arc<str>,
+    pub(crate) settings: std::sync::Arc<Settings>,
+}
+
+impl Store {
+    /// Connects with default [`Settings`] and applies the migrations.
+    ///
+    /// `url` is `sqlite://path?mode=rwc` or `postgres://user@host/db`.
+    pub async fn connect(url: &str) -> Result<Self> {
+        Self::connect_with(url, Settings::default()).await
+    }
+
+    /// Connects with `settings` and applies the migrations.
+    pub async fn connect_with(url: &str, settings: Settings) -> Result<Self> {
+        let backend = Backend::from_url(url)?;
+        install_default_drivers();
+        let pool = pool_options(backend, &settings).connect(url).await?;
+        let store = Store {
+            pool,
+            backend,
+            url: url.into(),
+            settings: std::sync::Arc::new(settings),
+        };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Opens a second, independent pool on the same database with the same settings, as
+    /// another process or node would (used to test uniqueness across processes).
+    pub async fn open_another(&self) -> Result<Store> {
+        Self::connect_with(&self.url, (*self.settings).clone()).await
+    }
+
+    /// A store whose connections open on first use and that applies no migrations yet: a
+    /// node can start while the database is away and journal what calls write (R-SR-12);
+    /// [`crate::JournaledStore::replay`] migrates before replaying.
+    pub fn connect_lazy_with(url: &str, settings: Settings) -> Result<Self> {
+        let backend = Backend::from_url(url)?;
+        install_default_drivers();
+        let pool = pool_options(backend, &settings).connect_lazy(url)?;
+        Ok(Store {
+            pool,
+            backend,
+            url: url.into(),
+            settings: std::sync::Arc::new(settings),
+        })
+    }
+
+    /// Applies pending migrations (idempotent).
+    pub async fn migrate(&self) -> Result<()> {
+        if self.backend == Backend::Sqlite {
+            // WAL lets readers proceed while one writer commits; persistent per file.
+            sqlx::query("PRAGMA journal_mode = WAL")
+                .execute(&self.pool)
+                .await?;
+        }
+        match self.backend {
+            Backend::Sqlite => SQLITE_MIGRATIONS.run(&self.pool).await?,
+            Backend::Postgres => POSTGRES_MIGRATIONS.run(&self.pool).await?,
+        }
+        Ok(())
+    }
+
+    /// The backend in use.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The settings in force.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// Closes the pool.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// A write transaction that holds the write lock from its first statement on SQLite.
+    pub(crate) async fn begin_write(&self) -> Result<Transaction<'static, Any>> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
+    }
+
+    /// The SQL literal for a true flag (`TRUE` / `1`).
+    pub(crate) fn true_literal(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite => "1",
+            Backend::Postgres => "TRUE",
+        }
+    }
+
+    /// `FOR UPDATE` on PostgreSQL; SQLite already holds the database write lock.
+    pub(crate) fn for_update(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite => "",
+            Backend::Postgres => " FOR UPDATE",
+        }
+    }
+}

@@ -1,0 +1,506 @@
+//! Service Requests: creation with an OTRS number, reading, life-cycle actions and history
+//! (R-SR-3, R-SR-4, R-SR-5 "full history of every change", R-SR-6).
+
+use chrono::{DateTime, Utc};
+use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
+
+use crate::error::{Error, Result};
+use crate::lifecycle::{self, Action, Change, Snapshot, State};
+use crate::number::{day_key, format_number};
+use crate::store::Store;
+use crate::types::{
+    Actor, Channel, CustomerId, Priority, QueueId, TicketId, TicketType, UserId, from_ms, to_ms,
+};
+
+/// A Service Request as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ticket {
+    /// Internal id.
+    pub id: TicketId,
+    /// OTRS DateChecksum number, e.g. `2019031942000015`.
+    pub number: String,
+    /// Title (subject).
+    pub title: String,
+    /// Current queue.
+    pub queue: QueueId,
+    /// Life-cycle state.
+    pub state: State,
+    /// Whether locked by its owner.
+    pub locked: bool,
+    /// Owner.
+    pub owner: Option<UserId>,
+    /// Responsible.
+    pub responsible: Option<UserId>,
+    /// Priority 1–5.
+    pub priority: Priority,
+    /// Type.
+    pub ticket_type: TicketType,
+    /// Channel it came in on.
+    pub channel: Channel,
+    /// Customer, if identified.
+    pub customer: Option<CustomerId>,
+    /// The call id of the call that opened it (R-SR-1, R-TEL-2).
+    pub call_id: Option<String>,
+    /// The IVR service area.
+    pub service_area: Option<String>,
+    /// Parent ticket (R-SR-8).
+    pub parent: Option<TicketId>,
+    /// The ticket this one was merged into.
+    pub merged_into: Option<TicketId>,
+    /// Creation time.
+    pub created: DateTime<Utc>,
+    /// Last change.
+    pub changed: DateTime<Utc>,
+    /// When it was closed (cleared on reopen).
+    pub closed: Option<DateTime<Utc>>,
+    /// Pending reminder time.
+    pub pending_until: Option<DateTime<Utc>>,
+}
+
+impl Ticket {
+    /// The life-cycle view of this ticket.
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            state: self.state,
+            locked: self.locked,
+            owner: self.owner,
+            responsible: self.responsible,
+            queue: self.queue,
+            priority: self.priority,
+            ticket_type: self.ticket_type,
+            pending_until: self.pending_until,
+        }
+    }
+}
+
+/// What a new ticket needs; `queue: None` puts it in `raw`.
+#[derive(Debug, Clone)]
+pub struct NewTicket {
+    /// Title.
+    pub title: String,
+    /// Target queue; `None` is the `raw` queue.
+    pub queue: Option<QueueId>,
+    /// Priority (default 3).
+    pub priority: Priority,
+    /// Type (default `other`).
+    pub ticket_type: TicketType,
+    /// Channel.
+    pub channel: Channel,
+    /// Customer.
+    pub customer: Option<CustomerId>,
+    /// Call id.
+    pub call_id: Option<String>,
+    /// Service area.
+    pub service_area: Option<String>,
+    /// Owner assigned at creation (seed 000 §4.4.1).
+    pub owner: Option<UserId>,
+    /// Responsible assigned at creation.
+    pub responsible: Option<UserId>,
+}
+
+impl NewTicket {
+    /// A ticket with defaults: raw queue, priority 3, type other.
+    pub fn new(title: impl Into<String>, channel: Channel) -> Self {
+        NewTicket {
+            title: title.into(),
+            queue: None,
+            priority: Priority::NORMAL,
+            ticket_type: TicketType::Other,
+            channel,
+            customer: None,
+            call_id: None,
+            service_area: None,
+            owner: None,
+            responsible: None,
+        }
+    }
+}
+
+/// One history row: who changed what, old → new, when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryEntry {
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Who (`None`: the system).
+    pub actor: Option<UserId>,
+    /// What: `created`, `state`, `lock`, `owner`, `queue`, `article`, `link`, …
+    pub kind: String,
+    /// Old value.
+    pub old: Option<String>,
+    /// New value.
+    pub new: Option<String>,
+    /// Free note (reason, article id, …).
+    pub note: Option<String>,
+}
+
+pub(crate) const TICKET_COLUMNS: &str = "id, number, title, queue_id, state, locked, owner_id, \
+     responsible_id, priority, ticket_type, channel, customer_id, call_id, service_area, \
+     parent_id, merged_into, created, changed, closed, pending_until";
+
+pub(crate) fn ticket_from_row(row: &AnyRow) -> Result<Ticket> {
+    let priority: i64 = row.try_get("priority")?;
+    Ok(Ticket {
+        id: TicketId(row.try_get("id")?),
+        number: row.try_get("number")?,
+        title: row.try_get("title")?,
+        queue: QueueId(row.try_get("queue_id")?),
+        state: row.try_get::<String, _>("state")?.parse()?,
+        locked: crate::types::flag(row, "locked")?,
+        owner: row.try_get::<Option<i64>, _>("owner_id")?.map(UserId),
+        responsible: row.try_get::<Option<i64>, _>("responsible_id")?.map(UserId),
+        priority: Priority::new(u8::try_from(priority).unwrap_or(0))?,
+        ticket_type: row.try_get::<String, _>("ticket_type")?.parse()?,
+        channel: row.try_get::<String, _>("channel")?.parse()?,
+        customer: row
+            .try_get::<Option<i64>, _>("customer_id")?
+            .map(CustomerId),
+        call_id: row.try_get("call_id")?,
+        service_area: row.try_get("service_area")?,
+        parent: row.try_get::<Option<i64>, _>("parent_id")?.map(TicketId),
+        merged_into: row.try_get::<Option<i64>, _>("merged_into")?.map(TicketId),
+        created: from_ms(row.try_get("created")?),
+        changed: from_ms(row.try_get("changed")?),
+        closed: row.try_get::<Option<i64>, _>("closed")?.map(from_ms),
+        pending_until: row.try_get::<Option<i64>, _>("pending_until")?.map(from_ms),
+    })
+}
+
+/// Appends one history row.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn record(
+    tx: &mut Transaction<'static, Any>,
+    ticket: TicketId,
+    at: DateTime<Utc>,
+    actor: Actor,
+    kind: &str,
+    old: Option<String>,
+    new: Option<String>,
+    note: Option<String>,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO ticket_history (ticket_id, at, actor_id, kind, old_value, new_value, note) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(ticket.0)
+    .bind(to_ms(at))
+    .bind(actor.user_id())
+    .bind(kind)
+    .bind(old)
+    .bind(new)
+    .bind(note)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+impl Store {
+    /// The id of the `raw` queue (created by the first migration).
+    pub async fn raw_queue(&self) -> Result<QueueId> {
+        self.queue_by_name("raw")
+            .await?
+            .ok_or_else(|| Error::not_found("queue", "raw"))
+    }
+
+    /// Creates a Service Request numbered for `now`'s day in [`crate::Settings::time_zone`];
+    /// history gets `created`.
+    pub async fn create_ticket(
+        &self,
+        new: NewTicket,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<Ticket> {
+        let mut tx = self.begin_write().await?;
+        let id = self.create_in_tx(&mut tx, &new, actor, now).await?;
+        let t = self.ticket_in_tx(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(t)
+    }
+
+    pub(crate) async fn create_in_tx(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        new: &NewTicket,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<TicketId> {
+        // The counter row is written first: it serialises creators on both databases.
+        let day = now.with_timezone(&self.settings.time_zone).date_naive();
+        let counter: i64 = sqlx::query_scalar(
+            "INSERT INTO ticket_counter (day, counter) VALUES ($1, 1) \
+             ON CONFLICT (day) DO UPDATE SET counter = ticket_counter.counter + 1 \
+             RETURNING counter",
+        )
+        .bind(day_key(day))
+        .fetch_one(&mut **tx)
+        .await?;
+        let number = format_number(day, self.settings.system_id, counter as u64);
+        let queue = match new.queue {
+            Some(q) => q,
+            None => {
+                let q: i64 = sqlx::query_scalar("SELECT id FROM queues WHERE name = 'raw'")
+                    .fetch_one(&mut **tx)
+                    .await?;
+                QueueId(q)
+            }
+        };
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO tickets (number, title, queue_id, state, locked, owner_id, \
+             responsible_id, priority, ticket_type, channel, customer_id, call_id, service_area, \
+             created, changed) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14) RETURNING id",
+        )
+        .bind(&number)
+        .bind(&new.title)
+        .bind(queue.0)
+        .bind(State::New.as_str())
+        .bind(false)
+        .bind(new.owner.map(|u| u.0))
+        .bind(new.responsible.map(|u| u.0))
+        .bind(i64::from(new.priority.get()))
+        .bind(new.ticket_type.as_str())
+        .bind(new.channel.as_str())
+        .bind(new.customer.map(|c| c.0))
+        .bind(new.call_id.clone())
+        .bind(new.service_area.clone())
+        .bind(to_ms(now))
+        .fetch_one(&mut **tx)
+        .await?;
+        let id = TicketId(id);
+        record(tx, id, now, actor, "created", None, Some(number), None).await?;
+        Ok(id)
+    }
+
+    pub(crate) async fn ticket_in_tx(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        id: TicketId,
+    ) -> Result<Ticket> {
+        let sql = format!(
+            "SELECT {TICKET_COLUMNS} FROM tickets WHERE id = $1{}",
+            self.for_update()
+        );
+        let row = sqlx::query(&sql)
+            .bind(id.0)
+            .fetch_optional(&mut **tx)
+            .await?
+            .ok_or_else(|| Error::not_found("ticket", id))?;
+        ticket_from_row(&row)
+    }
+
+    /// A ticket by id.
+    pub async fn ticket(&self, id: TicketId) -> Result<Ticket> {
+        let sql = format!("SELECT {TICKET_COLUMNS} FROM tickets WHERE id = $1");
+        let row = sqlx::query(&sql)
+            .bind(id.0)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| Error::not_found("ticket", id))?;
+        ticket_from_row(&row)
+    }
+
+    /// A ticket by its number.
+    pub async fn ticket_by_number(&self, number: &str) -> Result<Ticket> {
+        let sql = format!("SELECT {TICKET_COLUMNS} FROM tickets WHERE number = $1");
+        let row = sqlx::query(&sql)
+            .bind(number)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| Error::not_found("ticket", number))?;
+        ticket_from_row(&row)
+    }
+
+    /// Applies a life-cycle [`Action`] (R-SR-3); every change goes to history. Closing a
+    /// ticket also closes its open children (R-SR-8, see [`crate::links`]).
+    pub async fn act(
+        &self,
+        id: TicketId,
+        actor: Actor,
+        action: Action,
+        now: DateTime<Utc>,
+    ) -> Result<Ticket> {
+        let mut tx = self.begin_write().await?;
+        let changes = self
+            .act_in_tx(&mut tx, id, actor, &action, now, None)
+            .await?;
+        if let Action::Close { successful } = action
+            && changes.iter().any(|c| matches!(c, Change::State { .. }))
+        {
+            // R-SR-8: closing the parent closes the children.
+            self.close_children_in_tx(&mut tx, id, successful, now)
+                .await?;
+        }
+        let t = self.ticket_in_tx(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(t)
+    }
+
+    /// Checks and writes `action` inside `tx`; `note` goes on every history row it writes.
+    pub(crate) async fn act_in_tx(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        id: TicketId,
+        actor: Actor,
+        action: &Action,
+        now: DateTime<Utc>,
+        note: Option<&str>,
+    ) -> Result<Vec<Change>> {
+        let before = self.ticket_in_tx(tx, id).await?;
+        let snap = before.snapshot();
+        let changes = lifecycle::apply(&snap, actor, action, now)?;
+        if changes.is_empty() {
+            return Ok(changes);
+        }
+        let mut after = snap;
+        after.apply_changes(&changes);
+        let closed = if after.state.is_closed() {
+            before.closed.or(Some(now))
+        } else {
+            None
+        };
+        sqlx::query(
+            "UPDATE tickets SET state = $1, locked = $2, owner_id = $3, responsible_id = $4, \
+             queue_id = $5, priority = $6, ticket_type = $7, pending_until = $8, closed = $9, \
+             changed = $10 WHERE id = $11",
+        )
+        .bind(after.state.as_str())
+        .bind(after.locked)
+        .bind(after.owner.map(|u| u.0))
+        .bind(after.responsible.map(|u| u.0))
+        .bind(after.queue.0)
+        .bind(i64::from(after.priority.get()))
+        .bind(after.ticket_type.as_str())
+        .bind(after.pending_until.map(to_ms))
+        .bind(closed.map(to_ms))
+        .bind(to_ms(now))
+        .bind(id.0)
+        .execute(&mut **tx)
+        .await?;
+        for c in &changes {
+            let (old, new) = c.values();
+            record(
+                tx,
+                id,
+                now,
+                actor,
+                c.kind(),
+                old,
+                new,
+                note.map(str::to_string),
+            )
+            .await?;
+        }
+        Ok(changes)
+    }
+
+    /// Sets the ticket's customer (seed 000 §4.4.2.2, "Persone → Cliente"); refused on
+    /// merged tickets and tickets locked by someone else; history `customer`.
+    pub async fn set_ticket_customer(
+        &self,
+        id: TicketId,
+        customer: Option<CustomerId>,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<Ticket> {
+        let mut tx = self.begin_write().await?;
+        self.act_in_tx(&mut tx, id, actor, &Action::Touch, now, None)
+            .await?;
+        let before = self.ticket_in_tx(&mut tx, id).await?;
+        if before.customer != customer {
+            sqlx::query("UPDATE tickets SET customer_id = $1, changed = $2 WHERE id = $3")
+                .bind(customer.map(|c| c.0))
+                .bind(to_ms(now))
+                .bind(id.0)
+                .execute(&mut *tx)
+                .await?;
+            let old = before.customer.map(|c| c.to_string());
+            let new = customer.map(|c| c.to_string());
+            record(&mut tx, id, now, actor, "customer", old, new, None).await?;
+        }
+        let t = self.ticket_in_tx(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(t)
+    }
+
+    /// The ticket's history, oldest first.
+    pub async fn history(&self, id: TicketId) -> Result<Vec<HistoryEntry>> {
+        let rows = sqlx::query(
+            "SELECT at, actor_id, kind, old_value, new_value, note FROM ticket_history \
+             WHERE ticket_id = $1 ORDER BY id",
+        )
+        .bind(id.0)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(HistoryEntry {
+                    at: from_ms(r.try_get("at")?),
+                    actor: r.try_get::<Option<i64>, _>("actor_id")?.map(UserId),
+                    kind: r.try_get("kind")?,
+                    old: r.try_get("old_value")?,
+                    new: r.try_get("new_value")?,
+                    note: r.try_get("note")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Pending-reminder tickets whose time has come (OTRS "reminder reached"): the caller
+    /// notifies each owner (R-SR-9); the tickets stay pending until someone acts.
+    pub async fn due_reminders(&self, now: DateTime<Utc>) -> Result<Vec<Ticket>> {
+        let sql = format!(
+            "SELECT {TICKET_COLUMNS} FROM tickets WHERE state = $1 AND pending_until <= $2 \
+             ORDER BY pending_until, id"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(State::PendingReminder.as_str())
+            .bind(to_ms(now))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(ticket_from_row).collect()
+    }
+
+    /// The reminders to send now, each once per pending time: returns the due tickets not yet
+    /// reminded for their current `pending_until`, marks them, and writes a `reminder` history
+    /// row naming the owner (seed 001: "l'operatore che lo ha messo in attesa riceverà
+    /// un'e-mail di promemoria"). Safe to call from several nodes: each ticket is returned once.
+    pub async fn take_due_reminders(&self, now: DateTime<Utc>) -> Result<Vec<Ticket>> {
+        let mut tx = self.begin_write().await?;
+        let sql = format!(
+            "SELECT {TICKET_COLUMNS} FROM tickets WHERE state = $1 AND pending_until <= $2 \
+             AND (reminded_for IS NULL OR reminded_for <> pending_until) \
+             ORDER BY pending_until, id{}",
+            self.for_update()
+        );
+        let rows = sqlx::query(&sql)
+            .bind(State::PendingReminder.as_str())
+            .bind(to_ms(now))
+            .fetch_all(&mut *tx)
+            .await?;
+        let due = rows
+            .iter()
+            .map(ticket_from_row)
+            .collect::<Result<Vec<_>>>()?;
+        for t in &due {
+            sqlx::query("UPDATE tickets SET reminded_for = pending_until WHERE id = $1")
+                .bind(t.id.0)
+                .execute(&mut *tx)
+                .await?;
+            let owner = t.owner.map(|o| o.to_string());
+            let until = t.pending_until.map(|u| u.to_rfc3339());
+            record(
+                &mut tx,
+                t.id,
+                now,
+                Actor::System,
+                "reminder",
+                until,
+                owner,
+                None,
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(due)
+    }
+}

@@ -1,0 +1,10 @@
+//! The CRM store suite: every test runs on SQLite and on PostgreSQL.
+
+mod common;
+mod tickets;
+
+mod journal;
+mod model;
+mod people;
+mod search;
+mod work;

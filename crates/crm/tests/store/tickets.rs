@@ -1,0 +1,247 @@
+use std::collections::HashSet;
+
+use chrono::Duration;
+use crm::{
+    Action, Actor, Channel, Error, NewTicket, Priority, Role, State, Store, TicketType, UserId,
+};
+
+use crate::common::{both, t0, users};
+
+async fn creates_with_otrs_numbers_in_raw(store: Store) {
+    let raw = store.raw_queue().await.unwrap();
+    let a = store
+        .create_ticket(NewTicket::new("first", Channel::Phone), Actor::System, t0())
+        .await
+        .unwrap();
+    let b = store
+        .create_ticket(
+            NewTicket::new("second", Channel::Email),
+            Actor::System,
+            t0(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(a.number, "2026030242000015");
+    assert_eq!(&b.number[..15], "202603024200002");
+    assert!(crm::number::is_valid_number(&b.number));
+    assert_eq!(a.queue, raw);
+    assert_eq!(a.state, State::New);
+    assert_eq!(a.priority, Priority::NORMAL);
+    // The counter resets the next day.
+    let c = store
+        .create_ticket(
+            NewTicket::new("tomorrow", Channel::Web),
+            Actor::System,
+            t0() + Duration::days(1),
+        )
+        .await
+        .unwrap();
+    assert_eq!(&c.number[..15], "202603034200001");
+    assert_eq!(store.ticket_by_number(&b.number).await.unwrap(), b);
+    let h = store.history(a.id).await.unwrap();
+    assert_eq!(h.len(), 1);
+    assert_eq!(h[0].kind, "created");
+}
+both!(creates_with_otrs_numbers_in_raw);
+
+async fn numbers_unique_under_concurrency(store: Store) {
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut numbers = Vec::new();
+            for j in 0..10 {
+                let t = store
+                    .create_ticket(
+                        NewTicket::new(format!("task {i} ticket {j}"), Channel::Phone),
+                        Actor::System,
+                        t0(),
+                    )
+                    .await
+                    .unwrap();
+                numbers.push(t.number);
+            }
+            numbers
+        }));
+    }
+    let mut all = HashSet::new();
+    for t in tasks {
+        for n in t.await.unwrap() {
+            assert!(all.insert(n.clone()), "duplicate number {n}");
+        }
+    }
+    assert_eq!(all.len(), 80);
+    let counters: HashSet<String> = all.iter().map(|n| n[10..15].to_string()).collect();
+    let expected: HashSet<String> = (1..=80).map(|c| format!("{c:05}")).collect();
+    assert_eq!(counters, expected, "counters are 1..=80 with no gaps");
+}
+both!(numbers_unique_under_concurrency);
+
+/// Eight independent pools, as eight processes would have.
+async fn numbers_unique_across_pools(store: Store) {
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let other = store.open_another().await.unwrap();
+        tasks.push(tokio::spawn(async move {
+            let mut numbers = Vec::new();
+            for j in 0..5 {
+                let t = other
+                    .create_ticket(
+                        NewTicket::new(format!("pool {i} ticket {j}"), Channel::Web),
+                        Actor::System,
+                        t0(),
+                    )
+                    .await
+                    .unwrap();
+                numbers.push(t.number);
+            }
+            other.close().await;
+            numbers
+        }));
+    }
+    let mut all = HashSet::new();
+    for t in tasks {
+        for n in t.await.unwrap() {
+            assert!(all.insert(n.clone()), "duplicate number {n}");
+        }
+    }
+    assert_eq!(all.len(), 40);
+}
+both!(numbers_unique_across_pools);
+
+/// The number's day is the local (Europe/Rome) day: 23:30 UTC on 2 March is 3 March in Rome.
+async fn number_day_is_local(store: Store) {
+    let late = t0() + Duration::minutes(14 * 60 + 30);
+    let t = store
+        .create_ticket(NewTicket::new("late", Channel::Phone), Actor::System, late)
+        .await
+        .unwrap();
+    assert_eq!(&t.number[..8], "20260303");
+}
+both!(number_day_is_local);
+
+async fn life_cycle_is_enforced_and_recorded(store: Store) {
+    let q2 = store.create_queue("tecnica", false, t0()).await.unwrap();
+    let t = store
+        .create_ticket(
+            NewTicket::new("printer", Channel::Phone),
+            Actor::System,
+            t0(),
+        )
+        .await
+        .unwrap();
+    let ids = users(&store, &[Role::AgentFirstLevel, Role::AgentFirstLevel]).await;
+    let (alice, bob) = (Actor::User(ids[0]), Actor::User(ids[1]));
+    let raw = store.raw_queue().await.unwrap();
+    let t1 = t0() + Duration::minutes(1);
+    let t = store.act(t.id, alice, Action::Lock, t1).await.unwrap();
+    assert_eq!(
+        (t.state, t.locked, t.owner),
+        (State::Open, true, Some(ids[0]))
+    );
+    let err = store
+        .act(t.id, bob, Action::Move(q2.id), t1)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Lifecycle(_)), "{err}");
+    let t = store
+        .act(t.id, alice, Action::Move(q2.id), t1)
+        .await
+        .unwrap();
+    assert_eq!(t.queue, q2.id);
+    let t = store
+        .act(
+            t.id,
+            alice,
+            Action::SetType(TicketType::TechnicalProblem),
+            t1,
+        )
+        .await
+        .unwrap();
+    assert_eq!(t.ticket_type, TicketType::TechnicalProblem);
+    let until = t1 + Duration::hours(2);
+    let t = store
+        .act(t.id, alice, Action::Pending { until }, t1)
+        .await
+        .unwrap();
+    assert_eq!(t.pending_until, Some(until));
+    assert!(store.due_reminders(t1).await.unwrap().is_empty());
+    let due = store.due_reminders(until).await.unwrap();
+    assert_eq!(due.len(), 1);
+    assert!(store.take_due_reminders(t1).await.unwrap().is_empty());
+    let sent = store.take_due_reminders(until).await.unwrap();
+    assert_eq!(sent.len(), 1);
+    assert!(
+        store.take_due_reminders(until).await.unwrap().is_empty(),
+        "once"
+    );
+    let reminder = store.history(t.id).await.unwrap().pop().unwrap();
+    assert_eq!(reminder.kind, "reminder");
+    assert_eq!(reminder.new, Some(ids[0].to_string()));
+    let t = store
+        .act(t.id, alice, Action::Close { successful: true }, until)
+        .await
+        .unwrap();
+    assert_eq!(t.state, State::ClosedSuccessful);
+    assert_eq!(t.closed, Some(until));
+    assert!(!t.locked);
+    assert_eq!(t.pending_until, None);
+    let err = store
+        .act(
+            t.id,
+            alice,
+            Action::Pending {
+                until: until + Duration::hours(1),
+            },
+            until,
+        )
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("reopen it first"), "{err}");
+    let t = store.act(t.id, bob, Action::Open, until).await.unwrap();
+    assert_eq!((t.state, t.closed), (State::Open, None));
+
+    type Row = (String, Option<String>, Option<String>, Option<UserId>);
+    let kinds: Vec<Row> = store
+        .history(t.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|h| (h.kind, h.old, h.new, h.actor))
+        .collect();
+    let s = |v: &str| Some(v.to_string());
+    let a = Some(ids[0]);
+    assert!(kinds.contains(&("lock".into(), s("unlock"), s("lock"), a)));
+    assert!(kinds.contains(&("state".into(), s("new"), s("open"), a)));
+    let (rq, q2q) = (raw.0.to_string(), q2.id.0.to_string());
+    assert!(kinds.contains(&("queue".into(), s(&rq), s(&q2q), a)));
+    let reopened = (
+        "state".into(),
+        s("closed_successful"),
+        s("open"),
+        Some(ids[1]),
+    );
+    assert!(kinds.contains(&reopened));
+}
+both!(life_cycle_is_enforced_and_recorded);
+
+#[tokio::test]
+async fn connect_with_defaults_and_refuse_unknown_urls() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("d.db").display());
+    let store = Store::connect(&url).await.unwrap();
+    assert_eq!(store.backend(), crm::Backend::Sqlite);
+    store.migrate().await.unwrap(); // idempotent
+    let t = store
+        .create_ticket(NewTicket::new("x", Channel::Fax), Actor::System, t0())
+        .await
+        .unwrap();
+    assert_eq!(&t.number[8..10], "10", "OTRS default system id");
+    store.close().await;
+    let err = Store::connect("mysql://localhost/x").await.unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("expected `sqlite:…` or `postgres://…`"),
+        "{err}"
+    );
+}
