@@ -20,6 +20,30 @@ pub struct Config {
     pub prompts: PromptsSection,
     pub call: CallSection,
     pub numbers: Vec<NumberSection>,
+    pub database: DatabaseSection,
+}
+
+/// Where the CRM keeps its data.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseSection {
+    /// `postgres://…` or `sqlite://…`; empty: a SQLite file in the data directory. The
+    /// `DATABASE_URL` environment variable, when set, wins.
+    pub url: String,
+    /// Country calling code that turns national numbers into E.164 (39 for Italy).
+    pub default_country_code: String,
+    /// The two-digit OTRS system id inside every ticket number.
+    pub system_id: u8,
+}
+
+impl Default for DatabaseSection {
+    fn default() -> Self {
+        DatabaseSection {
+            url: String::new(),
+            default_country_code: "39".into(),
+            system_id: 10,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -273,6 +297,31 @@ impl Config {
                 ),
             );
         }
+        if self.database.system_id > 99 {
+            fail(
+                "database",
+                None,
+                "system_id",
+                format!("must be 0-99 (two digits), not {}", self.database.system_id),
+            );
+        }
+        if !self.database.default_country_code.is_empty()
+            && !self
+                .database
+                .default_country_code
+                .chars()
+                .all(|c| c.is_ascii_digit())
+        {
+            fail(
+                "database",
+                None,
+                "default_country_code",
+                format!(
+                    "'{}' is not a country calling code (digits only, e.g. 39)",
+                    self.database.default_country_code
+                ),
+            );
+        }
         if self.call.language.trim().is_empty() {
             fail("call", None, "language", "must not be empty".into());
         }
@@ -309,6 +358,15 @@ impl Config {
             }
         }
         errors
+    }
+
+    /// The database URL: `DATABASE_URL`, else `database.url`, else a SQLite file in `data`.
+    pub fn database_url(&self, data: &Path) -> String {
+        match std::env::var("DATABASE_URL") {
+            Ok(url) if !url.trim().is_empty() => url,
+            _ if !self.database.url.is_empty() => self.database.url.clone(),
+            _ => format!("sqlite://{}?mode=rwc", data.join("centralino.db").display()),
+        }
     }
 
     /// The prompt folder to load.

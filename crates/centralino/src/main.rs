@@ -41,6 +41,15 @@ enum Command {
         /// The TOML file to check.
         file: PathBuf,
     },
+    /// Create or update the database schema and exit (`serve` does this at start too).
+    Migrate {
+        /// Configuration file (TOML); the database is `DATABASE_URL`, else `database.url`.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Data directory (holds the SQLite database when no URL is given).
+        #[arg(long, default_value = "./data")]
+        data: PathBuf,
+    },
 }
 
 #[derive(clap::Args)]
@@ -72,27 +81,78 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
-        Command::Serve(args) => {
-            init_logging();
-            let runtime = match tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .thread_name("centralino")
-                .build()
-            {
-                Ok(runtime) => runtime,
-                Err(error) => {
-                    eprintln!("cannot start the runtime: {error}");
-                    return ExitCode::FAILURE;
-                }
-            };
-            match runtime.block_on(serve(args)) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(error) => {
-                    error!("{error:#}");
-                    ExitCode::FAILURE
-                }
+        Command::Serve(args) => run(serve(args)),
+        Command::Migrate { config, data } => run(async move {
+            let config = load_config(config.as_deref())?;
+            let store = open_store(&config, &data).await?;
+            info!(backend = ?store.backend(), "database schema up to date");
+            store.close().await;
+            Ok(())
+        }),
+    }
+}
+
+/// Runs `work` on the main runtime with logging set up; errors are logged and exit 1.
+fn run(work: impl std::future::Future<Output = anyhow::Result<()>>) -> ExitCode {
+    init_logging();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("centralino")
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("cannot start the runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(work) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            error!("{error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn load_config(path: Option<&std::path::Path>) -> anyhow::Result<Config> {
+    match path {
+        Some(path) => Config::load(path).map_err(|errors| anyhow::anyhow!("{errors}")),
+        None => Ok(Config::demo()),
+    }
+}
+
+/// Opens the CRM store (creating the data directory and the PIN secret when missing) and
+/// brings its schema up to date.
+async fn open_store(config: &Config, data: &std::path::Path) -> anyhow::Result<crm::Store> {
+    std::fs::create_dir_all(data)
+        .with_context(|| format!("cannot create the data directory {}", data.display()))?;
+    let url = config.database_url(data);
+    let pin_secret = crm::customers::load_or_create_secret(&data.join("pin.key"))
+        .with_context(|| format!("cannot read or create {}", data.join("pin.key").display()))?;
+    let settings = crm::Settings {
+        system_id: crm::SystemId::new(config.database.system_id)?,
+        default_country_code: (!config.database.default_country_code.is_empty())
+            .then(|| config.database.default_country_code.clone()),
+        pin_secret,
+        ..crm::Settings::default()
+    };
+    crm::Store::connect_with(&url, settings)
+        .await
+        .with_context(|| format!("cannot open the database {}", redact(&url)))
+}
+
+/// A database URL without its password, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_string(),
             }
         }
+        _ => url.to_string(),
     }
 }
 
@@ -108,18 +168,15 @@ fn init_logging() {
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let mut config = match &args.config {
-        Some(path) => Config::load(path).map_err(|errors| anyhow::anyhow!("{errors}"))?,
-        None => Config::demo(),
-    };
+    let mut config = load_config(args.config.as_deref())?;
     if let Some(sip) = args.sip_listen {
         config.sip.listen = sip;
     }
     if let Some(http) = args.http_listen {
         config.http.listen = http;
     }
-    std::fs::create_dir_all(&args.data)
-        .with_context(|| format!("cannot create the data directory {}", args.data.display()))?;
+    let store = open_store(&config, &args.data).await?;
+    info!(backend = ?store.backend(), "database ready");
 
     let prompts_dir = config.prompts_dir();
     let prompts = tokio::task::spawn_blocking({
@@ -193,6 +250,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         metrics,
         telemetry: switchboard.telemetry(),
         metrics_public: config.http.metrics_public,
+        store: store.clone(),
     });
     let listener = tokio::net::TcpListener::bind(config.http.listen)
         .await
@@ -237,6 +295,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         Err(_) => warn!("HTTP server still draining after 5 s"),
         _ => {}
     }
+    store.close().await;
     media_runtime.shutdown_background();
     info!("stopped");
     Ok(())
@@ -263,5 +322,24 @@ async fn wait_for_signal() {
     #[cfg(not(unix))]
     {
         let _ = ctrl_c.await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn passwords_never_reach_messages() {
+        assert_eq!(
+            super::redact("postgres://app:s3cret@db.example.org/centralino"),
+            "postgres://app:***@db.example.org/centralino"
+        );
+        assert_eq!(
+            super::redact("postgres://app@127.0.0.1/test"),
+            "postgres://app@127.0.0.1/test"
+        );
+        assert_eq!(
+            super::redact("sqlite://data/c.db?mode=rwc"),
+            "sqlite://data/c.db?mode=rwc"
+        );
     }
 }

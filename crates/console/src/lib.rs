@@ -26,6 +26,8 @@ pub struct AppState {
     pub telemetry: TelemetrySource,
     /// Serve `/metrics` to non-loopback clients too (CONTRACT.md: loopback only by default).
     pub metrics_public: bool,
+    /// The CRM store (tickets, customers, call records).
+    pub store: crm::Store,
 }
 
 /// The application's routes. Serve it with `into_make_service_with_connect_info::<SocketAddr>()`
@@ -53,14 +55,23 @@ pub fn spawn_metrics_observer(bus: &EventBus, metrics: Arc<Metrics>) {
     });
 }
 
-/// `GET /api/v1/health`: 200 `{"status":"ok"}` once SIP and media are up.
+/// `GET /api/v1/health`: 200 `{"status":"ok"}` once SIP, media and the database are up;
+/// 503 with the reason otherwise.
 async fn health(State(state): State<AppState>) -> Response {
     let telemetry = state.telemetry.snapshot().await;
-    match telemetry.sip {
-        Some(_) => (StatusCode::OK, Json(json!({"status": "ok"}))).into_response(),
-        None => (
+    let reason = if telemetry.sip.is_none() {
+        Some("SIP gateway stopped".to_string())
+    } else {
+        match state.store.ping().await {
+            Ok(()) => None,
+            Err(error) => Some(format!("database unreachable: {error}")),
+        }
+    };
+    match reason {
+        None => (StatusCode::OK, Json(json!({"status": "ok"}))).into_response(),
+        Some(reason) => (
             StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({"status": "unavailable", "reason": "SIP gateway stopped"})),
+            Json(json!({"status": "unavailable", "reason": reason})),
         )
             .into_response(),
     }

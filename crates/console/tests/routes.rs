@@ -15,7 +15,8 @@ use sip_gateway::ua::UserAgentConfig;
 use switchboard::{Event, EventBus, Outcome, Switchboard, SwitchboardConfig};
 use tower::ServiceExt;
 
-async fn state(metrics_public: bool) -> (AppState, Arc<Metrics>) {
+/// The state, its metrics, and the folder holding its database (removed when dropped).
+async fn state(metrics_public: bool) -> (AppState, Arc<Metrics>, tempfile::TempDir) {
     let media = MediaEngine::start(MediaConfig {
         port_min: 41000,
         port_max: 41999,
@@ -48,13 +49,18 @@ async fn state(metrics_public: bool) -> (AppState, Arc<Metrics>) {
         },
     );
     let metrics = Arc::new(Metrics::new());
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/crm.db?mode=rwc", dir.path().display());
+    let store = crm::Store::connect(&url).await.unwrap();
     (
         AppState {
             metrics: metrics.clone(),
             telemetry: sb.telemetry(),
             metrics_public,
+            store,
         },
         metrics,
+        dir,
     )
 }
 
@@ -71,15 +77,24 @@ async fn get(state: AppState, path: &str, from: &str) -> (StatusCode, String) {
 
 #[tokio::test]
 async fn health_is_ok_while_the_gateway_runs() {
-    let (state, _) = state(false).await;
+    let (state, _, _dir) = state(false).await;
     let (status, body) = get(state, "/api/v1/health", "127.0.0.1:1").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body, r#"{"status":"ok"}"#);
 }
 
 #[tokio::test]
+async fn health_reports_a_database_that_stopped_answering() {
+    let (state, _, _dir) = state(false).await;
+    state.store.close().await;
+    let (status, body) = get(state, "/api/v1/health", "127.0.0.1:1").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(body.contains("database unreachable"), "{body}");
+}
+
+#[tokio::test]
 async fn metrics_carry_the_contract_names_and_count_events() {
-    let (state, metrics) = state(false).await;
+    let (state, metrics, _dir) = state(false).await;
     metrics.observe(&Event::CallEnded {
         call_id: "c".into(),
         outcome: Outcome::CallerHangup,
@@ -112,10 +127,10 @@ async fn metrics_carry_the_contract_names_and_count_events() {
 
 #[tokio::test]
 async fn metrics_are_for_loopback_clients_unless_made_public() {
-    let (private, _) = state(false).await;
+    let (private, _, _d1) = state(false).await;
     let (status, _) = get(private, "/metrics", "192.0.2.10:1234").await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    let (public, _) = state(true).await;
+    let (public, _, _d2) = state(true).await;
     let (status, _) = get(public, "/metrics", "192.0.2.10:1234").await;
     assert_eq!(status, StatusCode::OK);
 }

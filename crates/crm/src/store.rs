@@ -197,6 +197,12 @@ impl Store {
         &self.settings
     }
 
+    /// Checks the database answers (for health checks): one trivial query.
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
     /// Closes the pool.
     pub async fn close(&self) {
         self.pool.close().await;
