@@ -183,7 +183,7 @@ pub(super) fn ack_key(headers: &rsip::Headers) -> Result<AckKey, Unmatchable> {
 
 /// A response to `request` with the headers RFC 3261 §8.2.6.2 copies: every Via in order,
 /// From, To, Call-ID, CSeq, and Timestamp (§8.2.6.1); an empty body.
-pub(super) fn response_to(request: &Request, status: rsip::StatusCode) -> Response {
+pub fn response_to(request: &Request, status: rsip::StatusCode) -> Response {
     let mut headers: Vec<Header> = request
         .headers
         .iter()

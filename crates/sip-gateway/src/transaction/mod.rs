@@ -52,6 +52,8 @@ mod client;
 mod context;
 mod inbound;
 mod key;
+
+pub use key::response_to;
 mod layer;
 mod server;
 mod timer;

@@ -20,33 +20,18 @@ pub fn response(
     to_tag: Option<&str>,
     server: &str,
 ) -> rsip::Response {
-    let mut headers = Headers::default();
-    for header in request.headers.iter() {
-        match header {
-            Header::Via(_) | Header::From(_) | Header::CallId(_) | Header::CSeq(_) => {
-                headers.push(header.clone())
+    let mut resp = crate::transaction::response_to(request, status(code));
+    if let Some(tag) = to_tag.filter(|_| code != 100) {
+        for header in resp.headers.iter_mut() {
+            if let Header::To(to) = header
+                && !has_tag(to.value())
+            {
+                *header = rsip::headers::To::new(format!("{};tag={tag}", to.value())).into();
             }
-            Header::Timestamp(_) if code == 100 => headers.push(header.clone()),
-            Header::To(to) => {
-                let value = to.value();
-                let header = match to_tag {
-                    Some(tag) if code != 100 && !has_tag(value) => {
-                        rsip::headers::To::new(format!("{value};tag={tag}")).into()
-                    }
-                    _ => header.clone(),
-                };
-                headers.push(header);
-            }
-            _ => {}
         }
     }
-    headers.push(rsip::headers::Server::new(server).into());
-    rsip::Response {
-        status_code: status(code),
-        version: rsip::Version::V2,
-        headers,
-        body: Vec::new(),
-    }
+    resp.headers.push(rsip::headers::Server::new(server).into());
+    resp
 }
 
 /// Sets the body and its Content-Type/Content-Length headers.
