@@ -3,13 +3,14 @@
 #
 #   (a) call setup rate: SIPp uac_answer_bye.xml calls (-d 500 ms) at increasing -r with -m
 #       2000 each; the highest rate with 0 failed calls and 0 retransmissions wins.
-#   (b) concurrent calls: hold N calls (uac_load_media.xml: 1 kHz PCMU toward the server, 50
-#       packets/s per call; and uac_load_nomedia.xml: silent callers) while the server plays a
-#       30 s prompt to each; over a steady window measure the server's CPU (utime+stime from
-#       /proc/PID/stat), RSS, the UDP datagrams it sent (kernel counters: SIPp's pcap playback
-#       goes through raw sockets and is not counted there) against calls x 50/s, the send
-#       interval p50/p99 from /metrics (centralino_rtp_send_interval_seconds) when exposed, and
-#       SIPp's own CPU (above ~700 media calls SIPp, not the server, is the limit on 2 cores).
+#   (b) concurrent calls: hold N calls (uac_load_stream.xml: 1 kHz PCMU toward the server, 50
+#       packets/s per call from SIPp's RTP streaming engine; and uac_load_nomedia.xml: silent
+#       callers) while the server plays hold music to each; over a steady window measure the
+#       server's CPU (utime+stime from /proc/PID/stat), RSS, the RTP packets it sent and
+#       received (its own counters, diffed over the window) against calls x 50/s, the send
+#       interval p50/p99 from the diff of two scrapes of centralino_rtp_send_interval_seconds,
+#       and SIPp's own CPU. BENCH_VARIANTS="media" runs uac_load_media.xml instead (pcap
+#       playback: one SIPp thread per call, root only, saturates 2 cores near 500 calls).
 #
 #   scripts/bench-sip.sh                      # everything (about 6 minutes)
 #   BENCH_RATES="100 250" BENCH_CALLS="250" scripts/bench-sip.sh
@@ -17,9 +18,9 @@
 #
 # Knobs (environment): BENCH_RATES (cps list), BENCH_SETUP_CALLS (2000), BENCH_CALLS (concurrent
 # list), BENCH_RAMP_CPS (200), BENCH_WINDOW (10 s), BENCH_SIP_PORT (15060), BENCH_HTTP_PORT
-# (18080), BENCH_RTP_MIN/MAX (20000/29999), BENCH_NO_BUILD=1.
-# Every SIPp run is bounded (-m, -timeout, timeout(1)); only 127.0.0.1 is used. Media runs need
-# root (SIPp plays pcap through raw sockets); without root they are skipped.
+# (18080), BENCH_RTP_MIN/MAX (20000/29999), BENCH_VARIANTS ("stream nomedia"),
+# BENCH_STREAM_PORT (40000), BENCH_SHARDS (media shards; 0 = one per CPU), BENCH_NO_BUILD=1.
+# Every SIPp run is bounded (-m, -timeout, timeout(1)); only 127.0.0.1 is used.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -37,6 +38,9 @@ RTP_MIN=${BENCH_RTP_MIN:-20000}
 RTP_MAX=${BENCH_RTP_MAX:-29999}
 SIPP_PORT=$((SIP_PORT + 10))
 SIPP_MEDIA_PORT=$((SIP_PORT + 20))
+# rtp_stream gives every call four ports of its own (audio and video RTP/RTCP) from -mp
+# upward: 2,000 calls need 8,000 ports, kept clear of the server's SIP, HTTP and RTP ports.
+SIPP_STREAM_PORT=${BENCH_STREAM_PORT:-40000}
 HZ=$(getconf CLK_TCK)
 
 say() { printf '[bench] %s\n' "$*" >&2; }
@@ -64,6 +68,7 @@ max_calls = 5000
 [media]
 rtp_port_min = $RTP_MIN
 rtp_port_max = $RTP_MAX
+shards = ${BENCH_SHARDS:-0}
 
 [call]
 answer_delay_ms = 0
@@ -109,7 +114,6 @@ curl -fsS -m 1 "http://127.0.0.1:$HTTP_PORT/api/v1/health" >/dev/null || die "th
 # --- helpers ---------------------------------------------------------------------------------
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 rss_mb() { awk '/^VmRSS:/ {printf "%.0f", $2 / 1024}' "/proc/$1/status" 2>/dev/null || echo 0; }
-udp_out() { awk '/^Udp:/ {n++; if (n == 2) print $5}' /proc/net/snmp; }
 
 # A column of the last line of a SIPp -trace_stat CSV: sipp_stat FILE COLUMN.
 sipp_stat() {
@@ -197,11 +201,10 @@ fi
 conc_rows=()
 if [[ -z "${BENCH_SKIP_CONCURRENT:-}" ]]; then
     variants=(nomedia)
-    if [[ "$(id -u)" -eq 0 ]]; then
-        variants=(media nomedia)
-    else
-        say "not root: skipping uac_load_media.xml (SIPp plays pcap through raw sockets)"
-    fi
+    # Caller audio comes from SIPp's RTP streaming engine (uac_load_stream.xml: a few threads
+    # for all calls); pcap playback (uac_load_media.xml, one thread per call) saturates both
+    # cores near 500 calls and would measure SIPp. BENCH_VARIANTS="media" still runs it.
+    read -r -a variants <<<"${BENCH_VARIANTS:-stream nomedia}"
     for calls in "${CALLS[@]}"; do
         for variant in "${variants[@]}"; do
             name="conc-$variant-$calls"
@@ -209,17 +212,19 @@ if [[ -z "${BENCH_SKIP_CONCURRENT:-}" ]]; then
             hold=$((ramp + 3 + WINDOW + 3))
             loops=$(((hold + 4) / 5))
             say "(b) $calls concurrent calls, uac_load_$variant.xml, ramp ${ramp}s at $RAMP_CPS cps, window ${WINDOW}s"
-            sipp_bg "$name" -sf "uac_load_$variant.xml" -key loops "$loops" -r "$RAMP_CPS" \
+            media_port=()
+            [[ "$variant" == stream ]] && media_port=(-mp "$SIPP_STREAM_PORT")
+            sipp_bg "$name" -sf "uac_load_$variant.xml" -key loops "$loops" -r "$RAMP_CPS" "${media_port[@]}" \
                 -l "$calls" -m "$calls" -timeout "$((loops * 5 + ramp + 60))s"
             pid=$sipp_pid
             sleep $((ramp + 3))
             # the sipp process itself (a child of timeout), found by its unique -stf path
             sipp_proc=$(pgrep -n -f -- "-stf $work/$name.csv" || echo "")
             metrics >"$work/$name.metrics.before"
-            t0=$(date +%s.%N); c0=$(cpu_ticks "$server_pid"); u0=$(udp_out)
+            t0=$(date +%s.%N); c0=$(cpu_ticks "$server_pid")
             s0=$([[ -n "$sipp_proc" ]] && cpu_ticks "$sipp_proc" || echo 0)
             sleep "$WINDOW"
-            t1=$(date +%s.%N); c1=$(cpu_ticks "$server_pid"); u1=$(udp_out)
+            t1=$(date +%s.%N); c1=$(cpu_ticks "$server_pid")
             s1=$([[ -n "$sipp_proc" ]] && cpu_ticks "$sipp_proc" || echo 0)
             metrics >"$work/$name.metrics.after"
             rss=$(rss_mb "$server_pid")
@@ -227,13 +232,18 @@ if [[ -z "${BENCH_SKIP_CONCURRENT:-}" ]]; then
             wait "$pid" && rc=0 || rc=$?
             failed=$(sipp_stat "$work/$name.csv" "FailedCall(C)")
             ok=$(sipp_stat "$work/$name.csv" "SuccessfulCall(C)")
-            read -r cpu per_call sent sipp_cpu < <(awk -v dc=$((c1 - c0)) -v du=$((u1 - u0)) \
+            # RTP the server itself counted over the window (the kernel's UDP counters would
+            # include SIPp's streams too).
+            rtp() { awk -v m="$1" '$1 == m {print $2}' "$2"; }
+            tx=$(( $(rtp centralino_rtp_packets_sent_total "$work/$name.metrics.after") - $(rtp centralino_rtp_packets_sent_total "$work/$name.metrics.before") ))
+            rx=$(( $(rtp centralino_rtp_packets_received_total "$work/$name.metrics.after") - $(rtp centralino_rtp_packets_received_total "$work/$name.metrics.before") ))
+            read -r cpu per_call sent received sipp_cpu < <(awk -v dc=$((c1 - c0)) -v tx="$tx" -v rx="$rx" \
                 -v ds=$((s1 - s0)) -v hz="$HZ" -v t0="$t0" -v t1="$t1" -v n="$calls" 'BEGIN {
-                    w = t1 - t0; cpu = 100 * dc / hz / w
-                    printf "%.1f %.4f %.1f %.0f\n", cpu, cpu / n, 100 * du / (n * 50 * w), 100 * ds / hz / w }')
+                    w = t1 - t0; cpu = 100 * dc / hz / w; want = n * 50 * w
+                    printf "%.1f %.4f %.1f %.1f %.0f\n", cpu, cpu / n, 100 * tx / want, 100 * rx / want, 100 * ds / hz / w }')
             p50=$(interval_quantiles "$work/$name.metrics.before" "$work/$name.metrics.after" 0.5)
             p99=$(interval_quantiles "$work/$name.metrics.before" "$work/$name.metrics.after" 0.99)
-            conc_rows+=("| $calls | $variant | ${active:-?} | $cpu | $per_call | ${rss} | $sent | $p50 | $p99 | $sipp_cpu | $ok | $failed |")
+            conc_rows+=("| $calls | $variant | ${active:-?} | $cpu | $per_call | ${rss} | $sent | $received | $p50 | $p99 | $sipp_cpu | $ok | $failed |")
             kill -0 "$server_pid" 2>/dev/null || die "the server died with $calls calls"
             sleep 3
         done
@@ -262,8 +272,8 @@ metrics >"$final_metrics"
         echo
         echo "### (b) Concurrent calls (server plays hold_music to each; ${WINDOW} s window)"
         echo
-        echo "| calls | caller audio | calls_active | server CPU % of a core | % per call | RSS MB | UDP sent / (calls x 50/s) % | send interval p50 ms | p99 ms | SIPp CPU % | SIPp successful | failed |"
-        echo "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        echo "| calls | caller audio | calls_active | server CPU % of a core | % per call | RSS MB | RTP sent / (calls x 50/s) % | RTP received / (calls x 50/s) % | send interval p50 ms | p99 ms | SIPp CPU % | SIPp successful | failed |"
+        echo "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
         printf '%s\n' "${conc_rows[@]}"
     fi
     echo

@@ -20,6 +20,10 @@ cargo fmt --all -- --check
 step "cargo clippy --workspace --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
 
+step "cargo test --workspace --doc"
+cargo test --workspace --doc
+
+# The whole suite last, so the run closes on its summary (CI reads the closing lines).
 if cargo nextest --version >/dev/null 2>&1; then
     step "cargo nextest run --workspace --no-fail-fast"
     cargo nextest run --workspace --no-fail-fast
@@ -27,8 +31,3 @@ else
     step "cargo test --workspace --no-fail-fast (cargo-nextest not installed)"
     cargo test --workspace --no-fail-fast
 fi
-
-step "cargo test --workspace --doc"
-cargo test --workspace --doc
-
-step "all checks passed"
