@@ -1,0 +1,161 @@
+//! A real softphone calls the demo: baresip (Debian package), headless, driven over its
+//! `ctrl_tcp` interface. It dials the main number, hears our prompt, sends keypad digits as
+//! RFC 4733 events, and is hung up on when it goes quiet. A second, independent SIP/RTP stack
+//! beside SIPp.
+
+mod common;
+
+use std::io::Write;
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{Server, TempDir, field, free_sip_port, tail};
+
+/// baresip, killed when the test ends.
+struct Baresip {
+    child: Child,
+    log: std::path::PathBuf,
+}
+
+impl Drop for Baresip {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Baresip {
+    fn log(&self) -> String {
+        std::fs::read(&self.log)
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default()
+    }
+}
+
+/// A netstring-framed JSON command for baresip's ctrl_tcp module.
+fn command(ctrl: &mut TcpStream, command: &str, params: &str) {
+    let json = format!(r#"{{"command":"{command}","params":"{params}","token":"t"}}"#);
+    let frame = format!("{}:{json},", json.len());
+    ctrl.write_all(frame.as_bytes()).expect("ctrl_tcp write");
+}
+
+fn connect_ctrl(port: u16) -> TcpStream {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match TcpStream::connect(("127.0.0.1", port)) {
+            Ok(stream) => return stream,
+            // Polling for a listener we cannot be told about: bounded by the deadline.
+            Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
+            Err(e) => panic!("baresip's ctrl_tcp never listened on {port}: {e}"),
+        }
+    }
+}
+
+#[test]
+fn baresip_calls_hears_us_and_each_digit_arrives_once() {
+    assert!(
+        Command::new("baresip")
+            .arg("-h")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok(),
+        "baresip is required (scripts/install-test-deps.sh installs it)"
+    );
+    let server = Server::start("[call]\nidle_hangup_s = 4\n");
+    let dir = TempDir::new("baresip");
+    let sip_port = free_sip_port();
+    let ctrl_port = free_sip_port();
+    std::fs::write(
+        dir.path().join("config"),
+        format!(
+            "poll_method epoll\nsip_listen 127.0.0.1:{sip_port}\nnet_interface 127.0.0.1\n\
+             audio_player null\naudio_source ausine,440\nausrc_srate 48000\nausrc_channels 2\n\
+             module_path /usr/lib/baresip/modules\nmodule g711.so\nmodule ausine.so\n\
+             module account.so\nmodule menu.so\nmodule ctrl_tcp.so\n\
+             ctrl_tcp_listen 127.0.0.1:{ctrl_port}\nrtp_ports 62000-62999\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("accounts"),
+        "<sip:tour@127.0.0.1>;regint=0;dtmfmode=rtpevent;audio_codecs=PCMU/8000/1\n",
+    )
+    .unwrap();
+    let log = dir.path().join("baresip.log");
+    let child = Command::new("baresip")
+        .arg("-f")
+        .arg(dir.path())
+        .arg("-e")
+        .arg(format!("/dial sip:800100200@{}", server.sip_addr()))
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&log).unwrap())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("baresip starts");
+    let phone = Baresip { child, log };
+
+    let offered = |line: &str| line.contains("incoming call") && line.contains("caller=\"tour\"");
+    assert!(
+        server.wait_log(|l| l.lines().any(offered), Duration::from_secs(15)),
+        "baresip's call never reached us\n--- baresip ---\n{}\n--- server ---\n{}",
+        tail(&phone.log(), 40),
+        tail(&server.log(), 40)
+    );
+    let log = server.log();
+    let line = log.lines().find(|l| offered(l)).unwrap();
+    let call_id = field(line, "sip_call_id").expect("the call's span names its Call-ID");
+
+    let mut ctrl = connect_ctrl(ctrl_port);
+    // Each key is pressed once the previous one was reported: synchronised on our events.
+    for (n, digit) in ["4", "2"].into_iter().enumerate() {
+        command(&mut ctrl, "sndcode", digit);
+        assert!(
+            server.wait_log(
+                |_| server.dtmf_digits(&call_id).len() > n,
+                Duration::from_secs(5)
+            ),
+            "digit {digit} not reported\n--- baresip ---\n{}\n--- server ---\n{}",
+            tail(&phone.log(), 40),
+            tail(&server.log(), 60)
+        );
+    }
+    // Silence: the placeholder flow hangs up after idle_hangup_s.
+    assert!(
+        server.wait_log(
+            |l| l.contains("outcome=\"server_hangup\"") && l.contains(&call_id),
+            Duration::from_secs(15)
+        ),
+        "the server did not hang up\n{}",
+        tail(&server.log(), 40)
+    );
+    assert_eq!(
+        server.dtmf_digits(&call_id),
+        vec!["4", "2"],
+        "each digit exactly once"
+    );
+
+    let phone_log = phone.log();
+    assert!(
+        phone_log.contains("Call established"),
+        "{}",
+        tail(&phone_log, 40)
+    );
+    assert!(
+        phone_log.contains("incoming rtp for 'audio' established"),
+        "baresip heard no RTP from us\n{}",
+        tail(&phone_log, 40)
+    );
+    let (status, metrics) = server.http_get("/metrics").expect("metrics");
+    assert_eq!(status, 200);
+    let received: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("centralino_rtp_packets_received_total "))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("RTP counter");
+    assert!(
+        received >= 100,
+        "baresip's audio reached us: {received} packets"
+    );
+}
