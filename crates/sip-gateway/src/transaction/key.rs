@@ -181,23 +181,27 @@ pub(super) fn ack_key(headers: &rsip::Headers) -> Result<AckKey, Unmatchable> {
     })
 }
 
+/// Whether a response copies this header of its request (RFC 3261 §8.2.6.2: Via, From, To,
+/// Call-ID, CSeq; Timestamp per §8.2.6.1).
+pub fn copied_into_responses(header: &Header) -> bool {
+    matches!(
+        header,
+        Header::Via(_)
+            | Header::From(_)
+            | Header::To(_)
+            | Header::CallId(_)
+            | Header::CSeq(_)
+            | Header::Timestamp(_)
+    )
+}
+
 /// A response to `request` with the headers RFC 3261 §8.2.6.2 copies: every Via in order,
 /// From, To, Call-ID, CSeq, and Timestamp (§8.2.6.1); an empty body.
 pub fn response_to(request: &Request, status: rsip::StatusCode) -> Response {
     let mut headers: Vec<Header> = request
         .headers
         .iter()
-        .filter(|h| {
-            matches!(
-                h,
-                Header::Via(_)
-                    | Header::From(_)
-                    | Header::To(_)
-                    | Header::CallId(_)
-                    | Header::CSeq(_)
-                    | Header::Timestamp(_)
-            )
-        })
+        .filter(|h| copied_into_responses(h))
         .cloned()
         .collect();
     headers.push(headers::ContentLength::from(0u32).into());

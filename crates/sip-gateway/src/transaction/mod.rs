@@ -53,7 +53,7 @@ mod context;
 mod inbound;
 mod key;
 
-pub use key::response_to;
+pub use key::{copied_into_responses, response_to};
 mod layer;
 mod server;
 mod timer;

@@ -449,16 +449,7 @@ fn dialog_headers_of(request: &rsip::Request) -> rsip::Request {
     let headers = request
         .headers
         .iter()
-        .filter(|h| {
-            matches!(
-                h,
-                Header::Via(_)
-                    | Header::From(_)
-                    | Header::To(_)
-                    | Header::CallId(_)
-                    | Header::CSeq(_)
-            )
-        })
+        .filter(|h| crate::transaction::copied_into_responses(h))
         .cloned()
         .collect::<Vec<_>>();
     rsip::Request {
