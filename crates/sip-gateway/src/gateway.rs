@@ -1,5 +1,10 @@
 //! The tokio driver of the trunk: one task owns the [`UserAgent`], the UDP socket and the TCP
 //! listener, feeds them input and time, and carries out the switchboard's commands.
+//!
+//! With a registrar configured ([`UserAgentConfig::registrar`]), agents' phones REGISTER here:
+//! [`Gateway::subscribe_registrations`] streams who became reachable or unreachable, and
+//! [`Gateway::bindings`] says where a user's phones are. A call placed with
+//! [`Gateway::call`] to a registered contact goes to the address the phone registered from.
 
 use std::collections::HashMap;
 use std::io;
@@ -9,9 +14,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use tokio::net::{TcpListener, UdpSocket};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc, oneshot};
 use tracing::{debug, error, warn};
 
+use crate::auth::Credentials;
+use crate::registrar::{Binding, RegistrarStats, RegistrationEvent};
 use crate::transaction::{Peer, TransportKind};
 use crate::transport::{StreamEvent, spawn_connect, spawn_connection};
 use crate::ua::{CallRef, OutgoingCall, UaError, UaEvent, UaStats, UserAgent, UserAgentConfig};
@@ -31,7 +38,14 @@ enum Command {
     Reject(CallRef, u16),
     Hangup(CallRef),
     Stats(oneshot::Sender<GatewayStats>),
+    Bindings(String, oneshot::Sender<Vec<Binding>>),
+    RegisteredUsers(oneshot::Sender<Vec<String>>),
+    SetCredentials(Credentials, oneshot::Sender<bool>),
 }
+
+/// Registration events buffered per subscriber; one that falls further behind gets
+/// `RecvError::Lagged` and should re-read [`Gateway::bindings`].
+const REGISTRATION_EVENTS: usize = 1024;
 
 /// A snapshot of the gateway's counters.
 #[derive(Debug, Clone, Default)]
@@ -43,6 +57,10 @@ pub struct GatewayStats {
     pub tcp_connections: usize,
     pub datagrams_received: u64,
     pub datagrams_sent: u64,
+    /// REGISTERs whose digest authentication failed.
+    pub auth_failures: u64,
+    /// The registrar's counters, when it is enabled.
+    pub registrar: Option<RegistrarStats>,
 }
 
 /// Handle to a running gateway. Cheap to clone; commands are fire-and-forget (their failures
@@ -52,6 +70,7 @@ pub struct Gateway {
     commands: mpsc::UnboundedSender<Command>,
     local_addr: SocketAddr,
     received: Arc<AtomicU64>,
+    registrations: broadcast::Sender<RegistrationEvent>,
 }
 
 impl Gateway {
@@ -67,7 +86,9 @@ impl Gateway {
         let (commands, command_rx) = mpsc::unbounded_channel();
         let (event_tx, events) = mpsc::unbounded_channel();
         let received = Arc::new(AtomicU64::new(0));
+        let (registrations, _) = broadcast::channel(REGISTRATION_EVENTS);
         let driver = Driver {
+            registrations: registrations.clone(),
             ua: UserAgent::new(config.ua),
             udp,
             tcp,
@@ -82,6 +103,7 @@ impl Gateway {
                 commands,
                 local_addr,
                 received,
+                registrations,
             },
             events,
         ))
@@ -125,6 +147,48 @@ impl Gateway {
         rx.await.ok()
     }
 
+    /// A user's live bindings: where to send an INVITE for them (empty when they are not
+    /// registered, the registrar is off, or the gateway stopped).
+    pub async fn bindings(&self, user: &str) -> Vec<Binding> {
+        let (tx, rx) = oneshot::channel();
+        if self
+            .commands
+            .send(Command::Bindings(user.to_string(), tx))
+            .is_err()
+        {
+            return Vec::new();
+        }
+        rx.await.unwrap_or_default()
+    }
+
+    /// Users with at least one live binding, sorted.
+    pub async fn registered_users(&self) -> Vec<String> {
+        let (tx, rx) = oneshot::channel();
+        if self.commands.send(Command::RegisteredUsers(tx)).is_err() {
+            return Vec::new();
+        }
+        rx.await.unwrap_or_default()
+    }
+
+    /// Replaces the credentials agents' phones authenticate with (configuration reload);
+    /// `false` when the registrar is off or the gateway stopped.
+    pub async fn set_credentials(&self, credentials: Credentials) -> bool {
+        let (tx, rx) = oneshot::channel();
+        if self
+            .commands
+            .send(Command::SetCredentials(credentials, tx))
+            .is_err()
+        {
+            return false;
+        }
+        rx.await.unwrap_or(false)
+    }
+
+    /// Registration changes from now on: a user's phone registered, unregistered or expired.
+    pub fn subscribe_registrations(&self) -> broadcast::Receiver<RegistrationEvent> {
+        self.registrations.subscribe()
+    }
+
     /// SIP messages received so far (cheap, no round trip to the driver).
     pub fn messages_received(&self) -> u64 {
         self.received.load(Ordering::Relaxed)
@@ -137,6 +201,7 @@ struct Driver {
     tcp: TcpListener,
     connections: HashMap<SocketAddr, mpsc::Sender<Vec<u8>>>,
     events: mpsc::UnboundedSender<UaEvent>,
+    registrations: broadcast::Sender<RegistrationEvent>,
     received: Arc<AtomicU64>,
     sent: u64,
 }
@@ -208,7 +273,26 @@ impl Driver {
                     tcp_connections: self.connections.len(),
                     datagrams_received: self.received.load(Ordering::Relaxed),
                     datagrams_sent: self.sent,
+                    auth_failures: self.ua.stats().auth_failures,
+                    registrar: self.ua.registrar_stats(now),
                 });
+                Ok(())
+            }
+            Command::Bindings(user, reply) => {
+                let _ = reply.send(self.ua.bindings(&user, now));
+                Ok(())
+            }
+            Command::RegisteredUsers(reply) => {
+                let users = self
+                    .ua
+                    .registrar()
+                    .map(|r| r.registered_users(now))
+                    .unwrap_or_default();
+                let _ = reply.send(users);
+                Ok(())
+            }
+            Command::SetCredentials(credentials, reply) => {
+                let _ = reply.send(self.ua.set_credentials(credentials));
                 Ok(())
             }
         };
@@ -240,6 +324,11 @@ impl Driver {
                     None => spawn_connect(peer.addr, bytes, stream_tx.clone()),
                 },
             }
+        }
+        while let Some(event) = self.ua.poll_registration() {
+            debug!(user = %event.user, registered = event.registered, "registration changed");
+            // No subscriber is fine: the bindings stay queryable.
+            let _ = self.registrations.send(event);
         }
         while let Some(event) = self.ua.poll_event() {
             if self.events.send(event).is_err() {

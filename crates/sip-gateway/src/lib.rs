@@ -2,8 +2,9 @@
 //!
 //! The SIP side of centralino: a message facade over `rsip` that also reads the compact header
 //! forms and folded headers real peers send, SDP offer/answer (RFC 3264/4566), the RFC 3261 §17
-//! transaction layer with RFC 6026, dialogs and the user-agent core, and the UDP/TCP transports
-//! that drive them.
+//! transaction layer with RFC 6026, dialogs and the user-agent core, the registrar for agents'
+//! phones with digest authentication (RFC 3261 §10, §22), and the UDP/TCP transports that drive
+//! them.
 //!
 //! ## Run loop
 //! Everything except [`transport`] is sans-IO: state machines that take input (`handle_*` with the
@@ -12,8 +13,10 @@
 //! drain `poll_transmit` and `poll_event`, then sleep until `poll_timeout` (or new input) and call
 //! `handle_timeout(now)`.
 
+pub mod auth;
 pub mod gateway;
 pub mod message;
+pub mod registrar;
 pub mod sdp;
 pub mod transaction;
 pub mod transport;

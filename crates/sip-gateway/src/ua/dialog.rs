@@ -29,6 +29,10 @@ pub struct Dialog {
     pub remote_cseq: u32,
     /// Where the INVITE came from: the fallback destination of our requests.
     pub peer: Peer,
+    /// Send every request of the dialog to `peer`, whatever the remote target says: the
+    /// peer is a registered phone reached through the address it registered from (it may be
+    /// behind NAT; RFC 5626 §5.3, simplified).
+    pub flow: bool,
 }
 
 impl Dialog {
@@ -36,6 +40,9 @@ impl Dialog {
     /// (loose routing, RFC 3261 §12.2.1.1), else the remote target. Host names we cannot use
     /// without DNS, and targets on another transport, fall back to the INVITE's source.
     pub fn destination(&self) -> Peer {
+        if self.flow {
+            return self.peer.clone();
+        }
         let uri = match self.route_set.first() {
             Some(route) => route_uri(route),
             None => Some(self.remote_target.clone()),
@@ -189,6 +196,7 @@ mod tests {
                 addr: "127.0.0.1:5099".parse().unwrap(),
                 transport,
             },
+            flow: false,
         }
     }
 
@@ -199,6 +207,9 @@ mod tests {
         let d = dialog(vec!["<sip:127.0.0.2:5080;lr>".into()], TransportKind::Udp);
         assert_eq!(d.destination().addr, "127.0.0.2:5080".parse().unwrap());
         let d = dialog(vec![], TransportKind::Tcp);
+        assert_eq!(d.destination().addr, "127.0.0.1:5099".parse().unwrap());
+        let mut d = dialog(vec!["<sip:127.0.0.2:5080;lr>".into()], TransportKind::Udp);
+        d.flow = true;
         assert_eq!(d.destination().addr, "127.0.0.1:5099".parse().unwrap());
     }
 

@@ -9,7 +9,7 @@ use rsip::prelude::*;
 use rsip::{Header, Method};
 use tracing::{debug, info};
 
-use super::build::{ALLOW, random_token, response, set_body, tag_of};
+use super::build::{random_token, response, set_body, tag_of};
 use super::dialog::{Dialog, record_routes};
 use super::{Call, CallRef, EndReason, IncomingCall, Phase, UaError, UaEvent, UserAgent};
 use crate::message::SipMessageExt;
@@ -134,6 +134,9 @@ impl UserAgent {
                 Method::Invite => self.on_invite(tx, request, peer, now),
                 Method::Options => self.reply(tx, &request, 200, now),
                 Method::Bye => self.reply(tx, &request, 481, now),
+                Method::Register if self.registrar.is_some() => {
+                    self.on_register(tx, &request, &peer, now)
+                }
                 _ => self.reply(tx, &request, 405, now),
             },
         }
@@ -226,6 +229,7 @@ impl UserAgent {
             local_cseq: 0,
             remote_cseq,
             peer,
+            flow: false,
         };
         let session_id = rand::random::<u32>() as u64;
         self.calls.insert(
@@ -354,7 +358,8 @@ impl UserAgent {
         let tag = self.calls.get(&call).map(|c| c.dialog.local_tag.clone());
         let mut resp = response(request, code, tag.as_deref(), &self.config.user_agent);
         if code == 405 {
-            resp.headers.push(rsip::headers::Allow::new(ALLOW).into());
+            resp.headers
+                .push(rsip::headers::Allow::new(self.allow()).into());
         }
         set_body(&mut resp.headers, &[], None);
         self.send_response(tx, resp, now);
@@ -432,7 +437,8 @@ impl UserAgent {
         let transport = c.dialog.peer.transport;
         let mut resp = response(&request, 200, Some(&tag), &self.config.user_agent);
         resp.headers.push(self.contact(transport).into());
-        resp.headers.push(rsip::headers::Allow::new(ALLOW).into());
+        resp.headers
+            .push(rsip::headers::Allow::new(self.allow()).into());
         set_body(&mut resp.headers, body.as_bytes(), Some("application/sdp"));
         resp.body = body.into_bytes();
         self.server_txs.insert(tx, call);

@@ -10,12 +10,16 @@
 //! requests, 501 for methods we do not know and 405 for those we do not serve, 481 for requests
 //! outside any dialog, 483 when Max-Forwards is exhausted, 420 for unsupported `Require`
 //! extensions, 415/488 for bodies we cannot answer, 200 to OPTIONS, the CANCEL 200 + 487 pair,
-//! 200 to BYE, and re-INVITE answers (hold/unhold, codec change).
+//! 200 to BYE, and re-INVITE answers (hold/unhold, codec change). With
+//! [`UserAgentConfig::registrar`] set, REGISTERs go to the [`Registrar`] (405 otherwise), its
+//! events come out of [`UserAgent::poll_registration`], and calls placed to a registered
+//! contact go to the address the phone registered from.
 
 pub mod build;
 pub mod dialog;
 mod inbound;
 mod outbound;
+mod register;
 
 pub use outbound::OutgoingCall;
 
@@ -28,12 +32,14 @@ use rsip::headers::UntypedHeader;
 use rsip::{Method, SipMessage};
 use tracing::{debug, warn};
 
+use crate::auth::Credentials;
 use crate::message;
+use crate::registrar::{Registrar, RegistrarConfig};
 use crate::sdp::{Negotiated, Origin, SessionDescription};
 use crate::transaction::{
     Peer, TimerConfig, TransactionEvent, TransactionId, TransactionLayer, TransportKind,
 };
-use build::{ALLOW, random_token, response, set_body};
+use build::{random_token, response, set_body};
 use dialog::Dialog;
 
 /// Settings of the user-agent core.
@@ -53,6 +59,10 @@ pub struct UserAgentConfig {
     /// nothing for a scanner to learn. Responses to our own requests are not filtered here
     /// (they only match transactions we started).
     pub allow_from: Vec<ipnet::IpNet>,
+    /// The registrar for agents' phones; `None` (the default) answers REGISTER with 405.
+    pub registrar: Option<RegistrarConfig>,
+    /// Who may register (used when `registrar` is set); see [`UserAgent::set_credentials`].
+    pub credentials: Credentials,
 }
 
 impl Default for UserAgentConfig {
@@ -67,6 +77,8 @@ impl Default for UserAgentConfig {
                 "127.0.0.0/8".parse().expect("valid literal"),
                 "::1/128".parse().expect("valid literal"),
             ],
+            registrar: None,
+            credentials: Credentials::default(),
         }
     }
 }
@@ -161,6 +173,8 @@ pub struct UaStats {
     pub denied: u64,
     pub requests_received: u64,
     pub responses_received: u64,
+    /// REGISTERs whose digest authentication failed (0 without a registrar).
+    pub auth_failures: u64,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -219,11 +233,17 @@ pub struct UserAgent {
     events: VecDeque<UaEvent>,
     next_call: u64,
     stats: UaStats,
+    registrar: Option<Registrar>,
 }
 
 impl UserAgent {
     pub fn new(config: UserAgentConfig) -> Self {
+        let registrar = config
+            .registrar
+            .clone()
+            .map(|r| Registrar::new(r, config.credentials.clone()));
         UserAgent {
+            registrar,
             layer: TransactionLayer::new(config.timers.clone()),
             config,
             calls: HashMap::new(),
@@ -247,7 +267,11 @@ impl UserAgent {
     }
 
     pub fn stats(&self) -> UaStats {
-        self.stats.clone()
+        let mut stats = self.stats.clone();
+        if let Some(registrar) = &self.registrar {
+            stats.auth_failures = registrar.auth_failures();
+        }
+        stats
     }
 
     /// Live transactions.
@@ -306,6 +330,9 @@ impl UserAgent {
 
     pub fn handle_timeout(&mut self, now: Instant) {
         self.layer.handle_timeout(now);
+        if let Some(registrar) = &mut self.registrar {
+            registrar.handle_timeout(now);
+        }
         self.process(now);
     }
 
@@ -317,7 +344,11 @@ impl UserAgent {
 
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.layer.poll_timeout()
+        let registrar = self.registrar.as_ref().and_then(Registrar::poll_timeout);
+        match (self.layer.poll_timeout(), registrar) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// The next message to send, already serialised.
@@ -376,7 +407,8 @@ impl UserAgent {
         if (101..300).contains(&code) {
             resp.headers
                 .push(self.contact(c.dialog.peer.transport).into());
-            resp.headers.push(rsip::headers::Allow::new(ALLOW).into());
+            resp.headers
+                .push(rsip::headers::Allow::new(self.allow()).into());
             for rr in &c.dialog.route_set {
                 resp.headers
                     .push(rsip::headers::RecordRoute::new(rr.clone()).into());
@@ -538,9 +570,12 @@ impl UserAgent {
             &self.config.user_agent,
         );
         match code {
-            405 => resp.headers.push(rsip::headers::Allow::new(ALLOW).into()),
+            405 => resp
+                .headers
+                .push(rsip::headers::Allow::new(self.allow()).into()),
             200 if request.method == Method::Options => {
-                resp.headers.push(rsip::headers::Allow::new(ALLOW).into());
+                resp.headers
+                    .push(rsip::headers::Allow::new(self.allow()).into());
                 resp.headers
                     .push(rsip::headers::Accept::new("application/sdp").into());
             }
@@ -553,5 +588,7 @@ impl UserAgent {
 
 #[cfg(test)]
 mod outbound_tests;
+#[cfg(test)]
+mod register_tests;
 #[cfg(test)]
 mod tests;

@@ -10,7 +10,7 @@ use rsip::prelude::*;
 use rsip::{Header, Method, SipMessage};
 use tracing::{debug, info, warn};
 
-use super::build::{ALLOW, random_token, set_body, tag_of};
+use super::build::{random_token, set_body, tag_of};
 use super::dialog::{Dialog, record_routes};
 use super::inbound::{contact_uri, sdp_body};
 use super::{Call, CallRef, ClientKind, EndReason, Phase, UaError, UaEvent, UserAgent};
@@ -23,7 +23,8 @@ use crate::transaction::{Peer, TransactionId};
 pub struct OutgoingCall {
     /// The Request-URI: the callee's contact (an agent phone's registered Contact).
     pub target: rsip::Uri,
-    /// Where to send the INVITE.
+    /// Where to send the INVITE. When `target` is the contact of a registered phone, the
+    /// address that phone registered from is used instead, for the whole dialog (NAT).
     pub peer: Peer,
     /// The To header value, e.g. `<sip:1001@127.0.0.1>`.
     pub to: String,
@@ -39,9 +40,14 @@ pub struct OutgoingCall {
 impl UserAgent {
     /// Sends an INVITE with our SDP offer. Progress, the answer and the end arrive as
     /// [`UaEvent::Progress`], [`UaEvent::Answered`] and [`UaEvent::CallEnded`].
-    pub fn call(&mut self, out: OutgoingCall, now: Instant) -> Result<CallRef, UaError> {
+    pub fn call(&mut self, mut out: OutgoingCall, now: Instant) -> Result<CallRef, UaError> {
         if self.calls.len() >= self.config.max_calls {
             return Err(UaError::NotPlaced("call limit reached".into()));
+        }
+        let flow = self.registered_flow(&out.target, now);
+        if let Some(peer) = &flow {
+            debug!(target = %out.target, via = %peer.addr, "calling a registered contact");
+            out.peer = peer.clone();
         }
         let call = CallRef(self.next_call);
         self.next_call += 1;
@@ -82,6 +88,7 @@ impl UserAgent {
             local_cseq: 0,
             remote_cseq: 0,
             peer: out.peer,
+            flow: flow.is_some(),
         };
         let body = offer.to_string();
         let mut invite = dialog.request(
@@ -93,7 +100,9 @@ impl UserAgent {
         invite
             .headers
             .push(self.contact(dialog.peer.transport).into());
-        invite.headers.push(rsip::headers::Allow::new(ALLOW).into());
+        invite
+            .headers
+            .push(rsip::headers::Allow::new(self.allow()).into());
         let tx = self
             .layer
             .send_request(invite.clone(), dialog.peer.clone(), now)

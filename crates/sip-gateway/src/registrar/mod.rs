@@ -1,0 +1,602 @@
+//! # The registrar for agents' phones (RFC 3261 §10.3), with digest authentication
+//!
+//! Agents' phones REGISTER to us; the registrar authenticates them ([`crate::auth`]), keeps
+//! their bindings (user → contacts), and tells the switchboard who is reachable, and where.
+//!
+//! ## Run loop
+//! Sans-IO, time injected, like the rest of the crate:
+//!
+//! ```text
+//!   REGISTER (from the transaction layer) ──► handle_register(&request, &source, now) → Response
+//!   the deadline from poll_timeout passed ──► handle_timeout(now)      (bindings expire)
+//!   after each of those                   ──► while let Some(e) = poll_event() { … }
+//! ```
+//!
+//! The one invariant: call [`Registrar::handle_timeout`] no later than
+//! [`Registrar::poll_timeout`], and `now` never goes backwards. [`Registrar::bindings`] filters
+//! by `now` too, so a late timer never hands out an expired contact.
+//!
+//! ## What a REGISTER gets
+//! - `403` while its source is in a failed-authentication cool-down (`max_failures` failures
+//!   within `failure_window` start a `lockout`);
+//! - `401` with a SHA-256 and an MD5 challenge when it has no (or a wrong) `Authorization`;
+//!   `stale=true` when only the nonce was old (RFC 7616 §3.3);
+//! - `403` when the authenticated user is not the user of To (§10.3 step 4), or the request
+//!   asks for more than `max_contacts_per_user` contacts;
+//! - `400` for a `*` Contact that is not alone or not with `Expires: 0` (§10.3 step 6), or a
+//!   Contact that is not a SIP URI;
+//! - `423` with `Min-Expires` for a non-zero expiry under `min_expires` (§10.3 step 7);
+//!   expiries over `max_expires` are shortened to it;
+//! - `500` when the Call-ID is the one of an existing binding and the CSeq is not higher
+//!   (§10.3 step 7): a reordered or replayed request;
+//! - otherwise `200` listing every current binding with its remaining `expires` (§10.3
+//!   step 8). Updates are all-or-nothing. When a user would exceed `max_contacts_per_user`,
+//!   the bindings refreshed longest ago make room.
+
+mod contact;
+mod limit;
+
+#[cfg(test)]
+mod tests;
+
+pub use contact::Binding;
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use rsip::Header;
+use rsip::headers::UntypedHeader;
+use rsip::prelude::HeadersExt;
+use tracing::{debug, info, warn};
+
+use crate::auth::{Algorithm, AuthFailure, Credentials, DigestAuth, parse_digest};
+use crate::message::SipMessageExt;
+use crate::transaction::Peer;
+use crate::ua::build::{random_token, set_body};
+use contact::{ContactSpec, aor_user, contact_key, parse_contact, parse_delta, secs};
+use limit::FailureLimiter;
+
+/// Settings of the registrar.
+#[derive(Clone)]
+pub struct RegistrarConfig {
+    /// The digest realm phones authenticate in.
+    pub realm: String,
+    /// How long a nonce may be used; after that a right answer gets `stale=true`.
+    pub nonce_ttl: Duration,
+    /// Digest algorithms challenged with, most preferred first (RFC 8760 §2.4), and the only
+    /// ones accepted. Default SHA-256 then MD5; `[Md5]` for phones that read only the first
+    /// challenge and know only MD5.
+    pub algorithms: Vec<Algorithm>,
+    /// Shortest non-zero registration we accept (423 below it); RFC 3261 §10.3 suggests 60 s.
+    pub min_expires: u32,
+    /// Longest registration we grant; longer requests are shortened.
+    pub max_expires: u32,
+    /// Expiry when the request names none (RFC 3261 §10.3 step 7 lets the registrar choose).
+    pub default_expires: u32,
+    pub max_contacts_per_user: usize,
+    /// Failed authentications from one source IP, within `failure_window`, that start a
+    /// `lockout` during which its REGISTERs get 403.
+    pub max_failures: u32,
+    pub failure_window: Duration,
+    pub lockout: Duration,
+    /// The key nonces are signed with; random when `None` (nonces then turn stale on restart,
+    /// which phones absorb with one more round trip).
+    pub nonce_secret: Option<Vec<u8>>,
+}
+
+impl Default for RegistrarConfig {
+    fn default() -> Self {
+        RegistrarConfig {
+            realm: "centralino".into(),
+            nonce_ttl: Duration::from_secs(300),
+            algorithms: vec![Algorithm::Sha256, Algorithm::Md5],
+            min_expires: 60,
+            max_expires: 3600,
+            default_expires: 3600,
+            max_contacts_per_user: 5,
+            max_failures: 5,
+            failure_window: Duration::from_secs(60),
+            lockout: Duration::from_secs(300),
+            nonce_secret: None,
+        }
+    }
+}
+
+impl fmt::Debug for RegistrarConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RegistrarConfig")
+            .field("realm", &self.realm)
+            .field("nonce_ttl", &self.nonce_ttl)
+            .field("algorithms", &self.algorithms)
+            .field("min_expires", &self.min_expires)
+            .field("max_expires", &self.max_expires)
+            .field("default_expires", &self.default_expires)
+            .field("max_contacts_per_user", &self.max_contacts_per_user)
+            .field("max_failures", &self.max_failures)
+            .field("failure_window", &self.failure_window)
+            .field("lockout", &self.lockout)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A user's reachability changed: a contact was added or removed, or expired.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegistrationEvent {
+    pub user: String,
+    /// Whether any binding is left.
+    pub registered: bool,
+    /// The user's bindings after the change.
+    pub bindings: Vec<Binding>,
+}
+
+/// Counters of the registrar.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RegistrarStats {
+    pub registers: u64,
+    /// 401s sent without a failure (first contact, stale nonce).
+    pub challenges: u64,
+    /// Authentications that failed (wrong password, unknown user, replay, …).
+    pub auth_failures: u64,
+    /// REGISTERs refused because their source was in a cool-down.
+    pub rate_limited: u64,
+    /// Sources in a cool-down now.
+    pub blocked_sources: usize,
+    /// Current bindings and users with at least one.
+    pub bindings: usize,
+    pub registered_users: usize,
+}
+
+#[derive(Debug, Clone)]
+struct Stored {
+    key: String,
+    binding: Binding,
+    call_id: String,
+    cseq: u32,
+}
+
+/// The registrar: authentication, bindings, their expiry. See the module documentation.
+pub struct Registrar {
+    config: RegistrarConfig,
+    credentials: Credentials,
+    auth: DigestAuth,
+    limiter: FailureLimiter,
+    users: HashMap<String, Vec<Stored>>,
+    /// (expiry, user, key) of every binding: the next deadline is the first.
+    expiries: BTreeSet<(Instant, String, String)>,
+    events: VecDeque<RegistrationEvent>,
+    stats: RegistrarStats,
+}
+
+/// What one Contact of the request does, once validated.
+struct Change {
+    key: String,
+    uri: String,
+    expires: u64,
+}
+
+impl Registrar {
+    #[must_use]
+    pub fn new(config: RegistrarConfig, credentials: Credentials) -> Registrar {
+        let secret = config
+            .nonce_secret
+            .clone()
+            .unwrap_or_else(|| rand::random::<[u8; 32]>().to_vec());
+        Registrar {
+            auth: DigestAuth::new(config.realm.clone(), config.nonce_ttl, &secret)
+                .with_algorithms(&config.algorithms),
+            limiter: FailureLimiter::new(
+                config.max_failures,
+                config.failure_window,
+                config.lockout,
+            ),
+            config,
+            credentials,
+            users: HashMap::new(),
+            expiries: BTreeSet::new(),
+            events: VecDeque::new(),
+            stats: RegistrarStats::default(),
+        }
+    }
+
+    #[must_use]
+    pub fn config(&self) -> &RegistrarConfig {
+        &self.config
+    }
+
+    /// Replaces who may register (e.g. after a configuration reload). Existing bindings stay
+    /// until they expire; their next refresh is checked against the new credentials.
+    pub fn set_credentials(&mut self, credentials: Credentials) {
+        self.credentials = credentials;
+    }
+
+    #[must_use]
+    pub fn stats(&self, now: Instant) -> RegistrarStats {
+        RegistrarStats {
+            blocked_sources: self.limiter.blocked(now),
+            bindings: self.expiries.len(),
+            registered_users: self.users.len(),
+            ..self.stats.clone()
+        }
+    }
+
+    /// Failed authentications so far (also in [`Registrar::stats`]).
+    #[must_use]
+    pub fn auth_failures(&self) -> u64 {
+        self.stats.auth_failures
+    }
+
+    /// The user's live bindings at `now`, the one expiring last (refreshed most recently)
+    /// last.
+    #[must_use]
+    pub fn bindings(&self, user: &str, now: Instant) -> Vec<Binding> {
+        let mut bindings: Vec<Binding> = self
+            .users
+            .get(user)
+            .into_iter()
+            .flatten()
+            .filter(|s| s.binding.expires_at > now)
+            .map(|s| s.binding.clone())
+            .collect();
+        bindings.sort_by_key(|b| b.expires_at);
+        bindings
+    }
+
+    /// Users with at least one live binding at `now`, sorted.
+    #[must_use]
+    pub fn registered_users(&self, now: Instant) -> Vec<String> {
+        let mut users: Vec<String> = self
+            .users
+            .iter()
+            .filter(|(_, b)| b.iter().any(|s| s.binding.expires_at > now))
+            .map(|(u, _)| u.clone())
+            .collect();
+        users.sort();
+        users
+    }
+
+    /// The live binding whose Contact is `uri`, if any: how a call to a registered contact
+    /// finds the address the phone registered from.
+    #[must_use]
+    pub fn binding_for_contact(&self, uri: &str, now: Instant) -> Option<Binding> {
+        let key = contact_key(uri);
+        self.users
+            .values()
+            .flatten()
+            .find(|s| s.key == key && s.binding.expires_at > now)
+            .map(|s| s.binding.clone())
+    }
+
+    /// The next instant a binding expires.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.expiries.first().map(|(at, _, _)| *at)
+    }
+
+    /// Removes the bindings expired at `now` (one event per user affected) and forgets
+    /// expired nonces and finished cool-downs.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let mut touched = Vec::new();
+        while let Some((at, user, key)) = self.expiries.first().cloned() {
+            if at > now {
+                break;
+            }
+            self.expiries.pop_first();
+            if let Some(list) = self.users.get_mut(&user) {
+                list.retain(|s| s.key != key);
+                info!(%user, contact = %key, "registration expired");
+            }
+            if !touched.contains(&user) {
+                touched.push(user);
+            }
+        }
+        for user in touched {
+            self.changed(&user);
+        }
+        self.auth.handle_timeout(now);
+        self.limiter.handle_timeout(now);
+    }
+
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<RegistrationEvent> {
+        self.events.pop_front()
+    }
+
+    /// Handles one REGISTER that came from `source`, returning the final response to send
+    /// (RFC 3261 §10.3). Bindings change only on a 200.
+    pub fn handle_register(
+        &mut self,
+        request: &rsip::Request,
+        source: &Peer,
+        now: Instant,
+    ) -> rsip::Response {
+        self.stats.registers += 1;
+        let ip = source.addr.ip();
+        if self.limiter.is_blocked(ip, now) {
+            self.stats.rate_limited += 1;
+            debug!(source = %source.addr, "REGISTER refused: source in cool-down");
+            return reply(request, 403);
+        }
+        let authorizations: Vec<&str> = request
+            .headers
+            .iter()
+            .filter_map(|h| match h {
+                Header::Authorization(a) => Some(a.value()),
+                _ => None,
+            })
+            .collect();
+        // RFC 3261 §22.4: several credentials may be present; ours carry our realm.
+        let ours = authorizations
+            .iter()
+            .find(|v| {
+                parse_digest(v).is_ok_and(|p| p.get("realm") == Some(self.config.realm.as_str()))
+            })
+            .or(authorizations.first());
+        let Some(authorization) = ours else {
+            self.stats.challenges += 1;
+            return self.challenge(request, false, now);
+        };
+        let uri = request.uri.to_string();
+        let method = request.method.to_string();
+        let claimed = parse_digest(authorization)
+            .ok()
+            .and_then(|p| p.get("username").map(str::to_string))
+            .unwrap_or_default();
+        let user = match self
+            .auth
+            .verify(&method, &uri, authorization, &self.credentials, now)
+        {
+            Ok(user) => user,
+            Err(AuthFailure::Stale) => {
+                self.stats.challenges += 1;
+                debug!(user = %claimed, source = %source.addr, "stale nonce: new challenge");
+                return self.challenge(request, true, now);
+            }
+            Err(failure) => {
+                self.stats.auth_failures += 1;
+                warn!(
+                    user = %claimed,
+                    source = %source.addr,
+                    reason = %failure,
+                    "REGISTER authentication failed"
+                );
+                if let Some(until) = self.limiter.record_failure(ip, now) {
+                    warn!(
+                        source = %source.addr,
+                        lockout_s = until.saturating_duration_since(now).as_secs(),
+                        "too many failed authentications: REGISTERs from this source refused"
+                    );
+                }
+                return self.challenge(request, false, now);
+            }
+        };
+        // RFC 3261 §10.3 steps 4–5: the authenticated user may change only its own bindings.
+        let to_user = request.to_header().ok().and_then(|to| aor_user(to.value()));
+        if to_user.as_deref() != Some(user.as_str()) {
+            warn!(%user, to = ?to_user, source = %source.addr, "REGISTER for another user refused");
+            return reply(request, 403);
+        }
+        match self.update(request, &user, source, now) {
+            Ok(()) => self.ok(request, &user, now),
+            Err(response) => response,
+        }
+    }
+
+    /// Validates every Contact, then commits all changes or none (RFC 3261 §10.3 steps 6–7).
+    fn update(
+        &mut self,
+        request: &rsip::Request,
+        user: &str,
+        source: &Peer,
+        now: Instant,
+    ) -> Result<(), rsip::Response> {
+        let call_id = request.call_id().unwrap_or_default().to_string();
+        let cseq = request.cseq().map(|c| c.seq).unwrap_or(0);
+        let header_expires = request.headers.iter().find_map(|h| match h {
+            Header::Expires(e) => Some(parse_delta(e.value())),
+            _ => None,
+        });
+        let mut specs = Vec::new();
+        for value in request.headers.iter().filter_map(|h| match h {
+            Header::Contact(c) => Some(c.value()),
+            _ => None,
+        }) {
+            match parse_contact(value) {
+                Some(spec) => specs.push(spec),
+                None => return Err(reply_reason(request, 400, "Bad Contact")),
+            }
+        }
+        let existing = self.users.get(user).cloned().unwrap_or_default();
+        // §10.3 step 7: same Call-ID with a CSeq not higher aborts the whole request.
+        let out_of_order = |s: &Stored| s.call_id == call_id && cseq <= s.cseq;
+        if specs.contains(&ContactSpec::Wildcard) {
+            if specs.len() != 1 || header_expires != Some(Some(0)) {
+                return Err(reply_reason(
+                    request,
+                    400,
+                    "Contact * needs Expires: 0 and no other Contact",
+                ));
+            }
+            if existing.iter().any(out_of_order) {
+                return Err(reply_reason(request, 500, "Out of order CSeq"));
+            }
+            let keys: Vec<String> = existing.iter().map(|s| s.key.clone()).collect();
+            for key in keys {
+                self.remove(user, &key);
+            }
+            info!(%user, source = %source.addr, "all registrations removed");
+            self.changed(user);
+            return Ok(());
+        }
+        let mut changes: Vec<Change> = Vec::new();
+        for spec in specs {
+            let ContactSpec::Uri { uri, expires } = spec else {
+                unreachable!("wildcard handled above");
+            };
+            let asked = match expires.or(header_expires) {
+                Some(Some(value)) => value,
+                // RFC 3261 §20.19, §10.2.1.1: a malformed value counts as the default.
+                Some(None) | None => u64::from(self.config.default_expires),
+            };
+            if asked != 0 && asked < u64::from(self.config.min_expires) {
+                let mut resp = reply(request, 423);
+                resp.headers.push(
+                    rsip::headers::MinExpires::new(self.config.min_expires.to_string()).into(),
+                );
+                return Err(resp);
+            }
+            let key = contact_key(&uri);
+            if let Some(s) = existing.iter().find(|s| s.key == key)
+                && out_of_order(s)
+            {
+                return Err(reply_reason(request, 500, "Out of order CSeq"));
+            }
+            changes.retain(|c| c.key != key);
+            changes.push(Change {
+                key,
+                uri,
+                expires: asked.min(u64::from(self.config.max_expires)),
+            });
+        }
+        let wanted = changes.iter().filter(|c| c.expires > 0).count();
+        if wanted > self.config.max_contacts_per_user {
+            return Err(reply_reason(request, 403, "Too Many Contacts"));
+        }
+        let before: BTreeSet<String> = existing.iter().map(|s| s.key.clone()).collect();
+        for change in &changes {
+            self.remove(user, &change.key);
+            if change.expires == 0 {
+                continue;
+            }
+            let stored = Stored {
+                key: change.key.clone(),
+                binding: Binding {
+                    contact_uri: change.uri.clone(),
+                    source: source.addr,
+                    transport: source.transport,
+                    expires_at: now + secs(change.expires),
+                },
+                call_id: call_id.clone(),
+                cseq,
+            };
+            self.expiries.insert((
+                stored.binding.expires_at,
+                user.to_string(),
+                stored.key.clone(),
+            ));
+            self.users.entry(user.to_string()).or_default().push(stored);
+        }
+        self.evict_excess(user, &changes);
+        let after: BTreeSet<String> = self
+            .users
+            .get(user)
+            .into_iter()
+            .flatten()
+            .map(|s| s.key.clone())
+            .collect();
+        if before != after {
+            info!(%user, source = %source.addr, contacts = after.len(), "registration changed");
+            self.changed(user);
+        }
+        Ok(())
+    }
+
+    /// Drops the bindings not in this request that expire first until the user is within
+    /// `max_contacts_per_user`.
+    fn evict_excess(&mut self, user: &str, changes: &[Change]) {
+        loop {
+            let Some(list) = self.users.get(user) else {
+                return;
+            };
+            if list.len() <= self.config.max_contacts_per_user {
+                return;
+            }
+            let victim = list
+                .iter()
+                .filter(|s| !changes.iter().any(|c| c.key == s.key))
+                .min_by_key(|s| s.binding.expires_at)
+                .map(|s| s.key.clone());
+            let Some(key) = victim else { return };
+            info!(%user, contact = %key, "binding dropped: too many contacts");
+            self.remove(user, &key);
+        }
+    }
+
+    fn remove(&mut self, user: &str, key: &str) {
+        let Some(list) = self.users.get_mut(user) else {
+            return;
+        };
+        if let Some(pos) = list.iter().position(|s| s.key == key) {
+            let stored = list.swap_remove(pos);
+            self.expiries.remove(&(
+                stored.binding.expires_at,
+                user.to_string(),
+                stored.key.clone(),
+            ));
+        }
+        if list.is_empty() {
+            self.users.remove(user);
+        }
+    }
+
+    /// Queues the event for a user whose binding set changed.
+    fn changed(&mut self, user: &str) {
+        if self.users.get(user).is_some_and(Vec::is_empty) {
+            self.users.remove(user);
+        }
+        let mut bindings: Vec<Binding> = self
+            .users
+            .get(user)
+            .into_iter()
+            .flatten()
+            .map(|s| s.binding.clone())
+            .collect();
+        bindings.sort_by_key(|b| b.expires_at);
+        self.events.push_back(RegistrationEvent {
+            user: user.to_string(),
+            registered: !bindings.is_empty(),
+            bindings,
+        });
+    }
+
+    fn challenge(&mut self, request: &rsip::Request, stale: bool, now: Instant) -> rsip::Response {
+        let mut resp = reply(request, 401);
+        for value in self.auth.challenge(stale, now) {
+            resp.headers
+                .push(rsip::headers::WwwAuthenticate::new(value).into());
+        }
+        resp
+    }
+
+    /// The 200: every current binding with its remaining time (RFC 3261 §10.3 step 8).
+    fn ok(&self, request: &rsip::Request, user: &str, now: Instant) -> rsip::Response {
+        let mut resp = reply(request, 200);
+        for b in self.bindings(user, now) {
+            resp.headers.push(
+                rsip::headers::Contact::new(format!(
+                    "<{}>;expires={}",
+                    b.contact_uri,
+                    b.remaining_secs(now)
+                ))
+                .into(),
+            );
+        }
+        set_body(&mut resp.headers, &[], None);
+        resp
+    }
+}
+
+/// A final response to a REGISTER, with a To tag (RFC 3261 §8.2.6.2).
+fn reply(request: &rsip::Request, code: u16) -> rsip::Response {
+    let mut resp = crate::ua::build::response(request, code, Some(&random_token()), "");
+    resp.headers.retain(|h| !matches!(h, Header::Server(_)));
+    set_body(&mut resp.headers, &[], None);
+    resp
+}
+
+/// [`reply`] with a specific reason phrase.
+fn reply_reason(request: &rsip::Request, code: u16, reason: &str) -> rsip::Response {
+    let mut resp = reply(request, code);
+    resp.status_code = rsip::StatusCode::Other(code, reason.to_string());
+    resp
+}

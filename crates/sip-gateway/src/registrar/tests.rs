@@ -1,0 +1,524 @@
+//! The registrar driven with fake time and hand-written REGISTERs.
+
+use std::time::{Duration, Instant};
+
+use rsip::Header;
+use rsip::headers::UntypedHeader;
+
+use super::*;
+use crate::auth::{Algorithm, ha1, parse_digest, response_digest};
+use crate::transaction::TransportKind;
+
+const REALM: &str = "centralino";
+const RURI: &str = "sip:127.0.0.1:5060";
+
+fn config() -> RegistrarConfig {
+    RegistrarConfig {
+        nonce_secret: Some(b"fixed test secret".to_vec()),
+        max_contacts_per_user: 3,
+        ..RegistrarConfig::default()
+    }
+}
+
+fn registrar() -> Registrar {
+    Registrar::new(
+        config(),
+        Credentials::from_passwords(REALM, [("1001", "demo1001"), ("1002", "demo1002")]),
+    )
+}
+
+fn source(port: u16) -> Peer {
+    Peer {
+        addr: format!("127.0.0.1:{port}").parse().unwrap(),
+        transport: TransportKind::Udp,
+    }
+}
+
+/// A phone: its identity, its Call-ID and CSeq counter, where it sends from.
+struct Phone {
+    user: &'static str,
+    to_user: &'static str,
+    password: &'static str,
+    call_id: String,
+    cseq: u32,
+    nc: u32,
+    nonce: Option<String>,
+    algorithm: Algorithm,
+    source: Peer,
+}
+
+impl Phone {
+    fn new(user: &'static str, password: &'static str, port: u16) -> Phone {
+        Phone {
+            user,
+            to_user: user,
+            password,
+            call_id: format!("reg-{user}-{port}"),
+            cseq: 0,
+            nc: 0,
+            nonce: None,
+            algorithm: Algorithm::Sha256,
+            source: source(port),
+        }
+    }
+
+    /// The next REGISTER with these Contact values and optional Expires header, answering
+    /// the last challenge seen.
+    fn request(&mut self, contacts: &[&str], expires: Option<&str>) -> rsip::Request {
+        self.cseq += 1;
+        let mut text = format!(
+            "REGISTER {RURI} SIP/2.0\r\n\
+             Via: SIP/2.0/UDP {};branch=z9hG4bK{}x{}\r\n\
+             From: <sip:{}@127.0.0.1>;tag=ph{}\r\n\
+             To: <sip:{}@127.0.0.1>\r\n\
+             Call-ID: {}\r\n\
+             CSeq: {} REGISTER\r\n\
+             Max-Forwards: 70\r\n",
+            self.source.addr,
+            self.call_id,
+            self.cseq,
+            self.user,
+            self.source.addr.port(),
+            self.to_user,
+            self.call_id,
+            self.cseq
+        );
+        for c in contacts {
+            text += &format!("Contact: {c}\r\n");
+        }
+        if let Some(e) = expires {
+            text += &format!("Expires: {e}\r\n");
+        }
+        if let Some(nonce) = &self.nonce {
+            self.nc += 1;
+            let nc = format!("{:08x}", self.nc);
+            let ha1 = ha1(self.algorithm, self.user, REALM, self.password);
+            let response = response_digest(
+                self.algorithm,
+                &ha1,
+                nonce,
+                &nc,
+                "abcdef",
+                "auth",
+                "REGISTER",
+                RURI,
+            );
+            text += &format!(
+                "Authorization: Digest username=\"{}\", realm=\"{REALM}\", nonce=\"{nonce}\", \
+                 uri=\"{RURI}\", response=\"{response}\", algorithm={}, cnonce=\"abcdef\", \
+                 qop=auth, nc={nc}\r\n",
+                self.user, self.algorithm
+            );
+        }
+        text += "Content-Length: 0\r\n\r\n";
+        match crate::message::parse(text.as_bytes()).unwrap() {
+            rsip::SipMessage::Request(r) => r,
+            _ => unreachable!(),
+        }
+    }
+
+    /// Sends one REGISTER; on a 401 takes the nonce of its first challenge.
+    fn send(
+        &mut self,
+        reg: &mut Registrar,
+        contacts: &[&str],
+        expires: Option<&str>,
+        now: Instant,
+    ) -> rsip::Response {
+        let request = self.request(contacts, expires);
+        let resp = reg.handle_register(&request, &self.source, now);
+        if resp.status_code.code() == 401 {
+            let challenge = challenges(&resp).remove(0);
+            let p = parse_digest(&challenge).unwrap();
+            self.nonce = Some(p.get("nonce").unwrap().to_string());
+            self.nc = 0;
+        }
+        resp
+    }
+
+    /// REGISTER, answering a challenge when one comes: the final status.
+    fn register(
+        &mut self,
+        reg: &mut Registrar,
+        contacts: &[&str],
+        expires: Option<&str>,
+        now: Instant,
+    ) -> rsip::Response {
+        let resp = self.send(reg, contacts, expires, now);
+        if resp.status_code.code() == 401 {
+            return self.send(reg, contacts, expires, now);
+        }
+        resp
+    }
+}
+
+fn code(resp: &rsip::Response) -> u16 {
+    resp.status_code.code()
+}
+
+fn challenges(resp: &rsip::Response) -> Vec<String> {
+    resp.headers
+        .iter()
+        .filter_map(|h| match h {
+            Header::WwwAuthenticate(w) => Some(w.value().to_string()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn contacts(resp: &rsip::Response) -> Vec<String> {
+    resp.headers
+        .iter()
+        .filter_map(|h| match h {
+            Header::Contact(c) => Some(c.value().to_string()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn events(reg: &mut Registrar) -> Vec<RegistrationEvent> {
+    std::iter::from_fn(|| reg.poll_event()).collect()
+}
+
+const DESK: &str = "<sip:1001@10.0.0.5:5062>";
+const SOFT: &str = "<sip:1001@10.0.0.6:5064;transport=udp>";
+
+#[test]
+fn first_register_is_challenged_then_bound_and_announced() {
+    let mut reg = registrar();
+    let mut phone = Phone::new("1001", "demo1001", 5062);
+    let t0 = Instant::now();
+    let first = phone.send(&mut reg, &[DESK], Some("300"), t0);
+    assert_eq!(code(&first), 401);
+    let ch = challenges(&first);
+    assert_eq!(ch.len(), 2);
+    assert!(ch[0].contains("SHA-256") && ch[1].contains("MD5"));
+    assert!(events(&mut reg).is_empty());
+    let ok = phone.send(&mut reg, &[DESK], Some("300"), t0);
+    assert_eq!(code(&ok), 200);
+    assert_eq!(contacts(&ok), vec!["<sip:1001@10.0.0.5:5062>;expires=300"]);
+    let bindings = reg.bindings("1001", t0);
+    assert_eq!(bindings.len(), 1);
+    assert_eq!(bindings[0].contact_uri, "sip:1001@10.0.0.5:5062");
+    assert_eq!(bindings[0].source, phone.source.addr);
+    assert_eq!(bindings[0].transport, TransportKind::Udp);
+    assert_eq!(bindings[0].expires_at, t0 + Duration::from_secs(300));
+    let ev = events(&mut reg);
+    assert_eq!(ev.len(), 1);
+    assert_eq!(ev[0].user, "1001");
+    assert!(ev[0].registered);
+    assert_eq!(ev[0].bindings, bindings);
+    let stats = reg.stats(t0);
+    assert_eq!(
+        (stats.registers, stats.challenges, stats.auth_failures),
+        (2, 1, 0)
+    );
+    assert_eq!((stats.bindings, stats.registered_users), (1, 1));
+    assert_eq!(reg.registered_users(t0), vec!["1001"]);
+    assert_eq!(
+        reg.binding_for_contact("SIP:1001@10.0.0.5:5062", t0),
+        Some(bindings[0].clone())
+    );
+}
+
+#[test]
+fn md5_phones_register_too() {
+    let mut reg = registrar();
+    let mut phone = Phone::new("1002", "demo1002", 5070);
+    phone.algorithm = Algorithm::Md5;
+    let t0 = Instant::now();
+    let ok = phone.register(&mut reg, &["<sip:1002@127.0.0.1:5070>"], None, t0);
+    assert_eq!(code(&ok), 200);
+    // No expiry asked: the default (3600).
+    assert_eq!(
+        contacts(&ok),
+        vec!["<sip:1002@127.0.0.1:5070>;expires=3600"]
+    );
+}
+
+#[test]
+fn refresh_extends_the_binding_without_an_event_and_expiry_removes_it() {
+    let mut reg = registrar();
+    let mut phone = Phone::new("1001", "demo1001", 5062);
+    let t0 = Instant::now();
+    assert_eq!(
+        code(&phone.register(&mut reg, &[DESK], Some("120"), t0)),
+        200
+    );
+    events(&mut reg);
+    assert_eq!(reg.poll_timeout(), Some(t0 + Duration::from_secs(120)));
+    let t1 = t0 + Duration::from_secs(100);
+    let refreshed = phone.register(&mut reg, &[DESK], Some("120"), t1);
+    assert_eq!(code(&refreshed), 200, "same nonce, next nc");
+    assert!(
+        events(&mut reg).is_empty(),
+        "a refresh changes nothing visible"
+    );
+    assert_eq!(reg.poll_timeout(), Some(t1 + Duration::from_secs(120)));
+    // The old deadline passes: nothing expires.
+    reg.handle_timeout(t0 + Duration::from_secs(121));
+    assert_eq!(reg.bindings("1001", t0 + Duration::from_secs(121)).len(), 1);
+    assert!(events(&mut reg).is_empty());
+    // The new one passes: the binding goes, and the user is announced unregistered.
+    let t2 = t1 + Duration::from_secs(120);
+    assert!(reg.bindings("1001", t2).is_empty(), "filtered by now");
+    reg.handle_timeout(t2);
+    let ev = events(&mut reg);
+    assert_eq!(ev.len(), 1);
+    assert!(!ev[0].registered);
+    assert!(ev[0].bindings.is_empty());
+    assert_eq!(reg.poll_timeout(), None);
+    assert_eq!(reg.stats(t2).bindings, 0);
+}
+
+#[test]
+fn stale_nonce_gets_stale_true_and_is_not_a_failure() {
+    let mut reg = registrar();
+    let mut phone = Phone::new("1001", "demo1001", 5062);
+    let t0 = Instant::now();
+    assert_eq!(
+        code(&phone.register(&mut reg, &[DESK], Some("3600"), t0)),
+        200
+    );
+    let later = t0 + Duration::from_secs(1800);
+    let stale = phone.send(&mut reg, &[DESK], Some("3600"), later);
+    assert_eq!(code(&stale), 401);
+    assert!(challenges(&stale).iter().all(|c| c.contains("stale=true")));
+    assert_eq!(
+        code(&phone.send(&mut reg, &[DESK], Some("3600"), later)),
+        200
+    );
+    assert_eq!(reg.stats(later).auth_failures, 0);
+}
+
+#[test]
+fn wrong_password_is_refused_counted_and_binds_nothing() {
+    let mut reg = registrar();
+    let mut phone = Phone::new("1001", "wrong", 5062);
+    let t0 = Instant::now();
+    let resp = phone.register(&mut reg, &[DESK], None, t0);
+    assert_eq!(code(&resp), 401);
+    assert!(
+        challenges(&resp).iter().all(|c| !c.contains("stale")),
+        "a wrong password is not stale"
+    );
+    assert_eq!(reg.stats(t0).auth_failures, 1);
+    assert!(reg.bindings("1001", t0).is_empty());
+    assert!(events(&mut reg).is_empty());
+}
+
+#[test]
+fn replayed_register_is_a_failure() {
+    let mut reg = registrar();
+    let mut phone = Phone::new("1001", "demo1001", 5062);
+    let t0 = Instant::now();
+    phone.send(&mut reg, &[DESK], None, t0);
+    let request = phone.request(&[DESK], None);
+    assert_eq!(code(&reg.handle_register(&request, &phone.source, t0)), 200);
+    // The same bytes again (a new branch would not change the digest): nc did not grow.
+    let replay = reg.handle_register(&request, &source(6000), t0);
+    assert_eq!(code(&replay), 401);
+    assert_eq!(reg.stats(t0).auth_failures, 1);
+}
+
+#[test]
+fn a_user_cannot_register_another_users_address() {
+    let mut reg = registrar();
+    let mut phone = Phone::new("1002", "demo1002", 5070);
+    phone.to_user = "1001";
+    let t0 = Instant::now();
+    assert_eq!(code(&phone.register(&mut reg, &[DESK], None, t0)), 403);
+    assert!(reg.bindings("1001", t0).is_empty());
+    assert!(reg.bindings("1002", t0).is_empty());
+}
+
+#[test]
+fn several_contacts_and_removing_one_with_expires_zero() {
+    let mut reg = registrar();
+    let mut phone = Phone::new("1001", "demo1001", 5062);
+    let t0 = Instant::now();
+    let ok = phone.register(
+        &mut reg,
+        &[&format!("{DESK};expires=600"), SOFT],
+        Some("300"),
+        t0,
+    );
+    assert_eq!(code(&ok), 200);
+    assert_eq!(
+        contacts(&ok),
+        vec![
+            "<sip:1001@10.0.0.6:5064;transport=udp>;expires=300",
+            "<sip:1001@10.0.0.5:5062>;expires=600",
+        ]
+    );
+    assert_eq!(events(&mut reg).len(), 1);
+    // A query (no Contact) lists them, with the time left.
+    let t1 = t0 + Duration::from_secs(10);
+    let query = phone.register(&mut reg, &[], None, t1);
+    assert_eq!(contacts(&query).len(), 2);
+    assert!(contacts(&query)[0].ends_with("expires=290"));
+    assert!(events(&mut reg).is_empty());
+    let removed = phone.register(&mut reg, &[&format!("{SOFT};expires=0")], None, t1);
+    assert_eq!(code(&removed), 200);
+    assert_eq!(
+        contacts(&removed),
+        vec!["<sip:1001@10.0.0.5:5062>;expires=590"]
+    );
+    let ev = events(&mut reg);
+    assert_eq!(ev.len(), 1);
+    assert!(ev[0].registered);
+    assert_eq!(ev[0].bindings.len(), 1);
+}
+
+#[test]
+fn wildcard_with_expires_zero_removes_all_and_needs_both() {
+    let mut reg = registrar();
+    let mut phone = Phone::new("1001", "demo1001", 5062);
+    let t0 = Instant::now();
+    phone.register(&mut reg, &[DESK, SOFT], None, t0);
+    events(&mut reg);
+    assert_eq!(code(&phone.register(&mut reg, &["*"], None, t0)), 400);
+    assert_eq!(code(&phone.register(&mut reg, &["*"], Some("60"), t0)), 400);
+    assert_eq!(
+        code(&phone.register(&mut reg, &["*", DESK], Some("0"), t0)),
+        400
+    );
+    assert_eq!(
+        reg.bindings("1001", t0).len(),
+        2,
+        "failed requests change nothing"
+    );
+    let ok = phone.register(&mut reg, &["*"], Some("0"), t0);
+    assert_eq!(code(&ok), 200);
+    assert!(contacts(&ok).is_empty());
+    assert!(reg.bindings("1001", t0).is_empty());
+    let ev = events(&mut reg);
+    assert_eq!(ev.len(), 1);
+    assert!(!ev[0].registered);
+    assert_eq!(reg.poll_timeout(), None);
+}
+
+#[test]
+fn too_brief_gets_423_with_min_expires_and_too_long_is_shortened() {
+    let mut reg = registrar();
+    let mut phone = Phone::new("1001", "demo1001", 5062);
+    let t0 = Instant::now();
+    let brief = phone.register(&mut reg, &[DESK], Some("30"), t0);
+    assert_eq!(code(&brief), 423);
+    let min = brief.headers.iter().find_map(|h| match h {
+        Header::MinExpires(m) => Some(m.value().to_string()),
+        _ => None,
+    });
+    assert_eq!(min.as_deref(), Some("60"));
+    assert!(reg.bindings("1001", t0).is_empty());
+    let long = phone.register(&mut reg, &[DESK], Some("86400"), t0);
+    assert_eq!(
+        contacts(&long),
+        vec!["<sip:1001@10.0.0.5:5062>;expires=3600"]
+    );
+}
+
+#[test]
+fn same_call_id_with_an_old_cseq_is_refused() {
+    let mut reg = registrar();
+    let mut phone = Phone::new("1001", "demo1001", 5062);
+    let t0 = Instant::now();
+    phone.send(&mut reg, &[DESK], None, t0);
+    let older = phone.request(&[&format!("{DESK};expires=0")], None);
+    // The newer one answers a second challenge (a reordered nc would be a replay first).
+    phone.nonce = None;
+    phone.send(&mut reg, &[DESK], None, t0);
+    let newer = phone.request(&[DESK], None);
+    assert_eq!(code(&reg.handle_register(&newer, &phone.source, t0)), 200);
+    // The unregister sent first arrives last: §10.3 step 7 refuses it.
+    let resp = reg.handle_register(&older, &phone.source, t0);
+    assert_eq!(code(&resp), 500);
+    assert_eq!(reg.bindings("1001", t0).len(), 1);
+    // Another Call-ID (the phone rebooted) may do anything.
+    let mut rebooted = Phone::new("1001", "demo1001", 5062);
+    rebooted.call_id = "after-reboot".into();
+    let resp = rebooted.register(&mut reg, &[&format!("{DESK};expires=0")], None, t0);
+    assert_eq!(code(&resp), 200);
+    assert!(reg.bindings("1001", t0).is_empty());
+}
+
+#[test]
+fn contact_limit_evicts_the_oldest_and_refuses_oversized_requests() {
+    let mut reg = registrar();
+    let mut phone = Phone::new("1001", "demo1001", 5062);
+    let t0 = Instant::now();
+    let uris: Vec<String> = (0..5)
+        .map(|i| format!("<sip:1001@10.0.1.{i}:5060>"))
+        .collect();
+    let all: Vec<&str> = uris.iter().map(String::as_str).collect();
+    assert_eq!(code(&phone.register(&mut reg, &all, None, t0)), 403);
+    for (i, uri) in all.iter().enumerate() {
+        let at = t0 + Duration::from_secs(i as u64);
+        assert_eq!(code(&phone.register(&mut reg, &[uri], None, at)), 200);
+    }
+    let left: Vec<String> = reg
+        .bindings("1001", t0 + Duration::from_secs(5))
+        .into_iter()
+        .map(|b| b.contact_uri)
+        .collect();
+    assert_eq!(left.len(), 3);
+    for kept in ["10.0.1.2", "10.0.1.3", "10.0.1.4"] {
+        assert!(left.iter().any(|u| u.contains(kept)), "{left:?}");
+    }
+}
+
+#[test]
+fn five_failures_lock_the_source_out_but_not_others() {
+    let mut reg = registrar();
+    let t0 = Instant::now();
+    let mut attacker = Phone::new("1001", "guess", 7000);
+    attacker.source.addr = "127.0.0.66:7000".parse().unwrap();
+    attacker.send(&mut reg, &[DESK], None, t0);
+    for i in 0..5 {
+        let resp = attacker.send(&mut reg, &[DESK], None, t0 + Duration::from_secs(i));
+        assert_eq!(code(&resp), 401, "attempt {i}");
+    }
+    assert_eq!(reg.stats(t0).auth_failures, 5);
+    // Now even the right password from that source is refused, without a challenge.
+    let mut same_source = Phone::new("1001", "demo1001", 7001);
+    same_source.source.addr = "127.0.0.66:7001".parse().unwrap();
+    let t1 = t0 + Duration::from_secs(10);
+    let resp = same_source.send(&mut reg, &[DESK], None, t1);
+    assert_eq!(code(&resp), 403);
+    assert!(challenges(&resp).is_empty());
+    let stats = reg.stats(t1);
+    assert_eq!((stats.rate_limited, stats.blocked_sources), (1, 1));
+    // Another source is unaffected.
+    let mut agent = Phone::new("1001", "demo1001", 5062);
+    assert_eq!(code(&agent.register(&mut reg, &[DESK], None, t1)), 200);
+    // After the cool-down the source may try again.
+    let t2 = t0 + Duration::from_secs(5 + 300);
+    reg.handle_timeout(t2);
+    assert_eq!(
+        code(&same_source.register(&mut reg, &[DESK], None, t2)),
+        200
+    );
+}
+
+#[test]
+fn new_credentials_apply_to_the_next_register() {
+    let mut reg = registrar();
+    let mut phone = Phone::new("1001", "demo1001", 5062);
+    let t0 = Instant::now();
+    assert_eq!(code(&phone.register(&mut reg, &[DESK], None, t0)), 200);
+    reg.set_credentials(Credentials::from_passwords(REALM, [("1001", "changed")]));
+    assert_eq!(reg.bindings("1001", t0).len(), 1, "bindings survive");
+    assert_eq!(code(&phone.register(&mut reg, &[DESK], None, t0)), 401);
+    phone.password = "changed";
+    assert_eq!(code(&phone.register(&mut reg, &[DESK], None, t0)), 200);
+}
+
+#[test]
+fn bad_contacts_are_400() {
+    let mut reg = registrar();
+    let mut phone = Phone::new("1001", "demo1001", 5062);
+    let t0 = Instant::now();
+    let resp = phone.register(&mut reg, &["<tel:+390600000001>"], None, t0);
+    assert_eq!(code(&resp), 400);
+    assert!(matches!(&resp.status_code, rsip::StatusCode::Other(400, r) if r == "Bad Contact"));
+}
