@@ -140,13 +140,47 @@ impl MediaEngine {
     /// shard. Ports are taken round-robin through the range, so a just-freed pair is reused
     /// last.
     pub async fn allocate(&self) -> Result<(MediaLeg, MediaEvents), MediaError> {
+        let id = LegId(self.inner.next_leg.fetch_add(1, Relaxed));
+        let shard = (id.0 as usize) % self.inner.shards.len();
+        self.allocate_on(id, shard)
+    }
+
+    /// Like [`allocate`](Self::allocate), on the shard that serves `near`, so the two legs can
+    /// be [bridged](MediaLeg::bridge) (the agent's leg next to the caller's). Fails with
+    /// [`MediaError::DifferentShards`] if `near` belongs to another engine.
+    pub async fn allocate_near(
+        &self,
+        near: &MediaLeg,
+    ) -> Result<(MediaLeg, MediaEvents), MediaError> {
+        let id = LegId(self.inner.next_leg.fetch_add(1, Relaxed));
+        let shard = near.shard();
+        if self
+            .inner
+            .shards
+            .get(shard)
+            .is_none_or(|s| !s.same_channel(near.shard_sender()))
+        {
+            return Err(MediaError::DifferentShards {
+                leg: id.0,
+                leg_shard: shard,
+                other: near.id().0,
+                other_shard: shard,
+            });
+        }
+        self.allocate_on(id, shard)
+    }
+
+    fn allocate_on(
+        &self,
+        id: LegId,
+        shard_index: usize,
+    ) -> Result<(MediaLeg, MediaEvents), MediaError> {
         let (rtp, rtcp) = self.bind_pair()?;
         let local = rtp.local_addr().map_err(|source| MediaError::Socket {
             addr: SocketAddr::new(self.inner.config.bind_ip, 0),
             source,
         })?;
-        let id = LegId(self.inner.next_leg.fetch_add(1, Relaxed));
-        let shard = &self.inner.shards[(id.0 as usize) % self.inner.shards.len()];
+        let shard = &self.inner.shards[shard_index];
         let (event_tx, event_rx) = mpsc::unbounded_channel();
         shard
             .send(ShardCommand::Add(Box::new(NewLeg {
@@ -159,7 +193,13 @@ impl MediaEngine {
         // Counted here (the shard decrements on close) so stats are right at once.
         self.inner.counters.legs_active.fetch_add(1, Relaxed);
         Ok((
-            MediaLeg::new(id, local, shard.clone(), self.inner.next_playback.clone()),
+            MediaLeg::new(
+                id,
+                local,
+                shard_index,
+                shard.clone(),
+                self.inner.next_playback.clone(),
+            ),
             MediaEvents::new(event_rx),
         ))
     }

@@ -29,6 +29,20 @@ pub enum MediaError {
     /// The engine's shard tasks are gone (runtime shut down).
     #[error("media engine is not running: its shard tasks have stopped")]
     EngineStopped,
+    /// Two legs served by different shards cannot be bridged: relaying happens inside one
+    /// shard's tick. Allocate the second leg with `MediaEngine::allocate_near`.
+    #[error(
+        "cannot bridge leg {leg} (shard {leg_shard}) with leg {other} (shard {other_shard}): expected both on one shard of one engine; allocate the second with allocate_near"
+    )]
+    DifferentShards {
+        leg: u64,
+        leg_shard: usize,
+        other: u64,
+        other_shard: usize,
+    },
+    /// A leg cannot be bridged with itself.
+    #[error("cannot bridge leg {0} with itself: expected two different legs")]
+    BridgeToSelf(u64),
     /// `MediaEngine::start` was called outside a tokio runtime.
     #[error("MediaEngine::start must be called inside a tokio runtime")]
     NoRuntime,

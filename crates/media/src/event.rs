@@ -25,6 +25,17 @@ pub enum RecordingEnd {
     Error(String),
 }
 
+/// Why a bridge ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BridgeEnd {
+    /// `unbridge` was called on either leg.
+    Unbridged,
+    /// Either leg was bridged to a third one.
+    Replaced,
+    /// The other leg was closed (its call hung up), or was gone before the bridge started.
+    OtherClosed,
+}
+
 /// An event from one leg.
 #[derive(Debug, Clone, PartialEq)]
 pub enum MediaEvent {
@@ -43,4 +54,9 @@ pub enum MediaEvent {
     RemoteLatched { addr: SocketAddr },
     /// No RTP arrived for the configured inactivity timeout.
     RtpTimeout,
+    /// The leg now relays to and from `other` (a prompt that was playing was stopped and
+    /// reported interrupted just before).
+    Bridged { other: LegId },
+    /// The bridge with `other` ended; the leg's own stream (comfort silence, prompts) resumes.
+    BridgeEnded { other: LegId, reason: BridgeEnd },
 }

@@ -194,6 +194,49 @@ pub fn decode(codec: crate::Codec, input: &[u8], output: &mut [i16]) {
     }
 }
 
+/// µ-law byte → A-law byte through the 16-bit linear value (G.711 §3 and §2 tables).
+const fn build_ulaw_to_alaw() -> [u8; 256] {
+    let mut table = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        table[i] = alaw_compress(ulaw_expand(i as u8));
+        i += 1;
+    }
+    table
+}
+
+/// A-law byte → µ-law byte through the 16-bit linear value.
+const fn build_alaw_to_ulaw() -> [u8; 256] {
+    let mut table = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        table[i] = ulaw_compress(alaw_expand(i as u8));
+        i += 1;
+    }
+    table
+}
+
+static ULAW_TO_ALAW: [u8; 256] = build_ulaw_to_alaw();
+static ALAW_TO_ULAW: [u8; 256] = build_alaw_to_ulaw();
+
+/// Transcodes G.711 bytes from one law to the other through linear PCM (decode, then encode),
+/// folded into one 256-entry table per direction at compile time; copies when `from == to`.
+/// `input` and `output` have the same length (one byte per sample either way).
+pub fn transcode(from: crate::Codec, to: crate::Codec, input: &[u8], output: &mut [u8]) {
+    debug_assert_eq!(input.len(), output.len());
+    let table = match (from, to) {
+        (crate::Codec::Pcmu, crate::Codec::Pcma) => &ULAW_TO_ALAW,
+        (crate::Codec::Pcma, crate::Codec::Pcmu) => &ALAW_TO_ULAW,
+        _ => {
+            output.copy_from_slice(input);
+            return;
+        }
+    };
+    for (o, &c) in output.iter_mut().zip(input) {
+        *o = table[c as usize];
+    }
+}
+
 /// The byte that encodes silence in `codec`.
 pub const fn silence(codec: crate::Codec) -> u8 {
     match codec {
@@ -292,6 +335,26 @@ mod tests {
         assert_eq!(alaw_decode(silence(crate::Codec::Pcma)), 8);
     }
 
+    #[test]
+    fn transcode_goes_through_linear_pcm() {
+        use crate::Codec::{Pcma, Pcmu};
+        let all: Vec<u8> = (0..=255).collect();
+        let mut out = vec![0u8; 256];
+        transcode(Pcmu, Pcma, &all, &mut out);
+        for (&u, &a) in all.iter().zip(&out) {
+            assert_eq!(a, alaw_encode(ulaw_decode(u)), "µ-law {u:#04x}");
+        }
+        transcode(Pcma, Pcmu, &all, &mut out);
+        for (&a, &u) in all.iter().zip(&out) {
+            assert_eq!(u, ulaw_encode(alaw_decode(a)), "A-law {a:#04x}");
+        }
+        transcode(Pcmu, Pcmu, &all, &mut out);
+        assert_eq!(out, all);
+        // Silence stays (near) silence across the laws.
+        transcode(Pcmu, Pcma, &[ULAW_SILENCE], &mut out[..1]);
+        assert!(alaw_decode(out[0]).abs() <= 8);
+    }
+
     proptest! {
         /// Quantisation error stays within half a step of the segment the sample falls in
         /// (steps double per segment; the top of the range clips at the last level).
@@ -316,6 +379,19 @@ mod tests {
             let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
             prop_assert!(ulaw_decode(ulaw_encode(lo)) <= ulaw_decode(ulaw_encode(hi)));
             prop_assert!(alaw_decode(alaw_encode(lo)) <= alaw_decode(alaw_encode(hi)));
+        }
+
+        /// A-law → µ-law → A-law is lossless: µ-law is finer than A-law at every level
+        /// but the loudest, so each A-law level survives the trip.
+        #[test]
+        fn transcoding_round_trip_keeps_the_level(code in any::<u8>()) {
+            use crate::Codec::{Pcma, Pcmu};
+            let mut u = [0u8];
+            let mut back = [0u8];
+            transcode(Pcma, Pcmu, &[code], &mut u);
+            transcode(Pcmu, Pcma, &u, &mut back);
+            let (orig, got) = (alaw_decode(code) as i32, alaw_decode(back[0]) as i32);
+            prop_assert!((orig - got).abs() <= orig.abs() / 16 + 16, "{} -> {}", orig, got);
         }
 
         #[test]

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
+use crate::error::MediaError;
 use crate::event::{LegId, MediaEvent, PlaybackId};
 use crate::playout::PlayOptions;
 use crate::prompt::Prompt;
@@ -23,6 +24,7 @@ use crate::shard::{LegCommand, ShardCommand};
 pub struct MediaLeg {
     id: LegId,
     local: SocketAddr,
+    shard_index: usize,
     shard: mpsc::UnboundedSender<ShardCommand>,
     next_playback: Arc<AtomicU64>,
 }
@@ -32,6 +34,7 @@ impl std::fmt::Debug for MediaLeg {
         f.debug_struct("MediaLeg")
             .field("id", &self.id)
             .field("local", &self.local)
+            .field("shard", &self.shard_index)
             .finish()
     }
 }
@@ -40,12 +43,14 @@ impl MediaLeg {
     pub(crate) fn new(
         id: LegId,
         local: SocketAddr,
+        shard_index: usize,
         shard: mpsc::UnboundedSender<ShardCommand>,
         next_playback: Arc<AtomicU64>,
     ) -> Self {
         MediaLeg {
             id,
             local,
+            shard_index,
             shard,
             next_playback,
         }
@@ -58,6 +63,15 @@ impl MediaLeg {
 
     pub fn id(&self) -> LegId {
         self.id
+    }
+
+    /// The engine shard serving this leg.
+    pub fn shard(&self) -> usize {
+        self.shard_index
+    }
+
+    pub(crate) fn shard_sender(&self) -> &mpsc::UnboundedSender<ShardCommand> {
+        &self.shard
     }
 
     /// The RTP address (RTCP is on port + 1).
@@ -100,6 +114,43 @@ impl MediaLeg {
 
     pub fn stop_recording(&self) {
         self.send(LegCommand::StopRecording);
+    }
+
+    /// Bridges this leg with `other` (B2BUA: caller and agent): from the shard's next tick
+    /// each RTP packet one leg accepts is relayed on the other, under the other's SSRC,
+    /// payload types, sequence and timestamps (RFC 3550 §8.2), transcoded between µ-law and
+    /// A-law when the codecs differ, telephone-events included (still reported as
+    /// [`MediaEvent::Dtmf`] by the leg that received them). Prompts playing on either leg
+    /// stop; both legs report [`MediaEvent::Bridged`]. A leg already bridged elsewhere is
+    /// unbridged first ([`BridgeEnd::Replaced`](crate::BridgeEnd::Replaced)). Direction
+    /// follows each leg's [`StreamParams::direction`] (RFC 3264 §8.4): re-`configure` a leg
+    /// for hold and nothing is sent to it. Dropping either leg ends the bridge
+    /// ([`BridgeEnd::OtherClosed`](crate::BridgeEnd::OtherClosed) on the survivor).
+    ///
+    /// Both legs must be served by one shard (relaying happens inside its tick): allocate the
+    /// second with [`MediaEngine::allocate_near`](crate::MediaEngine::allocate_near).
+    pub fn bridge(&self, other: &MediaLeg) -> Result<(), MediaError> {
+        if self.id == other.id {
+            return Err(MediaError::BridgeToSelf(self.id.0));
+        }
+        if !self.shard.same_channel(&other.shard) {
+            return Err(MediaError::DifferentShards {
+                leg: self.id.0,
+                leg_shard: self.shard_index,
+                other: other.id.0,
+                other_shard: other.shard_index,
+            });
+        }
+        self.shard
+            .send(ShardCommand::Bridge(self.id, other.id))
+            .map_err(|_| MediaError::EngineStopped)
+    }
+
+    /// Ends this leg's bridge, if any; both legs report
+    /// [`BridgeEnd::Unbridged`](crate::BridgeEnd::Unbridged) and resume their own streams
+    /// (comfort silence, prompts) with sequence numbers and timestamps continuing.
+    pub fn unbridge(&self) {
+        let _ = self.shard.send(ShardCommand::Unbridge(self.id));
     }
 }
 

@@ -16,6 +16,12 @@
 //! buffers and no lock shared across legs. A [`MediaLeg`] is the call's handle; its
 //! [`MediaEvents`] carry what happened.
 //!
+//! Bridging (B2BUA: caller ↔ agent) is sans-IO too: a leg hands what it accepted out of
+//! [`RtpSession::handle_rtp_packet`], its partner re-sends it with [`RtpSession::relay`] under
+//! its own SSRC and numbering (see `session_bridge.rs`). The shard relays on the tick the
+//! packet is read, reading bridged legs on every tick; [`MediaLeg::bridge`] needs both legs
+//! on one shard ([`MediaEngine::allocate_near`]).
+//!
 //! ## Run loop
 //!
 //! Driving an [`RtpSession`] (the shard task does exactly this; tests do it with fake time):
@@ -81,7 +87,7 @@ pub mod dtmf;
 pub use dtmf::{DtmfReceiver, DtmfSender};
 pub use engine::{MediaConfig, MediaEngine};
 pub use error::MediaError;
-pub use event::{LegId, MediaEvent, PlaybackId, RecordingEnd};
+pub use event::{BridgeEnd, LegId, MediaEvent, PlaybackId, RecordingEnd};
 pub use leg::{MediaEvents, MediaLeg};
 pub use library::PromptLibrary;
 pub use playout::{PlayOptions, Playout};
@@ -90,7 +96,8 @@ pub use reception::{LossReport, ReceptionStats};
 pub use recording::{FileRecording, RecordProgress, Recorder};
 pub use rtp::{HEADER_LEN, RtpHeader};
 pub use session::{
-    Channel, MAX_PACKET, ReceivedAudio, RtpSession, SessionConfig, StreamParams, Transmit,
+    Channel, MAX_PACKET, ReceivedAudio, ReceivedRtp, RtpKind, RtpSession, SessionConfig,
+    StreamParams, Transmit,
 };
 pub use stats::{EngineStats, IntervalHistogram};
 pub use types::{Codec, Direction};

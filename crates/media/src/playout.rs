@@ -67,10 +67,7 @@ impl Playout {
         options: PlayOptions,
     ) -> (Option<PlaybackId>, Option<PlaybackId>) {
         let replaced = self.stop();
-        let prompts: Vec<Arc<Prompt>> = prompts
-            .into_iter()
-            .filter(|p| !p.encoded(Codec::Pcmu).is_empty())
-            .collect();
+        let prompts: Vec<Arc<Prompt>> = prompts.into_iter().filter(|p| p.samples() > 0).collect();
         if prompts.is_empty() {
             return (replaced, Some(id));
         }
@@ -131,7 +128,9 @@ impl Playout {
                 fill.talkspurt_start = true;
             }
             let prompt = &pb.prompts[pb.index];
-            let len = prompt.encoded(Codec::Pcmu).len();
+            // The audio without the frame padding: prompts follow each other (and a loop
+            // wraps) sample-exactly, with no silence in between.
+            let len = prompt.samples();
             let n = (samples - written).min(len - pb.offset);
             if let Some((codec, buf)) = out.as_mut() {
                 buf[written..written + n]
@@ -223,6 +222,36 @@ mod tests {
         assert!(p.is_playing());
         assert_eq!(p.barge_in(), None, "barge-in disabled");
         assert_eq!(p.stop(), Some(PlaybackId(2)));
+    }
+
+    /// Hold music: a prompt that is not a whole number of frames loops without a gap or a
+    /// repeated sample, mid-packet.
+    #[test]
+    fn looped_music_wraps_seamlessly_inside_a_packet() {
+        let samples: Vec<i16> = (0..400).map(|i| (i as i16 - 200) * 100).collect();
+        let music = Arc::new(Prompt::from_samples_8k(&samples, "music"));
+        let mut p = Playout::new();
+        let looped = PlayOptions {
+            looped: true,
+            barge_in: false,
+        };
+        p.play(PlaybackId(1), vec![music.clone()], looped);
+        let mut heard = Vec::new();
+        for _ in 0..10 {
+            let mut buf = [0u8; 160];
+            let f = p.fill(Codec::Pcmu, &mut buf);
+            assert!(f.audio && f.finished.is_none());
+            heard.extend_from_slice(&buf);
+        }
+        let once = &music.encoded(Codec::Pcmu)[..400];
+        for (i, &c) in heard.iter().enumerate() {
+            assert_eq!(c, once[i % 400], "sample {i}");
+        }
+        assert_eq!(
+            p.stop(),
+            Some(PlaybackId(1)),
+            "stopped when the agent answers"
+        );
     }
 
     #[test]

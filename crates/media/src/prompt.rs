@@ -104,6 +104,11 @@ impl Prompt {
         Duration::from_micros(self.samples as u64 * 1_000_000 / SAMPLE_RATE as u64)
     }
 
+    /// Number of audio samples (8 kHz), without the padding to whole frames.
+    pub fn samples(&self) -> usize {
+        self.samples
+    }
+
     /// Number of 20 ms frames (160 bytes each) for `codec`.
     pub fn frames(&self, codec: Codec) -> usize {
         self.encoded(codec).len() / FRAME_SAMPLES

@@ -26,7 +26,9 @@ use crate::prompt::Prompt;
 use crate::reception::ReceptionStats;
 use crate::rtcp::{self, NtpTime, OutgoingReport, ReportBlock, SenderInfo};
 use crate::rtp::{HEADER_LEN, RtpHeader};
-pub use crate::stream::{Channel, ReceivedAudio, SessionConfig, StreamParams, Transmit};
+pub use crate::stream::{
+    Channel, ReceivedAudio, ReceivedRtp, RtpKind, SessionConfig, StreamParams, Transmit,
+};
 
 /// Largest datagram [`RtpSession::poll_transmit`] writes (12-byte header + 120 ms of G.711).
 pub const MAX_PACKET: usize = HEADER_LEN + 960;
@@ -49,6 +51,7 @@ pub struct RtpSession {
     slot_timestamp: u32,
     next_due: Option<Instant>,
     marker_pending: bool,
+    bridge: BridgeState,
     playout: Playout,
     dtmf_out: DtmfSender,
     // Receiving.
@@ -79,6 +82,7 @@ impl RtpSession {
             slot_timestamp: config.initial_timestamp,
             next_due: None,
             marker_pending: true,
+            bridge: BridgeState::default(),
             playout: Playout::new(),
             dtmf_out: DtmfSender::new(),
             dtmf_in: DtmfReceiver::new(),
@@ -201,6 +205,19 @@ impl RtpSession {
         source: SocketAddr,
         now: Instant,
     ) -> Option<ReceivedAudio<'a>> {
+        self.handle_rtp_packet(packet, source, now)
+            .and_then(|r| r.audio())
+    }
+
+    /// Like [`handle_rtp`](Self::handle_rtp), but returns every packet the leg accepted,
+    /// audio and telephone-events, with the header fields a bridge relays
+    /// ([`RtpSession::relay`] on the other leg).
+    pub fn handle_rtp_packet<'a>(
+        &mut self,
+        packet: &'a [u8],
+        source: SocketAddr,
+        now: Instant,
+    ) -> Option<ReceivedRtp<'a>> {
         let params = self.params?;
         if crate::rtp::looks_like_rtcp(packet) {
             // RTCP multiplexed on the RTP port (RFC 5761 §4).
@@ -244,7 +261,14 @@ impl RtpSession {
             {
                 self.finished(id, true);
             }
-            return None;
+            return (outcome != DtmfPacket::Malformed).then_some(ReceivedRtp {
+                kind: RtpKind::TelephoneEvent,
+                ssrc,
+                sequence: seq,
+                timestamp,
+                marker: rtp.mark(),
+                payload: rtp.payload(),
+            });
         }
         if !is_audio {
             return None;
@@ -253,10 +277,12 @@ impl RtpSession {
         if let Some(r) = self.reception.as_mut() {
             r.update_jitter(timestamp, arrival);
         }
-        Some(ReceivedAudio {
+        Some(ReceivedRtp {
+            kind: RtpKind::Audio(params.codec),
             ssrc,
+            sequence: seq,
             timestamp,
-            codec: params.codec,
+            marker: rtp.mark(),
             payload: rtp.payload(),
         })
     }
@@ -341,13 +367,14 @@ impl RtpSession {
             }
         }
         let ptime = params.ptime();
+        let own_silence = self.bridge.own_silence(now);
         while let Some(due) = self.next_due {
             if due >= now + SEND_AHEAD {
                 return None;
             }
             if now.saturating_duration_since(due) > MAX_LAG {
-                self.run_slot(&params, None);
-            } else if let Some(len) = self.run_slot(&params, Some(&mut *buf)) {
+                self.run_slot(&params, None, own_silence);
+            } else if let Some(len) = self.run_slot(&params, Some(&mut *buf), own_silence) {
                 self.next_due = Some(due + ptime);
                 return Some(Transmit {
                     channel: Channel::Rtp,
@@ -361,8 +388,24 @@ impl RtpSession {
     }
 
     /// Fills one slot; with `buf == None` the slot is skipped (clock advances, nothing sent).
-    fn run_slot(&mut self, params: &StreamParams, buf: Option<&mut [u8]>) -> Option<usize> {
+    /// Without `own_silence` (bridged, relayed audio flowing) a slot with nothing to play is
+    /// left to the relay.
+    fn run_slot(
+        &mut self,
+        params: &StreamParams,
+        buf: Option<&mut [u8]>,
+        own_silence: bool,
+    ) -> Option<usize> {
         let samples = params.samples_per_packet();
+        if buf.is_some()
+            && params.direction.sends()
+            && (self.playout.is_playing()
+                || self.dtmf_out.is_busy()
+                || (own_silence && params.direction == Direction::SendRecv))
+        {
+            // Our own packet follows relayed ones: keep timestamps moving forward.
+            self.catch_up_after_relay();
+        }
         let slot_ts = self.slot_timestamp;
         self.slot_timestamp = slot_ts.wrapping_add(samples);
         let Some(buf) = buf.filter(|_| params.direction.sends()) else {
@@ -412,7 +455,7 @@ impl RtpSession {
                 if let Some(id) = fill.finished {
                     self.finished(id, false);
                 }
-                if !fill.audio && params.direction != Direction::SendRecv {
+                if !fill.audio && (params.direction != Direction::SendRecv || !own_silence) {
                     self.marker_pending = true;
                     return None;
                 }
@@ -427,6 +470,7 @@ impl RtpSession {
             }
         };
         header.write(buf);
+        self.bridge.note_sent(slot_ts.wrapping_add(samples));
         self.sequence = self.sequence.wrapping_add(1);
         self.marker_pending = false;
         self.packets_sent = self.packets_sent.wrapping_add(1);
@@ -526,6 +570,10 @@ impl RtpSession {
         t
     }
 }
+
+#[path = "session_bridge.rs"]
+mod bridge;
+use bridge::BridgeState;
 
 #[cfg(test)]
 #[path = "session_receive_tests.rs"]

@@ -93,6 +93,8 @@ pub struct EngineStats {
     pub legs_active: u64,
     pub rtp_packets_sent: u64,
     pub rtp_packets_received: u64,
+    /// RTP packets relayed between bridged legs (also counted in `rtp_packets_sent`).
+    pub rtp_packets_relayed: u64,
     pub rtcp_packets_sent: u64,
     pub dtmf_digits_received: u64,
     /// Intervals between successive send passes of each shard (the packet spacing every leg
@@ -110,6 +112,7 @@ pub(crate) struct Counters {
     pub legs_active: AtomicU64,
     pub rtp_sent: AtomicU64,
     pub rtp_received: AtomicU64,
+    pub rtp_relayed: AtomicU64,
     pub rtcp_sent: AtomicU64,
     pub dtmf_received: AtomicU64,
     pub late_ticks: AtomicU64,
@@ -126,6 +129,7 @@ impl Default for Counters {
             legs_active: AtomicU64::new(0),
             rtp_sent: AtomicU64::new(0),
             rtp_received: AtomicU64::new(0),
+            rtp_relayed: AtomicU64::new(0),
             rtcp_sent: AtomicU64::new(0),
             dtmf_received: AtomicU64::new(0),
             late_ticks: AtomicU64::new(0),
@@ -143,6 +147,7 @@ impl Default for Counters {
 pub(crate) struct TickCounts {
     pub rtp_sent: u64,
     pub rtp_received: u64,
+    pub rtp_relayed: u64,
     pub rtcp_sent: u64,
     pub dtmf_received: u64,
     pub send_errors: u64,
@@ -153,6 +158,7 @@ impl Counters {
         for (counter, value) in [
             (&self.rtp_sent, t.rtp_sent),
             (&self.rtp_received, t.rtp_received),
+            (&self.rtp_relayed, t.rtp_relayed),
             (&self.rtcp_sent, t.rtcp_sent),
             (&self.dtmf_received, t.dtmf_received),
             (&self.send_errors, t.send_errors),
@@ -175,6 +181,7 @@ impl Counters {
             legs_active: self.legs_active.load(Relaxed),
             rtp_packets_sent: self.rtp_sent.load(Relaxed),
             rtp_packets_received: self.rtp_received.load(Relaxed),
+            rtp_packets_relayed: self.rtp_relayed.load(Relaxed),
             rtcp_packets_sent: self.rtcp_sent.load(Relaxed),
             dtmf_digits_received: self.dtmf_received.load(Relaxed),
             send_interval: IntervalHistogram {

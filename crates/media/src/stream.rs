@@ -78,3 +78,39 @@ pub struct ReceivedAudio<'a> {
     pub codec: Codec,
     pub payload: &'a [u8],
 }
+
+/// What a received RTP packet carries, as the session classified it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RtpKind {
+    /// Audio in the leg's negotiated codec.
+    Audio(Codec),
+    /// An RFC 4733 telephone-event payload on the negotiated payload type.
+    TelephoneEvent,
+}
+
+/// A received RTP packet the session accepted (the leg receives, the payload type is the
+/// negotiated audio or telephone-event one): everything a bridge needs to relay it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReceivedRtp<'a> {
+    pub kind: RtpKind,
+    pub ssrc: u32,
+    pub sequence: u16,
+    pub timestamp: u32,
+    pub marker: bool,
+    pub payload: &'a [u8],
+}
+
+impl<'a> ReceivedRtp<'a> {
+    /// The audio part, for a recorder; `None` for telephone-events.
+    pub fn audio(&self) -> Option<ReceivedAudio<'a>> {
+        match self.kind {
+            RtpKind::Audio(codec) => Some(ReceivedAudio {
+                ssrc: self.ssrc,
+                timestamp: self.timestamp,
+                codec,
+                payload: self.payload,
+            }),
+            RtpKind::TelephoneEvent => None,
+        }
+    }
+}
