@@ -120,7 +120,8 @@ pub struct AuditEntry {
 }
 
 impl Store {
-    /// Creates an operator with an argon2 password hash; a duplicate login is refused.
+    /// Creates an operator with an argon2 password hash and the SIP digest HA1s for the
+    /// configured realm ([`crate::credentials`]); a duplicate login is refused.
     pub async fn create_user(
         &self,
         login: &str,
@@ -135,17 +136,24 @@ impl Store {
                 key: login.to_string(),
             });
         }
-        let phc = hash_password(password, self.settings.password_cost)?;
+        if password.is_empty() {
+            return Err(Error::invalid("password", "a non-empty password", ""));
+        }
+        let cols = self.password_columns(login, password)?;
         let id: i64 = sqlx::query_scalar(
-            "INSERT INTO users (login, full_name, role, password_hash, active, created) \
-             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+            "INSERT INTO users (login, full_name, role, password_hash, active, created, \
+             sip_realm, sip_ha1_md5, sip_ha1_sha256) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
         )
         .bind(login)
         .bind(full_name)
         .bind(role.as_str())
-        .bind(phc)
+        .bind(cols.phc)
         .bind(true)
         .bind(to_ms(now))
+        .bind(cols.realm)
+        .bind(cols.ha1_md5)
+        .bind(cols.ha1_sha256)
         .fetch_one(&self.pool)
         .await?;
         Ok(User {

@@ -440,7 +440,10 @@ impl Store {
             responsible: None,
         };
         let actor = answered.agent.map_or(Actor::System, Actor::User);
-        let id = self.create_in_tx(&mut tx, &new, Actor::System, now).await?;
+        let id = self
+            .create_in_tx(&mut tx, &new, Actor::System, now)
+            .await?
+            .id;
         let body = format!(
             "call {call_id} from {} to {}, waited {} s in queue {queue_name}",
             call.caller,

@@ -122,7 +122,7 @@ pub struct CustomerUpdate {
 }
 
 impl Store {
-    fn pin_hmac(&self, pin: &str) -> Result<String> {
+    pub(crate) fn pin_hmac(&self, pin: &str) -> Result<String> {
         if !(4..=12).contains(&pin.len()) || !pin.bytes().all(|b| b.is_ascii_digit()) {
             return Err(Error::invalid("PIN", "4 to 12 digits", "(hidden)"));
         }

@@ -20,6 +20,9 @@
 //! | [`journal`] | on-disk journal of call writes while the database is away |
 //! | [`customers`] | customer registry, E.164 phones, PIN HMAC |
 //! | [`access`] | operators, roles, queue permissions, audit log |
+//! | [`credentials`] | passwords and the SIP digest HA1s derived from them |
+//! | [`demo`] | the demo's queues, operators and customers (idempotent) |
+//! | [`synth`] | synthetic tickets for benchmarks and `centralino gen-tickets` |
 //!
 //! # Databases
 //! One schema, written twice (`migrations/sqlite`, `migrations/postgres`) with the same
@@ -40,10 +43,13 @@
 #![warn(missing_docs)]
 
 pub mod access;
+pub mod api_queries;
 pub mod articles;
 pub mod assignment;
 pub mod calls;
+pub mod credentials;
 pub mod customers;
+pub mod demo;
 pub mod error;
 pub mod journal;
 pub mod lifecycle;
@@ -52,6 +58,7 @@ pub mod number;
 pub mod queues;
 pub mod search;
 pub mod store;
+pub mod synth;
 pub mod tickets;
 pub mod types;
 
@@ -60,7 +67,9 @@ pub use articles::{Article, Attachment, NewArticle, NewAttachment};
 pub use calls::{
     AnsweredCall, CallOutcome, CallRecord, IdentityResult, NewCall, QueueEvent, QueueEventKind,
 };
+pub use credentials::SipCredential;
 pub use customers::{Customer, CustomerUpdate, NewCustomer};
+pub use demo::{DemoOptions, DemoReport, load_demo_data};
 pub use error::{Error, Result};
 pub use journal::{CallWrite, JournaledStore, Replay, Written};
 pub use lifecycle::{Action, Change, LifecycleError, Snapshot, State};
@@ -68,6 +77,7 @@ pub use number::SystemId;
 pub use queues::Queue;
 pub use search::{SearchPage, SortBy, TicketQuery};
 pub use store::{Backend, Settings, Store};
+pub use synth::{SynthReport, generate_tickets};
 pub use tickets::{HistoryEntry, NewTicket, Ticket};
 pub use types::{
     Actor, ArticleId, ArticleKind, Channel, CustomerId, Priority, QueueId, TicketId, TicketType,

@@ -123,8 +123,18 @@ impl Store {
             if !n.bytes().all(|b| b.is_ascii_digit() || b == b'*') {
                 return Err(Error::invalid("ticket number pattern", "digits and `*`", n));
             }
-            let p = w.param(Bind::Text(n.replace('*', "%")));
-            w.clauses.push(format!("t.number LIKE {p}"));
+            // SQLite's LIKE ignores case and so cannot use the number's (binary) index; GLOB
+            // can, for a literal prefix. PostgreSQL: LIKE with `tickets_number_pattern`.
+            match self.backend {
+                Backend::Sqlite => {
+                    let p = w.param(Bind::Text(n.to_string()));
+                    w.clauses.push(format!("t.number GLOB {p}"));
+                }
+                Backend::Postgres => {
+                    let p = w.param(Bind::Text(n.replace('*', "%")));
+                    w.clauses.push(format!("t.number LIKE {p}"));
+                }
+            }
         }
         if let Some(text) = q.text.as_deref().filter(|t| !t.trim().is_empty()) {
             match self.backend {

@@ -194,6 +194,44 @@ pub(crate) async fn record(
     Ok(())
 }
 
+/// Appends one history row per change in a single statement (a lock, say, changes state,
+/// lock and owner at once), in the order of `changes`.
+async fn record_changes(
+    tx: &mut Transaction<'static, Any>,
+    ticket: TicketId,
+    at: DateTime<Utc>,
+    actor: Actor,
+    changes: &[Change],
+    note: Option<&str>,
+) -> Result<()> {
+    if changes.is_empty() {
+        return Ok(());
+    }
+    // $1 ticket, $2 time, $3 actor, $4 note, then kind, old and new value of each change.
+    let rows: Vec<String> = (0..changes.len())
+        .map(|i| {
+            let p = 5 + 3 * i;
+            format!("($1, $2, $3, ${p}, ${}, ${}, $4)", p + 1, p + 2)
+        })
+        .collect();
+    let sql = format!(
+        "INSERT INTO ticket_history (ticket_id, at, actor_id, kind, old_value, new_value, note) \
+         VALUES {}",
+        rows.join(", ")
+    );
+    let mut q = sqlx::query(&sql)
+        .bind(ticket.0)
+        .bind(to_ms(at))
+        .bind(actor.user_id())
+        .bind(note.map(str::to_string));
+    for c in changes {
+        let (old, new) = c.values();
+        q = q.bind(c.kind()).bind(old).bind(new);
+    }
+    q.execute(&mut **tx).await?;
+    Ok(())
+}
+
 impl Store {
     /// The id of the `raw` queue (created by the first migration).
     pub async fn raw_queue(&self) -> Result<QueueId> {
@@ -211,8 +249,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<Ticket> {
         let mut tx = self.begin_write().await?;
-        let id = self.create_in_tx(&mut tx, &new, actor, now).await?;
-        let t = self.ticket_in_tx(&mut tx, id).await?;
+        let t = self.create_in_tx(&mut tx, &new, actor, now).await?;
         tx.commit().await?;
         Ok(t)
     }
@@ -223,7 +260,7 @@ impl Store {
         new: &NewTicket,
         actor: Actor,
         now: DateTime<Utc>,
-    ) -> Result<TicketId> {
+    ) -> Result<Ticket> {
         // The counter row is written first: it serialises creators on both databases.
         let day = now.with_timezone(&self.settings.time_zone).date_naive();
         let counter: i64 = sqlx::query_scalar(
@@ -244,31 +281,44 @@ impl Store {
                 QueueId(q)
             }
         };
-        let id: i64 = sqlx::query_scalar(
+        // The row comes back from the insert: no second round trip to read it.
+        let sql = format!(
             "INSERT INTO tickets (number, title, queue_id, state, locked, owner_id, \
              responsible_id, priority, ticket_type, channel, customer_id, call_id, service_area, \
              created, changed) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14) RETURNING id",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14) \
+             RETURNING {TICKET_COLUMNS}"
+        );
+        let row = sqlx::query(&sql)
+            .bind(&number)
+            .bind(&new.title)
+            .bind(queue.0)
+            .bind(State::New.as_str())
+            .bind(false)
+            .bind(new.owner.map(|u| u.0))
+            .bind(new.responsible.map(|u| u.0))
+            .bind(i64::from(new.priority.get()))
+            .bind(new.ticket_type.as_str())
+            .bind(new.channel.as_str())
+            .bind(new.customer.map(|c| c.0))
+            .bind(new.call_id.clone())
+            .bind(new.service_area.clone())
+            .bind(to_ms(now))
+            .fetch_one(&mut **tx)
+            .await?;
+        let ticket = ticket_from_row(&row)?;
+        record(
+            tx,
+            ticket.id,
+            now,
+            actor,
+            "created",
+            None,
+            Some(number),
+            None,
         )
-        .bind(&number)
-        .bind(&new.title)
-        .bind(queue.0)
-        .bind(State::New.as_str())
-        .bind(false)
-        .bind(new.owner.map(|u| u.0))
-        .bind(new.responsible.map(|u| u.0))
-        .bind(i64::from(new.priority.get()))
-        .bind(new.ticket_type.as_str())
-        .bind(new.channel.as_str())
-        .bind(new.customer.map(|c| c.0))
-        .bind(new.call_id.clone())
-        .bind(new.service_area.clone())
-        .bind(to_ms(now))
-        .fetch_one(&mut **tx)
         .await?;
-        let id = TicketId(id);
-        record(tx, id, now, actor, "created", None, Some(number), None).await?;
-        Ok(id)
+        Ok(ticket)
     }
 
     pub(crate) async fn ticket_in_tx(
@@ -376,20 +426,7 @@ impl Store {
         .bind(id.0)
         .execute(&mut **tx)
         .await?;
-        for c in &changes {
-            let (old, new) = c.values();
-            record(
-                tx,
-                id,
-                now,
-                actor,
-                c.kind(),
-                old,
-                new,
-                note.map(str::to_string),
-            )
-            .await?;
-        }
+        record_changes(tx, id, now, actor, &changes, note).await?;
         Ok(changes)
     }
 

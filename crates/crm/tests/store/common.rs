@@ -38,6 +38,7 @@ pub fn settings() -> Settings {
             iterations: 1,
         },
         time_zone: chrono_tz::Europe::Rome,
+        sip_realm: "centralino".to_string(),
     }
 }
 

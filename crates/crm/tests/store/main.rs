@@ -3,6 +3,7 @@
 mod common;
 mod tickets;
 
+mod demo;
 mod journal;
 mod model;
 mod people;

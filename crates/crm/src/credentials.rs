@@ -1,0 +1,171 @@
+//! Passwords and the SIP digest credentials derived from them.
+//!
+//! An operator's one password serves the web (argon2id hash, [`crate::access`]) and the phone
+//! (SIP user = web login, CONTRACT "The demo"). The phone's registrar authenticates with HTTP
+//! digest (RFC 3261 §22.4), which needs `HA1 = H(user ":" realm ":" password)` (RFC 2617
+//! §3.2.2.2 for MD5, RFC 7616 §3.4.2 for SHA-256), so whenever a password is set the store
+//! also keeps both HA1 values, lower-case hex, with the realm they were made for
+//! ([`crate::Settings::sip_realm`]). The SIP layer reads them through
+//! [`Store::sip_credentials`] and never sees a password. An HA1 is password-equivalent for
+//! its realm: it is not logged and [`SipCredential`]'s `Debug` hides it.
+
+use chrono::{DateTime, Utc};
+use md5::{Digest as _, Md5};
+use sha2::Sha256;
+use sqlx::Row;
+
+use crate::access::hash_password;
+use crate::error::{Error, Result};
+use crate::store::Store;
+use crate::types::{Actor, UserId};
+
+/// `HA1` under MD5: `MD5(login ":" realm ":" password)`, lower-case hex (RFC 2617 §3.2.2.2).
+pub fn ha1_md5(login: &str, realm: &str, password: &str) -> String {
+    hex::encode(Md5::digest(
+        format!("{login}:{realm}:{password}").as_bytes(),
+    ))
+}
+
+/// `HA1` under SHA-256: `SHA-256(login ":" realm ":" password)`, lower-case hex
+/// (RFC 7616 §3.4.2).
+pub fn ha1_sha256(login: &str, realm: &str, password: &str) -> String {
+    hex::encode(Sha256::digest(
+        format!("{login}:{realm}:{password}").as_bytes(),
+    ))
+}
+
+/// One phone's digest credentials for the configured realm, as the registrar needs them.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SipCredential {
+    /// SIP user name (the operator's login).
+    pub login: String,
+    /// `MD5(login:realm:password)`, lower-case hex.
+    pub ha1_md5: String,
+    /// `SHA-256(login:realm:password)`, lower-case hex.
+    pub ha1_sha256: String,
+}
+
+impl std::fmt::Debug for SipCredential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SipCredential")
+            .field("login", &self.login)
+            .field("ha1_md5", &"<redacted>")
+            .field("ha1_sha256", &"<redacted>")
+            .finish()
+    }
+}
+
+/// Everything stored for one password: the web hash and the phone's HA1s.
+pub(crate) struct PasswordColumns {
+    pub(crate) phc: String,
+    pub(crate) realm: String,
+    pub(crate) ha1_md5: String,
+    pub(crate) ha1_sha256: String,
+}
+
+impl Store {
+    pub(crate) fn password_columns(&self, login: &str, password: &str) -> Result<PasswordColumns> {
+        let realm = self.settings.sip_realm.clone();
+        Ok(PasswordColumns {
+            phc: hash_password(password, self.settings.password_cost)?,
+            ha1_md5: ha1_md5(login, &realm, password),
+            ha1_sha256: ha1_sha256(login, &realm, password),
+            realm,
+        })
+    }
+
+    /// Sets an operator's password: a new argon2id hash for the web and the SIP HA1s for the
+    /// configured realm; audited as a change (the password is not logged).
+    pub async fn set_password(
+        &self,
+        user: UserId,
+        password: &str,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        if password.is_empty() {
+            return Err(Error::invalid("password", "a non-empty password", ""));
+        }
+        let login = self.user(user).await?.login;
+        let cols = self.password_columns(&login, password)?;
+        sqlx::query(
+            "UPDATE users SET password_hash = $1, sip_realm = $2, sip_ha1_md5 = $3, \
+             sip_ha1_sha256 = $4 WHERE id = $5",
+        )
+        .bind(cols.phc)
+        .bind(cols.realm)
+        .bind(cols.ha1_md5)
+        .bind(cols.ha1_sha256)
+        .bind(user.0)
+        .execute(&self.pool)
+        .await?;
+        self.audit(
+            actor,
+            "change",
+            &format!("user:{user}"),
+            Some("password"),
+            now,
+        )
+        .await
+    }
+
+    /// The digest credentials of every active operator whose password was set for the
+    /// configured realm, by login: the registrar's user table. Operators whose password
+    /// predates the realm in force (or the credentials column) are left out until their
+    /// password is set again.
+    pub async fn sip_credentials(&self) -> Result<Vec<SipCredential>> {
+        let sql = format!(
+            "SELECT login, sip_ha1_md5, sip_ha1_sha256 FROM users WHERE active = {} \
+             AND sip_realm = $1 AND sip_ha1_md5 IS NOT NULL AND sip_ha1_sha256 IS NOT NULL \
+             ORDER BY login",
+            self.true_literal()
+        );
+        let rows = sqlx::query(&sql)
+            .bind(self.settings.sip_realm.as_str())
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(SipCredential {
+                    login: r.try_get("login")?,
+                    ha1_md5: r.try_get("sip_ha1_md5")?,
+                    ha1_sha256: r.try_get("sip_ha1_sha256")?,
+                })
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ha1_matches_rfc_examples() {
+        // RFC 2617 §3.5: Mufasa / testrealm@host.com / Circle Of Life.
+        assert_eq!(
+            ha1_md5("Mufasa", "testrealm@host.com", "Circle Of Life"),
+            "939e7578ed9e3c518a452acee763bce9"
+        );
+        // The inputs of RFC 7616 §3.9.1 (SHA-256); value checked with Python's hashlib.
+        assert_eq!(
+            ha1_sha256("Mufasa", "http-auth@example.org", "Circle of Life"),
+            "7987c64c30e25f1b74be53f966b49b90f2808aa92faf9a00262392d7b4794232"
+        );
+    }
+
+    #[test]
+    fn debug_hides_the_hashes() {
+        let c = SipCredential {
+            login: "1001".into(),
+            ha1_md5: ha1_md5("1001", "centralino", "demo1001"),
+            ha1_sha256: ha1_sha256("1001", "centralino", "demo1001"),
+        };
+        let shown = format!("{c:?}");
+        assert!(
+            shown.contains("1001") && shown.contains("redacted"),
+            "{shown}"
+        );
+        assert!(!shown.contains(&c.ha1_md5), "{shown}");
+    }
+}
