@@ -1,8 +1,10 @@
 //! # console
 //!
-//! The HTTP side of centralino, served by the binary: today the health check and the
-//! Prometheus metrics; the REST API, event stream and web consoles grow here.
+//! The HTTP side of centralino, served by the binary: the health check, the Prometheus
+//! metrics, and the CRM REST API under `/api/v1` ([`api`]: sessions, tickets, customers,
+//! call cards, OpenAPI document); the event stream and web consoles grow here.
 
+pub mod api;
 pub mod metrics;
 
 use std::net::SocketAddr;
@@ -28,15 +30,26 @@ pub struct AppState {
     pub metrics_public: bool,
     /// The CRM store (tickets, customers, call records).
     pub store: crm::Store,
+    /// The ACD (agent states, live queues); `None` where no calls are distributed.
+    pub acd: Option<switchboard::AcdHandle>,
 }
 
-/// The application's routes. Serve it with `into_make_service_with_connect_info::<SocketAddr>()`
-/// so `/metrics` can tell loopback clients from others.
+/// The application's routes with the API's default settings ([`api::ApiConfig`]: 8 h idle
+/// sessions, system clock). Serve it with
+/// `into_make_service_with_connect_info::<SocketAddr>()` so `/metrics` can tell loopback
+/// clients from others.
 pub fn router(state: AppState) -> Router {
+    router_with(state, api::ApiConfig::default())
+}
+
+/// [`router`] with explicit API settings.
+pub fn router_with(state: AppState, config: api::ApiConfig) -> Router {
+    let api = api::Api::with_acd(state.store.clone(), config, state.acd.clone());
     Router::new()
         .route("/api/v1/health", get(health))
         .route("/metrics", get(metrics))
         .with_state(state)
+        .merge(api::router(api))
 }
 
 /// Counts bus events into the metrics until the bus closes.

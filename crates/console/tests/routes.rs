@@ -32,12 +32,11 @@ async fn state(metrics_public: bool) -> (AppState, Arc<Metrics>, tempfile::TempD
     let settings = switchboard::CallSettings {
         language: "it".into(),
         answer_delay: Default::default(),
-        placeholder: switchboard::flow::PlaceholderSettings {
-            welcome_prompt: "welcome".into(),
-            idle_hangup: std::time::Duration::from_secs(5),
-            max_duration: std::time::Duration::from_secs(60),
-        },
+        max_duration: std::time::Duration::from_secs(60),
     };
+    let ivr: ivr::IvrConfig =
+        toml::from_str("default_entry = \"bye\"\n[nodes.bye]\nkind = \"hangup\"\n").unwrap();
+    let (tree, _) = ivr::Tree::build(&ivr, &|_| true).unwrap();
     let sb = Switchboard::new(
         gateway,
         media,
@@ -46,6 +45,20 @@ async fn state(metrics_public: bool) -> (AppState, Arc<Metrics>, tempfile::TempD
         SwitchboardConfig {
             default: settings,
             numbers: Default::default(),
+            hold_music: "hold_music".into(),
+            voicemail: switchboard::VoicemailSettings {
+                dir: std::env::temp_dir(),
+                greeting_prompt: "voicemail_greeting".into(),
+                max_length: std::time::Duration::from_secs(60),
+                min_length: std::time::Duration::from_secs(1),
+            },
+            phones: Default::default(),
+        },
+        switchboard::Engines {
+            ivr: tree,
+            acd: None,
+            store: None,
+            card: None,
         },
     );
     let metrics = Arc::new(Metrics::new());
@@ -58,6 +71,7 @@ async fn state(metrics_public: bool) -> (AppState, Arc<Metrics>, tempfile::TempD
             telemetry: sb.telemetry(),
             metrics_public,
             store,
+            acd: None,
         },
         metrics,
         dir,
@@ -133,4 +147,18 @@ async fn metrics_are_for_loopback_clients_unless_made_public() {
     let (public, _, _d2) = state(true).await;
     let (status, _) = get(public, "/metrics", "192.0.2.10:1234").await;
     assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn the_application_router_serves_the_api() {
+    let (state, _, _dir) = state(false).await;
+    let (status, body) = get(state.clone(), "/api/v1/openapi.json", "127.0.0.1:1").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("\"/api/v1/tickets/{number}\""), "{body}");
+    let (status, body) = get(state, "/api/v1/tickets", "127.0.0.1:1").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(
+        body.contains("urn:centralino:problem:unauthenticated"),
+        "{body}"
+    );
 }

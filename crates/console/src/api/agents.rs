@@ -1,0 +1,199 @@
+//! Agents and queues, live from the ACD (CONTRACT.md): `GET /api/v1/agents`,
+//! `PUT /api/v1/agents/{login}/state`, `GET /api/v1/queues`.
+//!
+//! Who may do what: an agent reads and sets their own state and reads the queues they serve;
+//! supervisors and admins read everything and set any agent's state (a supervisor sets an
+//! agent not ready, R-SUP-1).
+
+use std::time::Instant;
+
+use acd::{AcdError, RequestedState};
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use crm::Role;
+use serde::{Deserialize, Serialize};
+
+use super::auth::{ApiJson, ApiPath};
+use super::error::{ApiError, ApiResult};
+use super::{Api, Caller};
+
+fn oversees(caller: &Caller) -> bool {
+    matches!(caller.user.role, Role::Supervisor | Role::Admin)
+}
+
+/// The wall-clock time of an ACD instant taken at `at` (the snapshot's own clock).
+fn wall(now: DateTime<Utc>, at: Instant, then: Instant) -> DateTime<Utc> {
+    now - chrono::Duration::from_std(at.saturating_duration_since(then)).unwrap_or_default()
+}
+
+/// One agent as `GET /api/v1/agents` shows it.
+#[derive(Debug, Serialize)]
+pub struct AgentJson {
+    pub login: String,
+    /// `logged_out`, `ready`, `ringing`, `talking`, `wrap_up` or `not_ready`.
+    pub state: &'static str,
+    pub reason: Option<String>,
+    /// When the state began (for `ready`: since when the agent is idle).
+    pub since: DateTime<Utc>,
+    pub seconds_in_state: u64,
+    /// Whether the agent's phone is registered (or has a static contact).
+    pub registered: bool,
+    pub queues: Vec<String>,
+    /// Our call id of the call ringing at or talking with the agent.
+    pub current_call: Option<String>,
+}
+
+/// `GET /api/v1/agents`.
+pub async fn list(State(api): State<Api>, caller: Caller) -> ApiResult<Response> {
+    let snapshot = api
+        .acd()?
+        .snapshot()
+        .await
+        .ok_or_else(|| ApiError::Unavailable("the ACD has stopped".into()))?;
+    let now = api.now();
+    let agents: Vec<AgentJson> = snapshot
+        .agents
+        .into_iter()
+        .filter(|a| oversees(&caller) || a.login == caller.user.login)
+        .map(|a| AgentJson {
+            state: a.state.as_str(),
+            since: wall(now, snapshot.at, a.since),
+            seconds_in_state: snapshot.at.saturating_duration_since(a.since).as_secs(),
+            login: a.login,
+            reason: a.reason,
+            registered: a.registered,
+            queues: a.queues,
+            current_call: a.current_call.map(|c| c.0),
+        })
+        .collect();
+    Ok(axum::Json(agents).into_response())
+}
+
+/// `PUT /api/v1/agents/{login}/state` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StateChange {
+    /// `ready`, `not_ready` or `logged_out`.
+    pub state: String,
+    /// Why not ready (break, training, …).
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// `PUT /api/v1/agents/{login}/state`: 204, or 404 (unknown agent), 409 (refused).
+pub async fn set_state(
+    State(api): State<Api>,
+    caller: Caller,
+    ApiPath(login): ApiPath<String>,
+    ApiJson(change): ApiJson<StateChange>,
+) -> ApiResult<Response> {
+    if login != caller.user.login && !oversees(&caller) {
+        return Err(ApiError::Forbidden(format!(
+            "{} may set only their own state, not {login}'s",
+            caller.user.login
+        )));
+    }
+    let state = match change.state.as_str() {
+        "ready" => RequestedState::Ready,
+        "not_ready" => RequestedState::NotReady {
+            reason: change
+                .reason
+                .filter(|r| !r.trim().is_empty())
+                .unwrap_or_else(|| "not ready".into()),
+        },
+        "logged_out" => RequestedState::LoggedOut,
+        other => {
+            return Err(ApiError::invalid(
+                "state",
+                "ready, not_ready or logged_out",
+                other,
+            ));
+        }
+    };
+    match api.acd()?.set_state(&login, state).await {
+        Ok(()) => {
+            tracing::info!(agent = %login, by = %caller.user.login, state = %change.state, "agent state set");
+            Ok(axum::http::StatusCode::NO_CONTENT.into_response())
+        }
+        Err(AcdError::UnknownAgent(_)) => Err(ApiError::NotFound(format!("no agent {login}"))),
+        Err(e) => Err(ApiError::Conflict(e.to_string())),
+    }
+}
+
+/// One queue as `GET /api/v1/queues` shows it.
+#[derive(Debug, Serialize)]
+pub struct QueueJson {
+    pub name: String,
+    /// Calls waiting, those being offered included.
+    pub waiting: usize,
+    pub ringing: usize,
+    pub oldest_wait_s: f64,
+    /// Agents by state (`ready` counts registered and unregistered; `available` only those
+    /// that can be offered a call).
+    pub agents: AgentsByState,
+    pub answered: u64,
+    pub abandoned: u64,
+    /// Share of calls answered within the queue's threshold (30 s in the demo), today; `null`
+    /// before the first call counts.
+    pub service_level: Option<f64>,
+    /// Waiting calls per available agent (R-SUP-1 "average load").
+    pub load: Option<f64>,
+    pub expected_wait_s: f64,
+}
+
+/// Agents of a queue by state.
+#[derive(Debug, Serialize)]
+pub struct AgentsByState {
+    pub logged_out: usize,
+    pub ready: usize,
+    pub ringing: usize,
+    pub talking: usize,
+    pub wrap_up: usize,
+    pub not_ready: usize,
+    pub available: usize,
+}
+
+/// `GET /api/v1/queues`.
+pub async fn queues(State(api): State<Api>, caller: Caller) -> ApiResult<Response> {
+    let snapshot = api
+        .acd()?
+        .snapshot()
+        .await
+        .ok_or_else(|| ApiError::Unavailable("the ACD has stopped".into()))?;
+    let mine: Vec<String> = snapshot
+        .agents
+        .iter()
+        .filter(|a| a.login == caller.user.login)
+        .flat_map(|a| a.queues.clone())
+        .collect();
+    let queues: Vec<QueueJson> = snapshot
+        .queues
+        .into_iter()
+        .filter(|q| oversees(&caller) || mine.contains(&q.name))
+        .map(|q| {
+            let waiting = q.waiting + q.ringing;
+            QueueJson {
+                load: (q.agents.available > 0).then(|| waiting as f64 / q.agents.available as f64),
+                name: q.name,
+                waiting,
+                ringing: q.ringing,
+                oldest_wait_s: q.oldest_wait.map_or(0.0, |d| d.as_secs_f64()),
+                agents: AgentsByState {
+                    logged_out: q.agents.logged_out,
+                    ready: q.agents.ready,
+                    ringing: q.agents.ringing,
+                    talking: q.agents.talking,
+                    wrap_up: q.agents.wrap_up,
+                    not_ready: q.agents.not_ready,
+                    available: q.agents.available,
+                },
+                answered: q.answered,
+                abandoned: q.abandoned,
+                service_level: q.service_level,
+                expected_wait_s: q.expected_wait.as_secs_f64(),
+            }
+        })
+        .collect();
+    Ok(axum::Json(queues).into_response())
+}

@@ -1,0 +1,302 @@
+//! The OpenAPI 3.1 document of `/api/v1`, maintained by hand beside the handlers; a test
+//! checks that it lists exactly the routes of [`super::routes`].
+
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value, json};
+
+fn r(name: &str) -> Value {
+    json!({"$ref": format!("#/components/schemas/{name}")})
+}
+
+fn content(schema: Value) -> Value {
+    json!({"application/json": {"schema": schema}})
+}
+
+fn problem(description: &str) -> Value {
+    json!({"description": description,
+           "content": {"application/problem+json": {"schema": r("Problem")}}})
+}
+
+fn ok(status: &str, description: &str, schema: Option<Value>) -> (String, Value) {
+    let mut v = json!({"description": description});
+    if let Some(s) = schema {
+        v["content"] = content(s);
+    }
+    (status.to_string(), v)
+}
+
+fn path_param(name: &str, description: &str) -> Value {
+    json!({"name": name, "in": "path", "required": true, "description": description,
+           "schema": {"type": "string"}})
+}
+
+fn query_param(name: &str, description: &str) -> Value {
+    json!({"name": name, "in": "query", "required": false, "description": description,
+           "schema": {"type": "string"}})
+}
+
+/// One operation. `errors` lists the problem statuses it can answer besides 401.
+fn op(
+    tag: &str,
+    summary: &str,
+    params: Vec<Value>,
+    body: Option<Value>,
+    success: (String, Value),
+    errors: &[(&str, &str)],
+    authenticated: bool,
+) -> Value {
+    let mut responses = Map::new();
+    responses.insert(success.0, success.1);
+    if authenticated {
+        responses.insert(
+            "401".into(),
+            problem("missing, unknown or expired token (WWW-Authenticate: Bearer)"),
+        );
+    }
+    for (status, why) in errors {
+        responses.insert((*status).into(), problem(why));
+    }
+    let mut v = json!({"tags": [tag], "summary": summary, "parameters": params,
+                       "responses": responses});
+    if let Some(b) = body {
+        v["requestBody"] = json!({"required": true, "content": content(b)});
+    }
+    if !authenticated {
+        v["security"] = json!([]);
+    }
+    v
+}
+
+const NUM: &str = "the ticket number";
+const F403: (&str, &str) = (
+    "403",
+    "role or queue permission missing; or CSRF token missing",
+);
+const F404: (&str, &str) = ("404", "no such object");
+const F409: (&str, &str) = (
+    "409",
+    "refused by the ticket life cycle (the store's message)",
+);
+const F422: (&str, &str) = ("422", "a value in the request is not acceptable");
+const F503: (&str, &str) = ("503", "no ACD runs on this node");
+
+fn action(summary: &str, body: Option<Value>) -> Value {
+    op(
+        "tickets",
+        summary,
+        vec![path_param("number", NUM)],
+        body,
+        ok("200", "the ticket after the action", Some(r("Ticket"))),
+        &[F403, F404, F409, F422],
+        true,
+    )
+}
+
+fn obj(props: Value, required: &[&str]) -> Value {
+    json!({"type": "object", "properties": props, "required": required})
+}
+
+fn paths() -> Value {
+    let t = "/api/v1/tickets/{number}";
+    let search_params = [
+        ("number", "ticket number, `*` wildcards"),
+        ("q", "full text over titles, bodies, senders"),
+        ("queue", "queue names, comma-separated"),
+        ("state", "states, comma-separated"),
+        ("priority", "priorities 1-5, comma-separated"),
+        ("type", "ticket types, comma-separated"),
+        ("owner", "owner login"),
+        ("customer", "customer id"),
+        ("channel", "channel"),
+        ("call_id", "call id"),
+        ("created_from", "created at or after (RFC 3339)"),
+        ("created_to", "created before (RFC 3339)"),
+        ("page", "page, from 1"),
+        ("per_page", "page size, 1-100, default 25"),
+        (
+            "sort",
+            "created|changed|priority|number, `-` prefix for descending",
+        ),
+    ]
+    .iter()
+    .map(|(n, d)| query_param(n, d))
+    .collect();
+    let cid = || vec![path_param("id", "the customer id")];
+    json!({
+        "/api/v1/openapi.json": {"get": op("meta", "This document", vec![], None,
+            ok("200", "OpenAPI 3.1", Some(json!({"type": "object"}))), &[], false)},
+        "/api/v1/session": {
+            "post": op("session", "Log in", vec![], Some(r("Login")),
+                ok("200", "token, CSRF token, expiry, user; also the session cookie", Some(r("Session"))),
+                &[("401", "wrong login or password"), F422], false),
+            "get": op("session", "The caller's user", vec![], None,
+                ok("200", "user", Some(json!({"type": "object"}))), &[], true),
+            "delete": op("session", "Log out", vec![], None,
+                ok("204", "session ended, cookie cleared", None), &[F403], true),
+        },
+        "/api/v1/tickets": {
+            "get": op("tickets", "Search tickets in readable queues", search_params, None,
+                ok("200", "one page", Some(r("TicketPage"))), &[F403, F422], true),
+            "post": op("tickets", "Create a ticket", vec![], Some(r("NewTicket")),
+                ok("201", "created (Location header)", Some(r("TicketDetail"))), &[F403, F422], true),
+        },
+        t: {"get": op("tickets", "A ticket with articles, history, children",
+            vec![path_param("number", NUM)], None,
+            ok("200", "the ticket", Some(r("TicketDetail"))), &[F403, F404], true)},
+        "/api/v1/tickets/{number}/articles": {"post": op("tickets", "Add an article",
+            vec![path_param("number", NUM)], Some(r("NewArticle")),
+            ok("201", "the article", Some(r("Article"))),
+            &[F403, F404, F409, ("413", "attachment too large"), F422], true)},
+        "/api/v1/tickets/{number}/state": {"put": action("Set the state (pending_until with pending_reminder)",
+            Some(obj(json!({"state": {"type": "string", "enum": ["open", "pending_reminder", "closed_successful", "closed_unsuccessful"]},
+                            "pending_until": {"type": "string", "format": "date-time"}}), &["state"])))},
+        "/api/v1/tickets/{number}/lock": {"post": action("Lock (the caller becomes owner)", None)},
+        "/api/v1/tickets/{number}/unlock": {"post": action("Release the lock", None)},
+        "/api/v1/tickets/{number}/owner": {"put": action("Change the owner (null clears)",
+            Some(obj(json!({"owner": {"type": ["string", "null"]}}), &["owner"])))},
+        "/api/v1/tickets/{number}/responsible": {"put": action("Change the responsible (null clears)",
+            Some(obj(json!({"responsible": {"type": ["string", "null"]}}), &["responsible"])))},
+        "/api/v1/tickets/{number}/queue": {"put": action("Move, assign to second level, or reject the assignment",
+            Some(obj(json!({"action": {"type": "string", "enum": ["move", "assign_second_level", "reject"], "default": "move"},
+                            "queue": {"type": "string"}, "reason": {"type": "string"}}), &[])))},
+        "/api/v1/tickets/{number}/priority": {"put": action("Change the priority",
+            Some(obj(json!({"priority": {"type": "integer", "minimum": 1, "maximum": 5}}), &["priority"])))},
+        "/api/v1/tickets/{number}/type": {"put": action("Change the type",
+            Some(obj(json!({"type": r("TicketType")}), &["type"])))},
+        "/api/v1/tickets/{number}/links": {"post": action("Link parent/child or merge into another ticket",
+            Some(obj(json!({"kind": {"type": "string", "enum": ["child", "parent", "merge_into"]},
+                            "ticket": {"type": "string"}}), &["kind", "ticket"])))},
+        "/api/v1/customers": {
+            "get": op("customers", "Find customers by phone or text (audited)",
+                vec![query_param("phone", "a phone number"), query_param("q", "text")], None,
+                ok("200", "customers", Some(json!({"type": "array", "items": r("Customer")}))), &[F403, F422], true),
+            "post": op("customers", "Create a customer", vec![], Some(r("NewCustomer")),
+                ok("201", "created (Location header)", Some(r("Customer"))),
+                &[F403, ("409", "PIN already in use"), F422], true),
+        },
+        "/api/v1/customers/{id}": {
+            "get": op("customers", "A customer (audited read)", cid(), None,
+                ok("200", "the customer", Some(r("Customer"))), &[F403, F404], true),
+            "patch": op("customers", "Change a customer (absent fields stay, null clears)", cid(),
+                Some(r("CustomerPatch")), ok("200", "the customer", Some(r("Customer"))),
+                &[F403, F404, ("409", "PIN already in use"), F422], true),
+        },
+        "/api/v1/customers/{id}/audit": {"get": op("customers", "Who saw or changed the customer (admins)",
+            cid(), None, ok("200", "audit rows, oldest first", Some(json!({"type": "array", "items": {"type": "object"}}))),
+            &[F403, F404], true)},
+        "/api/v1/calls": {"get": op("calls", "The call card by SIP Call-ID",
+            vec![json!({"name": "sip_call_id", "in": "query", "required": true, "schema": {"type": "string"}})], None,
+            ok("200", "the call card", Some(r("CallCard"))), &[F403, F404, F422], true)},
+        "/api/v1/calls/{call_id}": {"get": op("calls", "The call card",
+            vec![path_param("call_id", "our call id")], None,
+            ok("200", "the call card", Some(r("CallCard"))), &[F403, F404], true)},
+        "/api/v1/agents": {"get": op("acd", "Agents: state, time in state, queues, current call (an agent sees only themselves)",
+            vec![], None,
+            ok("200", "the agents", Some(json!({"type": "array", "items": r("Agent")}))), &[F503], true)},
+        "/api/v1/agents/{login}/state": {"put": op("acd", "Set an agent's state (their own; supervisors and admins: anyone's)",
+            vec![path_param("login", "the agent's login")], Some(r("AgentStateChange")),
+            ok("204", "state set", None), &[F403, F404, ("409", "the ACD refuses the change"), F422, F503], true)},
+        "/api/v1/queues": {"get": op("acd", "Live queue figures (an agent sees the queues they serve)",
+            vec![], None,
+            ok("200", "the queues", Some(json!({"type": "array", "items": r("Queue")}))), &[F503], true)},
+    })
+}
+
+fn schemas() -> Value {
+    let s = json!({"type": "string"});
+    let sn = json!({"type": ["string", "null"]});
+    let time = json!({"type": ["string", "null"], "format": "date-time"});
+    let ticket = json!({"type": "object", "properties": {
+        "number": s, "title": s, "queue": s,
+        "state": {"type": "string", "enum": ["new", "open", "pending_reminder", "closed_successful", "closed_unsuccessful", "merged"]},
+        "locked": {"type": "boolean"}, "owner": sn, "responsible": sn,
+        "priority": {"type": "integer", "minimum": 1, "maximum": 5}, "type": r("TicketType"),
+        "channel": r("Channel"), "customer_id": {"type": ["integer", "null"]}, "call_id": sn,
+        "service_area": sn, "parent": sn, "merged_into": sn, "created": time, "changed": time,
+        "closed": time, "pending_until": time}});
+    let article_kind = json!({"type": "string", "enum": ["note", "phone_received", "phone_made", "email_in", "email_out", "voicemail", "web", "fax"]});
+    json!({
+        "Problem": obj(json!({"type": s, "title": s, "status": {"type": "integer"}, "detail": s}),
+            &["type", "title", "status", "detail"]),
+        "Login": obj(json!({"login": s, "password": s}), &["login", "password"]),
+        "Session": obj(json!({"token": s, "csrf_token": s, "expires_at": time,
+            "user": obj(json!({"login": s, "full_name": s, "roles": {"type": "array", "items": s}}), &["login", "roles"])}),
+            &["token", "csrf_token", "expires_at", "user"]),
+        "TicketType": {"type": "string", "enum": ["information_request", "administrative_problem", "payment_problem", "technical_problem", "other"]},
+        "Channel": {"type": "string", "enum": ["phone", "email", "voicemail", "web", "fax"]},
+        "Ticket": ticket,
+        "TicketDetail": {"allOf": [r("Ticket"), obj(json!({
+            "articles": {"type": "array", "items": r("Article")},
+            "history": {"type": "array", "items": obj(json!({"at": time, "actor": sn, "kind": s, "old": sn, "new": sn, "note": sn}), &[])},
+            "children": {"type": "array", "items": obj(json!({"number": s, "title": s, "state": s}), &[])}}), &[])]},
+        "TicketPage": obj(json!({"total": {"type": "integer"}, "page": {"type": "integer"},
+            "per_page": {"type": "integer"}, "tickets": {"type": "array", "items": r("Ticket")}}), &[]),
+        "NewTicket": obj(json!({"title": s, "queue": s, "priority": {"type": "integer"}, "type": r("TicketType"),
+            "channel": r("Channel"), "customer_id": {"type": "integer"}, "call_id": s, "service_area": s,
+            "owner": s, "responsible": s, "article": r("NewArticle")}), &["title"]),
+        "NewArticle": obj(json!({"kind": article_kind, "customer_visible": {"type": "boolean"}, "sender": s,
+            "subject": s, "body": s, "attachments": {"type": "array", "items": obj(json!({
+                "filename": s, "content_type": s, "content_base64": {"type": "string", "contentEncoding": "base64"}}),
+                &["filename", "content_type", "content_base64"])}}), &["subject", "body"]),
+        "Article": obj(json!({"id": {"type": "integer"}, "kind": article_kind, "customer_visible": {"type": "boolean"},
+            "sender": s, "subject": s, "body": s, "created": time, "created_by": sn,
+            "attachments": {"type": "array", "items": obj(json!({"sha256": s, "filename": s, "content_type": s, "size": {"type": "integer"}}), &[])}}), &[]),
+        "Customer": obj(json!({"id": {"type": "integer"}, "full_name": s, "organisation": sn, "email": sn,
+            "guest": {"type": "boolean"}, "has_pin": {"type": "boolean"}, "phones": {"type": "array", "items": s}}), &[]),
+        "NewCustomer": obj(json!({"full_name": s, "organisation": s, "email": s,
+            "phones": {"type": "array", "items": s}, "pin": {"type": "string", "pattern": "^[0-9]{4,12}$"},
+            "guest": {"type": "boolean"}}), &["full_name"]),
+        "CustomerPatch": obj(json!({"full_name": s, "organisation": sn, "email": sn,
+            "add_phones": {"type": "array", "items": s}, "known": {"type": "boolean"},
+            "pin": {"type": "string", "pattern": "^[0-9]{4,12}$"}}), &[]),
+        "Agent": obj(json!({"login": s,
+            "state": {"type": "string", "enum": ["logged_out", "ready", "ringing", "talking", "wrap_up", "not_ready"]},
+            "reason": sn, "since": time, "seconds_in_state": {"type": "integer"},
+            "registered": {"type": "boolean"}, "queues": {"type": "array", "items": s},
+            "current_call": sn}), &["login", "state", "since", "registered", "queues"]),
+        "AgentStateChange": obj(json!({
+            "state": {"type": "string", "enum": ["ready", "not_ready", "logged_out"]},
+            "reason": sn}), &["state"]),
+        "Queue": obj(json!({"name": s, "waiting": {"type": "integer"}, "ringing": {"type": "integer"},
+            "oldest_wait_s": {"type": "number"},
+            "agents": obj(json!({"logged_out": {"type": "integer"}, "ready": {"type": "integer"},
+                "ringing": {"type": "integer"}, "talking": {"type": "integer"}, "wrap_up": {"type": "integer"},
+                "not_ready": {"type": "integer"}, "available": {"type": "integer"}}), &[]),
+            "answered": {"type": "integer"}, "abandoned": {"type": "integer"},
+            "service_level": {"type": ["number", "null"]}, "load": {"type": ["number", "null"]},
+            "expected_wait_s": {"type": "number"}}), &["name", "waiting", "oldest_wait_s", "agents", "answered", "abandoned"]),
+        "CallCard": obj(json!({"call_id": s, "sip_call_id": sn, "caller": s, "dialled": s,
+            "started": time, "answered": time, "ended": time, "ivr_path": {"type": "array", "items": s},
+            "customer_id": {"type": ["integer", "null"]}, "identity": s, "queue": sn,
+            "wait_ms": {"type": ["integer", "null"]}, "agent": sn, "outcome": sn, "ticket": sn}), &[]),
+    })
+}
+
+/// The whole document.
+pub fn spec() -> Value {
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "centralino API",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Contact-center CRM: sessions, Service Requests, customers, call cards. \
+                Errors are application/problem+json (RFC 9457).",
+        },
+        "servers": [{"url": "/"}],
+        "security": [{"bearer": []}, {"cookie": []}],
+        "paths": paths(),
+        "components": {
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "cookie": {"type": "apiKey", "in": "cookie", "name": "centralino_session",
+                    "description": "state-changing requests must also send X-CSRF-Token"},
+            },
+            "schemas": schemas(),
+        },
+    })
+}
+
+/// `GET /api/v1/openapi.json` (no authentication).
+pub async fn document() -> Response {
+    axum::Json(spec()).into_response()
+}

@@ -1,0 +1,211 @@
+//! The session table: which bearer tokens are live, for whom, until when.
+//!
+//! # Run loop
+//! A plain struct, no clock and no I/O: [`Sessions::open`] at login, [`Sessions::touch`] on
+//! every request (it slides the idle expiry), [`Sessions::close`] at logout, and
+//! [`Sessions::expire`] whenever convenient (the API calls it at each login) to drop the
+//! dead; [`Sessions::poll_timeout`] says when the next one dies. Every method takes `now`.
+//!
+//! Tokens are 256 random bits, shown once to the client as hex; the table keeps only their
+//! SHA-256, so a memory dump or a log of the table does not yield usable tokens. Each
+//! session also carries a CSRF token (128 random bits) that cookie-authenticated requests
+//! must echo in `X-CSRF-Token`.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use crm::UserId;
+use sha2::{Digest, Sha256};
+
+/// A live session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    /// Whose.
+    pub user: UserId,
+    /// The CSRF token cookie-authenticated requests must echo.
+    pub csrf_token: String,
+    /// Login time.
+    pub created: DateTime<Utc>,
+    /// Last use.
+    pub last_seen: DateTime<Utc>,
+    /// When it dies unless used again.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// What login hands the client (the token is not kept).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Issued {
+    /// The bearer token, 64 hex digits.
+    pub token: String,
+    /// The CSRF token, 32 hex digits.
+    pub csrf_token: String,
+    /// Expiry if unused.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// The live sessions, keyed by the SHA-256 of their token.
+#[derive(Debug)]
+pub struct Sessions {
+    idle: TimeDelta,
+    live: HashMap<[u8; 32], Session>,
+}
+
+fn digest(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+impl Sessions {
+    /// An empty table whose sessions die after `idle` without use.
+    pub fn new(idle: Duration) -> Self {
+        Sessions {
+            idle: TimeDelta::from_std(idle).unwrap_or(TimeDelta::MAX),
+            live: HashMap::new(),
+        }
+    }
+
+    /// Opens a session for `user` at `now`.
+    pub fn open(&mut self, user: UserId, now: DateTime<Utc>) -> Issued {
+        let token = hex::encode(rand::random::<[u8; 32]>());
+        let csrf_token = hex::encode(rand::random::<[u8; 16]>());
+        let expires_at = now + self.idle;
+        self.live.insert(
+            digest(&token),
+            Session {
+                user,
+                csrf_token: csrf_token.clone(),
+                created: now,
+                last_seen: now,
+                expires_at,
+            },
+        );
+        Issued {
+            token,
+            csrf_token,
+            expires_at,
+        }
+    }
+
+    /// The session of `token` if it is live at `now`, its idle expiry pushed forward; an
+    /// expired one is removed.
+    pub fn touch(&mut self, token: &str, now: DateTime<Utc>) -> Option<Session> {
+        let key = digest(token);
+        let session = self.live.get_mut(&key)?;
+        if now >= session.expires_at {
+            self.live.remove(&key);
+            return None;
+        }
+        session.last_seen = now;
+        session.expires_at = now + self.idle;
+        Some(session.clone())
+    }
+
+    /// Ends the session of `token`; whether there was one.
+    pub fn close(&mut self, token: &str) -> bool {
+        self.live.remove(&digest(token)).is_some()
+    }
+
+    /// Ends every session of `user` (account disabled); how many.
+    pub fn close_user(&mut self, user: UserId) -> usize {
+        let before = self.live.len();
+        self.live.retain(|_, s| s.user != user);
+        before - self.live.len()
+    }
+
+    /// Drops the sessions dead at `now`; how many.
+    pub fn expire(&mut self, now: DateTime<Utc>) -> usize {
+        let before = self.live.len();
+        self.live.retain(|_, s| now < s.expires_at);
+        before - self.live.len()
+    }
+
+    /// When the next session dies, if any is live.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<DateTime<Utc>> {
+        self.live.values().map(|s| s.expires_at).min()
+    }
+
+    /// How many sessions are held (live or not yet expired away).
+    pub fn len(&self) -> usize {
+        self.live.len()
+    }
+
+    /// Whether none is held.
+    pub fn is_empty(&self) -> bool {
+        self.live.is_empty()
+    }
+}
+
+/// Compares two strings in time that depends only on their lengths (CSRF tokens).
+pub fn constant_time_eq(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn t0() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap()
+    }
+
+    const HOUR: Duration = Duration::from_secs(3600);
+
+    #[test]
+    fn tokens_are_256_bit_hex_and_only_their_hash_is_kept() {
+        let mut s = Sessions::new(8 * HOUR);
+        let issued = s.open(UserId(1), t0());
+        assert_eq!(issued.token.len(), 64);
+        assert!(issued.token.bytes().all(|b| b.is_ascii_hexdigit()));
+        assert_eq!(issued.csrf_token.len(), 32);
+        assert_eq!(issued.expires_at, t0() + TimeDelta::hours(8));
+        let dump = format!("{s:?}");
+        assert!(!dump.contains(&issued.token), "raw token kept: {dump}");
+        assert_ne!(s.open(UserId(1), t0()).token, issued.token);
+    }
+
+    #[test]
+    fn idle_expiry_slides_with_use() {
+        let mut s = Sessions::new(8 * HOUR);
+        let issued = s.open(UserId(7), t0());
+        let later = t0() + TimeDelta::hours(7);
+        let session = s.touch(&issued.token, later).unwrap();
+        assert_eq!(session.user, UserId(7));
+        assert_eq!(session.expires_at, later + TimeDelta::hours(8));
+        assert_eq!(s.poll_timeout(), Some(later + TimeDelta::hours(8)));
+        // Unused for exactly the idle time: dead, and removed.
+        assert!(
+            s.touch(&issued.token, later + TimeDelta::hours(8))
+                .is_none()
+        );
+        assert!(s.is_empty());
+    }
+
+    #[test]
+    fn unknown_tokens_close_and_expire() {
+        let mut s = Sessions::new(HOUR);
+        assert!(s.touch("nope", t0()).is_none());
+        let a = s.open(UserId(1), t0());
+        let b = s.open(UserId(2), t0() + TimeDelta::minutes(30));
+        let _c = s.open(UserId(2), t0() + TimeDelta::minutes(30));
+        assert_eq!(s.expire(t0() + TimeDelta::minutes(61)), 1);
+        assert!(s.touch(&a.token, t0() + TimeDelta::minutes(61)).is_none());
+        assert!(s.close(&b.token));
+        assert!(!s.close(&b.token));
+        assert_eq!(s.close_user(UserId(2)), 1);
+        assert!(s.is_empty());
+        assert_eq!(s.poll_timeout(), None);
+    }
+
+    #[test]
+    fn constant_time_eq_compares_contents() {
+        assert!(constant_time_eq("abc", "abc"));
+        assert!(!constant_time_eq("abc", "abd"));
+        assert!(!constant_time_eq("abc", "ab"));
+    }
+}

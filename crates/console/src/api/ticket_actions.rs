@@ -1,0 +1,404 @@
+//! Actions on a Service Request (R-SR-3, R-SR-5, R-SR-8, R-SR-11). Each needs write access
+//! to the ticket's queue; the store's life-cycle refusals come back as 409.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use chrono::{DateTime, Utc};
+use crm::{
+    Access, Action, ArticleKind, NewArticle, NewAttachment, Priority, State as TicketState, Ticket,
+    TicketType,
+};
+use serde::Deserialize;
+
+use super::auth::{ApiJson, ApiPath};
+use super::error::{ApiError, ApiResult};
+use super::policy::Capability;
+use super::tickets::{assignee, load, queue_named};
+use super::views::Names;
+use super::{Api, Caller};
+
+/// An attachment in a request: its bytes in standard base64 (RFC 4648 §4).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AttachmentBody {
+    /// File name.
+    pub filename: String,
+    /// MIME type.
+    pub content_type: String,
+    /// Content, base64.
+    pub content_base64: String,
+}
+
+/// An article in a request.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ArticleBody {
+    /// Kind (default `note`).
+    pub kind: Option<ArticleKind>,
+    /// Visible to the customer (default: notes no, other kinds yes).
+    pub customer_visible: Option<bool>,
+    /// Sender (default: the operator's name).
+    pub sender: Option<String>,
+    /// Subject.
+    pub subject: String,
+    /// Body.
+    pub body: String,
+    /// Attachments.
+    #[serde(default)]
+    pub attachments: Vec<AttachmentBody>,
+}
+
+impl ArticleBody {
+    /// The store's article, written by `caller`.
+    pub fn into_new(self, caller: &Caller) -> ApiResult<NewArticle> {
+        let sender = self.sender.unwrap_or_else(|| caller.user.full_name.clone());
+        let mut a = NewArticle::new(
+            self.kind.unwrap_or(ArticleKind::Note),
+            sender,
+            self.subject,
+            self.body,
+        );
+        if let Some(v) = self.customer_visible {
+            a.customer_visible = v;
+        }
+        for x in self.attachments {
+            let content = base64::engine::general_purpose::STANDARD
+                .decode(x.content_base64.as_bytes())
+                .map_err(|e| {
+                    ApiError::invalid("attachment content", "standard base64", e.to_string())
+                })?;
+            a.attachments.push(NewAttachment {
+                filename: x.filename,
+                content_type: x.content_type,
+                content,
+            });
+        }
+        Ok(a)
+    }
+}
+
+/// The ticket, if the caller may write its queue.
+async fn writable(api: &Api, caller: &Caller, number: &str) -> ApiResult<Ticket> {
+    let t = load(api, number).await?;
+    caller.require_ticket(api, &t, Access::Write).await?;
+    Ok(t)
+}
+
+async fn view(api: &Api, t: &Ticket) -> ApiResult<Response> {
+    let mut names = Names::new(api).await?;
+    Ok(axum::Json(names.ticket(t).await?).into_response())
+}
+
+/// Applies one life-cycle action and answers with the ticket.
+async fn act(api: &Api, caller: &Caller, number: &str, action: Action) -> ApiResult<Response> {
+    let t = writable(api, caller, number).await?;
+    let t = api
+        .store()
+        .act(t.id, caller.actor(), action, api.now())
+        .await?;
+    view(api, &t).await
+}
+
+/// `POST /api/v1/tickets/{number}/articles`: 201 with the article.
+pub async fn add_article(
+    State(api): State<Api>,
+    caller: Caller,
+    ApiPath(number): ApiPath<String>,
+    ApiJson(body): ApiJson<ArticleBody>,
+) -> ApiResult<Response> {
+    let t = writable(&api, &caller, &number).await?;
+    let article = body.into_new(&caller)?;
+    let id = api
+        .store()
+        .add_article(t.id, caller.actor(), article, api.now())
+        .await?;
+    let stored = api.store().articles(t.id).await?;
+    let a = stored
+        .iter()
+        .find(|a| a.id == id)
+        .ok_or_else(|| ApiError::NotFound(format!("article {id} vanished")))?;
+    let mut names = Names::new(&api).await?;
+    Ok((StatusCode::CREATED, axum::Json(names.article(a).await?)).into_response())
+}
+
+/// `PUT …/state` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StateChange {
+    /// `open`, `pending_reminder`, `closed_successful` or `closed_unsuccessful`.
+    pub state: TicketState,
+    /// Reminder time, required with `pending_reminder` (RFC 3339).
+    pub pending_until: Option<DateTime<Utc>>,
+}
+
+/// `PUT /api/v1/tickets/{number}/state`.
+pub async fn set_state(
+    State(api): State<Api>,
+    caller: Caller,
+    ApiPath(number): ApiPath<String>,
+    ApiJson(body): ApiJson<StateChange>,
+) -> ApiResult<Response> {
+    let action = match (body.state, body.pending_until) {
+        (TicketState::PendingReminder, Some(until)) => Action::Pending { until },
+        (TicketState::PendingReminder, None) => {
+            return Err(ApiError::invalid(
+                "pending_until",
+                "a time with state pending_reminder",
+                "nothing",
+            ));
+        }
+        (_, Some(t)) => {
+            return Err(ApiError::invalid(
+                "pending_until",
+                "no time unless the state is pending_reminder",
+                t,
+            ));
+        }
+        (TicketState::Open, None) => Action::Open,
+        (TicketState::ClosedSuccessful, None) => Action::Close { successful: true },
+        (TicketState::ClosedUnsuccessful, None) => Action::Close { successful: false },
+        (s @ (TicketState::New | TicketState::Merged), None) => {
+            return Err(ApiError::invalid(
+                "state",
+                "open, pending_reminder, closed_successful or closed_unsuccessful \
+                 (merge through links)",
+                s,
+            ));
+        }
+    };
+    act(&api, &caller, &number, action).await
+}
+
+/// `POST /api/v1/tickets/{number}/lock`: the caller takes the lock and becomes owner.
+pub async fn lock(
+    State(api): State<Api>,
+    caller: Caller,
+    ApiPath(number): ApiPath<String>,
+) -> ApiResult<Response> {
+    act(&api, &caller, &number, Action::Lock).await
+}
+
+/// `POST /api/v1/tickets/{number}/unlock`.
+pub async fn unlock(
+    State(api): State<Api>,
+    caller: Caller,
+    ApiPath(number): ApiPath<String>,
+) -> ApiResult<Response> {
+    act(&api, &caller, &number, Action::Unlock).await
+}
+
+/// `PUT …/owner` body: a login, or `null` to clear.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OwnerChange {
+    /// The new owner's login.
+    pub owner: Option<String>,
+}
+
+/// `PUT /api/v1/tickets/{number}/owner`: the new owner needs write access to the queue.
+pub async fn set_owner(
+    State(api): State<Api>,
+    caller: Caller,
+    ApiPath(number): ApiPath<String>,
+    ApiJson(body): ApiJson<OwnerChange>,
+) -> ApiResult<Response> {
+    let t = writable(&api, &caller, &number).await?;
+    let owner = match body.owner.as_deref() {
+        Some(login) => Some(assignee(&api, login, t.queue).await?.id),
+        None => None,
+    };
+    act(&api, &caller, &number, Action::SetOwner(owner)).await
+}
+
+/// `PUT …/responsible` body: a login, or `null` to clear.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResponsibleChange {
+    /// The new responsible's login.
+    pub responsible: Option<String>,
+}
+
+/// `PUT /api/v1/tickets/{number}/responsible`.
+pub async fn set_responsible(
+    State(api): State<Api>,
+    caller: Caller,
+    ApiPath(number): ApiPath<String>,
+    ApiJson(body): ApiJson<ResponsibleChange>,
+) -> ApiResult<Response> {
+    let t = writable(&api, &caller, &number).await?;
+    let who = match body.responsible.as_deref() {
+        Some(login) => Some(assignee(&api, login, t.queue).await?.id),
+        None => None,
+    };
+    act(&api, &caller, &number, Action::SetResponsible(who)).await
+}
+
+/// How a queue change is meant (R-SR-11).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QueueAction {
+    /// Plain move: write access to both queues.
+    #[default]
+    Move,
+    /// Pass to a second-level queue: write access to the current queue suffices.
+    AssignSecondLevel,
+    /// The second level sends it back with a reason, to `queue` or where it came from.
+    Reject,
+}
+
+/// `PUT …/queue` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueueChange {
+    /// `move` (default), `assign_second_level` or `reject`.
+    #[serde(default)]
+    pub action: QueueAction,
+    /// Target queue name (for `reject`: the suggested queue, optional).
+    pub queue: Option<String>,
+    /// Why (`assign_second_level`: optional note; `reject`: required reason).
+    pub reason: Option<String>,
+}
+
+/// `PUT /api/v1/tickets/{number}/queue`: move, second-level assignment or rejection.
+pub async fn set_queue(
+    State(api): State<Api>,
+    caller: Caller,
+    ApiPath(number): ApiPath<String>,
+    ApiJson(body): ApiJson<QueueChange>,
+) -> ApiResult<Response> {
+    let now = api.now();
+    let t = writable(&api, &caller, &number).await?;
+    let target = match body.queue.as_deref() {
+        Some(name) => Some(queue_named(&api, name).await?),
+        None => None,
+    };
+    let need_target = || ApiError::invalid("queue", "a target queue name", "nothing");
+    let store = api.store();
+    let t = match body.action {
+        QueueAction::Move => {
+            let q = target.ok_or_else(need_target)?;
+            caller.require_queue(&api, q, Access::Write).await?;
+            store
+                .act(t.id, caller.actor(), Action::Move(q), now)
+                .await?
+        }
+        QueueAction::AssignSecondLevel => {
+            let q = target.ok_or_else(need_target)?;
+            let note = body.reason.as_deref();
+            store
+                .assign_second_level(t.id, q, caller.actor(), note, now)
+                .await?
+        }
+        QueueAction::Reject => {
+            caller.require(Capability::RejectAssignment)?;
+            let reason = body.reason.as_deref().unwrap_or("");
+            store
+                .reject_assignment(t.id, caller.actor(), reason, target, now)
+                .await?
+        }
+    };
+    view(&api, &t).await
+}
+
+/// `PUT …/priority` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PriorityChange {
+    /// 1 (very low) to 5 (very high).
+    pub priority: u8,
+}
+
+/// `PUT /api/v1/tickets/{number}/priority`.
+pub async fn set_priority(
+    State(api): State<Api>,
+    caller: Caller,
+    ApiPath(number): ApiPath<String>,
+    ApiJson(body): ApiJson<PriorityChange>,
+) -> ApiResult<Response> {
+    let p = Priority::new(body.priority)?;
+    act(&api, &caller, &number, Action::SetPriority(p)).await
+}
+
+/// `PUT …/type` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TypeChange {
+    /// The ticket type.
+    #[serde(rename = "type")]
+    pub ticket_type: TicketType,
+}
+
+/// `PUT /api/v1/tickets/{number}/type`.
+pub async fn set_type(
+    State(api): State<Api>,
+    caller: Caller,
+    ApiPath(number): ApiPath<String>,
+    ApiJson(body): ApiJson<TypeChange>,
+) -> ApiResult<Response> {
+    act(&api, &caller, &number, Action::SetType(body.ticket_type)).await
+}
+
+/// How two tickets are linked (R-SR-8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkKind {
+    /// The other ticket becomes a child of this one.
+    Child,
+    /// This ticket becomes a child of the other.
+    Parent,
+    /// This ticket is merged into the other.
+    MergeInto,
+}
+
+/// `POST …/links` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkRequest {
+    /// `child`, `parent` or `merge_into`.
+    pub kind: LinkKind,
+    /// The other ticket's number.
+    pub ticket: String,
+}
+
+/// `POST /api/v1/tickets/{number}/links`: needs write access to both tickets; answers
+/// with this ticket.
+pub async fn link(
+    State(api): State<Api>,
+    caller: Caller,
+    ApiPath(number): ApiPath<String>,
+    ApiJson(body): ApiJson<LinkRequest>,
+) -> ApiResult<Response> {
+    let now = api.now();
+    let this = writable(&api, &caller, &number).await?;
+    let other = match load(&api, &body.ticket).await {
+        Err(ApiError::NotFound(_)) => {
+            return Err(ApiError::invalid(
+                "ticket",
+                "the number of an existing ticket",
+                &body.ticket,
+            ));
+        }
+        r => r?,
+    };
+    caller.require_ticket(&api, &other, Access::Write).await?;
+    let store = api.store();
+    match body.kind {
+        LinkKind::Child => {
+            store
+                .link_child(this.id, other.id, caller.actor(), now)
+                .await?
+        }
+        LinkKind::Parent => {
+            store
+                .link_child(other.id, this.id, caller.actor(), now)
+                .await?
+        }
+        LinkKind::MergeInto => {
+            store.merge(this.id, other.id, caller.actor(), now).await?;
+        }
+    }
+    let this = store.ticket(this.id).await?;
+    view(&api, &this).await
+}

@@ -1,0 +1,339 @@
+//! Service Requests: search (R-SR-4), show with articles, history and links, create.
+
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use crm::{
+    Access, Channel, CustomerId, NewTicket, Priority, QueueId, SortBy, Ticket, TicketQuery,
+    TicketType, User,
+};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::auth::{ApiJson, ApiPath, ApiQuery};
+use super::error::{ApiError, ApiResult};
+use super::ticket_actions::ArticleBody;
+use super::views::Names;
+use super::{Api, Caller};
+
+/// Default and largest page sizes of a search.
+pub const PER_PAGE_DEFAULT: u32 = 25;
+/// Largest page size.
+pub const PER_PAGE_MAX: u32 = 100;
+
+/// `GET /api/v1/tickets` parameters; lists are comma-separated and match any value.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchParams {
+    /// Number with `*` wildcards.
+    pub number: Option<String>,
+    /// Full text over titles, bodies and senders.
+    pub q: Option<String>,
+    /// Queue names.
+    pub queue: Option<String>,
+    /// States.
+    pub state: Option<String>,
+    /// Priorities 1–5.
+    pub priority: Option<String>,
+    /// Ticket types.
+    #[serde(rename = "type")]
+    pub ticket_type: Option<String>,
+    /// Owner login.
+    pub owner: Option<String>,
+    /// Customer id.
+    pub customer: Option<i64>,
+    /// Channel.
+    pub channel: Option<String>,
+    /// Call id.
+    pub call_id: Option<String>,
+    /// Created at or after (RFC 3339).
+    pub created_from: Option<String>,
+    /// Created before (RFC 3339).
+    pub created_to: Option<String>,
+    /// Page, from 1.
+    pub page: Option<u32>,
+    /// Page size, 1 to 100 (default 25).
+    pub per_page: Option<u32>,
+    /// `created`, `changed`, `priority` or `number`; `-` in front for descending (default
+    /// `-created`: newest first).
+    pub sort: Option<String>,
+}
+
+fn list<T>(v: &Option<String>, parse: impl Fn(&str) -> ApiResult<T>) -> ApiResult<Vec<T>> {
+    v.as_deref()
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(parse)
+        .collect()
+}
+
+fn time(what: &str, v: &Option<String>) -> ApiResult<Option<DateTime<Utc>>> {
+    v.as_deref()
+        .map(|s| {
+            DateTime::parse_from_rfc3339(s)
+                .map(|t| t.with_timezone(&Utc))
+                .map_err(|_| ApiError::invalid(what, "an RFC 3339 time", s))
+        })
+        .transpose()
+}
+
+/// A queue id by name; unknown is 422 (a value in the request, not the resource).
+pub(crate) async fn queue_named(api: &Api, name: &str) -> ApiResult<QueueId> {
+    api.store()
+        .queue_by_name(name)
+        .await?
+        .ok_or_else(|| ApiError::invalid("queue", "the name of an existing queue", name))
+}
+
+/// A user by login; unknown is 422.
+pub(crate) async fn user_named(api: &Api, login: &str) -> ApiResult<User> {
+    api.store()
+        .user_by_login(login)
+        .await?
+        .ok_or_else(|| ApiError::invalid("user", "the login of an existing operator", login))
+}
+
+/// A user who may become owner or responsible in `queue`: one with write access there.
+pub(crate) async fn assignee(api: &Api, login: &str, queue: QueueId) -> ApiResult<User> {
+    let user = user_named(api, login).await?;
+    if api.store().queue_access(user.id, queue).await? != Some(Access::Write) {
+        let name = api.store().queue(queue).await?.name;
+        return Err(ApiError::Invalid(format!(
+            "invalid assignee: expected an operator with write access to queue {name}, got `{login}`"
+        )));
+    }
+    Ok(user)
+}
+
+/// The ticket with this number (404 when none).
+pub(crate) async fn load(api: &Api, number: &str) -> ApiResult<Ticket> {
+    match api.store().ticket_by_number(number).await {
+        Ok(t) => Ok(t),
+        Err(crm::Error::NotFound { .. }) => {
+            Err(ApiError::NotFound(format!("no ticket numbered {number}")))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn sort(v: Option<&str>) -> ApiResult<(SortBy, bool)> {
+    let v = v.unwrap_or("-created");
+    let (key, descending) = match v.strip_prefix('-') {
+        Some(k) => (k, true),
+        None => (v, false),
+    };
+    let by = match key {
+        "created" => SortBy::Created,
+        "changed" => SortBy::Changed,
+        "priority" => SortBy::Priority,
+        "number" => SortBy::Number,
+        _ => {
+            return Err(ApiError::invalid(
+                "sort",
+                "created, changed, priority or number, optionally after `-`",
+                v,
+            ));
+        }
+    };
+    Ok((by, descending))
+}
+
+/// `GET /api/v1/tickets`: `{"total","page","per_page","tickets"}`, only tickets of queues
+/// the caller may read; naming an unreadable queue is 403.
+pub async fn search(
+    State(api): State<Api>,
+    caller: Caller,
+    ApiQuery(p): ApiQuery<SearchParams>,
+) -> ApiResult<Response> {
+    let mut queues = Vec::new();
+    for name in list(&p.queue, |s| Ok(s.to_string()))? {
+        queues.push(queue_named(&api, &name).await?);
+    }
+    let owner = match p.owner.as_deref() {
+        Some(login) => Some(user_named(&api, login).await?.id),
+        None => None,
+    };
+    let (sort, descending) = sort(p.sort.as_deref())?;
+    let page = p.page.unwrap_or(1).max(1);
+    let per_page = p.per_page.unwrap_or(PER_PAGE_DEFAULT);
+    if !(1..=PER_PAGE_MAX).contains(&per_page) {
+        return Err(ApiError::invalid("per_page", "1 to 100", per_page));
+    }
+    if let Some(readable) = caller.readable_queues(&api).await? {
+        if queues.is_empty() {
+            queues = readable;
+        } else {
+            for q in &queues {
+                caller.require_queue(&api, *q, Access::Read).await?;
+            }
+        }
+        if queues.is_empty() {
+            let empty = json!({"total": 0, "page": page, "per_page": per_page, "tickets": []});
+            return Ok(axum::Json(empty).into_response());
+        }
+    }
+    let query = TicketQuery {
+        number: p.number.clone(),
+        text: p.q.clone(),
+        states: list(&p.state, |s| Ok(s.parse()?))?,
+        queues,
+        priorities: list(&p.priority, |s| {
+            let n = s
+                .parse::<u8>()
+                .map_err(|_| ApiError::invalid("priority", "1..=5", s))?;
+            Ok(Priority::new(n)?)
+        })?,
+        types: list(&p.ticket_type, |s| Ok(s.parse::<TicketType>()?))?,
+        owner,
+        customer: p.customer.map(CustomerId),
+        channel: p
+            .channel
+            .as_deref()
+            .map(str::parse::<Channel>)
+            .transpose()?,
+        call_id: p.call_id.clone(),
+        created_from: time("created_from", &p.created_from)?,
+        created_to: time("created_to", &p.created_to)?,
+        sort,
+        descending,
+        limit: per_page,
+        offset: (page - 1).saturating_mul(per_page),
+    };
+    let found = api.store().search_tickets(&query).await?;
+    let mut names = Names::new(&api).await?;
+    let mut tickets = Vec::with_capacity(found.tickets.len());
+    for t in &found.tickets {
+        tickets.push(names.ticket(t).await?);
+    }
+    Ok(axum::Json(json!({
+        "total": found.total,
+        "page": page,
+        "per_page": per_page,
+        "tickets": tickets,
+    }))
+    .into_response())
+}
+
+/// `GET /api/v1/tickets/{number}`: the ticket with `articles`, `history` and `children`;
+/// 404 unknown, 403 when its queue is not readable.
+pub async fn show(
+    State(api): State<Api>,
+    caller: Caller,
+    ApiPath(number): ApiPath<String>,
+) -> ApiResult<Response> {
+    let t = load(&api, &number).await?;
+    caller.require_ticket(&api, &t, Access::Read).await?;
+    Ok(axum::Json(detail(&api, &t).await?).into_response())
+}
+
+/// The full view of a ticket.
+pub(crate) async fn detail(api: &Api, t: &Ticket) -> ApiResult<Value> {
+    let store = api.store();
+    let mut names = Names::new(api).await?;
+    let mut view = names.ticket(t).await?;
+    let mut articles = Vec::new();
+    for a in store.articles(t.id).await? {
+        articles.push(names.article(&a).await?);
+    }
+    let mut history = Vec::new();
+    for h in store.history(t.id).await? {
+        history.push(names.history(&h).await?);
+    }
+    let children: Vec<Value> = store
+        .children(t.id)
+        .await?
+        .iter()
+        .map(|c| json!({"number": c.number, "title": c.title, "state": c.state}))
+        .collect();
+    view["articles"] = Value::Array(articles);
+    view["history"] = Value::Array(history);
+    view["children"] = Value::Array(children);
+    Ok(view)
+}
+
+/// `POST /api/v1/tickets` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTicket {
+    /// Title.
+    pub title: String,
+    /// Queue name (default `raw`).
+    pub queue: Option<String>,
+    /// 1–5 (default 3).
+    pub priority: Option<u8>,
+    /// Type (default `other`).
+    #[serde(rename = "type")]
+    pub ticket_type: Option<TicketType>,
+    /// Channel (default `phone`).
+    pub channel: Option<Channel>,
+    /// Customer id.
+    pub customer_id: Option<i64>,
+    /// Call id.
+    pub call_id: Option<String>,
+    /// IVR service area.
+    pub service_area: Option<String>,
+    /// Owner login (needs write access to the queue).
+    pub owner: Option<String>,
+    /// Responsible login (needs write access to the queue).
+    pub responsible: Option<String>,
+    /// A first article.
+    pub article: Option<ArticleBody>,
+}
+
+/// `POST /api/v1/tickets`: 201 with the ticket and its `Location`; needs write access to
+/// the queue.
+pub async fn create(
+    State(api): State<Api>,
+    caller: Caller,
+    ApiJson(body): ApiJson<CreateTicket>,
+) -> ApiResult<Response> {
+    let now = api.now();
+    let title = body.title.trim();
+    if title.is_empty() {
+        return Err(ApiError::invalid("title", "a non-empty text", &body.title));
+    }
+    let queue = match body.queue.as_deref() {
+        Some(name) => queue_named(&api, name).await?,
+        None => api.store().raw_queue().await?,
+    };
+    caller.require_queue(&api, queue, Access::Write).await?;
+    let mut new = NewTicket::new(title, body.channel.unwrap_or(Channel::Phone));
+    new.queue = Some(queue);
+    if let Some(p) = body.priority {
+        new.priority = Priority::new(p)?;
+    }
+    new.ticket_type = body.ticket_type.unwrap_or(TicketType::Other);
+    if let Some(id) = body.customer_id.map(CustomerId) {
+        if !api.store().customer_exists(id).await? {
+            return Err(ApiError::invalid("customer_id", "an existing customer", id));
+        }
+        new.customer = Some(id);
+    }
+    new.call_id = body.call_id;
+    new.service_area = body.service_area;
+    if let Some(login) = &body.owner {
+        new.owner = Some(assignee(&api, login, queue).await?.id);
+    }
+    if let Some(login) = &body.responsible {
+        new.responsible = Some(assignee(&api, login, queue).await?.id);
+    }
+    let article = body.article.map(|a| a.into_new(&caller)).transpose()?;
+    let t = api.store().create_ticket(new, caller.actor(), now).await?;
+    if let Some(article) = article {
+        api.store()
+            .add_article(t.id, caller.actor(), article, now)
+            .await?;
+    }
+    tracing::info!(ticket = %t.number, login = %caller.user.login, "ticket created");
+    let view = detail(&api, &t).await?;
+    let location = format!("/api/v1/tickets/{}", t.number);
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        axum::Json(view),
+    )
+        .into_response())
+}

@@ -1,0 +1,322 @@
+//! The API test fixture: a fresh store (SQLite file, or a fresh PostgreSQL database on
+//! `CENTRALINO_TEST_PG`, default `postgres://postgres@127.0.0.1:5432/postgres`), queues,
+//! operators of every role, a fake clock, and the API router driven with `Router::oneshot`.
+
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderMap, Request, StatusCode};
+use chrono::{DateTime, TimeDelta, TimeZone, Utc};
+use console::api::{Api, ApiConfig, Clock};
+use crm::{Access, Role, Settings, Store, SystemId, UserId};
+use http_body_util::BodyExt;
+use serde_json::Value;
+use sqlx::Connection;
+use tower::ServiceExt;
+
+/// Runs `$name` (an `async fn(Fixture)` in the parent module) on SQLite and PostgreSQL.
+macro_rules! both {
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                crate::common::run_sqlite(super::$name).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                crate::common::run_postgres(super::$name).await
+            }
+        }
+    };
+}
+pub(crate) use both;
+
+/// Test settings; fields added to crm's `Settings` later take their defaults.
+#[allow(clippy::needless_update)]
+fn settings() -> Settings {
+    Settings {
+        system_id: SystemId::new(42).unwrap(),
+        default_country_code: Some("39".to_string()),
+        pin_secret: b"test-secret-not-for-production".to_vec(),
+        attachment_max_bytes: 1024,
+        max_connections: 5,
+        acquire_timeout: std::time::Duration::from_secs(30),
+        password_cost: crm::PasswordCost {
+            memory_kib: 64,
+            iterations: 1,
+        },
+        time_zone: chrono_tz::Europe::Rome,
+        ..Settings::default()
+    }
+}
+
+/// Monday 2 March 2026, 09:00 UTC.
+pub fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap()
+}
+
+/// An answer: status, headers, body as text and (when it parses) as JSON.
+#[derive(Debug)]
+pub struct Resp {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub text: String,
+    pub json: Value,
+}
+
+impl Resp {
+    /// Asserts the status, showing the body when it differs.
+    #[track_caller]
+    pub fn expect(self, status: StatusCode) -> Self {
+        assert_eq!(self.status, status, "body: {}", self.text);
+        self
+    }
+
+    /// Asserts a problem+json answer with this status; returns its detail.
+    #[track_caller]
+    pub fn problem(self, status: StatusCode) -> String {
+        assert_eq!(self.status, status, "body: {}", self.text);
+        assert_eq!(
+            self.headers["content-type"], "application/problem+json",
+            "{}",
+            self.text
+        );
+        assert_eq!(self.json["status"], status.as_u16());
+        assert!(
+            self.json["type"]
+                .as_str()
+                .unwrap()
+                .starts_with("urn:centralino:problem:")
+        );
+        assert!(self.json["title"].is_string());
+        self.json["detail"].as_str().unwrap().to_string()
+    }
+}
+
+/// Queues and operators, known to every test.
+///
+/// | login | role | cittadini | imprese | secondo-livello |
+/// |---|---|---|---|---|
+/// | a1 | agent 1st level | write | read | — |
+/// | a2 | agent 2nd level | read | — | write |
+/// | a3 | agent 1st level | write | — | — |
+/// | ro | agent 1st level | — | — | — |
+/// | sup | supervisor | (read all) | (read all) | write |
+/// | adm | admin | (write all) | | |
+pub struct Fixture {
+    pub app: Router,
+    pub store: Store,
+    pub clock: Arc<Mutex<DateTime<Utc>>>,
+    pub a1: UserId,
+}
+
+async fn fixture(store: Store) -> Fixture {
+    let now = t0();
+    let cittadini = store
+        .create_queue("cittadini", false, now)
+        .await
+        .unwrap()
+        .id;
+    let imprese = store.create_queue("imprese", false, now).await.unwrap().id;
+    let second = store
+        .create_queue("secondo-livello", true, now)
+        .await
+        .unwrap()
+        .id;
+    let mut ids = Vec::new();
+    for (login, role) in [
+        ("a1", Role::AgentFirstLevel),
+        ("a2", Role::AgentSecondLevel),
+        ("a3", Role::AgentFirstLevel),
+        ("ro", Role::AgentFirstLevel),
+        ("sup", Role::Supervisor),
+        ("adm", Role::Admin),
+    ] {
+        let name = format!("Operator {login}");
+        let u = store
+            .create_user(login, &name, role, &format!("pw-{login}"), now)
+            .await
+            .unwrap();
+        ids.push(u.id);
+    }
+    let grants = [
+        (0, cittadini, Access::Write),
+        (0, imprese, Access::Read),
+        (1, cittadini, Access::Read),
+        (1, second, Access::Write),
+        (2, cittadini, Access::Write),
+        (4, second, Access::Write),
+    ];
+    for (i, q, a) in grants {
+        store.grant_queue(ids[i], q, a).await.unwrap();
+    }
+    let clock = Arc::new(Mutex::new(now));
+    let c = clock.clone();
+    let config = ApiConfig {
+        clock: Clock::from_fn(move || *c.lock().unwrap()),
+        ..ApiConfig::default()
+    };
+    // The ACD of the agent tests: a1 and a3 serve cittadini, a2 secondo-livello; phones with
+    // static contacts count as registered.
+    let acd_config = acd::AcdConfig {
+        queues: vec![
+            acd::QueueConfig::new("cittadini"),
+            acd::QueueConfig::new("secondo-livello"),
+        ],
+        agents: vec![
+            acd::AgentConfig {
+                static_contact: true,
+                ..acd::AgentConfig::new("a1", &["cittadini"])
+            },
+            acd::AgentConfig {
+                static_contact: true,
+                ..acd::AgentConfig::new("a2", &["secondo-livello"])
+            },
+            acd::AgentConfig {
+                static_contact: true,
+                ..acd::AgentConfig::new("a3", &["cittadini"])
+            },
+        ],
+        ..acd::AcdConfig::default()
+    };
+    let engine = acd::Acd::new(acd_config, std::time::Instant::now()).unwrap();
+    let acd = switchboard::AcdHandle::spawn(engine, switchboard::EventBus::default(), None);
+    let app = console::api::router(Api::with_acd(store.clone(), config, Some(acd)));
+    Fixture {
+        app,
+        store,
+        clock,
+        a1: ids[0],
+    }
+}
+
+impl Fixture {
+    /// The fake time now.
+    pub fn now(&self) -> DateTime<Utc> {
+        *self.clock.lock().unwrap()
+    }
+
+    /// Moves the fake clock forward.
+    pub fn advance(&self, d: TimeDelta) {
+        *self.clock.lock().unwrap() += d;
+    }
+
+    /// Sends a prepared request.
+    pub async fn send(&self, req: Request<Body>) -> Resp {
+        let response = self.app.clone().oneshot(req).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let text = String::from_utf8(bytes.to_vec()).unwrap();
+        let json = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Resp {
+            status,
+            headers,
+            text,
+            json,
+        }
+    }
+
+    /// `method path` with an optional bearer token and JSON body.
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Resp {
+        let mut b = Request::builder().method(method).uri(path);
+        if let Some(t) = token {
+            b = b.header("authorization", format!("Bearer {t}"));
+        }
+        let req = match body {
+            Some(v) => b
+                .header("content-type", "application/json")
+                .body(Body::from(v.to_string())),
+            None => b.body(Body::empty()),
+        };
+        self.send(req.unwrap()).await
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Resp {
+        self.call("GET", path, Some(token), None).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> Resp {
+        self.call("POST", path, Some(token), Some(body)).await
+    }
+
+    pub async fn put(&self, path: &str, token: &str, body: Value) -> Resp {
+        self.call("PUT", path, Some(token), Some(body)).await
+    }
+
+    /// Logs `login` in (password `pw-LOGIN`); returns the bearer token.
+    pub async fn login(&self, login: &str) -> String {
+        let body = serde_json::json!({"login": login, "password": format!("pw-{login}")});
+        let r = self
+            .call("POST", "/api/v1/session", None, Some(body))
+            .await
+            .expect(StatusCode::OK);
+        r.json["token"].as_str().unwrap().to_string()
+    }
+
+    /// Creates a ticket in `queue` as `token`'s user; returns its number.
+    pub async fn ticket(&self, token: &str, queue: &str, title: &str) -> String {
+        let body = serde_json::json!({"title": title, "queue": queue});
+        let r = self
+            .post("/api/v1/tickets", token, body)
+            .await
+            .expect(StatusCode::CREATED);
+        r.json["number"].as_str().unwrap().to_string()
+    }
+}
+
+pub async fn run_sqlite<F, Fut>(body: F)
+where
+    F: FnOnce(Fixture) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("crm.db").display());
+    let store = Store::connect_with(&url, settings()).await.unwrap();
+    let f = fixture(store.clone()).await;
+    let result = tokio::spawn(body(f)).await;
+    store.close().await;
+    if let Err(e) = result {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
+
+pub async fn run_postgres<F, Fut>(body: F)
+where
+    F: FnOnce(Fixture) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    sqlx::any::install_default_drivers();
+    let admin_url = std::env::var("CENTRALINO_TEST_PG")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_string());
+    let name = format!("console_test_{:016x}", rand::random::<u64>());
+    let mut admin = sqlx::AnyConnection::connect(&admin_url)
+        .await
+        .unwrap_or_else(|e| panic!("PostgreSQL at {admin_url} must be reachable: {e}"));
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let base = admin_url.rsplit_once('/').map(|(b, _)| b).unwrap();
+    let store = Store::connect_with(&format!("{base}/{name}"), settings())
+        .await
+        .unwrap();
+    let f = fixture(store.clone()).await;
+    let result = tokio::spawn(body(f)).await;
+    store.close().await;
+    sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    if let Err(e) = result {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}

@@ -1,0 +1,12 @@
+//! The CRM HTTP API through `Router::oneshot`: every handler, its happy path and its refusals
+//! (401, 403 by role and by queue, 404, 409, 422, CSRF), on SQLite and on PostgreSQL.
+
+mod common;
+
+mod api_agents;
+mod api_calls;
+mod api_customers;
+mod api_openapi;
+mod api_session;
+mod api_ticket_actions;
+mod api_tickets;
