@@ -14,7 +14,9 @@ use std::time::{Duration, Instant};
 use common::*;
 
 /// Config for the common case: no ringing, the server does not hang up by itself in a test.
-const QUIET: &str = "[call]\nanswer_delay_ms = 0\nidle_hangup_s = 30\n";
+fn quiet() -> String {
+    listening(0, "welcome", 30)
+}
 
 fn count_lines(text: &str, pattern: &str) -> usize {
     text.lines().filter(|l| l.contains(pattern)).count()
@@ -58,19 +60,19 @@ fn assert_digits(server: &Server, call_id: &str, expected: &[&str]) {
 
 #[test]
 fn answered_call_pcmu() {
-    let server = Server::start(QUIET);
+    let server = Server::start(&quiet());
     sipp("uac_answer_bye.xml", &server, &["-d", "500"]);
 }
 
 #[test]
 fn answered_call_pcma_only() {
-    let server = Server::start(QUIET);
+    let server = Server::start(&quiet());
     sipp("uac_pcma_only.xml", &server, &["-d", "500"]);
 }
 
 #[test]
 fn prompt_audio_is_sent_as_paced_rtp() {
-    let server = Server::start(QUIET);
+    let server = Server::start(&quiet());
     let probe = UdpSocket::bind("127.0.0.1:0").expect("bind RTP probe");
     let port = probe.local_addr().expect("probe addr").port().to_string();
     let mut run = sipp_start(
@@ -149,7 +151,7 @@ fn dtmf_pt101_each_digit_reported_once() {
     if !require_root("dtmf_pt101_each_digit_reported_once") {
         return;
     }
-    let server = Server::start(QUIET);
+    let server = Server::start(&quiet());
     let run = sipp("uac_dtmf_pt101.xml", &server, &[]);
     assert_digits(&server, &run.call_id(), &["1", "2", "3"]);
 }
@@ -159,14 +161,14 @@ fn dtmf_pt96_play_dtmf_reported_once() {
     if !require_root("dtmf_pt96_play_dtmf_reported_once") {
         return;
     }
-    let server = Server::start(QUIET);
+    let server = Server::start(&quiet());
     let run = sipp("uac_dtmf_play96.xml", &server, &[]);
     assert_digits(&server, &run.call_id(), &["5"]);
 }
 
 #[test]
 fn cancel_while_ringing() {
-    let server = Server::start("[call]\nanswer_delay_ms = 3000\nidle_hangup_s = 30\n");
+    let server = Server::start(&listening(3000, "welcome", 30));
     let run = sipp("uac_cancel.xml", &server, &[]);
     assert!(
         run.elapsed < Duration::from_secs(3) + Duration::from_millis(1500),
@@ -186,7 +188,7 @@ fn cancel_while_ringing() {
 
 #[test]
 fn bye_from_caller_ends_the_call_and_its_media() {
-    let server = Server::start(QUIET);
+    let server = Server::start(&quiet());
     let probe = UdpSocket::bind("127.0.0.1:0").expect("bind RTP probe");
     let port = probe.local_addr().expect("probe addr").port().to_string();
     let run = sipp_start(
@@ -214,42 +216,42 @@ fn bye_from_caller_ends_the_call_and_its_media() {
 
 #[test]
 fn bye_from_server_after_idle_timeout() {
-    let server = Server::start("[call]\nanswer_delay_ms = 0\nidle_hangup_s = 2\n");
+    let server = Server::start(&listening(0, "beep", 2));
     let run = sipp("uac_server_bye.xml", &server, &[]);
     assert!(
         run.elapsed >= Duration::from_millis(1900) && run.elapsed < Duration::from_secs(8),
-        "the server hung up after {:?}, expected about idle_hangup_s = 2 s",
+        "the server hung up after {:?}, expected about the beep plus 2 s of silence",
         run.elapsed
     );
 }
 
 #[test]
 fn reinvite_hold_and_resume() {
-    let server = Server::start(QUIET);
+    let server = Server::start(&quiet());
     sipp("uac_hold.xml", &server, &[]);
 }
 
 #[test]
 fn options_answered_200() {
-    let server = Server::start(QUIET);
+    let server = Server::start(&quiet());
     sipp("uac_options.xml", &server, &[]);
 }
 
 #[test]
 fn unknown_method_answered_405_or_501() {
-    let server = Server::start(QUIET);
+    let server = Server::start(&quiet());
     sipp("uac_unknown_method.xml", &server, &[]);
 }
 
 #[test]
 fn call_over_tcp() {
-    let server = Server::start(QUIET);
+    let server = Server::start(&quiet());
     sipp("uac_answer_bye.xml", &server, &["-t", "t1", "-d", "500"]);
 }
 
 #[test]
 fn malformed_requests_get_400_while_a_call_continues() {
-    let server = Server::start(QUIET);
+    let server = Server::start(&quiet());
     let call = sipp_start("uac_answer_bye.xml", &server, &["-d", "3000"]);
     // Wait until the call is up (SIPp has sent its ACK).
     let deadline = Instant::now() + Duration::from_secs(5);
@@ -336,7 +338,7 @@ fn malformed_requests_get_400_while_a_call_continues() {
 
 #[test]
 fn retransmitted_invite_is_absorbed() {
-    let server = Server::start("[call]\nanswer_delay_ms = 1000\nidle_hangup_s = 30\n");
+    let server = Server::start(&listening(1000, "welcome", 30));
     let run = sipp("uac_retransmit_invite.xml", &server, &[]);
     let messages = run.sip_messages();
     let invites_sent = messages
@@ -386,13 +388,13 @@ fn retransmitted_invite_is_absorbed() {
 
 #[test]
 fn no_common_codec_is_488() {
-    let server = Server::start(QUIET);
+    let server = Server::start(&quiet());
     sipp("uac_no_common_codec.xml", &server, &[]);
 }
 
 #[test]
 fn sigterm_ends_calls_with_bye_and_exits_0() {
-    let mut server = Server::start(QUIET);
+    let mut server = Server::start(&quiet());
     let call = sipp_start("uac_server_bye.xml", &server, &[]);
     let deadline = Instant::now() + Duration::from_secs(5);
     while !call.messages_so_far().contains("ACK sip:") {

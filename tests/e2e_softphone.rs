@@ -10,7 +10,7 @@ use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Server, TempDir, field, free_sip_port, tail};
+use common::{Server, TempDir, field, free_sip_port, listening, tail};
 
 /// baresip, killed when the test ends.
 struct Baresip {
@@ -63,7 +63,7 @@ fn baresip_calls_hears_us_and_each_digit_arrives_once() {
             .is_ok(),
         "baresip is required (scripts/install-test-deps.sh installs it)"
     );
-    let server = Server::start("[call]\nidle_hangup_s = 4\n");
+    let server = Server::start(&listening(0, "welcome", 4));
     let dir = TempDir::new("baresip");
     let sip_port = free_sip_port();
     let ctrl_port = free_sip_port();
@@ -121,7 +121,7 @@ fn baresip_calls_hears_us_and_each_digit_arrives_once() {
             tail(&server.log(), 60)
         );
     }
-    // Silence: the placeholder flow hangs up after idle_hangup_s.
+    // Silence: the listening IVR hangs up after 4 s without a digit.
     assert!(
         server.wait_log(
             |l| l.contains("outcome=\"server_hangup\"") && l.contains(&call_id),

@@ -10,6 +10,8 @@
 //!   background.
 #![allow(dead_code)]
 
+pub mod keypad;
+
 use std::collections::HashSet;
 use std::fs::{self, File};
 use std::io::{Read, Write};
@@ -262,6 +264,36 @@ fn server_command() -> Command {
 impl Server {
     /// Starts `centralino serve` with a private RTP range, `extra_toml` appended to the config,
     /// and waits (up to 20 s) until its health endpoint answers 200.
+    /// The demo configuration (`config/demo.toml`) on this server's ports, plus `extra_toml`
+    /// (which must not repeat a table the demo has).
+    pub fn start_demo(extra_toml: &str) -> Server {
+        Server::start_demo_edited(|demo| demo, extra_toml)
+    }
+
+    /// [`Server::start_demo`] with the demo's text changed by `edit` first.
+    pub fn start_demo_edited(edit: impl Fn(String) -> String, extra_toml: &str) -> Server {
+        let demo = fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/demo.toml"),
+        )
+        .expect("read config/demo.toml");
+        let demo = edit(demo);
+        // The harness writes its own [media] table with the server's private RTP range.
+        let mut out = String::new();
+        let mut in_media = false;
+        for line in demo.lines() {
+            let t = line.trim();
+            if t.starts_with('[') {
+                in_media = t == "[media]";
+            }
+            if !in_media {
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+        out.push_str(extra_toml);
+        Server::start(&out)
+    }
+
     pub fn start(extra_toml: &str) -> Server {
         let dir = TempDir::new("server");
         let sip_port = free_sip_port();
@@ -385,14 +417,33 @@ impl Server {
 
     /// Minimal HTTP/1.1 GET on the server's HTTP port: (status, body).
     pub fn http_get(&self, path: &str) -> std::io::Result<(u16, String)> {
+        self.http("GET", path, None, None)
+    }
+
+    /// Minimal HTTP/1.1 request with an optional bearer token and JSON body: (status, body).
+    pub fn http(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        json: Option<&str>,
+    ) -> std::io::Result<(u16, String)> {
         let addr = SocketAddr::from((LOCALHOST, self.http_port));
         let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
-        stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-        write!(
-            stream,
-            "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\n\r\n",
+        stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+        let mut request = format!(
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\n",
             self.http_port
-        )?;
+        );
+        if let Some(token) = token {
+            request.push_str(&format!("Authorization: Bearer {token}\r\n"));
+        }
+        let body = json.unwrap_or("");
+        if json.is_some() {
+            request.push_str("Content-Type: application/json\r\n");
+        }
+        request.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
+        stream.write_all(request.as_bytes())?;
         let mut raw = Vec::new();
         stream.read_to_end(&mut raw)?;
         let text = String::from_utf8_lossy(&raw);
@@ -411,6 +462,26 @@ impl Server {
             body.to_string()
         };
         Ok((status, body))
+    }
+
+    /// Logs in through the API; the bearer token.
+    pub fn login(&self, login: &str, password: &str) -> String {
+        let body = format!("{{\"login\":\"{login}\",\"password\":\"{password}\"}}");
+        let (status, text) = self
+            .http("POST", "/api/v1/session", None, Some(&body))
+            .expect("login request");
+        assert_eq!(status, 200, "login {login}: {text}");
+        let v: serde_json::Value = serde_json::from_str(&text).expect("login answer is JSON");
+        v["token"].as_str().expect("a token").to_string()
+    }
+
+    /// `GET path` with a bearer token, parsed as JSON; panics unless 200.
+    pub fn api_get(&self, path: &str, token: &str) -> serde_json::Value {
+        let (status, text) = self
+            .http("GET", path, Some(token), None)
+            .expect("API request");
+        assert_eq!(status, 200, "GET {path}: {text}");
+        serde_json::from_str(&text).expect("JSON answer")
     }
 
     /// The exit status if the process has ended.
@@ -632,13 +703,15 @@ pub struct SippRun {
     scenario: String,
     command: String,
     started: Instant,
+    /// SIPp's own `-timeout`.
+    limit: Duration,
     files: (PathBuf, PathBuf, PathBuf, PathBuf),
 }
 
 impl SippRun {
     /// Waits for SIPp to exit (killing it past its own timeout + 15 s) and collects its logs.
     pub fn wait(mut self) -> SippResult {
-        let deadline = self.started + SIPP_TIMEOUT + Duration::from_secs(15);
+        let deadline = self.started + self.limit + Duration::from_secs(15);
         let status = loop {
             match self.child.try_wait() {
                 Ok(Some(status)) => break Some(status),
@@ -713,8 +786,6 @@ pub fn sipp_start(scenario: &str, server: &Server, args: &[&str]) -> SippRun {
         sipp_port.to_string(),
         "-mp".into(),
         media_port.to_string(),
-        "-timeout".into(),
-        format!("{}s", SIPP_TIMEOUT.as_secs()),
         "-timeout_error".into(),
         "-nostdin".into(),
         "-trace_msg".into(),
@@ -729,6 +800,16 @@ pub fn sipp_start(scenario: &str, server: &Server, args: &[&str]) -> SippRun {
     ];
     if !args.contains(&"-m") {
         argv.extend(["-m".into(), "1".into()]);
+    }
+    // A test may give SIPp a longer bound (`-timeout 90s`); the harness's follows it.
+    let limit = args
+        .iter()
+        .position(|a| *a == "-timeout")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|t| t.trim_end_matches('s').parse().ok())
+        .map_or(SIPP_TIMEOUT, Duration::from_secs);
+    if !args.contains(&"-timeout") {
+        argv.extend(["-timeout".into(), format!("{}s", SIPP_TIMEOUT.as_secs())]);
     }
     argv.extend(args.iter().map(|s| s.to_string()));
     let out = File::create(&files.3).expect("create SIPp output file");
@@ -752,6 +833,7 @@ pub fn sipp_start(scenario: &str, server: &Server, args: &[&str]) -> SippRun {
         scenario: scenario.to_string(),
         command,
         started: Instant::now(),
+        limit,
         files,
     }
 }
@@ -877,4 +959,19 @@ pub fn raw_exchange(
         }
     }
     out
+}
+
+/// A configuration whose IVR plays `prompt`, then listens: every digit is collected (and
+/// logged) until the caller is silent for `idle_s`, then the server hangs up. The end-to-end
+/// tests of the trunk and media use it to hold a call open without a menu.
+pub fn listening(answer_delay_ms: u64, prompt: &str, idle_s: u64) -> String {
+    format!(
+        "[call]\nanswer_delay_ms = {answer_delay_ms}\n\n\
+         [ivr]\ndefault_entry = \"listen\"\n\n\
+         [ivr.nodes.listen]\nkind = \"collect\"\nprompts = \"{prompt}\"\nstore = \"digits\"\n\
+         max_digits = 64\nterminator = \"\"\ndigit_timeout_ms = {ms}\ninter_digit_timeout_ms = {ms}\n\
+         next = \"bye\"\n\n\
+         [ivr.nodes.bye]\nkind = \"hangup\"\n",
+        ms = idle_s * 1000
+    )
 }

@@ -21,6 +21,87 @@ pub struct Config {
     pub call: CallSection,
     pub numbers: Vec<NumberSection>,
     pub database: DatabaseSection,
+    pub registrar: RegistrarSection,
+    /// Agents' phones at fixed addresses (no REGISTER).
+    pub phones: Vec<PhoneSection>,
+    pub voicemail: VoicemailSection,
+    /// The IVR tree; without one, the built-in [`DEFAULT_IVR`] (welcome, goodbye).
+    pub ivr: Option<ivr::IvrConfig>,
+    /// Queues and agents.
+    pub acd: acd::AcdConfig,
+    /// What validation found worth saying but not wrong (e.g. unreachable IVR nodes).
+    #[serde(skip)]
+    pub warnings: Vec<ConfigError>,
+}
+
+/// The IVR of a configuration that has no `[ivr]`: the welcome prompt, then goodbye.
+pub const DEFAULT_IVR: &str = r#"
+[ivr]
+default_entry = "welcome"
+[ivr.nodes.welcome]
+kind = "announcement"
+prompts = "welcome"
+next = "goodbye"
+[ivr.nodes.goodbye]
+kind = "hangup"
+prompts = "goodbye"
+"#;
+
+/// Agents' phones registering to us (RFC 3261 §10, digest authentication).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RegistrarSection {
+    /// Accept REGISTER from agents' phones (their SIP user is their login).
+    pub enabled: bool,
+    /// Digest realm; the CRM keeps each user's digest hashes for it.
+    pub realm: String,
+    /// Challenge algorithms, in order of preference: `SHA-256`, `MD5`. Some phones (and
+    /// SIPp) answer only the first challenge and only MD5.
+    pub algorithms: Vec<String>,
+    pub min_expires_s: u64,
+    pub max_expires_s: u64,
+}
+
+impl Default for RegistrarSection {
+    fn default() -> Self {
+        RegistrarSection {
+            enabled: true,
+            realm: "centralino".into(),
+            algorithms: vec!["MD5".into(), "SHA-256".into()],
+            min_expires_s: 60,
+            max_expires_s: 3600,
+        }
+    }
+}
+
+/// An agent's phone at a fixed address.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PhoneSection {
+    /// The agent's login.
+    pub login: String,
+    /// Its SIP URI, e.g. `sip:1001@192.0.2.10:5060` (UDP; `;transport=tcp` for TCP).
+    pub contact: String,
+}
+
+/// Recording messages (R-IVR-5).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct VoicemailSection {
+    pub greeting_prompt: String,
+    pub max_length_s: u64,
+    /// Messages shorter than this are discarded (and logged), milliseconds.
+    pub min_length_ms: u64,
+}
+
+impl Default for VoicemailSection {
+    fn default() -> Self {
+        VoicemailSection {
+            greeting_prompt: "voicemail_greeting".into(),
+            max_length_s: 120,
+            min_length_ms: 1500,
+        }
+    }
 }
 
 /// Where the CRM keeps its data.
@@ -34,6 +115,8 @@ pub struct DatabaseSection {
     pub default_country_code: String,
     /// The two-digit OTRS system id inside every ticket number.
     pub system_id: u8,
+    /// Load the demo's queues, users and customers at start (idempotent; CONTRACT.md).
+    pub demo_data: bool,
 }
 
 impl Default for DatabaseSection {
@@ -42,6 +125,7 @@ impl Default for DatabaseSection {
             url: String::new(),
             default_country_code: "39".into(),
             system_id: 10,
+            demo_data: false,
         }
     }
 }
@@ -90,16 +174,18 @@ pub struct PromptsSection {
     pub dir: String,
 }
 
-/// How calls are handled until the IVR tree takes over (issue 4): the welcome prompt, then
-/// digits are logged until the caller is silent for `idle_hangup_s`.
+/// How every call is handled, whatever the IVR does with it.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CallSection {
+    /// Prompt language.
     pub language: String,
-    pub welcome_prompt: String,
+    /// Ringing before the answer (180 Ringing is sent when not zero).
     pub answer_delay_ms: u64,
-    pub idle_hangup_s: u64,
+    /// A call is ended after this long in any case.
     pub max_duration_s: u64,
+    /// The prompt looped while a caller waits in queue.
+    pub hold_music: String,
 }
 
 /// A dialled number with its own settings.
@@ -109,7 +195,6 @@ pub struct NumberSection {
     pub number: String,
     pub name: Option<String>,
     pub language: Option<String>,
-    pub welcome_prompt: Option<String>,
     pub answer_delay_ms: Option<u64>,
 }
 
@@ -153,10 +238,9 @@ impl Default for CallSection {
     fn default() -> Self {
         CallSection {
             language: "it".into(),
-            welcome_prompt: "welcome".into(),
             answer_delay_ms: 0,
-            idle_hangup_s: 30,
             max_duration_s: 3600,
+            hold_music: "hold_music".into(),
         }
     }
 }
@@ -199,14 +283,33 @@ impl fmt::Display for ConfigErrors {
 impl std::error::Error for ConfigErrors {}
 
 impl Config {
-    /// Parses and validates `text`; `source_name` prefixes every error.
+    /// Parses and validates `text`; `source_name` prefixes every error. Relative prompt
+    /// folders are taken from the working directory.
     pub fn parse(text: &str, source_name: &str) -> Result<Config, ConfigErrors> {
-        let config: Config = toml::from_str(text).map_err(|error| ConfigErrors {
+        Config::parse_in(text, source_name, None)
+    }
+
+    /// Parses and validates `text`, a file in `base` (relative paths are taken from there).
+    fn parse_in(
+        text: &str,
+        source_name: &str,
+        base: Option<&Path>,
+    ) -> Result<Config, ConfigErrors> {
+        let mut config: Config = toml::from_str(text).map_err(|error| ConfigErrors {
             source_name: source_name.to_string(),
             errors: vec![syntax_error(text, &error)],
         })?;
+        if let Some(base) = base
+            && !config.prompts.dir.is_empty()
+            && Path::new(&config.prompts.dir).is_relative()
+        {
+            config.prompts.dir = base.join(&config.prompts.dir).display().to_string();
+        }
         let mut errors = config.validate(text);
+        let (engine_errors, warnings) = config.validate_engines(text);
+        errors.extend(engine_errors);
         errors.sort_by_key(|e| e.line);
+        config.warnings = warnings;
         if errors.is_empty() {
             Ok(config)
         } else {
@@ -228,17 +331,131 @@ impl Config {
                 message: format!("cannot read: {error}"),
             }],
         })?;
-        let mut config = Config::parse(&text, &name)?;
-        if !config.prompts.dir.is_empty() && Path::new(&config.prompts.dir).is_relative() {
-            let base = path.parent().unwrap_or(Path::new("."));
-            config.prompts.dir = base.join(&config.prompts.dir).display().to_string();
-        }
-        Ok(config)
+        Config::parse_in(&text, &name, Some(path.parent().unwrap_or(Path::new("."))))
     }
 
     /// The built-in demo configuration.
     pub fn demo() -> Config {
         Config::parse(DEMO, "config/demo.toml").expect("the demo configuration is valid")
+    }
+
+    /// The names of the prompts on disk, in any language (`<dir>/<lang>/<name>.wav`).
+    pub fn prompt_names(&self) -> std::collections::HashSet<String> {
+        let mut names = std::collections::HashSet::new();
+        let Ok(languages) = std::fs::read_dir(self.prompts_dir()) else {
+            return names;
+        };
+        for language in languages.flatten() {
+            let Ok(files) = std::fs::read_dir(language.path()) else {
+                continue;
+            };
+            for file in files.flatten() {
+                let path = file.path();
+                if path
+                    .extension()
+                    .is_some_and(|e| e.eq_ignore_ascii_case("wav"))
+                    && let Some(stem) = path.file_stem()
+                {
+                    names.insert(stem.to_string_lossy().into_owned());
+                }
+            }
+        }
+        names
+    }
+
+    /// The IVR tree and the ACD configuration checked by their own crates; problems located
+    /// by their paths. Returns (errors, warnings).
+    fn validate_engines(&self, text: &str) -> (Vec<ConfigError>, Vec<ConfigError>) {
+        let mut errors = Vec::new();
+        let mut warnings = Vec::new();
+        let names = self.prompt_names();
+        let known = |name: &str| names.contains(name);
+        let (ivr_text, ivr_prefix) = if self.ivr.is_some() {
+            (text, "ivr.")
+        } else {
+            (DEFAULT_IVR, "(built-in) ivr.")
+        };
+        let problems = match self.ivr_tree(&known) {
+            Ok((_, warnings)) => warnings,
+            Err(problems) => problems,
+        };
+        for problem in problems {
+            let path = format!("ivr.{}", problem.path.trim_start_matches("ivr."));
+            let located = ConfigError {
+                line: locate_path(ivr_text, &path).filter(|_| self.ivr.is_some()),
+                field: format!("{ivr_prefix}{}", path.trim_start_matches("ivr.")),
+                message: problem.message,
+            };
+            match problem.severity {
+                ivr::Severity::Error => errors.push(located),
+                ivr::Severity::Warning => warnings.push(located),
+            }
+        }
+        for problem in self.acd.validate() {
+            errors.push(ConfigError {
+                line: locate_path(text, &problem.path),
+                field: problem.path,
+                message: problem.message,
+            });
+        }
+        // Every queue the IVR routes to must exist in the ACD.
+        let queues: std::collections::HashSet<&str> =
+            self.acd.queues.iter().map(|q| q.name.as_str()).collect();
+        if let Some(tree) = &self.ivr {
+            for (name, node) in &tree.nodes {
+                if let ivr::NodeConfig::Route(route) = node
+                    && !queues.contains(route.queue.as_str())
+                {
+                    let path = format!("ivr.nodes.{name}.queue");
+                    errors.push(ConfigError {
+                        line: locate_path(text, &path),
+                        field: path,
+                        message: format!(
+                            "queue \"{}\" is not one of the [[acd.queues]] ({})",
+                            route.queue,
+                            if queues.is_empty() {
+                                "none configured".to_string()
+                            } else {
+                                let mut q: Vec<_> = queues.iter().copied().collect();
+                                q.sort_unstable();
+                                q.join(", ")
+                            }
+                        ),
+                    });
+                }
+            }
+        }
+        for (i, phone) in self.phones.iter().enumerate() {
+            let path = format!("phones[{i}].contact");
+            if static_phone(&phone.contact).is_none() {
+                errors.push(ConfigError {
+                    line: locate_path(text, &path),
+                    field: path,
+                    message: format!(
+                        "'{}' is not a SIP URI with an IP address (e.g. sip:1001@192.0.2.10:5060)",
+                        phone.contact
+                    ),
+                });
+            } else if !self.acd.agents.iter().any(|a| a.login == phone.login) {
+                let path = format!("phones[{i}].login");
+                errors.push(ConfigError {
+                    line: locate_path(text, &path),
+                    field: path,
+                    message: format!("'{}' is not an agent of [[acd.agents]]", phone.login),
+                });
+            }
+        }
+        for (i, algorithm) in self.registrar.algorithms.iter().enumerate() {
+            if !matches!(algorithm.as_str(), "MD5" | "SHA-256") {
+                let path = format!("registrar.algorithms[{i}]");
+                errors.push(ConfigError {
+                    line: locate_path(text, &path),
+                    field: path,
+                    message: format!("'{algorithm}' is not MD5 or SHA-256"),
+                });
+            }
+        }
+        (errors, warnings)
     }
 
     fn validate(&self, text: &str) -> Vec<ConfigError> {
@@ -325,8 +542,8 @@ impl Config {
         if self.call.language.trim().is_empty() {
             fail("call", None, "language", "must not be empty".into());
         }
-        if self.call.idle_hangup_s == 0 {
-            fail("call", None, "idle_hangup_s", "must be above 0".into());
+        if self.call.max_duration_s == 0 {
+            fail("call", None, "max_duration_s", "must be above 0".into());
         }
         let mut seen = std::collections::HashMap::new();
         for (i, number) in self.numbers.iter().enumerate() {
@@ -392,17 +609,12 @@ impl Config {
                     .and_then(|n| n.answer_delay_ms)
                     .unwrap_or(call.answer_delay_ms),
             ),
-            placeholder: switchboard::flow::PlaceholderSettings {
-                welcome_prompt: number
-                    .and_then(|n| n.welcome_prompt.clone())
-                    .unwrap_or_else(|| call.welcome_prompt.clone()),
-                idle_hangup: Duration::from_secs(call.idle_hangup_s),
-                max_duration: Duration::from_secs(call.max_duration_s),
-            },
+            max_duration: Duration::from_secs(call.max_duration_s),
         }
     }
 
-    pub fn switchboard(&self) -> switchboard::SwitchboardConfig {
+    /// The switchboard's settings; `data` holds the voicemail folder.
+    pub fn switchboard(&self, data: &Path) -> switchboard::SwitchboardConfig {
         switchboard::SwitchboardConfig {
             default: self.call_settings(None),
             numbers: self
@@ -410,8 +622,63 @@ impl Config {
                 .iter()
                 .map(|n| (n.number.clone(), self.call_settings(Some(n))))
                 .collect(),
+            hold_music: self.call.hold_music.clone(),
+            voicemail: switchboard::VoicemailSettings {
+                dir: data.join("voicemail"),
+                greeting_prompt: self.voicemail.greeting_prompt.clone(),
+                max_length: Duration::from_secs(self.voicemail.max_length_s),
+                min_length: Duration::from_millis(self.voicemail.min_length_ms),
+            },
+            phones: self
+                .phones
+                .iter()
+                .filter_map(|p| Some((p.login.clone(), static_phone(&p.contact)?)))
+                .collect(),
         }
     }
+
+    /// The IVR configuration in force: `[ivr]`, or the built-in default.
+    pub fn ivr_config(&self) -> ivr::IvrConfig {
+        self.ivr.clone().unwrap_or_else(|| {
+            #[derive(Deserialize)]
+            struct Only {
+                ivr: ivr::IvrConfig,
+            }
+            toml::from_str::<Only>(DEFAULT_IVR)
+                .expect("the built-in IVR parses")
+                .ivr
+        })
+    }
+
+    /// Builds the IVR tree, checking prompts against `known_prompt`.
+    pub fn ivr_tree(
+        &self,
+        known_prompt: &dyn Fn(&str) -> bool,
+    ) -> Result<(std::sync::Arc<ivr::Tree>, Vec<ivr::Problem>), Vec<ivr::Problem>> {
+        ivr::Tree::build(&self.ivr_config(), known_prompt)
+    }
+}
+
+/// A static phone's URI and where to send to it; `None` if the URI is not usable (validation
+/// reports it).
+pub fn static_phone(contact: &str) -> Option<switchboard::StaticPhone> {
+    use sip_gateway::transaction::{Peer, TransportKind};
+    let uri = rsip::Uri::try_from(contact).ok()?;
+    let host = uri.host_with_port.host.to_string();
+    let port = uri.host_with_port.port.map(|p| *p.value()).unwrap_or(5060);
+    let ip: std::net::IpAddr = host.trim_matches(|c| c == '[' || c == ']').parse().ok()?;
+    let tcp = contact.to_ascii_lowercase().contains("transport=tcp");
+    Some(switchboard::StaticPhone {
+        uri,
+        peer: Peer {
+            addr: SocketAddr::new(ip, port),
+            transport: if tcp {
+                TransportKind::Tcp
+            } else {
+                TransportKind::Udp
+            },
+        },
+    })
 }
 
 /// A TOML or type error, located by the parser's span.
@@ -493,6 +760,53 @@ fn locate(text: &str, section: &str, index: Option<usize>, key: &str) -> Option<
     None
 }
 
+/// The line of the value at a dotted `path` (`ivr.nodes.main.options.1`,
+/// `acd.agents[2].queues[0]`), or of its nearest enclosing item that exists: for problems
+/// that the engines' own validation finds after parsing.
+pub fn locate_path(text: &str, path: &str) -> Option<usize> {
+    use toml::de::{DeTable, DeValue};
+    let root = DeTable::parse(text).ok()?;
+    let line_of = |offset: usize| text[..offset.min(text.len())].matches('\n').count() + 1;
+    let mut best = None;
+    let mut table: Option<&DeTable<'_>> = Some(root.get_ref());
+    let mut value: Option<&toml::Spanned<DeValue<'_>>> = None;
+    for segment in path.split('.') {
+        let (name, indexes) = match segment.find('[') {
+            Some(at) => (&segment[..at], &segment[at..]),
+            None => (segment, ""),
+        };
+        if !name.is_empty() {
+            let current = match (table, value.map(|v| v.get_ref())) {
+                (Some(t), _) => t,
+                (None, Some(DeValue::Table(t))) => t,
+                _ => break,
+            };
+            let Some((key, found)) = current.iter().find(|(k, _)| k.get_ref().as_ref() == name)
+            else {
+                break;
+            };
+            best = Some(line_of(key.span().start));
+            value = Some(found);
+            table = None;
+        }
+        for index in indexes
+            .split(['[', ']'])
+            .filter(|s| !s.is_empty())
+            .filter_map(|s| s.parse::<usize>().ok())
+        {
+            let Some(DeValue::Array(items)) = value.map(|v| v.get_ref()) else {
+                return best;
+            };
+            let Some(item) = items.get(index) else {
+                return best;
+            };
+            best = Some(line_of(item.span().start));
+            value = Some(item);
+        }
+    }
+    best
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -548,7 +862,7 @@ mod tests {
 
     #[test]
     fn every_semantic_error_is_reported_with_its_line() {
-        let text = "[media]\nrtp_port_min = 30000\nrtp_port_max = 20000\n\n[call]\nidle_hangup_s = 0\n\n\
+        let text = "[media]\nrtp_port_min = 30000\nrtp_port_max = 20000\n\n[call]\nmax_duration_s = 0\n\n\
             [[numbers]]\nnumber = \"800100200\"\n\n[[numbers]]\nnumber = \"800100200\"\n\n[[numbers]]\nnumber = \"abc\"\n";
         let err = Config::parse(text, "x.toml").unwrap_err();
         let found: Vec<_> = err
@@ -560,10 +874,62 @@ mod tests {
             found,
             vec![
                 (Some(3), "media.rtp_port_max"),
-                (Some(6), "call.idle_hangup_s"),
+                (Some(6), "call.max_duration_s"),
                 (Some(12), "numbers[1].number"),
                 (Some(15), "numbers[2].number"),
             ]
         );
+    }
+
+    #[test]
+    fn nested_paths_are_located_by_line() {
+        let text = "[sip]\nt1_ms = 500\n\n[ivr.nodes.main]\nkind = \"menu\"\noptions = { 1 = \"a\", 2 = \"b\" }\n\n\
+            [[acd.agents]]\nlogin = \"1001\"\n\n[[acd.agents]]\nlogin = \"1002\"\nqueues = [\n  \"x\",\n  \"y\",\n]\n";
+        assert_eq!(locate_path(text, "sip.t1_ms"), Some(2));
+        assert_eq!(locate_path(text, "ivr.nodes.main.kind"), Some(5));
+        assert_eq!(locate_path(text, "ivr.nodes.main.options.2"), Some(6));
+        assert_eq!(locate_path(text, "acd.agents[1].login"), Some(12));
+        assert_eq!(locate_path(text, "acd.agents[1].queues[1]"), Some(15));
+        // Missing leaves fall back to the nearest existing item.
+        assert_eq!(locate_path(text, "ivr.nodes.main.attempts"), Some(4));
+        assert_eq!(locate_path(text, "nothing.here"), None);
+    }
+
+    #[test]
+    fn the_demo_tree_and_queues_are_checked_clean() {
+        let config = Config::demo();
+        assert!(config.warnings.is_empty(), "{:?}", config.warnings);
+        let names = config.prompt_names();
+        let (tree, _) = config.ivr_tree(&|n| names.contains(n)).unwrap();
+        assert_eq!(tree.entry_name(Some("800100202")), "area2_pin");
+        assert_eq!(config.acd.queues.len(), 4);
+    }
+
+    #[test]
+    fn ivr_and_acd_errors_name_their_line_and_field() {
+        let text = "[ivr]\ndefault_entry = \"menu\"\n\n[ivr.nodes.menu]\nkind = \"menu\"\nprompts = \"menu_main\"\n\
+            options = { \"1\" = \"nowhere\", \"2\" = \"route\" }\non_failure = \"route\"\n\n\
+            [ivr.nodes.route]\nkind = \"route\"\nqueue = \"missing\"\n\n\
+            [acd]\n[[acd.queues]]\nname = \"q\"\n\n[[acd.agents]]\nlogin = \"1001\"\nqueues = [\"q\", \"x\"]\n\n\
+            [[phones]]\nlogin = \"1001\"\ncontact = \"not a uri\"\n";
+        let err = Config::parse(text, "x.toml").unwrap_err();
+        let found: Vec<_> = err
+            .errors
+            .iter()
+            .map(|e| (e.line, e.field.as_str()))
+            .collect();
+        assert!(
+            found.contains(&(Some(7), "ivr.nodes.menu.options.1")),
+            "{err}"
+        );
+        assert!(
+            found.contains(&(Some(12), "ivr.nodes.route.queue")),
+            "{err}"
+        );
+        assert!(
+            found.contains(&(Some(20), "acd.agents[0].queues[1]")),
+            "{err}"
+        );
+        assert!(found.contains(&(Some(24), "phones[0].contact")), "{err}");
     }
 }

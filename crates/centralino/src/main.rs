@@ -15,7 +15,7 @@ use media::{MediaConfig, MediaEngine, PromptLibrary};
 use sip_gateway::gateway::{Gateway, GatewayConfig};
 use sip_gateway::transaction::TimerConfig;
 use sip_gateway::ua::UserAgentConfig;
-use switchboard::{EventBus, Switchboard};
+use switchboard::{AcdHandle, CardWriter, Engines, EventBus, Switchboard};
 use tokio::sync::watch;
 use tracing::{error, info, warn};
 
@@ -132,6 +132,7 @@ async fn open_store(config: &Config, data: &std::path::Path) -> anyhow::Result<c
         .with_context(|| format!("cannot read or create {}", data.join("pin.key").display()))?;
     let settings = crm::Settings {
         system_id: crm::SystemId::new(config.database.system_id)?,
+        sip_realm: config.registrar.realm.clone(),
         default_country_code: (!config.database.default_country_code.is_empty())
             .then(|| config.database.default_country_code.clone()),
         pin_secret,
@@ -177,6 +178,18 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     let store = open_store(&config, &args.data).await?;
     info!(backend = ?store.backend(), "database ready");
+    if config.database.demo_data {
+        let report =
+            crm::demo::load_demo_data(&store, &crm::demo::DemoOptions::new(chrono::Utc::now()))
+                .await
+                .context("cannot load the demo data")?;
+        if report.changed() {
+            info!(?report, "demo data loaded");
+        }
+    }
+    for warning in &config.warnings {
+        warn!("configuration: {warning}");
+    }
 
     let prompts_dir = config.prompts_dir();
     let prompts = tokio::task::spawn_blocking({
@@ -223,6 +236,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             },
             max_calls: config.sip.max_calls,
             allow_from: config.sip.allow_from.clone(),
+            registrar: config.registrar.enabled.then(|| registrar_config(&config)),
+            credentials: sip_credentials(&store).await?,
             ..UserAgentConfig::default()
         },
     })
@@ -237,13 +252,31 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         );
     }
     let bus = EventBus::default();
+    let tree = build_ivr(&config, &prompts)?;
+    let card = CardWriter::spawn(Arc::new(crm::JournaledStore::new(
+        store.clone(),
+        args.data.join("journal").join("calls.jsonl"),
+    )));
+    let acd = AcdHandle::spawn(
+        acd::Acd::new(config.acd.clone(), std::time::Instant::now())
+            .context("invalid ACD configuration")?,
+        bus.clone(),
+        Some(card.clone()),
+    );
     let switchboard = Switchboard::new(
         gateway.clone(),
         media,
         Arc::new(prompts),
         bus.clone(),
-        config.switchboard(),
+        config.switchboard(&args.data),
+        Engines {
+            ivr: tree,
+            acd: Some(acd.clone()),
+            store: Some(store.clone()),
+            card: Some(card.clone()),
+        },
     );
+    let reloader = switchboard.ivr_reloader();
     let metrics = Arc::new(console::Metrics::new());
     console::spawn_metrics_observer(&bus, metrics.clone());
     let app = console::router(console::AppState {
@@ -251,6 +284,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         telemetry: switchboard.telemetry(),
         metrics_public: config.http.metrics_public,
         store: store.clone(),
+        acd: Some(acd.clone()),
     });
     let listener = tokio::net::TcpListener::bind(config.http.listen)
         .await
@@ -279,7 +313,15 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         "centralino ready"
     );
 
-    wait_for_signal().await;
+    loop {
+        match wait_for_signal().await {
+            Signal::Stop => break,
+            Signal::Reload => match &args.config {
+                Some(path) => reload(path, &reloader, &acd),
+                None => info!("SIGHUP: the built-in demo configuration does not change"),
+            },
+        }
+    }
     info!("stopping: no new calls, ending calls in progress");
     let _ = shutdown_tx.send(true);
     // The switchboard returns once every call has ended (BYE answered or timed out).
@@ -295,34 +337,128 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         Err(_) => warn!("HTTP server still draining after 5 s"),
         _ => {}
     }
+    card.flush().await;
     store.close().await;
     media_runtime.shutdown_background();
     info!("stopped");
     Ok(())
 }
 
-async fn wait_for_signal() {
+/// What a signal asks.
+enum Signal {
+    /// SIGINT/SIGTERM: stop.
+    Stop,
+    /// SIGHUP: reload the configuration's IVR tree and ACD.
+    Reload,
+}
+
+async fn wait_for_signal() -> Signal {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
+        match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::hangup()),
+        ) {
+            (Ok(mut term), Ok(mut hup)) => {
                 tokio::select! {
-                    _ = ctrl_c => {}
-                    _ = term.recv() => {}
+                    _ = ctrl_c => Signal::Stop,
+                    _ = term.recv() => Signal::Stop,
+                    _ = hup.recv() => Signal::Reload,
                 }
             }
-            Err(error) => {
-                warn!(%error, "SIGTERM handler unavailable; stopping on Ctrl-C only");
+            _ => {
+                warn!("SIGTERM/SIGHUP handlers unavailable; stopping on Ctrl-C only");
                 let _ = ctrl_c.await;
+                Signal::Stop
             }
         }
     }
     #[cfg(not(unix))]
     {
         let _ = ctrl_c.await;
+        Signal::Stop
     }
+}
+
+/// Re-reads the configuration file: a valid one replaces the IVR tree of new calls and the
+/// ACD's queues and agents; calls in progress go on undisturbed. An invalid one changes
+/// nothing and says why.
+fn reload(path: &std::path::Path, reloader: &switchboard::IvrReloader, acd: &AcdHandle) {
+    let config = match Config::load(path) {
+        Ok(config) => config,
+        Err(errors) => {
+            error!("reload refused, configuration unchanged:\n{errors}");
+            return;
+        }
+    };
+    let names = config.prompt_names();
+    match config.ivr_tree(&|name| names.contains(name)) {
+        Ok((tree, _)) => reloader.replace(tree),
+        Err(problems) => {
+            for problem in problems {
+                error!("reload refused: {problem}");
+            }
+            return;
+        }
+    }
+    acd.input(acd::Input::Reconfigure(config.acd.clone()));
+    info!(file = %path.display(), "configuration reloaded");
+}
+
+/// The IVR tree of the configuration, with its prompts checked against the loaded library.
+fn build_ivr(config: &Config, prompts: &PromptLibrary) -> anyhow::Result<Arc<ivr::Tree>> {
+    let languages = prompts.languages();
+    let known = |name: &str| languages.iter().any(|l| prompts.get(l, name).is_some());
+    match config.ivr_tree(&known) {
+        Ok((tree, _warnings)) => Ok(tree),
+        Err(problems) => {
+            let text: Vec<String> = problems.iter().map(ToString::to_string).collect();
+            anyhow::bail!("invalid IVR tree:\n{}", text.join("\n"))
+        }
+    }
+}
+
+fn registrar_config(config: &Config) -> sip_gateway::registrar::RegistrarConfig {
+    use sip_gateway::auth::Algorithm;
+    let r = &config.registrar;
+    sip_gateway::registrar::RegistrarConfig {
+        realm: r.realm.clone(),
+        algorithms: r
+            .algorithms
+            .iter()
+            .map(|a| {
+                if a == "MD5" {
+                    Algorithm::Md5
+                } else {
+                    Algorithm::Sha256
+                }
+            })
+            .collect(),
+        min_expires: u32::try_from(r.min_expires_s).unwrap_or(u32::MAX),
+        max_expires: u32::try_from(r.max_expires_s).unwrap_or(u32::MAX),
+        ..sip_gateway::registrar::RegistrarConfig::default()
+    }
+}
+
+/// The agents' digest secrets, from the CRM (it keeps no plain passwords).
+async fn sip_credentials(store: &crm::Store) -> anyhow::Result<sip_gateway::auth::Credentials> {
+    let mut credentials = sip_gateway::auth::Credentials::default();
+    for c in store
+        .sip_credentials()
+        .await
+        .context("cannot read the agents' SIP credentials")?
+    {
+        credentials.insert(
+            c.login,
+            sip_gateway::auth::UserHa1 {
+                ha1_md5: c.ha1_md5,
+                ha1_sha256: c.ha1_sha256,
+            },
+        );
+    }
+    Ok(credentials)
 }
 
 #[cfg(test)]

@@ -63,6 +63,67 @@ pub enum Event {
         outcome: Outcome,
         duration_ms: u64,
     },
+    /// A step of the IVR (R-TEL-2): the call card's path, live.
+    #[serde(rename = "call.ivr")]
+    IvrStep { call_id: String, step: String },
+    /// The caller entered a queue.
+    #[serde(rename = "call.queued")]
+    CallQueued {
+        call_id: String,
+        queue: String,
+        area: Option<String>,
+    },
+    /// The call rings an agent: what the agent's screen pop shows at once (R-SR-2).
+    #[serde(rename = "call.offered")]
+    CallOffered {
+        call_id: String,
+        agent: String,
+        queue: String,
+        channel: String,
+        caller: Option<String>,
+        customer_id: Option<i64>,
+        customer_name: Option<String>,
+        /// `pin`, `ani` or `none`.
+        identified_by: String,
+        area: Option<String>,
+        sr_type: Option<String>,
+        ivr_path: Vec<String>,
+        waited_ms: u64,
+    },
+    /// An agent answered: the two legs are bridged.
+    #[serde(rename = "call.connected")]
+    CallConnected {
+        call_id: String,
+        agent: String,
+        queue: String,
+        waited_ms: u64,
+        ticket: Option<String>,
+    },
+    /// A queue's live figures changed.
+    #[serde(rename = "queue.changed")]
+    QueueChanged {
+        queue: String,
+        waiting: usize,
+        oldest_wait_s: f64,
+    },
+    /// An agent's state changed (R-ACD-4).
+    #[serde(rename = "agent.state")]
+    AgentState {
+        login: String,
+        state: String,
+        reason: Option<String>,
+        registered: bool,
+        since: chrono::DateTime<chrono::Utc>,
+    },
+    /// A Service Request was opened (by a call, a voicemail, the API).
+    #[serde(rename = "ticket.created")]
+    TicketCreated {
+        number: String,
+        queue: String,
+        channel: String,
+        call_id: Option<String>,
+        owner: Option<String>,
+    },
 }
 
 /// The bus: a broadcast channel. Slow subscribers lose the oldest events and are told so by

@@ -11,23 +11,27 @@
 //! routes gateway events to them, so a slow call never delays another.
 
 mod call;
+pub mod card;
 pub mod events;
-pub mod flow;
+pub mod queues;
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use media::{EngineStats, MediaEngine, Prompt, PromptLibrary};
 use sip_gateway::gateway::{Gateway, GatewayStats};
-use sip_gateway::ua::{CallRef, UaEvent};
-use tokio::sync::{mpsc, watch};
+use sip_gateway::transaction::Peer;
+use sip_gateway::ua::{CallRef, OutgoingCall, UaError, UaEvent};
+use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{info, warn};
 
-use call::CallInput;
+use call::{AgentLegEvent, CallInput};
+pub use card::CardWriter;
 pub use events::{Event, EventBus, Outcome};
-use flow::PlaceholderSettings;
+pub use queues::{AcdHandle, AcdSnapshot};
 
 /// How calls to one dialled number are handled.
 #[derive(Debug, Clone)]
@@ -36,7 +40,28 @@ pub struct CallSettings {
     pub language: String,
     /// Ringing time before the answer (180 Ringing is sent when it is not zero).
     pub answer_delay: Duration,
-    pub placeholder: PlaceholderSettings,
+    /// A call is ended after this long in any case.
+    pub max_duration: Duration,
+}
+
+/// Where an agent's phone is when it does not register (static contact).
+#[derive(Debug, Clone)]
+pub struct StaticPhone {
+    /// The Request-URI of INVITEs to it.
+    pub uri: rsip::Uri,
+    /// Where to send them.
+    pub peer: Peer,
+}
+
+/// Voicemail recording limits (R-IVR-5).
+#[derive(Debug, Clone)]
+pub struct VoicemailSettings {
+    /// Folder of `<mailbox>/<call id>.wav`.
+    pub dir: PathBuf,
+    pub greeting_prompt: String,
+    pub max_length: Duration,
+    /// Shorter messages are discarded (and logged).
+    pub min_length: Duration,
 }
 
 /// Call handling: the default and per dialled number.
@@ -44,6 +69,33 @@ pub struct CallSettings {
 pub struct SwitchboardConfig {
     pub default: CallSettings,
     pub numbers: HashMap<String, CallSettings>,
+    /// The prompt looped while a caller waits in queue.
+    pub hold_music: String,
+    pub voicemail: VoicemailSettings,
+    /// Agents' phones with a fixed address, by login.
+    pub phones: HashMap<String, StaticPhone>,
+}
+
+/// The engines and stores a switchboard drives.
+pub struct Engines {
+    /// The IVR tree new calls start on.
+    pub ivr: Arc<ivr::Tree>,
+    /// The ACD; without one, calls routed to a queue end.
+    pub acd: Option<AcdHandle>,
+    /// The CRM, for PIN and caller-number lookups and Service Requests.
+    pub store: Option<crm::Store>,
+    /// The call card writer (journaled).
+    pub card: Option<CardWriter>,
+}
+
+/// Asks of call tasks that the run loop carries out.
+enum Control {
+    /// Place a call (to an agent's phone) whose events go to `inbox`.
+    Place {
+        out: Box<OutgoingCall>,
+        inbox: mpsc::UnboundedSender<CallInput>,
+        reply: oneshot::Sender<Result<CallRef, UaError>>,
+    },
 }
 
 /// What every call task shares.
@@ -53,6 +105,11 @@ pub(crate) struct Shared {
     prompts: Arc<PromptLibrary>,
     bus: EventBus,
     config: SwitchboardConfig,
+    ivr: RwLock<Arc<ivr::Tree>>,
+    acd: Option<AcdHandle>,
+    store: Option<crm::Store>,
+    card: Option<CardWriter>,
+    control: mpsc::UnboundedSender<Control>,
     active: Arc<AtomicU64>,
     finished: mpsc::UnboundedSender<()>,
 }
@@ -67,6 +124,45 @@ impl Shared {
 
     fn prompt(&self, language: &str, name: &str) -> Option<Arc<Prompt>> {
         self.prompts.get(language, name)
+    }
+
+    fn ivr_tree(&self) -> Arc<ivr::Tree> {
+        self.ivr.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Where to ring an agent: a registered binding first (the most recent), else the
+    /// configured static contact.
+    async fn phone_of(&self, login: &str) -> Option<StaticPhone> {
+        let mut bindings = self.gateway.bindings(login).await;
+        bindings.sort_by_key(|b| b.expires_at);
+        if let Some(binding) = bindings.last()
+            && let Ok(uri) = rsip::Uri::try_from(binding.contact_uri.as_str())
+        {
+            return Some(StaticPhone {
+                uri,
+                peer: binding.peer(),
+            });
+        }
+        self.config.phones.get(login).cloned()
+    }
+
+    /// Places a call through the run loop, so its events are routed to `inbox` from the
+    /// first one on.
+    async fn place_call(
+        &self,
+        out: OutgoingCall,
+        inbox: mpsc::UnboundedSender<CallInput>,
+    ) -> Result<CallRef, UaError> {
+        let (reply, rx) = oneshot::channel();
+        self.control
+            .send(Control::Place {
+                out: Box::new(out),
+                inbox,
+                reply,
+            })
+            .map_err(|_| UaError::NotPlaced("switchboard stopped".into()))?;
+        rx.await
+            .map_err(|_| UaError::NotPlaced("switchboard stopped".into()))?
     }
 
     fn call_finished(&self) {
@@ -106,6 +202,27 @@ impl TelemetrySource {
 pub struct Switchboard {
     shared: Arc<Shared>,
     finished: mpsc::UnboundedReceiver<()>,
+    control: mpsc::UnboundedReceiver<Control>,
+}
+
+/// Where the run loop sends a SIP call's events.
+struct Route {
+    inbox: mpsc::UnboundedSender<CallInput>,
+    /// A leg we placed toward an agent (its events are wrapped as [`AgentLegEvent`]).
+    placed: bool,
+}
+
+/// Replaces the IVR tree of new calls; calls in progress finish on theirs.
+#[derive(Clone)]
+pub struct IvrReloader {
+    shared: Arc<Shared>,
+}
+
+impl IvrReloader {
+    pub fn replace(&self, tree: Arc<ivr::Tree>) {
+        *self.shared.ivr.write().unwrap_or_else(|e| e.into_inner()) = tree;
+        info!("IVR tree replaced: new calls use it");
+    }
 }
 
 impl Switchboard {
@@ -115,8 +232,10 @@ impl Switchboard {
         prompts: Arc<PromptLibrary>,
         bus: EventBus,
         config: SwitchboardConfig,
+        engines: Engines,
     ) -> Self {
         let (finished_tx, finished) = mpsc::unbounded_channel();
+        let (control_tx, control) = mpsc::unbounded_channel();
         Switchboard {
             shared: Arc::new(Shared {
                 gateway,
@@ -124,10 +243,16 @@ impl Switchboard {
                 prompts,
                 bus,
                 config,
+                ivr: RwLock::new(engines.ivr),
+                acd: engines.acd,
+                store: engines.store,
+                card: engines.card,
+                control: control_tx,
                 active: Arc::new(AtomicU64::new(0)),
                 finished: finished_tx,
             }),
             finished,
+            control,
         }
     }
 
@@ -139,6 +264,13 @@ impl Switchboard {
         }
     }
 
+    /// A handle that swaps the IVR tree (SIGHUP, admin API).
+    pub fn ivr_reloader(&self) -> IvrReloader {
+        IvrReloader {
+            shared: self.shared.clone(),
+        }
+    }
+
     /// Routes gateway events to call tasks until the gateway stops, or until `shutdown` turns
     /// true and every call has ended (new calls are then refused with 503).
     pub async fn run(
@@ -146,7 +278,8 @@ impl Switchboard {
         mut gateway_events: mpsc::UnboundedReceiver<UaEvent>,
         mut shutdown: watch::Receiver<bool>,
     ) {
-        let mut calls: HashMap<CallRef, mpsc::UnboundedSender<CallInput>> = HashMap::new();
+        let mut routes: HashMap<CallRef, Route> = HashMap::new();
+        let mut registrations = self.shared.gateway.subscribe_registrations();
         let mut stopping = false;
         loop {
             if stopping && self.shared.active.load(Ordering::Relaxed) == 0 {
@@ -161,22 +294,36 @@ impl Switchboard {
                             continue;
                         }
                         let (tx, rx) = mpsc::unbounded_channel();
-                        calls.insert(incoming.call, tx);
+                        routes.insert(incoming.call, Route { inbox: tx.clone(), placed: false });
                         self.shared.active.fetch_add(1, Ordering::Relaxed);
-                        call::spawn(self.shared.clone(), new_call_id(), *incoming, rx);
+                        call::spawn(self.shared.clone(), new_call_id(), *incoming, rx, tx);
                     }
                     Some(UaEvent::MediaChanged { call, media }) => {
-                        if let Some(tx) = calls.get(&call) {
-                            let _ = tx.send(CallInput::MediaChanged(media));
+                        if let Some(route) = routes.get(&call) {
+                            let _ = route.inbox.send(if route.placed {
+                                CallInput::Agent(AgentLegEvent::MediaChanged(media))
+                            } else {
+                                CallInput::MediaChanged(media)
+                            });
                         }
                     }
-                    // The switchboard places no calls yet (the ACD will ring agents).
-                    Some(UaEvent::Progress { call, .. } | UaEvent::Answered { call, .. }) => {
-                        tracing::debug!(?call, "event for a call the switchboard did not place");
+                    Some(UaEvent::Progress { call, status }) => {
+                        if let Some(route) = routes.get(&call) {
+                            let _ = route.inbox.send(CallInput::Agent(AgentLegEvent::Progress(status)));
+                        }
+                    }
+                    Some(UaEvent::Answered { call, media }) => {
+                        if let Some(route) = routes.get(&call) {
+                            let _ = route.inbox.send(CallInput::Agent(AgentLegEvent::Answered(media)));
+                        }
                     }
                     Some(UaEvent::CallEnded { call, reason }) => {
-                        if let Some(tx) = calls.remove(&call) {
-                            let _ = tx.send(CallInput::Ended(reason));
+                        if let Some(route) = routes.remove(&call) {
+                            let _ = route.inbox.send(if route.placed {
+                                CallInput::Agent(AgentLegEvent::Ended(reason))
+                            } else {
+                                CallInput::Ended(reason)
+                            });
                         }
                     }
                     None => {
@@ -184,12 +331,45 @@ impl Switchboard {
                         return;
                     }
                 },
+                Some(control) = self.control.recv() => match control {
+                    Control::Place { out, inbox, reply } => {
+                        // Awaited here, before the next gateway event is read: the placed
+                        // call's first response cannot overtake its route.
+                        let placed = self.shared.gateway.call(*out).await;
+                        if let Ok(call) = &placed {
+                            routes.insert(*call, Route { inbox, placed: true });
+                        }
+                        let _ = reply.send(placed);
+                    }
+                },
+                registration = registrations.recv() => match registration {
+                    Ok(event) => {
+                        info!(user = %event.user, registered = event.registered, contacts = event.bindings.len(), "agent phone registration");
+                        if let Some(acd) = &self.shared.acd {
+                            acd.input(acd::Input::AgentRegistered {
+                                login: event.user.clone(),
+                                registered: event.registered,
+                            });
+                        }
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                        warn!(missed = n, "registration events missed: resynchronising");
+                        if let Some(acd) = &self.shared.acd {
+                            for user in self.shared.gateway.registered_users().await {
+                                acd.input(acd::Input::AgentRegistered { login: user, registered: true });
+                            }
+                        }
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => {
+                        registrations = self.shared.gateway.subscribe_registrations();
+                    }
+                },
                 changed = shutdown.changed(), if !stopping => {
                     if changed.is_err() || *shutdown.borrow() {
-                        info!(calls = calls.len(), "shutting down: ending calls in progress");
+                        info!(calls = routes.len(), "shutting down: ending calls in progress");
                         stopping = true;
-                        for tx in calls.values() {
-                            let _ = tx.send(CallInput::Shutdown);
+                        for route in routes.values().filter(|r| !r.placed) {
+                            let _ = route.inbox.send(CallInput::Shutdown);
                         }
                     }
                 }
@@ -199,8 +379,7 @@ impl Switchboard {
     }
 }
 
-/// A call id unique across nodes and ordered by time (UUID v7: 48-bit milliseconds and 74
-/// random bits).
+/// A call id unique across nodes and sortable by time (UUID v7).
 fn new_call_id() -> String {
     uuid::Uuid::now_v7().to_string()
 }

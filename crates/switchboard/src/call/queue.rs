@@ -1,0 +1,419 @@
+//! The queue phase: hold music and announcements while the ACD looks for an agent; ringing
+//! the agent it picks (a new dialog toward the agent's phone, B2BUA); at answer the bridge, the
+//! Service Request (R-SR-1) and the screen pop; then the conversation until either side ends
+//! it (BYE ends both legs).
+
+use std::time::{Duration, Instant};
+
+use acd::{Action, CallKey, Input, OfferFailure};
+use chrono::Utc;
+use crm::CallWrite;
+use crm::calls::AnsweredCall;
+use media::{MediaEvent, MediaEvents, MediaLeg, PlayOptions, PlaybackId};
+use sip_gateway::ua::{CallRef, EndReason, OutgoingCall};
+use tracing::{info, warn};
+
+use super::{
+    AgentLegEvent, CallCtx, CallInput, Common, Ended, Journey, common, log_media, params,
+    sleep_until,
+};
+use crate::events::Event;
+
+/// The agent leg while it rings or talks.
+struct AgentLeg {
+    agent: String,
+    call: CallRef,
+    leg: MediaLeg,
+    events: MediaEvents,
+    answered: bool,
+}
+
+/// Runs the queue phase until the call ends.
+pub(crate) async fn run(ctx: &mut CallCtx<'_>, queue: String) -> (Ended, Journey) {
+    let Some(acd) = ctx.shared.acd.clone() else {
+        warn!(%queue, "no ACD configured: the call cannot queue");
+        ctx.shared.gateway.hangup(ctx.call);
+        return (Ended::Local, Journey::Ivr);
+    };
+    let key = CallKey::from(ctx.call_id);
+    ctx.shared.bus.publish(Event::CallQueued {
+        call_id: ctx.call_id.to_string(),
+        queue: queue.clone(),
+        area: ctx.caller.area.clone(),
+    });
+    acd.enqueue(ctx.call_id, &queue, false, ctx.inbox.clone());
+    let queued_at = Instant::now();
+    let mut music = hold_music(ctx);
+    let mut announcing: Option<PlaybackId> = None;
+    let mut agent: Option<AgentLeg> = None;
+    let mut talking_since: Option<Instant> = None;
+
+    loop {
+        let deadline = Some(ctx.deadline);
+        tokio::select! {
+            msg = ctx.input.recv() => {
+                match common(ctx, msg.as_ref()) {
+                    Some(Common::Continue) => continue,
+                    Some(Common::Over(ended)) => {
+                        // The caller left (or we stop): the agent's leg goes too.
+                        if let Some(a) = agent.take() {
+                            ctx.shared.gateway.hangup(a.call);
+                        }
+                        if talking_since.is_some() {
+                            acd.input(Input::CallEnded { call: key.clone() });
+                        } else {
+                            acd.input(Input::CallAbandoned { call: key.clone() });
+                        }
+                        let journey = if talking_since.is_some() { Journey::Answered } else { Journey::Queued };
+                        return (ended, journey);
+                    }
+                    None => {}
+                }
+                match msg {
+                    Some(CallInput::Acd(Action::Offer { agent: login, .. })) => {
+                        match offer(ctx, &login, &queue, queued_at).await {
+                            Ok(a) => agent = Some(a),
+                            Err(reason) => acd.input(Input::OfferFailed {
+                                call: key.clone(),
+                                agent: login,
+                                reason,
+                            }),
+                        }
+                    }
+                    Some(CallInput::Acd(Action::CancelOffer { agent: login, .. })) => {
+                        if let Some(a) = agent.take_if(|a| a.agent == login && !a.answered) {
+                            info!(agent = %login, "withdrawing the offer");
+                            ctx.shared.gateway.hangup(a.call);
+                        }
+                    }
+                    Some(CallInput::Acd(Action::Announce { position, expected_wait, .. }))
+                        if agent.is_none() =>
+                    {
+                        announcing = announce(ctx, position, expected_wait);
+                        if announcing.is_none() {
+                            music = hold_music(ctx);
+                        }
+                    }
+                    Some(CallInput::Acd(Action::Overflow { target, .. })) => {
+                        // Overflow to another queue is the engine's; what reaches us leaves
+                        // the ACD for a voicemail box.
+                        ctx.step(format!("overflow {target:?}"));
+                        let mailbox = match &target {
+                            acd::OverflowTarget::Voicemail(m) => m.clone(),
+                            other => format!("{other:?}"),
+                        };
+                        return super::voicemail::run(ctx, &mailbox).await;
+                    }
+                    Some(CallInput::QueueRefused(why)) => {
+                        warn!(%queue, %why, "the queue refused the call");
+                        ctx.step(format!("queue refused: {why}"));
+                        ctx.shared.gateway.hangup(ctx.call);
+                        return (Ended::Local, Journey::Ivr);
+                    }
+                    Some(CallInput::Agent(event)) => {
+                        let Some(a) = agent.as_mut() else { continue };
+                        match event {
+                            AgentLegEvent::Progress(status) => {
+                                info!(agent = %a.agent, status, "agent phone progress");
+                            }
+                            AgentLegEvent::Answered(media) => {
+                                a.leg.configure(params(&media));
+                                if let Err(error) = ctx.leg.bridge(&a.leg) {
+                                    warn!(%error, "cannot bridge the legs");
+                                    ctx.shared.gateway.hangup(a.call);
+                                    agent = None;
+                                    continue;
+                                }
+                                a.answered = true;
+                                let waited = queued_at.elapsed();
+                                talking_since = Some(Instant::now());
+                                acd.input(Input::OfferAnswered { call: key.clone(), agent: a.agent.clone() });
+                                let login = a.agent.clone();
+                                info!(agent = %login, waited_ms = waited.as_millis() as u64, "agent answered: bridged");
+                                let ticket = open_ticket(ctx, &queue, &login, waited).await;
+                                ctx.shared.bus.publish(Event::CallConnected {
+                                    call_id: ctx.call_id.to_string(),
+                                    agent: login,
+                                    queue: queue.clone(),
+                                    waited_ms: waited.as_millis() as u64,
+                                    ticket,
+                                });
+                            }
+                            AgentLegEvent::MediaChanged(media) => {
+                                info!(direction = media.local_direction.attribute(), "agent media changed");
+                                a.leg.configure(params(&media));
+                            }
+                            AgentLegEvent::Ended(reason) => {
+                                let a = agent.take().expect("checked above");
+                                if a.answered {
+                                    info!(agent = %a.agent, ?reason, "agent ended the call");
+                                    acd.input(Input::CallEnded { call: key.clone() });
+                                    ctx.shared.gateway.hangup(ctx.call);
+                                    return (Ended::Local, Journey::Answered);
+                                }
+                                let reason = failure(&reason);
+                                info!(agent = %a.agent, reason = reason.reason(), "offer failed");
+                                acd.input(Input::OfferFailed { call: key.clone(), agent: a.agent, reason });
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            event = ctx.media_events.recv() => match event {
+                Some(MediaEvent::PlaybackFinished { id, .. }) if Some(id) == announcing => {
+                    announcing = None;
+                    if talking_since.is_none() {
+                        music = hold_music(ctx);
+                    }
+                }
+                Some(MediaEvent::PlaybackFinished { id, interrupted }) if Some(id) == music => {
+                    if !interrupted && talking_since.is_none() && announcing.is_none() {
+                        music = hold_music(ctx);
+                    }
+                }
+                Some(MediaEvent::Dtmf { digit, .. }) => {
+                    ctx.shared.bus.publish(Event::Dtmf { call_id: ctx.call_id.to_string(), digit });
+                }
+                Some(event) => log_media(&event),
+                None => {
+                    warn!("media leg gone");
+                    if let Some(a) = agent.take() {
+                        ctx.shared.gateway.hangup(a.call);
+                    }
+                    acd.input(if talking_since.is_some() { Input::CallEnded { call: key.clone() } } else { Input::CallAbandoned { call: key.clone() } });
+                    ctx.shared.gateway.hangup(ctx.call);
+                    return (Ended::Local, if talking_since.is_some() { Journey::Answered } else { Journey::Queued });
+                }
+            },
+            event = agent_media(agent.as_mut()) => {
+                if let Some(event) = event {
+                    log_media(&event);
+                }
+            }
+            _ = sleep_until(deadline) => {
+                warn!("maximum call duration reached");
+                if let Some(a) = agent.take() {
+                    ctx.shared.gateway.hangup(a.call);
+                }
+                acd.input(if talking_since.is_some() { Input::CallEnded { call: key.clone() } } else { Input::CallAbandoned { call: key.clone() } });
+                ctx.shared.gateway.hangup(ctx.call);
+                return (Ended::Local, if talking_since.is_some() { Journey::Answered } else { Journey::Queued });
+            }
+        }
+    }
+}
+
+async fn agent_media(agent: Option<&mut AgentLeg>) -> Option<MediaEvent> {
+    match agent {
+        Some(a) => a.events.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+fn hold_music(ctx: &CallCtx<'_>) -> Option<PlaybackId> {
+    ctx.play(
+        std::slice::from_ref(&ctx.shared.config.hold_music),
+        PlayOptions {
+            looped: true,
+            barge_in: false,
+        },
+    )
+}
+
+/// "You are number N in line. The expected wait is about M minutes." (R-ACD-3)
+fn announce(ctx: &CallCtx<'_>, position: usize, expected: Duration) -> Option<PlaybackId> {
+    let mut names = vec!["queue_position".to_string()];
+    names.extend(number_prompts(position));
+    names.push("queue_in_line".into());
+    names.push("queue_wait".into());
+    let minutes = expected.as_secs().div_ceil(60) as usize;
+    if minutes == 0 {
+        names.push("less_than_a_minute".into());
+    } else {
+        names.extend(number_prompts(minutes));
+        names.push(if minutes == 1 { "minute" } else { "minutes" }.into());
+    }
+    ctx.play(
+        &names,
+        PlayOptions {
+            looped: false,
+            barge_in: false,
+        },
+    )
+}
+
+/// The prompts that say `n` (0-199): `num_N` up to twenty, tens plus units above.
+pub(crate) fn number_prompts(n: usize) -> Vec<String> {
+    let n = n.min(199);
+    let mut out = Vec::new();
+    let mut rest = n;
+    if rest >= 100 {
+        out.push("num_100".to_string());
+        rest -= 100;
+        if rest == 0 {
+            return out;
+        }
+    }
+    if rest <= 20 {
+        out.push(format!("num_{rest}"));
+    } else {
+        out.push(format!("num_{}", rest / 10 * 10));
+        if !rest.is_multiple_of(10) {
+            out.push(format!("num_{}", rest % 10));
+        }
+    }
+    out
+}
+
+/// Rings `login`'s phone: a leg next to the caller's, and an INVITE to the agent's contact.
+async fn offer(
+    ctx: &CallCtx<'_>,
+    login: &str,
+    queue: &str,
+    queued_at: Instant,
+) -> Result<AgentLeg, OfferFailure> {
+    let Some(phone) = ctx.shared.phone_of(login).await else {
+        warn!(agent = %login, "no contact for the agent's phone");
+        return Err(OfferFailure::Unreachable);
+    };
+    let (leg, events) = match ctx.shared.media.allocate_near(&ctx.leg).await {
+        Ok(pair) => pair,
+        Err(error) => {
+            warn!(%error, "no media port for the agent leg");
+            return Err(OfferFailure::Unreachable);
+        }
+    };
+    let caller = ctx
+        .caller
+        .number
+        .clone()
+        .unwrap_or_else(|| "anonymous".into());
+    let out = OutgoingCall {
+        target: phone.uri,
+        to: format!("<sip:{login}@{}>", phone.peer.addr),
+        peer: phone.peer,
+        from_user: caller.clone(),
+        from_display: ctx.caller.customer.as_ref().map(|(_, name)| name.clone()),
+        local_rtp: leg.local_addr(),
+        dtmf_payload_type: 101,
+    };
+    let call = match ctx.shared.place_call(out, ctx.inbox.clone()).await {
+        Ok(call) => call,
+        Err(error) => {
+            warn!(%error, agent = %login, "cannot ring the agent");
+            return Err(OfferFailure::Unreachable);
+        }
+    };
+    info!(agent = %login, "ringing the agent");
+    ctx.shared.bus.publish(Event::CallOffered {
+        call_id: ctx.call_id.to_string(),
+        agent: login.to_string(),
+        queue: queue.to_string(),
+        channel: "phone".into(),
+        caller: ctx.caller.number.clone(),
+        customer_id: ctx.caller.customer.as_ref().map(|(id, _)| *id),
+        customer_name: ctx.caller.customer.as_ref().map(|(_, name)| name.clone()),
+        identified_by: ctx.caller.identified_by.to_string(),
+        area: ctx.caller.area.clone(),
+        sr_type: ctx.caller.sr_type.clone(),
+        ivr_path: ctx.caller.path.clone(),
+        waited_ms: queued_at.elapsed().as_millis() as u64,
+    });
+    Ok(AgentLeg {
+        agent: login.to_string(),
+        call,
+        leg,
+        events,
+        answered: false,
+    })
+}
+
+/// Why an agent's phone did not take the call (RFC 3261 §21 classes).
+fn failure(reason: &EndReason) -> OfferFailure {
+    match reason {
+        EndReason::Rejected(486 | 600) | EndReason::Declined(486 | 600) => OfferFailure::Busy,
+        EndReason::Rejected(603) | EndReason::Declined(603) => OfferFailure::Rejected,
+        EndReason::Rejected(_) | EndReason::Declined(_) => OfferFailure::Unreachable,
+        EndReason::Cancelled | EndReason::LocalHangup => OfferFailure::NoAnswer,
+        EndReason::AckTimeout | EndReason::TransportError | EndReason::RemoteBye => {
+            OfferFailure::Unreachable
+        }
+    }
+}
+
+/// Opens the Service Request at answer (R-SR-1); its number, when the database took it.
+async fn open_ticket(
+    ctx: &CallCtx<'_>,
+    queue: &str,
+    login: &str,
+    waited: Duration,
+) -> Option<String> {
+    let store = ctx.shared.store.as_ref()?;
+    let card = ctx.shared.card.as_ref()?;
+    let queue_id = match store.queue_by_name(queue).await {
+        Ok(Some(id)) => id,
+        Ok(None) => {
+            warn!(%queue, "no CRM queue of that name: no Service Request");
+            return None;
+        }
+        Err(error) => {
+            warn!(%error, "CRM unreachable: the Service Request is journaled");
+            return None;
+        }
+    };
+    let agent = store.user_by_login(login).await.ok().flatten();
+    let caller = ctx.caller.number.as_deref().unwrap_or("anonymous");
+    let title = match &ctx.caller.customer {
+        Some((_, name)) => format!("Phone call from {name} ({caller})"),
+        None => format!("Phone call from {caller}"),
+    };
+    let ticket_type = ctx
+        .caller
+        .sr_type
+        .as_deref()
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(crm::TicketType::InformationRequest);
+    let ticket = card
+        .open_ticket(CallWrite::OpenTicket {
+            call_id: ctx.call_id.to_string(),
+            answered: AnsweredCall {
+                queue: queue_id,
+                agent: agent.as_ref().map(|u| u.id),
+                agent_login: Some(login.to_string()),
+                answered: Utc::now(),
+                wait_ms: waited.as_millis() as u64,
+                title,
+                ticket_type,
+                service_area: ctx.caller.area.clone(),
+            },
+            now: Utc::now(),
+        })
+        .await?;
+    info!(ticket = %ticket.number, "Service Request opened");
+    ctx.shared.bus.publish(Event::TicketCreated {
+        number: ticket.number.to_string(),
+        queue: queue.to_string(),
+        channel: "phone".into(),
+        call_id: Some(ctx.call_id.to_string()),
+        owner: Some(login.to_string()),
+    });
+    Some(ticket.number.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::number_prompts;
+
+    #[test]
+    fn numbers_are_said_with_the_prompts_we_have() {
+        assert_eq!(number_prompts(0), ["num_0"]);
+        assert_eq!(number_prompts(7), ["num_7"]);
+        assert_eq!(number_prompts(20), ["num_20"]);
+        assert_eq!(number_prompts(21), ["num_20", "num_1"]);
+        assert_eq!(number_prompts(40), ["num_40"]);
+        assert_eq!(number_prompts(100), ["num_100"]);
+        assert_eq!(number_prompts(145), ["num_100", "num_40", "num_5"]);
+        assert_eq!(number_prompts(5000), ["num_100", "num_90", "num_9"]);
+    }
+}

@@ -1,0 +1,394 @@
+//! The ACD's driver: one task owns the sans-IO [`acd::Acd`], feeds it what call tasks, the
+//! registrar and the API report, runs its timers on tokio time, and carries its actions to the
+//! call tasks (ring an agent, announce a position, overflow). Its events go to the bus (live
+//! consoles, metrics) and to the CRM's queue log through the call card writer.
+//!
+//! Nothing here decides anything: distribution is the engine's.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use acd::{AcdEvent, Action, AgentView, CallKey, Input, QueueStats, RequestedState};
+use chrono::{DateTime, Utc};
+use crm::calls::{QueueEvent, QueueEventKind};
+use tokio::sync::{mpsc, oneshot};
+use tracing::{debug, info, warn};
+
+use crate::call::CallInput;
+use crate::card::CardWriter;
+use crate::events::{Event, EventBus};
+
+/// What the driver is asked.
+enum Command {
+    /// A call enters a queue; its task takes the ACD's actions for it through `tx`.
+    Enqueue {
+        call: CallKey,
+        queue: String,
+        at_head: bool,
+        tx: mpsc::UnboundedSender<CallInput>,
+    },
+    Input(Input),
+    SetState {
+        login: String,
+        state: RequestedState,
+        reply: oneshot::Sender<Result<(), acd::AcdError>>,
+    },
+    Snapshot(oneshot::Sender<AcdSnapshot>),
+}
+
+/// The live view of queues and agents (CONTRACT.md `/api/v1/queues`, `/api/v1/agents`).
+#[derive(Debug, Clone)]
+pub struct AcdSnapshot {
+    /// When it was taken (the instants inside are on the same clock).
+    pub at: Instant,
+    pub queues: Vec<QueueStats>,
+    pub agents: Vec<AgentView>,
+}
+
+/// Talks to the ACD task; cheap to clone.
+#[derive(Clone)]
+pub struct AcdHandle {
+    commands: mpsc::UnboundedSender<Command>,
+}
+
+impl AcdHandle {
+    /// Starts the driver over `engine`.
+    pub fn spawn(engine: acd::Acd, bus: EventBus, card: Option<CardWriter>) -> AcdHandle {
+        let (commands, rx) = mpsc::unbounded_channel();
+        tokio::spawn(run(engine, rx, bus, card));
+        AcdHandle { commands }
+    }
+
+    pub(crate) fn enqueue(
+        &self,
+        call: &str,
+        queue: &str,
+        at_head: bool,
+        tx: mpsc::UnboundedSender<CallInput>,
+    ) {
+        let _ = self.commands.send(Command::Enqueue {
+            call: CallKey::from(call),
+            queue: queue.to_string(),
+            at_head,
+            tx,
+        });
+    }
+
+    /// Reports something to the engine (offer answered or failed, call ended, abandon, an
+    /// agent's registration).
+    pub fn input(&self, input: Input) {
+        let _ = self.commands.send(Command::Input(input));
+    }
+
+    /// Sets an agent's state (API, desktop, supervisor).
+    pub async fn set_state(&self, login: &str, state: RequestedState) -> Result<(), acd::AcdError> {
+        let (reply, rx) = oneshot::channel();
+        self.commands
+            .send(Command::SetState {
+                login: login.to_string(),
+                state,
+                reply,
+            })
+            .map_err(|_| acd::AcdError::UnknownAgent(login.to_string()))?;
+        rx.await
+            .map_err(|_| acd::AcdError::UnknownAgent(login.to_string()))?
+    }
+
+    /// The live figures; `None` once the ACD task has stopped.
+    pub async fn snapshot(&self) -> Option<AcdSnapshot> {
+        let (tx, rx) = oneshot::channel();
+        self.commands.send(Command::Snapshot(tx)).ok()?;
+        rx.await.ok()
+    }
+}
+
+async fn run(
+    mut engine: acd::Acd,
+    mut commands: mpsc::UnboundedReceiver<Command>,
+    bus: EventBus,
+    card: Option<CardWriter>,
+) {
+    let mut calls: HashMap<CallKey, mpsc::UnboundedSender<CallInput>> = HashMap::new();
+    let mut day = chrono::Local::now().date_naive();
+    loop {
+        let deadline = engine.poll_timeout().map(tokio::time::Instant::from_std);
+        tokio::select! {
+            command = commands.recv() => {
+                let now = Instant::now();
+                match command {
+                    Some(Command::Enqueue { call, queue, at_head, tx }) => {
+                        calls.insert(call.clone(), tx);
+                        let input = Input::CallArrived { call: call.clone(), queue, at_head };
+                        if let Err(error) = engine.handle(input, now) {
+                            warn!(%error, %call, "call refused by the ACD");
+                            if let Some(tx) = calls.remove(&call) {
+                                let _ = tx.send(CallInput::QueueRefused(error.to_string()));
+                            }
+                        }
+                    }
+                    Some(Command::Input(input)) => {
+                        if let Err(error) = engine.handle(input.clone(), now) {
+                            debug!(%error, ?input, "input refused by the ACD");
+                        }
+                    }
+                    Some(Command::SetState { login, state, reply }) => {
+                        let result = engine.handle(Input::SetAgentState { login, state }, now);
+                        let _ = reply.send(result);
+                    }
+                    Some(Command::Snapshot(reply)) => {
+                        let _ = reply.send(AcdSnapshot {
+                            at: now,
+                            queues: engine.queue_stats(now),
+                            agents: engine.agents(now),
+                        });
+                    }
+                    None => return,
+                }
+            }
+            _ = sleep_until(deadline) => engine.handle_timeout(Instant::now()),
+        }
+        let today = chrono::Local::now().date_naive();
+        if today != day {
+            info!("a new day: queue counters reset");
+            engine.reset_counters();
+            day = today;
+        }
+        while let Some(action) = engine.poll_action() {
+            let call = match &action {
+                Action::Offer { call, .. }
+                | Action::CancelOffer { call, .. }
+                | Action::Announce { call, .. }
+                | Action::Overflow { call, .. } => call.clone(),
+            };
+            match calls.get(&call) {
+                Some(tx) => {
+                    let _ = tx.send(CallInput::Acd(action));
+                }
+                None => warn!(%call, ?action, "ACD action for a call that has no task"),
+            }
+        }
+        let now = Instant::now();
+        let mut touched: Vec<String> = Vec::new();
+        while let Some(event) = engine.poll_event() {
+            if let Some(queue) = event_queue(&event)
+                && !touched.iter().any(|q| q == queue)
+            {
+                touched.push(queue.to_string());
+            }
+            match &event {
+                AcdEvent::Abandon { call, .. }
+                | AcdEvent::Complete { call, .. }
+                | AcdEvent::Overflow { call, .. } => {
+                    calls.remove(call);
+                }
+                _ => {}
+            }
+            publish(&bus, card.as_ref(), &event, now);
+        }
+        if !touched.is_empty() {
+            for stats in engine.queue_stats(now) {
+                if touched.contains(&stats.name) {
+                    bus.publish(Event::QueueChanged {
+                        queue: stats.name.clone(),
+                        waiting: stats.waiting + stats.ringing,
+                        oldest_wait_s: stats.oldest_wait.map_or(0.0, |d| d.as_secs_f64()),
+                    });
+                }
+            }
+        }
+    }
+}
+
+fn event_queue(event: &AcdEvent) -> Option<&str> {
+    match event {
+        AcdEvent::Enter { queue, .. }
+        | AcdEvent::Offer { queue, .. }
+        | AcdEvent::Connect { queue, .. }
+        | AcdEvent::RingNoAnswer { queue, .. }
+        | AcdEvent::Reject { queue, .. }
+        | AcdEvent::Abandon { queue, .. }
+        | AcdEvent::Complete { queue, .. }
+        | AcdEvent::Transfer { queue, .. }
+        | AcdEvent::Overflow { queue, .. } => Some(queue),
+        AcdEvent::AgentState { .. } => None,
+    }
+}
+
+/// The wall-clock time of a monotonic instant of the engine.
+fn wall(at: Instant, now: Instant) -> DateTime<Utc> {
+    let ago = now.saturating_duration_since(at);
+    Utc::now() - chrono::Duration::from_std(ago).unwrap_or_default()
+}
+
+fn publish(bus: &EventBus, card: Option<&CardWriter>, event: &AcdEvent, now: Instant) {
+    let log = |call: &CallKey, queue: &str, at: Instant, kind, agent: Option<&str>, detail| {
+        if let Some(card) = card {
+            card.write(crm::CallWrite::QueueEvent(QueueEvent {
+                call_id: call.0.clone(),
+                queue: queue.to_string(),
+                at: wall(at, now),
+                kind,
+                agent: agent.map(str::to_string),
+                detail,
+            }));
+        }
+    };
+    match event {
+        AcdEvent::Enter {
+            at,
+            call,
+            queue,
+            position,
+        } => {
+            info!(%call, %queue, position, "call queued");
+            log(
+                call,
+                queue,
+                *at,
+                QueueEventKind::Enter,
+                None,
+                Some(format!("position {position}")),
+            );
+        }
+        AcdEvent::Offer {
+            at,
+            call,
+            queue,
+            agent,
+        } => {
+            info!(%call, %queue, %agent, "offering the call");
+            log(call, queue, *at, QueueEventKind::Offer, Some(agent), None);
+        }
+        // The CRM writes the connect row with the ticket it opens (one transaction).
+        AcdEvent::Connect {
+            call, agent, wait, ..
+        } => {
+            info!(%call, %agent, wait_ms = wait.as_millis() as u64, "agent connected");
+        }
+        AcdEvent::RingNoAnswer {
+            at,
+            call,
+            queue,
+            agent,
+            rang,
+        } => {
+            info!(%call, %agent, rang_s = rang.as_secs(), "agent did not answer");
+            log(
+                call,
+                queue,
+                *at,
+                QueueEventKind::RingNoAnswer,
+                Some(agent),
+                None,
+            );
+        }
+        AcdEvent::Reject {
+            at,
+            call,
+            queue,
+            agent,
+            reason,
+        } => {
+            info!(%call, %agent, %reason, "offer failed");
+            log(
+                call,
+                queue,
+                *at,
+                QueueEventKind::RingNoAnswer,
+                Some(agent),
+                Some(reason.clone()),
+            );
+        }
+        AcdEvent::Abandon {
+            at,
+            call,
+            queue,
+            position,
+            wait,
+        } => {
+            info!(%call, %queue, position, wait_ms = wait.as_millis() as u64, "caller abandoned");
+            log(
+                call,
+                queue,
+                *at,
+                QueueEventKind::Abandon,
+                None,
+                Some(format!("position {position}, waited {} s", wait.as_secs())),
+            );
+        }
+        AcdEvent::Complete {
+            at,
+            call,
+            queue,
+            agent,
+            talk,
+        } => {
+            log(
+                call,
+                queue,
+                *at,
+                QueueEventKind::Complete,
+                Some(agent),
+                Some(format!("talked {} s", talk.as_secs())),
+            );
+        }
+        AcdEvent::Transfer {
+            at,
+            call,
+            queue,
+            agent,
+            to,
+        } => {
+            info!(%call, %agent, %to, "transferred");
+            log(
+                call,
+                queue,
+                *at,
+                QueueEventKind::Transfer,
+                Some(agent),
+                Some(to.clone()),
+            );
+        }
+        AcdEvent::Overflow {
+            at,
+            call,
+            queue,
+            wait,
+            to,
+        } => {
+            info!(%call, %queue, ?to, wait_s = wait.as_secs(), "overflow");
+            log(
+                call,
+                queue,
+                *at,
+                QueueEventKind::Timeout,
+                None,
+                Some(format!("overflow to {to:?}")),
+            );
+        }
+        AcdEvent::AgentState {
+            at,
+            login,
+            state,
+            reason,
+            registered,
+            ..
+        } => {
+            info!(agent = %login, state = state.as_str(), reason = reason.as_deref().unwrap_or(""), registered, "agent state");
+            bus.publish(Event::AgentState {
+                login: login.clone(),
+                state: state.as_str().to_string(),
+                reason: reason.clone(),
+                registered: *registered,
+                since: wall(*at, now),
+            });
+        }
+    }
+}
+
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,403 @@
+//! End to end: the demo IVR of CONTRACT.md against the real binary and its demo configuration.
+//! SIPp places the call; the test is the caller's keypad (RFC 4733 events with a phone's
+//! timing, `common::keypad`) and presses keys when the server's log shows the IVR waiting for
+//! them. Each path is checked on the SIP outcome and on the call card through the API.
+
+mod common;
+
+use std::time::Duration;
+
+use common::keypad::Keypad;
+use common::*;
+
+/// Customer ids are not fixed: find them by phone through the API.
+fn customer_id(server: &Server, token: &str, phone: &str) -> i64 {
+    let found = server.api_get(&format!("/api/v1/customers?phone={phone}"), token);
+    found
+        .as_array()
+        .and_then(|list| list.first())
+        .and_then(|c| c["id"].as_i64())
+        .unwrap_or_else(|| panic!("no customer with phone {phone}: {found}"))
+}
+
+/// A call in progress from SIPp, with the test's keypad on its media.
+struct Caller<'a> {
+    server: &'a Server,
+    keypad: Keypad,
+    run: Option<SippRun>,
+}
+
+impl<'a> Caller<'a> {
+    /// Dials `number` from `from` (the From user); the caller hangs up after `hold_s`.
+    fn dial(server: &'a Server, number: &str, from: &str, hold_s: u64) -> Caller<'a> {
+        Caller::start(server, "uac_keypad.xml", number, from, hold_s)
+    }
+
+    /// Dials `number`; the call must end with the server's BYE within `limit_s`.
+    fn dial_until_server_bye(
+        server: &'a Server,
+        number: &str,
+        from: &str,
+        limit_s: u64,
+    ) -> Caller<'a> {
+        Caller::start(server, "uac_keypad_server_bye.xml", number, from, limit_s)
+    }
+
+    fn start(
+        server: &'a Server,
+        scenario: &str,
+        number: &str,
+        from: &str,
+        secs: u64,
+    ) -> Caller<'a> {
+        let mut keypad = Keypad::new();
+        let port = keypad.port();
+        let hold = (secs * 1000).to_string();
+        let timeout = format!("{}s", secs + 20);
+        let run = sipp_start(
+            scenario,
+            server,
+            &[
+                "-s", number, "-key", "rtp_port", &port, "-key", "caller", from, "-d", &hold,
+                "-timeout", &timeout,
+            ],
+        );
+        assert!(
+            keypad.wait_for_audio(Duration::from_secs(10)),
+            "no prompt audio: the call was not answered\n{}",
+            tail(&server.log(), 40)
+        );
+        Caller {
+            server,
+            keypad,
+            run: Some(run),
+        }
+    }
+
+    /// Our call id (the server's log names it in the call's span).
+    fn sip_call_id(&self) -> String {
+        let log = self.server.log();
+        let line = log
+            .lines()
+            .rev()
+            .find(|l| l.contains("incoming call"))
+            .expect("the call reached the server");
+        field(line, "sip_call_id").expect("the call's span names its Call-ID")
+    }
+
+    /// Waits (up to 30 s) until the call's log has a step containing `text`.
+    fn wait_step(&self, text: &str) {
+        self.wait_step_for(text, Duration::from_secs(30));
+    }
+
+    fn wait_step_for(&self, text: &str, limit: Duration) {
+        let id = self.sip_call_id();
+        let found = self.server.wait_log(
+            |_| {
+                self.server
+                    .call_log(&id)
+                    .iter()
+                    .any(|l| l.contains("call step") && l.contains(text))
+            },
+            limit,
+        );
+        assert!(
+            found,
+            "step {text:?} never came\n--- call log ---\n{}",
+            self.server.call_log(&id).join("\n")
+        );
+    }
+
+    fn press(&mut self, keys: &str) {
+        self.keypad.press(keys);
+    }
+
+    /// Waits for SIPp to finish and checks it succeeded.
+    fn finish(&mut self) -> SippResult {
+        let result = self.run.take().expect("running").wait();
+        result.assert_ok(self.server);
+        result
+    }
+
+    /// The call card through the API (as the supervisor), once the call has ended.
+    fn card(&self, token: &str) -> serde_json::Value {
+        let id = self.sip_call_id();
+        let ended = self.server.wait_log(
+            |_| {
+                self.server
+                    .call_log(&id)
+                    .iter()
+                    .any(|l| l.contains("call ended"))
+            },
+            Duration::from_secs(30),
+        );
+        assert!(
+            ended,
+            "the call never ended\n{}",
+            tail(&self.server.log(), 30)
+        );
+        // The card writer is asynchronous: poll until the end is recorded.
+        let path = format!("/api/v1/calls?sip_call_id={id}");
+        for _ in 0..100 {
+            let card = self.server.api_get(&path, token);
+            if !card["ended"].is_null() {
+                return card;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("the call card never recorded the end");
+    }
+}
+
+fn path_of(card: &serde_json::Value) -> Vec<String> {
+    card["ivr_path"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no ivr_path in {card}"))
+        .iter()
+        .map(|s| s.as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+fn assert_path(card: &serde_json::Value, expected: &[&str]) {
+    let path = path_of(card);
+    let mut at = 0;
+    for want in expected {
+        match path[at..].iter().position(|s| s.contains(want)) {
+            Some(i) => at += i + 1,
+            None => panic!("step {want:?} missing (in order) from the card's path:\n{path:#?}"),
+        }
+    }
+}
+
+#[test]
+fn area_2_pin_then_sub_menu_routes_to_tecnica_identified() {
+    let server = Server::start_demo("");
+    let token = server.login("supervisor", "demo-supervisor");
+    let maria = customer_id(&server, &token, "%2B390600000001");
+    let mut call = Caller::dial(&server, "800100200", "sipp", 25);
+    // Barge in on the welcome: the key carries into the main menu.
+    call.press("2");
+    call.wait_step("main_menu: chose 2");
+    call.wait_step("enter area2_pin");
+    call.press("12345#");
+    call.wait_step("area2_pin: pin hit");
+    call.wait_step("enter area2_menu");
+    call.press("1");
+    call.wait_step("route tecnica");
+    call.finish();
+    let card = call.card(&token);
+    assert_path(
+        &card,
+        &[
+            "main_menu: chose 2",
+            "area2_pin: pin hit",
+            "area2_menu: chose 1",
+            "route tecnica",
+        ],
+    );
+    assert_eq!(card["identity"], "pin", "{card}");
+    assert_eq!(card["customer_id"].as_i64(), Some(maria), "{card}");
+    assert_eq!(card["queue"], "tecnica", "{card}");
+    // Nobody answered: the caller hung up in the queue.
+    assert_eq!(card["outcome"], "abandoned", "{card}");
+}
+
+#[test]
+fn wrong_pin_twice_goes_on_unidentified_and_two_bad_sub_menu_choices_still_reach_tecnica() {
+    let server = Server::start_demo("");
+    let token = server.login("supervisor", "demo-supervisor");
+    // Direct dial into area 2: no main menu.
+    let mut call = Caller::dial(&server, "800100202", "sipp", 40);
+    call.wait_step("enter area2_pin");
+    call.press("99999#");
+    call.wait_step("area2_pin: pin miss (attempt 1)");
+    call.press("88888#");
+    call.wait_step("area2_pin: pin miss (attempt 2)");
+    call.wait_step("enter area2_menu");
+    call.press("7");
+    call.wait_step("area2_menu: invalid 7 (attempt 1 of 2)");
+    call.press("8");
+    call.wait_step("area2_menu: invalid 8 (attempt 2 of 2)");
+    call.wait_step("route tecnica");
+    call.finish();
+    let card = call.card(&token);
+    let path = path_of(&card);
+    assert!(
+        !path.iter().any(|s| s.contains("main_menu")),
+        "direct dial skips the main menu: {path:#?}"
+    );
+    assert_path(
+        &card,
+        &["enter area2_pin", "enter area2_default", "route tecnica"],
+    );
+    assert_eq!(card["identity"], "failed", "{card}");
+    assert!(card["customer_id"].is_null(), "{card}");
+    assert_eq!(card["queue"], "tecnica", "{card}");
+}
+
+#[test]
+fn pin_right_on_the_second_attempt() {
+    let server = Server::start_demo("");
+    let token = server.login("supervisor", "demo-supervisor");
+    let giulio = customer_id(&server, &token, "%2B390600000002");
+    let mut call = Caller::dial(&server, "800100202", "sipp", 30);
+    call.wait_step("enter area2_pin");
+    call.press("11111#");
+    call.wait_step("area2_pin: pin miss (attempt 1)");
+    // `#` is optional: five digits end the PIN.
+    call.press("54321");
+    call.wait_step("area2_pin: pin hit");
+    call.wait_step("enter area2_menu");
+    call.press("2");
+    call.wait_step("route tecnica");
+    call.finish();
+    let card = call.card(&token);
+    assert_path(
+        &card,
+        &["pin miss (attempt 1)", "pin hit", "area2_menu: chose 2"],
+    );
+    assert_eq!(card["identity"], "pin", "{card}");
+    assert_eq!(card["customer_id"].as_i64(), Some(giulio), "{card}");
+}
+
+#[test]
+fn area_1_identifies_a_known_caller_number_without_asking() {
+    let server = Server::start_demo("");
+    let token = server.login("supervisor", "demo-supervisor");
+    let maria = customer_id(&server, &token, "%2B390600000001");
+    // The trunk delivers the national form; E.164 normalisation (country code 39) finds her.
+    let mut call = Caller::dial(&server, "800100201", "0600000001", 15);
+    call.wait_step("area1_identify: ani hit");
+    call.wait_step("route cittadini");
+    call.finish();
+    let card = call.card(&token);
+    assert_eq!(card["identity"], "ani", "{card}");
+    assert_eq!(card["customer_id"].as_i64(), Some(maria), "{card}");
+    assert_eq!(card["queue"], "cittadini", "{card}");
+}
+
+#[test]
+fn main_menu_area_1_with_an_unknown_number_goes_on_unidentified() {
+    let server = Server::start_demo("");
+    let token = server.login("supervisor", "demo-supervisor");
+    let mut call = Caller::dial(&server, "800100200", "+390611111111", 20);
+    call.press("1");
+    call.wait_step("main_menu: chose 1");
+    call.wait_step("area1_identify: ani miss");
+    call.wait_step("route cittadini");
+    call.finish();
+    let card = call.card(&token);
+    assert_eq!(card["identity"], "failed", "{card}");
+    assert_eq!(card["queue"], "cittadini", "{card}");
+}
+
+#[test]
+fn main_menu_two_invalid_choices_end_with_goodbye_and_server_bye() {
+    let server = Server::start_demo("");
+    let token = server.login("supervisor", "demo-supervisor");
+    let mut call = Caller::dial_until_server_bye(&server, "800100200", "sipp", 60);
+    call.press("9");
+    call.wait_step("main_menu: invalid 9 (attempt 1 of 2)");
+    call.press("0");
+    call.wait_step("main_menu: invalid 0 (attempt 2 of 2)");
+    call.wait_step("enter goodbye");
+    let result = call.finish();
+    assert!(
+        result
+            .sip_messages()
+            .iter()
+            .any(|(dir, m)| *dir == "received" && m.starts_with("BYE ")),
+        "the server must hang up with BYE"
+    );
+    let card = call.card(&token);
+    assert_path(
+        &card,
+        &["invalid 9", "invalid 0", "enter goodbye", "hangup"],
+    );
+    assert_eq!(card["outcome"], "ended_in_ivr", "{card}");
+    assert!(card["queue"].is_null(), "{card}");
+}
+
+#[test]
+fn main_menu_silence_twice_ends_the_call_too() {
+    // No key at all: the welcome, the menu twice with "no input", goodbye, BYE (about 45 s of
+    // Italian prompts: English is shorter, and the rules are the same).
+    let server = Server::start_demo_edited(
+        |demo| demo.replacen("language = \"it\"", "language = \"en\"", 1),
+        "",
+    );
+    let token = server.login("supervisor", "demo-supervisor");
+    let mut call = Caller::dial_until_server_bye(&server, "800100200", "sipp", 90);
+    call.wait_step_for(
+        "main_menu: no input (attempt 2 of 2)",
+        Duration::from_secs(80),
+    );
+    call.finish();
+    let card = call.card(&token);
+    assert_path(
+        &card,
+        &["enter welcome", "no input (attempt 1 of 2)", "hangup"],
+    );
+}
+
+#[test]
+fn after_hours_line_announces_the_hours_and_takes_a_message() {
+    let server = Server::start_demo("");
+    let token = server.login("supervisor", "demo-supervisor");
+    let mut call = Caller::dial(&server, "800100299", "+390600000002", 25);
+    call.wait_step("schedule after_hours closed");
+    call.wait_step("voicemail general");
+    // The caller speaks (the keypad sends nothing audible; the recording is of the leg) and
+    // ends the message with `#`.
+    let id = call.sip_call_id();
+    assert!(
+        server.wait_log(
+            |_| server
+                .call_log(&id)
+                .iter()
+                .any(|l| l.contains("recording a message")),
+            Duration::from_secs(40)
+        ),
+        "no recording started
+{}",
+        server.call_log(&id).join("\n")
+    );
+    std::thread::sleep(Duration::from_secs(3)); // the caller's message: 3 s of speech
+    call.press("#");
+    call.wait_step("voicemail:");
+    call.finish();
+    let card = call.card(&token);
+    assert_path(
+        &card,
+        &[
+            "schedule after_hours closed",
+            "voicemail general",
+            "s recorded",
+        ],
+    );
+    assert_eq!(card["outcome"], "voicemail", "{card}");
+}
+
+#[test]
+fn sipp_dtmf_packets_choose_area_1() {
+    // SIPp's own telephone-events (pcap, PT 101): digits 1, 2, 3 during the welcome; the 1
+    // chooses area 1, the others fall on the transfer prompt.
+    let server = Server::start_demo("");
+    let run = sipp("uac_dtmf_pt101.xml", &server, &[]);
+    let id = run.call_id();
+    assert!(
+        server.wait_log(
+            |_| server
+                .call_log(&id)
+                .iter()
+                .any(|l| l.contains("route cittadini")),
+            Duration::from_secs(20)
+        ) || server
+            .call_log(&id)
+            .iter()
+            .any(|l| l.contains("main_menu: chose 1")),
+        "digit 1 did not choose area 1
+{}",
+        server.call_log(&id).join("\n")
+    );
+}
