@@ -72,9 +72,22 @@ shards = ${BENCH_SHARDS:-0}
 
 [call]
 answer_delay_ms = 0
-idle_hangup_s = 3600
-# 30 s of continuous audio toward every caller during the measurement window
-welcome_prompt = "hold_music"
+
+# Continuous audio toward every caller during the measurement window: the IVR plays the hold
+# music and listens for an hour.
+[ivr]
+default_entry = "listen"
+[ivr.nodes.listen]
+kind = "collect"
+prompts = "hold_music"
+store = "digits"
+max_digits = 64
+terminator = ""
+digit_timeout_ms = 3600000
+inter_digit_timeout_ms = 3600000
+next = "bye"
+[ivr.nodes.bye]
+kind = "hangup"
 EOF
 
 # 2 sockets (RTP + RTCP) per call, plus SIPp's: raise the descriptor limit for both.

@@ -103,12 +103,16 @@ async fn metrics(
             .into_response();
     }
     let telemetry = state.telemetry.snapshot().await;
+    let acd = match &state.acd {
+        Some(acd) => acd.snapshot().await,
+        None => None,
+    };
     (
         [(
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        state.metrics.render(&telemetry),
+        state.metrics.render_with(&telemetry, acd.as_ref()),
     )
         .into_response()
 }

@@ -6,7 +6,7 @@ use prometheus::{
     Encoder, GaugeVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
     TextEncoder,
 };
-use switchboard::{Event, Outcome, Telemetry};
+use switchboard::{AcdSnapshot, Event, Outcome, Telemetry};
 
 /// Every metric we expose.
 pub struct Metrics {
@@ -25,6 +25,13 @@ pub struct Metrics {
     rtcp_sent: IntCounter,
     media_legs: IntGauge,
     media_late_ticks: IntCounter,
+    rtp_relayed: IntCounter,
+    sip_auth_failures: IntCounter,
+    registered_phones: IntGauge,
+    queue_waiting: IntGaugeVec,
+    queue_oldest: GaugeVec,
+    agents: IntGaugeVec,
+    tickets_created: IntCounterVec,
 }
 
 /// `le` bounds of the send-interval histogram, in seconds: fine around the 20 ms tick.
@@ -77,8 +84,8 @@ impl Metrics {
         for outcome in Outcome::ALL {
             calls_total.with_label_values(&[outcome.as_str()]);
         }
-        // Declared now so dashboards can be built on them; the ACD and the CRM fill them.
-        register(
+        // Filled from the ACD's snapshot at scrape time; queue series appear with the queues.
+        let queue_waiting = register(
             &r,
             IntGaugeVec::new(
                 Opts::new("centralino_queue_waiting", "Calls waiting in each queue."),
@@ -86,7 +93,7 @@ impl Metrics {
             )
             .expect("valid metric"),
         );
-        register(
+        let queue_oldest = register(
             &r,
             GaugeVec::new(
                 Opts::new(
@@ -132,6 +139,25 @@ impl Metrics {
             tickets.with_label_values(&[channel]);
         }
         Metrics {
+            queue_waiting,
+            queue_oldest,
+            agents,
+            tickets_created: tickets,
+            rtp_relayed: counter(
+                &r,
+                "centralino_rtp_packets_relayed_total",
+                "RTP packets relayed between the two legs of bridged calls.",
+            ),
+            sip_auth_failures: counter(
+                &r,
+                "centralino_sip_auth_failures_total",
+                "Failed digest authentications of agents' phones (wrong password, unknown user, replay).",
+            ),
+            registered_phones: gauge(
+                &r,
+                "centralino_sip_registered_users",
+                "Agents whose phone has at least one registered contact.",
+            ),
             calls_active: gauge(&r, "centralino_calls_active", "Calls in progress."),
             calls_total,
             dtmf_total: counter(
@@ -203,14 +229,43 @@ impl Metrics {
                     .inc();
             }
             Event::Dtmf { .. } => self.dtmf_total.inc(),
+            Event::TicketCreated { channel, .. } => {
+                self.tickets_created.with_label_values(&[channel]).inc();
+            }
             _ => {}
         }
     }
 
     /// Renders the text exposition format with the engines' current figures.
     pub fn render(&self, telemetry: &Telemetry) -> String {
+        self.render_with(telemetry, None)
+    }
+
+    /// [`Metrics::render`] with the ACD's live queues and agents.
+    pub fn render_with(&self, telemetry: &Telemetry, acd: Option<&AcdSnapshot>) -> String {
+        if let Some(acd) = acd {
+            for q in &acd.queues {
+                self.queue_waiting
+                    .with_label_values(&[&q.name])
+                    .set((q.waiting + q.ringing) as i64);
+                self.queue_oldest
+                    .with_label_values(&[&q.name])
+                    .set(q.oldest_wait.map_or(0.0, |d| d.as_secs_f64()));
+            }
+            for state in acd::AgentState::ALL {
+                let n = acd.agents.iter().filter(|a| a.state == state).count();
+                self.agents
+                    .with_label_values(&[state.as_str()])
+                    .set(n as i64);
+            }
+        }
         self.calls_active.set(telemetry.calls_active as i64);
         if let Some(sip) = &telemetry.sip {
+            catch_up(&self.sip_auth_failures, sip.ua.auth_failures);
+            if let Some(registrar) = &sip.registrar {
+                self.registered_phones
+                    .set(registrar.registered_users as i64);
+            }
             catch_up(&self.sip_received, sip.datagrams_received);
             catch_up(&self.sip_sent, sip.datagrams_sent);
             catch_up(&self.sip_malformed, sip.ua.malformed);
@@ -223,6 +278,7 @@ impl Metrics {
         catch_up(&self.rtp_received, media.rtp_packets_received);
         catch_up(&self.rtcp_sent, media.rtcp_packets_sent);
         catch_up(&self.media_late_ticks, media.late_ticks);
+        catch_up(&self.rtp_relayed, media.rtp_packets_relayed);
         self.media_legs.set(media.legs_active as i64);
         let mut out = Vec::new();
         TextEncoder::new()
