@@ -340,15 +340,34 @@ fn main_menu_silence_twice_ends_the_call_too() {
     );
 }
 
+/// The strongest of `candidates` (Hz) in 16-bit mono PCM at 8 kHz (Goertzel).
+fn dominant(samples: &[i16], candidates: &[f64]) -> f64 {
+    let power = |f: f64| {
+        let k = 2.0 * (2.0 * std::f64::consts::PI * f / 8000.0).cos();
+        let (mut s1, mut s2) = (0.0f64, 0.0f64);
+        for &x in samples {
+            let s0 = f64::from(x) + k * s1 - s2;
+            s2 = s1;
+            s1 = s0;
+        }
+        s1 * s1 + s2 * s2 - k * s1 * s2
+    };
+    candidates
+        .iter()
+        .copied()
+        .max_by(|a, b| power(*a).total_cmp(&power(*b)))
+        .unwrap()
+}
+
 #[test]
 fn after_hours_line_announces_the_hours_and_takes_a_message() {
     let server = Server::start_demo("");
     let token = server.login("supervisor", "demo-supervisor");
-    let mut call = Caller::dial(&server, "800100299", "+390600000002", 25);
+    let giulio = customer_id(&server, &token, "%2B390600000002");
+    // Giulio calls from his number; his phone sends a 400 Hz tone as his "voice".
+    let mut call = Caller::dial_until_server_bye(&server, "800100299", "+390600000002", 60);
     call.wait_step("schedule after_hours closed");
     call.wait_step("voicemail general");
-    // The caller speaks (the keypad sends nothing audible; the recording is of the leg) and
-    // ends the message with `#`.
     let id = call.sip_call_id();
     assert!(
         server.wait_log(
@@ -358,13 +377,12 @@ fn after_hours_line_announces_the_hours_and_takes_a_message() {
                 .any(|l| l.contains("recording a message")),
             Duration::from_secs(40)
         ),
-        "no recording started
-{}",
+        "no recording started\n{}",
         server.call_log(&id).join("\n")
     );
-    std::thread::sleep(Duration::from_secs(3)); // the caller's message: 3 s of speech
+    std::thread::sleep(Duration::from_secs(3)); // the caller speaks for 3 s
     call.press("#");
-    call.wait_step("voicemail:");
+    call.wait_step("voicemail: opened Service Request");
     call.finish();
     let card = call.card(&token);
     assert_path(
@@ -373,9 +391,44 @@ fn after_hours_line_announces_the_hours_and_takes_a_message() {
             "schedule after_hours closed",
             "voicemail general",
             "s recorded",
+            "opened Service Request",
         ],
     );
     assert_eq!(card["outcome"], "voicemail", "{card}");
+
+    // The Service Request: channel voicemail, Giulio's, the WAV attached.
+    let call_id = card["call_id"].as_str().unwrap();
+    let page = server.api_get(&format!("/api/v1/tickets?call_id={call_id}"), &token);
+    let number = page["tickets"][0]["number"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no ticket for the call: {page}"))
+        .to_string();
+    let ticket = server.api_get(&format!("/api/v1/tickets/{number}"), &token);
+    assert_eq!(ticket["channel"], "voicemail", "{ticket}");
+    assert_eq!(ticket["queue"], "voicemail", "{ticket}");
+    assert_eq!(ticket["customer_id"].as_i64(), Some(giulio), "{ticket}");
+    let attachment = &ticket["articles"][0]["attachments"][0];
+    assert_eq!(attachment["content_type"], "audio/wav", "{ticket}");
+    let seconds = (attachment["size"].as_f64().unwrap() - 44.0) / 16000.0;
+    assert!(
+        (2.5..=4.5).contains(&seconds),
+        "about 3 s of audio expected, the attachment holds {seconds:.2} s: {ticket}"
+    );
+
+    // The recording on disk is the caller's tone.
+    let wav = std::fs::read(
+        server
+            .dir()
+            .join("data/voicemail/general")
+            .join(format!("{call_id}.wav")),
+    )
+    .expect("the message is kept under the data directory");
+    let samples: Vec<i16> = wav[44..]
+        .chunks_exact(2)
+        .map(|b| i16::from_le_bytes([b[0], b[1]]))
+        .collect();
+    let f = dominant(&samples, &[300.0, 400.0, 440.0, 500.0, 1000.0]);
+    assert_eq!(f, 400.0, "the message should be the caller's 400 Hz tone");
 }
 
 #[test]

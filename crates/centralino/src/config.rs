@@ -92,6 +92,8 @@ pub struct VoicemailSection {
     pub max_length_s: u64,
     /// Messages shorter than this are discarded (and logged), milliseconds.
     pub min_length_ms: u64,
+    /// The CRM queue where messages open their Service Requests (R-VM-1).
+    pub queue: String,
 }
 
 impl Default for VoicemailSection {
@@ -100,6 +102,7 @@ impl Default for VoicemailSection {
             greeting_prompt: "voicemail_greeting".into(),
             max_length_s: 120,
             min_length_ms: 1500,
+            queue: "voicemail".into(),
         }
     }
 }
@@ -628,6 +631,7 @@ impl Config {
                 greeting_prompt: self.voicemail.greeting_prompt.clone(),
                 max_length: Duration::from_secs(self.voicemail.max_length_s),
                 min_length: Duration::from_millis(self.voicemail.min_length_ms),
+                queue: self.voicemail.queue.clone(),
             },
             phones: self
                 .phones

@@ -51,6 +51,7 @@ async fn state(metrics_public: bool) -> (AppState, Arc<Metrics>, tempfile::TempD
                 greeting_prompt: "voicemail_greeting".into(),
                 max_length: std::time::Duration::from_secs(60),
                 min_length: std::time::Duration::from_secs(1),
+                queue: "voicemail".into(),
             },
             phones: Default::default(),
         },

@@ -62,6 +62,8 @@ pub struct VoicemailSettings {
     pub max_length: Duration,
     /// Shorter messages are discarded (and logged).
     pub min_length: Duration,
+    /// The CRM queue of the Service Requests the messages open.
+    pub queue: String,
 }
 
 /// Call handling: the default and per dialled number.

@@ -5,6 +5,7 @@
 //! (waiting, offering, talking). Each returns how the call went on or ended.
 
 mod ivr;
+mod message;
 mod queue;
 mod voicemail;
 

@@ -9,6 +9,7 @@ use media::{MediaEvent, PlayOptions, RecordingEnd};
 use tracing::{info, warn};
 
 use super::{CallCtx, CallInput, Common, Ended, Journey, common, log_media, sleep_until};
+use crate::events::Event;
 
 /// How long we wait for the media engine to close a recording after asking it to stop.
 const FINISH_WAIT: Duration = Duration::from_secs(3);
@@ -118,6 +119,37 @@ pub(crate) async fn run(ctx: &mut CallCtx<'_>, mailbox: &str) -> (Ended, Journey
         duration.as_secs_f32(),
         path.display()
     ));
+    if let Some(store) = &ctx.shared.store {
+        let caller = ctx.caller.number.clone();
+        match super::message::file(
+            store,
+            &settings.queue,
+            ctx.call_id,
+            caller.as_deref(),
+            &path,
+            duration.as_secs_f32(),
+        )
+        .await
+        {
+            Some(filed) => {
+                ctx.step(format!(
+                    "voicemail: {} Service Request {}",
+                    if filed.joined { "joined" } else { "opened" },
+                    filed.number
+                ));
+                if !filed.joined {
+                    ctx.shared.bus.publish(Event::TicketCreated {
+                        number: filed.number,
+                        queue: filed.queue,
+                        channel: "voicemail".into(),
+                        call_id: Some(ctx.call_id.to_string()),
+                        owner: None,
+                    });
+                }
+            }
+            None => ctx.step("voicemail: Service Request pending (message kept)".into()),
+        }
+    }
     if reason == RecordingEnd::MaxDuration && caller_gone.is_none() {
         let _ = ctx.play(
             &["voicemail_too_long".into()],
