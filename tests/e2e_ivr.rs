@@ -25,6 +25,8 @@ struct Caller<'a> {
     server: &'a Server,
     keypad: Keypad,
     run: Option<SippRun>,
+    /// The SIP Call-ID of this call (SIPp's, from its message trace).
+    sip_call_id: String,
 }
 
 impl<'a> Caller<'a> {
@@ -67,22 +69,27 @@ impl<'a> Caller<'a> {
             "no prompt audio: the call was not answered\n{}",
             tail(&server.log(), 40)
         );
+        let sip_call_id = run
+            .messages_so_far()
+            .lines()
+            .find_map(|l| {
+                let (name, value) = l.split_once(':')?;
+                name.trim()
+                    .eq_ignore_ascii_case("Call-ID")
+                    .then(|| value.trim().to_string())
+            })
+            .expect("SIPp traced its INVITE");
         Caller {
             server,
             keypad,
             run: Some(run),
+            sip_call_id,
         }
     }
 
-    /// Our call id (the server's log names it in the call's span).
+    /// The SIP Call-ID (the server's log names it in the call's span).
     fn sip_call_id(&self) -> String {
-        let log = self.server.log();
-        let line = log
-            .lines()
-            .rev()
-            .find(|l| l.contains("incoming call"))
-            .expect("the call reached the server");
-        field(line, "sip_call_id").expect("the call's span names its Call-ID")
+        self.sip_call_id.clone()
     }
 
     /// Waits (up to 30 s) until the call's log has a step containing `text`.
@@ -453,4 +460,57 @@ fn sipp_dtmf_packets_choose_area_1() {
 {}",
         server.call_log(&id).join("\n")
     );
+}
+
+/// A tree whose entry node `name` listens for one digit, then hangs up.
+fn listening_tree(name: &str) -> String {
+    format!(
+        "[ivr]\ndefault_entry = \"{name}\"\n\n\
+         [ivr.nodes.{name}]\nkind = \"collect\"\nprompts = \"beep\"\nstore = \"digits\"\n\
+         max_digits = 1\nterminator = \"\"\ndigit_timeout_ms = 20000\nnext = \"bye_{name}\"\n\n\
+         [ivr.nodes.bye_{name}]\nkind = \"hangup\"\n"
+    )
+}
+
+#[test]
+fn sighup_reloads_the_tree_for_new_calls_only() {
+    let server = Server::start(&listening_tree("v1"));
+    let mut first = Caller::dial_until_server_bye(&server, "800100200", "sipp", 40);
+    first.wait_step("enter v1");
+
+    // A broken file is refused and changes nothing.
+    let path = server.dir().join("centralino.toml");
+    let original = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(
+        &path,
+        original.replace("next = \"bye_v1\"", "next = \"nowhere\""),
+    )
+    .unwrap();
+    server.sighup();
+    assert!(
+        server.wait_log(|l| l.contains("reload refused"), Duration::from_secs(10)),
+        "an invalid file must be refused\n{}",
+        tail(&server.log(), 20)
+    );
+    // The new tree.
+    std::fs::write(&path, original.replace("v1", "v2")).unwrap();
+    server.sighup();
+    assert!(
+        server.wait_log(
+            |l| l.contains("configuration reloaded"),
+            Duration::from_secs(10)
+        ),
+        "no reload\n{}",
+        tail(&server.log(), 20)
+    );
+    let mut second = Caller::dial_until_server_bye(&server, "800100200", "sipp", 40);
+    second.wait_step("enter v2");
+    // The call that started before the reload finishes on its own tree.
+    first.press("5");
+    first.wait_step("v1: digits=5");
+    first.wait_step("enter bye_v1");
+    first.finish();
+    second.press("7");
+    second.wait_step("v2: digits=7");
+    second.finish();
 }

@@ -16,6 +16,8 @@ use common::{Server, TempDir, field, free_sip_port, listening, tail};
 struct Baresip {
     child: Child,
     log: std::path::PathBuf,
+    /// Its configuration and log (removed after the phone).
+    _dir: TempDir,
 }
 
 impl Drop for Baresip {
@@ -54,48 +56,9 @@ fn connect_ctrl(port: u16) -> TcpStream {
 
 #[test]
 fn baresip_calls_hears_us_and_each_digit_arrives_once() {
-    assert!(
-        Command::new("baresip")
-            .arg("-h")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok(),
-        "baresip is required (scripts/install-test-deps.sh installs it)"
-    );
+    require_baresip();
     let server = Server::start(&listening(0, "welcome", 4));
-    let dir = TempDir::new("baresip");
-    let sip_port = free_sip_port();
-    let ctrl_port = free_sip_port();
-    std::fs::write(
-        dir.path().join("config"),
-        format!(
-            "poll_method epoll\nsip_listen 127.0.0.1:{sip_port}\nnet_interface 127.0.0.1\n\
-             audio_player null\naudio_source ausine,440\nausrc_srate 48000\nausrc_channels 2\n\
-             module_path /usr/lib/baresip/modules\nmodule g711.so\nmodule ausine.so\n\
-             module account.so\nmodule menu.so\nmodule ctrl_tcp.so\n\
-             ctrl_tcp_listen 127.0.0.1:{ctrl_port}\nrtp_ports 62000-62999\n"
-        ),
-    )
-    .unwrap();
-    std::fs::write(
-        dir.path().join("accounts"),
-        "<sip:tour@127.0.0.1>;regint=0;dtmfmode=rtpevent;audio_codecs=PCMU/8000/1\n",
-    )
-    .unwrap();
-    let log = dir.path().join("baresip.log");
-    let child = Command::new("baresip")
-        .arg("-f")
-        .arg(dir.path())
-        .arg("-e")
-        .arg(format!("/dial sip:800100200@{}", server.sip_addr()))
-        .stdin(Stdio::null())
-        .stdout(std::fs::File::create(&log).unwrap())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("baresip starts");
-    let phone = Baresip { child, log };
-
+    let (phone, ctrl_port) = start_baresip(&server, "800100200");
     let offered = |line: &str| line.contains("incoming call") && line.contains("caller=\"tour\"");
     assert!(
         server.wait_log(|l| l.lines().any(offered), Duration::from_secs(15)),
@@ -157,5 +120,129 @@ fn baresip_calls_hears_us_and_each_digit_arrives_once() {
     assert!(
         received >= 100,
         "baresip's audio reached us: {received} packets"
+    );
+}
+
+/// Starts baresip dialling `number` on `server`; the phone and its ctrl_tcp port.
+fn start_baresip(server: &Server, number: &str) -> (Baresip, u16) {
+    let dir = TempDir::new("baresip");
+    let sip_port = free_sip_port();
+    let ctrl_port = free_sip_port();
+    std::fs::write(
+        dir.path().join("config"),
+        format!(
+            "poll_method epoll\nsip_listen 127.0.0.1:{sip_port}\nnet_interface 127.0.0.1\n\
+             audio_player null\naudio_source ausine,440\nausrc_srate 48000\nausrc_channels 2\n\
+             module_path /usr/lib/baresip/modules\nmodule g711.so\nmodule ausine.so\n\
+             module account.so\nmodule menu.so\nmodule ctrl_tcp.so\n\
+             ctrl_tcp_listen 127.0.0.1:{ctrl_port}\nrtp_ports 62000-62999\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("accounts"),
+        "<sip:tour@127.0.0.1>;regint=0;dtmfmode=rtpevent;audio_codecs=PCMU/8000/1\n",
+    )
+    .unwrap();
+    let log = dir.path().join("baresip.log");
+    let child = Command::new("baresip")
+        .arg("-f")
+        .arg(dir.path())
+        .arg("-e")
+        .arg(format!("/dial sip:{number}@{}", server.sip_addr()))
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&log).unwrap())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("baresip starts");
+    let phone = Baresip {
+        child,
+        log,
+        _dir: dir,
+    };
+    (phone, ctrl_port)
+}
+
+fn require_baresip() {
+    assert!(
+        Command::new("baresip")
+            .arg("-h")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok(),
+        "baresip is required (scripts/install-test-deps.sh installs it)"
+    );
+}
+
+/// The demo's area 2 from a real softphone: direct dial, PIN typed on baresip's keypad, the
+/// sub-menu, the route to `tecnica`; the call card shows the path and the PIN identification.
+#[test]
+fn baresip_walks_the_demo_pin_path() {
+    require_baresip();
+    let server = Server::start_demo("");
+    let token = server.login("supervisor", "demo-supervisor");
+    let (phone, ctrl_port) = start_baresip(&server, "800100202");
+    let offered = |line: &str| line.contains("incoming call") && line.contains("caller=\"tour\"");
+    assert!(
+        server.wait_log(|l| l.lines().any(offered), Duration::from_secs(15)),
+        "baresip's call never reached us\n{}",
+        tail(&phone.log(), 40)
+    );
+    let log = server.log();
+    let call_id = field(log.lines().find(|l| offered(l)).unwrap(), "sip_call_id").unwrap();
+    let step = |text: &str| {
+        let found = server.wait_log(
+            |_| {
+                server
+                    .call_log(&call_id)
+                    .iter()
+                    .any(|l| l.contains("call step") && l.contains(text))
+            },
+            Duration::from_secs(30),
+        );
+        assert!(
+            found,
+            "step {text:?} never came\n{}",
+            server.call_log(&call_id).join("\n")
+        );
+    };
+    step("enter area2_pin");
+    let mut ctrl = connect_ctrl(ctrl_port);
+    // One key at a time, each once our side reported the previous one.
+    let mut sent = 0;
+    let mut press = |keys: &str| {
+        for key in keys.chars() {
+            command(&mut ctrl, "sndcode", &key.to_string());
+            sent += 1;
+            assert!(
+                server.wait_log(
+                    |_| server.dtmf_digits(&call_id).len() >= sent,
+                    Duration::from_secs(5)
+                ),
+                "key {key} not reported\n{}",
+                tail(&server.log(), 40)
+            );
+        }
+    };
+    press("12345#");
+    step("area2_pin: pin hit");
+    step("enter area2_menu");
+    press("2");
+    step("route tecnica");
+    drop(phone); // hang up (the process goes; the server ends the call on RTP timeout or BYE)
+    let path = format!("/api/v1/calls?sip_call_id={call_id}");
+    let card = server.api_get(&path, &token);
+    assert_eq!(card["identity"], "pin", "{card}");
+    assert_eq!(card["queue"], "tecnica", "{card}");
+    let steps: Vec<String> = card["ivr_path"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        steps.iter().any(|s| s.contains("area2_menu: chose 2")),
+        "{steps:#?}"
     );
 }

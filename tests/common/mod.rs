@@ -496,6 +496,16 @@ impl Server {
     }
 
     /// Sends SIGTERM (graceful shutdown).
+    /// Sends SIGHUP (configuration reload).
+    pub fn sighup(&self) {
+        if let Some(pid) = self.pid() {
+            let _ = Command::new("kill")
+                .arg("-HUP")
+                .arg(pid.to_string())
+                .status();
+        }
+    }
+
     pub fn sigterm(&self) {
         if let Some(pid) = self.pid() {
             let _ = Command::new("kill")
