@@ -50,6 +50,32 @@ enum Command {
         #[arg(long, default_value = "./data")]
         data: PathBuf,
     },
+    /// Create the demo's queues, users and customers in the database (idempotent).
+    DemoData {
+        /// Configuration file (TOML); the database is `DATABASE_URL`, else `database.url`.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Data directory (holds the SQLite database when no URL is given).
+        #[arg(long, default_value = "./data")]
+        data: PathBuf,
+    },
+    /// Add N invented tickets (deterministic from the seed) for benchmarks and demos.
+    GenTickets {
+        /// How many.
+        count: u64,
+        /// Seed of the invented content.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Concurrent writers.
+        #[arg(long, default_value_t = 1)]
+        writers: usize,
+        /// Configuration file (TOML); the database is `DATABASE_URL`, else `database.url`.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Data directory (holds the SQLite database when no URL is given).
+        #[arg(long, default_value = "./data")]
+        data: PathBuf,
+    },
 }
 
 #[derive(clap::Args)]
@@ -82,6 +108,47 @@ fn main() -> ExitCode {
             }
         },
         Command::Serve(args) => run(serve(args)),
+        Command::DemoData { config, data } => run(async move {
+            let config = load_config(config.as_deref())?;
+            let store = open_store(&config, &data).await?;
+            let report =
+                crm::demo::load_demo_data(&store, &crm::demo::DemoOptions::new(chrono::Utc::now()))
+                    .await
+                    .context("cannot load the demo data")?;
+            info!(?report, "demo data in place");
+            store.close().await;
+            Ok(())
+        }),
+        Command::GenTickets {
+            count,
+            seed,
+            writers,
+            config,
+            data,
+        } => run(async move {
+            let config = load_config(config.as_deref())?;
+            let store = open_store(&config, &data).await?;
+            let started = std::time::Instant::now();
+            let report = crm::synth::generate_tickets(
+                &store,
+                count,
+                seed,
+                writers.max(1),
+                chrono::Utc::now(),
+            )
+            .await
+            .context("cannot generate tickets")?;
+            let secs = started.elapsed().as_secs_f64();
+            info!(
+                tickets = report.tickets,
+                customers = report.customers,
+                seconds = format!("{secs:.1}"),
+                per_second = format!("{:.0}", report.tickets as f64 / secs.max(1e-9)),
+                "synthetic tickets written"
+            );
+            store.close().await;
+            Ok(())
+        }),
         Command::Migrate { config, data } => run(async move {
             let config = load_config(config.as_deref())?;
             let store = open_store(&config, &data).await?;
