@@ -10,6 +10,7 @@
 //!   background.
 #![allow(dead_code)]
 
+pub mod agents;
 pub mod keypad;
 
 use std::collections::HashSet;

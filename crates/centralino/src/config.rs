@@ -641,6 +641,18 @@ impl Config {
         }
     }
 
+    /// The ACD's configuration: `[acd]`, with the agents whose phone is a `[[phones]]` static
+    /// contact counted as registered from the start.
+    pub fn acd_config(&self) -> acd::AcdConfig {
+        let mut acd = self.acd.clone();
+        for agent in &mut acd.agents {
+            if self.phones.iter().any(|p| p.login == agent.login) {
+                agent.static_contact = true;
+            }
+        }
+        acd
+    }
+
     /// The IVR configuration in force: `[ivr]`, or the built-in default.
     pub fn ivr_config(&self) -> ivr::IvrConfig {
         self.ivr.clone().unwrap_or_else(|| {
@@ -935,5 +947,22 @@ mod tests {
             "{err}"
         );
         assert!(found.contains(&(Some(24), "phones[0].contact")), "{err}");
+    }
+
+    #[test]
+    fn static_phones_count_as_registered_agents() {
+        let text = "[acd]\n[[acd.queues]]\nname = \"q\"\n[[acd.agents]]\nlogin = \"1001\"\nqueues = [\"q\"]\n\
+            [[acd.agents]]\nlogin = \"1002\"\nqueues = [\"q\"]\n\n\
+            [[phones]]\nlogin = \"1002\"\ncontact = \"sip:1002@192.0.2.10:5062;transport=tcp\"\n";
+        let config = Config::parse(text, "t").unwrap();
+        let acd = config.acd_config();
+        assert!(!acd.agents[0].static_contact);
+        assert!(acd.agents[1].static_contact);
+        let phone = static_phone(&config.phones[0].contact).unwrap();
+        assert_eq!(phone.peer.addr, "192.0.2.10:5062".parse().unwrap());
+        assert_eq!(
+            phone.peer.transport,
+            sip_gateway::transaction::TransportKind::Tcp
+        );
     }
 }

@@ -325,7 +325,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         args.data.join("journal").join("calls.jsonl"),
     )));
     let acd = AcdHandle::spawn(
-        acd::Acd::new(config.acd.clone(), std::time::Instant::now())
+        acd::Acd::new(config.acd_config(), std::time::Instant::now())
             .context("invalid ACD configuration")?,
         bus.clone(),
         Some(card.clone()),
@@ -470,7 +470,7 @@ fn reload(path: &std::path::Path, reloader: &switchboard::IvrReloader, acd: &Acd
             return;
         }
     }
-    acd.input(acd::Input::Reconfigure(config.acd.clone()));
+    acd.input(acd::Input::Reconfigure(config.acd_config()));
     info!(file = %path.display(), "configuration reloaded");
 }
 

@@ -19,6 +19,10 @@ use super::{
 };
 use crate::events::Event;
 
+/// How long a withdrawn offer's leg may take to end (its CANCEL answered, RFC 3261 §9.1)
+/// before the next agent is rung anyway.
+const WITHDRAW_WAIT: Duration = Duration::from_secs(2);
+
 /// The agent leg while it rings or talks.
 struct AgentLeg {
     agent: String,
@@ -47,9 +51,15 @@ pub(crate) async fn run(ctx: &mut CallCtx<'_>, queue: String) -> (Ended, Journey
     let mut announcing: Option<PlaybackId> = None;
     let mut agent: Option<AgentLeg> = None;
     let mut talking_since: Option<Instant> = None;
+    // A withdrawn offer whose leg has not ended yet, and the next offer waiting for it: the
+    // agent legs' events carry no call reference, so only one leg may be live at a time, or
+    // the withdrawn leg's 487 would be taken for the next agent's answer (or refusal).
+    let mut withdrawn: Option<(CallRef, tokio::time::Instant)> = None;
+    let mut deferred: Option<String> = None;
 
     loop {
         let deadline = Some(ctx.deadline);
+        let withdraw_deadline = withdrawn.map(|(_, until)| until);
         tokio::select! {
             msg = ctx.input.recv() => {
                 match common(ctx, msg.as_ref()) {
@@ -71,19 +81,20 @@ pub(crate) async fn run(ctx: &mut CallCtx<'_>, queue: String) -> (Ended, Journey
                 }
                 match msg {
                     Some(CallInput::Acd(Action::Offer { agent: login, .. })) => {
-                        match offer(ctx, &login, &queue, queued_at).await {
-                            Ok(a) => agent = Some(a),
-                            Err(reason) => acd.input(Input::OfferFailed {
-                                call: key.clone(),
-                                agent: login,
-                                reason,
-                            }),
+                        if withdrawn.is_some() {
+                            info!(agent = %login, "ringing once the withdrawn offer has ended");
+                            deferred = Some(login);
+                        } else {
+                            agent = ring(ctx, &acd, &key, login, &queue, queued_at).await;
                         }
                     }
                     Some(CallInput::Acd(Action::CancelOffer { agent: login, .. })) => {
                         if let Some(a) = agent.take_if(|a| a.agent == login && !a.answered) {
                             info!(agent = %login, "withdrawing the offer");
                             ctx.shared.gateway.hangup(a.call);
+                            withdrawn = Some((a.call, tokio::time::Instant::now() + WITHDRAW_WAIT));
+                        } else if deferred.as_ref() == Some(&login) {
+                            deferred = None;
                         }
                     }
                     Some(CallInput::Acd(Action::Announce { position, expected_wait, .. }))
@@ -109,6 +120,22 @@ pub(crate) async fn run(ctx: &mut CallCtx<'_>, queue: String) -> (Ended, Journey
                         ctx.step(format!("queue refused: {why}"));
                         ctx.shared.gateway.hangup(ctx.call);
                         return (Ended::Local, Journey::Ivr);
+                    }
+                    Some(CallInput::Agent(event)) if agent.is_none() => {
+                        // Only a withdrawn leg can be live without a current offer.
+                        let Some((call, _)) = withdrawn else { continue };
+                        match event {
+                            AgentLegEvent::Ended(reason) => {
+                                info!(?reason, "the withdrawn offer ended");
+                                withdrawn = None;
+                                if let Some(login) = deferred.take() {
+                                    agent = ring(ctx, &acd, &key, login, &queue, queued_at).await;
+                                }
+                            }
+                            // Its 200 crossed our CANCEL (RFC 3261 §9.1): end it with BYE.
+                            AgentLegEvent::Answered(_) => ctx.shared.gateway.hangup(call),
+                            _ => {}
+                        }
                     }
                     Some(CallInput::Agent(event)) => {
                         let Some(a) = agent.as_mut() else { continue };
@@ -191,6 +218,13 @@ pub(crate) async fn run(ctx: &mut CallCtx<'_>, queue: String) -> (Ended, Journey
                     log_media(&event);
                 }
             }
+            _ = sleep_until(withdraw_deadline), if withdraw_deadline.is_some() => {
+                warn!("the withdrawn offer did not end in time: ringing the next agent anyway");
+                withdrawn = None;
+                if let Some(login) = deferred.take() {
+                    agent = ring(ctx, &acd, &key, login, &queue, queued_at).await;
+                }
+            }
             _ = sleep_until(deadline) => {
                 warn!("maximum call duration reached");
                 if let Some(a) = agent.take() {
@@ -264,6 +298,28 @@ pub(crate) fn number_prompts(n: usize) -> Vec<String> {
         }
     }
     out
+}
+
+/// Offers the call to `login` (see [`offer`]); a failure to ring goes back to the ACD.
+async fn ring(
+    ctx: &CallCtx<'_>,
+    acd: &crate::AcdHandle,
+    key: &CallKey,
+    login: String,
+    queue: &str,
+    queued_at: Instant,
+) -> Option<AgentLeg> {
+    match offer(ctx, &login, queue, queued_at).await {
+        Ok(a) => Some(a),
+        Err(reason) => {
+            acd.input(Input::OfferFailed {
+                call: key.clone(),
+                agent: login,
+                reason,
+            });
+            None
+        }
+    }
 }
 
 /// Rings `login`'s phone: a leg next to the caller's, and an INVITE to the agent's contact.

@@ -1,0 +1,360 @@
+//! End to end: callers from SIPp queue in the ACD and reach agents' phones (SIPp UAS that
+//! REGISTER with digest authentication), through the real `centralino serve` on loopback.
+//!
+//! Each test starts its own server (demo data, an IVR that routes straight to the queue
+//! `cittadini`, ring timeout of a few seconds, wrap-up 1 s; see `common::agents`) and
+//! synchronises on the API's live state (agents, queues, call cards), never on sleeps. Scripted
+//! durations (talk time `-d`, a caller's patience) leave margins of 1.5 s or more around the
+//! ring timeouts they race with. Needs `sipp` (Debian `sip-tester`).
+
+mod common;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use common::agents::*;
+use common::*;
+
+const WAIT: Duration = Duration::from_secs(10);
+
+/// Registers each login's phone and starts its UAS scenario; returns them in order.
+fn phones(server: &Server, agents: &[(&str, &str, &[&str])]) -> Vec<(Phone, SippRun)> {
+    agents
+        .iter()
+        .map(|(login, scenario, args)| {
+            let phone = Phone::register(server, login);
+            let run = phone.start(server, scenario, args);
+            (phone, run)
+        })
+        .collect()
+}
+
+/// Waits until the registrar's bindings reached the ACD (`registered` in /api/v1/agents).
+fn wait_registered(api: &Api, logins: &[&str]) {
+    for login in logins {
+        api.wait(&format!("agent {login} registered"), WAIT, |api| {
+            let a = api.agent(login);
+            if a["registered"] == true {
+                Ok(())
+            } else {
+                Err(a.to_string())
+            }
+        });
+    }
+}
+
+/// The SIP Call-ID of the call the agent is ringing with or talking on, as the API shows it
+/// (our call id), once the agent reaches `state`.
+fn current_call(api: &Api, login: &str, state: &str) -> String {
+    let agent = api.wait_agent(login, state, None);
+    agent["current_call"]
+        .as_str()
+        .unwrap_or_else(|| panic!("agent {login} {state} without a current call: {agent}"))
+        .to_string()
+}
+
+/// Checks the call card and the Service Request of an answered call.
+fn assert_answered(api: &Api, sip_call_id: &str, agent: &str) -> serde_json::Value {
+    let card = api.ended_call(sip_call_id);
+    assert_eq!(card["outcome"], "answered", "card: {card}");
+    assert_eq!(card["agent"], agent, "card: {card}");
+    assert_eq!(card["queue"], QUEUE, "card: {card}");
+    assert!(
+        card["answered"].is_string(),
+        "answer time on the card: {card}"
+    );
+    assert!(card["wait_ms"].is_u64(), "wait on the card: {card}");
+    let call_id = card["call_id"].as_str().expect("call id").to_string();
+    // The Service Request opened at answer (R-SR-1), owned by the agent who answered.
+    let tickets = api.tickets_of(&call_id);
+    assert_eq!(
+        tickets.len(),
+        1,
+        "one ticket for call {call_id}: {tickets:?}"
+    );
+    let ticket = &tickets[0];
+    assert_eq!(ticket["owner"], agent, "ticket: {ticket}");
+    assert_eq!(ticket["call_id"], call_id.as_str(), "ticket: {ticket}");
+    assert_eq!(ticket["queue"], QUEUE, "ticket: {ticket}");
+    assert_eq!(ticket["channel"], "phone", "ticket: {ticket}");
+    assert_eq!(
+        card["ticket"], ticket["number"],
+        "the card names the ticket: {card}"
+    );
+    card
+}
+
+/// Two agents, three callers: the longest-idle agent takes the first call, the other the
+/// second, the third waits and goes, in turn, to the first agent to be free again. Every call
+/// ends with the agent's BYE, which ends the caller's leg too.
+#[test]
+fn callers_are_answered_in_arrival_order_by_the_longest_idle_agent() {
+    let server = Server::start(&acd_config(4, &["1001", "1002"]));
+    let api = Api::supervisor(&server);
+    // 1002 talks 1 s per call and takes two; 1001 talks 5 s.
+    let mut agents = phones(
+        &server,
+        &[
+            ("1002", "agent_answer_bye.xml", &["-m", "2", "-d", "1000"]),
+            ("1001", "agent_answer_bye.xml", &["-m", "1", "-d", "5000"]),
+        ],
+    );
+    wait_registered(&api, &["1001", "1002"]);
+    // 1002 is ready first: it has been idle longest, although 1001 comes first in the config.
+    api.set_state("1002", "ready");
+    api.wait_agent("1002", "ready", None);
+    api.set_state("1001", "ready");
+    api.wait_agent("1001", "ready", None);
+
+    let first = sipp_start("uac_server_bye.xml", &server, &[]);
+    let first_call = current_call(&api, "1002", "talking");
+    let second = sipp_start("uac_server_bye.xml", &server, &[]);
+    let second_call = current_call(&api, "1001", "talking");
+    assert_ne!(first_call, second_call);
+    let third = sipp_start("uac_server_bye.xml", &server, &[]);
+    // The third caller waits: both agents talk.
+    api.wait("the third caller waiting", WAIT, |api| {
+        let q = api.queue(QUEUE);
+        if q["waiting"] == 1 && q["agents"]["talking"] == 2 {
+            Ok(())
+        } else {
+            Err(q.to_string())
+        }
+    });
+
+    let callers: Vec<SippResult> = [first, second, third]
+        .into_iter()
+        .map(|r| r.wait())
+        .collect();
+    for caller in &callers {
+        caller.assert_ok(&server);
+    }
+    let (_, run_1001) = agents.pop().expect("1001");
+    let (_, run_1002) = agents.pop().expect("1002");
+    run_1002.wait().assert_ok(&server);
+    run_1001.wait().assert_ok(&server);
+
+    let expected = ["1002", "1001", "1002"];
+    let cards: Vec<serde_json::Value> = callers
+        .iter()
+        .zip(expected)
+        .map(|(caller, agent)| assert_answered(&api, &caller.call_id(), agent))
+        .collect();
+    assert_eq!(cards[0]["call_id"], first_call.as_str());
+    assert_eq!(cards[1]["call_id"], second_call.as_str());
+    // Answered in arrival order; the third waited for 1002's talk and wrap-up (≥ 2 s).
+    let answered: Vec<&str> = cards
+        .iter()
+        .map(|c| c["answered"].as_str().expect("answer time"))
+        .collect();
+    let parse = |t: &str| chrono::DateTime::parse_from_rfc3339(t).expect("RFC 3339 time");
+    assert!(
+        parse(answered[0]) < parse(answered[1]) && parse(answered[1]) < parse(answered[2]),
+        "answer times in arrival order: {answered:?}"
+    );
+    let third_wait = cards[2]["wait_ms"].as_u64().expect("wait");
+    assert!(
+        (1_500..4_000).contains(&third_wait),
+        "the third caller waited for 1002's call and wrap-up: {third_wait} ms"
+    );
+    let q = api.queue(QUEUE);
+    assert_eq!(q["answered"], 3, "queue: {q}");
+    assert_eq!(q["abandoned"], 0, "queue: {q}");
+}
+
+/// The longest-idle agent does not answer: after the ring timeout the offer is withdrawn
+/// (CANCEL), that agent goes not ready ("no answer") and the call goes to the other agent.
+#[test]
+fn ring_no_answer_requeues_to_the_other_agent() {
+    let server = Server::start(&acd_config(3, &["1001", "1002"]));
+    let api = Api::supervisor(&server);
+    let mut agents = phones(
+        &server,
+        &[
+            ("1001", "agent_no_answer.xml", &[]),
+            ("1002", "agent_answer_bye.xml", &["-d", "1000"]),
+        ],
+    );
+    wait_registered(&api, &["1001", "1002"]);
+    api.set_state("1001", "ready");
+    api.wait_agent("1001", "ready", None);
+    api.set_state("1002", "ready");
+    api.wait_agent("1002", "ready", None);
+
+    let caller = sipp_start("uac_server_bye.xml", &server, &[]);
+    let ringing = current_call(&api, "1001", "ringing");
+    let talking = current_call(&api, "1002", "talking");
+    assert_eq!(ringing, talking, "the same call went to 1002");
+    let no_answer = api.wait_agent("1001", "not_ready", Some("no answer"));
+    assert!(no_answer["current_call"].is_null(), "{no_answer}");
+
+    let caller = caller.wait();
+    caller.assert_ok(&server);
+    let (_, run_1002) = agents.pop().expect("1002");
+    let (_, run_1001) = agents.pop().expect("1001");
+    run_1002.wait().assert_ok(&server);
+    let run_1001 = run_1001.wait();
+    run_1001.assert_ok(&server);
+    assert_eq!(
+        messages_starting(&run_1001, "received", "CANCEL").len(),
+        1,
+        "1001's phone got the CANCEL of the withdrawn offer"
+    );
+
+    let card = assert_answered(&api, &caller.call_id(), "1002");
+    let waited = card["wait_ms"].as_u64().expect("wait");
+    assert!(
+        waited >= 3_000,
+        "the call rang 1001 for the 3 s ring timeout first: waited {waited} ms"
+    );
+    // 1001 stays not ready until someone makes it ready again.
+    let a = api.agent("1001");
+    assert_eq!(a["state"], "not_ready", "{a}");
+    assert_eq!(a["reason"], "no answer", "{a}");
+}
+
+/// A caller hangs up while waiting (no agent ready): counted abandoned, no ticket.
+#[test]
+fn caller_abandons_in_queue() {
+    let server = Server::start(&acd_config(3, &["1001"]));
+    let api = Api::supervisor(&server);
+    // The caller waits 1.5 s on hold, then hangs up.
+    let caller = sipp_start("uac_answer_bye.xml", &server, &["-d", "1500"]);
+    api.wait("the caller waiting", WAIT, |api| {
+        let q = api.queue(QUEUE);
+        if q["waiting"] == 1 {
+            Ok(())
+        } else {
+            Err(q.to_string())
+        }
+    });
+    let caller = caller.wait();
+    caller.assert_ok(&server);
+    let q = api.wait("the abandon counted", WAIT, |api| {
+        let q = api.queue(QUEUE);
+        if q["abandoned"] == 1 && q["waiting"] == 0 {
+            Ok(q)
+        } else {
+            Err(q.to_string())
+        }
+    });
+    assert_eq!(q["answered"], 0, "{q}");
+    let card = api.ended_call(&caller.call_id());
+    assert_eq!(card["outcome"], "abandoned", "card: {card}");
+    assert!(card["agent"].is_null(), "card: {card}");
+    assert!(card["ticket"].is_null(), "no ticket: {card}");
+    let call_id = card["call_id"].as_str().expect("call id");
+    assert!(
+        api.tickets_of(call_id).is_empty(),
+        "no ticket for {call_id}"
+    );
+}
+
+/// A caller hangs up while the agent's phone rings: the phone gets CANCEL, the agent is
+/// ready again (not "no answer": the agent did nothing wrong), the call counts abandoned.
+#[test]
+fn caller_abandons_while_the_agent_rings() {
+    let server = Server::start(&acd_config(4, &["1001"]));
+    let api = Api::supervisor(&server);
+    let mut agents = phones(&server, &[("1001", "agent_no_answer.xml", &[])]);
+    wait_registered(&api, &["1001"]);
+    api.set_state("1001", "ready");
+    api.wait_agent("1001", "ready", None);
+
+    // Rings within a few hundred ms; the caller leaves after 2 s, before the 4 s ring timeout.
+    let caller = sipp_start("uac_answer_bye.xml", &server, &["-d", "2000"]);
+    current_call(&api, "1001", "ringing");
+    let caller = caller.wait();
+    caller.assert_ok(&server);
+    let (_, agent) = agents.pop().expect("1001");
+    let agent = agent.wait();
+    agent.assert_ok(&server);
+    assert_eq!(
+        messages_starting(&agent, "received", "CANCEL").len(),
+        1,
+        "the phone got CANCEL"
+    );
+    assert_eq!(
+        messages_starting(&agent, "sent", "SIP/2.0 487").len(),
+        1,
+        "the phone ended its INVITE with 487"
+    );
+    let a = api.wait_agent("1001", "ready", None);
+    assert!(a["reason"].is_null(), "{a}");
+    let q = api.wait("the abandon counted", WAIT, |api| {
+        let q = api.queue(QUEUE);
+        if q["abandoned"] == 1 {
+            Ok(q)
+        } else {
+            Err(q.to_string())
+        }
+    });
+    assert_eq!(q["answered"], 0, "{q}");
+    let card = api.ended_call(&caller.call_id());
+    assert_eq!(card["outcome"], "abandoned", "card: {card}");
+    assert!(card["ticket"].is_null(), "no ticket: {card}");
+}
+
+/// Audio crosses the bridge both ways: the caller's frames reach the agent's phone, which
+/// echoes them (SIPp -rtp_echo), and come back to the caller. Then the caller's BYE ends the
+/// agent's leg too; the card and the Service Request name queue, wait and agent.
+#[test]
+fn audio_crosses_the_bridge_and_the_callers_bye_ends_both_legs() {
+    let server = Server::start(&acd_config(4, &["1001"]));
+    let api = Api::supervisor(&server);
+    let mut agents = phones(
+        &server,
+        &[("1001", "agent_answer_wait_bye.xml", &["-rtp_echo"])],
+    );
+    wait_registered(&api, &["1001"]);
+    api.set_state("1001", "ready");
+    api.wait_agent("1001", "ready", None);
+    let relayed_before = api.metric("centralino_rtp_packets_relayed_total");
+
+    let mut probe = EchoProbe::new();
+    let rtp_port = probe.port().to_string();
+    // The caller's SDP points at the probe; the caller hangs up 4 s after the answer.
+    let caller = sipp_start(
+        "uac_media_probe.xml",
+        &server,
+        &["-key", "rtp_port", &rtp_port, "-d", "4000"],
+    );
+    current_call(&api, "1001", "talking");
+    let server_rtp = answered_rtp_port(&caller.messages_so_far())
+        .expect("the server's SDP answer in the caller's message log");
+    let back = probe.exchange(
+        SocketAddr::from(([127, 0, 0, 1], server_rtp)),
+        50,
+        Duration::from_millis(500),
+    );
+    assert!(
+        back.len() >= 40,
+        "{} of 50 frames came back across the bridge (caller → agent → caller): {back:?}",
+        back.len()
+    );
+    assert!(
+        back.windows(2).all(|w| w[0] < w[1]),
+        "frames came back in order, once each: {back:?}"
+    );
+    let relayed = api.metric("centralino_rtp_packets_relayed_total") - relayed_before;
+    assert!(
+        relayed >= 80.0,
+        "both directions relayed (≥ 2 × 40 packets): {relayed}"
+    );
+
+    let caller = caller.wait();
+    caller.assert_ok(&server);
+    let (_, agent) = agents.pop().expect("1001");
+    let agent = agent.wait();
+    agent.assert_ok(&server);
+    assert_eq!(
+        messages_starting(&agent, "received", "BYE").len(),
+        1,
+        "the caller's BYE ended the agent's leg"
+    );
+    let card = assert_answered(&api, &caller.call_id(), "1001");
+    let waited = card["wait_ms"].as_u64().expect("wait");
+    assert!(waited < 3_000, "answered at the first ring: {waited} ms");
+    // Wrap-up (1 s), then ready for the next call.
+    api.wait_agent("1001", "ready", None);
+}
