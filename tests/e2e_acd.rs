@@ -358,3 +358,76 @@ fn audio_crosses_the_bridge_and_the_callers_bye_ends_both_legs() {
     // Wrap-up (1 s), then ready for the next call.
     api.wait_agent("1001", "ready", None);
 }
+
+/// Transfer to second level (R-ACD-6): agent 1001 talks with the caller and sends the call,
+/// with its Service Request, to `secondo-livello` through the API. 1001's leg ends and 1001
+/// enters wrap-up; 2001's phone rings and answers; the ticket moved to the second-level queue,
+/// with the note in its history and 2001 as its owner. 2001 hangs up, which ends the caller.
+#[test]
+fn transfer_to_second_level_with_the_service_request() {
+    let mut config = acd_config(4, &["1001"]);
+    config.push_str(
+        "\n[[acd.queues]]\nname = \"secondo-livello\"\n\n\
+         [[acd.agents]]\nlogin = \"2001\"\nqueues = [\"secondo-livello\"]\n",
+    );
+    let server = Server::start(&config);
+    let api = Api::supervisor(&server);
+    let mut agents = phones(
+        &server,
+        &[
+            ("1001", "agent_answer_wait_bye.xml", &[]),
+            ("2001", "agent_answer_bye.xml", &["-d", "1500"]),
+        ],
+    );
+    wait_registered(&api, &["1001", "2001"]);
+    api.set_state("1001", "ready");
+    api.set_state("2001", "ready");
+    api.wait_agent("2001", "ready", None);
+
+    let caller = sipp_start("uac_server_bye.xml", &server, &["-timeout", "40s"]);
+    let call_id = current_call(&api, "1001", "talking");
+    let token = server.login("1001", "demo1001");
+    // Someone else may not transfer 1001's call.
+    let other = server.login("1002", "demo1002");
+    let body = r#"{"queue":"secondo-livello","note":"needs the back office"}"#;
+    let path = format!("/api/v1/calls/{call_id}/transfer");
+    let (status, text) = server
+        .http("POST", &path, Some(&other), Some(body))
+        .unwrap();
+    assert_eq!(status, 403, "{text}");
+    let (status, text) = server
+        .http("POST", &path, Some(&token), Some(body))
+        .unwrap();
+    assert_eq!(status, 200, "{text}");
+
+    let (_, second) = agents.pop().expect("2001");
+    let (_, first) = agents.pop().expect("1001");
+    let first = first.wait();
+    first.assert_ok(&server);
+    api.wait_agent("1001", "ready", None);
+    current_call(&api, "2001", "talking");
+    let second = second.wait();
+    second.assert_ok(&server);
+    let caller = caller.wait();
+    caller.assert_ok(&server);
+
+    let card = api.ended_call(&caller.call_id());
+    assert_eq!(card["outcome"], "answered", "card: {card}");
+    assert!(
+        card["ivr_path"].as_array().unwrap().iter().any(|s| s
+            .as_str()
+            .unwrap()
+            .contains("transferred to secondo-livello")),
+        "card: {card}"
+    );
+    let tickets = api.tickets_of(card["call_id"].as_str().unwrap());
+    assert_eq!(tickets.len(), 1, "{tickets:?}");
+    assert_eq!(tickets[0]["queue"], "secondo-livello", "{}", tickets[0]);
+    assert_eq!(tickets[0]["owner"], "2001", "{}", tickets[0]);
+    let number = tickets[0]["number"].as_str().unwrap();
+    let detail = api.get(&format!("/api/v1/tickets/{number}"));
+    assert!(
+        detail.to_string().contains("needs the back office"),
+        "the note is in the ticket: {detail}"
+    );
+}

@@ -303,7 +303,7 @@ impl Switchboard {
                     Some(UaEvent::MediaChanged { call, media }) => {
                         if let Some(route) = routes.get(&call) {
                             let _ = route.inbox.send(if route.placed {
-                                CallInput::Agent(AgentLegEvent::MediaChanged(media))
+                                CallInput::Agent(call, AgentLegEvent::MediaChanged(media))
                             } else {
                                 CallInput::MediaChanged(media)
                             });
@@ -311,18 +311,18 @@ impl Switchboard {
                     }
                     Some(UaEvent::Progress { call, status }) => {
                         if let Some(route) = routes.get(&call) {
-                            let _ = route.inbox.send(CallInput::Agent(AgentLegEvent::Progress(status)));
+                            let _ = route.inbox.send(CallInput::Agent(call, AgentLegEvent::Progress(status)));
                         }
                     }
                     Some(UaEvent::Answered { call, media }) => {
                         if let Some(route) = routes.get(&call) {
-                            let _ = route.inbox.send(CallInput::Agent(AgentLegEvent::Answered(media)));
+                            let _ = route.inbox.send(CallInput::Agent(call, AgentLegEvent::Answered(media)));
                         }
                     }
                     Some(UaEvent::CallEnded { call, reason }) => {
                         if let Some(route) = routes.remove(&call) {
                             let _ = route.inbox.send(if route.placed {
-                                CallInput::Agent(AgentLegEvent::Ended(reason))
+                                CallInput::Agent(call, AgentLegEvent::Ended(reason))
                             } else {
                                 CallInput::Ended(reason)
                             });

@@ -34,6 +34,11 @@ enum Command {
         reply: oneshot::Sender<Result<(), acd::AcdError>>,
     },
     Snapshot(oneshot::Sender<AcdSnapshot>),
+    Transfer {
+        call: CallKey,
+        queue: String,
+        reply: oneshot::Sender<Result<(), acd::AcdError>>,
+    },
 }
 
 /// The live view of queues and agents (CONTRACT.md `/api/v1/queues`, `/api/v1/agents`).
@@ -94,6 +99,21 @@ impl AcdHandle {
             .map_err(|_| acd::AcdError::UnknownAgent(login.to_string()))?
     }
 
+    /// Transfers a call in conversation to `queue` (R-ACD-6): the agent enters wrap-up, the
+    /// call task drops the agent's leg and the caller waits in `queue`.
+    pub async fn transfer(&self, call_id: &str, queue: &str) -> Result<(), acd::AcdError> {
+        let (reply, rx) = oneshot::channel();
+        let call = CallKey::from(call_id);
+        self.commands
+            .send(Command::Transfer {
+                call: call.clone(),
+                queue: queue.to_string(),
+                reply,
+            })
+            .map_err(|_| acd::AcdError::UnknownCall(call.clone()))?;
+        rx.await.map_err(|_| acd::AcdError::UnknownCall(call))?
+    }
+
     /// The live figures; `None` once the ACD task has stopped.
     pub async fn snapshot(&self) -> Option<AcdSnapshot> {
         let (tx, rx) = oneshot::channel();
@@ -133,6 +153,16 @@ async fn run(
                     }
                     Some(Command::SetState { login, state, reply }) => {
                         let result = engine.handle(Input::SetAgentState { login, state }, now);
+                        let _ = reply.send(result);
+                    }
+                    Some(Command::Transfer { call, queue, reply }) => {
+                        let input = Input::Transfer { call: call.clone(), queue: queue.clone() };
+                        let result = engine.handle(input, now);
+                        if result.is_ok()
+                            && let Some(tx) = calls.get(&call)
+                        {
+                            let _ = tx.send(CallInput::Transferred { queue });
+                        }
                         let _ = reply.send(result);
                     }
                     Some(Command::Snapshot(reply)) => {

@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use crm::CallRecord;
 use serde::Deserialize;
 
-use super::auth::{ApiPath, ApiQuery};
+use super::auth::{ApiJson, ApiPath, ApiQuery};
 use super::error::{ApiError, ApiResult};
 use super::views::Names;
 use super::{Api, Caller};
@@ -53,4 +53,79 @@ pub async fn by_sip_call_id(
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no call with SIP Call-ID {}", q.sip_call_id)))?;
     card(&api, &caller, &call).await
+}
+
+/// `POST /api/v1/calls/{call_id}/transfer` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Transfer {
+    /// The queue the caller goes to (a second-level queue, R-ACD-6).
+    pub queue: String,
+    /// Why: written on the Service Request with the hop.
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// `POST /api/v1/calls/{call_id}/transfer`: the agent in conversation (or a supervisor) sends
+/// the caller, with the Service Request, to another queue (R-ACD-6). The ACD re-queues the call
+/// and puts the agent in wrap-up; the ticket is assigned to the queue with the note in its
+/// history. 409 when the call is not in conversation.
+pub async fn transfer(
+    State(api): State<Api>,
+    caller: Caller,
+    ApiPath(call_id): ApiPath<String>,
+    ApiJson(body): ApiJson<Transfer>,
+) -> ApiResult<Response> {
+    let call = match api.store().call(&call_id).await {
+        Ok(c) => c,
+        Err(crm::Error::NotFound { .. }) => {
+            return Err(ApiError::NotFound(format!("no call with id {call_id}")));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let acd = api.acd()?;
+    let snapshot = acd
+        .snapshot()
+        .await
+        .ok_or_else(|| ApiError::Unavailable("the ACD has stopped".into()))?;
+    let talking_with = snapshot
+        .agents
+        .iter()
+        .find(|a| a.current_call.as_ref().is_some_and(|c| c.0 == call_id))
+        .map(|a| a.login.clone());
+    let oversees = matches!(caller.user.role, crm::Role::Supervisor | crm::Role::Admin);
+    if talking_with.as_deref() != Some(caller.user.login.as_str()) && !oversees {
+        return Err(ApiError::Forbidden(format!(
+            "only the agent on call {call_id} (or a supervisor) may transfer it"
+        )));
+    }
+    let target = super::tickets::queue_named(&api, &body.queue).await?;
+    // The ticket first: if the caller may not move it, nothing happens to the call.
+    let ticket = match call.ticket {
+        Some(id) => {
+            let t = api.store().ticket(id).await?;
+            caller.require_ticket(&api, &t, crm::Access::Write).await?;
+            Some(t)
+        }
+        None => None,
+    };
+    acd.transfer(&call_id, &body.queue)
+        .await
+        .map_err(|e| ApiError::Conflict(e.to_string()))?;
+    let now = api.now();
+    let moved = match ticket {
+        Some(t) => Some(
+            api.store()
+                .assign_second_level(t.id, target, caller.actor(), body.note.as_deref(), now)
+                .await?,
+        ),
+        None => None,
+    };
+    tracing::info!(call = %call_id, to = %body.queue, by = %caller.user.login, "call transferred");
+    Ok(axum::Json(serde_json::json!({
+        "call_id": call_id,
+        "queue": body.queue,
+        "ticket": moved.map(|t| t.number),
+    }))
+    .into_response())
 }

@@ -253,6 +253,11 @@ pub fn routes() -> Vec<Route> {
         route("get", "/api/v1/customers/{id}/audit", get(cu::audit)),
         route("get", "/api/v1/calls", get(c::by_sip_call_id)),
         route("get", "/api/v1/calls/{call_id}", get(c::show)),
+        route(
+            "post",
+            "/api/v1/calls/{call_id}/transfer",
+            post(c::transfer),
+        ),
         route("get", "/api/v1/agents", get(agents::list)),
         route(
             "put",

@@ -190,6 +190,10 @@ fn paths() -> Value {
         "/api/v1/calls/{call_id}": {"get": op("calls", "The call card",
             vec![path_param("call_id", "our call id")], None,
             ok("200", "the call card", Some(r("CallCard"))), &[F403, F404], true)},
+        "/api/v1/calls/{call_id}/transfer": {"post": op("calls", "Transfer a call in conversation, with its Service Request, to another queue (R-ACD-6)",
+            vec![path_param("call_id", "our call id")], Some(r("Transfer")),
+            ok("200", "transferred", Some(obj(json!({"call_id": {"type": "string"}, "queue": {"type": "string"}, "ticket": {"type": ["string", "null"]}}), &["call_id", "queue"]))),
+            &[F403, F404, ("409", "the call is not in conversation"), F422, F503], true)},
         "/api/v1/agents": {"get": op("acd", "Agents: state, time in state, queues, current call (an agent sees only themselves)",
             vec![], None,
             ok("200", "the agents", Some(json!({"type": "array", "items": r("Agent")}))), &[F503], true)},
@@ -254,6 +258,7 @@ fn schemas() -> Value {
             "reason": sn, "since": time, "seconds_in_state": {"type": "integer"},
             "registered": {"type": "boolean"}, "queues": {"type": "array", "items": s},
             "current_call": sn}), &["login", "state", "since", "registered", "queues"]),
+        "Transfer": obj(json!({"queue": s, "note": sn}), &["queue"]),
         "AgentStateChange": obj(json!({
             "state": {"type": "string", "enum": ["ready", "not_ready", "logged_out"]},
             "reason": sn}), &["state"]),

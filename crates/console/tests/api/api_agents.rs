@@ -99,3 +99,30 @@ async fn agents_see_only_the_queues_they_serve(f: Fixture) {
         .expect(StatusCode::UNAUTHORIZED);
 }
 both!(agents_see_only_the_queues_they_serve);
+
+async fn transfer_refuses_unknown_calls_and_calls_not_in_conversation(f: Fixture) {
+    let a1 = f.login("a1").await;
+    let body = json!({"queue": "secondo-livello", "note": "back office"});
+    f.post("/api/v1/calls/no-such-call/transfer", &a1, body.clone())
+        .await
+        .expect(StatusCode::NOT_FOUND);
+    // A call that exists but no agent talks on: only a supervisor may try, and the ACD says no.
+    f.store
+        .start_call(&crm::NewCall {
+            call_id: "c-queued".into(),
+            sip_call_id: None,
+            caller: "+390611111111".into(),
+            dialled: "800100200".into(),
+            started: f.now(),
+        })
+        .await
+        .unwrap();
+    f.post("/api/v1/calls/c-queued/transfer", &a1, body.clone())
+        .await
+        .expect(StatusCode::FORBIDDEN);
+    let sup = f.login("sup").await;
+    f.post("/api/v1/calls/c-queued/transfer", &sup, body)
+        .await
+        .expect(StatusCode::CONFLICT);
+}
+both!(transfer_refuses_unknown_calls_and_calls_not_in_conversation);

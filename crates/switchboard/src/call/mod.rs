@@ -37,8 +37,11 @@ pub(crate) enum CallInput {
     Acd(acd::Action),
     /// The ACD refused the call (unknown queue).
     QueueRefused(String),
-    /// The leg we placed toward an agent's phone.
-    Agent(AgentLegEvent),
+    /// The leg we placed toward an agent's phone (which one: a withdrawn leg can still
+    /// report while the next agent's rings).
+    Agent(CallRef, AgentLegEvent),
+    /// The ACD moved the call to another queue (transfer to second level, R-ACD-6).
+    Transferred { queue: String },
 }
 
 /// What happens on the agent's leg.

@@ -19,10 +19,6 @@ use super::{
 };
 use crate::events::Event;
 
-/// How long a withdrawn offer's leg may take to end (its CANCEL answered, RFC 3261 §9.1)
-/// before the next agent is rung anyway.
-const WITHDRAW_WAIT: Duration = Duration::from_secs(2);
-
 /// The agent leg while it rings or talks.
 struct AgentLeg {
     agent: String,
@@ -30,6 +26,36 @@ struct AgentLeg {
     leg: MediaLeg,
     events: MediaEvents,
     answered: bool,
+}
+
+/// Where the call stands in the queue phase.
+struct Queued {
+    queue: String,
+    /// When it entered its current queue (a transfer restarts the wait).
+    since: Instant,
+    music: Option<PlaybackId>,
+    announcing: Option<PlaybackId>,
+    agent: Option<AgentLeg>,
+    talking_since: Option<Instant>,
+}
+
+impl Queued {
+    fn journey(&self) -> Journey {
+        if self.talking_since.is_some() {
+            Journey::Answered
+        } else {
+            Journey::Queued
+        }
+    }
+
+    /// What the ACD must hear when the call ends now.
+    fn end_input(&self, key: &CallKey) -> Input {
+        if self.talking_since.is_some() {
+            Input::CallEnded { call: key.clone() }
+        } else {
+            Input::CallAbandoned { call: key.clone() }
+        }
+    }
 }
 
 /// Runs the queue phase until the call ends.
@@ -46,63 +72,46 @@ pub(crate) async fn run(ctx: &mut CallCtx<'_>, queue: String) -> (Ended, Journey
         area: ctx.caller.area.clone(),
     });
     acd.enqueue(ctx.call_id, &queue, false, ctx.inbox.clone());
-    let queued_at = Instant::now();
-    let mut music = hold_music(ctx);
-    let mut announcing: Option<PlaybackId> = None;
-    let mut agent: Option<AgentLeg> = None;
-    let mut talking_since: Option<Instant> = None;
-    // A withdrawn offer whose leg has not ended yet, and the next offer waiting for it: the
-    // agent legs' events carry no call reference, so only one leg may be live at a time, or
-    // the withdrawn leg's 487 would be taken for the next agent's answer (or refusal).
-    let mut withdrawn: Option<(CallRef, tokio::time::Instant)> = None;
-    let mut deferred: Option<String> = None;
+    let mut q = Queued {
+        queue,
+        since: Instant::now(),
+        music: hold_music(ctx),
+        announcing: None,
+        agent: None,
+        talking_since: None,
+    };
 
     loop {
-        let deadline = Some(ctx.deadline);
-        let withdraw_deadline = withdrawn.map(|(_, until)| until);
         tokio::select! {
             msg = ctx.input.recv() => {
                 match common(ctx, msg.as_ref()) {
                     Some(Common::Continue) => continue,
                     Some(Common::Over(ended)) => {
                         // The caller left (or we stop): the agent's leg goes too.
-                        if let Some(a) = agent.take() {
+                        if let Some(a) = q.agent.take() {
                             ctx.shared.gateway.hangup(a.call);
                         }
-                        if talking_since.is_some() {
-                            acd.input(Input::CallEnded { call: key.clone() });
-                        } else {
-                            acd.input(Input::CallAbandoned { call: key.clone() });
-                        }
-                        let journey = if talking_since.is_some() { Journey::Answered } else { Journey::Queued };
-                        return (ended, journey);
+                        acd.input(q.end_input(&key));
+                        return (ended, q.journey());
                     }
                     None => {}
                 }
                 match msg {
                     Some(CallInput::Acd(Action::Offer { agent: login, .. })) => {
-                        if withdrawn.is_some() {
-                            info!(agent = %login, "ringing once the withdrawn offer has ended");
-                            deferred = Some(login);
-                        } else {
-                            agent = ring(ctx, &acd, &key, login, &queue, queued_at).await;
-                        }
+                        q.agent = ring(ctx, &acd, &key, login, &q.queue, q.since).await;
                     }
                     Some(CallInput::Acd(Action::CancelOffer { agent: login, .. })) => {
-                        if let Some(a) = agent.take_if(|a| a.agent == login && !a.answered) {
+                        if let Some(a) = q.agent.take_if(|a| a.agent == login && !a.answered) {
                             info!(agent = %login, "withdrawing the offer");
                             ctx.shared.gateway.hangup(a.call);
-                            withdrawn = Some((a.call, tokio::time::Instant::now() + WITHDRAW_WAIT));
-                        } else if deferred.as_ref() == Some(&login) {
-                            deferred = None;
                         }
                     }
                     Some(CallInput::Acd(Action::Announce { position, expected_wait, .. }))
-                        if agent.is_none() =>
+                        if q.agent.is_none() =>
                     {
-                        announcing = announce(ctx, position, expected_wait);
-                        if announcing.is_none() {
-                            music = hold_music(ctx);
+                        q.announcing = announce(ctx, position, expected_wait);
+                        if q.announcing.is_none() {
+                            q.music = hold_music(ctx);
                         }
                     }
                     Some(CallInput::Acd(Action::Overflow { target, .. })) => {
@@ -116,87 +125,59 @@ pub(crate) async fn run(ctx: &mut CallCtx<'_>, queue: String) -> (Ended, Journey
                         return super::voicemail::run(ctx, &mailbox).await;
                     }
                     Some(CallInput::QueueRefused(why)) => {
-                        warn!(%queue, %why, "the queue refused the call");
+                        warn!(queue = %q.queue, %why, "the queue refused the call");
                         ctx.step(format!("queue refused: {why}"));
                         ctx.shared.gateway.hangup(ctx.call);
                         return (Ended::Local, Journey::Ivr);
                     }
-                    Some(CallInput::Agent(event)) if agent.is_none() => {
-                        // Only a withdrawn leg can be live without a current offer.
-                        let Some((call, _)) = withdrawn else { continue };
-                        match event {
-                            AgentLegEvent::Ended(reason) => {
-                                info!(?reason, "the withdrawn offer ended");
-                                withdrawn = None;
-                                if let Some(login) = deferred.take() {
-                                    agent = ring(ctx, &acd, &key, login, &queue, queued_at).await;
-                                }
-                            }
-                            // Its 200 crossed our CANCEL (RFC 3261 §9.1): end it with BYE.
-                            AgentLegEvent::Answered(_) => ctx.shared.gateway.hangup(call),
-                            _ => {}
+                    Some(CallInput::Transferred { queue: to }) => {
+                        // R-ACD-6: the agent sent the caller (and the SR) on; the ACD already
+                        // queues the call there. The agent's leg goes, the caller waits again.
+                        if let Some(a) = q.agent.take() {
+                            ctx.leg.unbridge();
+                            ctx.shared.gateway.hangup(a.call);
+                            info!(agent = %a.agent, to = %to, "transferred");
+                        }
+                        ctx.step(format!("transferred to {to}"));
+                        q.queue = to;
+                        q.since = Instant::now();
+                        q.talking_since = None;
+                        q.music = None;
+                        q.announcing = ctx.play(
+                            &["transfer".to_string()],
+                            PlayOptions { looped: false, barge_in: false },
+                        );
+                        if q.announcing.is_none() {
+                            q.music = hold_music(ctx);
                         }
                     }
-                    Some(CallInput::Agent(event)) => {
-                        let Some(a) = agent.as_mut() else { continue };
-                        match event {
-                            AgentLegEvent::Progress(status) => {
-                                info!(agent = %a.agent, status, "agent phone progress");
+                    Some(CallInput::Agent(call, event)) => {
+                        let current = q.agent.as_ref().is_some_and(|a| a.call == call);
+                        if !current {
+                            // A withdrawn or replaced leg: its late 487 or BYE is history; a
+                            // 200 that crossed our CANCEL (RFC 3261 §9.1) is ended with BYE.
+                            if let AgentLegEvent::Answered(_) = event {
+                                ctx.shared.gateway.hangup(call);
                             }
-                            AgentLegEvent::Answered(media) => {
-                                a.leg.configure(params(&media));
-                                if let Err(error) = ctx.leg.bridge(&a.leg) {
-                                    warn!(%error, "cannot bridge the legs");
-                                    ctx.shared.gateway.hangup(a.call);
-                                    agent = None;
-                                    continue;
-                                }
-                                a.answered = true;
-                                let waited = queued_at.elapsed();
-                                talking_since = Some(Instant::now());
-                                acd.input(Input::OfferAnswered { call: key.clone(), agent: a.agent.clone() });
-                                let login = a.agent.clone();
-                                info!(agent = %login, waited_ms = waited.as_millis() as u64, "agent answered: bridged");
-                                let ticket = open_ticket(ctx, &queue, &login, waited).await;
-                                ctx.shared.bus.publish(Event::CallConnected {
-                                    call_id: ctx.call_id.to_string(),
-                                    agent: login,
-                                    queue: queue.clone(),
-                                    waited_ms: waited.as_millis() as u64,
-                                    ticket,
-                                });
-                            }
-                            AgentLegEvent::MediaChanged(media) => {
-                                info!(direction = media.local_direction.attribute(), "agent media changed");
-                                a.leg.configure(params(&media));
-                            }
-                            AgentLegEvent::Ended(reason) => {
-                                let a = agent.take().expect("checked above");
-                                if a.answered {
-                                    info!(agent = %a.agent, ?reason, "agent ended the call");
-                                    acd.input(Input::CallEnded { call: key.clone() });
-                                    ctx.shared.gateway.hangup(ctx.call);
-                                    return (Ended::Local, Journey::Answered);
-                                }
-                                let reason = failure(&reason);
-                                info!(agent = %a.agent, reason = reason.reason(), "offer failed");
-                                acd.input(Input::OfferFailed { call: key.clone(), agent: a.agent, reason });
-                            }
+                            continue;
+                        }
+                        if let Some(over) = on_agent(ctx, &acd, &key, &mut q, event).await {
+                            return over;
                         }
                     }
                     _ => {}
                 }
             }
             event = ctx.media_events.recv() => match event {
-                Some(MediaEvent::PlaybackFinished { id, .. }) if Some(id) == announcing => {
-                    announcing = None;
-                    if talking_since.is_none() {
-                        music = hold_music(ctx);
+                Some(MediaEvent::PlaybackFinished { id, .. }) if Some(id) == q.announcing => {
+                    q.announcing = None;
+                    if q.talking_since.is_none() {
+                        q.music = hold_music(ctx);
                     }
                 }
-                Some(MediaEvent::PlaybackFinished { id, interrupted }) if Some(id) == music => {
-                    if !interrupted && talking_since.is_none() && announcing.is_none() {
-                        music = hold_music(ctx);
+                Some(MediaEvent::PlaybackFinished { id, interrupted }) if Some(id) == q.music => {
+                    if !interrupted && q.talking_since.is_none() && q.announcing.is_none() {
+                        q.music = hold_music(ctx);
                     }
                 }
                 Some(MediaEvent::Dtmf { digit, .. }) => {
@@ -205,37 +186,104 @@ pub(crate) async fn run(ctx: &mut CallCtx<'_>, queue: String) -> (Ended, Journey
                 Some(event) => log_media(&event),
                 None => {
                     warn!("media leg gone");
-                    if let Some(a) = agent.take() {
+                    if let Some(a) = q.agent.take() {
                         ctx.shared.gateway.hangup(a.call);
                     }
-                    acd.input(if talking_since.is_some() { Input::CallEnded { call: key.clone() } } else { Input::CallAbandoned { call: key.clone() } });
+                    acd.input(q.end_input(&key));
                     ctx.shared.gateway.hangup(ctx.call);
-                    return (Ended::Local, if talking_since.is_some() { Journey::Answered } else { Journey::Queued });
+                    return (Ended::Local, q.journey());
                 }
             },
-            event = agent_media(agent.as_mut()) => {
+            event = agent_media(q.agent.as_mut()) => {
                 if let Some(event) = event {
                     log_media(&event);
                 }
             }
-            _ = sleep_until(withdraw_deadline), if withdraw_deadline.is_some() => {
-                warn!("the withdrawn offer did not end in time: ringing the next agent anyway");
-                withdrawn = None;
-                if let Some(login) = deferred.take() {
-                    agent = ring(ctx, &acd, &key, login, &queue, queued_at).await;
-                }
-            }
-            _ = sleep_until(deadline) => {
+            _ = sleep_until(Some(ctx.deadline)) => {
                 warn!("maximum call duration reached");
-                if let Some(a) = agent.take() {
+                if let Some(a) = q.agent.take() {
                     ctx.shared.gateway.hangup(a.call);
                 }
-                acd.input(if talking_since.is_some() { Input::CallEnded { call: key.clone() } } else { Input::CallAbandoned { call: key.clone() } });
+                acd.input(q.end_input(&key));
                 ctx.shared.gateway.hangup(ctx.call);
-                return (Ended::Local, if talking_since.is_some() { Journey::Answered } else { Journey::Queued });
+                return (Ended::Local, q.journey());
             }
         }
     }
+}
+
+/// What the current agent leg reports; the end of the call when it ends it.
+async fn on_agent(
+    ctx: &mut CallCtx<'_>,
+    acd: &crate::AcdHandle,
+    key: &CallKey,
+    q: &mut Queued,
+    event: AgentLegEvent,
+) -> Option<(Ended, Journey)> {
+    let a = q.agent.as_mut()?;
+    match event {
+        AgentLegEvent::Progress(status) => {
+            info!(agent = %a.agent, status, "agent phone progress");
+        }
+        AgentLegEvent::Answered(media) => {
+            a.leg.configure(params(&media));
+            if let Err(error) = ctx.leg.bridge(&a.leg) {
+                warn!(%error, "cannot bridge the legs");
+                ctx.shared.gateway.hangup(a.call);
+                let login = a.agent.clone();
+                q.agent = None;
+                acd.input(Input::OfferFailed {
+                    call: key.clone(),
+                    agent: login,
+                    reason: OfferFailure::Unreachable,
+                });
+                return None;
+            }
+            a.answered = true;
+            let waited = q.since.elapsed();
+            q.talking_since = Some(Instant::now());
+            q.music = None;
+            q.announcing = None;
+            let login = a.agent.clone();
+            acd.input(Input::OfferAnswered {
+                call: key.clone(),
+                agent: login.clone(),
+            });
+            info!(agent = %login, waited_ms = waited.as_millis() as u64, "agent answered: bridged");
+            let ticket = open_ticket(ctx, &q.queue, &login, waited).await;
+            ctx.shared.bus.publish(Event::CallConnected {
+                call_id: ctx.call_id.to_string(),
+                agent: login,
+                queue: q.queue.clone(),
+                waited_ms: waited.as_millis() as u64,
+                ticket,
+            });
+        }
+        AgentLegEvent::MediaChanged(media) => {
+            info!(
+                direction = media.local_direction.attribute(),
+                "agent media changed"
+            );
+            a.leg.configure(params(&media));
+        }
+        AgentLegEvent::Ended(reason) => {
+            let a = q.agent.take().expect("checked above");
+            if a.answered {
+                info!(agent = %a.agent, ?reason, "agent ended the call");
+                acd.input(Input::CallEnded { call: key.clone() });
+                ctx.shared.gateway.hangup(ctx.call);
+                return Some((Ended::Local, Journey::Answered));
+            }
+            let reason = failure(&reason);
+            info!(agent = %a.agent, reason = reason.reason(), "offer failed");
+            acd.input(Input::OfferFailed {
+                call: key.clone(),
+                agent: a.agent,
+                reason,
+            });
+        }
+    }
+    None
 }
 
 async fn agent_media(agent: Option<&mut AgentLeg>) -> Option<MediaEvent> {
@@ -447,6 +495,19 @@ async fn open_ticket(
         })
         .await?;
     info!(ticket = %ticket.number, "Service Request opened");
+    // After a transfer the ticket already exists: the agent answering now takes it over.
+    if let Some(agent) = &agent
+        && ticket.owner != Some(agent.id)
+    {
+        let now = Utc::now();
+        let actor = crm::Actor::User(agent.id);
+        for action in [crm::Action::SetOwner(Some(agent.id)), crm::Action::Lock] {
+            if let Err(error) = store.act(ticket.id, actor, action, now).await {
+                warn!(%error, ticket = %ticket.number, "the answering agent could not take the ticket");
+                break;
+            }
+        }
+    }
     ctx.shared.bus.publish(Event::TicketCreated {
         number: ticket.number.to_string(),
         queue: queue.to_string(),
