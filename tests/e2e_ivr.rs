@@ -474,7 +474,10 @@ fn listening_tree(name: &str) -> String {
 
 #[test]
 fn sighup_reloads_the_tree_for_new_calls_only() {
-    let server = Server::start(&listening_tree("v1"));
+    let server = Server::start(&format!(
+        "[database]\ndemo_data = true\n\n{}",
+        listening_tree("v1")
+    ));
     let mut first = Caller::dial_until_server_bye(&server, "800100200", "sipp", 40);
     first.wait_step("enter v1");
 
@@ -513,4 +516,31 @@ fn sighup_reloads_the_tree_for_new_calls_only() {
     second.press("7");
     second.wait_step("v2: digits=7");
     second.finish();
+
+    // The same through the admin API: refused with the problems, then applied.
+    let admin = server.login("admin", "demo-admin");
+    let agent = server.login("1001", "demo1001");
+    let v2 = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, v2.replace("next = \"bye_v2\"", "next = \"nowhere\"")).unwrap();
+    let (status, text) = server
+        .http("POST", "/api/v1/admin/reload", Some(&admin), None)
+        .unwrap();
+    assert_eq!(status, 422, "{text}");
+    assert!(
+        text.contains("nowhere"),
+        "the answer names the problem: {text}"
+    );
+    std::fs::write(&path, v2.replace("v2", "v3")).unwrap();
+    let (status, text) = server
+        .http("POST", "/api/v1/admin/reload", Some(&agent), None)
+        .unwrap();
+    assert_eq!(status, 403, "agents do not reload: {text}");
+    let (status, text) = server
+        .http("POST", "/api/v1/admin/reload", Some(&admin), None)
+        .unwrap();
+    assert_eq!(status, 200, "{text}");
+    let mut third = Caller::dial_until_server_bye(&server, "800100200", "sipp", 40);
+    third.wait_step("enter v3");
+    third.press("1");
+    third.finish();
 }

@@ -346,13 +346,23 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let reloader = switchboard.ivr_reloader();
     let metrics = Arc::new(console::Metrics::new());
     console::spawn_metrics_observer(&bus, metrics.clone());
-    let app = console::router(console::AppState {
-        metrics,
-        telemetry: switchboard.telemetry(),
-        metrics_public: config.http.metrics_public,
-        store: store.clone(),
-        acd: Some(acd.clone()),
+    let reload_hook = args.config.clone().map(|path| {
+        let (reloader, acd) = (reloader.clone(), acd.clone());
+        console::api::ReloadHook(Arc::new(move || reload(&path, &reloader, &acd)))
     });
+    let app = console::router_with(
+        console::AppState {
+            metrics,
+            telemetry: switchboard.telemetry(),
+            metrics_public: config.http.metrics_public,
+            store: store.clone(),
+            acd: Some(acd.clone()),
+        },
+        console::api::ApiConfig {
+            reload: reload_hook,
+            ..console::api::ApiConfig::default()
+        },
+    );
     let listener = tokio::net::TcpListener::bind(config.http.listen)
         .await
         .with_context(|| format!("cannot listen for HTTP on {}", config.http.listen))?;
@@ -384,7 +394,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         match wait_for_signal().await {
             Signal::Stop => break,
             Signal::Reload => match &args.config {
-                Some(path) => reload(path, &reloader, &acd),
+                Some(path) => {
+                    let _ = reload(path, &reloader, &acd);
+                }
                 None => info!("SIGHUP: the built-in demo configuration does not change"),
             },
         }
@@ -451,27 +463,30 @@ async fn wait_for_signal() -> Signal {
 
 /// Re-reads the configuration file: a valid one replaces the IVR tree of new calls and the
 /// ACD's queues and agents; calls in progress go on undisturbed. An invalid one changes
-/// nothing and says why.
-fn reload(path: &std::path::Path, reloader: &switchboard::IvrReloader, acd: &AcdHandle) {
-    let config = match Config::load(path) {
-        Ok(config) => config,
-        Err(errors) => {
-            error!("reload refused, configuration unchanged:\n{errors}");
-            return;
-        }
-    };
+/// nothing: every problem is returned (and logged).
+fn reload(
+    path: &std::path::Path,
+    reloader: &switchboard::IvrReloader,
+    acd: &AcdHandle,
+) -> Result<String, String> {
+    let config = Config::load(path).map_err(|errors| {
+        error!("reload refused, configuration unchanged:\n{errors}");
+        errors.to_string()
+    })?;
     let names = config.prompt_names();
     match config.ivr_tree(&|name| names.contains(name)) {
         Ok((tree, _)) => reloader.replace(tree),
         Err(problems) => {
-            for problem in problems {
+            let text: Vec<String> = problems.iter().map(ToString::to_string).collect();
+            for problem in &text {
                 error!("reload refused: {problem}");
             }
-            return;
+            return Err(text.join("\n"));
         }
     }
     acd.input(acd::Input::Reconfigure(config.acd_config()));
     info!(file = %path.display(), "configuration reloaded");
+    Ok(format!("{} reloaded", path.display()))
 }
 
 /// The IVR tree of the configuration, with its prompts checked against the loaded library.

@@ -197,3 +197,28 @@ pub async fn queues(State(api): State<Api>, caller: Caller) -> ApiResult<Respons
         .collect();
     Ok(axum::Json(queues).into_response())
 }
+
+/// `POST /api/v1/admin/reload` (admins): re-reads the configuration file like SIGHUP; calls in
+/// progress finish on the tree they started with. 422 with every problem when the file is
+/// invalid (nothing changes then).
+pub async fn reload(State(api): State<Api>, caller: Caller) -> ApiResult<Response> {
+    if caller.user.role != Role::Admin {
+        return Err(ApiError::Forbidden(format!(
+            "only admins reload the configuration, not {}",
+            caller.user.login
+        )));
+    }
+    let hook = api
+        .config()
+        .reload
+        .clone()
+        .ok_or_else(|| ApiError::Unavailable("no configuration file to reload".into()))?;
+    match tokio::task::spawn_blocking(move || (hook.0)()).await {
+        Ok(Ok(summary)) => {
+            tracing::info!(by = %caller.user.login, "configuration reloaded through the API");
+            Ok(axum::Json(serde_json::json!({"reloaded": summary})).into_response())
+        }
+        Ok(Err(problems)) => Err(ApiError::Invalid(problems)),
+        Err(e) => Err(ApiError::Unavailable(format!("reload failed: {e}"))),
+    }
+}

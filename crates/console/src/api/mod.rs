@@ -95,6 +95,17 @@ impl std::fmt::Debug for Clock {
     }
 }
 
+/// Reloads the configuration (IVR tree, queues and agents) as SIGHUP does: `Ok(summary)` or
+/// `Err(every problem)`, the running configuration unchanged.
+#[derive(Clone)]
+pub struct ReloadHook(pub Arc<dyn Fn() -> Result<String, String> + Send + Sync>);
+
+impl std::fmt::Debug for ReloadHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ReloadHook")
+    }
+}
+
 /// Deployment settings of the API.
 #[derive(Debug, Clone)]
 pub struct ApiConfig {
@@ -104,6 +115,8 @@ pub struct ApiConfig {
     pub cookie_secure: bool,
     /// The time source.
     pub clock: Clock,
+    /// `POST /api/v1/admin/reload` (admins); absent: 503.
+    pub reload: Option<ReloadHook>,
 }
 
 impl Default for ApiConfig {
@@ -112,6 +125,7 @@ impl Default for ApiConfig {
             session_idle: Duration::from_secs(8 * 3600),
             cookie_secure: false,
             clock: Clock::system(),
+            reload: None,
         }
     }
 }
@@ -265,6 +279,7 @@ pub fn routes() -> Vec<Route> {
             put(agents::set_state),
         ),
         route("get", "/api/v1/queues", get(agents::queues)),
+        route("post", "/api/v1/admin/reload", post(agents::reload)),
     ]
 }
 
