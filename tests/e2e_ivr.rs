@@ -69,16 +69,26 @@ impl<'a> Caller<'a> {
             "no prompt audio: the call was not answered\n{}",
             tail(&server.log(), 40)
         );
-        let sip_call_id = run
-            .messages_so_far()
-            .lines()
-            .find_map(|l| {
+        // SIPp writes its trace lazily: poll it (bounded) for the INVITE's Call-ID.
+        let traced = || {
+            run.messages_so_far().lines().find_map(|l| {
                 let (name, value) = l.split_once(':')?;
                 name.trim()
                     .eq_ignore_ascii_case("Call-ID")
                     .then(|| value.trim().to_string())
             })
-            .expect("SIPp traced its INVITE");
+        };
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let sip_call_id = loop {
+            if let Some(id) = traced() {
+                break id;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "SIPp never traced its INVITE"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        };
         Caller {
             server,
             keypad,
@@ -543,4 +553,57 @@ fn sighup_reloads_the_tree_for_new_calls_only() {
     third.wait_step("enter v3");
     third.press("1");
     third.finish();
+}
+
+#[test]
+fn voicemail_hash_during_the_greeting_records_nothing() {
+    let server = Server::start_demo("");
+    let token = server.login("supervisor", "demo-supervisor");
+    let mut call = Caller::dial_until_server_bye(&server, "800100299", "+390600000001", 60);
+    call.wait_step("voicemail general");
+    call.press("#");
+    call.wait_step("ended before the tone");
+    call.finish();
+    let card = call.card(&token);
+    assert_eq!(card["outcome"], "out_of_hours", "{card}");
+    let call_id = card["call_id"].as_str().unwrap();
+    let page = server.api_get(&format!("/api/v1/tickets?call_id={call_id}"), &token);
+    assert_eq!(page["total"], 0, "no ticket for an empty message: {page}");
+}
+
+#[test]
+fn voicemail_hang_up_during_the_greeting_leaves_no_message() {
+    let server = Server::start_demo("");
+    let token = server.login("supervisor", "demo-supervisor");
+    // The out-of-hours announcement and the offer take about 13 s, the greeting about 5 s:
+    // this caller hangs up 15 s in, during the greeting.
+    let call = Caller::dial(&server, "800100299", "+390600000001", 15);
+    call.wait_step("voicemail general");
+    let mut call = call;
+    call.finish();
+    call.wait_step("hung up during the greeting");
+    let card = call.card(&token);
+    assert_eq!(card["outcome"], "out_of_hours", "{card}");
+}
+
+#[test]
+fn voicemail_over_the_maximum_length_is_cut_and_kept() {
+    let server = Server::start_demo_edited(
+        |demo| demo.replacen("max_length_s = 120", "max_length_s = 2", 1),
+        "",
+    );
+    let token = server.login("supervisor", "demo-supervisor");
+    let mut call = Caller::dial_until_server_bye(&server, "800100299", "+390600000001", 60);
+    call.wait_step("voicemail general");
+    // The caller keeps talking: the recording stops at 2 s with the warning prompt.
+    call.wait_step("s recorded");
+    call.wait_step("opened Service Request");
+    call.finish();
+    let card = call.card(&token);
+    assert_eq!(card["outcome"], "voicemail", "{card}");
+    let log = server.call_log(&call.sip_call_id()).join("\n");
+    assert!(
+        log.contains("reason=MaxDuration"),
+        "the recording ended at the maximum length\n{log}"
+    );
 }
