@@ -213,6 +213,42 @@ fn ring_no_answer_requeues_to_the_other_agent() {
     assert_eq!(a["reason"], "no answer", "{a}");
 }
 
+/// A busy phone (486): the agent goes not ready "busy" at once and the call goes to the other
+/// agent without waiting for the ring timeout.
+#[test]
+fn busy_phone_passes_the_call_to_the_other_agent() {
+    let server = Server::start(&acd_config(10, &["1001", "1002"]));
+    let api = Api::supervisor(&server);
+    let mut agents = phones(
+        &server,
+        &[
+            ("1001", "agent_busy.xml", &[]),
+            ("1002", "agent_answer_bye.xml", &["-d", "1000"]),
+        ],
+    );
+    wait_registered(&api, &["1001", "1002"]);
+    api.set_state("1001", "ready");
+    api.wait_agent("1001", "ready", None);
+    api.set_state("1002", "ready");
+    api.wait_agent("1002", "ready", None);
+
+    let caller = sipp_start("uac_server_bye.xml", &server, &[]);
+    current_call(&api, "1002", "talking");
+    let busy = api.wait_agent("1001", "not_ready", Some("busy"));
+    assert!(busy["current_call"].is_null(), "{busy}");
+    let caller = caller.wait();
+    caller.assert_ok(&server);
+    for (_, run) in agents.drain(..).rev() {
+        run.wait().assert_ok(&server);
+    }
+    let card = assert_answered(&api, &caller.call_id(), "1002");
+    let waited = card["wait_ms"].as_u64().expect("wait");
+    assert!(
+        waited < 5_000,
+        "a busy phone must not cost the ring timeout (10 s): waited {waited} ms"
+    );
+}
+
 /// A caller hangs up while waiting (no agent ready): counted abandoned, no ticket.
 #[test]
 fn caller_abandons_in_queue() {
