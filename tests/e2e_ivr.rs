@@ -607,3 +607,27 @@ fn voicemail_over_the_maximum_length_is_cut_and_kept() {
         "the recording ended at the maximum length\n{log}"
     );
 }
+
+#[test]
+fn voicemail_storage_full_refuses_the_message_politely() {
+    // A quota no message fits in stands for a full disk.
+    let server = Server::start_demo_edited(
+        |demo| demo.replacen("max_total_mb = 2048", "max_total_mb = 0", 1),
+        "",
+    );
+    let token = server.login("supervisor", "demo-supervisor");
+    let mut call = Caller::dial_until_server_bye(&server, "800100299", "+390600000001", 60);
+    call.wait_step("voicemail: storage full");
+    call.finish(); // the server's goodbye and BYE
+
+    let card = call.card(&token);
+    assert_eq!(card["outcome"], "out_of_hours", "{card}");
+    assert!(
+        !server.dir().join("data/voicemail/general").exists()
+            || std::fs::read_dir(server.dir().join("data/voicemail/general"))
+                .unwrap()
+                .next()
+                .is_none(),
+        "nothing recorded"
+    );
+}

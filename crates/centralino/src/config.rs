@@ -94,6 +94,13 @@ pub struct VoicemailSection {
     pub min_length_ms: u64,
     /// The CRM queue where messages open their Service Requests (R-VM-1).
     pub queue: String,
+    /// All message files together may not take more (MiB).
+    pub max_total_mb: u64,
+    /// Disk space that must stay free (MiB).
+    pub min_free_mb: u64,
+    /// Message files older than this are deleted (days; 0 keeps them). Their audio stays
+    /// attached to the Service Request.
+    pub retention_days: u64,
 }
 
 impl Default for VoicemailSection {
@@ -103,6 +110,9 @@ impl Default for VoicemailSection {
             max_length_s: 120,
             min_length_ms: 1500,
             queue: "voicemail".into(),
+            max_total_mb: 2048,
+            min_free_mb: 512,
+            retention_days: 90,
         }
     }
 }
@@ -632,6 +642,10 @@ impl Config {
                 max_length: Duration::from_secs(self.voicemail.max_length_s),
                 min_length: Duration::from_millis(self.voicemail.min_length_ms),
                 queue: self.voicemail.queue.clone(),
+                max_total_bytes: self.voicemail.max_total_mb.saturating_mul(1 << 20),
+                min_free_bytes: self.voicemail.min_free_mb.saturating_mul(1 << 20),
+                retention: (self.voicemail.retention_days > 0)
+                    .then(|| Duration::from_secs(self.voicemail.retention_days * 86_400)),
             },
             phones: self
                 .phones

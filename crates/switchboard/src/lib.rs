@@ -64,6 +64,14 @@ pub struct VoicemailSettings {
     pub min_length: Duration,
     /// The CRM queue of the Service Requests the messages open.
     pub queue: String,
+    /// All messages together may not take more than this (a message that could pass it is
+    /// not recorded; the caller is told and the refusal logged).
+    pub max_total_bytes: u64,
+    /// Keep at least this much of the disk free.
+    pub min_free_bytes: u64,
+    /// Message files older than this are deleted (their audio stays attached to the Service
+    /// Request in the CRM); `None` keeps them.
+    pub retention: Option<Duration>,
 }
 
 /// Call handling: the default and per dialled number.
@@ -282,6 +290,7 @@ impl Switchboard {
     ) {
         let mut routes: HashMap<CallRef, Route> = HashMap::new();
         let mut registrations = self.shared.gateway.subscribe_registrations();
+        call::spawn_retention(&self.shared.config.voicemail);
         let mut stopping = false;
         loop {
             if stopping && self.shared.active.load(Ordering::Relaxed) == 0 {

@@ -9,6 +9,8 @@ mod message;
 mod queue;
 mod voicemail;
 
+pub(crate) use voicemail::spawn_retention;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
