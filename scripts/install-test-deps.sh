@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs beyond the Rust toolchain, and only what is missing:
 #   - sipp (Debian package sip-tester), baresip and tshark, for the SIP end-to-end tests;
+#   - chromium and chromium-driver, for the web console end-to-end tests;
 #   - a PostgreSQL answering on 127.0.0.1:5432 (trust auth for 127.0.0.1 when we install it);
 #   - cargo-nextest when it can be installed, else scripts/test.sh falls back to `cargo test`.
 # Idempotent: a second run changes nothing. Installing needs root (apt); without root it only
@@ -32,6 +33,9 @@ missing=()
 command -v sipp >/dev/null || missing+=(sip-tester)
 command -v tshark >/dev/null || missing+=(tshark)
 command -v baresip >/dev/null || missing+=(baresip)
+# Headless Chromium and its WebDriver for the web console tests (tests/e2e_web.rs).
+command -v chromium >/dev/null || missing+=(chromium)
+command -v chromedriver >/dev/null || missing+=(chromium-driver)
 if [[ ${#missing[@]} -gt 0 ]]; then
     # tshark asks whether non-root users may capture; answer no, without a prompt.
     if is_root && command -v debconf-set-selections >/dev/null; then

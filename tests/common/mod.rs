@@ -12,6 +12,7 @@
 
 pub mod agents;
 pub mod keypad;
+pub mod web;
 
 use std::collections::HashSet;
 use std::fs::{self, File};

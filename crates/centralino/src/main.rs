@@ -357,6 +357,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             metrics_public: config.http.metrics_public,
             store: store.clone(),
             acd: Some(acd.clone()),
+            bus: Some(bus.clone()),
+            wrap_up: Some(config.acd_config().wrap_up()),
         },
         console::api::ApiConfig {
             reload: reload_hook,

@@ -1,14 +1,26 @@
 //! # console
 //!
 //! The HTTP side of centralino, served by the binary: the health check, the Prometheus
-//! metrics, and the CRM REST API under `/api/v1` ([`api`]: sessions, tickets, customers,
-//! call cards, OpenAPI document); the event stream and web consoles grow here.
+//! metrics, the CRM REST API under `/api/v1` ([`api`]: sessions, tickets, customers, call
+//! cards, agents and queues, OpenAPI document), the WebSocket event stream
+//! `/api/v1/events` ([`events`]) and the web consoles ([`web`]: login, agent desktop,
+//! supervisor console, embedded in the binary).
+//!
+//! # Run loop
+//! Not a sans-IO core: [`router`] builds one `axum` router whose handlers share one
+//! [`api::Api`] (store, ACD handle, session table) and subscribe to the [`EventBus`]; the
+//! binary serves it until shutdown. The invariant the handlers keep is the API's: every
+//! request (page, REST call, event stream) is authenticated and its permissions checked
+//! before anything is read or changed. Time comes from [`api::ApiConfig::clock`].
 
 pub mod api;
+pub mod events;
 pub mod metrics;
+pub mod web;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::{ConnectInfo, State};
 use axum::http::{StatusCode, header};
@@ -32,6 +44,10 @@ pub struct AppState {
     pub store: crm::Store,
     /// The ACD (agent states, live queues); `None` where no calls are distributed.
     pub acd: Option<switchboard::AcdHandle>,
+    /// The event bus streamed by `/api/v1/events`; `None`: the stream sends its snapshot only.
+    pub bus: Option<EventBus>,
+    /// The ACD's wrap-up time, for the agent desktop's countdown (in the stream's snapshot).
+    pub wrap_up: Option<Duration>,
 }
 
 /// The application's routes with the API's default settings ([`api::ApiConfig`]: 8 h idle
@@ -42,14 +58,34 @@ pub fn router(state: AppState) -> Router {
     router_with(state, api::ApiConfig::default())
 }
 
-/// [`router`] with explicit API settings.
+/// [`router`] with explicit API settings. Call it within a Tokio runtime when the state has
+/// a bus (the event stream's hourly counter subscribes to it).
 pub fn router_with(state: AppState, config: api::ApiConfig) -> Router {
     let api = api::Api::with_acd(state.store.clone(), config, state.acd.clone());
+    let (bus, wrap_up) = (state.bus.clone(), state.wrap_up);
     Router::new()
         .route("/api/v1/health", get(health))
         .route("/metrics", get(metrics))
         .with_state(state)
-        .merge(api::router(api))
+        .merge(consoles(api, bus, wrap_up))
+}
+
+/// Everything [`router_with`] serves but the health check and the metrics: the REST API,
+/// the event stream `/api/v1/events` and the web pages, sharing `api`'s session table.
+/// Call it within a Tokio runtime when there is a bus.
+pub fn consoles(api: api::Api, bus: Option<EventBus>, wrap_up: Option<Duration>) -> Router {
+    consoles_with(events::EventStream::new(api, bus).with_wrap_up(wrap_up))
+}
+
+/// [`consoles`] over a prepared event stream (tests shorten its session check).
+pub fn consoles_with(stream: events::EventStream) -> Router {
+    let api = stream.api().clone();
+    let events = Router::new()
+        .route("/api/v1/events", get(events::upgrade))
+        .with_state(stream);
+    api::router(api.clone())
+        .merge(events)
+        .merge(web::router(api))
 }
 
 /// Counts bus events into the metrics until the bus closes.

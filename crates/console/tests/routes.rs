@@ -76,6 +76,8 @@ async fn state(metrics_public: bool) -> (AppState, Arc<Metrics>, tempfile::TempD
             metrics_public,
             store,
             acd: None,
+            bus: None,
+            wrap_up: None,
         },
         metrics,
         dir,

@@ -18,8 +18,9 @@ use super::auth::{ApiJson, ApiPath};
 use super::error::{ApiError, ApiResult};
 use super::{Api, Caller};
 
-fn oversees(caller: &Caller) -> bool {
-    matches!(caller.user.role, Role::Supervisor | Role::Admin)
+/// Supervisors and admins see and steer every agent and queue.
+pub fn oversees(user: &crm::User) -> bool {
+    matches!(user.role, Role::Supervisor | Role::Admin)
 }
 
 /// The wall-clock time of an ACD instant taken at `at` (the snapshot's own clock).
@@ -46,6 +47,12 @@ pub struct AgentJson {
 
 /// `GET /api/v1/agents`.
 pub async fn list(State(api): State<Api>, caller: Caller) -> ApiResult<Response> {
+    Ok(axum::Json(agents_for(&api, &caller.user).await?).into_response())
+}
+
+/// The agents `user` may see: every one for supervisors and admins, themselves otherwise
+/// (also the event stream's snapshot).
+pub async fn agents_for(api: &Api, user: &crm::User) -> ApiResult<Vec<AgentJson>> {
     let snapshot = api
         .acd()?
         .snapshot()
@@ -55,7 +62,7 @@ pub async fn list(State(api): State<Api>, caller: Caller) -> ApiResult<Response>
     let agents: Vec<AgentJson> = snapshot
         .agents
         .into_iter()
-        .filter(|a| oversees(&caller) || a.login == caller.user.login)
+        .filter(|a| oversees(user) || a.login == user.login)
         .map(|a| AgentJson {
             state: a.state.as_str(),
             since: wall(now, snapshot.at, a.since),
@@ -67,7 +74,7 @@ pub async fn list(State(api): State<Api>, caller: Caller) -> ApiResult<Response>
             current_call: a.current_call.map(|c| c.0),
         })
         .collect();
-    Ok(axum::Json(agents).into_response())
+    Ok(agents)
 }
 
 /// `PUT /api/v1/agents/{login}/state` body.
@@ -88,7 +95,7 @@ pub async fn set_state(
     ApiPath(login): ApiPath<String>,
     ApiJson(change): ApiJson<StateChange>,
 ) -> ApiResult<Response> {
-    if login != caller.user.login && !oversees(&caller) {
+    if login != caller.user.login && !oversees(&caller.user) {
         return Err(ApiError::Forbidden(format!(
             "{} may set only their own state, not {login}'s",
             caller.user.login
@@ -156,6 +163,12 @@ pub struct AgentsByState {
 
 /// `GET /api/v1/queues`.
 pub async fn queues(State(api): State<Api>, caller: Caller) -> ApiResult<Response> {
+    Ok(axum::Json(queues_for(&api, &caller.user).await?).into_response())
+}
+
+/// The ACD queues `user` may see: every one for supervisors and admins, those they serve
+/// otherwise (also the event stream's snapshot).
+pub async fn queues_for(api: &Api, user: &crm::User) -> ApiResult<Vec<QueueJson>> {
     let snapshot = api
         .acd()?
         .snapshot()
@@ -164,13 +177,13 @@ pub async fn queues(State(api): State<Api>, caller: Caller) -> ApiResult<Respons
     let mine: Vec<String> = snapshot
         .agents
         .iter()
-        .filter(|a| a.login == caller.user.login)
+        .filter(|a| a.login == user.login)
         .flat_map(|a| a.queues.clone())
         .collect();
     let queues: Vec<QueueJson> = snapshot
         .queues
         .into_iter()
-        .filter(|q| oversees(&caller) || mine.contains(&q.name))
+        .filter(|q| oversees(user) || mine.contains(&q.name))
         .map(|q| {
             let waiting = q.waiting + q.ringing;
             QueueJson {
@@ -195,7 +208,7 @@ pub async fn queues(State(api): State<Api>, caller: Caller) -> ApiResult<Respons
             }
         })
         .collect();
-    Ok(axum::Json(queues).into_response())
+    Ok(queues)
 }
 
 /// `POST /api/v1/admin/reload` (admins): re-reads the configuration file like SIGHUP; calls in

@@ -4,7 +4,7 @@
 
 use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::request::Parts;
-use axum::http::{Method, header};
+use axum::http::{HeaderMap, Method, header};
 use serde::de::DeserializeOwned;
 
 use super::Api;
@@ -36,17 +36,16 @@ impl Caller {
 }
 
 /// The bearer token (RFC 6750 §2.1; the scheme is case-insensitive, RFC 9110 §11.1).
-fn bearer(parts: &Parts) -> Option<String> {
-    let value = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+pub(crate) fn bearer(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.trim().split_once(' ')?;
     let token = token.trim();
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then(|| token.to_string())
 }
 
 /// The session cookie's value (RFC 6265 §5.4: `name=value` pairs separated by `; `).
-fn cookie(parts: &Parts) -> Option<String> {
-    parts
-        .headers
+pub(crate) fn cookie(headers: &HeaderMap) -> Option<String> {
+    headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
@@ -66,7 +65,7 @@ impl FromRequestParts<Api> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, api: &Api) -> Result<Self, ApiError> {
         let now = api.now();
-        let (token, via_cookie) = match (bearer(parts), cookie(parts)) {
+        let (token, via_cookie) = match (bearer(&parts.headers), cookie(&parts.headers)) {
             (Some(t), _) => (t, false),
             (None, Some(t)) => (t, true),
             (None, None) => return Err(ApiError::Unauthenticated(AuthFailure::NoToken)),
@@ -145,29 +144,32 @@ mod tests {
     use super::*;
     use axum::http::Request;
 
-    fn parts(headers: &[(&str, &str)]) -> Parts {
+    fn headers(headers: &[(&str, &str)]) -> HeaderMap {
         let mut b = Request::get("/");
         for (k, v) in headers {
             b = b.header(*k, *v);
         }
-        b.body(()).unwrap().into_parts().0
+        b.body(()).unwrap().into_parts().0.headers
     }
 
     #[test]
     fn bearer_scheme_is_case_insensitive_and_needs_a_token() {
         assert_eq!(
-            bearer(&parts(&[("authorization", "bearer abc")])).as_deref(),
+            bearer(&headers(&[("authorization", "bearer abc")])).as_deref(),
             Some("abc")
         );
-        assert_eq!(bearer(&parts(&[("authorization", "Bearer ")])), None);
-        assert_eq!(bearer(&parts(&[("authorization", "Basic abc")])), None);
-        assert_eq!(bearer(&parts(&[])), None);
+        assert_eq!(bearer(&headers(&[("authorization", "Bearer ")])), None);
+        assert_eq!(bearer(&headers(&[("authorization", "Basic abc")])), None);
+        assert_eq!(bearer(&headers(&[])), None);
     }
 
     #[test]
     fn the_session_cookie_is_found_among_others() {
-        let p = parts(&[("cookie", "a=1; centralino_session=tok; b=2")]);
-        assert_eq!(cookie(&p).as_deref(), Some("tok"));
-        assert_eq!(cookie(&parts(&[("cookie", "centralino_sessionx=1")])), None);
+        let h = headers(&[("cookie", "a=1; centralino_session=tok; b=2")]);
+        assert_eq!(cookie(&h).as_deref(), Some("tok"));
+        assert_eq!(
+            cookie(&headers(&[("cookie", "centralino_sessionx=1")])),
+            None
+        );
     }
 }

@@ -35,7 +35,7 @@ fn cookie_header(api: &Api, value: &str, max_age_s: u64) -> HeaderValue {
         ""
     };
     let cookie = format!(
-        "{SESSION_COOKIE}={value}; Path=/api; HttpOnly; SameSite=Strict; Max-Age={max_age_s}{secure}"
+        "{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age_s}{secure}"
     );
     HeaderValue::from_str(&cookie).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
@@ -78,13 +78,28 @@ pub async fn login(State(api): State<Api>, ApiJson(body): ApiJson<Login>) -> Api
     Ok((StatusCode::OK, headers, axum::Json(body)).into_response())
 }
 
-/// `GET /api/v1/session`: the caller's user (and whether the cookie carried the token).
-pub async fn current(caller: Caller) -> ApiResult<Response> {
-    Ok(axum::Json(json!({
-        "user": user_json(&caller.user),
-        "via_cookie": caller.via_cookie,
-    }))
-    .into_response())
+/// `GET /api/v1/session`: the caller's user, whether the cookie carried the token, and for
+/// a cookie session its CSRF token (so a reloaded web page can go on sending it; a
+/// cross-site page cannot read this answer, RFC 6454 same-origin policy).
+pub async fn current(State(api): State<Api>, caller: Caller) -> ApiResult<Response> {
+    let csrf = if caller.via_cookie {
+        api.sessions()
+            .peek(&caller.token, api.now())
+            .map(|s| s.csrf_token)
+    } else {
+        None
+    };
+    let mut headers = HeaderMap::new();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok((
+        headers,
+        axum::Json(json!({
+            "user": user_json(&caller.user),
+            "via_cookie": caller.via_cookie,
+            "csrf_token": csrf,
+        })),
+    )
+        .into_response())
 }
 
 /// `DELETE /api/v1/session`: ends the session; 204 and an expired cookie.

@@ -100,6 +100,17 @@ impl Sessions {
         Some(session.clone())
     }
 
+    /// The session of `token` if it is live at `now`, without sliding its expiry (a
+    /// long-lived event stream checks its session this way, so watching alone does not keep
+    /// a session alive forever).
+    #[must_use]
+    pub fn peek(&self, token: &str, now: DateTime<Utc>) -> Option<Session> {
+        self.live
+            .get(&digest(token))
+            .filter(|s| now < s.expires_at)
+            .cloned()
+    }
+
     /// Ends the session of `token`; whether there was one.
     pub fn close(&mut self, token: &str) -> bool {
         self.live.remove(&digest(token)).is_some()
@@ -167,6 +178,17 @@ mod tests {
         let dump = format!("{s:?}");
         assert!(!dump.contains(&issued.token), "raw token kept: {dump}");
         assert_ne!(s.open(UserId(1), t0()).token, issued.token);
+    }
+
+    #[test]
+    fn peek_sees_a_live_session_without_sliding_it() {
+        let mut s = Sessions::new(8 * HOUR);
+        let issued = s.open(UserId(3), t0());
+        let later = t0() + TimeDelta::hours(7);
+        assert_eq!(s.peek(&issued.token, later).unwrap().user, UserId(3));
+        // Peeking did not push the expiry: at 8 h the session is dead.
+        assert!(s.peek(&issued.token, t0() + TimeDelta::hours(8)).is_none());
+        assert!(s.peek("not a token", later).is_none());
     }
 
     #[test]

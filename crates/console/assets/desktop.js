@@ -1,0 +1,138 @@
+// The agent desktop: state control, screen pop (R-SR-2), the Service Request work area.
+import { t } from './i18n.js';
+import { api, whoami, connectEvents, setupChrome, duration, notify, failure } from './common.js';
+import { Tickets } from './tickets.js';
+
+const desk = {
+  me: null, agent: null, wrapUpS: null, offer: null, list: 'queues', tickets: null, refresh: null,
+};
+const $ = (id) => document.getElementById(id);
+
+function drawState() {
+  const a = desk.agent;
+  const controls = document.querySelector('.agent-state');
+  if (!a) { controls.hidden = true; return; }
+  controls.hidden = false;
+  const badge = $('agent-state');
+  badge.textContent = t(a.state) + (a.reason && a.state === 'not_ready' ? ` (${a.reason})` : '');
+  badge.className = `badge ${a.state}`;
+  badge.dataset.state = a.state;
+  $('phone-state').textContent = a.registered ? t('registered') : t('not_registered');
+  $('phone-state').dataset.registered = String(a.registered);
+  tick();
+}
+
+function tick() {
+  const a = desk.agent;
+  if (!a) return;
+  const elapsed = (Date.now() - Date.parse(a.since)) / 1000;
+  $('state-time').textContent = t('since', { t: duration(elapsed) });
+  const countdown = $('wrap-up-countdown');
+  countdown.textContent = a.state === 'wrap_up' && desk.wrapUpS != null
+    ? t('wrap_up_left', { s: Math.max(0, Math.ceil(desk.wrapUpS - elapsed)) }) : '';
+}
+
+async function setState(state, reason) {
+  try {
+    await api('PUT', `/api/v1/agents/${encodeURIComponent(desk.me.login)}/state`, reason ? { state, reason } : { state });
+  } catch (e) { notify(failure(e), true); }
+}
+
+function identified(by) {
+  return { pin: t('id_pin'), ani: t('id_ani') }[by] || t('id_none');
+}
+
+/** The screen pop: shown at once when a call is offered to this agent. */
+function showPop(ev) {
+  desk.offer = ev;
+  $('pop-status').textContent = '';
+  $('pop-channel').textContent = ev.channel;
+  $('pop-wait').textContent = duration(ev.waited_ms / 1000);
+  $('pop-caller').textContent = ev.customer_name
+    ? `${ev.customer_name}${ev.caller ? ' · ' + ev.caller : ''}`
+    : `${t('unknown_caller')}${ev.caller ? ' · ' + ev.caller : ''}`;
+  $('pop-identified').textContent = identified(ev.identified_by);
+  $('pop-identified').dataset.by = ev.identified_by;
+  $('pop-queue').textContent = ev.queue;
+  $('pop-area').textContent = ev.area || '—';
+  $('pop-type').textContent = ev.sr_type || '—';
+  $('pop-ivr').textContent = ev.ivr_path.length ? ev.ivr_path.join(' › ') : '—';
+  $('pop').hidden = false;
+  $('pop').dataset.callId = ev.call_id;
+  $('pop-close').focus();
+  if (ev.customer_id) desk.tickets.customer(ev.customer_id);
+}
+
+function scheduleListRefresh() {
+  clearTimeout(desk.refresh);
+  desk.refresh = setTimeout(() => { if (['locked', 'queues', 'reminders'].includes(desk.list)) desk.tickets.showList(desk.list); }, 400);
+}
+
+function onEvent(ev) {
+  switch (ev.type) {
+    case 'snapshot':
+      desk.agent = ev.agents.find((a) => a.login === desk.me.login) || null;
+      desk.wrapUpS = ev.wrap_up_s;
+      desk.tickets.addQueues(ev.queues.map((q) => q.name));
+      drawState();
+      break;
+    case 'agent.state':
+      if (ev.login === desk.me.login) {
+        desk.agent = { ...(desk.agent || {}), ...ev };
+        drawState();
+      }
+      break;
+    case 'call.offered':
+      if (ev.agent === desk.me.login) showPop(ev);
+      break;
+    case 'call.connected':
+      if (ev.agent === desk.me.login) {
+        $('pop-status').textContent = `· ${t('connected')}`;
+        if (ev.ticket) desk.tickets.open(ev.ticket);
+      }
+      break;
+    case 'call.ended':
+      if (desk.offer && ev.call_id === desk.offer.call_id) $('pop-status').textContent = `· ${t('call_ended')}`;
+      break;
+    case 'ticket.created':
+      scheduleListRefresh();
+      break;
+    default:
+  }
+}
+
+function selectList(kind) {
+  desk.list = kind;
+  document.querySelectorAll('[role=tab]').forEach((b) => b.setAttribute('aria-selected', String(b.dataset.list === kind)));
+  $('search-form').hidden = kind !== 'search';
+  $('new-form').hidden = kind !== 'new';
+  if (kind === 'search' || kind === 'new') {
+    desk.tickets.render([]);
+    document.querySelector(`#${kind}-form input`).focus();
+  } else {
+    desk.tickets.showList(kind);
+  }
+}
+
+async function main() {
+  try { desk.me = await whoami(); } catch (_) { return; }
+  setupChrome(desk.me);
+  desk.tickets = new Tickets(desk.me);
+  desk.tickets.wireForms();
+  $('btn-ready').addEventListener('click', () => setState('ready'));
+  $('btn-not-ready').addEventListener('click', () => setState('not_ready', $('nr-reason').value));
+  $('btn-logout-agent').addEventListener('click', () => setState('logged_out'));
+  $('pop-close').addEventListener('click', () => { $('pop').hidden = true; });
+  document.querySelectorAll('[role=tab]').forEach((b) => b.addEventListener('click', () => selectList(b.dataset.list)));
+  document.addEventListener('keydown', (e) => { if (e.key === 'Escape' && !$('pop').hidden) $('pop').hidden = true; });
+  window.addEventListener('langchange', () => { drawState(); if (desk.offer && !$('pop').hidden) showPop(desk.offer); });
+  selectList('queues');
+  setInterval(tick, 1000);
+  connectEvents(onEvent, (on) => {
+    $('live').textContent = on ? t('live') : t('offline');
+    $('live').classList.toggle('on', on);
+    document.body.dataset.live = String(on);
+  });
+}
+
+main();

@@ -1,0 +1,122 @@
+// Italian and English strings of the consoles. The language is the operator's choice
+// (remembered in localStorage) or else the browser's; everything else falls back to English.
+
+const STRINGS = {
+  en: {
+    app: 'centralino', login_title: 'Sign in', login: 'Login', password: 'Password',
+    sign_in: 'Sign in', sign_out: 'Sign out', bad_credentials: 'Wrong login or password.',
+    desktop: 'Agent desktop', supervisor: 'Supervisor console', language: 'Language',
+    state: 'State', ready: 'Ready', not_ready: 'Not ready', logged_out: 'Logged out',
+    ringing: 'Ringing', talking: 'Talking', wrap_up: 'Wrap-up', reason: 'Reason',
+    reason_break: 'Break', reason_training: 'Training', reason_backoffice: 'Back office',
+    reason_meeting: 'Meeting', agent_logout: 'Log out of queues',
+    phone: 'Phone', registered: 'registered', not_registered: 'not registered',
+    wrap_up_left: 'wrap-up: {s} s left', since: 'for {t}',
+    offered: 'Incoming call', channel: 'Channel', waited: 'Waited', caller: 'Caller',
+    unknown_caller: 'Unknown caller', identified_by: 'Identified by', id_pin: 'PIN',
+    id_ani: 'caller number', id_none: 'not identified', ivr_path: 'IVR path', area: 'Area',
+    queue: 'Queue', sr_type: 'Request type', close: 'Close', connected: 'Connected',
+    call_ended: 'Call ended',
+    my_locked: 'My locked', my_queues: 'My queues', reminders: 'Reminders due',
+    search: 'Search', new_ticket: 'New ticket', number: 'Number', text: 'Text',
+    any: 'any', find: 'Find', no_results: 'Nothing found.', title: 'Title',
+    priority: 'Priority', type: 'Type', owner: 'Owner', created: 'Created',
+    customer: 'Customer', customer_id: 'Customer id', previous_requests: 'Previous requests',
+    open_requests: 'Open requests', phones: 'Phones', email: 'E-mail',
+    note: 'Note', internal_note: 'Internal note', visible_note: 'Visible to the customer',
+    phone_received: 'Phone call received', phone_made: 'Phone call made', subject: 'Subject',
+    body: 'Text', add: 'Add', save: 'Save', articles: 'Articles', history: 'History',
+    set_pending: 'Pending reminder', pending_until: 'Remind on', close_success: 'Close: successful',
+    close_fail: 'Close: unsuccessful', lock: 'Lock', release: 'Release', assign_to: 'Assign to',
+    move_to: 'Move to queue', move_note_first: 'Leave a note explaining the move first.',
+    link_parent: 'Link to parent', parent_number: 'Parent ticket number',
+    second_level: 'Transfer to second level', second_level_note: 'Note for the second level',
+    done: 'Done.', error: 'Error', forbidden: 'Not allowed.', created_ok: 'Ticket {n} created.',
+    queues: 'Queues', agents: 'Agents', waiting: 'Waiting', oldest: 'Oldest wait',
+    load: 'Load', answered: 'Answered', abandoned: 'Abandoned', service_level: 'Service level',
+    logged_in: 'Logged in', available: 'Available', current_call: 'Current call',
+    time_in_state: 'Time in state', set_not_ready: 'Set not ready', calls_per_hour: 'Calls per hour (today)',
+    live: 'live', offline: 'reconnecting…', state_new: 'new', state_open: 'open',
+    state_pending_reminder: 'pending reminder', state_closed_successful: 'closed (successful)',
+    state_closed_unsuccessful: 'closed (unsuccessful)', state_merged: 'merged',
+    forbidden_page: 'You may not open this page.', back: 'Back to the desktop',
+    supervisor_reason: 'set by supervisor', refresh: 'Refresh',
+  },
+  it: {
+    app: 'centralino', login_title: 'Accesso', login: 'Utente', password: 'Password',
+    sign_in: 'Entra', sign_out: 'Esci', bad_credentials: 'Utente o password errati.',
+    desktop: 'Postazione operatore', supervisor: 'Console supervisore', language: 'Lingua',
+    state: 'Stato', ready: 'Disponibile', not_ready: 'Non disponibile', logged_out: 'Disconnesso',
+    ringing: 'Squilla', talking: 'In conversazione', wrap_up: 'Post-chiamata', reason: 'Motivo',
+    reason_break: 'Pausa', reason_training: 'Formazione', reason_backoffice: 'Back office',
+    reason_meeting: 'Riunione', agent_logout: 'Esci dalle code',
+    phone: 'Telefono', registered: 'registrato', not_registered: 'non registrato',
+    wrap_up_left: 'post-chiamata: ancora {s} s', since: 'da {t}',
+    offered: 'Chiamata in arrivo', channel: 'Canale', waited: 'Attesa', caller: 'Chiamante',
+    unknown_caller: 'Chiamante sconosciuto', identified_by: 'Identificato con', id_pin: 'PIN',
+    id_ani: 'numero chiamante', id_none: 'non identificato', ivr_path: 'Percorso IVR', area: 'Area',
+    queue: 'Coda', sr_type: 'Tipo richiesta', close: 'Chiudi', connected: 'In linea',
+    call_ended: 'Chiamata terminata',
+    my_locked: 'Bloccati da me', my_queues: 'Le mie code', reminders: 'Promemoria scaduti',
+    search: 'Cerca', new_ticket: 'Nuovo ticket', number: 'Numero', text: 'Testo',
+    any: 'tutti', find: 'Cerca', no_results: 'Nessun risultato.', title: 'Titolo',
+    priority: 'Priorità', type: 'Tipo', owner: 'Proprietario', created: 'Creato',
+    customer: 'Cliente', customer_id: 'Id cliente', previous_requests: 'Richieste precedenti',
+    open_requests: 'Richieste aperte', phones: 'Telefoni', email: 'E-mail',
+    note: 'Nota', internal_note: 'Nota interna', visible_note: 'Visibile al cliente',
+    phone_received: 'Telefonata ricevuta', phone_made: 'Telefonata effettuata', subject: 'Oggetto',
+    body: 'Testo', add: 'Aggiungi', save: 'Salva', articles: 'Articoli', history: 'Storico',
+    set_pending: 'In attesa promemoria', pending_until: 'Ricorda il', close_success: 'Chiudi: risolto',
+    close_fail: 'Chiudi: non risolto', lock: 'Blocca', release: 'Rilascia', assign_to: 'Assegna a',
+    move_to: 'Sposta in coda', move_note_first: 'Prima lascia una nota che spieghi lo spostamento.',
+    link_parent: 'Collega al padre', parent_number: 'Numero ticket padre',
+    second_level: 'Passa al secondo livello', second_level_note: 'Nota per il secondo livello',
+    done: 'Fatto.', error: 'Errore', forbidden: 'Non consentito.', created_ok: 'Ticket {n} creato.',
+    queues: 'Code', agents: 'Operatori', waiting: 'In attesa', oldest: 'Attesa più lunga',
+    load: 'Carico', answered: 'Risposte', abandoned: 'Abbandonate', service_level: 'Livello di servizio',
+    logged_in: 'Collegati', available: 'Disponibili', current_call: 'Chiamata in corso',
+    time_in_state: 'Tempo nello stato', set_not_ready: 'Metti non disponibile', calls_per_hour: 'Chiamate per ora (oggi)',
+    live: 'in diretta', offline: 'riconnessione…', state_new: 'nuovo', state_open: 'aperto',
+    state_pending_reminder: 'in attesa promemoria', state_closed_successful: 'chiuso (risolto)',
+    state_closed_unsuccessful: 'chiuso (non risolto)', state_merged: 'unito',
+    forbidden_page: 'Non puoi aprire questa pagina.', back: 'Torna alla postazione',
+    supervisor_reason: 'impostato dal supervisore', refresh: 'Aggiorna',
+  },
+};
+
+export const LANGUAGES = ['it', 'en'];
+
+function initial() {
+  const saved = localStorage.getItem('centralino.lang');
+  if (LANGUAGES.includes(saved)) return saved;
+  const browser = (navigator.language || 'en').slice(0, 2).toLowerCase();
+  return LANGUAGES.includes(browser) ? browser : 'en';
+}
+
+let lang = initial();
+
+export function currentLang() { return lang; }
+
+/** The string `key` in the current language, `{name}` replaced from `params`. */
+export function t(key, params = {}) {
+  const s = STRINGS[lang][key] ?? STRINGS.en[key] ?? key;
+  return s.replace(/\{(\w+)\}/g, (_, k) => String(params[k] ?? ''));
+}
+
+/** Fills every `data-i18n` element (text) and `data-i18n-label` (aria-label, placeholder). */
+export function applyI18n(root = document) {
+  document.documentElement.lang = lang;
+  root.querySelectorAll('[data-i18n]').forEach((e) => { e.textContent = t(e.dataset.i18n); });
+  root.querySelectorAll('[data-i18n-placeholder]').forEach((e) => {
+    e.placeholder = t(e.dataset.i18nPlaceholder);
+  });
+}
+
+/** Switches language, remembers it, and tells listeners to redraw. */
+export function setLang(l) {
+  if (!LANGUAGES.includes(l)) return;
+  lang = l;
+  localStorage.setItem('centralino.lang', l);
+  applyI18n();
+  window.dispatchEvent(new CustomEvent('langchange'));
+}

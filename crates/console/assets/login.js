@@ -1,0 +1,38 @@
+import { t, applyI18n, setLang, currentLang, LANGUAGES } from './i18n.js';
+import { login, whoami, h } from './common.js';
+
+/** Where to go after login: the `next` page if it is one of ours, else by role. */
+function target(user) {
+  const next = new URLSearchParams(window.location.search).get('next');
+  if (next && /^\/[a-z]*$/.test(next)) return next;
+  return user.roles.some((r) => r === 'supervisor' || r === 'admin') ? '/supervisor' : '/desktop';
+}
+
+async function main() {
+  applyI18n();
+  const picker = document.getElementById('lang');
+  picker.replaceChildren(...LANGUAGES.map((l) => h('option', { value: l, selected: l === currentLang() }, l.toUpperCase())));
+  picker.addEventListener('change', () => setLang(picker.value));
+  try {
+    const user = await whoami();
+    window.location.replace(target(user));
+    return;
+  } catch (_) { /* not logged in */ }
+  const form = document.getElementById('login-form');
+  const error = document.getElementById('login-error');
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    error.textContent = '';
+    try {
+      const s = await login(form.login.value.trim(), form.password.value);
+      window.location.assign(target(s.user));
+    } catch (e) {
+      error.textContent = e.status === 401 ? t('bad_credentials') : `${t('error')}: ${e.message}`;
+      form.password.value = '';
+      form.password.focus();
+    }
+  });
+  form.login.focus();
+}
+
+main();

@@ -1,0 +1,179 @@
+// The supervisor console (R-SUP-1): queues and agents live from /api/v1/events, thresholds
+// highlighted, calls per hour drawn as SVG, an agent set not ready.
+import { t } from './i18n.js';
+import { api, whoami, connectEvents, setupChrome, duration, notify, failure, h } from './common.js';
+
+/** Thresholds (R-SUP-1, SLA.C.2): oldest wait above 30 s, service level under 90 %. */
+const OLDEST_WAIT_ALERT_S = 30;
+const SERVICE_LEVEL_ALERT = 0.9;
+
+const sup = { queues: new Map(), agents: new Map(), hourly: [], refresh: null, at: Date.now() };
+const SVG = 'http://www.w3.org/2000/svg';
+
+function drawQueues() {
+  const elapsed = (Date.now() - sup.at) / 1000;
+  const rows = [...sup.queues.values()].sort((a, b) => a.name.localeCompare(b.name)).map((q) => {
+    const a = q.agents;
+    const loggedIn = a.ready + a.ringing + a.talking + a.wrap_up + a.not_ready;
+    const oldest = q.waiting ? q.oldest_wait_s + elapsed : 0;
+    const sl = q.service_level;
+    const cell = (cls, v, alert = false) => h('td', { class: `${cls}${alert ? ' alert' : ''}` }, v);
+    return h('tr', { dataset: { queue: q.name } },
+      h('td', { class: 'name' }, q.name), cell('logged-in', loggedIn), cell('ready', a.ready),
+      cell('talking', a.talking + a.ringing), cell('wrap-up', a.wrap_up), cell('not-ready', a.not_ready),
+      cell('waiting', q.waiting), cell('oldest', duration(oldest), oldest > OLDEST_WAIT_ALERT_S),
+      cell('load', q.load == null ? (q.waiting ? '∞' : '0') : q.load.toFixed(2)),
+      cell('answered', q.answered), cell('abandoned', q.abandoned),
+      cell('service-level', sl == null ? '—' : `${Math.round(sl * 100)} %`, sl != null && sl < SERVICE_LEVEL_ALERT));
+  });
+  document.querySelector('#queues tbody').replaceChildren(...rows);
+}
+
+function drawAgents() {
+  const rows = [...sup.agents.values()].sort((a, b) => a.login.localeCompare(b.login)).map((a) => h('tr', { dataset: { agent: a.login } },
+    h('td', {}, a.login),
+    h('td', { class: 'state' }, t(a.state) + (a.reason ? ` (${a.reason})` : '')),
+    h('td', { class: 'since' }, duration((Date.now() - Date.parse(a.since)) / 1000)),
+    h('td', { class: 'call' }, a.current_call || ''),
+    h('td', {}, (a.queues || []).join(', ')),
+    h('td', {}, a.registered ? t('registered') : t('not_registered')),
+    h('td', {}, ['ready', 'ringing', 'talking', 'wrap_up'].includes(a.state)
+      ? h('button', { type: 'button', class: 'set-not-ready', onclick: () => setNotReady(a.login) }, t('set_not_ready')) : '')));
+  document.querySelector('#agents tbody').replaceChildren(...rows);
+}
+
+/** Bars of the calls per hour of today (local time), from the hourly series. */
+function drawChart() {
+  const svg = document.getElementById('chart');
+  const midnight = new Date(); midnight.setHours(0, 0, 0, 0);
+  const today = sup.hourly.filter((b) => Date.parse(b.hour) >= midnight.getTime());
+  const max = Math.max(1, ...today.map((b) => b.calls));
+  const w = 480 / 24;
+  const nodes = [];
+  for (let hr = 0; hr < 24; hr++) {
+    const b = today.find((x) => new Date(x.hour).getHours() === hr);
+    const calls = b ? b.calls : 0;
+    const height = (calls / max) * 160;
+    const rect = document.createElementNS(SVG, 'rect');
+    rect.setAttribute('x', String(hr * w + 2)); rect.setAttribute('width', String(w - 4));
+    rect.setAttribute('y', String(170 - height)); rect.setAttribute('height', String(height));
+    rect.dataset.hour = String(hr); rect.dataset.calls = String(calls);
+    const title = document.createElementNS(SVG, 'title'); title.textContent = `${hr}:00 · ${calls}`;
+    rect.append(title);
+    nodes.push(rect);
+    if (hr % 3 === 0) {
+      const label = document.createElementNS(SVG, 'text');
+      label.setAttribute('x', String(hr * w + 2)); label.setAttribute('y', '190'); label.textContent = `${hr}`;
+      nodes.push(label);
+    }
+    if (calls) {
+      const n = document.createElementNS(SVG, 'text');
+      n.setAttribute('x', String(hr * w + 4)); n.setAttribute('y', String(166 - height)); n.textContent = String(calls);
+      nodes.push(n);
+    }
+  }
+  const title = svg.querySelector('title');
+  title.textContent = t('calls_per_hour');
+  svg.replaceChildren(title, ...nodes);
+}
+
+function countCall() {
+  const hour = new Date(); hour.setMinutes(0, 0, 0);
+  const b = sup.hourly.find((x) => Date.parse(x.hour) === hour.getTime());
+  if (b) b.calls += 1; else sup.hourly.push({ hour: hour.toISOString(), calls: 1 });
+  drawChart();
+}
+
+async function setNotReady(login) {
+  try {
+    await api('PUT', `/api/v1/agents/${encodeURIComponent(login)}/state`, { state: 'not_ready', reason: t('supervisor_reason') });
+    notify(t('done'));
+  } catch (e) { notify(failure(e), true); }
+}
+
+/** Answered, abandoned and service level are not in the events: re-read the queues. */
+function scheduleRefresh() {
+  if (sup.refresh) return;
+  sup.refresh = setTimeout(async () => {
+    sup.refresh = null;
+    try {
+      const queues = await api('GET', '/api/v1/queues');
+      sup.at = Date.now();
+      queues.forEach((q) => sup.queues.set(q.name, q));
+      drawQueues();
+    } catch (e) { notify(failure(e), true); }
+  }, 300);
+}
+
+function onEvent(ev) {
+  switch (ev.type) {
+    case 'snapshot':
+      sup.at = Date.now();
+      sup.queues = new Map(ev.queues.map((q) => [q.name, q]));
+      sup.agents = new Map(ev.agents.map((a) => [a.login, a]));
+      sup.hourly = ev.hourly;
+      drawQueues(); drawAgents(); drawChart();
+      break;
+    case 'queue.changed': {
+      const q = sup.queues.get(ev.queue);
+      if (q) { q.waiting = ev.waiting; q.oldest_wait_s = ev.oldest_wait_s; sup.at = Date.now(); drawQueues(); }
+      scheduleRefresh();
+      break;
+    }
+    case 'agent.state': {
+      const a = sup.agents.get(ev.login) || { login: ev.login, queues: [] };
+      Object.assign(a, { state: ev.state, reason: ev.reason, registered: ev.registered, since: ev.since });
+      if (!['ringing', 'talking'].includes(ev.state)) a.current_call = null;
+      sup.agents.set(ev.login, a);
+      drawAgents();
+      scheduleRefresh();
+      break;
+    }
+    case 'call.offered':
+    case 'call.connected': {
+      const a = sup.agents.get(ev.agent);
+      if (a) { a.current_call = ev.call_id; drawAgents(); }
+      scheduleRefresh();
+      break;
+    }
+    case 'call.started':
+      countCall();
+      break;
+    case 'call.ended':
+      scheduleRefresh();
+      break;
+    default:
+  }
+}
+
+/** Once a second: the running clocks only, so focus and selection survive. */
+function tick() {
+  const elapsed = (Date.now() - sup.at) / 1000;
+  document.querySelectorAll('#queues tr[data-queue]').forEach((row) => {
+    const q = sup.queues.get(row.dataset.queue);
+    if (!q) return;
+    const oldest = q.waiting ? q.oldest_wait_s + elapsed : 0;
+    const cell = row.querySelector('.oldest');
+    cell.textContent = duration(oldest);
+    cell.classList.toggle('alert', oldest > OLDEST_WAIT_ALERT_S);
+  });
+  document.querySelectorAll('#agents tr[data-agent]').forEach((row) => {
+    const a = sup.agents.get(row.dataset.agent);
+    if (a) row.querySelector('.since').textContent = duration((Date.now() - Date.parse(a.since)) / 1000);
+  });
+}
+
+async function main() {
+  let me;
+  try { me = await whoami(); } catch (_) { return; }
+  setupChrome(me);
+  window.addEventListener('langchange', () => { drawQueues(); drawAgents(); drawChart(); });
+  setInterval(tick, 1000);
+  connectEvents(onEvent, (on) => {
+    document.getElementById('live').textContent = on ? t('live') : t('offline');
+    document.getElementById('live').classList.toggle('on', on);
+    document.body.dataset.live = String(on);
+  });
+}
+
+main();

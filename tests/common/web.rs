@@ -1,0 +1,287 @@
+//! Headless Chromium driven over W3C WebDriver (chromedriver), for the web console tests
+//! (`tests/e2e_web.rs`).
+//!
+//! [`Browser::start`] runs Debian's `chromedriver` on a free loopback port with a fresh
+//! profile and opens one session; commands are plain JSON over HTTP/1.1 (W3C WebDriver §6),
+//! which keeps the harness free of a TLS and HTTP client stack. Waiting is always for a DOM
+//! condition ([`Browser::wait_js`], polled every 50 ms up to a bound), never a fixed sleep.
+
+use super::*;
+
+/// The W3C element reference key (WebDriver §12.1).
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+/// One headless Chromium with its chromedriver; both end when dropped.
+pub struct Browser {
+    driver: Child,
+    port: u16,
+    session: String,
+    _profile: TempDir,
+}
+
+impl Browser {
+    /// Starts chromedriver and a Chromium session (English UI, 1366×768 window).
+    pub fn start() -> Browser {
+        assert!(
+            Path::new(CHROMEDRIVER).exists() && Path::new(CHROMIUM).exists(),
+            "{CHROMEDRIVER} and {CHROMIUM} are needed (Debian chromium, chromium-driver: \
+             scripts/install-test-deps.sh installs them)"
+        );
+        let port = free_sip_port();
+        let profile = TempDir::new("chromium");
+        let driver = Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start chromedriver");
+        let mut browser = Browser {
+            driver,
+            port,
+            session: String::new(),
+            _profile: profile,
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(v) = browser.request("GET", "/status", None)
+                && v["value"]["ready"] == true
+            {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "chromedriver not ready after 20 s"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let args = [
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--lang=en-US",
+            "--window-size=1366,768",
+            &format!("--user-data-dir={}", browser._profile.path().display()),
+        ];
+        let caps = serde_json::json!({"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {"binary": CHROMIUM, "args": args,
+                "prefs": {"intl.accept_languages": "en-US,en"}},
+        }}});
+        let v = browser
+            .request("POST", "/session", Some(caps))
+            .expect("new WebDriver session");
+        browser.session = v["value"]["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no session id: {v}"))
+            .to_string();
+        browser
+    }
+
+    /// One WebDriver request: the answer's JSON, or an error with the driver's message.
+    fn request(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> Result<serde_json::Value, String> {
+        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, self.port));
+        let mut stream =
+            TcpStream::connect_timeout(&addr, Duration::from_secs(2)).map_err(|e| e.to_string())?;
+        stream
+            .set_read_timeout(Some(Duration::from_secs(60)))
+            .map_err(|e| e.to_string())?;
+        let body = body.map(|b| b.to_string()).unwrap_or_default();
+        let request = format!(
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            self.port,
+            body.len()
+        );
+        stream
+            .write_all(request.as_bytes())
+            .map_err(|e| e.to_string())?;
+        // chromedriver may keep the connection open: read exactly one response.
+        let raw = read_response(&mut stream)?;
+        let text = String::from_utf8_lossy(&raw);
+        let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+        let body = if head
+            .to_ascii_lowercase()
+            .contains("transfer-encoding: chunked")
+        {
+            dechunk(body)
+        } else {
+            body.to_string()
+        };
+        let v: serde_json::Value =
+            serde_json::from_str(&body).map_err(|e| format!("{e}: {body}"))?;
+        if head.starts_with("HTTP/1.1 200") {
+            Ok(v)
+        } else {
+            Err(format!("{method} {path}: {}", v["value"]))
+        }
+    }
+
+    fn command(&self, method: &str, path: &str, body: serde_json::Value) -> serde_json::Value {
+        let path = format!("/session/{}{path}", self.session);
+        let body = (method == "POST").then_some(body);
+        self.request(method, &path, body)
+            .unwrap_or_else(|e| panic!("WebDriver: {e}"))["value"]
+            .clone()
+    }
+
+    /// Opens `path` on `server`'s web port.
+    pub fn goto(&self, server: &Server, path: &str) {
+        let url = format!("http://127.0.0.1:{}{path}", server.http_port);
+        self.command("POST", "/url", serde_json::json!({"url": url}));
+    }
+
+    /// Runs `script` (a function body; `return` its value) in the page.
+    pub fn eval(&self, script: &str) -> serde_json::Value {
+        self.command(
+            "POST",
+            "/execute/sync",
+            serde_json::json!({"script": script, "args": []}),
+        )
+    }
+
+    /// Runs an async `script` whose last argument is the callback to call with the result.
+    pub fn eval_async(&self, script: &str) -> serde_json::Value {
+        self.command(
+            "POST",
+            "/execute/async",
+            serde_json::json!({"script": script, "args": []}),
+        )
+    }
+
+    /// Polls `script` (returning null/false until the condition holds) every 50 ms; its first
+    /// truthy value, or a panic naming `what` and `describe`'s output after `timeout`.
+    pub fn wait_js(&self, what: &str, script: &str, timeout: Duration) -> serde_json::Value {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let v = self
+                .request(
+                    "POST",
+                    &format!("/session/{}/execute/sync", self.session),
+                    Some(serde_json::json!({"script": script, "args": []})),
+                )
+                .map(|v| v["value"].clone())
+                .unwrap_or(serde_json::Value::Null);
+            if !(v.is_null() || v == false) {
+                return v;
+            }
+            if Instant::now() > deadline {
+                let page = self.eval("return document.body ? document.body.innerText : ''");
+                panic!("waited {timeout:?} for {what}; the page shows:\n{page}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn element(&self, css: &str) -> String {
+        let v = self.command(
+            "POST",
+            "/element",
+            serde_json::json!({"using": "css selector", "value": css}),
+        );
+        v[ELEMENT]
+            .as_str()
+            .unwrap_or_else(|| panic!("no element {css}: {v}"))
+            .to_string()
+    }
+
+    /// Clicks the element `css` (WebDriver §14.1: a real pointer click).
+    pub fn click(&self, css: &str) {
+        let id = self.element(css);
+        self.command(
+            "POST",
+            &format!("/element/{id}/click"),
+            serde_json::json!({}),
+        );
+    }
+
+    /// Types `text` into the element `css` (WebDriver §14.3: real key events).
+    pub fn type_into(&self, css: &str, text: &str) {
+        let id = self.element(css);
+        self.command(
+            "POST",
+            &format!("/element/{id}/value"),
+            serde_json::json!({"text": text}),
+        );
+    }
+
+    /// The page's path.
+    pub fn path(&self) -> String {
+        self.eval("return window.location.pathname")
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    /// Logs in through the login form as `login`, then waits for `landing` and a live stream.
+    pub fn login(&self, server: &Server, start: &str, login: &str, password: &str, landing: &str) {
+        self.goto(server, start);
+        self.wait_js(
+            "the login form",
+            "return location.pathname === '/' && document.activeElement \
+             && document.activeElement.id === 'login'",
+            Duration::from_secs(10),
+        );
+        self.type_into("#login", login);
+        self.type_into("#password", password);
+        self.click("#sign-in");
+        self.wait_js(
+            &format!("{landing} with a live event stream"),
+            &format!(
+                "return location.pathname === '{landing}' && document.body.dataset.live === 'true'"
+            ),
+            Duration::from_secs(15),
+        );
+    }
+}
+
+/// One HTTP/1.1 response: up to its `Content-Length`, the end of its chunks, or EOF.
+fn read_response(stream: &mut TcpStream) -> Result<Vec<u8>, String> {
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 16384];
+    loop {
+        let n = stream.read(&mut buf).map_err(|e| e.to_string())?;
+        if n == 0 {
+            return Ok(raw);
+        }
+        raw.extend_from_slice(&buf[..n]);
+        let text = String::from_utf8_lossy(&raw);
+        let Some((head, body)) = text.split_once("\r\n\r\n") else {
+            continue;
+        };
+        let head = head.to_ascii_lowercase();
+        let length = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length:"))
+            .and_then(|v| v.trim().parse::<usize>().ok());
+        match length {
+            Some(len) if body.len() >= len => return Ok(raw),
+            None if head.contains("transfer-encoding: chunked") && body.ends_with("0\r\n\r\n") => {
+                return Ok(raw);
+            }
+            _ => {}
+        }
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        if !self.session.is_empty() {
+            let _ = self.request("DELETE", &format!("/session/{}", self.session), None);
+        }
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
