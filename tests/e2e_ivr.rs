@@ -424,6 +424,17 @@ fn after_hours_line_announces_the_hours_and_takes_a_message() {
     assert_eq!(ticket["channel"], "voicemail", "{ticket}");
     assert_eq!(ticket["queue"], "voicemail", "{ticket}");
     assert_eq!(ticket["customer_id"].as_i64(), Some(giulio), "{ticket}");
+    // The take-in-charge clock (R-VM-2): 4 working hours, never less than 4 wall hours away
+    // (the exact calendar arithmetic, Friday evening to Monday, is the CRM suite's).
+    let due = ticket["sla"]["first_response_due"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no take-in-charge due time: {ticket}"));
+    let due = chrono::DateTime::parse_from_rfc3339(due).expect("RFC 3339 due time");
+    assert!(
+        due.with_timezone(&chrono::Utc) >= chrono::Utc::now() + chrono::Duration::hours(4),
+        "due {due} is sooner than 4 hours from now"
+    );
+    assert!(!ticket["sla"]["solution_due"].is_null(), "{ticket}");
     let attachment = &ticket["articles"][0]["attachments"][0];
     assert_eq!(attachment["content_type"], "audio/wav", "{ticket}");
     let seconds = (attachment["size"].as_f64().unwrap() - 44.0) / 16000.0;

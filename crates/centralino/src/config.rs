@@ -101,6 +101,12 @@ pub struct VoicemailSection {
     /// Message files older than this are deleted (days; 0 keeps them). Their audio stays
     /// attached to the Service Request.
     pub retention_days: u64,
+    /// Take in charge within this much working time (minutes; 0: no clock), R-VM-2.
+    pub take_in_charge_min: u64,
+    /// Resolve within this much working time (minutes; 0: no clock).
+    pub resolve_min: u64,
+    /// The business calendar the clocks count on.
+    pub calendar: Option<calendar::CalendarConfig>,
 }
 
 impl Default for VoicemailSection {
@@ -113,6 +119,9 @@ impl Default for VoicemailSection {
             max_total_mb: 2048,
             min_free_mb: 512,
             retention_days: 90,
+            take_in_charge_min: 240,
+            resolve_min: 1440,
+            calendar: None,
         }
     }
 }
@@ -458,6 +467,16 @@ impl Config {
                 });
             }
         }
+        if let Some(cal) = &self.voicemail.calendar
+            && let Err(problems) = calendar::BusinessCalendar::new(cal)
+        {
+            let path = "voicemail.calendar";
+            errors.push(ConfigError {
+                line: locate_path(text, path),
+                field: path.into(),
+                message: problems.to_string(),
+            });
+        }
         for (i, algorithm) in self.registrar.algorithms.iter().enumerate() {
             if !matches!(algorithm.as_str(), "MD5" | "SHA-256") {
                 let path = format!("registrar.algorithms[{i}]");
@@ -646,6 +665,7 @@ impl Config {
                 min_free_bytes: self.voicemail.min_free_mb.saturating_mul(1 << 20),
                 retention: (self.voicemail.retention_days > 0)
                     .then(|| Duration::from_secs(self.voicemail.retention_days * 86_400)),
+                sla: self.voicemail_sla(),
             },
             phones: self
                 .phones
@@ -665,6 +685,18 @@ impl Config {
             }
         }
         acd
+    }
+
+    /// The voicemail tickets' clocks, when `[voicemail.calendar]` is given.
+    pub fn voicemail_sla(&self) -> Option<crm::QueueSla> {
+        let v = &self.voicemail;
+        let calendar = calendar::BusinessCalendar::new(v.calendar.as_ref()?).ok()?;
+        let minutes = |m: u64| (m > 0).then(|| chrono::Duration::minutes(m as i64));
+        Some(crm::QueueSla {
+            calendar: std::sync::Arc::new(calendar),
+            first_response: minutes(v.take_in_charge_min),
+            solution: minutes(v.resolve_min),
+        })
     }
 
     /// The IVR configuration in force: `[ivr]`, or the built-in default.

@@ -55,6 +55,7 @@ async fn state(metrics_public: bool) -> (AppState, Arc<Metrics>, tempfile::TempD
                 max_total_bytes: 1 << 30,
                 min_free_bytes: 0,
                 retention: None,
+                sla: None,
             },
             phones: Default::default(),
         },

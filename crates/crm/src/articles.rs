@@ -130,6 +130,8 @@ impl Store {
         let id = self
             .add_article_in_tx(&mut tx, ticket, actor, &article, now)
             .await?;
+        self.taken_in_charge_in_tx(&mut tx, ticket, actor, now)
+            .await?;
         tx.commit().await?;
         Ok(id)
     }

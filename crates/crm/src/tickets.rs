@@ -427,6 +427,8 @@ impl Store {
         .execute(&mut **tx)
         .await?;
         record_changes(tx, id, now, actor, &changes, note).await?;
+        // An operator acting on the ticket has taken it in charge (R-VM-2).
+        self.taken_in_charge_in_tx(tx, id, actor, now).await?;
         Ok(changes)
     }
 

@@ -72,6 +72,8 @@ pub struct VoicemailSettings {
     /// Message files older than this are deleted (their audio stays attached to the Service
     /// Request in the CRM); `None` keeps them.
     pub retention: Option<Duration>,
+    /// The take-in-charge and resolution targets of voicemail tickets (R-VM-2).
+    pub sla: Option<crm::QueueSla>,
 }
 
 /// Call handling: the default and per dialled number.

@@ -250,6 +250,8 @@ pub(crate) async fn detail(api: &Api, t: &Ticket) -> ApiResult<Value> {
         .collect();
     view["articles"] = Value::Array(articles);
     view["history"] = Value::Array(history);
+    // The take-in-charge and resolution clocks (R-VM-2), when the ticket has them.
+    view["sla"] = serde_json::to_value(store.sla_of(t.id).await?).unwrap_or(Value::Null);
     view["children"] = Value::Array(children);
     Ok(view)
 }

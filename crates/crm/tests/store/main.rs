@@ -8,4 +8,5 @@ mod journal;
 mod model;
 mod people;
 mod search;
+mod sla;
 mod work;

@@ -29,6 +29,7 @@ pub(crate) struct Filed {
 /// Files the message at `path` into the CRM; `None` when it could not (logged).
 pub(crate) async fn file(
     store: &Store,
+    sla: Option<&crm::QueueSla>,
     queue: &str,
     call_id: &str,
     caller: Option<&str>,
@@ -43,7 +44,7 @@ pub(crate) async fn file(
         }
     };
     for attempt in 1..=ATTEMPTS {
-        match try_file(store, queue, call_id, caller, path, seconds, &content).await {
+        match try_file(store, sla, queue, call_id, caller, path, seconds, &content).await {
             Ok(filed) => return Some(filed),
             Err(error) if attempt < ATTEMPTS => {
                 warn!(%error, attempt, "voicemail ticket not written yet: retrying");
@@ -57,8 +58,10 @@ pub(crate) async fn file(
     None
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn try_file(
     store: &Store,
+    sla: Option<&crm::QueueSla>,
     queue: &str,
     call_id: &str,
     caller: Option<&str>,
@@ -138,6 +141,16 @@ async fn try_file(
         .add_article(ticket.id, Actor::System, article, now)
         .await?;
     info!(ticket = %ticket.number, "voicemail ticket opened");
+    if let Some(sla) = sla {
+        // Left out of hours, the clock starts at the next opening (R-VM-2).
+        let due = store.start_sla(ticket.id, sla, now).await?;
+        info!(
+            ticket = %ticket.number,
+            take_in_charge_by = ?due.first_response_due,
+            resolve_by = ?due.solution_due,
+            "voicemail ticket clocks started"
+        );
+    }
     Ok(Filed {
         number: ticket.number.to_string(),
         queue: queue.to_string(),

@@ -131,6 +131,7 @@ pub(crate) async fn run(ctx: &mut CallCtx<'_>, mailbox: &str) -> (Ended, Journey
         let caller = ctx.caller.number.clone();
         match super::message::file(
             store,
+            settings.sla.as_ref(),
             &settings.queue,
             ctx.call_id,
             caller.as_deref(),
@@ -336,6 +337,7 @@ mod tests {
             max_total_bytes,
             min_free_bytes: 0,
             retention: None,
+            sla: None,
         }
     }
 
