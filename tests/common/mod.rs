@@ -278,7 +278,10 @@ impl Server {
             Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/demo.toml"),
         )
         .expect("read config/demo.toml");
-        let demo = edit(demo);
+        // The demo keeps 512 MiB of disk free for voicemail; test machines may have less,
+        // and the voicemail tests are about messages, not the machine (the storage limit has
+        // its own test with a zero quota).
+        let demo = edit(demo.replacen("min_free_mb = 512", "min_free_mb = 1", 1));
         // The harness writes its own [media] table with the server's private RTP range.
         let mut out = String::new();
         let mut in_media = false;
