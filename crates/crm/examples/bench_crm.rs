@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! cargo run --release -p crm --example bench_crm -- [--pg URL | --no-pg] [--tickets N]
-//!     [--creates N] [--pg-search] [--queries N]
+//!     [--creates N] [--pg-search] [--queries N] [--skip-creates] [--skip-search]
 //! ```
 //!
 //! 1. Creates per second through the public path ([`crm::Store::create_ticket`], one
@@ -30,6 +30,8 @@ struct Args {
     creates: u64,
     pg_search: bool,
     queries: usize,
+    skip_creates: bool,
+    skip_search: bool,
 }
 
 fn parse_args() -> Args {
@@ -39,6 +41,8 @@ fn parse_args() -> Args {
         creates: 20_000,
         pg_search: false,
         queries: 200,
+        skip_creates: false,
+        skip_search: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -50,9 +54,11 @@ fn parse_args() -> Args {
             "--creates" => args.creates = value("--creates").parse().expect("--creates N"),
             "--queries" => args.queries = value("--queries").parse().expect("--queries N"),
             "--pg-search" => args.pg_search = true,
+            "--skip-creates" => args.skip_creates = true,
+            "--skip-search" => args.skip_search = true,
             other => panic!(
                 "unknown argument {other}; expected --pg URL, --no-pg, --tickets N, --creates N, \
-                 --queries N, --pg-search"
+                 --queries N, --pg-search, --skip-creates, --skip-search"
             ),
         }
     }
@@ -305,7 +311,7 @@ async fn main() {
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
 
-    for writers in [1, 8] {
+    for writers in [1, 8].into_iter().filter(|_| !args.skip_creates) {
         let db = Db::sqlite().await;
         let rate = create_rate(&db.store, args.creates, writers).await;
         println!(
@@ -314,7 +320,7 @@ async fn main() {
         );
         db.finish().await;
     }
-    if let Some(pg) = &args.pg {
+    if let Some(pg) = args.pg.as_ref().filter(|_| !args.skip_creates) {
         for writers in [1, 8] {
             let Some(db) = Db::postgres(pg).await else {
                 break;
@@ -328,6 +334,9 @@ async fn main() {
         }
     }
 
+    if args.skip_search {
+        return;
+    }
     let db = Db::sqlite().await;
     search_bench(&db, "SQLite", args.tickets, args.queries).await;
     db.finish().await;

@@ -130,8 +130,6 @@ impl Store {
         let id = self
             .add_article_in_tx(&mut tx, ticket, actor, &article, now)
             .await?;
-        self.taken_in_charge_in_tx(&mut tx, ticket, actor, now)
-            .await?;
         tx.commit().await?;
         Ok(id)
     }
@@ -151,7 +149,8 @@ impl Store {
                 size: a.content.len(),
             });
         }
-        self.act_in_tx(tx, ticket, actor, &Action::Touch, now, None)
+        let visible = article.customer_visible;
+        self.act_in_tx_with(tx, ticket, actor, &Action::Touch, now, None, visible)
             .await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO articles (ticket_id, kind, customer_visible, sender, subject, body, \

@@ -14,6 +14,7 @@
 //! | [`queues`] | queues, including `raw` |
 //! | [`articles`] | articles and content-addressed attachments |
 //! | [`links`] | parent/child links, close cascade, merge |
+//! | [`sla`] | escalation clocks: first response, update, solution on a business calendar |
 //! | [`assignment`] | second-level assignment and rejection |
 //! | [`calls`] | call cards, queue event log, ticket for an answered call |
 //! | [`search`] | number wildcards, full text, filters, paging |
@@ -62,6 +63,7 @@ pub mod store;
 pub mod synth;
 pub mod tickets;
 pub mod types;
+mod writer;
 
 pub use access::{Access, AuditEntry, PasswordCost, Role, User};
 pub use articles::{Article, Attachment, NewArticle, NewAttachment};
@@ -76,8 +78,8 @@ pub use journal::{CallWrite, JournaledStore, Replay, Written};
 pub use lifecycle::{Action, Change, LifecycleError, Snapshot, State};
 pub use number::SystemId;
 pub use queues::Queue;
-pub use search::{SearchPage, SortBy, TicketQuery};
-pub use sla::{Escalation, QueueSla, TicketSla};
+pub use search::{COUNT_CAP, SearchPage, SortBy, TicketQuery};
+pub use sla::{Clock, Escalation, QueueSla, QueueTargets, TicketSla};
 pub use store::{Backend, Settings, Store};
 pub use synth::{SynthReport, generate_tickets};
 pub use tickets::{HistoryEntry, NewTicket, Ticket};

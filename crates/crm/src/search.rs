@@ -62,11 +62,18 @@ pub struct TicketQuery {
     pub offset: u32,
 }
 
+/// Counting stops here: past it a search says "[`COUNT_CAP`] or more" (`total_exact` false)
+/// rather than walk every match of a common word among a million tickets (OTRS stops at its
+/// `SearchLimit` likewise). Paging goes on past it.
+pub const COUNT_CAP: u64 = 1000;
+
 /// One page of results.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SearchPage {
-    /// How many tickets match in all.
+    /// How many tickets match in all, at most [`COUNT_CAP`].
     pub total: u64,
+    /// False when the count stopped at [`COUNT_CAP`]: more tickets match ("1000+").
+    pub total_exact: bool,
     /// This page.
     pub tickets: Vec<Ticket>,
 }
@@ -140,8 +147,9 @@ impl Store {
             match self.backend {
                 Backend::Sqlite => {
                     let p = w.param(Bind::Text(fts5_query(text)));
+                    // Ticket ids come from the documents' rowids (migration 0007).
                     w.clauses.push(format!(
-                        "t.id IN (SELECT CAST(ticket_id AS INTEGER) FROM search_fts WHERE search_fts MATCH {p})"
+                        "t.id IN (SELECT rowid >> 32 FROM search_fts WHERE search_fts MATCH {p})"
                     ));
                 }
                 Backend::Postgres => {
@@ -149,9 +157,10 @@ impl Store {
                     let tsq = format!(
                         "(plainto_tsquery('italian', {p}) || plainto_tsquery('simple', {p}))"
                     );
+                    // Two GIN index scans, unioned: an OR across the tables would scan.
                     w.clauses.push(format!(
-                        "(t.title_search @@ {tsq} OR EXISTS (SELECT 1 FROM articles a \
-                         WHERE a.ticket_id = t.id AND a.search @@ {tsq}))"
+                        "t.id IN (SELECT id FROM tickets WHERE title_search @@ {tsq} \
+                         UNION SELECT ticket_id FROM articles WHERE search @@ {tsq})"
                     ));
                 }
             }
@@ -212,7 +221,10 @@ impl Store {
         let dir = if q.descending { "DESC" } else { "ASC" };
         let limit = if q.limit == 0 { 50 } else { q.limit.min(1000) };
 
-        let count_sql = format!("SELECT COUNT(*) FROM tickets t{where_sql}");
+        let count_sql = format!(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM tickets t{where_sql} LIMIT {}) AS capped",
+            COUNT_CAP + 1
+        );
         let mut count = sqlx::query_scalar::<_, i64>(&count_sql);
         for b in &w.binds {
             count = match b {
@@ -220,7 +232,8 @@ impl Store {
                 Bind::Text(s) => count.bind(s.clone()),
             };
         }
-        let total = count.fetch_one(&self.pool).await? as u64;
+        let counted = count.fetch_one(&self.pool).await? as u64;
+        let (total, total_exact) = (counted.min(COUNT_CAP), counted <= COUNT_CAP);
 
         let columns = TICKET_COLUMNS
             .split(", ")
@@ -241,7 +254,11 @@ impl Store {
         }
         let rows = query.fetch_all(&self.pool).await?;
         let tickets = rows.iter().map(ticket_from_row).collect::<Result<_>>()?;
-        Ok(SearchPage { total, tickets })
+        Ok(SearchPage {
+            total,
+            total_exact,
+            tickets,
+        })
     }
 }
 

@@ -1,17 +1,31 @@
-//! Take-in-charge and resolution clocks (R-VM-2, escalation): a ticket whose queue has service
-//! targets gets due times counted in working time on a [`calendar::BusinessCalendar`] — a
-//! message left on Friday evening is due Monday morning plus the working hours of the target.
-//! The first clock stops when an operator takes the ticket in charge (a lock or any action of
-//! theirs); [`Store::escalations`] lists what is due soon or overdue, cheaply (indexed).
+//! Escalation clocks (R-VM-2, issue "escalation"): per queue, first-response (taking in
+//! charge), update and solution targets counted in working time on a
+//! [`calendar::BusinessCalendar`] — a request left on Friday evening is due Monday morning
+//! plus the working hours of the target, holidays skipped, in the calendar's time zone.
+//!
+//! The clocks live on the ticket ([`Ticket::sla`](crate::Ticket::sla)) and follow it:
+//! - created in a queue with targets ([`Store::set_queue_sla`]): every clock starts;
+//! - an operator's lock, article or other action stops the first clock (`first_response_at`);
+//! - a customer-visible article or a state change by an operator restarts the update clock;
+//! - a move to another queue recomputes every due time from the new queue's targets (from the
+//!   creation for first response and solution, from the last update for the update clock);
+//! - closing or merging stops them all (a reopened ticket is due again, late if it was).
+//!
+//! Each ticket also stores the earliest running due time (`sla_next_due`, indexed), so
+//! [`Store::escalations`] and [`Store::due_tickets`] read an index range, whatever the number
+//! of tickets.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 
 use chrono::{DateTime, Duration, Utc};
 use sqlx::Row;
 
 use crate::error::Result;
+use crate::lifecycle::State;
 use crate::store::Store;
-use crate::types::{Actor, TicketId, from_ms, to_ms};
+use crate::tickets::{TICKET_COLUMNS, Ticket, ticket_from_row};
+use crate::types::{QueueId, TicketId, from_ms, to_ms};
 
 /// A queue's service targets, in working time on its calendar.
 #[derive(Debug, Clone)]
@@ -24,23 +38,29 @@ pub struct QueueSla {
     pub solution: Option<Duration>,
 }
 
-/// A ticket's clocks.
+/// A ticket's clocks (all `None` when its queue has no targets).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
 pub struct TicketSla {
     /// Due time of taking in charge.
     pub first_response_due: Option<DateTime<Utc>>,
-    /// Due time of the resolution.
-    pub solution_due: Option<DateTime<Utc>>,
     /// When an operator took it in charge (stops the first clock).
     pub first_response_at: Option<DateTime<Utc>>,
+    /// Due time of the next customer-visible update.
+    pub update_due: Option<DateTime<Utc>>,
+    /// When the update clock last started: creation, or the last customer-visible update.
+    pub update_from: Option<DateTime<Utc>>,
+    /// Due time of the resolution.
+    pub solution_due: Option<DateTime<Utc>>,
 }
 
 /// Which clock.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Clock {
     /// Taking in charge.
     FirstResponse,
+    /// The next customer-visible update.
+    Update,
     /// Resolution.
     Solution,
 }
@@ -52,142 +72,373 @@ pub struct Escalation {
     pub ticket: TicketId,
     /// Its number.
     pub number: String,
+    /// Its queue.
+    pub queue: QueueId,
     /// Which clock.
-    pub clock: Clock,
+    pub kind: Clock,
     /// When it is (was) due.
     pub due: DateTime<Utc>,
-    /// True when `due` has passed.
-    pub overdue: bool,
+    /// How late it is (`None`: not yet due); serialised as whole seconds.
+    #[serde(serialize_with = "seconds")]
+    pub overdue_by: Option<Duration>,
 }
 
+fn seconds<S: serde::Serializer>(
+    d: &Option<Duration>,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => s.serialize_some(&d.num_seconds()),
+        None => s.serialize_none(),
+    }
+}
+
+/// The per-queue targets a store applies (configuration, shared by clones of the store).
+pub(crate) type QueueSlas = Arc<RwLock<HashMap<QueueId, QueueTargets>>>;
+
 impl QueueSla {
-    /// The due times of a ticket whose clock starts at `from` (counted from the next opening
+    /// The clocks of a ticket whose clocks start at `from` (counted from the next opening
     /// when `from` is out of hours).
     pub fn due_from(&self, from: DateTime<Utc>) -> TicketSla {
+        let add = |d: Option<Duration>| d.and_then(|d| self.calendar.add_working_time(from, d));
         TicketSla {
-            first_response_due: self
-                .first_response
-                .and_then(|d| self.calendar.add_working_time(from, d)),
-            solution_due: self
-                .solution
-                .and_then(|d| self.calendar.add_working_time(from, d)),
+            first_response_due: add(self.first_response),
             first_response_at: None,
+            update_due: None,
+            update_from: None,
+            solution_due: add(self.solution),
         }
+    }
+
+    /// As [`Self::due_from`], with the update clock too.
+    fn start(&self, update: Option<Duration>, from: DateTime<Utc>) -> TicketSla {
+        let mut sla = self.due_from(from);
+        if update.is_some() {
+            sla.update_from = Some(from);
+            sla.update_due = update.and_then(|d| self.calendar.add_working_time(from, d));
+        }
+        sla
+    }
+}
+
+/// A queue's targets with the update target, as the store keeps them.
+#[derive(Debug, Clone)]
+pub struct QueueTargets {
+    /// First response and solution on the calendar.
+    pub sla: QueueSla,
+    /// The longest a ticket may go without a customer-visible update (working time).
+    pub update: Option<Duration>,
+}
+
+impl TicketSla {
+    /// True when no clock was ever set.
+    pub fn is_empty(&self) -> bool {
+        self.first_response_due.is_none()
+            && self.update_due.is_none()
+            && self.solution_due.is_none()
+    }
+
+    /// The running clocks with their due times: the first clock until taken in charge.
+    pub fn running(&self) -> impl Iterator<Item = (Clock, DateTime<Utc>)> {
+        let first = self
+            .first_response_due
+            .filter(|_| self.first_response_at.is_none());
+        [
+            (Clock::FirstResponse, first),
+            (Clock::Update, self.update_due),
+            (Clock::Solution, self.solution_due),
+        ]
+        .into_iter()
+        .filter_map(|(c, d)| Some((c, d?)))
+    }
+
+    /// The earliest running due time of a ticket in `state` (`None` once closed or merged).
+    pub fn next_due(&self, state: State) -> Option<DateTime<Utc>> {
+        if state.is_closed() || state == State::Merged {
+            return None;
+        }
+        self.running().map(|(_, d)| d).min()
+    }
+
+    /// An operator acted at `now`: the first clock stops; a customer-visible update restarts
+    /// the update clock under `targets` (the ticket's queue's).
+    pub(crate) fn operator_acted(
+        &mut self,
+        now: DateTime<Utc>,
+        customer_visible: bool,
+        targets: Option<&QueueTargets>,
+    ) {
+        // Recorded with or without a target: the time of the first response is a fact the
+        // reports use, and a later move to a queue with targets keeps it.
+        if self.first_response_at.is_none() {
+            self.first_response_at = Some(now);
+        }
+        if customer_visible
+            && let Some(t) = targets
+            && let Some(update) = t.update
+        {
+            self.update_from = Some(now);
+            self.update_due = t.sla.calendar.add_working_time(now, update);
+        }
+    }
+
+    /// Moved to a queue with `targets` (or none): every due time is recomputed, first
+    /// response and solution from `created`, the update clock from its last start.
+    pub(crate) fn requeued(&mut self, created: DateTime<Utc>, targets: Option<&QueueTargets>) {
+        let Some(t) = targets else {
+            let taken = self.first_response_at;
+            *self = TicketSla {
+                first_response_at: taken,
+                ..TicketSla::default()
+            };
+            return;
+        };
+        let from = self.update_from.unwrap_or(created);
+        let mut new = t.sla.start(t.update, created);
+        if t.update.is_some() {
+            new.update_from = Some(from);
+            new.update_due = t
+                .update
+                .and_then(|d| t.sla.calendar.add_working_time(from, d));
+        }
+        new.first_response_at = self.first_response_at;
+        *self = new;
     }
 }
 
 impl Store {
-    /// Starts (or restarts) a ticket's clocks at `now` under `sla`.
+    /// Sets (or with `None` removes) the targets of `queue`: tickets created in or moved to it
+    /// from now on get clocks; tickets already there keep theirs. Configuration, not data:
+    /// every node sets the same at start (and on reload).
+    pub fn set_queue_sla(&self, queue: QueueId, targets: Option<QueueTargets>) {
+        let mut map = self.queue_slas.write().unwrap_or_else(|e| e.into_inner());
+        match targets {
+            Some(t) => map.insert(queue, t),
+            None => map.remove(&queue),
+        };
+    }
+
+    /// The targets of `queue`, if any.
+    pub fn queue_sla(&self, queue: QueueId) -> Option<QueueTargets> {
+        self.queue_slas
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&queue)
+            .cloned()
+    }
+
+    /// True when some queue has targets.
+    pub(crate) fn has_queue_slas(&self) -> bool {
+        !self
+            .queue_slas
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_empty()
+    }
+
+    /// The clocks a ticket created now in `queue` starts with.
+    pub(crate) fn clocks_at_creation(&self, queue: QueueId, now: DateTime<Utc>) -> TicketSla {
+        self.queue_sla(queue)
+            .map(|t| t.sla.start(t.update, now))
+            .unwrap_or_default()
+    }
+
+    /// Starts (or restarts) a ticket's first-response and solution clocks at `now` under
+    /// `sla`, whatever its queue's targets (voicemail tickets, R-VM-2).
     pub async fn start_sla(
         &self,
         ticket: TicketId,
         sla: &QueueSla,
         now: DateTime<Utc>,
     ) -> Result<TicketSla> {
-        let due = sla.due_from(now);
         let mut tx = self.begin_write().await?;
-        sqlx::query("DELETE FROM ticket_sla WHERE ticket_id = $1")
-            .bind(ticket.0)
-            .execute(&mut *tx)
+        let t = self.ticket_in_tx(&mut tx, ticket).await?;
+        let mut clocks = sla.due_from(now);
+        clocks.update_due = t.sla.update_due;
+        clocks.update_from = t.sla.update_from;
+        self.write_clocks_in_tx(&mut tx, ticket, &clocks, t.state)
             .await?;
-        sqlx::query(
-            "INSERT INTO ticket_sla (ticket_id, first_response_due, solution_due) \
-             VALUES ($1, $2, $3)",
-        )
-        .bind(ticket.0)
-        .bind(due.first_response_due.map(to_ms))
-        .bind(due.solution_due.map(to_ms))
-        .execute(&mut *tx)
-        .await?;
         tx.commit().await?;
-        Ok(due)
+        Ok(clocks)
     }
 
-    /// A ticket's clocks; `None` when its queue has no targets.
+    /// A ticket's clocks; `None` when it has none.
     pub async fn sla_of(&self, ticket: TicketId) -> Result<Option<TicketSla>> {
-        let row = sqlx::query(
-            "SELECT first_response_due, solution_due, first_response_at FROM ticket_sla \
-             WHERE ticket_id = $1",
-        )
-        .bind(ticket.0)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.map(|r| {
-            Ok(TicketSla {
-                first_response_due: r.try_get::<Option<i64>, _>(0)?.map(from_ms),
-                solution_due: r.try_get::<Option<i64>, _>(1)?.map(from_ms),
-                first_response_at: r.try_get::<Option<i64>, _>(2)?.map(from_ms),
-            })
-        })
-        .transpose()
+        let t = self.ticket(ticket).await?;
+        Ok((!t.sla.is_empty()).then_some(t.sla))
     }
 
-    /// Stops the first clock: an operator took the ticket in charge. Called inside the
-    /// writing transaction of every operator action (no-op for the system or when stopped).
-    pub(crate) async fn taken_in_charge_in_tx(
+    /// Writes a ticket's clocks and their earliest running due time.
+    pub(crate) async fn write_clocks_in_tx(
         &self,
         tx: &mut sqlx::Transaction<'static, sqlx::Any>,
         ticket: TicketId,
-        actor: Actor,
-        now: DateTime<Utc>,
+        sla: &TicketSla,
+        state: State,
     ) -> Result<()> {
-        if actor.user_id().is_none() {
-            return Ok(());
-        }
         sqlx::query(
-            "UPDATE ticket_sla SET first_response_at = $1 \
-             WHERE ticket_id = $2 AND first_response_at IS NULL",
+            "UPDATE tickets SET first_response_due = $1, first_response_at = $2, \
+             update_due = $3, update_from = $4, solution_due = $5, sla_next_due = $6 \
+             WHERE id = $7",
         )
-        .bind(to_ms(now))
+        .bind(sla.first_response_due.map(to_ms))
+        .bind(sla.first_response_at.map(to_ms))
+        .bind(sla.update_due.map(to_ms))
+        .bind(sla.update_from.map(to_ms))
+        .bind(sla.solution_due.map(to_ms))
+        .bind(sla.next_due(state).map(to_ms))
         .bind(ticket.0)
         .execute(&mut **tx)
         .await?;
         Ok(())
     }
 
-    /// Clocks of open tickets due before `now + within` (overdue ones included): the
-    /// take-in-charge clock until it stops, the resolution clock until the ticket closes.
+    /// Clocks of open tickets due before `now + within`, overdue ones included, earliest
+    /// first: the first clock until taken in charge, the update and solution clocks until
+    /// the ticket closes. Reads the `sla_next_due` index range only.
     pub async fn escalations(
         &self,
         now: DateTime<Utc>,
         within: Duration,
     ) -> Result<Vec<Escalation>> {
-        let horizon = to_ms(now + within);
+        let horizon = now + within;
         let rows = sqlx::query(
-            "SELECT t.id, t.number, s.first_response_due, s.solution_due, s.first_response_at \
-             FROM ticket_sla s JOIN tickets t ON t.id = s.ticket_id \
-             WHERE t.state NOT IN ('closed_successful', 'closed_unsuccessful', 'merged') \
-             AND ((s.first_response_at IS NULL AND s.first_response_due <= $1) \
-                  OR s.solution_due <= $1) \
-             ORDER BY t.id",
+            "SELECT id, number, queue_id, first_response_due, first_response_at, update_due, \
+             solution_due FROM tickets \
+             WHERE sla_next_due IS NOT NULL AND sla_next_due <= $1 ORDER BY sla_next_due, id",
         )
-        .bind(horizon)
+        .bind(to_ms(horizon))
         .fetch_all(&self.pool)
         .await?;
         let mut out = Vec::new();
         for r in rows {
+            let ms = |i: usize| -> Result<Option<DateTime<Utc>>> {
+                Ok(r.try_get::<Option<i64>, _>(i)?.map(from_ms))
+            };
+            let sla = TicketSla {
+                first_response_due: ms(3)?,
+                first_response_at: ms(4)?,
+                update_due: ms(5)?,
+                update_from: None,
+                solution_due: ms(6)?,
+            };
             let ticket = TicketId(r.try_get(0)?);
             let number: String = r.try_get(1)?;
-            let first: Option<i64> = r.try_get(2)?;
-            let solution: Option<i64> = r.try_get(3)?;
-            let taken: Option<i64> = r.try_get(4)?;
-            let mut push = |clock, due: i64| {
+            let queue = QueueId(r.try_get(2)?);
+            for (kind, due) in sla.running().filter(|(_, d)| *d <= horizon) {
                 out.push(Escalation {
                     ticket,
                     number: number.clone(),
-                    clock,
-                    due: from_ms(due),
-                    overdue: due <= to_ms(now),
-                })
-            };
-            if let Some(due) = first.filter(|d| taken.is_none() && *d <= horizon) {
-                push(Clock::FirstResponse, due);
-            }
-            if let Some(due) = solution.filter(|d| *d <= horizon) {
-                push(Clock::Solution, due);
+                    queue,
+                    kind,
+                    due,
+                    overdue_by: (due <= now).then(|| now - due),
+                });
             }
         }
-        out.sort_by_key(|e| e.due);
+        out.sort_by_key(|e| (e.due, e.ticket, e.kind));
         Ok(out)
+    }
+
+    /// Open tickets of `queues` (all when empty) whose earliest running clock falls before
+    /// `now + within`, earliest first, at most `limit` (0 means 50): the desktop's "due"
+    /// list. Each ticket carries its clocks in [`Ticket::sla`].
+    pub async fn due_tickets(
+        &self,
+        queues: &[QueueId],
+        now: DateTime<Utc>,
+        within: Duration,
+        limit: u32,
+    ) -> Result<Vec<Ticket>> {
+        let limit = if limit == 0 { 50 } else { limit.min(1000) };
+        let filter = if queues.is_empty() {
+            String::new()
+        } else {
+            let ps: Vec<String> = (0..queues.len()).map(|i| format!("${}", i + 2)).collect();
+            format!(" AND queue_id IN ({})", ps.join(", "))
+        };
+        let sql = format!(
+            "SELECT {TICKET_COLUMNS} FROM tickets \
+             WHERE sla_next_due IS NOT NULL AND sla_next_due <= $1{filter} \
+             ORDER BY sla_next_due, id LIMIT {limit}"
+        );
+        let mut q = sqlx::query(&sql).bind(to_ms(now + within));
+        for queue in queues {
+            q = q.bind(queue.0);
+        }
+        let rows = q.fetch_all(&self.pool).await?;
+        rows.iter().map(ticket_from_row).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use chrono_tz::Europe::Rome;
+
+    fn targets(update: Option<i64>) -> QueueTargets {
+        let config: calendar::CalendarConfig = toml::from_str(
+            "timezone = \"Europe/Rome\"\nitalian_holidays = true\n\
+             mon = [\"08:00-19:00\"]\ntue = [\"08:00-19:00\"]\nwed = [\"08:00-19:00\"]\n\
+             thu = [\"08:00-19:00\"]\nfri = [\"08:00-19:00\"]\n",
+        )
+        .unwrap();
+        QueueTargets {
+            sla: QueueSla {
+                calendar: Arc::new(calendar::BusinessCalendar::new(&config).unwrap()),
+                first_response: Some(Duration::hours(4)),
+                solution: Some(Duration::hours(22)),
+            },
+            update: update.map(Duration::hours),
+        }
+    }
+
+    fn rome(d: u32, h: u32, m: u32) -> DateTime<Utc> {
+        Rome.with_ymd_and_hms(2026, 11, d, h, m, 0)
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    #[test]
+    fn friday_evening_counts_from_monday_morning() {
+        let t = targets(Some(8));
+        let sla = t.sla.start(t.update, rome(20, 18, 30));
+        assert_eq!(sla.first_response_due, Some(rome(23, 11, 30)));
+        assert_eq!(sla.update_due, Some(rome(23, 15, 30)));
+        // 30 min Friday, 11 h Monday, 10.5 h Tuesday.
+        assert_eq!(sla.solution_due, Some(rome(24, 18, 30)));
+        assert_eq!(sla.next_due(State::New), Some(rome(23, 11, 30)));
+        assert_eq!(sla.next_due(State::ClosedSuccessful), None);
+    }
+
+    #[test]
+    fn taking_in_charge_stops_the_first_clock_and_updates_restart_theirs() {
+        let t = targets(Some(2));
+        let mut sla = t.sla.start(t.update, rome(23, 8, 0));
+        assert_eq!(sla.next_due(State::New), Some(rome(23, 10, 0)));
+        sla.operator_acted(rome(23, 9, 0), false, Some(&t));
+        assert_eq!(sla.first_response_at, Some(rome(23, 9, 0)));
+        assert_eq!(sla.update_due, Some(rome(23, 10, 0)));
+        sla.operator_acted(rome(23, 9, 30), true, Some(&t));
+        assert_eq!(sla.first_response_at, Some(rome(23, 9, 0)), "stopped once");
+        assert_eq!(sla.update_due, Some(rome(23, 11, 30)));
+        assert_eq!(sla.running().count(), 2);
+    }
+
+    #[test]
+    fn a_move_recomputes_from_creation_or_clears() {
+        let t = targets(None);
+        let created = rome(23, 8, 0);
+        let mut sla = t.sla.start(t.update, created);
+        let mut strict = targets(Some(1));
+        strict.sla.first_response = Some(Duration::hours(1));
+        sla.requeued(created, Some(&strict));
+        assert_eq!(sla.first_response_due, Some(rome(23, 9, 0)));
+        assert_eq!(sla.update_due, Some(rome(23, 9, 0)));
+        sla.operator_acted(rome(23, 8, 30), false, Some(&strict));
+        sla.requeued(created, None);
+        assert!(sla.is_empty());
+        assert_eq!(sla.first_response_at, Some(rome(23, 8, 30)));
     }
 }

@@ -153,6 +153,20 @@ fn pools(backend: Backend, settings: &Settings, url: &str) -> Result<Pools> {
     Ok(Pools { pool, writer })
 }
 
+/// The SQLite ticket writer for a database file (none for PostgreSQL or in-memory SQLite).
+fn sqlite_writer(
+    backend: Backend,
+    url: &str,
+    settings: &Settings,
+) -> Result<Option<crate::writer::Writer>> {
+    match crate::writer::sqlite_path(url) {
+        Some(path) if backend == Backend::Sqlite => {
+            Ok(Some(crate::writer::Writer::start(path, settings)?))
+        }
+        _ => Ok(None),
+    }
+}
+
 struct Pools {
     pool: AnyPool,
     writer: AnyPool,
@@ -167,6 +181,10 @@ pub struct Store {
     pub(crate) backend: Backend,
     url: std::sync::Arc<str>,
     pub(crate) settings: std::sync::Arc<Settings>,
+    /// Per-queue escalation targets (see [`crate::sla`]).
+    pub(crate) queue_slas: crate::sla::QueueSlas,
+    /// SQLite files: the ticket writer thread (group commit, see [`crate::writer`]).
+    pub(crate) sqlite_writer: Option<crate::writer::Writer>,
 }
 
 impl Store {
@@ -188,7 +206,9 @@ impl Store {
             writer,
             backend,
             url: url.into(),
+            sqlite_writer: sqlite_writer(backend, url, &settings)?,
             settings: std::sync::Arc::new(settings),
+            queue_slas: Default::default(),
         };
         store.migrate().await?;
         Ok(store)
@@ -218,7 +238,9 @@ impl Store {
             writer,
             backend,
             url: url.into(),
+            sqlite_writer: sqlite_writer(backend, url, &settings)?,
             settings: std::sync::Arc::new(settings),
+            queue_slas: Default::default(),
         })
     }
 

@@ -446,6 +446,13 @@ pub async fn generate_tickets(
     while let Some(joined) = tasks.join_next().await {
         joined.map_err(|e| crate::Error::Journal(format!("generator task failed: {e}")))??;
     }
+    // A bulk load: refresh the planner's statistics now rather than when autovacuum (or
+    // SQLite's next `PRAGMA optimize`) gets to it.
+    let analyze = match store.backend {
+        crate::Backend::Sqlite => "PRAGMA optimize",
+        crate::Backend::Postgres => "ANALYZE",
+    };
+    sqlx::query(analyze).execute(&store.pool).await?;
     Ok(SynthReport {
         tickets: n,
         customers,

@@ -8,6 +8,7 @@ use sqlx::{Any, Row, Transaction};
 use crate::error::{Error, Result};
 use crate::lifecycle::{self, Action, Change, Snapshot, State};
 use crate::number::{day_key, format_number};
+use crate::sla::TicketSla;
 use crate::store::Store;
 use crate::types::{
     Actor, Channel, CustomerId, Priority, QueueId, TicketId, TicketType, UserId, from_ms, to_ms,
@@ -56,6 +57,8 @@ pub struct Ticket {
     pub closed: Option<DateTime<Utc>>,
     /// Pending reminder time.
     pub pending_until: Option<DateTime<Utc>>,
+    /// Escalation clocks (first response, update, solution; see [`crate::sla`]).
+    pub sla: TicketSla,
 }
 
 impl Ticket {
@@ -136,7 +139,8 @@ pub struct HistoryEntry {
 
 pub(crate) const TICKET_COLUMNS: &str = "id, number, title, queue_id, state, locked, owner_id, \
      responsible_id, priority, ticket_type, channel, customer_id, call_id, service_area, \
-     parent_id, merged_into, created, changed, closed, pending_until";
+     parent_id, merged_into, created, changed, closed, pending_until, first_response_due, \
+     first_response_at, update_due, update_from, solution_due";
 
 pub(crate) fn ticket_from_row(row: &AnyRow) -> Result<Ticket> {
     let priority: i64 = row.try_get("priority")?;
@@ -163,7 +167,18 @@ pub(crate) fn ticket_from_row(row: &AnyRow) -> Result<Ticket> {
         changed: from_ms(row.try_get("changed")?),
         closed: row.try_get::<Option<i64>, _>("closed")?.map(from_ms),
         pending_until: row.try_get::<Option<i64>, _>("pending_until")?.map(from_ms),
+        sla: TicketSla {
+            first_response_due: ms(row, "first_response_due")?,
+            first_response_at: ms(row, "first_response_at")?,
+            update_due: ms(row, "update_due")?,
+            update_from: ms(row, "update_from")?,
+            solution_due: ms(row, "solution_due")?,
+        },
     })
+}
+
+fn ms(row: &AnyRow, column: &str) -> Result<Option<DateTime<Utc>>> {
+    Ok(row.try_get::<Option<i64>, _>(column)?.map(from_ms))
 }
 
 /// Appends one history row.
@@ -248,10 +263,65 @@ impl Store {
         actor: Actor,
         now: DateTime<Utc>,
     ) -> Result<Ticket> {
+        if let Some(writer) = &self.sqlite_writer {
+            return self.create_through_writer(writer, new, actor, now).await;
+        }
         let mut tx = self.begin_write().await?;
         let t = self.create_in_tx(&mut tx, &new, actor, now).await?;
         tx.commit().await?;
         Ok(t)
+    }
+
+    /// SQLite: the create goes to the writer thread, committed with whatever other creates
+    /// wait (group commit); the ticket is built from what was asked and what came back.
+    async fn create_through_writer(
+        &self,
+        writer: &crate::writer::Writer,
+        new: NewTicket,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<Ticket> {
+        let queue = match new.queue {
+            Some(q) => Some(q),
+            // The raw queue's id matters only when some queue has targets.
+            None if self.has_queue_slas() => Some(self.raw_queue().await?),
+            None => None,
+        };
+        let clocks = queue
+            .map(|q| self.clocks_at_creation(q, now))
+            .unwrap_or_default();
+        let created = writer
+            .create(
+                new.clone(),
+                queue.map(|q| q.0),
+                actor.user_id(),
+                now,
+                clocks,
+            )
+            .await?;
+        Ok(Ticket {
+            id: TicketId(created.id),
+            number: created.number,
+            title: new.title,
+            queue: QueueId(created.queue),
+            state: State::New,
+            locked: false,
+            owner: new.owner,
+            responsible: new.responsible,
+            priority: new.priority,
+            ticket_type: new.ticket_type,
+            channel: new.channel,
+            customer: new.customer,
+            call_id: new.call_id,
+            service_area: new.service_area,
+            parent: None,
+            merged_into: None,
+            created: now,
+            changed: now,
+            closed: None,
+            pending_until: None,
+            sla: clocks,
+        })
     }
 
     pub(crate) async fn create_in_tx(
@@ -281,12 +351,15 @@ impl Store {
                 QueueId(q)
             }
         };
+        let clocks = self.clocks_at_creation(queue, now);
         // The row comes back from the insert: no second round trip to read it.
         let sql = format!(
             "INSERT INTO tickets (number, title, queue_id, state, locked, owner_id, \
              responsible_id, priority, ticket_type, channel, customer_id, call_id, service_area, \
-             created, changed) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14) \
+             created, changed, first_response_due, update_due, update_from, solution_due, \
+             sla_next_due) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, $15, $16, \
+             $17, $18, $19) \
              RETURNING {TICKET_COLUMNS}"
         );
         let row = sqlx::query(&sql)
@@ -304,6 +377,11 @@ impl Store {
             .bind(new.call_id.clone())
             .bind(new.service_area.clone())
             .bind(to_ms(now))
+            .bind(clocks.first_response_due.map(to_ms))
+            .bind(clocks.update_due.map(to_ms))
+            .bind(clocks.update_from.map(to_ms))
+            .bind(clocks.solution_due.map(to_ms))
+            .bind(clocks.next_due(State::New).map(to_ms))
             .fetch_one(&mut **tx)
             .await?;
         let ticket = ticket_from_row(&row)?;
@@ -395,14 +473,48 @@ impl Store {
         now: DateTime<Utc>,
         note: Option<&str>,
     ) -> Result<Vec<Change>> {
+        self.act_in_tx_with(tx, id, actor, action, now, note, false)
+            .await
+    }
+
+    /// As [`Self::act_in_tx`]; `customer_visible`: the action goes with a customer-visible
+    /// article (it restarts the update clock when an operator writes it).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn act_in_tx_with(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        id: TicketId,
+        actor: Actor,
+        action: &Action,
+        now: DateTime<Utc>,
+        note: Option<&str>,
+        customer_visible: bool,
+    ) -> Result<Vec<Change>> {
         let before = self.ticket_in_tx(tx, id).await?;
         let snap = before.snapshot();
         let changes = lifecycle::apply(&snap, actor, action, now)?;
-        if changes.is_empty() {
-            return Ok(changes);
-        }
         let mut after = snap;
         after.apply_changes(&changes);
+        // The escalation clocks (crate::sla): a move recomputes them; an operator's action
+        // takes the ticket in charge; a customer-visible article or an explicit state change
+        // by an operator is an update.
+        let mut clocks = before.sla;
+        if after.queue != before.queue {
+            clocks.requeued(before.created, self.queue_sla(after.queue).as_ref());
+        }
+        if actor.user_id().is_some() {
+            let state_set = matches!(action, Action::Open | Action::Pending { .. })
+                && changes.iter().any(|c| matches!(c, Change::State { .. }));
+            let targets = self.queue_sla(after.queue);
+            clocks.operator_acted(now, customer_visible || state_set, targets.as_ref());
+        }
+        if changes.is_empty() {
+            if clocks != before.sla {
+                self.write_clocks_in_tx(tx, id, &clocks, after.state)
+                    .await?;
+            }
+            return Ok(changes);
+        }
         let closed = if after.state.is_closed() {
             before.closed.or(Some(now))
         } else {
@@ -411,7 +523,9 @@ impl Store {
         sqlx::query(
             "UPDATE tickets SET state = $1, locked = $2, owner_id = $3, responsible_id = $4, \
              queue_id = $5, priority = $6, ticket_type = $7, pending_until = $8, closed = $9, \
-             changed = $10 WHERE id = $11",
+             changed = $10, first_response_due = $12, first_response_at = $13, \
+             update_due = $14, update_from = $15, solution_due = $16, sla_next_due = $17 \
+             WHERE id = $11",
         )
         .bind(after.state.as_str())
         .bind(after.locked)
@@ -424,11 +538,15 @@ impl Store {
         .bind(closed.map(to_ms))
         .bind(to_ms(now))
         .bind(id.0)
+        .bind(clocks.first_response_due.map(to_ms))
+        .bind(clocks.first_response_at.map(to_ms))
+        .bind(clocks.update_due.map(to_ms))
+        .bind(clocks.update_from.map(to_ms))
+        .bind(clocks.solution_due.map(to_ms))
+        .bind(clocks.next_due(after.state).map(to_ms))
         .execute(&mut **tx)
         .await?;
         record_changes(tx, id, now, actor, &changes, note).await?;
-        // An operator acting on the ticket has taken it in charge (R-VM-2).
-        self.taken_in_charge_in_tx(tx, id, actor, now).await?;
         Ok(changes)
     }
 

@@ -210,6 +210,7 @@ pub async fn search(
     }
     Ok(axum::Json(json!({
         "total": found.total,
+        "total_exact": found.total_exact,
         "page": page,
         "per_page": per_page,
         "tickets": tickets,
