@@ -19,7 +19,9 @@
 # Knobs (environment): BENCH_RATES (cps list), BENCH_SETUP_CALLS (2000), BENCH_CALLS (concurrent
 # list), BENCH_RAMP_CPS (200), BENCH_WINDOW (10 s), BENCH_SIP_PORT (15060), BENCH_HTTP_PORT
 # (18080), BENCH_RTP_MIN/MAX (20000/29999), BENCH_VARIANTS ("stream nomedia"),
-# BENCH_STREAM_PORT (40000), BENCH_SHARDS (media shards; 0 = one per CPU), BENCH_NO_BUILD=1.
+# BENCH_STREAM_PORT (40000), BENCH_SHARDS (media shards; 0 = one per CPU),
+# BENCH_PRIORITY (media.priority: high or normal), BENCH_NEIGHBOURS (busy loops beside the
+# server, 0), BENCH_NO_BUILD=1.
 # Every SIPp run is bounded (-m, -timeout, timeout(1)); only 127.0.0.1 is used.
 set -euo pipefail
 
@@ -69,6 +71,7 @@ max_calls = 5000
 rtp_port_min = $RTP_MIN
 rtp_port_max = $RTP_MAX
 shards = ${BENCH_SHARDS:-0}
+priority = "${BENCH_PRIORITY:-high}"
 
 [call]
 answer_delay_ms = 0
@@ -101,6 +104,8 @@ cleanup() {
         for _ in $(seq 1 100); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
         kill -KILL "$server_pid" 2>/dev/null || true
     fi
+    # The server's session leader is the server: its process group holds the neighbours.
+    [[ -n "$server_pid" ]] && kill -KILL -- "-$server_pid" 2>/dev/null || true
     # SIPp processes this script started (recorded by PID), if any survived a timeout.
     if [[ -f "$work/sipp.pids" ]]; then
         # each was started with setsid: its process group is its PID
@@ -113,7 +118,12 @@ trap cleanup EXIT
 
 say "starting ${server_cmd[*]} serve (SIP 127.0.0.1:$SIP_PORT, HTTP 127.0.0.1:$HTTP_PORT, RTP $RTP_MIN-$RTP_MAX)"
 # Its own session (setsid): SIPp's threads must not share the scheduler group with it.
-RUST_LOG=${RUST_LOG:-warn} NO_COLOR=1 setsid "${server_cmd[@]}" serve --config "$work/bench.toml" \
+# BENCH_NEIGHBOURS=N adds N busy loops in the server's session (the scheduler group it shares
+# with other work of the same service: a database, encoders), each bounded by timeout(1) and
+# killed with the server's process group.
+RUST_LOG=${RUST_LOG:-warn} NO_COLOR=1 setsid sh -c '
+    for _ in $(seq 1 "$1"); do timeout --foreground 900 sh -c "while :; do :; done" & done
+    shift; exec "$@"' sh "${BENCH_NEIGHBOURS:-0}" "${server_cmd[@]}" serve --config "$work/bench.toml" \
     --data "$work/data" --sip-listen "127.0.0.1:$SIP_PORT" --http-listen "127.0.0.1:$HTTP_PORT" \
     </dev/null >"$work/server.log" 2>&1 &
 server_pid=$!

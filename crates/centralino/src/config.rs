@@ -178,6 +178,27 @@ pub struct MediaSection {
     pub rtp_timeout_s: u64,
     /// Media tasks sharing the 20 ms tick (0: one per CPU).
     pub shards: usize,
+    /// Scheduling priority of the media threads (see `media::ThreadPriority`).
+    pub priority: MediaPriority,
+}
+
+/// `media.priority`: `high` (default) raises the media threads' priority where the process
+/// may (`CAP_SYS_NICE`, systemd `LimitNICE=-10`), `normal` leaves them as every thread.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MediaPriority {
+    Normal,
+    #[default]
+    High,
+}
+
+impl From<MediaPriority> for media::ThreadPriority {
+    fn from(p: MediaPriority) -> Self {
+        match p {
+            MediaPriority::Normal => media::ThreadPriority::Normal,
+            MediaPriority::High => media::ThreadPriority::High,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -243,6 +264,7 @@ impl Default for MediaSection {
             rtp_port_max: 29999,
             rtp_timeout_s: 60,
             shards: 0,
+            priority: MediaPriority::High,
         }
     }
 }

@@ -274,9 +274,19 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     // The media shards get a runtime of their own, one worker each: a tick serving a thousand
     // legs must never wait behind signalling, HTTP or call tasks (DESIGN.md: media is the hot
     // path). Their sockets are plain non-blocking ones, so other runtimes may hand them legs.
+    let priority = media::ThreadPriority::from(config.media.priority);
     let media_runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(shards)
         .thread_name("centralino-media")
+        .on_thread_start(move || match priority.apply_to_current_thread() {
+            Ok(()) => {}
+            // The default asks where it may: a process without the right stays as it is.
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => info!(
+                "media threads keep normal priority: raising it needs CAP_SYS_NICE \
+                 (systemd: LimitNICE=-10) or media.priority = \"normal\""
+            ),
+            Err(e) => warn!(%priority, "cannot raise the media threads' priority: {e}"),
+        })
         .enable_time()
         .build()
         .context("cannot start the media runtime")?;
