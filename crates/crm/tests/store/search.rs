@@ -181,3 +181,92 @@ async fn merged_articles_are_found_on_the_target(store: Store) {
     assert_eq!(page.tickets[0].id, dst.id);
 }
 both!(merged_articles_are_found_on_the_target);
+
+/// Free text where each ticket matches in its title and in several articles: every ticket
+/// is listed and counted once, pages follow creation order both ways, filters apply, and a
+/// count past the cap says so.
+async fn text_matches_count_each_ticket_once_in_creation_order(store: Store) {
+    let a = Actor::System;
+    let mut made = Vec::new();
+    for i in 0..5i64 {
+        let t = store
+            .create_ticket(
+                NewTicket::new(format!("lampione spento {i}"), Channel::Phone),
+                a,
+                t0() + Duration::minutes(i),
+            )
+            .await
+            .unwrap();
+        for k in 0..3 {
+            let art = NewArticle::new(
+                ArticleKind::EmailIn,
+                "cittadino@example.org",
+                "lampione",
+                format!("il lampione di via Roma è ancora spento ({k})"),
+            );
+            store.add_article(t.id, a, art, t0()).await.unwrap();
+        }
+        made.push(t);
+    }
+    store.act(made[3].id, a, Action::Open, t0()).await.unwrap();
+    let page = |descending: bool, limit: u32, offset: u32, states: Vec<State>| TicketQuery {
+        text: Some("lampione spento".into()),
+        descending,
+        limit,
+        offset,
+        states,
+        ..TicketQuery::default()
+    };
+    let ids = |p: &crm::SearchPage| p.tickets.iter().map(|t| t.id).collect::<Vec<_>>();
+
+    let first = store
+        .search_tickets(&page(true, 2, 0, vec![]))
+        .await
+        .unwrap();
+    assert_eq!((first.total, first.total_exact), (5, true));
+    assert_eq!(ids(&first), [made[4].id, made[3].id]);
+    let second = store
+        .search_tickets(&page(true, 2, 2, vec![]))
+        .await
+        .unwrap();
+    assert_eq!(ids(&second), [made[2].id, made[1].id]);
+    let last = store
+        .search_tickets(&page(true, 2, 4, vec![]))
+        .await
+        .unwrap();
+    assert_eq!(ids(&last), [made[0].id]);
+    let oldest = store
+        .search_tickets(&page(false, 3, 0, vec![]))
+        .await
+        .unwrap();
+    assert_eq!(ids(&oldest), [made[0].id, made[1].id, made[2].id]);
+
+    let open = store
+        .search_tickets(&page(true, 10, 0, vec![State::Open]))
+        .await
+        .unwrap();
+    assert_eq!((open.total, ids(&open)), (1, vec![made[3].id]));
+}
+both!(text_matches_count_each_ticket_once_in_creation_order);
+
+/// More matches than the count cap: the count stops at the cap and says it is not exact.
+async fn text_count_stops_at_the_cap(store: Store) {
+    let titles: Vec<NewTicket> = (0..crm::COUNT_CAP + 5)
+        .map(|i| NewTicket::new(format!("fontanella rotta {i}"), Channel::Web))
+        .collect();
+    for (i, n) in titles.into_iter().enumerate() {
+        store
+            .create_ticket(n, Actor::System, t0() + Duration::seconds(i as i64))
+            .await
+            .unwrap();
+    }
+    let q = TicketQuery {
+        text: Some("fontanella".into()),
+        limit: 10,
+        ..TicketQuery::default()
+    };
+    let page = store.search_tickets(&q).await.unwrap();
+    assert_eq!((page.total, page.total_exact), (crm::COUNT_CAP, false));
+    assert_eq!(page.tickets.len(), 10);
+}
+both!(text_count_stops_at_the_cap);
