@@ -63,11 +63,39 @@ pub fn router(state: AppState) -> Router {
 pub fn router_with(state: AppState, config: api::ApiConfig) -> Router {
     let api = api::Api::with_acd(state.store.clone(), config, state.acd.clone());
     let (bus, wrap_up) = (state.bus.clone(), state.wrap_up);
+    let counted = state.metrics.clone();
     Router::new()
         .route("/api/v1/health", get(health))
         .route("/metrics", get(metrics))
         .with_state(state)
         .merge(consoles(api, bus, wrap_up))
+        .layer(axum::middleware::from_fn_with_state(
+            counted,
+            count_requests,
+        ))
+}
+
+/// Counts every request into `centralino_http_requests_total` and its duration, labelled
+/// with the matched route's pattern (`unmatched` for paths no route serves).
+async fn count_requests(
+    State(metrics): State<Arc<Metrics>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let started = std::time::Instant::now();
+    let method = request.method().as_str().to_owned();
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let response = next.run(request).await;
+    metrics.observe_http(
+        &method,
+        &route,
+        response.status().as_u16(),
+        started.elapsed(),
+    );
+    response
 }
 
 /// Everything [`router_with`] serves but the health check and the metrics: the REST API,

@@ -3,8 +3,8 @@
 
 use prometheus::core::Collector;
 use prometheus::{
-    Encoder, GaugeVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
-    TextEncoder,
+    Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 use switchboard::{AcdSnapshot, Event, Outcome, Telemetry};
 
@@ -32,7 +32,14 @@ pub struct Metrics {
     queue_oldest: GaugeVec,
     agents: IntGaugeVec,
     tickets_created: IntCounterVec,
+    http_requests: IntCounterVec,
+    http_duration: HistogramVec,
 }
+
+/// `le` bounds of the HTTP request duration histogram, in seconds.
+const HTTP_DURATION_BOUNDS: [f64; 12] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
+];
 
 /// `le` bounds of the send-interval histogram, in seconds: fine around the 20 ms tick.
 const SEND_INTERVAL_BOUNDS: [f64; 16] = [
@@ -138,7 +145,33 @@ impl Metrics {
         for channel in ["phone", "email", "voicemail", "web", "fax"] {
             tickets.with_label_values(&[channel]);
         }
+        let http_requests = register(
+            &r,
+            IntCounterVec::new(
+                Opts::new(
+                    "centralino_http_requests_total",
+                    "HTTP requests answered, by method, route pattern and status code.",
+                ),
+                &["method", "route", "status"],
+            )
+            .expect("valid metric"),
+        );
+        let http_duration = register(
+            &r,
+            HistogramVec::new(
+                HistogramOpts::new(
+                    "centralino_http_request_duration_seconds",
+                    "Time to answer HTTP requests (to the response head; a WebSocket counts \
+                     until its upgrade), by route pattern.",
+                )
+                .buckets(HTTP_DURATION_BOUNDS.to_vec()),
+                &["route"],
+            )
+            .expect("valid metric"),
+        );
         Metrics {
+            http_requests,
+            http_duration,
             queue_waiting,
             queue_oldest,
             agents,
@@ -234,6 +267,23 @@ impl Metrics {
             }
             _ => {}
         }
+    }
+
+    /// Counts one answered HTTP request. `route` is the matched route's pattern
+    /// (`/api/v1/tickets/{number}`), never the raw path, so the series stay bounded.
+    pub fn observe_http(
+        &self,
+        method: &str,
+        route: &str,
+        status: u16,
+        elapsed: std::time::Duration,
+    ) {
+        self.http_requests
+            .with_label_values(&[method, route, &status.to_string()])
+            .inc();
+        self.http_duration
+            .with_label_values(&[route])
+            .observe(elapsed.as_secs_f64());
     }
 
     /// Renders the text exposition format with the engines' current figures.

@@ -147,6 +147,106 @@ async fn metrics_carry_the_contract_names_and_count_events() {
 }
 
 #[tokio::test]
+async fn http_requests_are_counted_by_route_pattern_and_status() {
+    let (state, _, _dir) = state(false).await;
+    let app = router(state).layer(MockConnectInfo(
+        "127.0.0.1:1".parse::<SocketAddr>().unwrap(),
+    ));
+    for path in [
+        "/api/v1/health",
+        "/api/v1/tickets/2026112301000011",
+        "/no/such/page",
+    ] {
+        app.clone()
+            .oneshot(Request::get(path).body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+    }
+    let response = app
+        .oneshot(Request::get("/metrics").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    let body = String::from_utf8(body.to_vec()).unwrap();
+    for line in [
+        "centralino_http_requests_total{method=\"GET\",route=\"/api/v1/health\",status=\"200\"} 1",
+        // The pattern, not the ticket number: series stay bounded.
+        "centralino_http_requests_total{method=\"GET\",route=\"/api/v1/tickets/{number}\",status=\"401\"} 1",
+        "centralino_http_requests_total{method=\"GET\",route=\"unmatched\",status=\"404\"} 1",
+        "centralino_http_request_duration_seconds_count{route=\"/api/v1/health\"} 1",
+    ] {
+        assert!(body.contains(line), "missing {line:?} in:\n{body}");
+    }
+    assert!(
+        !body.contains("2026112301000011"),
+        "raw paths never become labels"
+    );
+}
+
+/// Every metric the Grafana dashboard in docs/ queries is one `/metrics` serves.
+#[tokio::test]
+async fn the_grafana_dashboard_queries_metrics_we_serve() {
+    let dashboard = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/grafana-dashboard.json"
+    ))
+    .unwrap();
+    let json: serde_json::Value = serde_json::from_str(&dashboard).expect("valid JSON");
+    assert!(json["panels"].as_array().is_some_and(|p| p.len() >= 8));
+    let (state, metrics, _dir) = state(false).await;
+    let telemetry = state.telemetry.clone();
+    let app = router(state).layer(MockConnectInfo(
+        "127.0.0.1:1".parse::<SocketAddr>().unwrap(),
+    ));
+    app.oneshot(Request::get("/api/v1/health").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    // Queue series exist once the ACD has a queue.
+    let queue = acd::QueueStats {
+        name: "generale".into(),
+        waiting: 1,
+        ringing: 0,
+        oldest_wait: Some(std::time::Duration::from_secs(3)),
+        agents: Default::default(),
+        answered: 0,
+        answered_within_threshold: 0,
+        abandoned: 0,
+        overflowed: 0,
+        service_level: None,
+        avg_answer_time: None,
+        expected_wait: std::time::Duration::from_secs(60),
+    };
+    let acd = switchboard::AcdSnapshot {
+        at: std::time::Instant::now(),
+        queues: vec![queue],
+        agents: Vec::new(),
+    };
+    let body = metrics.render_with(&telemetry.snapshot().await, Some(&acd));
+    let mut names: Vec<&str> = dashboard
+        .match_indices("centralino_")
+        .map(|(i, _)| {
+            let rest = &dashboard[i..];
+            let end = rest
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(rest.len());
+            &rest[..end]
+        })
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    assert!(names.len() >= 10, "{names:?}");
+    for name in names {
+        assert!(
+            body.contains(&format!("# TYPE {name} "))
+                || ["_bucket", "_count", "_sum"].iter().any(|suffix| name
+                    .strip_suffix(suffix)
+                    .is_some_and(|base| body.contains(&format!("# TYPE {base} histogram")))),
+            "the dashboard queries {name}, which /metrics does not serve"
+        );
+    }
+}
+
+#[tokio::test]
 async fn metrics_are_for_loopback_clients_unless_made_public() {
     let (private, _, _d1) = state(false).await;
     let (status, _) = get(private, "/metrics", "192.0.2.10:1234").await;
