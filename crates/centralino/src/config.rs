@@ -25,6 +25,8 @@ pub struct Config {
     /// Agents' phones at fixed addresses (no REGISTER).
     pub phones: Vec<PhoneSection>,
     pub voicemail: VoicemailSection,
+    /// Escalation clocks of the CRM queues.
+    pub sla: SlaSection,
     /// The IVR tree; without one, the built-in [`DEFAULT_IVR`] (welcome, goodbye).
     pub ivr: Option<ivr::IvrConfig>,
     /// Queues and agents.
@@ -107,6 +109,44 @@ pub struct VoicemailSection {
     pub resolve_min: u64,
     /// The business calendar the clocks count on.
     pub calendar: Option<calendar::CalendarConfig>,
+}
+
+/// `[sla]`: per-queue escalation targets (first response, update, solution) in working
+/// minutes on one business calendar, and the sweep that announces due and overdue clocks.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SlaSection {
+    /// Announce a clock this many minutes before it is due (`ticket.escalation`, due_soon).
+    pub warn_min: u64,
+    /// Seconds between escalation sweeps.
+    pub sweep_s: u64,
+    /// The calendar every queue's working time counts on (required when a queue has targets).
+    pub calendar: Option<calendar::CalendarConfig>,
+    /// Targets by CRM queue name.
+    pub queues: std::collections::BTreeMap<String, QueueSlaSection>,
+}
+
+/// `[sla.queues.<name>]`: working minutes; 0 means no such clock.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct QueueSlaSection {
+    /// Taken in charge (first operator action) within this.
+    pub first_response_min: u64,
+    /// A customer-visible update at least this often.
+    pub update_min: u64,
+    /// Resolved within this.
+    pub solution_min: u64,
+}
+
+impl Default for SlaSection {
+    fn default() -> Self {
+        SlaSection {
+            warn_min: 30,
+            sweep_s: 30,
+            calendar: None,
+            queues: Default::default(),
+        }
+    }
 }
 
 impl Default for VoicemailSection {
@@ -499,6 +539,34 @@ impl Config {
                 message: problems.to_string(),
             });
         }
+        if let Some(cal) = &self.sla.calendar
+            && let Err(problems) = calendar::BusinessCalendar::new(cal)
+        {
+            let path = "sla.calendar";
+            errors.push(ConfigError {
+                line: locate_path(text, path),
+                field: path.into(),
+                message: problems.to_string(),
+            });
+        }
+        if self.sla.calendar.is_none()
+            && let Some(name) = self.sla.queues.keys().next()
+        {
+            let path = format!("sla.queues.{name}");
+            errors.push(ConfigError {
+                line: locate_path(text, &path),
+                field: "sla.calendar".into(),
+                message: "queue targets need [sla.calendar] to count working time on".into(),
+            });
+        }
+        if self.sla.sweep_s == 0 {
+            let path = "sla.sweep_s";
+            errors.push(ConfigError {
+                line: locate_path(text, path),
+                field: path.into(),
+                message: "expected at least 1 second".into(),
+            });
+        }
         for (i, algorithm) in self.registrar.algorithms.iter().enumerate() {
             if !matches!(algorithm.as_str(), "MD5" | "SHA-256") {
                 let path = format!("registrar.algorithms[{i}]");
@@ -721,6 +789,36 @@ impl Config {
         })
     }
 
+    /// The escalation targets of `[sla.queues]` by CRM queue name (none without a valid
+    /// `[sla.calendar]`, which validation reports).
+    pub fn queue_slas(&self) -> Vec<(String, crm::QueueTargets)> {
+        let Some(calendar) = self
+            .sla
+            .calendar
+            .as_ref()
+            .and_then(|c| calendar::BusinessCalendar::new(c).ok())
+        else {
+            return Vec::new();
+        };
+        let calendar = std::sync::Arc::new(calendar);
+        let minutes = |m: u64| (m > 0).then(|| chrono::Duration::minutes(m as i64));
+        self.sla
+            .queues
+            .iter()
+            .map(|(name, q)| {
+                let targets = crm::QueueTargets {
+                    sla: crm::QueueSla {
+                        calendar: calendar.clone(),
+                        first_response: minutes(q.first_response_min),
+                        solution: minutes(q.solution_min),
+                    },
+                    update: minutes(q.update_min),
+                };
+                (name.clone(), targets)
+            })
+            .collect()
+    }
+
     /// The IVR configuration in force: `[ivr]`, or the built-in default.
     pub fn ivr_config(&self) -> ivr::IvrConfig {
         self.ivr.clone().unwrap_or_else(|| {
@@ -924,6 +1022,39 @@ mod tests {
             err.to_string()
                 .starts_with("x.toml: line 5: media.rtp_port_minimum:")
         );
+    }
+
+    #[test]
+    fn queue_targets_need_a_calendar_and_name_their_line() {
+        let text = "[sla]\nsweep_s = 0\n\n[sla.queues.tecnica]\nfirst_response_min = 60\n";
+        let err = Config::parse(text, "x.toml").unwrap_err();
+        let fields: Vec<_> = err
+            .errors
+            .iter()
+            .map(|e| (e.field.as_str(), e.line))
+            .collect();
+        assert!(fields.contains(&("sla.calendar", Some(4))), "{err}");
+        assert!(fields.contains(&("sla.sweep_s", Some(2))), "{err}");
+        let err = Config::parse("[sla.queues.x]\nfirst_respons_min = 1\n", "x.toml").unwrap_err();
+        assert_eq!(
+            err.errors[0].field, "sla.queues.x.first_respons_min",
+            "{err}"
+        );
+        assert_eq!(err.errors[0].line, Some(2));
+    }
+
+    #[test]
+    fn the_demo_gives_its_queues_escalation_targets() {
+        let config = Config::parse(DEMO, "demo.toml").unwrap();
+        let slas = config.queue_slas();
+        let names: Vec<_> = slas.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            names,
+            ["altro", "cittadini", "raw", "secondo-livello", "tecnica"]
+        );
+        let (_, second) = &slas[3];
+        assert_eq!(second.update, Some(chrono::Duration::minutes(480)));
+        assert_eq!(second.sla.solution, Some(chrono::Duration::minutes(2880)));
     }
 
     #[test]

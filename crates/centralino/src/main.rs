@@ -254,6 +254,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             info!(?report, "demo data loaded");
         }
     }
+    apply_queue_slas(&store, &config)
+        .await
+        .context("cannot apply the escalation targets of [sla.queues]")?;
     for warning in &config.warnings {
         warn!("configuration: {warning}");
     }
@@ -353,12 +356,18 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             card: Some(card.clone()),
         },
     );
+    spawn_escalation_sweep(
+        store.clone(),
+        bus.clone(),
+        chrono::Duration::minutes(config.sla.warn_min as i64),
+        Duration::from_secs(config.sla.sweep_s),
+    );
     let reloader = switchboard.ivr_reloader();
     let metrics = Arc::new(console::Metrics::new());
     console::spawn_metrics_observer(&bus, metrics.clone());
     let reload_hook = args.config.clone().map(|path| {
-        let (reloader, acd) = (reloader.clone(), acd.clone());
-        console::api::ReloadHook(Arc::new(move || reload(&path, &reloader, &acd)))
+        let (reloader, acd, store) = (reloader.clone(), acd.clone(), store.clone());
+        console::api::ReloadHook(Arc::new(move || reload(&path, &reloader, &acd, &store)))
     });
     let app = console::router_with(
         console::AppState {
@@ -407,7 +416,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             Signal::Stop => break,
             Signal::Reload => match &args.config {
                 Some(path) => {
-                    let _ = reload(path, &reloader, &acd);
+                    let _ = reload(path, &reloader, &acd, &store);
                 }
                 None => info!("SIGHUP: the built-in demo configuration does not change"),
             },
@@ -480,6 +489,7 @@ fn reload(
     path: &std::path::Path,
     reloader: &switchboard::IvrReloader,
     acd: &AcdHandle,
+    store: &crm::Store,
 ) -> Result<String, String> {
     let config = Config::load(path).map_err(|errors| {
         error!("reload refused, configuration unchanged:\n{errors}");
@@ -497,6 +507,13 @@ fn reload(
         }
     }
     acd.input(acd::Input::Reconfigure(config.acd_config()));
+    // New targets apply to tickets created or moved from now on (crm::sla).
+    let (store, sla_config) = (store.clone(), config.clone());
+    tokio::spawn(async move {
+        if let Err(e) = apply_queue_slas(&store, &sla_config).await {
+            error!("reload: escalation targets not applied: {e:#}");
+        }
+    });
     info!(file = %path.display(), "configuration reloaded");
     Ok(format!("{} reloaded", path.display()))
 }
@@ -553,6 +570,81 @@ async fn sip_credentials(store: &crm::Store) -> anyhow::Result<sip_gateway::auth
         );
     }
     Ok(credentials)
+}
+
+/// Gives every CRM queue the targets `[sla.queues]` names for it, and none to the others; a
+/// name that is no CRM queue yet is logged (a reload after creating it applies them).
+async fn apply_queue_slas(store: &crm::Store, config: &Config) -> anyhow::Result<()> {
+    let targets = config.queue_slas();
+    let queues = store.queues().await?;
+    for queue in &queues {
+        let mine = targets
+            .iter()
+            .find(|(name, _)| *name == queue.name)
+            .map(|(_, t)| t.clone());
+        store.set_queue_sla(queue.id, mine);
+    }
+    for (name, _) in &targets {
+        if !queues.iter().any(|q| &q.name == name) {
+            warn!(queue = %name, "sla.queues: no CRM queue has this name; targets not applied");
+        }
+    }
+    info!(queues = targets.len(), "escalation targets applied");
+    Ok(())
+}
+
+/// Every `period`, asks the store for the clocks due within `warn` and announces on the bus
+/// (`ticket.escalation`) each one that just became due soon or overdue
+/// ([`crm::EscalationWatch`]: once per stage, nothing at start).
+fn spawn_escalation_sweep(
+    store: crm::Store,
+    bus: EventBus,
+    warn: chrono::Duration,
+    period: Duration,
+) {
+    tokio::spawn(async move {
+        let mut watch = crm::EscalationWatch::new();
+        let mut tick = tokio::time::interval(period);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            tick.tick().await;
+            let found = match store.escalations(chrono::Utc::now(), warn).await {
+                Ok(found) => found,
+                Err(e) => {
+                    warn!("escalation sweep: cannot read the clocks: {e}");
+                    continue;
+                }
+            };
+            let notices = watch.sweep(&found);
+            if notices.is_empty() {
+                continue;
+            }
+            let names: std::collections::HashMap<crm::QueueId, String> = match store.queues().await
+            {
+                Ok(queues) => queues.into_iter().map(|q| (q.id, q.name)).collect(),
+                Err(e) => {
+                    warn!("escalation sweep: cannot read the queues: {e}");
+                    continue;
+                }
+            };
+            for (stage, e) in notices {
+                info!(
+                    ticket = %e.number,
+                    clock = e.kind.as_str(),
+                    stage = stage.as_str(),
+                    due = %e.due,
+                    "escalation"
+                );
+                bus.publish(switchboard::Event::TicketEscalation {
+                    number: e.number,
+                    queue: names.get(&e.queue).cloned().unwrap_or_default(),
+                    clock: e.kind.as_str().into(),
+                    stage: stage.as_str().into(),
+                    due: e.due,
+                });
+            }
+        }
+    });
 }
 
 #[cfg(test)]

@@ -79,7 +79,7 @@ pub use lifecycle::{Action, Change, LifecycleError, Snapshot, State};
 pub use number::SystemId;
 pub use queues::Queue;
 pub use search::{COUNT_CAP, SearchPage, SortBy, TicketQuery};
-pub use sla::{Clock, Escalation, QueueSla, QueueTargets, TicketSla};
+pub use sla::{Clock, Escalation, EscalationWatch, QueueSla, QueueTargets, Stage, TicketSla};
 pub use store::{Backend, Settings, Store};
 pub use synth::{SynthReport, generate_tickets};
 pub use tickets::{HistoryEntry, NewTicket, Ticket};

@@ -65,6 +65,17 @@ pub enum Clock {
     Solution,
 }
 
+impl Clock {
+    /// `first_response`, `update` or `solution` (as serialised).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Clock::FirstResponse => "first_response",
+            Clock::Update => "update",
+            Clock::Solution => "solution",
+        }
+    }
+}
+
 /// A clock due within the window asked for, or overdue.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Escalation {
@@ -371,6 +382,76 @@ impl Store {
     }
 }
 
+/// What an escalation sweep announces of a clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    /// Due within the warning window.
+    DueSoon,
+    /// Past its due time.
+    Overdue,
+}
+
+impl Stage {
+    /// The stage of `e` as [`Store::escalations`] found it.
+    pub fn of(e: &Escalation) -> Stage {
+        if e.overdue_by.is_some() {
+            Stage::Overdue
+        } else {
+            Stage::DueSoon
+        }
+    }
+
+    /// `due_soon` or `overdue`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::DueSoon => "due_soon",
+            Stage::Overdue => "overdue",
+        }
+    }
+}
+
+/// The escalation sweep's memory (sans-IO): fed the list [`Store::escalations`] returns at
+/// each sweep, it answers which clocks just became due soon or overdue, each once.
+///
+/// A clock is known by its ticket, kind and due time, so a clock that moves (a move to
+/// another queue, an update restarting it) is announced again at its new time, and one that
+/// stops (taken in charge, closed) is forgotten. The first sweep after a start announces
+/// nothing: it only learns what is already due (consoles read the lists when they connect),
+/// so a restart never floods them.
+#[derive(Debug, Default)]
+pub struct EscalationWatch {
+    known: std::collections::HashSet<(TicketId, Clock, DateTime<Utc>, Stage)>,
+    primed: bool,
+}
+
+impl EscalationWatch {
+    /// A watch that has seen nothing yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The clocks of `current` (this sweep's escalations) not announced at their stage yet.
+    pub fn sweep(&mut self, current: &[Escalation]) -> Vec<(Stage, Escalation)> {
+        let keys: std::collections::HashSet<_> = current
+            .iter()
+            .map(|e| (e.ticket, e.kind, e.due, Stage::of(e)))
+            .collect();
+        let mut out = Vec::new();
+        if self.primed {
+            for e in current {
+                let key = (e.ticket, e.kind, e.due, Stage::of(e));
+                if !self.known.contains(&key) {
+                    out.push((key.3, e.clone()));
+                }
+            }
+        }
+        self.known = keys;
+        self.primed = true;
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -392,6 +473,57 @@ mod tests {
             },
             update: update.map(Duration::hours),
         }
+    }
+
+    fn escalation(ticket: i64, kind: Clock, due: DateTime<Utc>, now: DateTime<Utc>) -> Escalation {
+        Escalation {
+            ticket: TicketId(ticket),
+            number: format!("n{ticket}"),
+            queue: QueueId(1),
+            kind,
+            due,
+            overdue_by: (due <= now).then(|| now - due),
+        }
+    }
+
+    #[test]
+    fn the_watch_announces_each_stage_once_and_nothing_at_start() {
+        let mut watch = EscalationWatch::new();
+        let t0 = rome(23, 9, 0);
+        let due = rome(23, 9, 20);
+        let late = escalation(1, Clock::FirstResponse, rome(23, 8, 0), t0);
+        // At start: already due soon and overdue clocks are learnt, not announced.
+        let first = [escalation(2, Clock::Solution, due, t0), late.clone()];
+        assert!(watch.sweep(&first).is_empty());
+        assert!(watch.sweep(&first).is_empty(), "nothing new");
+        // A new ticket comes within the window: due soon, once.
+        let t1 = rome(23, 9, 1);
+        let third = escalation(3, Clock::FirstResponse, rome(23, 9, 25), t1);
+        let now = [
+            escalation(2, Clock::Solution, due, t1),
+            late.clone(),
+            third.clone(),
+        ];
+        let notices = watch.sweep(&now);
+        assert_eq!(notices, vec![(Stage::DueSoon, third.clone())]);
+        assert!(watch.sweep(&now).is_empty());
+        // Time passes: ticket 2's clock crosses its due time.
+        let t2 = rome(23, 9, 21);
+        let crossed = escalation(2, Clock::Solution, due, t2);
+        let now = [
+            crossed.clone(),
+            late.clone(),
+            escalation(3, Clock::FirstResponse, rome(23, 9, 25), t2),
+        ];
+        assert_eq!(watch.sweep(&now), vec![(Stage::Overdue, crossed.clone())]);
+        assert!(watch.sweep(&now).is_empty());
+        // Ticket 3 is taken in charge (gone from the list), then ticket 2 moves queue: its
+        // clock has a new due time, announced again.
+        let moved = escalation(2, Clock::Solution, rome(23, 9, 40), t2);
+        assert_eq!(
+            watch.sweep(&[moved.clone(), late.clone()]),
+            vec![(Stage::DueSoon, moved)]
+        );
     }
 
     fn rome(d: u32, h: u32, m: u32) -> DateTime<Utc> {

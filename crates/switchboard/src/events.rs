@@ -124,6 +124,18 @@ pub enum Event {
         call_id: Option<String>,
         owner: Option<String>,
     },
+    /// A Service Request's escalation clock became due soon or overdue (announced once per
+    /// stage by the escalation sweep; see `crm::EscalationWatch`).
+    #[serde(rename = "ticket.escalation")]
+    TicketEscalation {
+        number: String,
+        queue: String,
+        /// `first_response`, `update` or `solution`.
+        clock: String,
+        /// `due_soon` or `overdue`.
+        stage: String,
+        due: chrono::DateTime<chrono::Utc>,
+    },
 }
 
 /// The bus: a broadcast channel. Slow subscribers lose the oldest events and are told so by

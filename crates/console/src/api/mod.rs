@@ -236,6 +236,7 @@ pub fn routes() -> Vec<Route> {
         route("get", "/api/v1/session", get(s::current)),
         route("delete", "/api/v1/session", delete(s::logout)),
         route("get", "/api/v1/tickets", get(t::search)),
+        route("get", "/api/v1/tickets/due", get(t::due)),
         route("post", "/api/v1/tickets", post(t::create)),
         route("get", T, get(t::show)),
         route(

@@ -171,7 +171,8 @@ pub async fn search(
             }
         }
         if queues.is_empty() {
-            let empty = json!({"total": 0, "page": page, "per_page": per_page, "tickets": []});
+            let empty = json!({"total": 0, "total_exact": true, "page": page,
+                "per_page": per_page, "tickets": []});
             return Ok(axum::Json(empty).into_response());
         }
     }
@@ -216,6 +217,71 @@ pub async fn search(
         "tickets": tickets,
     }))
     .into_response())
+}
+
+/// Query of `GET /api/v1/tickets/due`.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DueParams {
+    /// Clocks due within this many minutes (default 60; overdue ones always).
+    pub within_min: Option<u32>,
+    /// Comma-separated queue names (default: every queue the caller may read).
+    pub queue: Option<String>,
+    /// At most this many tickets (default 50, at most 200).
+    pub limit: Option<u32>,
+}
+
+/// `GET /api/v1/tickets/due`: open Service Requests of the caller's readable queues whose
+/// earliest escalation clock is due within `within_min` minutes or overdue, earliest first,
+/// each with its `sla` clocks, `next_due` and `overdue`. Naming an unreadable queue is 403.
+pub async fn due(
+    State(api): State<Api>,
+    caller: Caller,
+    ApiQuery(p): ApiQuery<DueParams>,
+) -> ApiResult<Response> {
+    let within = p.within_min.unwrap_or(60);
+    if within > 7 * 24 * 60 {
+        return Err(ApiError::invalid("within_min", "0 to 10080", within));
+    }
+    let limit = p.limit.unwrap_or(50);
+    if !(1..=200).contains(&limit) {
+        return Err(ApiError::invalid("limit", "1 to 200", limit));
+    }
+    let mut queues = Vec::new();
+    for name in list(&p.queue, |s| Ok(s.to_string()))? {
+        let q = queue_named(&api, &name).await?;
+        caller.require_queue(&api, q, Access::Read).await?;
+        queues.push(q);
+    }
+    if queues.is_empty()
+        && let Some(readable) = caller.readable_queues(&api).await?
+    {
+        if readable.is_empty() {
+            return Ok(axum::Json(json!({"tickets": []})).into_response());
+        }
+        queues = readable;
+    }
+    let now = api.now();
+    let found = api
+        .store()
+        .due_tickets(
+            &queues,
+            now,
+            chrono::Duration::minutes(within.into()),
+            limit,
+        )
+        .await?;
+    let mut names = Names::new(&api).await?;
+    let mut tickets = Vec::with_capacity(found.len());
+    for t in &found {
+        let next_due = t.sla.next_due(t.state);
+        let mut view = names.ticket(t).await?;
+        view["sla"] = serde_json::to_value(t.sla).unwrap_or(Value::Null);
+        view["next_due"] = json!(next_due);
+        view["overdue"] = json!(next_due.is_some_and(|d| d <= now));
+        tickets.push(view);
+    }
+    Ok(axum::Json(json!({ "tickets": tickets })).into_response())
 }
 
 /// `GET /api/v1/tickets/{number}`: the ticket with `articles`, `history` and `children`;

@@ -81,6 +81,7 @@ impl EventFilter {
             Event::TicketCreated { queue, owner, .. } => {
                 mine(queue) || owner.as_deref() == Some(login.as_str())
             }
+            Event::TicketEscalation { queue, .. } => mine(queue),
         }
     }
 
@@ -217,6 +218,15 @@ mod tests {
             call_id: None,
             owner: owner.map(str::to_string),
         };
+        let escalation = |queue: &str| Event::TicketEscalation {
+            number: "1".into(),
+            queue: queue.into(),
+            clock: "first_response".into(),
+            stage: "overdue".into(),
+            due: chrono::Utc::now(),
+        };
+        assert!(f.admit(&escalation("cittadini")));
+        assert!(!f.admit(&escalation("tecnica")));
         assert!(f.admit(&ticket("cittadini", None)));
         assert!(f.admit(&ticket("tecnica", Some("1001"))));
         assert!(!f.admit(&ticket("tecnica", Some("1003"))));

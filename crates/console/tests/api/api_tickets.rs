@@ -292,3 +292,96 @@ async fn search_filters_pages_and_sorts(f: Fixture) {
     }
 }
 both!(search_filters_pages_and_sorts);
+
+/// Queue targets for the due list: 60 working minutes to take in charge, on a calendar
+/// open at every hour (the fake clock is a Monday morning anyway).
+fn hour_to_take_in_charge() -> crm::QueueTargets {
+    let config: calendar::CalendarConfig = toml::from_str(
+        "timezone = \"Europe/Rome\"\nmon = [\"00:00-24:00\"]\ntue = [\"00:00-24:00\"]\n\
+         wed = [\"00:00-24:00\"]\nthu = [\"00:00-24:00\"]\nfri = [\"00:00-24:00\"]\n\
+         sat = [\"00:00-24:00\"]\nsun = [\"00:00-24:00\"]\n",
+    )
+    .unwrap();
+    crm::QueueTargets {
+        sla: crm::QueueSla {
+            calendar: std::sync::Arc::new(calendar::BusinessCalendar::new(&config).unwrap()),
+            first_response: Some(TimeDelta::minutes(60)),
+            solution: None,
+        },
+        update: None,
+    }
+}
+
+async fn due_list_shows_readable_queues_earliest_first_and_refuses_others(f: Fixture) {
+    for name in ["cittadini", "secondo-livello"] {
+        let q = f.store.queue_by_name(name).await.unwrap().unwrap();
+        f.store.set_queue_sla(q, Some(hour_to_take_in_charge()));
+    }
+    let a1 = f.login("a1").await;
+    let sup = f.login("sup").await;
+    let early = f.ticket(&a1, "cittadini", "Lampione spento").await;
+    f.advance(TimeDelta::minutes(20));
+    let late = f.ticket(&a1, "cittadini", "Buca in strada").await;
+    let second = f.ticket(&sup, "secondo-livello", "Ricorso").await;
+
+    // 50 minutes after the first: it is due within 20 minutes, the others in 30.
+    f.advance(TimeDelta::minutes(30));
+    let r = f
+        .get("/api/v1/tickets/due?within_min=20", &a1)
+        .await
+        .expect(StatusCode::OK);
+    let numbers: Vec<&str> = r.json["tickets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["number"].as_str().unwrap())
+        .collect();
+    assert_eq!(numbers, [early.as_str()]);
+    assert_eq!(r.json["tickets"][0]["overdue"], false);
+    assert!(r.json["tickets"][0]["sla"]["first_response_due"].is_string());
+
+    // 70 minutes after the first: overdue, then the second; a1 cannot read secondo-livello.
+    f.advance(TimeDelta::minutes(20));
+    let r = f
+        .get("/api/v1/tickets/due?within_min=20", &a1)
+        .await
+        .expect(StatusCode::OK);
+    let seen: Vec<(&str, bool)> = r.json["tickets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["number"].as_str().unwrap(),
+                t["overdue"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(seen, [(early.as_str(), true), (late.as_str(), false)]);
+    f.get("/api/v1/tickets/due?queue=secondo-livello", &a1)
+        .await
+        .problem(StatusCode::FORBIDDEN);
+    let r = f
+        .get("/api/v1/tickets/due?within_min=60", &sup)
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(r.json["tickets"].as_array().unwrap().len(), 3, "{}", r.text);
+    assert!(r.text.contains(&second));
+
+    // Taking it in charge stops the first clock: off the list.
+    f.post(&format!("/api/v1/tickets/{early}/lock"), &a1, json!({}))
+        .await
+        .expect(StatusCode::OK);
+    let r = f
+        .get("/api/v1/tickets/due?within_min=30", &a1)
+        .await
+        .expect(StatusCode::OK);
+    assert!(!r.text.contains(&early), "{}", r.text);
+    f.get("/api/v1/tickets/due?within_min=99999", &a1)
+        .await
+        .problem(StatusCode::UNPROCESSABLE_ENTITY);
+    f.call("GET", "/api/v1/tickets/due", None, None)
+        .await
+        .expect(StatusCode::UNAUTHORIZED);
+}
+both!(due_list_shows_readable_queues_earliest_first_and_refuses_others);

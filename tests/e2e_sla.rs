@@ -1,0 +1,108 @@
+//! Escalation clocks through the real binary: `[sla.queues]` targets reach the CRM at start,
+//! a Service Request created through the API carries its due time, and the escalation sweep
+//! announces the clock as due soon (logged and published as `ticket.escalation`).
+
+mod common;
+
+use std::time::Duration;
+
+use common::Server;
+
+/// The demo's SLA calendar (working days), replaced by one open at every hour so the test
+/// does not depend on the day it runs.
+const DEMO_CALENDAR: &str = r#"[sla.calendar]
+timezone = "Europe/Rome"
+italian_holidays = true
+mon = ["08:00-19:00"]
+tue = ["08:00-19:00"]
+wed = ["08:00-19:00"]
+thu = ["08:00-19:00"]
+fri = ["08:00-19:00"]
+sat = ["08:00-14:00"]"#;
+
+const ALWAYS_OPEN: &str = r#"[sla.calendar]
+timezone = "Europe/Rome"
+italian_holidays = false
+mon = ["00:00-24:00"]
+tue = ["00:00-24:00"]
+wed = ["00:00-24:00"]
+thu = ["00:00-24:00"]
+fri = ["00:00-24:00"]
+sat = ["00:00-24:00"]
+sun = ["00:00-24:00"]"#;
+
+#[test]
+fn a_new_request_carries_its_due_time_and_is_announced_due_soon() {
+    let server = Server::start_demo_edited(
+        |demo| {
+            assert!(demo.contains(DEMO_CALENDAR), "config/demo.toml changed");
+            demo.replacen("sweep_s = 30", "sweep_s = 1", 1)
+                .replacen(DEMO_CALENDAR, ALWAYS_OPEN, 1)
+                .replacen(
+                    "[sla.queues.tecnica]\nfirst_response_min = 240",
+                    "[sla.queues.tecnica]\nfirst_response_min = 5",
+                    1,
+                )
+        },
+        "",
+    );
+    assert!(
+        server.wait_log(
+            |log| log.contains("escalation targets applied queues=5"),
+            Duration::from_secs(5)
+        ),
+        "the demo's five queue targets applied at start:\n{}",
+        common::tail(&server.log(), 40)
+    );
+    // Agent 1003 works `tecnica` (CONTRACT.md).
+    let token = server.login("1003", "demo1003");
+    let number = create(&server, &token, "Lampione spento in via Roma");
+
+    // The clock: five working minutes on an always-open calendar.
+    let ticket = server.api_get(&format!("/api/v1/tickets/{number}"), &token);
+    let due = ticket["sla"]["first_response_due"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no first-response clock: {ticket}"));
+    let due = chrono::DateTime::parse_from_rfc3339(due).unwrap();
+    let created_at =
+        chrono::DateTime::parse_from_rfc3339(ticket["created"].as_str().unwrap()).unwrap();
+    assert_eq!(due - created_at, chrono::Duration::minutes(5), "{ticket}");
+    assert!(ticket["sla"]["solution_due"].is_string(), "{ticket}");
+
+    // Due within the 30-minute warning: the sweep announces it.
+    assert!(
+        server.wait_log(|log| announced(log, &number) == 1, Duration::from_secs(15)),
+        "no due_soon escalation for {number}:\n{}",
+        common::tail(&server.log(), 40)
+    );
+    // A second request is announced by a later sweep; by then the first was seen again
+    // and stays announced once.
+    let second = create(&server, &token, "Semaforo guasto");
+    assert!(
+        server.wait_log(|log| announced(log, &second) == 1, Duration::from_secs(15)),
+        "no due_soon escalation for {second}"
+    );
+    assert_eq!(announced(&server.log(), &number), 1, "announced once");
+}
+
+fn create(server: &Server, token: &str, title: &str) -> String {
+    let body = format!(r#"{{"title":"{title}","queue":"tecnica","channel":"phone"}}"#);
+    let (status, body) = server
+        .http("POST", "/api/v1/tickets", Some(token), Some(&body))
+        .expect("create request");
+    assert_eq!(status, 201, "{body}");
+    let created: serde_json::Value = serde_json::from_str(&body).unwrap();
+    created["number"].as_str().expect("a number").to_string()
+}
+
+/// Log lines announcing `number`'s first-response clock as due soon.
+fn announced(log: &str, number: &str) -> usize {
+    log.lines()
+        .filter(|l| {
+            l.contains("escalation")
+                && l.contains(number)
+                && l.contains("stage=\"due_soon\"")
+                && l.contains("clock=\"first_response\"")
+        })
+        .count()
+}
