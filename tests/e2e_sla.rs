@@ -1,12 +1,15 @@
 //! Escalation clocks through the real binary: `[sla.queues]` targets reach the CRM at start,
-//! a Service Request created through the API carries its due time, and the escalation sweep
-//! announces the clock as due soon (logged and published as `ticket.escalation`).
+//! a Service Request created through the API carries its due time, the escalation sweep
+//! announces the clock as due soon (logged and published as `ticket.escalation`), and the
+//! supervisor console and the agent desktop (headless Chromium) list it, the desktop telling
+//! the agent live.
 
 mod common;
 
 use std::time::Duration;
 
 use common::Server;
+use common::web::Browser;
 
 /// The demo's SLA calendar (working days), replaced by one open at every hour so the test
 /// does not depend on the day it runs.
@@ -75,12 +78,50 @@ fn a_new_request_carries_its_due_time_and_is_announced_due_soon() {
         "no due_soon escalation for {number}:\n{}",
         common::tail(&server.log(), 40)
     );
-    // A second request is announced by a later sweep; by then the first was seen again
-    // and stays announced once.
+
+    // The pages: the supervisor's due table and the agent's "due" list show it.
+    let wait = Duration::from_secs(15);
+    let boss = Browser::start();
+    boss.login(
+        &server,
+        "/supervisor",
+        "supervisor",
+        "demo-supervisor",
+        "/supervisor",
+    );
+    boss.wait_js(
+        "the request in the supervisor's due table",
+        &format!("return !!document.querySelector('#due tr[data-number=\"{number}\"]')"),
+        wait,
+    );
+    let desk = Browser::start();
+    desk.login(&server, "/desktop", "1003", "demo1003", "/desktop");
+    desk.click("button[data-list=due]");
+    desk.wait_js(
+        "the request in the agent's due list",
+        &format!(
+            "const b = document.querySelector('#ticket-list button[data-number=\"{number}\"]'); \
+             return b && b.textContent.includes('{number}') && !!b.querySelector('small.due')"
+        ),
+        wait,
+    );
+
+    // A second request is announced by a later sweep, live to the agent's page; by then the
+    // first was seen again and stays announced once.
     let second = create(&server, &token, "Semaforo guasto");
     assert!(
         server.wait_log(|log| announced(log, &second) == 1, Duration::from_secs(15)),
         "no due_soon escalation for {second}"
+    );
+    desk.wait_js(
+        "the live escalation on the agent's status line",
+        &format!("return document.getElementById('status').textContent.includes('{second}')"),
+        wait,
+    );
+    boss.wait_js(
+        "the second request in the supervisor's due table",
+        &format!("return !!document.querySelector('#due tr[data-number=\"{second}\"]')"),
+        wait,
     );
     assert_eq!(announced(&server.log(), &number), 1, "announced once");
 }

@@ -1,6 +1,6 @@
 // The agent desktop: state control, screen pop (R-SR-2), the Service Request work area.
 import { t } from './i18n.js';
-import { api, whoami, connectEvents, setupChrome, duration, notify, failure } from './common.js';
+import { api, whoami, connectEvents, setupChrome, duration, notify, failure, when } from './common.js';
 import { Tickets } from './tickets.js';
 
 const desk = {
@@ -65,7 +65,7 @@ function showPop(ev) {
 
 function scheduleListRefresh() {
   clearTimeout(desk.refresh);
-  desk.refresh = setTimeout(() => { if (['locked', 'queues', 'reminders'].includes(desk.list)) desk.tickets.showList(desk.list); }, 400);
+  desk.refresh = setTimeout(() => { if (['locked', 'queues', 'reminders', 'due'].includes(desk.list)) desk.tickets.showList(desk.list); }, 400);
 }
 
 function onEvent(ev) {
@@ -95,6 +95,12 @@ function onEvent(ev) {
       if (desk.offer && ev.call_id === desk.offer.call_id) $('pop-status').textContent = `· ${t('call_ended')}`;
       break;
     case 'ticket.created':
+      scheduleListRefresh();
+      break;
+    case 'ticket.escalation':
+      // The server sends each clock once per stage, for this agent's queues only.
+      notify(t(ev.stage === 'overdue' ? 'escalation_overdue' : 'escalation_due_soon',
+        { number: ev.number, clock: t('clock_' + ev.clock), time: when(ev.due) }), ev.stage === 'overdue');
       scheduleListRefresh();
       break;
     default:

@@ -1,7 +1,7 @@
 // The supervisor console (R-SUP-1): queues and agents live from /api/v1/events, thresholds
 // highlighted, calls per hour drawn as SVG, an agent set not ready.
 import { t } from './i18n.js';
-import { api, whoami, connectEvents, setupChrome, duration, notify, failure, h } from './common.js';
+import { api, whoami, connectEvents, setupChrome, duration, notify, failure, h, when } from './common.js';
 
 /** Thresholds (R-SUP-1, SLA.C.2): oldest wait above 30 s, service level under 90 %. */
 const OLDEST_WAIT_ALERT_S = 30;
@@ -105,8 +105,34 @@ function scheduleRefresh() {
   }, 300);
 }
 
+/** Service Requests whose escalation clock is due within the hour or overdue (R-VM-2). */
+async function loadDue() {
+  try {
+    sup.due = (await api('GET', '/api/v1/tickets/due?within_min=60&limit=200')).tickets;
+  } catch (e) { notify(failure(e), true); return; }
+  drawDue();
+}
+
+function drawDue() {
+  const due = sup.due || [];
+  const overdue = due.filter((x) => x.overdue);
+  const perQueue = {};
+  overdue.forEach((x) => { perQueue[x.queue] = (perQueue[x.queue] || 0) + 1; });
+  document.getElementById('due-summary').textContent = overdue.length
+    ? `· ${t('overdue_count', { n: overdue.length })}: ${Object.entries(perQueue).map(([q, n]) => `${q} ${n}`).join(', ')}`
+    : '';
+  document.querySelector('#due tbody').replaceChildren(...(due.length ? due.map((x) => h('tr', { class: x.overdue ? 'alert' : '', dataset: { number: x.number } },
+    h('td', {}, x.number), h('td', {}, x.title), h('td', {}, x.queue), h('td', {}, x.owner || '—'),
+    h('td', {}, t('state_' + x.state)),
+    h('td', { class: x.overdue ? 'alert' : '' }, t(x.overdue ? 'overdue_since' : 'due_at', { time: when(x.next_due) }))))
+    : [h('tr', {}, h('td', { colspan: '6' }, t('no_results')))]));
+}
+
 function onEvent(ev) {
   switch (ev.type) {
+    case 'ticket.escalation':
+      loadDue();
+      break;
     case 'snapshot':
       sup.at = Date.now();
       sup.queues = new Map(ev.queues.map((q) => [q.name, q]));
@@ -167,8 +193,12 @@ async function main() {
   let me;
   try { me = await whoami(); } catch (_) { return; }
   setupChrome(me);
-  window.addEventListener('langchange', () => { drawQueues(); drawAgents(); drawChart(); });
+  window.addEventListener('langchange', () => { drawQueues(); drawAgents(); drawChart(); drawDue(); });
   setInterval(tick, 1000);
+  loadDue();
+  // Clocks also cross their due time between events the sweep sends (and tickets get taken
+  // in charge): redraw the list every minute.
+  setInterval(loadDue, 60000);
   connectEvents(onEvent, (on) => {
     document.getElementById('live').textContent = on ? t('live') : t('offline');
     document.getElementById('live').classList.toggle('on', on);

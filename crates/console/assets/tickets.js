@@ -47,6 +47,8 @@ export class Tickets {
         tickets = (await this.search({ owner: this.me.login, state: 'new,open,pending_reminder' })).filter((x) => x.locked);
       } else if (kind === 'queues') {
         tickets = await this.search({ state: 'new,open' });
+      } else if (kind === 'due') {
+        tickets = (await api('GET', '/api/v1/tickets/due?within_min=60&limit=100')).tickets;
       } else if (kind === 'reminders') {
         const now = Date.now();
         tickets = (await this.search({ owner: this.me.login, state: 'pending_reminder' }))
@@ -60,7 +62,9 @@ export class Tickets {
     this.list.replaceChildren(...(tickets.length ? tickets.map((x) => h('li', {},
       h('button', { type: 'button', onclick: () => this.open(x.number), dataset: { number: x.number } },
         h('strong', {}, x.number), ' ', x.title,
-        h('small', {}, `${x.queue} · ${t('state_' + x.state)} · P${x.priority}${x.owner ? ' · ' + x.owner : ''}`)))) :
+        h('small', {}, `${x.queue} · ${t('state_' + x.state)} · P${x.priority}${x.owner ? ' · ' + x.owner : ''}`),
+        x.next_due ? h('small', { class: x.overdue ? 'due overdue' : 'due' },
+          t(x.overdue ? 'overdue_since' : 'due_at', { time: when(x.next_due) })) : ''))) :
       [h('li', {}, t('no_results'))]));
   }
 
