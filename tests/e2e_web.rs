@@ -217,7 +217,12 @@ fn identified_caller_pop_note_close_and_supervisor_follows_live() {
     let phone = Phone::register(&server, "1001");
     // The agent hangs up 6 s after the answer: long enough to see the call live, then wrap-up
     // (5 s in the demo) follows.
-    let agent_phone = phone.start(&server, "agent_answer_bye.xml", &["-d", "6000"]);
+    // Its SIPp runs from now through the browsers' logins and the caller's IVR: a minute.
+    let agent_phone = phone.start(
+        &server,
+        "agent_answer_bye.xml",
+        &["-d", "6000", "-timeout", "60s"],
+    );
     api.wait("1001 registered", WAIT, |api| {
         let a = api.agent("1001");
         if a["registered"] == true {
@@ -374,7 +379,12 @@ fn identified_caller_pop_note_close_and_supervisor_follows_live() {
         WAIT,
     );
 
-    // Closed successful from the page.
+    // Closed successful from the page; until then it is among the queues' open tickets.
+    desk.wait_js(
+        "the new ticket listed in My queues",
+        &format!("return !!document.querySelector('#ticket-list [data-number=\"{number}\"]')"),
+        WAIT,
+    );
     desk.click_button("Close: successful");
     desk.wait_js(
         "the ticket closed",
@@ -382,6 +392,14 @@ fn identified_caller_pop_note_close_and_supervisor_follows_live() {
          return s && s.textContent === 'closed (successful)'",
         WAIT,
     );
+    // The list of the queues' new and open tickets follows: the closed one leaves it.
+    desk.wait_js(
+        "the closed ticket gone from My queues",
+        &format!("return !document.querySelector('#ticket-list [data-number=\"{number}\"]')"),
+        WAIT,
+    );
+    // From the top, as the agent left it: the pop (call ended) above the closed ticket.
+    desk.eval("window.scrollTo(0, 0); return true");
     desk.screenshot(TEST, "5-desktop-sr-closed");
 
     // The API agrees: closed successful, her ticket, the agent's note.

@@ -123,7 +123,12 @@ export function failure(e) {
 export function setupChrome(user) {
   applyI18n();
   const who = document.getElementById('who');
-  if (who && user) who.textContent = `${user.full_name || user.login} (${user.roles.join(', ')})`;
+  // Roles are shown in the operator's language, never as the API's identifiers.
+  const drawWho = () => {
+    if (who && user) who.textContent = `${user.full_name || user.login} (${user.roles.map((r) => t(`role_${r}`)).join(', ')})`;
+  };
+  drawWho();
+  window.addEventListener('langchange', drawWho);
   const picker = document.getElementById('lang');
   if (picker) {
     picker.replaceChildren(...LANGUAGES.map((l) => h('option', { value: l, selected: l === currentLang() }, l.toUpperCase())));
