@@ -341,6 +341,7 @@ impl Phone {
         let uri = format!("sip:{}", self.server);
         let mut authorization = String::new();
         for cseq in 1..=2 {
+            let branch = self.next_branch();
             let msg = format!(
                 "REGISTER {uri} SIP/2.0\r\nVia: SIP/2.0/UDP {};branch={};rport\r\n\
                  From: <sip:{AGENT}@{}>;tag=benchreg\r\nTo: <sip:{AGENT}@{}>\r\n\
@@ -348,7 +349,7 @@ impl Phone {
                  Contact: <sip:{AGENT}@{}>\r\nExpires: 600\r\n{authorization}\
                  Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
                 self.local,
-                self.next_branch(),
+                branch,
                 self.server.ip(),
                 self.server.ip(),
                 self.local
@@ -446,12 +447,13 @@ impl Phone {
         for rr in invite.headers("Record-Route", "").into_iter().rev() {
             routes.push_str(&format!("Route: {rr}\r\n"));
         }
+        let branch = self.next_branch();
         let bye = format!(
             "BYE {target} SIP/2.0\r\nVia: SIP/2.0/UDP {};branch={};rport\r\n\
              From: {};tag=benchagent\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: 1 BYE\r\n{routes}\
              Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
             self.local,
-            self.next_branch(),
+            branch,
             invite.header("To", "t"),
             invite.header("From", "f"),
             invite.call_id()
@@ -711,10 +713,53 @@ async fn run() -> Result<()> {
         "INVITE received by the phone -> call.offered on the agent's WebSocket (signed)",
         offered_ms,
     );
+    // Where the time goes inside the server: its own log stamps, per call, from the answer
+    // being handled ("agent answered: bridged") to the ticket written ("Service Request
+    // opened"); call.connected is published right after the latter.
+    let log = std::fs::read_to_string(server.dir.path().join("server.log")).unwrap_or_default();
+    let inside = ticket_write_ms(&log);
+    if !inside.is_empty() {
+        summary(
+            "inside the server: answer handled -> Service Request written (server log)",
+            inside,
+        );
+    }
     if without_ticket > 0 {
         return Err(format!("{without_ticket} call.connected events had no ticket"));
     }
     Ok(())
+}
+
+/// Per call (by `call_id=` in the span), the milliseconds between the log lines "agent
+/// answered: bridged" and "Service Request opened".
+fn ticket_write_ms(log: &str) -> Vec<f64> {
+    let mut answered = std::collections::HashMap::new();
+    let mut out = Vec::new();
+    for line in log.lines() {
+        let Some(at) = line
+            .split_whitespace()
+            .next()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        else {
+            continue;
+        };
+        let Some(call) = line
+            .split("call{call_id=")
+            .nth(1)
+            .and_then(|r| r.split([' ', '}']).next())
+        else {
+            continue;
+        };
+        if line.contains("agent answered: bridged") {
+            answered.insert(call.to_string(), at);
+        } else if line.contains("Service Request opened")
+            && let Some(start) = answered.remove(call)
+        {
+            let us = (at - start).num_microseconds().unwrap_or(0);
+            out.push(us as f64 / 1000.0);
+        }
+    }
+    out
 }
 
 /// `later - earlier` in milliseconds, negative when `later` came first.
