@@ -194,7 +194,9 @@ fn agent_desktop_screen_pop_and_live_supervisor_console() {
 /// Seconds of an "m:ss" (or "h:mm:ss") duration as the consoles show it.
 fn seconds_of(text: &str) -> u64 {
     text.split(':')
-        .try_fold(0u64, |acc, part| part.trim().parse::<u64>().map(|n| acc * 60 + n))
+        .try_fold(0u64, |acc, part| {
+            part.trim().parse::<u64>().map(|n| acc * 60 + n)
+        })
         .unwrap_or_else(|e| panic!("not a duration {text:?}: {e}"))
 }
 
@@ -320,11 +322,17 @@ fn identified_caller_pop_note_close_and_supervisor_follows_live() {
     assert_eq!(pop["queue"], "cittadini", "{pop}");
     assert_eq!(pop["area"], "cittadini", "{pop}");
     assert!(
-        pop["ivr"].as_str().unwrap_or_default().contains("area1_identify"),
+        pop["ivr"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("area1_identify"),
         "the IVR path: {pop}"
     );
     let waited = seconds_of(pop["wait"].as_str().unwrap_or_default());
-    assert!(waited >= 1, "she waited at least the second seen live: {pop}");
+    assert!(
+        waited >= 1,
+        "she waited at least the second seen live: {pop}"
+    );
 
     // Answered: the Service Request opened for the call, for her.
     let number = desk.wait_js(

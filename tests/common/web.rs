@@ -242,13 +242,9 @@ impl Browser {
         let png = base64::engine::general_purpose::STANDARD
             .decode(encoded.as_str().unwrap_or_default())
             .unwrap_or_else(|e| panic!("screenshot {name}: not base64 ({e})"));
-        assert!(
-            png.starts_with(b"\x89PNG"),
-            "screenshot {name}: not a PNG"
-        );
+        assert!(png.starts_with(b"\x89PNG"), "screenshot {name}: not a PNG");
         let dir = artifacts_dir().join(test);
-        fs::create_dir_all(&dir)
-            .unwrap_or_else(|e| panic!("create {}: {e}", dir.display()));
+        fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("create {}: {e}", dir.display()));
         let path = dir.join(format!("{name}.png"));
         fs::write(&path, png).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
         eprintln!("e2e_web: screenshot {}", path.display());

@@ -141,11 +141,18 @@ fn start_server(bin: &Path, sip_port: u16, http_port: u16) -> Result<ServerProce
     let (rtp_min, rtp_max) = free_rtp_range(400)?;
     let edited = demo
         .replacen("wrap_up_s = 5", "wrap_up_s = 0", 1)
-        .replacen("rtp_port_min = 20000", &format!("rtp_port_min = {rtp_min}"), 1)
-        .replacen("rtp_port_max = 29999", &format!("rtp_port_max = {rtp_max}"), 1)
+        .replacen(
+            "rtp_port_min = 20000",
+            &format!("rtp_port_min = {rtp_min}"),
+            1,
+        )
+        .replacen(
+            "rtp_port_max = 29999",
+            &format!("rtp_port_max = {rtp_max}"),
+            1,
+        )
         .replacen("min_free_mb = 512", "min_free_mb = 1", 1);
-    if !edited.contains("wrap_up_s = 0") || !edited.contains(&format!("rtp_port_min = {rtp_min}"))
-    {
+    if !edited.contains("wrap_up_s = 0") || !edited.contains(&format!("rtp_port_min = {rtp_min}")) {
         return Err("config/demo.toml changed: update the bench's edits".into());
     }
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
@@ -201,7 +208,10 @@ async fn http(
         .nth(1)
         .and_then(|s| s.parse().ok())
         .ok_or(format!("not an HTTP response: {text}"))?;
-    let body = text.split_once("\r\n\r\n").map_or("", |(_, b)| b).to_string();
+    let body = text
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, b)| b)
+        .to_string();
     Ok((status, body))
 }
 
@@ -471,19 +481,17 @@ impl Phone {
             let Ok((m, _)) = self.recv(Duration::from_millis(100)).await else {
                 continue;
             };
-            if m.call_id() == invite.call_id() && m.cseq_method() == "BYE" && m.status().is_some()
-            {
+            if m.call_id() == invite.call_id() && m.cseq_method() == "BYE" && m.status().is_some() {
                 return Ok(());
             }
             self.answer_stray(&m).await?;
         }
     }
 
-    /// What arrives outside the expected exchange: keep-alives answered, the rest ignored.
+    /// What arrives outside the expected exchange: keep-alives, a retransmitted BYE or a
+    /// CANCEL answered 200, the rest (responses, retransmitted ACKs) ignored.
     async fn answer_stray(&self, m: &Sip) -> Result<()> {
-        if m.is_request("OPTIONS") || m.is_request("BYE") {
-            self.reply(m, "200 OK").await?;
-        } else if m.is_request("CANCEL") {
+        if ["OPTIONS", "BYE", "CANCEL"].iter().any(|r| m.is_request(r)) {
             self.reply(m, "200 OK").await?;
         }
         Ok(())
@@ -629,7 +637,12 @@ async fn run() -> Result<()> {
         .args(["-p", &caller_port.to_string()])
         .args(["-m", &args.calls.to_string()])
         .args(["-r", &args.rate.to_string(), "-l", "10"])
-        .args(["-timeout", &format!("{limit_s}s"), "-timeout_error", "-nostdin"])
+        .args([
+            "-timeout",
+            &format!("{limit_s}s"),
+            "-timeout_error",
+            "-nostdin",
+        ])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&sipp_log).map_err(|e| e.to_string())?)
@@ -643,9 +656,10 @@ async fn run() -> Result<()> {
         for n in 0..args.calls {
             // The next offer.
             let (invite, invite_at) = loop {
-                let (m, at) = phone.recv(CALL_LIMIT).await.map_err(|e| {
-                    format!("call {n}: {e}")
-                })?;
+                let (m, at) = phone
+                    .recv(CALL_LIMIT)
+                    .await
+                    .map_err(|e| format!("call {n}: {e}"))?;
                 if m.is_request("INVITE") {
                     break (m, at);
                 }
@@ -665,7 +679,10 @@ async fn run() -> Result<()> {
             let deadline = Instant::now() + Duration::from_secs(10);
             loop {
                 let (m, _) = phone.recv(Duration::from_millis(500)).await.unwrap_or((
-                    Sip { text: String::new(), from: invite.from },
+                    Sip {
+                        text: String::new(),
+                        from: invite.from,
+                    },
                     Instant::now(),
                 ));
                 if m.is_request("ACK") && m.call_id() == invite.call_id() {
@@ -725,7 +742,9 @@ async fn run() -> Result<()> {
         );
     }
     if without_ticket > 0 {
-        return Err(format!("{without_ticket} call.connected events had no ticket"));
+        return Err(format!(
+            "{without_ticket} call.connected events had no ticket"
+        ));
     }
     Ok(())
 }

@@ -60,8 +60,17 @@ async fn the_document_lists_exactly_the_routes(f: Fixture) {
                 .unwrap()
         })
         .collect();
-    for t in ["snapshot", "call.offered", "call.connected", "agent.state", "queue.changed"] {
-        assert!(types.contains(&t), "{t} missing from StreamMessage: {types:?}");
+    for t in [
+        "snapshot",
+        "call.offered",
+        "call.connected",
+        "agent.state",
+        "queue.changed",
+    ] {
+        assert!(
+            types.contains(&t),
+            "{t} missing from StreamMessage: {types:?}"
+        );
     }
     // Every schema reference resolves.
     let text = doc.to_string();
