@@ -92,11 +92,15 @@ fn agent_desktop_screen_pop_and_live_supervisor_console() {
         "const l = document.getElementById('lang'); l.value = 'it'; \
          l.dispatchEvent(new Event('change')); return true",
     );
+    // Everything drawn before the switch too: the live mark and the (empty) ticket list.
     desk.wait_js(
         "Italian labels",
-        "return document.getElementById('btn-ready').textContent === 'Disponibile'",
+        "return document.getElementById('btn-ready').textContent === 'Disponibile' \
+         && document.getElementById('live').textContent === 'in diretta' \
+         && document.getElementById('ticket-list').textContent === 'Nessun risultato.'",
         WAIT,
     );
+    desk.screenshot("e2e_web", "0-desktop-italian");
     desk.eval(
         "const l = document.getElementById('lang'); l.value = 'en'; \
          l.dispatchEvent(new Event('change')); return true",
@@ -447,5 +451,17 @@ fn identified_caller_pop_note_close_and_supervisor_follows_live() {
         WAIT,
     );
     assert_eq!(boss.eval("return window.__noReload === true"), true);
+
+    // The same console in Italian, whose labels are longer.
+    boss.eval(
+        "const l = document.getElementById('lang'); l.value = 'it'; \
+         l.dispatchEvent(new Event('change')); return true",
+    );
+    boss.wait_js(
+        "Italian labels on the console",
+        &format!("return {agent_state} === 'Disponibile'"),
+        WAIT,
+    );
+    boss.screenshot(TEST, "6-supervisor-italian");
     drop(media);
 }

@@ -60,15 +60,19 @@ export async function logout() {
  */
 export function connectEvents(onEvent, onStatus) {
   let delay = 500;
+  // The status line is text in the operator's language: said again when it changes.
+  let live = false;
+  const status = (on) => { live = on; onStatus(on); };
+  window.addEventListener('langchange', () => onStatus(live));
   const open = () => {
     const scheme = window.location.protocol === 'https:' ? 'wss' : 'ws';
     const ws = new WebSocket(`${scheme}://${window.location.host}/api/v1/events`);
-    ws.onopen = () => { delay = 500; onStatus(true); };
+    ws.onopen = () => { delay = 500; status(true); };
     ws.onmessage = (m) => {
       try { onEvent(JSON.parse(m.data)); } catch (e) { console.error('event', e); }
     };
     ws.onclose = (c) => {
-      onStatus(false);
+      status(false);
       if (c.code === 4401) { window.location.assign('/'); return; }
       setTimeout(open, delay);
       delay = Math.min(delay * 2, 10000);
