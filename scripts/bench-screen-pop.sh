@@ -7,6 +7,7 @@
 #   scripts/bench-screen-pop.sh                 # 200 calls, 5 calls per second offered
 #   BENCH_CALLS=50 BENCH_RATE=2 scripts/bench-screen-pop.sh
 #   BENCH_NO_BUILD=1 scripts/bench-screen-pop.sh
+#   BENCH_SAMPLES=/tmp/pop.csv scripts/bench-screen-pop.sh   # every call's figures as CSV
 #
 # The program (crates/console/examples/screen_pop_latency.rs) is the agent's phone and the
 # agent's desktop at once, so both instants come from one monotonic clock; SIPp plays the
@@ -24,4 +25,5 @@ if [[ -z "${BENCH_NO_BUILD:-}" ]]; then
 fi
 echo "command: $0 (BENCH_CALLS=$CALLS BENCH_RATE=$RATE) on $(nproc) CPUs, $(date -u +%FT%TZ)"
 exec "$target/release/examples/screen_pop_latency" \
-    --centralino "$target/release/centralino" --calls "$CALLS" --rate "$RATE"
+    --centralino "$target/release/centralino" --calls "$CALLS" --rate "$RATE" \
+    ${BENCH_SAMPLES:+--samples "$BENCH_SAMPLES"}

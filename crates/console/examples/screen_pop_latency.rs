@@ -47,6 +47,8 @@ struct Args {
     centralino: PathBuf,
     calls: usize,
     rate: u32,
+    /// Where to write every call's figures (CSV), to look at the tail's pattern.
+    samples: Option<PathBuf>,
 }
 
 fn args() -> Result<Args> {
@@ -54,6 +56,7 @@ fn args() -> Result<Args> {
         centralino: workspace().join("target/release/centralino"),
         calls: 200,
         rate: 5,
+        samples: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -62,9 +65,10 @@ fn args() -> Result<Args> {
             "--centralino" => out.centralino = PathBuf::from(value()?),
             "--calls" => out.calls = value()?.parse().map_err(|e| format!("--calls: {e}"))?,
             "--rate" => out.rate = value()?.parse().map_err(|e| format!("--rate: {e}"))?,
+            "--samples" => out.samples = Some(PathBuf::from(value()?)),
             other => {
                 return Err(format!(
-                    "unknown argument {other} (--centralino PATH, --calls N, --rate CPS)"
+                    "unknown argument {other} (--centralino PATH, --calls N, --rate CPS, --samples CSV)"
                 ));
             }
         }
@@ -714,6 +718,13 @@ async fn run() -> Result<()> {
             "SIPp failed ({sipp_status}); see {}",
             sipp_log.display()
         ));
+    }
+    if let Some(path) = &args.samples {
+        let mut csv = String::from("call,connected_ms,offered_ms\n");
+        for (n, (c, o)) in connected_ms.iter().zip(&offered_ms).enumerate() {
+            csv.push_str(&format!("{n},{c:.3},{o:.3}\n"));
+        }
+        std::fs::write(path, csv).map_err(|e| format!("{}: {e}", path.display()))?;
     }
     println!(
         "screen-pop latency over {} calls ({} cps offered, queue cittadini, agent {AGENT}, \
