@@ -2,6 +2,8 @@
 //! WebDriver): the agent desktop and the supervisor console of the real `centralino serve`,
 //! with the demo data, an agent phone played by SIPp (digest REGISTER, then UAS) and a caller
 //! from SIPp. Every wait is for a DOM condition or the API's live state, never a sleep.
+//! Screenshots of the key moments (PNG, the 1366×768 window) are kept in
+//! `target/test-artifacts/e2e_web/`, or `$CENTRALINO_ARTIFACTS/e2e_web/`, to be looked at.
 //! Needs `sipp` and `chromium`/`chromium-driver` (scripts/install-test-deps.sh).
 
 mod common;
