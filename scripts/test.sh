@@ -24,6 +24,7 @@ step "cargo test --workspace --doc"
 cargo test --workspace --doc
 
 # The whole suite last, so the run closes on its summary (CI reads the closing lines).
+echo "(browser screenshots: ${CENTRALINO_ARTIFACTS:-target/test-artifacts}/e2e_web/)"
 if cargo nextest --version >/dev/null 2>&1; then
     step "cargo nextest run --workspace --no-fail-fast"
     cargo nextest run --workspace --no-fail-fast

@@ -2,10 +2,13 @@
 //! WebDriver): the agent desktop and the supervisor console of the real `centralino serve`,
 //! with the demo data, an agent phone played by SIPp (digest REGISTER, then UAS) and a caller
 //! from SIPp. Every wait is for a DOM condition or the API's live state, never a sleep.
+//! Screenshots of the key moments (PNG, the 1366×768 window) are kept in
+//! `target/test-artifacts/e2e_web/`, or `$CENTRALINO_ARTIFACTS/e2e_web/`, to be looked at.
 //! Needs `sipp` and `chromium`/`chromium-driver` (scripts/install-test-deps.sh).
 
 mod common;
 
+use std::net::{Ipv4Addr, UdpSocket};
 use std::time::Duration;
 
 use common::agents::*;
@@ -91,11 +94,15 @@ fn agent_desktop_screen_pop_and_live_supervisor_console() {
         "const l = document.getElementById('lang'); l.value = 'it'; \
          l.dispatchEvent(new Event('change')); return true",
     );
+    // Everything drawn before the switch too: the live mark and the (empty) ticket list.
     desk.wait_js(
         "Italian labels",
-        "return document.getElementById('btn-ready').textContent === 'Disponibile'",
+        "return document.getElementById('btn-ready').textContent === 'Disponibile' \
+         && document.getElementById('live').textContent === 'in diretta' \
+         && document.getElementById('ticket-list').textContent === 'Nessun risultato.'",
         WAIT,
     );
+    desk.screenshot("e2e_web", "0-desktop-italian");
     desk.eval(
         "const l = document.getElementById('lang'); l.value = 'en'; \
          l.dispatchEvent(new Event('change')); return true",
@@ -188,4 +195,275 @@ fn agent_desktop_screen_pop_and_live_supervisor_console() {
         "return document.getElementById('pop-status').textContent.includes('Call ended')",
         WAIT,
     );
+}
+
+/// Seconds of an "m:ss" (or "h:mm:ss") duration as the consoles show it.
+fn seconds_of(text: &str) -> u64 {
+    text.split(':')
+        .try_fold(0u64, |acc, part| {
+            part.trim().parse::<u64>().map(|n| acc * 60 + n)
+        })
+        .unwrap_or_else(|e| panic!("not a duration {text:?}: {e}"))
+}
+
+/// The demo as shipped: Maria Rossi calls the citizen-services line from her own number and
+/// is identified by it (ANI). She waits in `cittadini` while the supervisor watches; agent
+/// 1001 goes ready, the screen pop names her with her wait; on answer the Service Request
+/// opens, the agent writes a note and closes it successful from the page. The supervisor's
+/// console, in a second browser with its own session, follows it live: one caller waiting,
+/// then none, the agent talking, then in wrap-up. Screenshots of each moment are kept under
+/// `target/test-artifacts/e2e_web/` (or `$CENTRALINO_ARTIFACTS`), and the API confirms the
+/// Service Request's final state and note.
+#[test]
+fn identified_caller_pop_note_close_and_supervisor_follows_live() {
+    const TEST: &str = "e2e_web";
+    const NOTE: &str = "Certificate of residence requested; sent by post";
+    let server = Server::start_demo("");
+    let api = Api::supervisor(&server);
+    let maria = api.get("/api/v1/customers?phone=%2B390600000001");
+    let maria_id = maria[0]["id"].as_i64().unwrap_or_else(|| panic!("{maria}"));
+    let phone = Phone::register(&server, "1001");
+    // The agent hangs up 6 s after the answer: long enough to see the call live, then wrap-up
+    // (5 s in the demo) follows.
+    // Its SIPp runs from now through the browsers' logins and the caller's IVR: a minute.
+    let agent_phone = phone.start(
+        &server,
+        "agent_answer_bye.xml",
+        &["-d", "6000", "-timeout", "60s"],
+    );
+    api.wait("1001 registered", WAIT, |api| {
+        let a = api.agent("1001");
+        if a["registered"] == true {
+            Ok(())
+        } else {
+            Err(a.to_string())
+        }
+    });
+
+    let boss = Browser::start();
+    boss.login(
+        &server,
+        "/supervisor",
+        SUPERVISOR.0,
+        SUPERVISOR.1,
+        "/supervisor",
+    );
+    boss.eval("window.__noReload = true; return true");
+    let queue_cell = |cell: &str| {
+        format!(
+            "(() => {{ const r = document.querySelector('#queues tr[data-queue=\"cittadini\"]'); \
+             return r ? r.querySelector('.{cell}').textContent : null; }})()"
+        )
+    };
+    let agent_state = "(() => { const r = document.querySelector('#agents tr[data-agent=\"1001\"]'); \
+                       return r ? r.querySelector('.state').textContent : null; })()";
+    boss.wait_js(
+        "cittadini with nobody waiting and 1001 logged out",
+        &format!(
+            "return {} === '0' && {agent_state} === 'Logged out'",
+            queue_cell("waiting")
+        ),
+        WAIT,
+    );
+
+    let desk = Browser::start();
+    desk.login(&server, "/desktop", "1001", "demo1001", "/desktop");
+    desk.wait_js(
+        "the desktop with a registered phone",
+        "return document.getElementById('phone-state').dataset.registered === 'true'",
+        WAIT,
+    );
+
+    // Maria calls the direct citizen-services line; her number identifies her.
+    let media = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind the caller's RTP port");
+    let rtp_port = media.local_addr().expect("local addr").port().to_string();
+    let caller = sipp_start(
+        "uac_keypad_server_bye.xml",
+        &server,
+        &[
+            "-s",
+            "800100201",
+            "-key",
+            "caller",
+            "+390600000001",
+            "-key",
+            "rtp_port",
+            &rtp_port,
+            "-timeout",
+            "60s",
+        ],
+    );
+
+    // Live on the supervisor's console: one caller waiting, for at least a second.
+    boss.wait_js(
+        "one caller waiting in cittadini for a second or more",
+        &format!(
+            "return {} === '1' && {} !== '0:00'",
+            queue_cell("waiting"),
+            queue_cell("oldest")
+        ),
+        Duration::from_secs(30),
+    );
+    boss.screenshot(TEST, "1-supervisor-caller-waiting");
+
+    // The agent goes ready: the call is offered and the pop names the caller.
+    desk.click("#btn-ready");
+    let pop = desk.wait_js(
+        "the screen pop with the caller's card",
+        "const p = document.getElementById('pop'); const c = document.getElementById('customer-name'); \
+         if (p.hidden || !c) return null; \
+         const f = id => document.getElementById(id).textContent; \
+         return {caller: f('pop-caller'), wait: f('pop-wait'), channel: f('pop-channel'), \
+                 by: document.getElementById('pop-identified').dataset.by, \
+                 identified: f('pop-identified'), queue: f('pop-queue'), area: f('pop-area'), \
+                 ivr: f('pop-ivr'), card: c.textContent}",
+        WAIT,
+    );
+    desk.screenshot(TEST, "2-desktop-screen-pop");
+    assert_eq!(pop["caller"], "Maria Rossi · +390600000001", "{pop}");
+    assert_eq!(pop["card"], "Maria Rossi", "{pop}");
+    assert_eq!(pop["by"], "ani", "{pop}");
+    assert_eq!(pop["identified"], "caller number", "{pop}");
+    assert_eq!(pop["channel"], "phone", "{pop}");
+    assert_eq!(pop["queue"], "cittadini", "{pop}");
+    assert_eq!(pop["area"], "cittadini", "{pop}");
+    assert!(
+        pop["ivr"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("area1_identify"),
+        "the IVR path: {pop}"
+    );
+    let waited = seconds_of(pop["wait"].as_str().unwrap_or_default());
+    assert!(
+        waited >= 1,
+        "she waited at least the second seen live: {pop}"
+    );
+
+    // Answered: the Service Request opened for the call, for her.
+    let number = desk.wait_js(
+        "the auto-opened Service Request",
+        "const n = document.getElementById('ticket-number'); \
+         return n && /^\\d{10,}/.test(n.textContent) ? n.textContent.split(' ')[0] : null",
+        WAIT,
+    );
+    let number = number.as_str().expect("a ticket number").to_string();
+
+    // The supervisor sees the queue empty and the agent talking on that call.
+    let live = boss.wait_js(
+        "1001 talking and nobody waiting",
+        &format!(
+            "const r = document.querySelector('#agents tr[data-agent=\"1001\"]'); \
+             return {agent_state} === 'Talking' && {} === '0' && {} === '1' \
+             && r.querySelector('.call').textContent",
+            queue_cell("waiting"),
+            queue_cell("talking")
+        ),
+        WAIT,
+    );
+    boss.screenshot(TEST, "3-supervisor-agent-talking");
+    assert!(live.as_str().is_some_and(|c| !c.is_empty()), "{live}");
+
+    // The note, typed into the ticket's form while talking.
+    desk.type_into(".note-form textarea", NOTE);
+    desk.click(".note-form button[type=submit]");
+    desk.wait_js(
+        "the note among the articles",
+        &format!(
+            "return [...document.querySelectorAll('.articles article')] \
+             .some(a => a.textContent.includes('{NOTE}'))"
+        ),
+        WAIT,
+    );
+
+    // The agent's phone hangs up: wrap-up, on both consoles.
+    boss.wait_js(
+        "1001 in wrap-up",
+        &format!(
+            "return {agent_state} === 'Wrap-up' && {} === '1'",
+            queue_cell("wrap-up")
+        ),
+        WAIT,
+    );
+    boss.screenshot(TEST, "4-supervisor-agent-wrap-up");
+    desk.wait_js(
+        "the desktop in wrap-up with its countdown",
+        "return document.getElementById('agent-state').dataset.state === 'wrap_up' \
+         && document.getElementById('wrap-up-countdown').textContent.startsWith('wrap-up:')",
+        WAIT,
+    );
+
+    // Closed successful from the page; until then it is among the queues' open tickets.
+    desk.wait_js(
+        "the new ticket listed in My queues",
+        &format!("return !!document.querySelector('#ticket-list [data-number=\"{number}\"]')"),
+        WAIT,
+    );
+    desk.click_button("Close: successful");
+    desk.wait_js(
+        "the ticket closed",
+        "const s = document.getElementById('ticket-state'); \
+         return s && s.textContent === 'closed (successful)'",
+        WAIT,
+    );
+    // The list of the queues' new and open tickets follows: the closed one leaves it.
+    desk.wait_js(
+        "the closed ticket gone from My queues",
+        &format!("return !document.querySelector('#ticket-list [data-number=\"{number}\"]')"),
+        WAIT,
+    );
+    // From the top, as the agent left it: the pop (call ended) above the closed ticket.
+    desk.eval("window.scrollTo(0, 0); return true");
+    desk.screenshot(TEST, "5-desktop-sr-closed");
+
+    // The API agrees: closed successful, her ticket, the agent's note.
+    let ticket = api.get(&format!("/api/v1/tickets/{number}"));
+    assert_eq!(ticket["state"], "closed_successful", "{ticket}");
+    assert_eq!(ticket["customer_id"].as_i64(), Some(maria_id), "{ticket}");
+    assert_eq!(ticket["owner"], "1001", "{ticket}");
+    assert_eq!(ticket["channel"], "phone", "{ticket}");
+    let note = ticket["articles"]
+        .as_array()
+        .and_then(|a| a.iter().find(|x| x["body"] == NOTE))
+        .unwrap_or_else(|| panic!("no article with the note: {ticket}"));
+    assert_eq!(note["kind"], "note", "{note}");
+    assert_eq!(note["created_by"], "1001", "{note}");
+
+    let caller = caller.wait();
+    caller.assert_ok(&server);
+    agent_phone.wait().assert_ok(&server);
+    let card = api.ended_call(&caller.call_id());
+    assert_eq!(card["ticket"], number.as_str(), "{card}");
+    assert_eq!(card["identity"], "ani", "{card}");
+    assert_eq!(card["customer_id"].as_i64(), Some(maria_id), "{card}");
+    assert_eq!(card["agent"], "1001", "{card}");
+    let card_wait = card["wait_ms"].as_u64().unwrap_or_else(|| panic!("{card}")) / 1000;
+    assert!(
+        card_wait.abs_diff(waited) <= 1,
+        "the pop's wait ({waited} s) is the call's ({card_wait} s)"
+    );
+
+    // Wrap-up over: ready again, the answered call counted, all without a reload.
+    boss.wait_js(
+        "1001 ready again, one call answered",
+        &format!(
+            "return {agent_state} === 'Ready' && {} === '1'",
+            queue_cell("answered")
+        ),
+        WAIT,
+    );
+    assert_eq!(boss.eval("return window.__noReload === true"), true);
+
+    // The same console in Italian, whose labels are longer.
+    boss.eval(
+        "const l = document.getElementById('lang'); l.value = 'it'; \
+         l.dispatchEvent(new Event('change')); return true",
+    );
+    boss.wait_js(
+        "Italian labels on the console",
+        &format!("return {agent_state} === 'Disponibile'"),
+        WAIT,
+    );
+    boss.screenshot(TEST, "6-supervisor-italian");
+    drop(media);
 }

@@ -106,7 +106,8 @@ impl Phone {
     }
 
     /// Runs the UAS `scenario` (tests/sipp/agent_*.xml) on the registered port, with `args`
-    /// (`-m N`, `-d ms`, `-rtp_echo`, …), and waits until SIPp listens there.
+    /// (`-m N`, `-d ms`, `-rtp_echo`, `-timeout 60s` for a longer bound than
+    /// [`SIPP_TIMEOUT`], …), and waits until SIPp listens there.
     pub fn start(&self, server: &Server, scenario: &str, args: &[&str]) -> SippRun {
         let mut argv: Vec<String> = vec![
             "-p".into(),
@@ -117,8 +118,21 @@ impl Phone {
         if !args.contains(&"-m") {
             argv.extend(["-m".into(), "1".into()]);
         }
-        argv.extend(args.iter().map(|a| a.to_string()));
-        let mut run = spawn_sipp(server, scenario, argv, SIPP_TIMEOUT);
+        // SIPp's -timeout counts from its start: a test whose calls come late gives its own.
+        let mut limit = SIPP_TIMEOUT;
+        let mut rest = args.iter();
+        while let Some(arg) = rest.next() {
+            if *arg == "-timeout" {
+                let value = rest.next().expect("-timeout needs a value such as 60s");
+                let secs = value.trim_end_matches('s').parse().unwrap_or_else(|e| {
+                    panic!("-timeout {value}: whole seconds such as 60s expected ({e})")
+                });
+                limit = Duration::from_secs(secs);
+            } else {
+                argv.push(arg.to_string());
+            }
+        }
+        let mut run = spawn_sipp(server, scenario, argv, limit);
         let deadline = Instant::now() + Duration::from_secs(10);
         while !udp_listening(self.sip_port) {
             if !run.running() || Instant::now() > deadline {

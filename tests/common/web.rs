@@ -186,15 +186,31 @@ impl Browser {
     }
 
     fn element(&self, css: &str) -> String {
+        self.element_by("css selector", css)
+    }
+
+    /// The element found by a W3C locator strategy (WebDriver §12.2: css selector, xpath, …).
+    fn element_by(&self, using: &str, value: &str) -> String {
         let v = self.command(
             "POST",
             "/element",
-            serde_json::json!({"using": "css selector", "value": css}),
+            serde_json::json!({"using": using, "value": value}),
         );
         v[ELEMENT]
             .as_str()
-            .unwrap_or_else(|| panic!("no element {css}: {v}"))
+            .unwrap_or_else(|| panic!("no element {using} {value}: {v}"))
             .to_string()
+    }
+
+    /// Clicks the button whose visible text is `text` (a real pointer click, found as an
+    /// operator finds it: by its label).
+    pub fn click_button(&self, text: &str) {
+        let id = self.element_by("xpath", &format!("//button[normalize-space()='{text}']"));
+        self.command(
+            "POST",
+            &format!("/element/{id}/click"),
+            serde_json::json!({}),
+        );
     }
 
     /// Clicks the element `css` (WebDriver §14.1: a real pointer click).
@@ -215,6 +231,24 @@ impl Browser {
             &format!("/element/{id}/value"),
             serde_json::json!({"text": text}),
         );
+    }
+
+    /// Saves a PNG of the viewport (WebDriver §19.1) as `name`.png in [`artifacts_dir`]`/test`
+    /// and returns its path: the pages as an operator sees them, kept after the run to be
+    /// looked at.
+    pub fn screenshot(&self, test: &str, name: &str) -> PathBuf {
+        use base64::Engine as _;
+        let encoded = self.command("GET", "/screenshot", serde_json::Value::Null);
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(encoded.as_str().unwrap_or_default())
+            .unwrap_or_else(|e| panic!("screenshot {name}: not base64 ({e})"));
+        assert!(png.starts_with(b"\x89PNG"), "screenshot {name}: not a PNG");
+        let dir = artifacts_dir().join(test);
+        fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("create {}: {e}", dir.display()));
+        let path = dir.join(format!("{name}.png"));
+        fs::write(&path, png).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+        eprintln!("e2e_web: screenshot {}", path.display());
+        path
     }
 
     /// The page's path.
@@ -244,6 +278,20 @@ impl Browser {
             ),
             Duration::from_secs(15),
         );
+    }
+}
+
+/// Where tests leave artifacts (screenshots): `$CENTRALINO_ARTIFACTS` when set, otherwise
+/// `target/test-artifacts` of the workspace, a stable place that survives the run.
+pub fn artifacts_dir() -> PathBuf {
+    match std::env::var_os("CENTRALINO_ARTIFACTS") {
+        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
+        // The manifest is crates/centralino: the workspace is two levels up.
+        _ => Path::new(env!("CARGO_MANIFEST_DIR"))
+            .ancestors()
+            .nth(2)
+            .unwrap_or(Path::new("."))
+            .join("target/test-artifacts"),
     }
 }
 

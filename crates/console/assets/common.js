@@ -60,15 +60,19 @@ export async function logout() {
  */
 export function connectEvents(onEvent, onStatus) {
   let delay = 500;
+  // The status line is text in the operator's language: said again when it changes.
+  let live = false;
+  const status = (on) => { live = on; onStatus(on); };
+  window.addEventListener('langchange', () => onStatus(live));
   const open = () => {
     const scheme = window.location.protocol === 'https:' ? 'wss' : 'ws';
     const ws = new WebSocket(`${scheme}://${window.location.host}/api/v1/events`);
-    ws.onopen = () => { delay = 500; onStatus(true); };
+    ws.onopen = () => { delay = 500; status(true); };
     ws.onmessage = (m) => {
       try { onEvent(JSON.parse(m.data)); } catch (e) { console.error('event', e); }
     };
     ws.onclose = (c) => {
-      onStatus(false);
+      status(false);
       if (c.code === 4401) { window.location.assign('/'); return; }
       setTimeout(open, delay);
       delay = Math.min(delay * 2, 10000);
@@ -123,7 +127,12 @@ export function failure(e) {
 export function setupChrome(user) {
   applyI18n();
   const who = document.getElementById('who');
-  if (who && user) who.textContent = `${user.full_name || user.login} (${user.roles.join(', ')})`;
+  // Roles are shown in the operator's language, never as the API's identifiers.
+  const drawWho = () => {
+    if (who && user) who.textContent = `${user.full_name || user.login} (${user.roles.map((r) => t(`role_${r}`)).join(', ')})`;
+  };
+  drawWho();
+  window.addEventListener('langchange', drawWho);
   const picker = document.getElementById('lang');
   if (picker) {
     picker.replaceChildren(...LANGUAGES.map((l) => h('option', { value: l, selected: l === currentLang() }, l.toUpperCase())));

@@ -131,7 +131,8 @@ async function main() {
   $('pop-close').addEventListener('click', () => { $('pop').hidden = true; });
   document.querySelectorAll('[role=tab]').forEach((b) => b.addEventListener('click', () => selectList(b.dataset.list)));
   document.addEventListener('keydown', (e) => { if (e.key === 'Escape' && !$('pop').hidden) $('pop').hidden = true; });
-  window.addEventListener('langchange', () => { drawState(); if (desk.offer && !$('pop').hidden) showPop(desk.offer); });
+  window.addEventListener('ticketchange', scheduleListRefresh);
+  window.addEventListener('langchange', () => { scheduleListRefresh(); drawState(); if (desk.offer && !$('pop').hidden) showPop(desk.offer); });
   selectList('queues');
   setInterval(tick, 1000);
   connectEvents(onEvent, (on) => {

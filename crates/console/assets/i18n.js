@@ -45,6 +45,8 @@ const STRINGS = {
     state_closed_unsuccessful: 'closed (unsuccessful)', state_merged: 'merged',
     forbidden_page: 'You may not open this page.', back: 'Back to the desktop',
     supervisor_reason: 'set by supervisor', refresh: 'Refresh',
+    role_agent_first_level: 'first level', role_agent_second_level: 'second level',
+    role_supervisor: 'supervisor', role_admin: 'administrator',
   },
   it: {
     app: 'centralino', login_title: 'Accesso', login: 'Utente', password: 'Password',
@@ -89,6 +91,8 @@ const STRINGS = {
     state_closed_unsuccessful: 'chiuso (non risolto)', state_merged: 'unito',
     forbidden_page: 'Non puoi aprire questa pagina.', back: 'Torna alla postazione',
     supervisor_reason: 'impostato dal supervisore', refresh: 'Aggiorna',
+    role_agent_first_level: 'primo livello', role_agent_second_level: 'secondo livello',
+    role_supervisor: 'supervisore', role_admin: 'amministratore',
   },
 };
 

@@ -53,7 +53,8 @@ function drawChart() {
   for (let hr = 0; hr < 24; hr++) {
     const b = today.find((x) => new Date(x.hour).getHours() === hr);
     const calls = b ? b.calls : 0;
-    const height = (calls / max) * 160;
+    // 150 of the 170 px above the axis: the count drawn above the tallest bar stays inside.
+    const height = (calls / max) * 150;
     const rect = document.createElementNS(SVG, 'rect');
     rect.setAttribute('x', String(hr * w + 2)); rect.setAttribute('width', String(w - 4));
     rect.setAttribute('y', String(170 - height)); rect.setAttribute('height', String(height));

@@ -84,6 +84,8 @@ export class Tickets {
     try {
       await api(method, `/api/v1/tickets/${encodeURIComponent(this.current.number)}${suffix}`, body);
       notify(message);
+      // The lists beside show states and owners: let the page refresh them.
+      window.dispatchEvent(new CustomEvent('ticketchange'));
       await this.reload();
       return true;
     } catch (e) { notify(failure(e), true); return false; }
@@ -153,7 +155,7 @@ export class Tickets {
       h('h2', { id: 'ticket-number' }, `${x.number} · ${x.title}`),
       h('dl', { class: 'facts' },
         fact(t('state'), h('span', { id: 'ticket-state' }, t('state_' + x.state) + (x.pending_until ? ` (${when(x.pending_until)})` : ''))),
-        fact(t('queue'), x.queue), fact(t('priority'), x.priority), fact(t('type'), x.type),
+        fact(t('queue'), x.queue), fact(t('priority'), x.priority), fact(t('type'), x.type.replace(/_/g, ' ')),
         fact(t('owner'), x.owner + (x.locked ? ' 🔒' : '')), fact(t('channel'), x.channel),
         fact(t('created'), when(x.created)), fact(t('parent_number'), x.parent)),
       actions,

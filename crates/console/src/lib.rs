@@ -109,7 +109,7 @@ pub fn consoles(api: api::Api, bus: Option<EventBus>, wrap_up: Option<Duration>)
 pub fn consoles_with(stream: events::EventStream) -> Router {
     let api = stream.api().clone();
     let events = Router::new()
-        .route("/api/v1/events", get(events::upgrade))
+        .route(api::openapi::EVENTS_PATH, get(events::upgrade))
         .with_state(stream);
     api::router(api.clone())
         .merge(events)

@@ -124,6 +124,9 @@ fn pool_options(backend: Backend, settings: &Settings, max: u32) -> AnyPoolOptio
             for pragma in [
                 format!("PRAGMA busy_timeout = {busy_ms}"),
                 "PRAGMA synchronous = NORMAL".to_string(),
+                // The checkpoint thread of `crate::writer` folds the log in, off the
+                // commits' path (file databases; in memory there is no log).
+                "PRAGMA wal_autocheckpoint = 0".to_string(),
                 // 256 MiB of the file mapped (shared by every connection), 16 MiB page cache.
                 "PRAGMA mmap_size = 268435456".to_string(),
                 "PRAGMA cache_size = -16384".to_string(),

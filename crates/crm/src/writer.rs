@@ -14,6 +14,14 @@
 //! A caller's create is durable (committed, `synchronous = NORMAL` in WAL mode as the pool)
 //! before its answer arrives. The thread ends when the last [`Store`](crate::Store) clone
 //! holding it is dropped.
+//!
+//! # Checkpoints
+//! Beside it, a second thread copies the write-ahead log into the database file
+//! (`PRAGMA wal_checkpoint(PASSIVE)`, which waits for no reader or writer) every
+//! [`CHECKPOINT_EVERY`]. The store's connections turn SQLite's automatic checkpoint off
+//! (`wal_autocheckpoint = 0`): otherwise the commit that happens to fill the log past 1,000
+//! pages runs the checkpoint itself, with its fsyncs, and the caller waiting for that commit
+//! (a ticket opened for an answered call, say) waits tens of milliseconds for them.
 
 use std::sync::mpsc;
 use std::time::Duration;
@@ -31,6 +39,9 @@ use crate::types::to_ms;
 
 /// Most creates committed in one transaction.
 const MAX_GROUP: usize = 512;
+
+/// How often the checkpoint thread folds the write-ahead log into the database file.
+pub(crate) const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 
 /// One create for the writer thread: everything decided by the caller but the number.
 struct CreateJob {
@@ -54,6 +65,8 @@ pub(crate) struct Created {
 #[derive(Debug, Clone)]
 pub(crate) struct Writer {
     jobs: mpsc::Sender<CreateJob>,
+    /// Never sent on: its last clone dropped ends the checkpoint thread.
+    _checkpoints: mpsc::Sender<()>,
 }
 
 /// The path of an SQLite URL (`sqlite://path?…`, `sqlite:path`); `None` for in-memory
@@ -79,11 +92,20 @@ impl Writer {
             system: settings.system_id,
             tz: settings.time_zone,
         };
+        let (checkpoints, stop) = mpsc::channel::<()>();
+        let (path, busy) = (ctx.path.clone(), ctx.busy);
         std::thread::Builder::new()
             .name("crm-sqlite-writer".into())
             .spawn(move || run(ctx, rx))
             .map_err(|e| Error::Database(sqlx::Error::Io(e)))?;
-        Ok(Writer { jobs })
+        std::thread::Builder::new()
+            .name("crm-sqlite-checkpoint".into())
+            .spawn(move || checkpoint(&path, busy, &stop))
+            .map_err(|e| Error::Database(sqlx::Error::Io(e)))?;
+        Ok(Writer {
+            jobs,
+            _checkpoints: checkpoints,
+        })
     }
 
     /// Queues a create of `new` (in `queue`, `None`: `raw`) by `actor` at `now` with
@@ -147,10 +169,33 @@ fn open(ctx: &Context) -> rusqlite::Result<rusqlite::Connection> {
     conn.busy_timeout(ctx.busy)?;
     // The pool's settings (see `store::pool_options`); WAL is the file's, set by migrate.
     conn.execute_batch(
-        "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -16384;",
+        "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -16384; \
+         PRAGMA wal_autocheckpoint = 0;",
     )?;
     conn.set_prepared_statement_cache_capacity(16);
     Ok(conn)
+}
+
+/// The checkpoint thread (see the module docs): a PASSIVE checkpoint every
+/// [`CHECKPOINT_EVERY`] on a connection of its own, until `stop`'s sender is dropped. A
+/// failure is logged and tried again at the next tick with a fresh connection.
+fn checkpoint(path: &str, busy: Duration, stop: &mpsc::Receiver<()>) {
+    let mut conn: Option<rusqlite::Connection> = None;
+    while let Err(mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(CHECKPOINT_EVERY) {
+        if conn.is_none() {
+            conn = rusqlite::Connection::open(path)
+                .and_then(|c| c.busy_timeout(busy).map(|()| c))
+                .map_err(|e| tracing::warn!(error = %e, "checkpoint: cannot open the database"))
+                .ok();
+        }
+        let Some(c) = &conn else { continue };
+        // (busy, log frames, frames checkpointed): only failures are worth a line.
+        let done = c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(0));
+        if let Err(e) = done {
+            tracing::warn!(error = %e, "checkpoint failed; trying again");
+            conn = None;
+        }
+    }
 }
 
 fn run(ctx: Context, rx: mpsc::Receiver<CreateJob>) {

@@ -215,7 +215,179 @@ fn paths() -> Value {
         "/api/v1/queues": {"get": op("acd", "Live queue figures (an agent sees the queues they serve)",
             vec![], None,
             ok("200", "the queues", Some(json!({"type": "array", "items": r("Queue")}))), &[F503], true)},
+        EVENTS_PATH: {"get": events_stream()},
     })
+}
+
+/// The event stream's path. It is served beside [`super::routes`] (its handler needs the bus,
+/// not only the API), so the route-table test counts it separately.
+pub const EVENTS_PATH: &str = "/api/v1/events";
+
+/// `GET /api/v1/events`: OpenAPI 3.1 has no WebSocket operations, so the upgrade is described
+/// as the GET it starts with (101 Switching Protocols, RFC 6455 §4) and the messages that then
+/// flow server → client as the `StreamMessage` schema, named by `x-websocket-message`.
+fn events_stream() -> Value {
+    let mut v = op(
+        "events",
+        "The live event stream: upgrades to a WebSocket (RFC 6455) that sends one JSON text \
+         message per event, a `snapshot` first. Authenticated by `Authorization: Bearer`, \
+         `?token=` (browsers cannot set headers on a WebSocket) or the session cookie from this \
+         server's own pages (checked by `Origin`). Supervisors and admins see every event; an \
+         agent sees their own state and calls and what happens in their queues. A client too \
+         slow for the bus gets `resync` and a fresh `snapshot`; when the session ends the \
+         server closes with code 4401. Clients send nothing.",
+        vec![
+            query_param(
+                "token",
+                "the session token, for clients that cannot set Authorization",
+            ),
+            json!({"name": "Upgrade", "in": "header", "required": true,
+                   "schema": {"type": "string", "const": "websocket"}}),
+        ],
+        None,
+        (
+            "101".into(),
+            json!({"description": "Switching Protocols: the WebSocket is open; each message is a \
+                                   StreamMessage (JSON text)"}),
+        ),
+        &[("403", "the session cookie was sent from another origin")],
+        true,
+    );
+    v["x-websocket-message"] = r("StreamMessage");
+    v
+}
+
+/// The messages of the event stream, one schema per `type` (switchboard's `Event`, plus the
+/// stream's own `snapshot` and `resync`).
+fn stream_schemas(schemas: &mut Map<String, Value>) {
+    let s = json!({"type": "string"});
+    let sn = json!({"type": ["string", "null"]});
+    let int = json!({"type": "integer"});
+    let kind = |t: &str| json!({"type": "string", "const": t});
+    let messages = [
+        (
+            "EventSnapshot",
+            "snapshot",
+            json!({"at": {"type": "string", "format": "date-time"},
+            "user": obj(json!({"login": s, "role": s, "full_name": s}), &["login", "role"]),
+            "queues": {"type": "array", "items": r("Queue")},
+            "agents": {"type": "array", "items": r("Agent")},
+            "hourly": {"type": "array", "items": obj(json!({"hour": {"type": "string", "format": "date-time"},
+                "calls": int}), &["hour", "calls"])},
+            "wrap_up_s": {"type": ["integer", "null"]}}),
+            vec!["at", "user", "queues", "agents", "hourly"],
+        ),
+        (
+            "EventResync",
+            "resync",
+            json!({"missed": int}),
+            vec!["missed"],
+        ),
+        (
+            "EventCallStarted",
+            "call.started",
+            json!({"call_id": s, "sip_call_id": s, "caller": sn,
+            "dialled": sn}),
+            vec!["call_id", "sip_call_id"],
+        ),
+        (
+            "EventCallAnswered",
+            "call.answered",
+            json!({"call_id": s, "codec": s}),
+            vec!["call_id", "codec"],
+        ),
+        (
+            "EventDtmf",
+            "call.dtmf",
+            json!({"call_id": s, "digit": s}),
+            vec!["call_id", "digit"],
+        ),
+        (
+            "EventMediaChanged",
+            "call.media_changed",
+            json!({"call_id": s, "direction": s}),
+            vec!["call_id", "direction"],
+        ),
+        (
+            "EventCallEnded",
+            "call.ended",
+            json!({"call_id": s,
+            "outcome": {"type": "string", "enum": ["caller_hangup", "server_hangup", "abandoned", "rejected", "failed"]},
+            "duration_ms": int}),
+            vec!["call_id", "outcome", "duration_ms"],
+        ),
+        (
+            "EventIvrStep",
+            "call.ivr",
+            json!({"call_id": s, "step": s}),
+            vec!["call_id", "step"],
+        ),
+        (
+            "EventCallQueued",
+            "call.queued",
+            json!({"call_id": s, "queue": s, "area": sn}),
+            vec!["call_id", "queue"],
+        ),
+        (
+            "EventCallOffered",
+            "call.offered",
+            json!({"call_id": s, "agent": s, "queue": s,
+            "channel": s, "caller": sn, "customer_id": {"type": ["integer", "null"]},
+            "customer_name": sn, "identified_by": {"type": "string", "enum": ["pin", "ani", "none"]},
+            "area": sn, "sr_type": sn, "ivr_path": {"type": "array", "items": s}, "waited_ms": int}),
+            vec![
+                "call_id",
+                "agent",
+                "queue",
+                "channel",
+                "identified_by",
+                "ivr_path",
+                "waited_ms",
+            ],
+        ),
+        (
+            "EventCallConnected",
+            "call.connected",
+            json!({"call_id": s, "agent": s, "queue": s,
+            "waited_ms": int, "ticket": sn}),
+            vec!["call_id", "agent", "queue", "waited_ms"],
+        ),
+        (
+            "EventQueueChanged",
+            "queue.changed",
+            json!({"queue": s, "waiting": int,
+            "oldest_wait_s": {"type": "number"}}),
+            vec!["queue", "waiting", "oldest_wait_s"],
+        ),
+        (
+            "EventAgentState",
+            "agent.state",
+            json!({"login": s,
+            "state": {"type": "string", "enum": ["logged_out", "ready", "ringing", "talking", "wrap_up", "not_ready"]},
+            "reason": sn, "registered": {"type": "boolean"}, "since": {"type": "string", "format": "date-time"}}),
+            vec!["login", "state", "registered", "since"],
+        ),
+        (
+            "EventTicketCreated",
+            "ticket.created",
+            json!({"number": s, "queue": s, "channel": s,
+            "call_id": sn, "owner": sn}),
+            vec!["number", "queue", "channel"],
+        ),
+    ];
+    let mut one_of = Vec::new();
+    for (name, tag, mut props, mut required) in messages {
+        props["type"] = kind(tag);
+        required.insert(0, "type");
+        schemas.insert(name.into(), obj(props, &required));
+        one_of.push(r(name));
+    }
+    schemas.insert(
+        "StreamMessage".into(),
+        json!({"description": "One message of /api/v1/events, told apart by `type`; clients \
+                               ignore types they do not know (new ones are added over time).",
+               "oneOf": one_of, "discriminator": {"propertyName": "type"}}),
+    );
 }
 
 fn schemas() -> Value {
@@ -293,6 +465,11 @@ fn schemas() -> Value {
 
 /// The whole document.
 pub fn spec() -> Value {
+    let mut all_schemas = match schemas() {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    };
+    stream_schemas(&mut all_schemas);
     json!({
         "openapi": "3.1.0",
         "info": {
@@ -310,7 +487,7 @@ pub fn spec() -> Value {
                 "cookie": {"type": "apiKey", "in": "cookie", "name": "centralino_session",
                     "description": "state-changing requests must also send X-CSRF-Token"},
             },
-            "schemas": schemas(),
+            "schemas": all_schemas,
         },
     })
 }

@@ -34,12 +34,44 @@ async fn the_document_lists_exactly_the_routes(f: Fixture) {
             route.path
         );
     }
+    // The event stream is served beside the route table (its handler needs the bus).
+    let events = &paths[console::api::openapi::EVENTS_PATH]["get"];
+    assert!(events["responses"]["101"].is_object(), "{events}");
+    assert_eq!(
+        events["x-websocket-message"]["$ref"],
+        "#/components/schemas/StreamMessage"
+    );
     let documented: usize = paths.values().map(|p| p.as_object().unwrap().len()).sum();
     assert_eq!(
         documented,
-        routes.len(),
+        routes.len() + 1,
         "the document has operations no route serves"
     );
+    // Every message type of the stream has its schema, named by its `type`.
+    let messages = doc["components"]["schemas"]["StreamMessage"]["oneOf"]
+        .as_array()
+        .unwrap();
+    let types: Vec<&str> = messages
+        .iter()
+        .map(|m| {
+            let name = m["$ref"].as_str().unwrap().rsplit('/').next().unwrap();
+            doc["components"]["schemas"][name]["properties"]["type"]["const"]
+                .as_str()
+                .unwrap()
+        })
+        .collect();
+    for t in [
+        "snapshot",
+        "call.offered",
+        "call.connected",
+        "agent.state",
+        "queue.changed",
+    ] {
+        assert!(
+            types.contains(&t),
+            "{t} missing from StreamMessage: {types:?}"
+        );
+    }
     // Every schema reference resolves.
     let text = doc.to_string();
     let schemas = doc["components"]["schemas"].as_object().unwrap();

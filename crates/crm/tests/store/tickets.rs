@@ -245,3 +245,33 @@ async fn connect_with_defaults_and_refuse_unknown_urls() {
         "{err}"
     );
 }
+
+/// SQLite's automatic checkpoint is off (it would run inside whichever commit fills the log,
+/// making that caller wait for its fsyncs); the store's own checkpoint thread folds the log
+/// into the database file instead, within a second or two and with no help from the test.
+#[tokio::test]
+async fn the_write_ahead_log_is_folded_in_by_the_checkpoint_thread() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("d.db");
+    let store = Store::connect(&format!("sqlite://{}?mode=rwc", db.display()))
+        .await
+        .unwrap();
+    let before = std::fs::metadata(&db).unwrap().len();
+    for n in 0..200 {
+        let new = NewTicket::new(format!("ticket {n}"), Channel::Phone);
+        store.create_ticket(new, Actor::System, t0()).await.unwrap();
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let after = std::fs::metadata(&db).unwrap().len();
+        if after > before {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the database file stayed at {before} bytes: nothing checkpointed in 10 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    store.close().await;
+}
