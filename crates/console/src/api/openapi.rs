@@ -374,6 +374,15 @@ fn stream_schemas(schemas: &mut Map<String, Value>) {
             "call_id": sn, "owner": sn}),
             vec!["number", "queue", "channel"],
         ),
+        (
+            "EventTicketEscalation",
+            "ticket.escalation",
+            json!({"number": s, "queue": s,
+            "clock": {"type": "string", "enum": ["first_response", "update", "solution"]},
+            "stage": {"type": "string", "enum": ["due_soon", "overdue"]},
+            "due": {"type": "string", "format": "date-time"}}),
+            vec!["number", "queue", "clock", "stage", "due"],
+        ),
     ];
     let mut one_of = Vec::new();
     for (name, tag, mut props, mut required) in messages {
