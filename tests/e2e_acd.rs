@@ -467,3 +467,96 @@ fn transfer_to_second_level_with_the_service_request() {
         "the note is in the ticket: {detail}"
     );
 }
+
+/// R-ACD-6 from the phone: agent 1001's phone (SIPp) transfers the caller blind by SIP REFER
+/// to `secondo-livello`. The gateway answers 202 and NOTIFYs "100 Trying" then "200 OK"
+/// (checked by the scenario), ends 1001's leg with BYE; 2001's phone rings and answers; the
+/// Service Request moved to the second-level queue with the note saying how, owned by 2001.
+#[test]
+fn blind_transfer_by_refer_from_the_agents_phone() {
+    let mut config = acd_config(4, &["1001"]);
+    config.push_str(
+        "\n[[acd.queues]]\nname = \"secondo-livello\"\n\n\
+         [[acd.agents]]\nlogin = \"2001\"\nqueues = [\"secondo-livello\"]\n",
+    );
+    let server = Server::start(&config);
+    let api = Api::supervisor(&server);
+    let mut agents = phones(
+        &server,
+        &[
+            (
+                "1001",
+                "agent_refer.xml",
+                &["-key", "refer_to", "secondo-livello", "-d", "1000"],
+            ),
+            ("2001", "agent_answer_bye.xml", &["-d", "1500"]),
+        ],
+    );
+    wait_registered(&api, &["1001", "2001"]);
+    api.set_state("1001", "ready");
+    api.set_state("2001", "ready");
+    api.wait_agent("2001", "ready", None);
+
+    let caller = sipp_start("uac_server_bye.xml", &server, &["-timeout", "40s"]);
+    let (_, second) = agents.pop().expect("2001");
+    let (_, first) = agents.pop().expect("1001");
+    let first = first.wait();
+    first.assert_ok(&server);
+    let second = second.wait();
+    second.assert_ok(&server);
+    let caller = caller.wait();
+    caller.assert_ok(&server);
+
+    let card = api.ended_call(&caller.call_id());
+    assert_eq!(card["outcome"], "answered", "card: {card}");
+    assert!(
+        card["ivr_path"].as_array().unwrap().iter().any(|s| s
+            .as_str()
+            .unwrap()
+            .contains("transferred to secondo-livello")),
+        "card: {card}"
+    );
+    let tickets = api.tickets_of(card["call_id"].as_str().unwrap());
+    assert_eq!(tickets.len(), 1, "{tickets:?}");
+    assert_eq!(tickets[0]["queue"], "secondo-livello", "{}", tickets[0]);
+    assert_eq!(tickets[0]["owner"], "2001", "{}", tickets[0]);
+    let number = tickets[0]["number"].as_str().unwrap();
+    let detail = api.get(&format!("/api/v1/tickets/{number}"));
+    assert!(
+        detail.to_string().contains("SIP REFER"),
+        "the note says how it moved: {detail}"
+    );
+}
+
+/// A REFER naming no queue: NOTIFY "404" ends the subscription (checked by the scenario), the
+/// call stays with the agent, who then hangs up; the ticket stays in its queue.
+#[test]
+fn refer_to_an_unknown_queue_is_reported_and_the_call_goes_on() {
+    let server = Server::start(&acd_config(4, &["1001"]));
+    let api = Api::supervisor(&server);
+    let mut agents = phones(
+        &server,
+        &[(
+            "1001",
+            "agent_refer_unknown.xml",
+            &["-key", "refer_to", "nowhere", "-d", "1000"],
+        )],
+    );
+    wait_registered(&api, &["1001"]);
+    api.set_state("1001", "ready");
+    let caller = sipp_start("uac_server_bye.xml", &server, &["-timeout", "30s"]);
+    let (_, first) = agents.pop().expect("1001");
+    let first = first.wait();
+    first.assert_ok(&server);
+    let caller = caller.wait();
+    caller.assert_ok(&server);
+    let card = assert_answered(&api, &caller.call_id(), "1001");
+    assert!(
+        card["ivr_path"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s.as_str().unwrap().contains("transfer to nowhere refused")),
+        "card: {card}"
+    );
+}

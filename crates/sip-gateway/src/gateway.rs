@@ -37,6 +37,7 @@ enum Command {
     Answer(CallRef, SocketAddr),
     Reject(CallRef, u16),
     Hangup(CallRef),
+    NotifyTransfer(CallRef, u16),
     Stats(oneshot::Sender<GatewayStats>),
     Bindings(String, oneshot::Sender<Vec<Binding>>),
     RegisteredUsers(oneshot::Sender<Vec<String>>),
@@ -138,6 +139,12 @@ impl Gateway {
 
     pub fn hangup(&self, call: CallRef) {
         let _ = self.commands.send(Command::Hangup(call));
+    }
+
+    /// Reports how the transfer the phone asked for on `call` (REFER) ended: `status` in the
+    /// final NOTIFY (200 taken over, or an error such as 404 or 503).
+    pub fn notify_transfer(&self, call: CallRef, status: u16) {
+        let _ = self.commands.send(Command::NotifyTransfer(call, status));
     }
 
     /// Counters of the gateway; `None` once it has stopped.
@@ -264,6 +271,7 @@ impl Driver {
             Command::Answer(call, rtp) => self.ua.answer(call, rtp, now),
             Command::Reject(call, status) => self.ua.reject(call, status, now),
             Command::Hangup(call) => self.ua.hangup(call, now),
+            Command::NotifyTransfer(call, status) => self.ua.notify_transfer(call, status, now),
             Command::Stats(reply) => {
                 let _ = reply.send(GatewayStats {
                     calls: self.ua.calls(),

@@ -330,6 +330,17 @@ impl Switchboard {
                             let _ = route.inbox.send(CallInput::Agent(call, AgentLegEvent::Answered(media)));
                         }
                     }
+                    Some(UaEvent::TransferRequested { call, target, .. }) => match routes.get(&call) {
+                        Some(route) if route.placed => {
+                            let user = target.user;
+                            let _ = route.inbox.send(CallInput::Agent(call, AgentLegEvent::TransferRequested { user }));
+                        }
+                        // The trunk's side cannot move its own caller: only agents transfer.
+                        _ => {
+                            info!(?call, target = %target.uri, "REFER on a caller's leg declined");
+                            self.shared.gateway.notify_transfer(call, 603);
+                        }
+                    },
                     Some(UaEvent::CallEnded { call, reason }) => {
                         if let Some(route) = routes.remove(&call) {
                             let _ = route.inbox.send(if route.placed {

@@ -40,7 +40,7 @@ mod error_response;
 mod ext;
 mod framer;
 mod lines;
-mod names;
+pub(crate) mod names;
 mod syntax;
 mod via;
 

@@ -10,10 +10,10 @@ pub fn status(code: u16) -> rsip::StatusCode {
 }
 
 /// The methods we accept, for `Allow` headers (RFC 3261 §20.5).
-pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS";
+pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, REFER";
 
 /// [`ALLOW`] when the registrar is on.
-pub const ALLOW_WITH_REGISTER: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER";
+pub const ALLOW_WITH_REGISTER: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, REFER, REGISTER";
 
 /// A response to `request` per RFC 3261 §8.2.6.2: Via (all, in order), From, Call-ID, CSeq
 /// copied; To copied with `to_tag` added when it has none and the response is not a 100.

@@ -250,6 +250,7 @@ impl UserAgent {
                 reinvite_tx: None,
                 end_reason: None,
                 ack: None,
+                refer: None,
             },
         );
         self.by_dialog.insert((call_id, local_tag), call);
@@ -339,6 +340,7 @@ impl UserAgent {
                 self.end(call, EndReason::RemoteBye);
             }
             Method::Invite => self.on_reinvite(call, tx, request, now),
+            Method::Refer => self.on_refer(call, tx, &request, now),
             Method::Options | Method::Info | Method::Update if request.body.is_empty() => {
                 self.reply_in_dialog(call, tx, &request, 200, now)
             }

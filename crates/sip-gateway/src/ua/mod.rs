@@ -19,9 +19,11 @@ pub mod build;
 pub mod dialog;
 mod inbound;
 mod outbound;
+mod refer;
 mod register;
 
 pub use outbound::OutgoingCall;
+pub use refer::{ReferTarget, parse_refer_to};
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -145,6 +147,14 @@ pub enum UaEvent {
         call: CallRef,
         media: Negotiated,
     },
+    /// The peer asked by REFER (blind transfer, RFC 3515) that the call go to `target`;
+    /// already answered 202. Report the outcome with [`UserAgent::notify_transfer`].
+    TransferRequested {
+        call: CallRef,
+        target: ReferTarget,
+        /// The `Referred-By` value, when the phone sent one.
+        referred_by: Option<String>,
+    },
     /// The call is over; the handle is no longer valid.
     CallEnded {
         call: CallRef,
@@ -211,6 +221,8 @@ struct Call {
     end_reason: Option<EndReason>,
     /// Outbound: the ACK of the 2xx, re-sent on every 2xx retransmission (RFC 3261 §13.2.2.4).
     ack: Option<rsip::Request>,
+    /// A REFER accepted in this dialog and not yet finally reported.
+    refer: Option<refer::PendingRefer>,
 }
 
 /// What a client transaction of ours is for.
@@ -219,6 +231,8 @@ enum ClientKind {
     Invite,
     Cancel,
     Bye,
+    /// NOTIFY of a transfer's progress; its answer changes nothing.
+    Notify,
 }
 
 /// The user agent of the trunk: calls offered to us (UAS) and calls we place (UAC).
@@ -523,6 +537,12 @@ impl UserAgent {
                         self.on_invite_timeout(call);
                     } else if let Some((_, ClientKind::Cancel)) = self.client_txs.remove(&id) {
                         debug!("CANCEL got no answer");
+                    } else if let Some((call, ClientKind::Notify)) =
+                        self.client_txs.get(&id).copied()
+                    {
+                        // The transfer goes on without its progress report.
+                        self.client_txs.remove(&id);
+                        debug!(?call, "NOTIFY got no answer");
                     } else if let Some((call, _)) = self.client_txs.remove(&id) {
                         warn!(?call, "BYE got no answer");
                         let reason = self

@@ -125,6 +125,7 @@ impl UserAgent {
                 reinvite_tx: None,
                 end_reason: None,
                 ack: None,
+                refer: None,
             },
         );
         self.process(now);

@@ -534,3 +534,265 @@ fn requests_from_outside_allow_from_are_dropped_unanswered() {
         [UaEvent::IncomingCall(_)]
     ));
 }
+
+/// A REFER in the dialog of an answered call, with `extra` header lines.
+fn refer(branch: &str, call_id: &str, to_tag: &str, cseq: u32, extra: &str) -> Vec<u8> {
+    format!(
+        "REFER sip:centralino@127.0.0.1:5060 SIP/2.0\r\n\
+         Via: SIP/2.0/UDP 127.0.0.1:5070;branch={branch}\r\n\
+         From: \"Maria\" <sip:0600000001@127.0.0.1:5070>;tag=caller1\r\n\
+         To: <sip:800100200@127.0.0.1:5060>;tag={to_tag}\r\n\
+         Call-ID: {call_id}\r\n\
+         CSeq: {cseq} REFER\r\n\
+         Contact: <sip:0600000001@127.0.0.1:5070>\r\n\
+         Max-Forwards: 70\r\n\
+         {extra}Content-Length: 0\r\n\r\n"
+    )
+    .into_bytes()
+}
+
+/// The 200 a phone sends to our in-dialog `request`.
+fn ok_to(request: &str) -> Vec<u8> {
+    format!(
+        "SIP/2.0 200 OK\r\nVia: {}\r\nFrom: {}\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: {}\r\nContent-Length: 0\r\n\r\n",
+        header(request, "Via").unwrap(),
+        header(request, "From").unwrap(),
+        header(request, "To").unwrap(),
+        header(request, "Call-ID").unwrap(),
+        header(request, "CSeq").unwrap(),
+    )
+    .into_bytes()
+}
+
+#[test]
+fn refer_is_accepted_reported_and_notified_until_the_final_status() {
+    let mut ua = ua();
+    let (call, tag, t0) = answered_call(&mut ua, "r1@test");
+    ua.handle_datagram(
+        &in_dialog("ACK", "z9hG4bKa", "r1@test", &tag, 1, ""),
+        peer(),
+        t0,
+    );
+    ua.handle_datagram(
+        &refer(
+            "z9hG4bKr1",
+            "r1@test",
+            &tag,
+            2,
+            "Refer-To: <sip:secondo-livello@127.0.0.1:5060>\r\nReferred-By: <sip:1001@127.0.0.1>\r\n",
+        ),
+        peer(),
+        t0,
+    );
+    let out = sent(&mut ua);
+    let accepted = out
+        .iter()
+        .find(|m| m.starts_with("SIP/2.0 202"))
+        .expect("202");
+    assert!(
+        header(accepted, "To")
+            .unwrap()
+            .contains(&format!("tag={tag}"))
+    );
+    assert!(header(accepted, "Contact").is_some(), "{accepted}");
+    let trying = out
+        .iter()
+        .find(|m| m.starts_with("NOTIFY "))
+        .expect("NOTIFY");
+    assert!(
+        trying.starts_with("NOTIFY sip:0600000001@127.0.0.1:5070 SIP/2.0"),
+        "{trying}"
+    );
+    assert_eq!(header(trying, "Event"), Some("refer"));
+    assert_eq!(
+        header(trying, "Subscription-State"),
+        Some("active;expires=60")
+    );
+    assert_eq!(
+        header(trying, "Content-Type"),
+        Some("message/sipfrag;version=2.0")
+    );
+    assert!(
+        trying.ends_with("\r\n\r\nSIP/2.0 100 Trying\r\n"),
+        "{trying}"
+    );
+    match events(&mut ua).as_slice() {
+        [
+            UaEvent::TransferRequested {
+                call: c,
+                target,
+                referred_by,
+            },
+        ] => {
+            assert_eq!(*c, call);
+            assert_eq!(target.user.as_deref(), Some("secondo-livello"));
+            assert_eq!(referred_by.as_deref(), Some("<sip:1001@127.0.0.1>"));
+        }
+        other => panic!("{other:?}"),
+    }
+    let t1 = t0 + Duration::from_millis(50);
+    ua.handle_datagram(&ok_to(trying), peer(), t1);
+
+    // A second REFER while the first is pending waits its turn.
+    ua.handle_datagram(
+        &refer(
+            "z9hG4bKr2",
+            "r1@test",
+            &tag,
+            3,
+            "Refer-To: <sip:tecnica@127.0.0.1>\r\n",
+        ),
+        peer(),
+        t1,
+    );
+    assert!(sent(&mut ua).iter().any(|m| m.starts_with("SIP/2.0 491")));
+    assert!(events(&mut ua).is_empty());
+
+    // The caller is taken over: the last NOTIFY ends the subscription.
+    ua.notify_transfer(call, 200, t1).unwrap();
+    let out = sent(&mut ua);
+    let done = out
+        .iter()
+        .find(|m| m.starts_with("NOTIFY "))
+        .expect("final NOTIFY");
+    assert_eq!(
+        header(done, "Subscription-State"),
+        Some("terminated;reason=noresource")
+    );
+    assert!(done.ends_with("\r\n\r\nSIP/2.0 200 OK\r\n"), "{done}");
+    let cseqs: Vec<u32> = [trying, done]
+        .iter()
+        .map(|m| {
+            header(m, "CSeq")
+                .unwrap()
+                .split(' ')
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap()
+        })
+        .collect();
+    assert!(cseqs[1] > cseqs[0], "{cseqs:?}");
+    // Nothing more to say once it ended.
+    ua.notify_transfer(call, 200, t1).unwrap();
+    assert!(sent(&mut ua).is_empty());
+}
+
+#[test]
+fn refer_without_a_usable_target_is_refused_with_the_reason() {
+    let mut ua = ua();
+    let (_, tag, t0) = answered_call(&mut ua, "r2@test");
+    ua.handle_datagram(
+        &in_dialog("ACK", "z9hG4bKa", "r2@test", &tag, 1, ""),
+        peer(),
+        t0,
+    );
+    ua.handle_datagram(&refer("z9hG4bKr1", "r2@test", &tag, 2, ""), peer(), t0);
+    let out = sent(&mut ua);
+    assert_eq!(status_line(&out[0]), "SIP/2.0 400 missing Refer-To");
+    // The compact form `r` is understood, and what it names must be a SIP URI.
+    ua.handle_datagram(
+        &refer(
+            "z9hG4bKr2",
+            "r2@test",
+            &tag,
+            3,
+            "r: <mailto:x@example.org>\r\n",
+        ),
+        peer(),
+        t0,
+    );
+    let out = sent(&mut ua);
+    assert!(
+        status_line(&out[0]).starts_with("SIP/2.0 400 Refer-To: not a sip:"),
+        "{}",
+        out[0]
+    );
+    assert!(events(&mut ua).is_empty());
+}
+
+#[test]
+fn refer_sub_false_gets_no_notify_and_a_lost_notify_keeps_the_call() {
+    let mut ua = ua();
+    let (call, tag, t0) = answered_call(&mut ua, "r3@test");
+    ua.handle_datagram(
+        &in_dialog("ACK", "z9hG4bKa", "r3@test", &tag, 1, ""),
+        peer(),
+        t0,
+    );
+    ua.handle_datagram(
+        &refer(
+            "z9hG4bKr1",
+            "r3@test",
+            &tag,
+            2,
+            "Refer-To: <sip:tecnica@127.0.0.1>\r\nRefer-Sub: false\r\n",
+        ),
+        peer(),
+        t0,
+    );
+    let out = sent(&mut ua);
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_eq!(header(&out[0], "Refer-Sub"), Some("false"));
+    assert_eq!(events(&mut ua).len(), 1);
+    ua.notify_transfer(call, 200, t0).unwrap();
+    assert!(sent(&mut ua).is_empty());
+
+    // With a subscription, a NOTIFY nobody answers times out without ending the call.
+    ua.handle_datagram(
+        &refer(
+            "z9hG4bKr2",
+            "r3@test",
+            &tag,
+            3,
+            "Refer-To: <sip:tecnica@127.0.0.1>\r\n",
+        ),
+        peer(),
+        t0,
+    );
+    let _ = sent(&mut ua);
+    let _ = events(&mut ua);
+    let mut now = t0;
+    for _ in 0..80 {
+        now += Duration::from_secs(1);
+        ua.handle_timeout(now);
+        let _ = sent(&mut ua);
+    }
+    assert!(
+        !events(&mut ua)
+            .iter()
+            .any(|e| matches!(e, UaEvent::CallEnded { .. })),
+        "the call goes on"
+    );
+    assert_eq!(ua.calls(), 1);
+}
+
+#[test]
+fn refer_before_the_answer_is_forbidden() {
+    let mut ua = ua();
+    let t0 = Instant::now();
+    ua.handle_datagram(&invite("z9hG4bKinv", "r4@test", OFFER), peer(), t0);
+    let Some(UaEvent::IncomingCall(incoming)) = ua.poll_event() else {
+        panic!("no incoming call")
+    };
+    ua.ring(incoming.call, t0).unwrap();
+    let ringing = sent(&mut ua)
+        .into_iter()
+        .find(|m| m.starts_with("SIP/2.0 180"))
+        .unwrap();
+    let tag = build::tag_of(header(&ringing, "To").unwrap())
+        .unwrap()
+        .to_string();
+    ua.handle_datagram(
+        &refer(
+            "z9hG4bKr1",
+            "r4@test",
+            &tag,
+            2,
+            "Refer-To: <sip:tecnica@h>\r\n",
+        ),
+        peer(),
+        t0,
+    );
+    assert!(sent(&mut ua).iter().any(|m| m.starts_with("SIP/2.0 403")));
+}

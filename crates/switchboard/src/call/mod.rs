@@ -52,6 +52,11 @@ pub(crate) enum AgentLegEvent {
     Progress(u16),
     Answered(Negotiated),
     MediaChanged(Negotiated),
+    /// The agent's phone asked by REFER to send the caller to the queue named by `user`
+    /// (the user part of `Refer-To`), a blind transfer (R-ACD-6).
+    TransferRequested {
+        user: Option<String>,
+    },
     Ended(EndReason),
 }
 

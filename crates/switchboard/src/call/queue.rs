@@ -26,6 +26,8 @@ struct AgentLeg {
     leg: MediaLeg,
     events: MediaEvents,
     answered: bool,
+    /// The phone asked for this transfer by REFER: its final NOTIFY is owed.
+    referred: bool,
 }
 
 /// Where the call stands in the queue phase.
@@ -135,6 +137,10 @@ pub(crate) async fn run(ctx: &mut CallCtx<'_>, queue: String) -> (Ended, Journey
                         // queues the call there. The agent's leg goes, the caller waits again.
                         if let Some(a) = q.agent.take() {
                             ctx.leg.unbridge();
+                            if a.referred {
+                                // RFC 3515: the phone learns the caller was taken over.
+                                ctx.shared.gateway.notify_transfer(a.call, 200);
+                            }
                             ctx.shared.gateway.hangup(a.call);
                             info!(agent = %a.agent, to = %to, "transferred");
                         }
@@ -265,6 +271,31 @@ async fn on_agent(
                 "agent media changed"
             );
             a.leg.configure(params(&media));
+        }
+        AgentLegEvent::TransferRequested { user } => {
+            let Some(target) = user.filter(|_| a.answered) else {
+                info!(agent = %a.agent, "REFER without a queue to go to");
+                ctx.shared.gateway.notify_transfer(a.call, 404);
+                return None;
+            };
+            match acd.transfer(ctx.call_id, &target).await {
+                Ok(()) => {
+                    // CallInput::Transferred follows in the inbox: it ends the agent's leg
+                    // after the final NOTIFY.
+                    a.referred = true;
+                    info!(agent = %a.agent, to = %target, "blind transfer by the agent's phone");
+                    move_ticket_on_transfer(ctx, &a.agent, &target).await;
+                }
+                Err(error) => {
+                    let status = match error {
+                        acd::AcdError::UnknownQueue(_) => 404,
+                        _ => 503,
+                    };
+                    warn!(agent = %a.agent, to = %target, %error, "transfer by REFER refused");
+                    ctx.step(format!("transfer to {target} refused: {error}"));
+                    ctx.shared.gateway.notify_transfer(a.call, status);
+                }
+            }
         }
         AgentLegEvent::Ended(reason) => {
             let a = q.agent.take().expect("checked above");
@@ -430,6 +461,7 @@ async fn offer(
         leg,
         events,
         answered: false,
+        referred: false,
     })
 }
 
@@ -443,6 +475,39 @@ fn failure(reason: &EndReason) -> OfferFailure {
         EndReason::AckTimeout | EndReason::TransportError | EndReason::RemoteBye => {
             OfferFailure::Unreachable
         }
+    }
+}
+
+/// A transfer asked by the agent's phone (REFER): the call's Service Request goes to the
+/// target queue as a second-level assignment by that agent, with a note saying how, as the
+/// API's transfer does. A database that does not answer leaves the ticket where it was
+/// (logged): the call itself is already on its way.
+async fn move_ticket_on_transfer(ctx: &CallCtx<'_>, login: &str, queue: &str) {
+    let Some(store) = ctx.shared.store.as_ref() else {
+        return;
+    };
+    let result: crm::Result<Option<String>> = async {
+        let Some(ticket) = store.call(ctx.call_id).await?.ticket else {
+            return Ok(None);
+        };
+        let Some(target) = store.queue_by_name(queue).await? else {
+            return Ok(None);
+        };
+        let actor = match store.user_by_login(login).await? {
+            Some(user) => crm::Actor::User(user.id),
+            None => crm::Actor::System,
+        };
+        let note = format!("Call transferred to {queue} from {login}'s phone (SIP REFER).");
+        let moved = store
+            .assign_second_level(ticket, target, actor, Some(&note), Utc::now())
+            .await?;
+        Ok(Some(moved.number))
+    }
+    .await;
+    match result {
+        Ok(Some(number)) => info!(ticket = %number, %queue, "Service Request moved with the call"),
+        Ok(None) => info!(%queue, "no Service Request (or CRM queue) to move with the call"),
+        Err(error) => warn!(%error, %queue, "the Service Request stays in its queue"),
     }
 }
 
