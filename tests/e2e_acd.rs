@@ -560,3 +560,66 @@ fn refer_to_an_unknown_queue_is_reported_and_the_call_goes_on() {
         "card: {card}"
     );
 }
+
+/// Hold across the bridge: the agent's phone sends re-INVITE a=sendonly (answered recvonly),
+/// the caller hears the hold music instead of the agent (their frames no longer come back);
+/// the agent resumes (sendrecv) and the audio crosses the bridge both ways again.
+#[test]
+fn hold_from_the_agents_phone_plays_music_and_resume_bridges_again() {
+    let server = Server::start(&acd_config(4, &["1001"]));
+    let api = Api::supervisor(&server);
+    let mut agents = phones(&server, &[("1001", "agent_hold.xml", &["-rtp_echo"])]);
+    wait_registered(&api, &["1001"]);
+    api.set_state("1001", "ready");
+    api.wait_agent("1001", "ready", None);
+
+    let mut probe = EchoProbe::new();
+    let rtp_port = probe.port().to_string();
+    let caller = sipp_start(
+        "uac_media_probe.xml",
+        &server,
+        &["-key", "rtp_port", &rtp_port, "-d", "9000"],
+    );
+    current_call(&api, "1001", "talking");
+    let server_rtp = answered_rtp_port(&caller.messages_so_far())
+        .expect("the server's SDP answer in the caller's message log");
+    let to = SocketAddr::from(([127, 0, 0, 1], server_rtp));
+    let (echoed, _) = probe.exchange_counting(to, 25, Duration::from_millis(300));
+    assert!(echoed.len() >= 15, "bridged before the hold: {echoed:?}");
+
+    assert!(
+        server.wait_log(|l| l.contains("caller on hold"), WAIT),
+        "the agent's hold reached the call"
+    );
+    let (echoed, music) = probe.exchange_counting(to, 50, Duration::from_millis(200));
+    assert!(
+        echoed.len() <= 2,
+        "on hold the agent's side is not relayed: {echoed:?}"
+    );
+    assert!(
+        music >= 30,
+        "the caller hears the hold music: {music} packets in 1.2 s"
+    );
+
+    assert!(
+        server.wait_log(|l| l.contains("caller off hold"), WAIT),
+        "the agent resumed"
+    );
+    let (echoed, _) = probe.exchange_counting(to, 25, Duration::from_millis(300));
+    assert!(
+        echoed.len() >= 15,
+        "bridged again after the hold: {echoed:?}"
+    );
+
+    let caller = caller.wait();
+    caller.assert_ok(&server);
+    let (_, agent) = agents.pop().expect("1001");
+    let agent = agent.wait();
+    agent.assert_ok(&server);
+    let card = assert_answered(&api, &caller.call_id(), "1001");
+    let path = card["ivr_path"].to_string();
+    assert!(
+        path.contains("on hold by the agent") && path.contains("off hold"),
+        "card: {card}"
+    );
+}

@@ -405,11 +405,23 @@ impl EchoProbe {
     /// Sends `count` frames to `to`, one every 20 ms, receiving meanwhile; then keeps
     /// receiving up to `linger`. Returns the numbers of our frames that came back.
     pub fn exchange(&mut self, to: SocketAddr, count: u16, linger: Duration) -> Vec<u16> {
+        self.exchange_counting(to, count, linger).0
+    }
+
+    /// [`EchoProbe::exchange`], also counting the audio packets received that were not our
+    /// frames (a prompt or hold music the server plays).
+    pub fn exchange_counting(
+        &mut self,
+        to: SocketAddr,
+        count: u16,
+        linger: Duration,
+    ) -> (Vec<u16>, usize) {
         self.socket
             .set_read_timeout(Some(Duration::from_millis(5)))
             .expect("set read timeout");
         let known: HashMap<Vec<u8>, u16> = (0..count).map(|n| (Self::frame(n), n)).collect();
         let mut back = Vec::new();
+        let mut others = 0;
         let mut buf = [0u8; 2048];
         let start = Instant::now();
         let mut next_send = start;
@@ -431,12 +443,14 @@ impl EchoProbe {
             if let Ok((n, _)) = self.socket.recv_from(&mut buf)
                 && n >= 12 + 160
                 && buf[1] & 0x7f == 0
-                && let Some(&k) = known.get(&buf[n - 160..n])
             {
-                back.push(k);
+                match known.get(&buf[n - 160..n]) {
+                    Some(&k) => back.push(k),
+                    None => others += 1,
+                }
             }
         }
-        back
+        (back, others)
     }
 }
 

@@ -28,6 +28,9 @@ struct AgentLeg {
     answered: bool,
     /// The phone asked for this transfer by REFER: its final NOTIFY is owed.
     referred: bool,
+    /// The agent put the caller on hold (re-INVITE without sendrecv): the caller hears the
+    /// hold music instead of the agent until the agent resumes.
+    held: bool,
 }
 
 /// Where the call stands in the queue phase.
@@ -271,6 +274,25 @@ async fn on_agent(
                 "agent media changed"
             );
             a.leg.configure(params(&media));
+            // Hold from the agent's phone (RFC 3264 §8.4: it offers sendonly or inactive):
+            // the legs part and the caller hears the hold music, not silence; resuming
+            // bridges them again (which stops the music).
+            let held = media.local_direction.attribute() != "sendrecv";
+            if a.answered && held && !a.held {
+                a.held = true;
+                ctx.leg.unbridge();
+                q.music = hold_music(ctx);
+                ctx.step("on hold by the agent".to_string());
+                info!(agent = %a.agent, "caller on hold: hold music");
+            } else if a.answered && !held && a.held {
+                a.held = false;
+                q.music = None;
+                if let Err(error) = ctx.leg.bridge(&a.leg) {
+                    warn!(%error, "cannot bridge the legs again after hold");
+                }
+                ctx.step("off hold".to_string());
+                info!(agent = %a.agent, "caller off hold: bridged again");
+            }
         }
         AgentLegEvent::TransferRequested { user } => {
             let Some(target) = user.filter(|_| a.answered) else {
@@ -462,6 +484,7 @@ async fn offer(
         events,
         answered: false,
         referred: false,
+        held: false,
     })
 }
 
