@@ -147,6 +147,9 @@ pub struct QueueJson {
     /// Waiting calls per available agent (R-SUP-1 "average load").
     pub load: Option<f64>,
     pub expected_wait_s: f64,
+    /// Mean wait, from entering the queue to an agent's answer, of the calls answered today;
+    /// `null` before the first.
+    pub avg_answer_time_s: Option<f64>,
 }
 
 /// Agents of a queue by state.
@@ -205,6 +208,7 @@ pub async fn queues_for(api: &Api, user: &crm::User) -> ApiResult<Vec<QueueJson>
                 abandoned: q.abandoned,
                 service_level: q.service_level,
                 expected_wait_s: q.expected_wait.as_secs_f64(),
+                avg_answer_time_s: q.avg_answer_time.map(|d| d.as_secs_f64()),
             }
         })
         .collect();
