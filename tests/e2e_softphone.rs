@@ -10,7 +10,8 @@ use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Server, TempDir, field, free_sip_port, listening, tail};
+use common::agents::{Api, EchoProbe, acd_config, answered_rtp_port, udp_listening};
+use common::{Server, TempDir, field, free_sip_port, listening, sipp_start, tail};
 
 /// baresip, killed when the test ends.
 struct Baresip {
@@ -244,5 +245,104 @@ fn baresip_walks_the_demo_pin_path() {
     assert!(
         steps.iter().any(|s| s.contains("area2_menu: chose 2")),
         "{steps:#?}"
+    );
+}
+
+/// The agent's softphone is baresip: a static contact (`[[phones]]`, no REGISTER) that
+/// answers by itself. A SIPp caller queues, the ACD offers the call to agent 1001, baresip
+/// rings and answers, and the audio crosses the bridge both ways: the caller's frames reach
+/// baresip, baresip's tone reaches the caller. The Service Request opens at answer.
+#[test]
+fn a_caller_reaches_the_agents_softphone_and_they_talk() {
+    require_baresip();
+    let dir = TempDir::new("baresip-agent");
+    let sip_port = free_sip_port();
+    std::fs::write(
+        dir.path().join("config"),
+        format!(
+            "poll_method epoll\nsip_listen 127.0.0.1:{sip_port}\nnet_interface 127.0.0.1\n\
+             audio_player null\naudio_source ausine,440\nausrc_srate 48000\nausrc_channels 2\n\
+             module_path /usr/lib/baresip/modules\nmodule g711.so\nmodule ausine.so\n\
+             module account.so\nmodule menu.so\nrtp_ports 63000-63999\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("accounts"),
+        "<sip:1001@127.0.0.1>;regint=0;answermode=auto;audio_codecs=PCMU/8000/1\n",
+    )
+    .unwrap();
+    let log = dir.path().join("baresip.log");
+    let child = Command::new("baresip")
+        .arg("-f")
+        .arg(dir.path())
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&log).unwrap())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("baresip starts");
+    let phone = Baresip {
+        child,
+        log,
+        _dir: dir,
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !udp_listening(sip_port) {
+        assert!(
+            Instant::now() < deadline,
+            "baresip never listened on {sip_port}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    let mut config = acd_config(8, &["1001"]);
+    config.push_str(&format!(
+        "\n[[phones]]\nlogin = \"1001\"\ncontact = \"sip:1001@127.0.0.1:{sip_port}\"\n"
+    ));
+    let server = Server::start(&config);
+    let api = Api::supervisor(&server);
+    api.set_state("1001", "ready");
+    api.wait_agent("1001", "ready", None);
+
+    let mut probe = EchoProbe::new();
+    let rtp_port = probe.port().to_string();
+    let caller = sipp_start(
+        "uac_media_probe.xml",
+        &server,
+        &["-key", "rtp_port", &rtp_port, "-d", "4000"],
+    );
+    api.wait_agent("1001", "talking", None);
+    let server_rtp = answered_rtp_port(&caller.messages_so_far())
+        .expect("the server's SDP answer in the caller's message log");
+    // Our frames go to baresip; what comes back is baresip's 440 Hz tone, relayed.
+    let (_, from_phone) = probe.exchange_counting(
+        std::net::SocketAddr::from(([127, 0, 0, 1], server_rtp)),
+        50,
+        Duration::from_millis(300),
+    );
+    assert!(
+        from_phone >= 30,
+        "baresip's audio crossed the bridge: {from_phone} packets in 1.3 s"
+    );
+    let caller = caller.wait();
+    caller.assert_ok(&server);
+
+    let phone_log = phone.log();
+    assert!(
+        phone_log.contains("Call established"),
+        "{}",
+        tail(&phone_log, 40)
+    );
+    assert!(
+        phone_log.contains("incoming rtp for 'audio' established"),
+        "the caller's audio reached baresip\n{}",
+        tail(&phone_log, 40)
+    );
+    let card = api.ended_call(&caller.call_id());
+    assert_eq!(card["outcome"], "answered", "card: {card}");
+    assert_eq!(card["agent"], "1001", "card: {card}");
+    assert!(
+        card["ticket"].is_string(),
+        "the Service Request opened: {card}"
     );
 }
