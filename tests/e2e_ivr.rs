@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::keypad::Keypad;
+use common::keypad::{Keypad, pcap_payloads};
 use common::*;
 
 /// Customer ids are not fixed: find them by phone through the API.
@@ -640,5 +640,101 @@ fn voicemail_storage_full_refuses_the_message_politely() {
                 .next()
                 .is_none(),
         "nothing recorded"
+    );
+}
+
+/// Issue 7's acceptance path: a caller leaves a 5-second message whose audio comes from a pcap
+/// of a known tone (tests/sipp/pcap/tone_1k_pcmu_5s.pcap, 1 kHz); the ticket has channel
+/// voicemail, the caller's customer, a WAV of about 5 s whose content is that tone, and a
+/// take-in-charge due time of 4 working hours on the demo's calendar from the message, as
+/// the calendar crate computes it (out of hours, that is the next opening plus 4 hours).
+#[test]
+fn voicemail_of_a_five_second_pcap_tone_is_due_on_the_business_calendar() {
+    let server = Server::start_demo("");
+    let token = server.login("supervisor", "demo-supervisor");
+    let giulio = customer_id(&server, &token, "%2B390600000002");
+    let mut call = Caller::dial_until_server_bye(&server, "800100299", "+390600000002", 60);
+    call.wait_step("voicemail general");
+    let id = call.sip_call_id();
+    assert!(
+        server.wait_log(
+            |_| server
+                .call_log(&id)
+                .iter()
+                .any(|l| l.contains("recording a message")),
+            Duration::from_secs(40)
+        ),
+        "no recording started\n{}",
+        server.call_log(&id).join("\n")
+    );
+    let frames = pcap_payloads(&sipp_dir().join("pcap/tone_1k_pcmu_5s.pcap"));
+    assert_eq!(frames.len(), 250, "5 s of 20 ms frames");
+    call.keypad.speak(frames);
+    call.press("#");
+    call.wait_step("voicemail: opened Service Request");
+    call.finish();
+    let card = call.card(&token);
+    assert_eq!(card["outcome"], "voicemail", "{card}");
+
+    let call_id = card["call_id"].as_str().unwrap();
+    let page = server.api_get(&format!("/api/v1/tickets?call_id={call_id}"), &token);
+    let number = page["tickets"][0]["number"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no ticket for the call: {page}"))
+        .to_string();
+    let ticket = server.api_get(&format!("/api/v1/tickets/{number}"), &token);
+    assert_eq!(ticket["channel"], "voicemail", "{ticket}");
+    assert_eq!(ticket["customer_id"].as_i64(), Some(giulio), "{ticket}");
+    let attachment = &ticket["articles"][0]["attachments"][0];
+    assert_eq!(attachment["content_type"], "audio/wav", "{ticket}");
+    let seconds = (attachment["size"].as_f64().unwrap() - 44.0) / 16000.0;
+    assert!(
+        (4.8..=5.8).contains(&seconds),
+        "about 5 s of audio expected, the attachment holds {seconds:.2} s: {ticket}"
+    );
+    let wav = std::fs::read(
+        server
+            .dir()
+            .join("data/voicemail/general")
+            .join(format!("{call_id}.wav")),
+    )
+    .expect("the message is kept under the data directory");
+    let samples: Vec<i16> = wav[44..]
+        .chunks_exact(2)
+        .map(|b| i16::from_le_bytes([b[0], b[1]]))
+        .collect();
+    let f = dominant(&samples, &[400.0, 500.0, 800.0, 1000.0, 1200.0]);
+    assert_eq!(f, 1000.0, "the message is the pcap's 1 kHz tone");
+
+    // The due time, from the demo's own [voicemail.calendar].
+    let demo: toml::Value = toml::from_str(
+        &std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/demo.toml"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let config: calendar::CalendarConfig =
+        demo["voicemail"]["calendar"].clone().try_into().unwrap();
+    let cal = calendar::BusinessCalendar::new(&config).unwrap();
+    let at = |field: &str| {
+        chrono::DateTime::parse_from_rfc3339(ticket[field].as_str().unwrap())
+            .unwrap()
+            .with_timezone(&chrono::Utc)
+    };
+    let expected = cal
+        .add_working_time(at("created"), chrono::Duration::hours(4))
+        .expect("the calendar opens again");
+    let due = chrono::DateTime::parse_from_rfc3339(
+        ticket["sla"]["first_response_due"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no take-in-charge due time: {ticket}")),
+    )
+    .unwrap()
+    .with_timezone(&chrono::Utc);
+    assert!(
+        (due - expected).num_seconds().abs() <= 10,
+        "due {due}, the calendar says {expected} (4 working hours from {})",
+        at("created")
     );
 }

@@ -19,6 +19,8 @@ struct Stream {
     seq: u16,
     timestamp: u32,
     key_down: bool,
+    /// µ-law frames to send instead of the tone, in order (see [`Keypad::speak`]).
+    voice: std::collections::VecDeque<Vec<u8>>,
 }
 
 pub struct Keypad {
@@ -66,6 +68,7 @@ impl Keypad {
                 seq: 1000,
                 timestamp: 8000,
                 key_down: false,
+                voice: Default::default(),
             })),
             stop: Arc::new(AtomicBool::new(false)),
             audio: None,
@@ -112,10 +115,15 @@ impl Keypad {
                     let mut s = stream.lock().unwrap();
                     if !s.key_down {
                         let mut p = header(first, 0, s.seq, s.timestamp);
-                        for _ in 0..160 {
-                            let v = (phase.sin() * 3000.0) as i16;
-                            phase += 2.0 * std::f64::consts::PI * 400.0 / 8000.0;
-                            p.push(ulaw(v));
+                        match s.voice.pop_front() {
+                            Some(frame) => p.extend_from_slice(&frame),
+                            None => {
+                                for _ in 0..160 {
+                                    let v = (phase.sin() * 3000.0) as i16;
+                                    phase += 2.0 * std::f64::consts::PI * 400.0 / 8000.0;
+                                    p.push(ulaw(v));
+                                }
+                            }
                         }
                         let _ = socket.send_to(&p, to);
                         s.seq = s.seq.wrapping_add(1);
@@ -129,6 +137,21 @@ impl Keypad {
                 }
             }
         }));
+    }
+
+    /// Speaks `frames` (160-byte µ-law payloads, e.g. from [`pcap_payloads`]) one per 20 ms
+    /// in place of the tone, and returns once the last was sent.
+    pub fn speak(&mut self, frames: Vec<Vec<u8>>) {
+        let n = frames.len();
+        self.stream.lock().unwrap().voice.extend(frames);
+        let deadline = Instant::now() + Duration::from_millis(20 * n as u64 + 2000);
+        while !self.stream.lock().unwrap().voice.is_empty() {
+            assert!(
+                Instant::now() < deadline,
+                "the voice frames were not sent in time"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 
     /// Presses `keys` one after the other (`0-9`, `*`, `#`).
@@ -189,4 +212,25 @@ impl Drop for Keypad {
             let _ = audio.join();
         }
     }
+}
+
+/// The RTP payloads of a classic pcap of Ethernet/IPv4/UDP/RTP packets (those
+/// tests/sipp/make_pcap.py writes), in order: what SIPp's `play_pcap_audio` would send.
+pub fn pcap_payloads(path: &std::path::Path) -> Vec<Vec<u8>> {
+    let data = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert_eq!(
+        &data[..4],
+        &0xa1b2_c3d4u32.to_le_bytes(),
+        "a little-endian classic pcap"
+    );
+    let mut out = Vec::new();
+    let mut at = 24;
+    while at + 16 <= data.len() {
+        let len = u32::from_le_bytes(data[at + 8..at + 12].try_into().unwrap()) as usize;
+        let packet = &data[at + 16..at + 16 + len];
+        // Ethernet (14) + IPv4 without options (20) + UDP (8) + RTP header (12).
+        out.push(packet[14 + 20 + 8 + 12..].to_vec());
+        at += 16 + len;
+    }
+    out
 }
