@@ -34,6 +34,9 @@ pub struct Metrics {
     tickets_created: IntCounterVec,
     http_requests: IntCounterVec,
     http_duration: HistogramVec,
+    sip_transactions_total: IntCounterVec,
+    sip_retransmissions: IntCounterVec,
+    sip_transaction_timeouts: IntCounterVec,
 }
 
 /// `le` bounds of the HTTP request duration histogram, in seconds.
@@ -169,9 +172,40 @@ impl Metrics {
             )
             .expect("valid metric"),
         );
+        let labelled = |name: &str, help: &str, label: &str, values: &[&str]| {
+            let v = register(
+                &r,
+                IntCounterVec::new(Opts::new(name, help), &[label]).expect("valid metric"),
+            );
+            for value in values {
+                v.with_label_values(&[value]);
+            }
+            v
+        };
+        let sip_transactions_total = labelled(
+            "centralino_sip_transactions_total",
+            "SIP transactions created: server (requests received) and client (requests sent).",
+            "side",
+            &["server", "client"],
+        );
+        let sip_retransmissions = labelled(
+            "centralino_sip_retransmissions_total",
+            "SIP retransmissions: sent by our timers, or received and absorbed.",
+            "kind",
+            &["sent", "absorbed"],
+        );
+        let sip_transaction_timeouts = labelled(
+            "centralino_sip_transaction_timeouts_total",
+            "SIP transactions that timed out: no final answer (Timers B, F) or no ACK (Timer H).",
+            "kind",
+            &["no_answer", "no_ack"],
+        );
         Metrics {
             http_requests,
             http_duration,
+            sip_transactions_total,
+            sip_retransmissions,
+            sip_transaction_timeouts,
             queue_waiting,
             queue_oldest,
             agents,
@@ -321,6 +355,21 @@ impl Metrics {
             catch_up(&self.sip_malformed, sip.ua.malformed);
             catch_up(&self.sip_denied, sip.ua.denied);
             self.sip_transactions.set(sip.transactions as i64);
+            let t = &sip.transactions_stats;
+            for (vec, label, total) in [
+                (&self.sip_transactions_total, "server", t.server_created),
+                (&self.sip_transactions_total, "client", t.client_created),
+                (&self.sip_retransmissions, "sent", t.retransmissions_sent),
+                (
+                    &self.sip_retransmissions,
+                    "absorbed",
+                    t.retransmissions_absorbed,
+                ),
+                (&self.sip_transaction_timeouts, "no_answer", t.timeouts),
+                (&self.sip_transaction_timeouts, "no_ack", t.ack_timeouts),
+            ] {
+                catch_up(&vec.with_label_values(&[label]), total);
+            }
             self.sip_tcp_connections.set(sip.tcp_connections as i64);
         }
         let media = &telemetry.media;
