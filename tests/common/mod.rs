@@ -469,6 +469,43 @@ impl Server {
         Ok((status, body))
     }
 
+    /// An HTTP/1.1 request with a raw body of `content_type` (a WAV, an archive): the status
+    /// and the body's bytes.
+    pub fn http_bytes(
+        &self,
+        method: &str,
+        path: &str,
+        token: &str,
+        content_type: &str,
+        body: &[u8],
+    ) -> std::io::Result<(u16, Vec<u8>)> {
+        let addr = SocketAddr::from((LOCALHOST, self.http_port));
+        let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
+        stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+        let head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\n\
+             Authorization: Bearer {token}\r\nContent-Type: {content_type}\r\n\
+             Content-Length: {}\r\n\r\n",
+            self.http_port,
+            body.len()
+        );
+        stream.write_all(head.as_bytes())?;
+        stream.write_all(body)?;
+        let mut raw = Vec::new();
+        stream.read_to_end(&mut raw)?;
+        let split = raw
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .ok_or_else(|| std::io::Error::other("no HTTP head"))?;
+        let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+        let status = head
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| std::io::Error::other(format!("bad HTTP response: {head:?}")))?;
+        Ok((status, raw[split + 4..].to_vec()))
+    }
+
     /// Logs in through the API; the bearer token.
     pub fn login(&self, login: &str, password: &str) -> String {
         let body = format!("{{\"login\":\"{login}\",\"password\":\"{password}\"}}");

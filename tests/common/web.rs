@@ -271,10 +271,13 @@ impl Browser {
         self.type_into("#login", login);
         self.type_into("#password", password);
         self.click("#sign-in");
+        // Consoles are ready with a live event stream; pages without one (the announcements)
+        // say `data-ready` once their data is shown.
         self.wait_js(
             &format!("{landing} with a live event stream"),
             &format!(
-                "return location.pathname === '{landing}' && document.body.dataset.live === 'true'"
+                "return location.pathname === '{landing}' && (document.body.dataset.live === 'true' \
+                 || document.body.dataset.ready === 'true')"
             ),
             Duration::from_secs(15),
         );

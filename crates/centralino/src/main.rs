@@ -261,14 +261,23 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         warn!("configuration: {warning}");
     }
 
+    // The shipped prompts, and over them those administrators uploaded (api/prompts.rs).
     let prompts_dir = config.prompts_dir();
+    let uploaded_dir = args.data.join("prompts");
     let prompts = tokio::task::spawn_blocking({
-        let dir = prompts_dir.clone();
-        move || PromptLibrary::load_dir(&dir)
+        let (dir, uploaded) = (prompts_dir.clone(), uploaded_dir.clone());
+        move || PromptLibrary::load_layers(&[&dir, &uploaded])
     })
     .await?
-    .with_context(|| format!("cannot load prompts from {}", prompts_dir.display()))?;
-    info!(dir = %prompts_dir.display(), languages = ?prompts.languages(), "prompts loaded");
+    .with_context(|| {
+        format!(
+            "cannot load prompts from {} and {}",
+            prompts_dir.display(),
+            uploaded_dir.display()
+        )
+    })?;
+    info!(dir = %prompts_dir.display(), uploaded = %uploaded_dir.display(),
+        languages = ?prompts.languages(), "prompts loaded");
 
     let shards = match config.media.shards {
         0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
@@ -367,7 +376,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     console::spawn_metrics_observer(&bus, metrics.clone());
     let reload_hook = args.config.clone().map(|path| {
         let (reloader, acd, store) = (reloader.clone(), acd.clone(), store.clone());
-        console::api::ReloadHook(Arc::new(move || reload(&path, &reloader, &acd, &store)))
+        let uploaded = uploaded_dir.clone();
+        console::api::ReloadHook(Arc::new(move || {
+            reload(&path, &uploaded, &reloader, &acd, &store)
+        }))
     });
     let app = console::router_with(
         console::AppState {
@@ -381,6 +393,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         },
         console::api::ApiConfig {
             reload: reload_hook,
+            prompts: Some(prompt_admin(
+                &config,
+                args.config.clone(),
+                prompts_dir.clone(),
+                uploaded_dir.clone(),
+                reloader.clone(),
+            )),
             ..console::api::ApiConfig::default()
         },
     );
@@ -416,7 +435,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             Signal::Stop => break,
             Signal::Reload => match &args.config {
                 Some(path) => {
-                    let _ = reload(path, &reloader, &acd, &store);
+                    let _ = reload(path, &uploaded_dir, &reloader, &acd, &store);
                 }
                 None => info!("SIGHUP: the built-in demo configuration does not change"),
             },
@@ -487,6 +506,7 @@ async fn wait_for_signal() -> Signal {
 /// nothing: every problem is returned (and logged).
 fn reload(
     path: &std::path::Path,
+    uploaded_dir: &std::path::Path,
     reloader: &switchboard::IvrReloader,
     acd: &AcdHandle,
     store: &crm::Store,
@@ -495,9 +515,21 @@ fn reload(
         error!("reload refused, configuration unchanged:\n{errors}");
         errors.to_string()
     })?;
-    let names = config.prompt_names();
-    match config.ivr_tree(&|name| names.contains(name)) {
-        Ok((tree, _)) => reloader.replace(tree),
+    // The prompts in force (shipped and uploaded), reloaded from disk as well.
+    let prompts = match PromptLibrary::load_layers(&[&config.prompts_dir(), uploaded_dir]) {
+        Ok(lib) => Arc::new(lib),
+        Err(e) => {
+            error!("reload refused: prompts cannot be read: {e}");
+            return Err(format!("prompts cannot be read: {e}"));
+        }
+    };
+    let languages = prompts.languages();
+    let known = |name: &str| languages.iter().any(|l| prompts.get(l, name).is_some());
+    match config.ivr_tree(&known) {
+        Ok((tree, _)) => {
+            reloader.replace_prompts(prompts);
+            reloader.replace(tree);
+        }
         Err(problems) => {
             let text: Vec<String> = problems.iter().map(ToString::to_string).collect();
             for problem in &text {
@@ -645,6 +677,64 @@ fn spawn_escalation_sweep(
             }
         }
     });
+}
+
+/// The prompt routes' view of the product: the two folders, who uses which prompt (read
+/// from the configuration in force: the file again, so a reload counts), and how a new
+/// library reaches the calls.
+fn prompt_admin(
+    config: &Config,
+    path: Option<std::path::PathBuf>,
+    shipped: std::path::PathBuf,
+    uploaded: std::path::PathBuf,
+    reloader: switchboard::IvrReloader,
+) -> console::api::prompts::PromptAdmin {
+    let fallback = config.clone();
+    console::api::prompts::PromptAdmin {
+        shipped,
+        uploaded,
+        in_use: Arc::new(move || {
+            let current = path.as_deref().and_then(|p| Config::load(p).ok());
+            prompt_users(current.as_ref().unwrap_or(&fallback))
+        }),
+        apply: Arc::new(move |lib| reloader.replace_prompts(Arc::new(lib))),
+    }
+}
+
+/// Prompt name → what uses it: the IVR tree, the hold music, the voicemail greeting, and the
+/// prompts the switchboard plays itself (queue announcements with their numbers, notices).
+fn prompt_users(config: &Config) -> std::collections::BTreeMap<String, Vec<String>> {
+    use std::cell::RefCell;
+    let mut users: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    let asked = RefCell::new(std::collections::BTreeSet::new());
+    // The tree asks about every prompt name it refers to.
+    let _ = config.ivr_tree(&|name| {
+        asked.borrow_mut().insert(name.to_string());
+        true
+    });
+    let mut add = |name: &str, user: &str| {
+        users
+            .entry(name.to_string())
+            .or_default()
+            .push(user.to_string());
+    };
+    for name in asked.into_inner() {
+        add(&name, "IVR tree");
+    }
+    add(&config.call.hold_music, "queues (hold music)");
+    add(&config.voicemail.greeting_prompt, "voicemail (greeting)");
+    for name in switchboard::SYSTEM_PROMPTS {
+        add(name, "queue and voicemail announcements");
+    }
+    for n in [
+        0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19,
+    ]
+    .into_iter()
+    .chain([20, 30, 40, 50, 60, 70, 80, 90, 100])
+    {
+        add(&format!("num_{n}"), "queue announcements (numbers)");
+    }
+    users
 }
 
 #[cfg(test)]

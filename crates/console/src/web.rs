@@ -35,18 +35,20 @@ pub const ASSETS: &[(&str, &str, &str)] = &[
     ("desktop.js", JS, include_str!("../assets/desktop.js")),
     ("tickets.js", JS, include_str!("../assets/tickets.js")),
     ("supervisor.js", JS, include_str!("../assets/supervisor.js")),
+    ("admin.js", JS, include_str!("../assets/admin.js")),
 ];
 
 const JS: &str = "text/javascript; charset=utf-8";
 const LOGIN_HTML: &str = include_str!("../assets/login.html");
 const DESKTOP_HTML: &str = include_str!("../assets/desktop.html");
 const SUPERVISOR_HTML: &str = include_str!("../assets/supervisor.html");
+const ADMIN_HTML: &str = include_str!("../assets/admin.html");
 const FORBIDDEN_HTML: &str = include_str!("../assets/forbidden.html");
 
 /// The Content Security Policy of every page: our own origin only (`'self'` covers the
 /// same-origin WebSocket in CSP Level 3 §6.7.2.5; `ws:`/`wss:` are listed for older engines).
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
-                   connect-src 'self' ws: wss:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+                   connect-src 'self' ws: wss:; media-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
 /// Who may open a page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,6 +77,7 @@ pub fn router(api: Api) -> Router {
         .route("/", get(login_page))
         .route("/desktop", get(desktop_page))
         .route("/supervisor", get(supervisor_page))
+        .route("/admin", get(admin_page))
         .route("/assets/{name}", get(asset))
         .with_state(api)
 }
@@ -125,6 +128,12 @@ async fn guarded(
         return page_headers(StatusCode::FORBIDDEN, FORBIDDEN_HTML);
     }
     page_headers(StatusCode::OK, body)
+}
+
+/// The announcements page (R-IVR-6): supervisors list and listen, admins change (the API
+/// enforces who may do what).
+async fn admin_page(State(api): State<Api>, headers: HeaderMap) -> Response {
+    guarded(&api, &headers, PageAccess::Supervisor, "/admin", ADMIN_HTML).await
 }
 
 async fn login_page(State(api): State<Api>, headers: HeaderMap) -> Response {

@@ -60,6 +60,20 @@ impl PromptLibrary {
         Ok(lib)
     }
 
+    /// Loads each folder of `dirs` in turn as [`PromptLibrary::load_dir`] does, a later
+    /// folder's prompt replacing an earlier one of the same language and name (prompts an
+    /// administrator uploaded over the shipped ones). A folder that does not exist is skipped.
+    pub fn load_layers(dirs: &[&Path]) -> Result<PromptLibrary, MediaError> {
+        let mut lib = PromptLibrary::new();
+        for dir in dirs.iter().filter(|d| d.is_dir()) {
+            let layer = PromptLibrary::load_dir(dir)?;
+            for (lang, prompts) in layer.by_lang {
+                lib.by_lang.entry(lang).or_default().extend(prompts);
+            }
+        }
+        Ok(lib)
+    }
+
     pub fn get(&self, lang: &str, name: &str) -> Option<Arc<Prompt>> {
         self.by_lang.get(lang)?.get(name).cloned()
     }

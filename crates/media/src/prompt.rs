@@ -36,48 +36,78 @@ impl Prompt {
 
     /// Loads WAV data from any reader.
     pub fn from_wav_reader<R: Read>(r: R, name: &str) -> Result<Prompt, MediaError> {
+        Ok(Self::from_samples_8k(&decode_to_8k(r, name)?, name))
+    }
+
+    /// The WAV data of `r` (any rate, channels, 8-32-bit integer or 32-bit float) converted
+    /// to the playback format, 8 kHz 16-bit mono, as a WAV file's bytes; with its length.
+    pub fn convert_wav<R: Read>(r: R, name: &str) -> Result<(Vec<u8>, Duration), MediaError> {
+        let samples = decode_to_8k(r, name)?;
+        let mut out = std::io::Cursor::new(Vec::with_capacity(44 + samples.len() * 2));
+        let spec = hound::WavSpec {
+            channels: 1,
+            sample_rate: SAMPLE_RATE,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
         let wav_err = |source| MediaError::Wav {
             name: name.to_string(),
             source,
         };
-        let mut reader = hound::WavReader::new(r).map_err(wav_err)?;
-        let spec = reader.spec();
-        let channels = spec.channels.max(1) as usize;
-        let interleaved: Vec<f32> = match (spec.sample_format, spec.bits_per_sample) {
-            (hound::SampleFormat::Int, bits @ (8 | 16 | 24 | 32)) => {
-                let scale = 1.0 / (1u64 << (bits - 1)) as f64;
-                reader
-                    .samples::<i32>()
-                    .map(|s| s.map(|v| (v as f64 * scale) as f32))
-                    .collect::<Result<_, _>>()
-                    .map_err(wav_err)?
-            }
-            (hound::SampleFormat::Float, 32) => reader
-                .samples::<f32>()
+        let mut writer = hound::WavWriter::new(&mut out, spec).map_err(wav_err)?;
+        for s in &samples {
+            writer.write_sample(*s).map_err(wav_err)?;
+        }
+        writer.finalize().map_err(wav_err)?;
+        let length = Duration::from_secs_f64(samples.len() as f64 / f64::from(SAMPLE_RATE));
+        Ok((out.into_inner(), length))
+    }
+}
+
+/// Decodes WAV data and resamples it to 8 kHz mono 16-bit samples.
+fn decode_to_8k<R: Read>(r: R, name: &str) -> Result<Vec<i16>, MediaError> {
+    let wav_err = |source| MediaError::Wav {
+        name: name.to_string(),
+        source,
+    };
+    let mut reader = hound::WavReader::new(r).map_err(wav_err)?;
+    let spec = reader.spec();
+    let channels = spec.channels.max(1) as usize;
+    let interleaved: Vec<f32> = match (spec.sample_format, spec.bits_per_sample) {
+        (hound::SampleFormat::Int, bits @ (8 | 16 | 24 | 32)) => {
+            let scale = 1.0 / (1u64 << (bits - 1)) as f64;
+            reader
+                .samples::<i32>()
+                .map(|s| s.map(|v| (v as f64 * scale) as f32))
                 .collect::<Result<_, _>>()
-                .map_err(wav_err)?,
-            (format, bits) => {
-                return Err(MediaError::UnsupportedFormat {
-                    name: name.to_string(),
-                    found: format!("{bits}-bit {format:?}"),
-                });
-            }
-        };
-        let mono = downmix(&interleaved, channels);
-        if mono.is_empty() {
-            return Err(MediaError::EmptyPrompt {
+                .map_err(wav_err)?
+        }
+        (hound::SampleFormat::Float, 32) => reader
+            .samples::<f32>()
+            .collect::<Result<_, _>>()
+            .map_err(wav_err)?,
+        (format, bits) => {
+            return Err(MediaError::UnsupportedFormat {
                 name: name.to_string(),
+                found: format!("{bits}-bit {format:?}"),
             });
         }
-        let at_8k =
-            resample_to_8k(&mono, spec.sample_rate).map_err(|reason| MediaError::Resample {
-                name: name.to_string(),
-                from_hz: spec.sample_rate,
-                reason,
-            })?;
-        Ok(Self::from_samples_8k(&to_i16(&at_8k), name))
+    };
+    let mono = downmix(&interleaved, channels);
+    if mono.is_empty() {
+        return Err(MediaError::EmptyPrompt {
+            name: name.to_string(),
+        });
     }
+    let at_8k = resample_to_8k(&mono, spec.sample_rate).map_err(|reason| MediaError::Resample {
+        name: name.to_string(),
+        from_hz: spec.sample_rate,
+        reason,
+    })?;
+    Ok(to_i16(&at_8k))
+}
 
+impl Prompt {
     /// Builds a prompt from 8 kHz mono 16-bit samples (e.g. generated tones).
     pub fn from_samples_8k(samples: &[i16], name: &str) -> Prompt {
         let padded = samples.len().div_ceil(FRAME_SAMPLES) * FRAME_SAMPLES;

@@ -114,7 +114,9 @@ enum Control {
 pub(crate) struct Shared {
     gateway: Gateway,
     media: MediaEngine,
-    prompts: Arc<PromptLibrary>,
+    /// Swapped whole when an administrator changes a prompt ([`IvrReloader::replace_prompts`]):
+    /// a playback already started keeps the prompts it holds.
+    prompts: RwLock<Arc<PromptLibrary>>,
     bus: EventBus,
     config: SwitchboardConfig,
     ivr: RwLock<Arc<ivr::Tree>>,
@@ -135,7 +137,10 @@ impl Shared {
     }
 
     fn prompt(&self, language: &str, name: &str) -> Option<Arc<Prompt>> {
-        self.prompts.get(language, name)
+        self.prompts
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(language, name)
     }
 
     fn ivr_tree(&self) -> Arc<ivr::Tree> {
@@ -235,7 +240,43 @@ impl IvrReloader {
         *self.shared.ivr.write().unwrap_or_else(|e| e.into_inner()) = tree;
         info!("IVR tree replaced: new calls use it");
     }
+
+    /// Replaces every prompt at once (an administrator uploaded, replaced, deleted or restored
+    /// some): playbacks that start from now on use the new ones.
+    pub fn replace_prompts(&self, prompts: Arc<PromptLibrary>) {
+        *self
+            .shared
+            .prompts
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = prompts;
+        info!("prompts replaced: new playbacks use them");
+    }
+
+    /// The prompts in force.
+    pub fn prompts(&self) -> Arc<PromptLibrary> {
+        self.shared
+            .prompts
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
 }
+
+/// Prompts the switchboard itself plays, whatever the IVR tree says: queue announcements
+/// (with the `num_*` numbers), the transfer notice, the voicemail beep and notices. An
+/// administrator may replace them but not delete them.
+pub const SYSTEM_PROMPTS: &[&str] = &[
+    "beep",
+    "transfer",
+    "queue_position",
+    "queue_in_line",
+    "queue_wait",
+    "less_than_a_minute",
+    "minute",
+    "minutes",
+    "voicemail_saved",
+    "voicemail_too_long",
+];
 
 impl Switchboard {
     pub fn new(
@@ -252,7 +293,7 @@ impl Switchboard {
             shared: Arc::new(Shared {
                 gateway,
                 media,
-                prompts,
+                prompts: RwLock::new(prompts),
                 bus,
                 config,
                 ivr: RwLock::new(engines.ivr),

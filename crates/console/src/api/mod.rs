@@ -51,6 +51,7 @@ pub mod customers;
 pub mod error;
 pub mod openapi;
 pub mod policy;
+pub mod prompts;
 pub mod session;
 pub mod sessions;
 pub mod ticket_actions;
@@ -61,6 +62,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::routing::{MethodRouter, delete, get, patch, post, put};
 use chrono::{DateTime, Utc};
 
@@ -117,6 +119,8 @@ pub struct ApiConfig {
     pub clock: Clock,
     /// `POST /api/v1/admin/reload` (admins); absent: 503.
     pub reload: Option<ReloadHook>,
+    /// The prompt routes (`/api/v1/prompts…`); absent: 503.
+    pub prompts: Option<prompts::PromptAdmin>,
 }
 
 impl Default for ApiConfig {
@@ -126,6 +130,7 @@ impl Default for ApiConfig {
             cookie_secure: false,
             clock: Clock::system(),
             reload: None,
+            prompts: None,
         }
     }
 }
@@ -230,6 +235,7 @@ fn route(method: &'static str, path: &'static str, handler: MethodRouter<Api>) -
 pub fn routes() -> Vec<Route> {
     use {calls as c, customers as cu, session as s, ticket_actions as ta, tickets as t};
     const T: &str = "/api/v1/tickets/{number}";
+    const PROMPT: &str = "/api/v1/prompts/{lang}/{name}";
     vec![
         route("get", "/api/v1/openapi.json", get(openapi::document)),
         route("post", "/api/v1/session", post(s::login)),
@@ -281,6 +287,20 @@ pub fn routes() -> Vec<Route> {
         ),
         route("get", "/api/v1/queues", get(agents::queues)),
         route("post", "/api/v1/admin/reload", post(agents::reload)),
+        route("get", "/api/v1/prompts", get(prompts::list)),
+        route("get", "/api/v1/prompts/backup", get(prompts::backup)),
+        route(
+            "post",
+            "/api/v1/prompts/restore",
+            post(prompts::restore).layer(DefaultBodyLimit::max(prompts::MAX_UPLOAD_BYTES)),
+        ),
+        route("get", PROMPT, get(prompts::audio)),
+        route(
+            "put",
+            PROMPT,
+            put(prompts::upload).layer(DefaultBodyLimit::max(prompts::MAX_UPLOAD_BYTES)),
+        ),
+        route("delete", PROMPT, delete(prompts::delete)),
     ]
 }
 

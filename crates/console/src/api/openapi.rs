@@ -36,6 +36,13 @@ fn query_param(name: &str, description: &str) -> Value {
 }
 
 /// One operation. `errors` lists the problem statuses it can answer besides 401.
+/// `op` with a binary request body of `media_type`.
+fn binary_body(mut op: Value, media_type: &str) -> Value {
+    op["requestBody"] = json!({"required": true,
+        "content": {media_type: {"schema": {"type": "string", "format": "binary"}}}});
+    op
+}
+
 fn op(
     tag: &str,
     summary: &str,
@@ -202,6 +209,32 @@ fn paths() -> Value {
             vec![path_param("call_id", "our call id")], Some(r("Transfer")),
             ok("200", "transferred", Some(obj(json!({"call_id": {"type": "string"}, "queue": {"type": "string"}, "ticket": {"type": ["string", "null"]}}), &["call_id", "queue"]))),
             &[F403, F404, ("409", "the call is not in conversation"), F422, F503], true)},
+        "/api/v1/prompts": {"get": op("prompts", "Every prompt: language, name, length, source (shipped or uploaded), who uses it (supervisors, admins)",
+            vec![], None,
+            ok("200", "prompts", Some(obj(json!({"prompts": {"type": "array", "items": r("Prompt")}}), &["prompts"]))),
+            &[F403, F503], true)},
+        "/api/v1/prompts/backup": {"get": op("prompts", "One tar archive of every prompt in force, `<lang>/<name>.wav` (admins)",
+            vec![], None,
+            ("200".to_string(), json!({"description": "the archive", "content": {"application/x-tar": {"schema": {"type": "string", "format": "binary"}}}})),
+            &[F403, F503], true)},
+        "/api/v1/prompts/restore": {"post": binary_body(op("prompts", "Restore an archive made by backup: all entries checked first, then each becomes the uploaded version (admins)",
+            vec![], None,
+            ok("200", "how many were restored", Some(obj(json!({"restored": {"type": "integer"}}), &["restored"]))),
+            &[F403, ("413", "larger than 20 MB"), ("422", "not a tar of <lang>/<name>.wav WAV files: nothing changed"), F503], true), "application/x-tar")},
+        "/api/v1/prompts/{lang}/{name}": {
+            "get": op("prompts", "The prompt in force as WAV, for an HTML audio element (supervisors, admins)",
+                vec![path_param("lang", "language, e.g. it"), path_param("name", "prompt name, [a-z0-9_]")], None,
+                ("200".to_string(), json!({"description": "8 kHz 16-bit mono WAV", "content": {"audio/wav": {"schema": {"type": "string", "format": "binary"}}}})),
+                &[F403, F404, F422, F503], true),
+            "put": binary_body(op("prompts", "Upload or replace a prompt: any WAV (rate, channels, 8-32-bit or float), converted to 8 kHz 16-bit mono; new calls hear it at once (admins)",
+                vec![path_param("lang", "language, e.g. it"), path_param("name", "prompt name, [a-z0-9_]")], None,
+                ok("200", "the prompt", Some(r("Prompt"))),
+                &[F403, ("413", "larger than 20 MB"), ("422", "not a usable WAV, empty, longer than 10 minutes, or a bad name or language"), F503], true), "audio/wav"),
+            "delete": op("prompts", "Delete the uploaded version (the shipped one comes back), or an uploaded-only prompt nothing uses (admins)",
+                vec![path_param("lang", "language, e.g. it"), path_param("name", "prompt name, [a-z0-9_]")], None,
+                ok("204", "deleted", None),
+                &[F403, F404, ("409", "shipped-only, or in use by the IVR, a queue or the voicemail"), F422, F503], true),
+        },
         "/api/v1/admin/reload": {"post": op("admin", "Reload the configuration file (IVR tree, queues, agents) as SIGHUP does",
             vec![], None,
             ok("200", "reloaded", Some(obj(json!({"reloaded": {"type": "string"}}), &["reloaded"]))),
@@ -454,6 +487,10 @@ fn schemas() -> Value {
             "registered": {"type": "boolean"}, "queues": {"type": "array", "items": s},
             "current_call": sn}), &["login", "state", "since", "registered", "queues"]),
         "Transfer": obj(json!({"queue": s, "note": sn}), &["queue"]),
+        "Prompt": obj(json!({"language": s, "name": s, "duration_s": {"type": ["number", "null"]},
+            "source": {"type": "string", "enum": ["shipped", "uploaded"]},
+            "shipped": {"type": "boolean", "description": "a shipped version exists (deleting the upload brings it back)"},
+            "in_use_by": {"type": "array", "items": s}}), &["language", "name", "source", "shipped", "in_use_by"]),
         "AgentStateChange": obj(json!({
             "state": {"type": "string", "enum": ["ready", "not_ready", "logged_out"]},
             "reason": sn}), &["state"]),

@@ -110,6 +110,10 @@ pub struct Fixture {
     pub store: Store,
     pub clock: Arc<Mutex<DateTime<Utc>>>,
     pub a1: UserId,
+    /// The prompt folders (`shipped/`, `uploaded/`), removed with the fixture.
+    pub prompt_dir: tempfile::TempDir,
+    /// The last prompt library handed to the calls.
+    pub applied: Arc<Mutex<Option<media::PromptLibrary>>>,
 }
 
 async fn fixture(store: Store) -> Fixture {
@@ -154,8 +158,30 @@ async fn fixture(store: Store) -> Fixture {
     }
     let clock = Arc::new(Mutex::new(now));
     let c = clock.clone();
+    // Prompts: a shipped folder with `welcome` (used by the IVR) and `hold_music`, and an
+    // empty folder for uploads; `applied` sees every library handed to the calls.
+    let prompt_dir = tempfile::tempdir().unwrap();
+    let shipped = prompt_dir.path().join("shipped");
+    for (name, freq) in [("welcome", 400.0), ("hold_music", 600.0)] {
+        let path = shipped.join("it").join(format!("{name}.wav"));
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, wav(8000, 1, freq, 0.5)).unwrap();
+    }
+    let applied: Arc<Mutex<Option<media::PromptLibrary>>> = Arc::default();
+    let sink = applied.clone();
+    let prompts = console::api::prompts::PromptAdmin {
+        shipped,
+        uploaded: prompt_dir.path().join("uploaded"),
+        in_use: Arc::new(|| {
+            [("welcome".to_string(), vec!["IVR tree".to_string()])]
+                .into_iter()
+                .collect()
+        }),
+        apply: Arc::new(move |lib| *sink.lock().unwrap() = Some(lib)),
+    };
     let config = ApiConfig {
         clock: Clock::from_fn(move || *c.lock().unwrap()),
+        prompts: Some(prompts),
         ..ApiConfig::default()
     };
     // The ACD of the agent tests: a1 and a3 serve cittadini, a2 secondo-livello; phones with
@@ -189,7 +215,37 @@ async fn fixture(store: Store) -> Fixture {
         store,
         clock,
         a1: ids[0],
+        prompt_dir,
+        applied,
     }
+}
+
+/// A 16-bit PCM WAV file of a sine at `freq` Hz: `rate` Hz, `channels` (the same on each).
+pub fn wav(rate: u32, channels: u16, freq: f64, seconds: f64) -> Vec<u8> {
+    let frames = (f64::from(rate) * seconds) as u32;
+    let data_len = frames * u32::from(channels) * 2;
+    let mut out = Vec::with_capacity(44 + data_len as usize);
+    out.extend(b"RIFF");
+    out.extend((36 + data_len).to_le_bytes());
+    out.extend(b"WAVEfmt ");
+    out.extend(16u32.to_le_bytes());
+    out.extend(1u16.to_le_bytes());
+    out.extend(channels.to_le_bytes());
+    out.extend(rate.to_le_bytes());
+    out.extend((rate * u32::from(channels) * 2).to_le_bytes());
+    out.extend((channels * 2).to_le_bytes());
+    out.extend(16u16.to_le_bytes());
+    out.extend(b"data");
+    out.extend(data_len.to_le_bytes());
+    for i in 0..frames {
+        let v = (8000.0
+            * (2.0 * std::f64::consts::PI * freq * f64::from(i) / f64::from(rate)).sin())
+            as i16;
+        for _ in 0..channels {
+            out.extend(v.to_le_bytes());
+        }
+    }
+    out
 }
 
 impl Fixture {
@@ -209,7 +265,8 @@ impl Fixture {
         let status = response.status();
         let headers = response.headers().clone();
         let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        let text = String::from_utf8(bytes.to_vec()).unwrap();
+        // Binary answers (a WAV, an archive) are shown lossily; tests read their bytes apart.
+        let text = String::from_utf8_lossy(&bytes).into_owned();
         let json = serde_json::from_str(&text).unwrap_or(Value::Null);
         Resp {
             status,

@@ -7,6 +7,7 @@ mod api_agents;
 mod api_calls;
 mod api_customers;
 mod api_openapi;
+mod api_prompts;
 mod api_session;
 mod api_ticket_actions;
 mod api_tickets;
