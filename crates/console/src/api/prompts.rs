@@ -65,14 +65,41 @@ impl PromptAdmin {
         layer.join(lang).join(format!("{name}.wav"))
     }
 
-    /// Reloads both layers and gives them to the calls.
-    fn reload(&self) -> ApiResult<media::PromptLibrary> {
-        let lib = self
-            .load()
+    /// Reloads both layers (decoding and resampling every prompt: off the async workers)
+    /// and gives them to the calls.
+    async fn reload(&self) -> ApiResult<media::PromptLibrary> {
+        let this = self.clone();
+        let lib = tokio::task::spawn_blocking(move || this.load())
+            .await
+            .map_err(|e| ApiError::Unavailable(format!("prompts cannot be reloaded: {e}")))?
             .map_err(|e| ApiError::Unavailable(format!("prompts cannot be reloaded: {e}")))?;
         (self.apply)(lib.clone());
         Ok(lib)
     }
+
+    /// Every prompt file of both layers, `<lang>/<name>` → (language, name, the file in
+    /// force, whether it is uploaded), sorted.
+    fn files(&self) -> std::io::Result<BTreeMap<String, (String, String, PathBuf, bool)>> {
+        let mut out = BTreeMap::new();
+        for (layer, uploaded) in [(&self.shipped, false), (&self.uploaded, true)] {
+            for (key, path) in wav_files(layer)? {
+                let Some((lang, file)) = key.split_once('/') else {
+                    continue;
+                };
+                let name = file.trim_end_matches(".wav").trim_end_matches(".WAV");
+                let id = format!("{lang}/{name}");
+                out.insert(id, (lang.to_string(), name.to_string(), path, uploaded));
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// A WAV file's length from its header (no decoding).
+fn wav_seconds(path: &Path) -> Option<f64> {
+    let reader = hound::WavReader::open(path).ok()?;
+    let spec = reader.spec();
+    Some(f64::from(reader.duration()) / f64::from(spec.sample_rate.max(1)))
 }
 
 fn admin(api: &Api) -> ApiResult<PromptAdmin> {
@@ -182,17 +209,23 @@ async fn audit(api: &Api, caller: &Caller, action: &str, lang: &str, name: &str,
 /// One prompt as the list shows it.
 fn entry(
     admin: &PromptAdmin,
-    lib: &media::PromptLibrary,
     users: &BTreeMap<String, Vec<String>>,
     lang: &str,
     name: &str,
 ) -> Value {
-    let uploaded = admin.file(&admin.uploaded, lang, name).is_file();
-    let shipped = admin.file(&admin.shipped, lang, name).is_file();
+    let uploaded_file = admin.file(&admin.uploaded, lang, name);
+    let uploaded = uploaded_file.is_file();
+    let shipped_file = admin.file(&admin.shipped, lang, name);
+    let shipped = shipped_file.is_file();
+    let in_force = if uploaded {
+        &uploaded_file
+    } else {
+        &shipped_file
+    };
     json!({
         "language": lang,
         "name": name,
-        "duration_s": lib.get(lang, name).map(|p| p.duration().as_secs_f64()),
+        "duration_s": wav_seconds(in_force),
         "source": if uploaded { "uploaded" } else { "shipped" },
         "shipped": shipped,
         "in_use_by": users.get(name).cloned().unwrap_or_default(),
@@ -203,16 +236,14 @@ fn entry(
 pub async fn list(State(api): State<Api>, caller: Caller) -> ApiResult<Response> {
     may_listen(&caller)?;
     let admin = admin(&api)?;
-    let lib = admin
-        .load()
-        .map_err(|e| ApiError::Unavailable(format!("prompts cannot be read: {e}")))?;
+    let files = admin
+        .files()
+        .map_err(|e| io_error("prompts cannot be read", e))?;
     let users = (admin.in_use)();
-    let mut prompts = Vec::new();
-    for lang in lib.languages() {
-        for name in lib.names(&lang) {
-            prompts.push(entry(&admin, &lib, &users, &lang, &name));
-        }
-    }
+    let prompts: Vec<Value> = files
+        .values()
+        .map(|(lang, name, _, _)| entry(&admin, &users, lang, name))
+        .collect();
     Ok(axum::Json(json!({ "prompts": prompts })).into_response())
 }
 
@@ -252,10 +283,13 @@ pub async fn upload(
     may_change(&caller)?;
     checked(&lang, &name)?;
     let admin = admin(&api)?;
-    let languages = admin
-        .load()
-        .map(|l| l.languages())
-        .map_err(|e| ApiError::Unavailable(format!("prompts cannot be read: {e}")))?;
+    let mut languages: Vec<String> = admin
+        .files()
+        .map_err(|e| io_error("prompts cannot be read", e))?
+        .into_values()
+        .map(|(lang, ..)| lang)
+        .collect();
+    languages.dedup();
     if !languages.contains(&lang) {
         return Err(ApiError::invalid(
             "language",
@@ -263,11 +297,16 @@ pub async fn upload(
             &lang,
         ));
     }
-    let (wav, seconds) = convert(&body, &name)?;
+    let (wav, seconds) = {
+        let (body, name) = (body.clone(), name.clone());
+        tokio::task::spawn_blocking(move || convert(&body, &name))
+            .await
+            .map_err(|e| ApiError::Unavailable(format!("conversion failed: {e}")))??
+    };
     let path = admin.file(&admin.uploaded, &lang, &name);
     let replaced = path.is_file() || admin.file(&admin.shipped, &lang, &name).is_file();
     write_atomically(&path, &wav).map_err(|e| io_error("cannot store the prompt", e))?;
-    let lib = admin.reload()?;
+    admin.reload().await?;
     let action = if replaced {
         "prompt.replace"
     } else {
@@ -276,7 +315,7 @@ pub async fn upload(
     let detail = format!("{seconds:.2} s, {} bytes uploaded", body.len());
     audit(&api, &caller, action, &lang, &name, &detail).await;
     let users = (admin.in_use)();
-    Ok(axum::Json(entry(&admin, &lib, &users, &lang, &name)).into_response())
+    Ok(axum::Json(entry(&admin, &users, &lang, &name)).into_response())
 }
 
 /// `DELETE /api/v1/prompts/{lang}/{name}`: removes the uploaded version (the shipped one
@@ -307,7 +346,7 @@ pub async fn delete(
         )));
     }
     std::fs::remove_file(&uploaded).map_err(|e| io_error("cannot delete the prompt", e))?;
-    admin.reload()?;
+    admin.reload().await?;
     let detail = if shipped {
         "uploaded version removed, the shipped one is back"
     } else {
@@ -400,8 +439,30 @@ fn wav_files(layer: &Path) -> std::io::Result<Vec<(String, PathBuf)>> {
 pub async fn restore(State(api): State<Api>, caller: Caller, body: Bytes) -> ApiResult<Response> {
     may_change(&caller)?;
     let admin = admin(&api)?;
+    let staged = tokio::task::spawn_blocking(move || stage(&body))
+        .await
+        .map_err(|e| ApiError::Unavailable(format!("restore failed: {e}")))??;
+    for (lang, name, wav) in &staged {
+        write_atomically(&admin.file(&admin.uploaded, lang, name), wav)
+            .map_err(|e| io_error("cannot store a restored prompt", e))?;
+    }
+    admin.reload().await?;
+    audit(
+        &api,
+        &caller,
+        "prompt.restore",
+        "all",
+        "all",
+        &format!("{} prompts restored", staged.len()),
+    )
+    .await;
+    Ok(axum::Json(json!({ "restored": staged.len() })).into_response())
+}
+
+/// Every entry of a restore archive checked and converted, or the first problem.
+fn stage(body: &[u8]) -> ApiResult<Vec<(String, String, Vec<u8>)>> {
     let mut staged: Vec<(String, String, Vec<u8>)> = Vec::new();
-    let mut archive = tar::Archive::new(body.as_ref());
+    let mut archive = tar::Archive::new(body);
     let entries = archive
         .entries()
         .map_err(|e| ApiError::Invalid(format!("not a tar archive: {e}")))?;
@@ -434,19 +495,5 @@ pub async fn restore(State(api): State<Api>, caller: Caller, body: Bytes) -> Api
     if staged.is_empty() {
         return Err(ApiError::Invalid("the archive holds no prompt".into()));
     }
-    for (lang, name, wav) in &staged {
-        write_atomically(&admin.file(&admin.uploaded, lang, name), wav)
-            .map_err(|e| io_error("cannot store a restored prompt", e))?;
-    }
-    admin.reload()?;
-    audit(
-        &api,
-        &caller,
-        "prompt.restore",
-        "all",
-        "all",
-        &format!("{} prompts restored", staged.len()),
-    )
-    .await;
-    Ok(axum::Json(json!({ "restored": staged.len() })).into_response())
+    Ok(staged)
 }
