@@ -578,12 +578,14 @@ fn hold_from_the_agents_phone_plays_music_and_resume_bridges_again() {
     let caller = sipp_start(
         "uac_media_probe.xml",
         &server,
-        &["-key", "rtp_port", &rtp_port, "-d", "9000"],
+        &["-key", "rtp_port", &rtp_port, "-d", "12000"],
     );
     current_call(&api, "1001", "talking");
     let server_rtp = answered_rtp_port(&caller.messages_so_far())
         .expect("the server's SDP answer in the caller's message log");
     let to = SocketAddr::from(([127, 0, 0, 1], server_rtp));
+    // The phone holds 4 s after its answer and resumes 4 s later (agent_hold.xml); the
+    // caller hangs up 12 s after the answer: each exchange below has seconds of margin.
     let (echoed, _) = probe.exchange_counting(to, 25, Duration::from_millis(300));
     assert!(echoed.len() >= 15, "bridged before the hold: {echoed:?}");
 
