@@ -309,7 +309,7 @@ fn a_caller_reaches_the_agents_softphone_and_they_talk() {
     let caller = sipp_start(
         "uac_media_probe.xml",
         &server,
-        &["-key", "rtp_port", &rtp_port, "-d", "4000"],
+        &["-key", "rtp_port", &rtp_port, "-d", "6000"],
     );
     api.wait_agent("1001", "talking", None);
     let server_rtp = answered_rtp_port(&caller.messages_so_far())
