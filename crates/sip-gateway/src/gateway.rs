@@ -74,15 +74,36 @@ pub struct Gateway {
     registrations: broadcast::Sender<RegistrationEvent>,
 }
 
+/// UDP and TCP sockets on one address. With port 0 the system picks the UDP port, and the
+/// same number may already be taken for TCP by another program: then another UDP port is
+/// tried (a few times) rather than failing the start.
+async fn bind_pair(listen: SocketAddr) -> io::Result<(UdpSocket, TcpListener)> {
+    const ATTEMPTS: usize = 16;
+    let mut attempt = 0;
+    loop {
+        let udp = UdpSocket::bind(listen).await?;
+        match TcpListener::bind(udp.local_addr()?).await {
+            Ok(tcp) => return Ok((udp, tcp)),
+            Err(e)
+                if listen.port() == 0
+                    && e.kind() == io::ErrorKind::AddrInUse
+                    && attempt + 1 < ATTEMPTS =>
+            {
+                attempt += 1;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 impl Gateway {
     /// Binds UDP and TCP on `config.listen` and starts the driver. Events for the switchboard
     /// arrive on the returned receiver.
     pub async fn start(
         mut config: GatewayConfig,
     ) -> io::Result<(Gateway, mpsc::UnboundedReceiver<UaEvent>)> {
-        let udp = UdpSocket::bind(config.listen).await?;
+        let (udp, tcp) = bind_pair(config.listen).await?;
         let local_addr = udp.local_addr()?;
-        let tcp = TcpListener::bind(local_addr).await?;
         config.ua.local_addr = local_addr;
         let (commands, command_rx) = mpsc::unbounded_channel();
         let (event_tx, events) = mpsc::unbounded_channel();
@@ -350,5 +371,21 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
     match deadline {
         Some(deadline) => tokio::time::sleep_until(deadline).await,
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_chosen_port_serves_udp_and_tcp_and_a_taken_one_is_an_error() {
+        let (udp, tcp) = bind_pair("127.0.0.1:0".parse().unwrap()).await.unwrap();
+        assert_eq!(udp.local_addr().unwrap(), tcp.local_addr().unwrap());
+        // A port given explicitly is not changed behind the operator's back.
+        let taken = tcp.local_addr().unwrap();
+        drop(udp);
+        let err = bind_pair(taken).await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::AddrInUse);
     }
 }
