@@ -357,25 +357,6 @@ fn main_menu_silence_twice_ends_the_call_too() {
     );
 }
 
-/// The strongest of `candidates` (Hz) in 16-bit mono PCM at 8 kHz (Goertzel).
-fn dominant(samples: &[i16], candidates: &[f64]) -> f64 {
-    let power = |f: f64| {
-        let k = 2.0 * (2.0 * std::f64::consts::PI * f / 8000.0).cos();
-        let (mut s1, mut s2) = (0.0f64, 0.0f64);
-        for &x in samples {
-            let s0 = f64::from(x) + k * s1 - s2;
-            s2 = s1;
-            s1 = s0;
-        }
-        s1 * s1 + s2 * s2 - k * s1 * s2
-    };
-    candidates
-        .iter()
-        .copied()
-        .max_by(|a, b| power(*a).total_cmp(&power(*b)))
-        .unwrap()
-}
-
 #[test]
 fn after_hours_line_announces_the_hours_and_takes_a_message() {
     let server = Server::start_demo("");

@@ -48,25 +48,6 @@ fn ulaw_to_linear(byte: u8) -> i16 {
     (if sign != 0 { -magnitude } else { magnitude }) as i16
 }
 
-/// The candidate frequency with the most power (Goertzel).
-fn dominant(samples: &[i16], candidates: &[f64]) -> f64 {
-    let power = |f: f64| {
-        let k = 2.0 * (2.0 * std::f64::consts::PI * f / 8000.0).cos();
-        let (mut s1, mut s2) = (0.0f64, 0.0f64);
-        for &x in samples {
-            let s0 = f64::from(x) + k * s1 - s2;
-            s2 = s1;
-            s1 = s0;
-        }
-        s1 * s1 + s2 * s2 - k * s1 * s2
-    };
-    candidates
-        .iter()
-        .copied()
-        .max_by(|a, b| power(*a).total_cmp(&power(*b)))
-        .unwrap()
-}
-
 /// Places a call whose SDP points at a probe socket and returns 1 s of the audio the server
 /// sends (PCMU decoded), skipping the first 200 ms.
 fn heard(server: &Server) -> Vec<i16> {

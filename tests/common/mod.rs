@@ -1027,3 +1027,22 @@ pub fn listening(answer_delay_ms: u64, prompt: &str, idle_s: u64) -> String {
         ms = idle_s * 1000
     )
 }
+
+/// The strongest of `candidates` (Hz) in 16-bit mono PCM at 8 kHz (Goertzel).
+pub fn dominant(samples: &[i16], candidates: &[f64]) -> f64 {
+    let power = |f: f64| {
+        let k = 2.0 * (2.0 * std::f64::consts::PI * f / 8000.0).cos();
+        let (mut s1, mut s2) = (0.0f64, 0.0f64);
+        for &x in samples {
+            let s0 = f64::from(x) + k * s1 - s2;
+            s2 = s1;
+            s1 = s0;
+        }
+        s1 * s1 + s2 * s2 - k * s1 * s2
+    };
+    candidates
+        .iter()
+        .copied()
+        .max_by(|a, b| power(*a).total_cmp(&power(*b)))
+        .unwrap()
+}
