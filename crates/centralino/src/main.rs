@@ -667,11 +667,18 @@ fn spawn_escalation_sweep(
                     due = %e.due,
                     "escalation"
                 );
-                bus.publish(switchboard::Event::TicketEscalation {
+                bus.publish(events::Event::TicketEscalation {
                     number: e.number,
                     queue: names.get(&e.queue).cloned().unwrap_or_default(),
-                    clock: e.kind.as_str().into(),
-                    stage: stage.as_str().into(),
+                    clock: match e.kind {
+                        crm::sla::Clock::FirstResponse => events::EscalationClock::FirstResponse,
+                        crm::sla::Clock::Update => events::EscalationClock::Update,
+                        crm::sla::Clock::Solution => events::EscalationClock::Solution,
+                    },
+                    stage: match stage {
+                        crm::sla::Stage::DueSoon => events::EscalationStage::DueSoon,
+                        crm::sla::Stage::Overdue => events::EscalationStage::Overdue,
+                    },
                     due: e.due,
                 });
             }

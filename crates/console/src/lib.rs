@@ -22,13 +22,14 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use ::events::EventBus;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
-use switchboard::{EventBus, TelemetrySource};
+use switchboard::TelemetrySource;
 use tokio::sync::broadcast::error::RecvError;
 
 pub use metrics::Metrics;

@@ -1,12 +1,13 @@
 //! Prometheus metrics (CONTRACT.md names). Event-driven counters are updated from the bus;
 //! SIP and RTP figures are read from the engines at scrape time and carried into counters.
 
+use ::events::{Event, Outcome};
 use prometheus::core::Collector;
 use prometheus::{
     Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
     IntGaugeVec, Opts, Registry, TextEncoder,
 };
-use switchboard::{AcdSnapshot, Event, Outcome, Telemetry};
+use switchboard::{AcdSnapshot, Telemetry};
 
 /// Every metric we expose.
 pub struct Metrics {
@@ -297,7 +298,9 @@ impl Metrics {
             }
             Event::Dtmf { .. } => self.dtmf_total.inc(),
             Event::TicketCreated { channel, .. } => {
-                self.tickets_created.with_label_values(&[channel]).inc();
+                self.tickets_created
+                    .with_label_values(&[channel.as_str()])
+                    .inc();
             }
             _ => {}
         }

@@ -407,7 +407,7 @@ fn publish(bus: &EventBus, card: Option<&CardWriter>, event: &AcdEvent, now: Ins
             info!(agent = %login, state = state.as_str(), reason = reason.as_deref().unwrap_or(""), registered, "agent state");
             bus.publish(Event::AgentState {
                 login: login.clone(),
-                state: state.as_str().to_string(),
+                state: crate::events::status(*state),
                 reason: reason.clone(),
                 registered: *registered,
                 since: wall(*at, now),

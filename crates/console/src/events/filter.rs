@@ -9,7 +9,7 @@
 
 use std::collections::HashSet;
 
-use switchboard::Event;
+use ::events::Event;
 
 /// What a subscriber may see.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,9 +105,9 @@ impl EventFilter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ::events::Outcome;
     use chrono::{TimeZone, Utc};
     use proptest::prelude::*;
-    use switchboard::Outcome;
 
     fn agent(login: &str, queues: &[&str]) -> EventFilter {
         EventFilter::new(Scope::Agent {
@@ -129,11 +129,11 @@ mod tests {
             call_id: call.into(),
             agent: agent.into(),
             queue: queue.into(),
-            channel: "phone".into(),
+            channel: ::events::TicketChannel::Phone,
             caller: Some("+390600000009".into()),
             customer_id: None,
             customer_name: None,
-            identified_by: "none".into(),
+            identified_by: ::events::IdentifiedBy::None,
             area: None,
             sr_type: None,
             ivr_path: vec![],
@@ -159,7 +159,7 @@ mod tests {
     fn agent_state(login: &str) -> Event {
         Event::AgentState {
             login: login.into(),
-            state: "ready".into(),
+            state: ::events::AgentStatus::Ready,
             reason: None,
             registered: true,
             since: Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap(),
@@ -214,15 +214,15 @@ mod tests {
         let ticket = |queue: &str, owner: Option<&str>| Event::TicketCreated {
             number: "1".into(),
             queue: queue.into(),
-            channel: "phone".into(),
+            channel: ::events::TicketChannel::Phone,
             call_id: None,
             owner: owner.map(str::to_string),
         };
         let escalation = |queue: &str| Event::TicketEscalation {
             number: "1".into(),
             queue: queue.into(),
-            clock: "first_response".into(),
-            stage: "overdue".into(),
+            clock: ::events::EscalationClock::FirstResponse,
+            stage: ::events::EscalationStage::Overdue,
             due: chrono::Utc::now(),
         };
         assert!(f.admit(&escalation("cittadini")));

@@ -177,9 +177,9 @@ fn identify(ctx: &mut CallCtx<'_>, customer: Option<Customer>, by: IdentifiedBy,
         _ => IdentityResult::NotAttempted,
     };
     ctx.caller.identified_by = match (&customer, by) {
-        (Some(_), IdentifiedBy::Pin) => "pin",
-        (Some(_), IdentifiedBy::Ani) => "ani",
-        _ => "none",
+        (Some(_), IdentifiedBy::Pin) => crate::events::IdentifiedBy::Pin,
+        (Some(_), IdentifiedBy::Ani) => crate::events::IdentifiedBy::Ani,
+        _ => crate::events::IdentifiedBy::None,
     };
     ctx.write(CallWrite::Identity {
         call_id: ctx.call_id.to_string(),

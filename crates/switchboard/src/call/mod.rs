@@ -80,8 +80,7 @@ pub(crate) fn params(media: &Negotiated) -> StreamParams {
 pub(crate) struct Caller {
     pub number: Option<String>,
     pub customer: Option<(i64, String)>,
-    /// `pin`, `ani` or `none`.
-    pub identified_by: &'static str,
+    pub identified_by: crate::events::IdentifiedBy,
     pub area: Option<String>,
     pub sr_type: Option<String>,
     pub path: Vec<String>,
@@ -285,7 +284,7 @@ async fn run(
         settings,
         caller: Caller {
             number: incoming.from_user.clone(),
-            identified_by: "none",
+            identified_by: crate::events::IdentifiedBy::None,
             ..Caller::default()
         },
     };
@@ -323,7 +322,7 @@ pub(crate) fn common(ctx: &CallCtx<'_>, msg: Option<&CallInput>) -> Option<Commo
             ctx.leg.configure(params(media));
             ctx.shared.bus.publish(Event::MediaChanged {
                 call_id: ctx.call_id.to_string(),
-                direction: media.local_direction.attribute().to_string(),
+                direction: crate::events::direction(media.local_direction),
             });
             Some(Common::Continue)
         }

@@ -467,11 +467,11 @@ async fn offer(
         call_id: ctx.call_id.to_string(),
         agent: login.to_string(),
         queue: queue.to_string(),
-        channel: "phone".into(),
+        channel: crate::events::TicketChannel::Phone,
         caller: ctx.caller.number.clone(),
         customer_id: ctx.caller.customer.as_ref().map(|(id, _)| *id),
         customer_name: ctx.caller.customer.as_ref().map(|(_, name)| name.clone()),
-        identified_by: ctx.caller.identified_by.to_string(),
+        identified_by: ctx.caller.identified_by,
         area: ctx.caller.area.clone(),
         sr_type: ctx.caller.sr_type.clone(),
         ivr_path: ctx.caller.path.clone(),
@@ -599,7 +599,7 @@ async fn open_ticket(
     ctx.shared.bus.publish(Event::TicketCreated {
         number: ticket.number.to_string(),
         queue: queue.to_string(),
-        channel: "phone".into(),
+        channel: crate::events::TicketChannel::Phone,
         call_id: Some(ctx.call_id.to_string()),
         owner: Some(login.to_string()),
     });

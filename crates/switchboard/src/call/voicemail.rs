@@ -150,7 +150,7 @@ pub(crate) async fn run(ctx: &mut CallCtx<'_>, mailbox: &str) -> (Ended, Journey
                     ctx.shared.bus.publish(Event::TicketCreated {
                         number: filed.number,
                         queue: filed.queue,
-                        channel: "voicemail".into(),
+                        channel: crate::events::TicketChannel::Voicemail,
                         call_id: Some(ctx.call_id.to_string()),
                         owner: None,
                     });
