@@ -627,4 +627,6 @@ mod outbound_tests;
 #[cfg(test)]
 mod register_tests;
 #[cfg(test)]
+mod replay_tests;
+#[cfg(test)]
 mod tests;
