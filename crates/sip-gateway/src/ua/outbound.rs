@@ -4,7 +4,6 @@
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use media::Direction;
 use rsip::headers::UntypedHeader;
 use rsip::prelude::*;
 use rsip::{Header, Method, SipMessage};
@@ -15,7 +14,7 @@ use super::dialog::{Dialog, record_routes};
 use super::inbound::{contact_uri, sdp_body};
 use super::{Call, CallRef, ClientKind, EndReason, Phase, UaError, UaEvent, UserAgent};
 use crate::message::SipMessageExt;
-use crate::sdp::{self, Origin};
+use crate::sdp::{self, Direction, Origin};
 use crate::transaction::{Peer, TransactionId};
 
 /// A call to place.
