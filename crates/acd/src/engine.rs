@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use crate::config::{AcdConfig, OverflowTarget, QueueConfig};
-use crate::stats::Counters;
+use crate::counters::Counters;
 use crate::types::{
     AcdError, AcdEvent, Action, AgentState, CallKey, Input, OfferFailure, RequestedState,
 };

@@ -64,6 +64,7 @@
 //! of them, O(position); live figures walk the queue's agents.
 
 mod config;
+mod counters;
 mod dispatch;
 mod engine;
 mod reconfigure;

@@ -17,8 +17,8 @@ use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
 use std::time::Instant;
 
 use crate::config::AcdConfig;
+use crate::counters::Counters;
 use crate::engine::{Acd, Agent, CallId, Phase, Queue};
-use crate::stats::Counters;
 use crate::types::{AcdError, AgentState};
 
 impl Acd {

@@ -37,8 +37,10 @@
 //! is interrupted. Steps ([`Engine::poll_step`]) render, via `Display`, as the short lines the
 //! CRM call card stores.
 
+mod build;
 mod config;
 mod engine;
+mod problem;
 mod tree;
 mod types;
 mod validate;
@@ -49,5 +51,6 @@ pub use config::{
     TimersConfig, VoicemailConfig,
 };
 pub use engine::{Engine, STOP_GRACE};
-pub use tree::{Problem, Severity, Tree};
+pub use problem::{Problem, Severity};
+pub use tree::Tree;
 pub use types::{Action, CallInfo, Customer, Failure, IdentifiedBy, Input, Step, StepKind};

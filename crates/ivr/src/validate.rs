@@ -4,7 +4,8 @@
 use std::collections::BTreeSet;
 
 use crate::config::{IdentifyMethod, IvrConfig};
-use crate::tree::{Node, NodeId, Problem, Severity, Tree};
+use crate::problem::{Problem, Severity};
+use crate::tree::{Node, NodeId, Tree};
 
 /// The edges out of `node`, each marked `true` when taking it needs the caller to type.
 pub(crate) fn edges(node: &Node) -> Vec<(NodeId, bool)> {

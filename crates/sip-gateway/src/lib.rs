@@ -12,11 +12,18 @@
 //! be woken (`poll_timeout`). The one invariant a driver must keep: after every `handle_*` call,
 //! drain `poll_transmit` and `poll_event`, then sleep until `poll_timeout` (or new input) and call
 //! `handle_timeout(now)`.
+//!
+//! ## Randomness
+//! Tags, branches, Call-IDs, SDP session ids and digest nonces come from one [`rng::SipRng`]
+//! the user agent owns, seeded from [`ua::UserAgentConfig::rng_seed`] (the operating system's
+//! entropy when `None`): with a seed, the same inputs give the same bytes out, so an exchange
+//! can be replayed exactly.
 
 pub mod auth;
 pub mod gateway;
 pub mod message;
 pub mod registrar;
+pub mod rng;
 pub mod sdp;
 pub mod transaction;
 pub mod transport;

@@ -12,6 +12,7 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 use super::{Algorithm, AuthFailure, Credentials, parse_digest, response_digest};
+use crate::rng::SipRng;
 
 /// Nonces whose `nc` we remember at most; beyond it the entries closest to expiry are dropped
 /// (their nonces can then be replayed once more within their lifetime, nothing worse).
@@ -41,11 +42,14 @@ pub struct DigestAuth {
     algorithms: Vec<Algorithm>,
     /// nonce → (highest nc seen, when the nonce expires).
     seen: HashMap<String, (u32, Instant)>,
+    /// The random part of each nonce.
+    rng: SipRng,
 }
 
 impl DigestAuth {
     /// A verifier for `realm` whose nonces live `nonce_ttl`, signed with `secret` (any length;
-    /// 32 random bytes is right).
+    /// 32 random bytes is right). The random part of its nonces comes from the operating
+    /// system's entropy; [`Self::with_rng`] sets another source.
     #[must_use]
     pub fn new(realm: impl Into<String>, nonce_ttl: Duration, secret: &[u8]) -> DigestAuth {
         DigestAuth {
@@ -55,7 +59,16 @@ impl DigestAuth {
             epoch: None,
             algorithms: vec![Algorithm::Sha256, Algorithm::Md5],
             seen: HashMap::new(),
+            rng: SipRng::from_entropy(),
         }
+    }
+
+    /// Draws the random part of nonces from `rng`: seeded, the same calls issue the same
+    /// nonces.
+    #[must_use]
+    pub fn with_rng(mut self, rng: SipRng) -> DigestAuth {
+        self.rng = rng;
+        self
     }
 
     /// Challenges with (and accepts) only `algorithms`, in this order of preference; an empty
@@ -106,7 +119,7 @@ impl DigestAuth {
         let issued = self.millis_since_epoch(now);
         let mut raw = [0u8; NONCE_LEN];
         raw[..TIME_LEN].copy_from_slice(&issued.to_be_bytes());
-        raw[TIME_LEN..TIME_LEN + RANDOM_LEN].copy_from_slice(&rand::random::<u64>().to_be_bytes());
+        raw[TIME_LEN..TIME_LEN + RANDOM_LEN].copy_from_slice(&self.rng.next_u64().to_be_bytes());
         let mac = self.sign(&raw[..TIME_LEN + RANDOM_LEN]);
         raw[TIME_LEN + RANDOM_LEN..].copy_from_slice(&mac);
         hex::encode(raw)

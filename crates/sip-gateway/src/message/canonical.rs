@@ -3,9 +3,9 @@
 //! whitespace in the headers we rely on, and a Content-Length that matches the body. Validates
 //! the RFC 3261 §8.1.1 mandatory headers on the way.
 
-use super::ParseError;
+use super::error::ParseError;
 use super::lines::{Mode, split};
-use super::names;
+use super::names::{self, known_method};
 use super::syntax::{
     excerpt, has_scheme, has_top_level_comma, is_token, normalize_name_addr, parse_name_addr,
     split_list, starts_with_ci,
@@ -17,14 +17,6 @@ use super::via::ViaHop;
 pub(crate) enum StartLine {
     Request { method: String, uri: String },
     Response { code: u16, reason: String },
-}
-
-/// The methods `rsip` 0.4 can represent, spelt as on the wire (methods are case-sensitive,
-/// RFC 3261 §7.1).
-pub(crate) fn known_method(method: &str) -> Option<rsip::Method> {
-    rsip::Method::all()
-        .into_iter()
-        .find(|m| m.to_string() == method)
 }
 
 /// Parses the Request-Line (RFC 3261 §7.1, §25.1) or Status-Line (§7.2).

@@ -4,6 +4,7 @@ use super::ext::reason_phrase;
 use super::lines::{Mode, split};
 use super::names;
 use super::syntax::{ascii_phrase, header_param, sanitize_header_text, split_list, starts_with_ci};
+use crate::rng::SipRng;
 
 /// Builds `SIP/2.0 400 <reason>` for a request that [`parse`](super::parse) refused; see
 /// [`error_response`].
@@ -20,7 +21,20 @@ pub fn bad_request(datagram: &[u8], reason: &str) -> Option<Vec<u8>> {
 /// `None` when there is nothing to answer: the input is a response, an ACK (never answered,
 /// RFC 3261 §17.2.1), not SIP at all, has no Via to route the response by, or `status` is not
 /// 300..=699.
+///
+/// The To tag comes from the operating system's entropy; a core that owns a generator uses
+/// [`error_response_with_rng`].
 pub fn error_response(datagram: &[u8], status: u16, reason: &str) -> Option<Vec<u8>> {
+    error_response_with_rng(datagram, status, reason, &mut SipRng::from_entropy())
+}
+
+/// [`error_response`] with the To tag, when one is added, drawn from `rng`.
+pub fn error_response_with_rng(
+    datagram: &[u8],
+    status: u16,
+    reason: &str,
+    rng: &mut SipRng,
+) -> Option<Vec<u8>> {
     if !(300..=699).contains(&status) {
         return None;
     }
@@ -84,7 +98,7 @@ pub fn error_response(datagram: &[u8], status: u16, reason: &str) -> Option<Vec<
                 .replace([' ', '\t'], "")
                 .contains(";tag=");
         if split_list(&to).is_ok() && !has_tag {
-            to.push_str(&format!(";tag={:016x}", rand::random::<u64>()));
+            to.push_str(&format!(";tag={:016x}", rng.next_u64()));
         }
         out.push_str(&format!("To: {to}\r\n"));
     }

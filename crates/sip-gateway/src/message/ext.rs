@@ -4,9 +4,9 @@ use rsip::Header;
 use rsip::message::HasHeaders;
 use rsip::prelude::UntypedHeader;
 
-use super::canonical::known_method;
-use super::syntax::{header_param, split_list};
-use super::via::ViaHop;
+use super::names::known_method;
+use super::syntax::header_param;
+use super::via::{self, ViaHop};
 
 /// The accessors other layers need on `rsip::Request`, `rsip::Response` and
 /// `rsip::SipMessage`. They read header values leniently (our own parsers, not `rsip`'s typed
@@ -14,25 +14,12 @@ use super::via::ViaHop;
 pub trait SipMessageExt: HasHeaders {
     /// The top Via value (first value of the first Via header; RFC 3261 §8.1.1.7).
     fn top_via(&self) -> Option<ViaHop> {
-        let value = self.headers().iter().find_map(|h| match h {
-            Header::Via(via) => Some(via.value()),
-            _ => None,
-        })?;
-        let elements = split_list(value).ok()?;
-        ViaHop::parse(elements.first()?).ok()
+        via::top_hop(self.headers())
     }
 
     /// Every Via value, top first (values that do not parse are skipped).
     fn via_hops(&self) -> Vec<ViaHop> {
-        self.headers()
-            .iter()
-            .filter_map(|h| match h {
-                Header::Via(via) => split_list(via.value()).ok(),
-                _ => None,
-            })
-            .flatten()
-            .filter_map(|element| ViaHop::parse(element).ok())
-            .collect()
+        via::hops(self.headers())
     }
 
     /// The top Via's `branch` (the transaction id, RFC 3261 §17.1.3, §17.2.3).

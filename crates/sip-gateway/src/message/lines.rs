@@ -1,7 +1,7 @@
 //! Splits a message into start line, unfolded header fields and body (RFC 3261 §7, §7.3.1),
 //! accepting bare LF line endings.
 
-use super::ParseError;
+use super::error::ParseError;
 use super::syntax::{excerpt, is_token_byte};
 
 /// One header field as received: name as written (trimmed), value unfolded and trimmed.

@@ -48,7 +48,7 @@ mod via;
 mod tests;
 
 pub use error::ParseError;
-pub use error_response::{bad_request, error_response};
+pub use error_response::{bad_request, error_response, error_response_with_rng};
 pub use ext::{SipMessageExt, reason_phrase, serialize};
 pub use framer::{FrameError, StreamFramer};
 pub use via::{ViaHop, add_received_rport, response_destination};

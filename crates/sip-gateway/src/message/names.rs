@@ -1,6 +1,6 @@
 //! Header names: compact forms (RFC 3261 §7.3.3 and the IANA "Header Fields" registry) and the
 //! canonical spelling of the headers we care about. Header names are case-insensitive
-//! (RFC 3261 §7.3.1).
+//! (RFC 3261 §7.3.1). And method names, which are not (§7.1).
 
 /// Compact form → full name. RFC 3261 §7.3.3 (`c e f i k l m s t v`), RFC 3265 (`o`, `u`),
 /// RFC 3515 (`r`), RFC 3892 (`b`), RFC 4028 (`x`), RFC 3841 (`a`, `j`, `d`), RFC 4474 (`y`, `n`).
@@ -113,6 +113,14 @@ pub(crate) fn is(name: &str, full: &str) -> bool {
         Some(c) => c.eq_ignore_ascii_case(full),
         None => name.eq_ignore_ascii_case(full),
     }
+}
+
+/// The methods `rsip` 0.4 can represent, spelt as on the wire (methods are case-sensitive,
+/// RFC 3261 §7.1).
+pub(crate) fn known_method(method: &str) -> Option<rsip::Method> {
+    rsip::Method::all()
+        .into_iter()
+        .find(|m| m.to_string() == method)
 }
 
 #[cfg(test)]

@@ -12,8 +12,7 @@ use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 
 use rsip::Header;
 
-use super::ParseError;
-use super::ext::SipMessageExt;
+use super::error::ParseError;
 use super::syntax::{excerpt, is_token_byte, is_wsp, quoted_len, split_list};
 
 /// One value of a Via header: `SIP/2.0/<transport> <host>[:<port>] *(;param[=value])`
@@ -205,6 +204,30 @@ impl fmt::Display for ViaHop {
     }
 }
 
+/// The top Via value of a message's headers: the first value of the first Via header
+/// (RFC 3261 §8.1.1.7), if it parses.
+pub(crate) fn top_hop(headers: &rsip::Headers) -> Option<ViaHop> {
+    let value = headers.iter().find_map(|h| match h {
+        Header::Via(via) => Some(rsip::prelude::UntypedHeader::value(via)),
+        _ => None,
+    })?;
+    let elements = split_list(value).ok()?;
+    ViaHop::parse(elements.first()?).ok()
+}
+
+/// Every Via value of a message's headers, top first (values that do not parse are skipped).
+pub(crate) fn hops(headers: &rsip::Headers) -> Vec<ViaHop> {
+    headers
+        .iter()
+        .filter_map(|h| match h {
+            Header::Via(via) => split_list(rsip::prelude::UntypedHeader::value(via)).ok(),
+            _ => None,
+        })
+        .flatten()
+        .filter_map(|element| ViaHop::parse(element).ok())
+        .collect()
+}
+
 fn parse_ip(s: &str) -> Option<IpAddr> {
     let s = s.trim_start_matches('[').trim_end_matches(']');
     s.parse::<IpAddr>().ok().map(|ip| ip.to_canonical())
@@ -258,7 +281,7 @@ pub fn response_destination(
     response: &rsip::Response,
     transport_reliable: bool,
 ) -> Option<SocketAddr> {
-    let hop = response.top_via()?;
+    let hop = top_hop(&response.headers)?;
     let sent_by_port = hop.sent_by_port();
     if transport_reliable {
         let ip = hop.received().or_else(|| hop.sent_by_ip())?;

@@ -52,6 +52,7 @@ use tracing::{debug, info, warn};
 
 use crate::auth::{Algorithm, AuthFailure, Credentials, DigestAuth, parse_digest};
 use crate::message::SipMessageExt;
+use crate::rng::SipRng;
 use crate::transaction::Peer;
 use crate::ua::build::{random_token, set_body};
 use contact::{ContactSpec, aor_user, contact_key, parse_contact, parse_delta, secs};
@@ -166,6 +167,8 @@ pub struct Registrar {
     expiries: BTreeSet<(Instant, String, String)>,
     events: VecDeque<RegistrationEvent>,
     stats: RegistrarStats,
+    /// The To tags of our responses; the nonces have their own stream, in `auth`.
+    rng: SipRng,
 }
 
 /// What one Contact of the request does, once validated.
@@ -176,15 +179,31 @@ struct Change {
 }
 
 impl Registrar {
+    /// A registrar drawing its random values (tags, nonces, the nonce secret when
+    /// `config.nonce_secret` is `None`) from the operating system's entropy.
     #[must_use]
     pub fn new(config: RegistrarConfig, credentials: Credentials) -> Registrar {
-        let secret = config
-            .nonce_secret
-            .clone()
-            .unwrap_or_else(|| rand::random::<[u8; 32]>().to_vec());
+        Registrar::with_rng(config, credentials, SipRng::from_entropy())
+    }
+
+    /// A registrar drawing every random value from `rng`: seeded, the same REGISTERs get the
+    /// same responses, byte for byte.
+    #[must_use]
+    pub fn with_rng(
+        config: RegistrarConfig,
+        credentials: Credentials,
+        mut rng: SipRng,
+    ) -> Registrar {
+        let secret = config.nonce_secret.clone().unwrap_or_else(|| {
+            let mut secret = vec![0u8; 32];
+            rng.fill_bytes(&mut secret);
+            secret
+        });
         Registrar {
             auth: DigestAuth::new(config.realm.clone(), config.nonce_ttl, &secret)
-                .with_algorithms(&config.algorithms),
+                .with_algorithms(&config.algorithms)
+                .with_rng(rng.fork()),
+            rng,
             limiter: FailureLimiter::new(
                 config.max_failures,
                 config.failure_window,
@@ -315,7 +334,7 @@ impl Registrar {
         if self.limiter.is_blocked(ip, now) {
             self.stats.rate_limited += 1;
             debug!(source = %source.addr, "REGISTER refused: source in cool-down");
-            return reply(request, 403);
+            return self.reply(request, 403);
         }
         let authorizations: Vec<&str> = request
             .headers
@@ -374,7 +393,7 @@ impl Registrar {
         let to_user = request.to_header().ok().and_then(|to| aor_user(to.value()));
         if to_user.as_deref() != Some(user.as_str()) {
             warn!(%user, to = ?to_user, source = %source.addr, "REGISTER for another user refused");
-            return reply(request, 403);
+            return self.reply(request, 403);
         }
         match self.update(request, &user, source, now) {
             Ok(()) => self.ok(request, &user, now),
@@ -403,7 +422,7 @@ impl Registrar {
         }) {
             match parse_contact(value) {
                 Some(spec) => specs.push(spec),
-                None => return Err(reply_reason(request, 400, "Bad Contact")),
+                None => return Err(self.reply_reason(request, 400, "Bad Contact")),
             }
         }
         let existing = self.users.get(user).cloned().unwrap_or_default();
@@ -411,14 +430,14 @@ impl Registrar {
         let out_of_order = |s: &Stored| s.call_id == call_id && cseq <= s.cseq;
         if specs.contains(&ContactSpec::Wildcard) {
             if specs.len() != 1 || header_expires != Some(Some(0)) {
-                return Err(reply_reason(
+                return Err(self.reply_reason(
                     request,
                     400,
                     "Contact * needs Expires: 0 and no other Contact",
                 ));
             }
             if existing.iter().any(out_of_order) {
-                return Err(reply_reason(request, 500, "Out of order CSeq"));
+                return Err(self.reply_reason(request, 500, "Out of order CSeq"));
             }
             let keys: Vec<String> = existing.iter().map(|s| s.key.clone()).collect();
             for key in keys {
@@ -439,7 +458,7 @@ impl Registrar {
                 Some(None) | None => u64::from(self.config.default_expires),
             };
             if asked != 0 && asked < u64::from(self.config.min_expires) {
-                let mut resp = reply(request, 423);
+                let mut resp = self.reply(request, 423);
                 resp.headers.push(
                     rsip::headers::MinExpires::new(self.config.min_expires.to_string()).into(),
                 );
@@ -449,7 +468,7 @@ impl Registrar {
             if let Some(s) = existing.iter().find(|s| s.key == key)
                 && out_of_order(s)
             {
-                return Err(reply_reason(request, 500, "Out of order CSeq"));
+                return Err(self.reply_reason(request, 500, "Out of order CSeq"));
             }
             changes.retain(|c| c.key != key);
             changes.push(Change {
@@ -460,7 +479,7 @@ impl Registrar {
         }
         let wanted = changes.iter().filter(|c| c.expires > 0).count();
         if wanted > self.config.max_contacts_per_user {
-            return Err(reply_reason(request, 403, "Too Many Contacts"));
+            return Err(self.reply_reason(request, 403, "Too Many Contacts"));
         }
         let before: BTreeSet<String> = existing.iter().map(|s| s.key.clone()).collect();
         for change in &changes {
@@ -560,7 +579,7 @@ impl Registrar {
     }
 
     fn challenge(&mut self, request: &rsip::Request, stale: bool, now: Instant) -> rsip::Response {
-        let mut resp = reply(request, 401);
+        let mut resp = self.reply(request, 401);
         for value in self.auth.challenge(stale, now) {
             resp.headers
                 .push(rsip::headers::WwwAuthenticate::new(value).into());
@@ -569,8 +588,8 @@ impl Registrar {
     }
 
     /// The 200: every current binding with its remaining time (RFC 3261 §10.3 step 8).
-    fn ok(&self, request: &rsip::Request, user: &str, now: Instant) -> rsip::Response {
-        let mut resp = reply(request, 200);
+    fn ok(&mut self, request: &rsip::Request, user: &str, now: Instant) -> rsip::Response {
+        let mut resp = self.reply(request, 200);
         for b in self.bindings(user, now) {
             resp.headers.push(
                 rsip::headers::Contact::new(format!(
@@ -584,19 +603,20 @@ impl Registrar {
         set_body(&mut resp.headers, &[], None);
         resp
     }
-}
 
-/// A final response to a REGISTER, with a To tag (RFC 3261 §8.2.6.2).
-fn reply(request: &rsip::Request, code: u16) -> rsip::Response {
-    let mut resp = crate::ua::build::response(request, code, Some(&random_token()), "");
-    resp.headers.retain(|h| !matches!(h, Header::Server(_)));
-    set_body(&mut resp.headers, &[], None);
-    resp
-}
+    /// A final response to a REGISTER, with a To tag (RFC 3261 §8.2.6.2).
+    fn reply(&mut self, request: &rsip::Request, code: u16) -> rsip::Response {
+        let tag = random_token(&mut self.rng);
+        let mut resp = crate::ua::build::response(request, code, Some(&tag), "");
+        resp.headers.retain(|h| !matches!(h, Header::Server(_)));
+        set_body(&mut resp.headers, &[], None);
+        resp
+    }
 
-/// [`reply`] with a specific reason phrase.
-fn reply_reason(request: &rsip::Request, code: u16, reason: &str) -> rsip::Response {
-    let mut resp = reply(request, code);
-    resp.status_code = rsip::StatusCode::Other(code, reason.to_string());
-    resp
+    /// [`Self::reply`] with a specific reason phrase.
+    fn reply_reason(&mut self, request: &rsip::Request, code: u16, reason: &str) -> rsip::Response {
+        let mut resp = self.reply(request, code);
+        resp.status_code = rsip::StatusCode::Other(code, reason.to_string());
+        resp
+    }
 }

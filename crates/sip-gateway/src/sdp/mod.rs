@@ -24,6 +24,12 @@ pub use negotiate::{
 };
 pub use parse::{SdpError, parse};
 
+/// The media direction of RFC 3264 §5.1 as a type: what [`SessionDescription::direction`],
+/// [`MediaDescription::direction`] and [`Negotiated`]'s directions are. Compare these values
+/// (`local_direction != Direction::SendRecv`, [`Direction::receives`]), not their attribute
+/// names: [`Direction::attribute`] is only how one is written in SDP.
+pub use media::Direction;
+
 /// Our own origin (RFC 4566 §5.2) for descriptions we build. The caller keeps `session_id`
 /// fixed for the session and increments `session_version` for every changed description
 /// (RFC 3264 §8, e.g. a re-INVITE answer).
@@ -220,16 +226,27 @@ pub struct MediaDescription {
     pub attributes: Vec<Attribute>,
 }
 
-/// The direction attributes of RFC 3264 §5.1 / RFC 4566 §6 among `attributes`.
-fn direction_in(attributes: &[Attribute]) -> Option<media::Direction> {
-    use media::Direction::*;
-    attributes.iter().rev().find_map(|a| match a.name.as_str() {
-        "sendrecv" => Some(SendRecv),
-        "sendonly" => Some(SendOnly),
-        "recvonly" => Some(RecvOnly),
-        "inactive" => Some(Inactive),
-        _ => None,
-    })
+/// Every [`Direction`], for reading one back from its attribute name.
+const DIRECTIONS: [Direction; 4] = [
+    Direction::SendRecv,
+    Direction::SendOnly,
+    Direction::RecvOnly,
+    Direction::Inactive,
+];
+
+/// The direction an attribute name (`sendrecv`, ...) writes, if it is one: the inverse of
+/// [`Direction::attribute`], so the names are spelt in one place only.
+fn direction_named(name: &str) -> Option<Direction> {
+    DIRECTIONS.into_iter().find(|d| d.attribute() == name)
+}
+
+/// The direction attributes of RFC 3264 §5.1 / RFC 4566 §6 among `attributes` (the last one
+/// wins).
+fn direction_in(attributes: &[Attribute]) -> Option<Direction> {
+    attributes
+        .iter()
+        .rev()
+        .find_map(|a| direction_named(&a.name))
 }
 
 fn attribute<'a>(attributes: &'a [Attribute], name: &str) -> Option<&'a str> {
@@ -241,7 +258,7 @@ fn attribute<'a>(attributes: &'a [Attribute], name: &str) -> Option<&'a str> {
 
 impl SessionDescription {
     /// The session-level direction attribute, if any.
-    pub fn direction(&self) -> Option<media::Direction> {
+    pub fn direction(&self) -> Option<Direction> {
         direction_in(&self.attributes)
     }
 
@@ -291,7 +308,7 @@ impl MediaDescription {
     }
 
     /// The media-level direction attribute, if any.
-    pub fn direction(&self) -> Option<media::Direction> {
+    pub fn direction(&self) -> Option<Direction> {
         direction_in(&self.attributes)
     }
 

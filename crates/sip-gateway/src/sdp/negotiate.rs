@@ -2,11 +2,11 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use media::{Codec, Direction};
+use media::Codec;
 
 use super::{
-    Attribute, Connection, MediaDescription, Origin, SessionDescription, Timing, direction_in,
-    parse_ptime,
+    Attribute, Connection, Direction, MediaDescription, Origin, SessionDescription, Timing,
+    direction_in, parse_ptime,
 };
 
 /// What we use from a negotiated audio stream.

@@ -2,7 +2,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use media::{Codec, Direction};
+use media::Codec;
 
 use super::*;
 
@@ -518,6 +518,24 @@ fn parse_errors_say_what_and_where() {
     for (text, message) in cases {
         assert_eq!(parse(text).unwrap_err().to_string(), message, "{text:?}");
     }
+}
+
+#[test]
+fn directions_read_back_from_the_attribute_names_they_write() {
+    for d in DIRECTIONS {
+        assert_eq!(direction_named(d.attribute()), Some(d));
+        let attributes = [Attribute::flag("rtcp-mux"), Attribute::flag(d.attribute())];
+        assert_eq!(direction_in(&attributes), Some(d));
+    }
+    assert_eq!(direction_named("rtcp-mux"), None);
+    assert_eq!(
+        direction_named("SENDONLY"),
+        None,
+        "names are matched exactly, as they are written"
+    );
+    // The last direction attribute wins.
+    let both = [Attribute::flag("sendonly"), Attribute::flag("inactive")];
+    assert_eq!(direction_in(&both), Some(Direction::Inactive));
 }
 
 #[test]

@@ -4,8 +4,9 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
-use rand::Rng as _;
 use rsip::{Method, Request, Response, SipMessage};
+
+use crate::rng::SipRng;
 
 use super::client::{InviteClient, NonInviteClient};
 use super::context::{Ctx, Next, Output};
@@ -23,17 +24,13 @@ use super::{
 pub const DEFAULT_MAX_TRANSACTIONS: usize = 100_000;
 
 /// A fresh branch for a client transaction's top Via: the RFC 3261 magic cookie and 22 random
-/// alphanumerics, unique across space and time (RFC 3261 §8.1.1.7).
+/// alphanumerics (about 130 bits) drawn from `rng`, unique across space and time (RFC 3261
+/// §8.1.1.7). The layer draws nothing itself: the branch is the TU's, from the TU's generator.
 #[must_use]
-pub fn new_branch() -> String {
+pub fn new_branch(rng: &mut SipRng) -> String {
     let mut branch = String::with_capacity(MAGIC_COOKIE.len() + 22);
     branch.push_str(MAGIC_COOKIE);
-    branch.extend(
-        rand::rng()
-            .sample_iter(rand::distr::Alphanumeric)
-            .take(22)
-            .map(char::from),
-    );
+    rng.push_alphanumeric(&mut branch, 22);
     branch
 }
 

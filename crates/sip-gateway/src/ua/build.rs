@@ -3,6 +3,8 @@
 use rsip::headers::UntypedHeader;
 use rsip::{Header, Headers};
 
+use crate::rng::SipRng;
+
 /// A status code carrying our reason phrase.
 /// (rsip would otherwise write its variant names, e.g. "RequestTerminated", as the phrase.)
 pub fn status(code: u16) -> rsip::StatusCode {
@@ -65,9 +67,10 @@ pub fn tag_of(value: &str) -> Option<&str> {
         .map(|(_, v)| v.trim())
 }
 
-/// A random token for tags and Call-IDs (RFC 3261 §19.3: at least 32 bits of randomness).
-pub fn random_token() -> String {
-    format!("{:016x}", rand::random::<u64>())
+/// A random token for tags and Call-IDs (RFC 3261 §19.3: at least 32 bits of randomness; this
+/// is 64, in 16 hex digits), drawn from the core's generator.
+pub fn random_token(rng: &mut SipRng) -> String {
+    format!("{:016x}", rng.next_u64())
 }
 
 #[cfg(test)]

@@ -5,8 +5,9 @@ use std::net::{IpAddr, SocketAddr};
 use rsip::headers::UntypedHeader;
 use rsip::{Header, Headers};
 
-use super::build::{random_token, set_body};
-use crate::transaction::{Peer, TransportKind};
+use super::build::set_body;
+use crate::rng::SipRng;
+use crate::transaction::{Peer, TransportKind, new_branch};
 
 /// A dialog established by an INVITE we received (UAS side, RFC 3261 §12.1.1).
 #[derive(Debug, Clone)]
@@ -66,22 +67,36 @@ impl Dialog {
         }
     }
 
-    /// Builds a request within the dialog (RFC 3261 §12.2.1.1) with a fresh branch.
+    /// Builds a request within the dialog (RFC 3261 §12.2.1.1) with a fresh branch from `rng`.
     pub fn request(
         &mut self,
         method: rsip::Method,
         local_sip: SocketAddr,
         user_agent: &str,
         body: Option<(&[u8], &str)>,
+        rng: &mut SipRng,
     ) -> rsip::Request {
         self.local_cseq += 1;
-        self.build(method, self.local_cseq, local_sip, user_agent, body)
+        self.build(method, self.local_cseq, local_sip, user_agent, body, rng)
     }
 
     /// The ACK of a 2xx to our INVITE: same CSeq number as the INVITE, a new branch
     /// (RFC 3261 §13.2.2.4).
-    pub fn ack(&self, invite_cseq: u32, local_sip: SocketAddr, user_agent: &str) -> rsip::Request {
-        self.build(rsip::Method::Ack, invite_cseq, local_sip, user_agent, None)
+    pub fn ack(
+        &self,
+        invite_cseq: u32,
+        local_sip: SocketAddr,
+        user_agent: &str,
+        rng: &mut SipRng,
+    ) -> rsip::Request {
+        self.build(
+            rsip::Method::Ack,
+            invite_cseq,
+            local_sip,
+            user_agent,
+            None,
+            rng,
+        )
     }
 
     fn build(
@@ -91,6 +106,7 @@ impl Dialog {
         local_sip: SocketAddr,
         user_agent: &str,
         body: Option<(&[u8], &str)>,
+        rng: &mut SipRng,
     ) -> rsip::Request {
         let transport = match self.peer.transport {
             TransportKind::Udp => "UDP",
@@ -99,8 +115,8 @@ impl Dialog {
         let mut headers = Headers::default();
         headers.push(
             rsip::headers::Via::new(format!(
-                "SIP/2.0/{transport} {local_sip};branch=z9hG4bK{};rport",
-                random_token()
+                "SIP/2.0/{transport} {local_sip};branch={};rport",
+                new_branch(rng)
             ))
             .into(),
         );
@@ -221,6 +237,7 @@ mod tests {
             "127.0.0.1:5060".parse().unwrap(),
             "centralino",
             None,
+            &mut SipRng::from_seed(1),
         );
         let text = bye.to_string();
         assert!(
@@ -232,6 +249,11 @@ mod tests {
         assert!(text.contains("CSeq: 1 BYE"));
         assert!(text.contains("Route: <sip:127.0.0.2;lr>"));
         assert!(text.contains("Content-Length: 0"));
+        let branch = format!(
+            "Via: SIP/2.0/UDP 127.0.0.1:5060;branch={};rport\r\n",
+            new_branch(&mut SipRng::from_seed(1))
+        );
+        assert!(text.contains(&branch), "{text}");
     }
 
     #[test]

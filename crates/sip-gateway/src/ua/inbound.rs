@@ -105,7 +105,7 @@ impl UserAgent {
             let mut resp = response(
                 &request,
                 420,
-                Some(&random_token()),
+                Some(&random_token(&mut self.rng)),
                 &self.config.user_agent,
             );
             resp.headers.push(Header::Other(
@@ -193,7 +193,7 @@ impl UserAgent {
             Ok(contact) => contact_uri(contact.value()).unwrap_or_else(|| request.uri.clone()),
             Err(_) => from_uri(&from).unwrap_or_else(|| request.uri.clone()),
         };
-        let local_tag = random_token();
+        let local_tag = random_token(&mut self.rng);
         let call = CallRef(self.next_call);
         self.next_call += 1;
         let from_uri_value = from_uri(&from);
@@ -231,7 +231,7 @@ impl UserAgent {
             peer,
             flow: false,
         };
-        let session_id = rand::random::<u32>() as u64;
+        let session_id = u64::from(self.rng.next_u32());
         self.calls.insert(
             call,
             Call {

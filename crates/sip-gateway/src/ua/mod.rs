@@ -37,6 +37,7 @@ use tracing::{debug, warn};
 use crate::auth::Credentials;
 use crate::message;
 use crate::registrar::{Registrar, RegistrarConfig};
+use crate::rng::SipRng;
 use crate::sdp::{Negotiated, Origin, SessionDescription};
 use crate::transaction::{
     Peer, TimerConfig, TransactionEvent, TransactionId, TransactionLayer, TransportKind,
@@ -65,6 +66,12 @@ pub struct UserAgentConfig {
     pub registrar: Option<RegistrarConfig>,
     /// Who may register (used when `registrar` is set); see [`UserAgent::set_credentials`].
     pub credentials: Credentials,
+    /// Seeds every random value the core draws (tags, branches, Call-IDs, SDP session ids,
+    /// nonces and, unless `registrar.nonce_secret` is set, the nonce secret), so that the same
+    /// seed and the same inputs give byte-identical output: for tests and for replaying an
+    /// exchange. `None` (the default, and the only sound choice in production, where these
+    /// values must not be guessable) seeds from the operating system's entropy.
+    pub rng_seed: Option<u64>,
 }
 
 impl Default for UserAgentConfig {
@@ -81,6 +88,7 @@ impl Default for UserAgentConfig {
             ],
             registrar: None,
             credentials: Credentials::default(),
+            rng_seed: None,
         }
     }
 }
@@ -248,16 +256,20 @@ pub struct UserAgent {
     next_call: u64,
     stats: UaStats,
     registrar: Option<Registrar>,
+    /// Every random value the core draws comes from here (see [`UserAgentConfig::rng_seed`]).
+    rng: SipRng,
 }
 
 impl UserAgent {
     pub fn new(config: UserAgentConfig) -> Self {
+        let mut rng = SipRng::new(config.rng_seed);
         let registrar = config
             .registrar
             .clone()
-            .map(|r| Registrar::new(r, config.credentials.clone()));
+            .map(|r| Registrar::with_rng(r, config.credentials.clone(), rng.fork()));
         UserAgent {
             registrar,
+            rng,
             layer: TransactionLayer::new(config.timers.clone()),
             config,
             calls: HashMap::new(),
@@ -324,9 +336,12 @@ impl UserAgent {
             Err(error) => {
                 self.stats.malformed += 1;
                 warn!(peer = %peer.addr, %error, "malformed SIP message");
-                if let Some(reply) =
-                    message::error_response(bytes, error.status_code(), &error.reason())
-                {
+                if let Some(reply) = message::error_response_with_rng(
+                    bytes,
+                    error.status_code(),
+                    &error.reason(),
+                    &mut self.rng,
+                ) {
                     self.raw_out.push_back((peer, reply));
                 }
             }
@@ -460,6 +475,7 @@ impl UserAgent {
             self.config.local_addr,
             &self.config.user_agent,
             None,
+            &mut self.rng,
         );
         let dest = c.dialog.destination();
         match self.layer.send_request(bye, dest, now) {
@@ -501,7 +517,7 @@ impl UserAgent {
                     let mut resp = response(
                         &request,
                         503,
-                        Some(&random_token()),
+                        Some(&random_token(&mut self.rng)),
                         &self.config.user_agent,
                     );
                     resp.headers
@@ -586,7 +602,7 @@ impl UserAgent {
         let mut resp = response(
             request,
             code,
-            Some(&random_token()),
+            Some(&random_token(&mut self.rng)),
             &self.config.user_agent,
         );
         match code {
@@ -610,5 +626,7 @@ impl UserAgent {
 mod outbound_tests;
 #[cfg(test)]
 mod register_tests;
+#[cfg(test)]
+mod replay_tests;
 #[cfg(test)]
 mod tests;

@@ -4,7 +4,6 @@
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use media::Direction;
 use rsip::headers::UntypedHeader;
 use rsip::prelude::*;
 use rsip::{Header, Method, SipMessage};
@@ -15,7 +14,7 @@ use super::dialog::{Dialog, record_routes};
 use super::inbound::{contact_uri, sdp_body};
 use super::{Call, CallRef, ClientKind, EndReason, Phase, UaError, UaEvent, UserAgent};
 use crate::message::SipMessageExt;
-use crate::sdp::{self, Origin};
+use crate::sdp::{self, Direction, Origin};
 use crate::transaction::{Peer, TransactionId};
 
 /// A call to place.
@@ -51,9 +50,9 @@ impl UserAgent {
         }
         let call = CallRef(self.next_call);
         self.next_call += 1;
-        let local_tag = random_token();
+        let local_tag = random_token(&mut self.rng);
         let local_addr = self.config.local_addr;
-        let call_id = format!("{}@{}", random_token(), local_addr.ip());
+        let call_id = format!("{}@{}", random_token(&mut self.rng), local_addr.ip());
         let display = out
             .from_display
             .as_deref()
@@ -63,7 +62,7 @@ impl UserAgent {
             "{display}<sip:{}@{local_addr}>;tag={local_tag}",
             out.from_user
         );
-        let session_id = rand::random::<u32>() as u64;
+        let session_id = u64::from(self.rng.next_u32());
         let origin = Origin {
             username: "centralino".into(),
             session_id,
@@ -96,6 +95,7 @@ impl UserAgent {
             local_addr,
             &self.config.user_agent,
             Some((body.as_bytes(), "application/sdp")),
+            &mut self.rng,
         );
         invite
             .headers
@@ -281,9 +281,12 @@ impl UserAgent {
         routes.reverse();
         c.dialog.route_set = routes;
         let invite_cseq = c.invite.cseq().map(|c| c.seq).unwrap_or(1);
-        let ack = c
-            .dialog
-            .ack(invite_cseq, local_addr, &self.config.user_agent);
+        let ack = c.dialog.ack(
+            invite_cseq,
+            local_addr,
+            &self.config.user_agent,
+            &mut self.rng,
+        );
         let dest = c.dialog.destination();
         c.ack = Some(ack.clone());
         let cancel_wanted = matches!(

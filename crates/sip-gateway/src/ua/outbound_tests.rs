@@ -5,10 +5,10 @@ use std::time::{Duration, Instant};
 use super::tests::{events, header, peer, sent, ua};
 use super::*;
 
-const ANSWER: &str = "v=0\r\no=- 7 7 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+pub(super) const ANSWER: &str = "v=0\r\no=- 7 7 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
     m=audio 42000 RTP/AVP 8 101\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\n";
 
-fn outgoing() -> OutgoingCall {
+pub(super) fn outgoing() -> OutgoingCall {
     OutgoingCall {
         target: rsip::Uri::try_from("sip:1001@127.0.0.1:5070").unwrap(),
         peer: peer(),
@@ -21,7 +21,7 @@ fn outgoing() -> OutgoingCall {
 }
 
 /// A response to `request` as a callee would send it.
-fn respond(request: &str, code: u16, to_tag: Option<&str>, sdp: &str) -> Vec<u8> {
+pub(super) fn respond(request: &str, code: u16, to_tag: Option<&str>, sdp: &str) -> Vec<u8> {
     let to = header(request, "To").unwrap();
     let to = match to_tag {
         Some(tag) => format!("{to};tag={tag}"),

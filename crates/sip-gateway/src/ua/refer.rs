@@ -194,6 +194,7 @@ impl UserAgent {
             self.config.local_addr,
             &self.config.user_agent,
             Some((frag.as_bytes(), "message/sipfrag;version=2.0")),
+            &mut self.rng,
         );
         notify
             .headers
@@ -221,11 +222,10 @@ impl UserAgent {
         reason: &str,
         now: Instant,
     ) {
-        let tag = self
-            .calls
-            .get(&call)
-            .map(|c| c.dialog.local_tag.clone())
-            .unwrap_or_else(random_token);
+        let tag = match self.calls.get(&call) {
+            Some(c) => c.dialog.local_tag.clone(),
+            None => random_token(&mut self.rng),
+        };
         let mut resp = response(request, code, Some(&tag), &self.config.user_agent);
         resp.status_code = rsip::StatusCode::Other(code, reason.to_string());
         set_body(&mut resp.headers, &[], None);

@@ -12,7 +12,7 @@ const PUBLIC: &str = "127.0.0.1:40000";
 /// What the phone believes its address is.
 const PRIVATE: &str = "10.0.0.5:5062";
 
-fn nat_peer() -> Peer {
+pub(super) fn nat_peer() -> Peer {
     Peer {
         addr: PUBLIC.parse().unwrap(),
         transport: TransportKind::Udp,
@@ -27,7 +27,7 @@ fn registrar_ua() -> UserAgent {
     })
 }
 
-fn register(cseq: u32, authorization: Option<&str>, expires: u32) -> Vec<u8> {
+pub(super) fn register(cseq: u32, authorization: Option<&str>, expires: u32) -> Vec<u8> {
     let auth = authorization
         .map(|a| format!("Authorization: {a}\r\n"))
         .unwrap_or_default();
@@ -46,7 +46,7 @@ fn register(cseq: u32, authorization: Option<&str>, expires: u32) -> Vec<u8> {
     .into_bytes()
 }
 
-fn answer(challenge: &str) -> String {
+pub(super) fn answer(challenge: &str) -> String {
     let nonce = parse_digest(challenge)
         .unwrap()
         .get("nonce")

@@ -17,10 +17,10 @@ pub(super) fn ua() -> UserAgent {
     UserAgent::new(UserAgentConfig::default())
 }
 
-const OFFER: &str = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+pub(super) const OFFER: &str = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
     m=audio 40000 RTP/AVP 8 0 101\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\n";
 
-fn invite(branch: &str, call_id: &str, sdp: &str) -> Vec<u8> {
+pub(super) fn invite(branch: &str, call_id: &str, sdp: &str) -> Vec<u8> {
     format!(
         "INVITE sip:800100200@127.0.0.1:5060 SIP/2.0\r\n\
          Via: SIP/2.0/UDP 127.0.0.1:5070;branch={branch}\r\n\
@@ -37,7 +37,7 @@ fn invite(branch: &str, call_id: &str, sdp: &str) -> Vec<u8> {
     .into_bytes()
 }
 
-fn in_dialog(
+pub(super) fn in_dialog(
     method: &str,
     branch: &str,
     call_id: &str,

@@ -263,10 +263,15 @@ fn beyond_the_limit_new_requests_are_reported_for_a_503() {
 
 #[test]
 fn new_branches_carry_the_magic_cookie_and_differ() {
-    let a = new_branch();
-    let b = new_branch();
-    assert!(a.starts_with("z9hG4bK") && a.len() > 20);
+    let mut rng = crate::rng::SipRng::from_seed(1);
+    let a = new_branch(&mut rng);
+    let b = new_branch(&mut rng);
+    assert!(a.starts_with("z9hG4bK") && a.len() == 7 + 22);
+    assert!(a[7..].bytes().all(|c| c.is_ascii_alphanumeric()));
     assert_ne!(a, b);
+    // The same seed draws the same branches; another seed others.
+    assert_eq!(new_branch(&mut crate::rng::SipRng::from_seed(1)), a);
+    assert_ne!(new_branch(&mut crate::rng::SipRng::from_seed(2)), a);
 }
 
 #[test]

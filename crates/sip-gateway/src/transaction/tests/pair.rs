@@ -13,6 +13,7 @@ use rsip::{Method, Request, Response, SipMessage};
 use super::super::{Peer, TimerConfig, TransactionEvent, TransactionId, TransactionLayer};
 use super::super::{TransportKind, new_branch};
 use super::{ack_for_2xx, request_from, response};
+use crate::rng::SipRng;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Side {
@@ -45,6 +46,8 @@ struct Pair {
     in_flight: Vec<InFlight>,
     /// Every packet offered to the link: its number, a summary, whether it was dropped.
     log: Vec<(usize, String, bool)>,
+    /// The UAC's branches: seeded, so that a failing run replays exactly.
+    rng: SipRng,
 }
 
 fn summary(message: &SipMessage) -> String {
@@ -78,6 +81,7 @@ impl Pair {
             packets: 0,
             in_flight: Vec::new(),
             log: Vec::new(),
+            rng: SipRng::from_seed(0),
         }
     }
 
@@ -191,7 +195,13 @@ struct Outcome {
 
 fn run_call(drop: &[usize], answer_after: Option<Duration>) -> Outcome {
     let mut pair = Pair::new(TimerConfig::default(), drop);
-    let invite = request_from(Method::Invite, &new_branch(), "192.0.2.1:5060", 1, "pair-1");
+    let invite = request_from(
+        Method::Invite,
+        &new_branch(&mut pair.rng),
+        "192.0.2.1:5060",
+        1,
+        "pair-1",
+    );
     let server_peer = pair.peer_of(Side::Server);
     let invite_id = pair
         .client
@@ -277,13 +287,19 @@ fn uac_react(pair: &mut Pair, uac: &mut Uac, event: TransactionEvent) {
                 pair.client.layer.send_stateless(ack.clone().into(), server);
                 return;
             }
-            let ack = ack_for_2xx(&uac.invite, &response, &new_branch());
+            let ack = ack_for_2xx(&uac.invite, &response, &new_branch(&mut pair.rng));
             pair.client
                 .layer
                 .send_stateless(ack.clone().into(), server.clone());
             uac.ack = Some(ack);
             let bye = with_to_of(
-                request_from(Method::Bye, &new_branch(), "192.0.2.1:5060", 2, "pair-1"),
+                request_from(
+                    Method::Bye,
+                    &new_branch(&mut pair.rng),
+                    "192.0.2.1:5060",
+                    2,
+                    "pair-1",
+                ),
                 &response,
             );
             uac.bye_id = Some(

@@ -15,6 +15,7 @@ use super::super::{
     TransportKind, new_branch,
 };
 use super::{ack_for_2xx, fast, request_from, response};
+use crate::rng::SipRng;
 
 const CLIENT: usize = 0;
 const SERVER: usize = 1;
@@ -73,6 +74,8 @@ struct Sim {
     /// Final phase: the server TU answers every new request at once.
     auto_answer: bool,
     next_call: u32,
+    /// The TUs' branches: seeded, so that a failing case replays exactly.
+    rng: SipRng,
 }
 
 fn event_id(event: &TransactionEvent) -> Option<TransactionId> {
@@ -117,6 +120,7 @@ impl Sim {
             terminated: [HashSet::new(), HashSet::new()],
             auto_answer: false,
             next_call: 0,
+            rng: SipRng::from_seed(0),
         }
     }
 
@@ -188,7 +192,7 @@ impl Sim {
             {
                 // The UAC TU ACKs every 2xx to an INVITE (RFC 3261 §13.2.2.4).
                 if let Some((_, invite)) = self.invites.iter().find(|(i, _)| *i == id) {
-                    let ack = ack_for_2xx(invite, &response, &new_branch());
+                    let ack = ack_for_2xx(invite, &response, &new_branch(&mut self.rng));
                     self.layers[CLIENT].send_stateless(ack.into(), self.peers[SERVER].clone());
                 }
             }
@@ -217,7 +221,7 @@ impl Sim {
         self.next_call += 1;
         request_from(
             method,
-            &new_branch(),
+            &new_branch(&mut self.rng),
             "192.0.2.1:5060",
             self.next_call,
             &format!("call-{}", self.next_call),
