@@ -53,6 +53,35 @@ impl Outcome {
     }
 }
 
+/// What the caller's journey amounted to (the call card's outcome, R-TEL-2): where the call
+/// ended, as opposed to [`Outcome`], which says who ended it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallOutcome {
+    /// An agent talked to the caller.
+    Answered,
+    /// The caller hung up while queued.
+    Abandoned,
+    /// The caller left a voicemail.
+    Voicemail,
+    /// The call ended in the IVR (invalid choices, hang-up).
+    EndedInIvr,
+    /// Out of service hours, no message.
+    OutOfHours,
+}
+
+impl CallOutcome {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            CallOutcome::Answered => "answered",
+            CallOutcome::Abandoned => "abandoned",
+            CallOutcome::Voicemail => "voicemail",
+            CallOutcome::EndedInIvr => "ended_in_ivr",
+            CallOutcome::OutOfHours => "out_of_hours",
+        }
+    }
+}
+
 /// The direction a call's media took after a re-INVITE (RFC 3264 §5.1, §8.4), seen from our
 /// side: `sendonly` or `inactive` is the peer holding the call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
