@@ -6,16 +6,6 @@ pub use events::{
     Outcome, TicketChannel,
 };
 
-/// The event stream's name of an SDP direction.
-pub fn direction(d: media::Direction) -> MediaDirection {
-    match d {
-        media::Direction::SendRecv => MediaDirection::SendRecv,
-        media::Direction::SendOnly => MediaDirection::SendOnly,
-        media::Direction::RecvOnly => MediaDirection::RecvOnly,
-        media::Direction::Inactive => MediaDirection::Inactive,
-    }
-}
-
 /// The event stream's name of an ACD agent state.
 pub fn status(s: acd::AgentState) -> AgentStatus {
     match s {

@@ -1,18 +1,20 @@
 //! # switchboard
 //!
-//! The call controller. For each call the gateway offers, the switchboard allocates a media
-//! leg, runs the call's flow (today the placeholder of [`flow`]; the IVR tree and the ACD
-//! next), carries the flow's decisions out as gateway and media commands, and publishes every
-//! step on the [`events::EventBus`].
+//! The call controller's tokio side. For each call the gateway offers, the switchboard starts a
+//! thin driver task around the call's sans-IO machine (the `call` crate: IVR, queue, agent,
+//! voicemail), routes the gateway's, the ACD's and the media engine's reports to it, and
+//! carries its commands out; every step is published on the [`events::EventBus`].
 //!
 //! ## Run loop
 //! [`Switchboard::run`] consumes the gateway's events until the gateway stops or a shutdown
 //! is asked for and every call has ended. Each call lives in its own task; the run loop only
 //! routes gateway events to them, so a slow call never delays another.
 
-mod call;
 pub mod card;
+mod driver;
 pub mod events;
+mod filing;
+mod mailbox;
 pub mod queues;
 
 use std::collections::HashMap;
@@ -28,7 +30,7 @@ use sip_gateway::ua::{CallRef, OutgoingCall, UaError, UaEvent};
 use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{info, warn};
 
-use call::{AgentLegEvent, CallInput};
+use ::call::{AgentLegEvent, Input as CallInput};
 pub use card::CardWriter;
 pub use events::{Event, EventBus, Outcome};
 pub use queues::{AcdHandle, AcdSnapshot};
@@ -333,7 +335,7 @@ impl Switchboard {
     ) {
         let mut routes: HashMap<CallRef, Route> = HashMap::new();
         let mut registrations = self.shared.gateway.subscribe_registrations();
-        call::spawn_retention(&self.shared.config.voicemail);
+        mailbox::spawn_retention(&self.shared.config.voicemail);
         let mut stopping = false;
         loop {
             if stopping && self.shared.active.load(Ordering::Relaxed) == 0 {
@@ -350,14 +352,14 @@ impl Switchboard {
                         let (tx, rx) = mpsc::unbounded_channel();
                         routes.insert(incoming.call, Route { inbox: tx.clone(), placed: false });
                         self.shared.active.fetch_add(1, Ordering::Relaxed);
-                        call::spawn(self.shared.clone(), new_call_id(), *incoming, rx, tx);
+                        driver::spawn(self.shared.clone(), new_call_id(), *incoming, rx, tx);
                     }
                     Some(UaEvent::MediaChanged { call, media }) => {
                         if let Some(route) = routes.get(&call) {
                             let _ = route.inbox.send(if route.placed {
                                 CallInput::Agent(call, AgentLegEvent::MediaChanged(media))
                             } else {
-                                CallInput::MediaChanged(media)
+                                CallInput::CallerMediaChanged(media)
                             });
                         }
                     }
@@ -387,7 +389,7 @@ impl Switchboard {
                             let _ = route.inbox.send(if route.placed {
                                 CallInput::Agent(call, AgentLegEvent::Ended(reason))
                             } else {
-                                CallInput::Ended(reason)
+                                CallInput::CallerEnded(reason)
                             });
                         }
                     }

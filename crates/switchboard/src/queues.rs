@@ -14,9 +14,9 @@ use crm::calls::{QueueEvent, QueueEventKind};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, info, warn};
 
-use crate::call::CallInput;
 use crate::card::CardWriter;
 use crate::events::{Event, EventBus};
+use ::call::Input as CallInput;
 
 /// What the driver is asked.
 enum Command {
