@@ -5,11 +5,8 @@
 //! (waiting, offering, talking). Each returns how the call went on or ended.
 
 mod ivr;
-mod message;
 mod queue;
 mod voicemail;
-
-pub(crate) use voicemail::spawn_retention;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
