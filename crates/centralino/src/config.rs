@@ -977,6 +977,22 @@ mod tests {
     }
 
     #[test]
+    fn the_voicemail_section_is_checked_by_its_crate_and_located_here() {
+        let text =
+            "[voicemail]\nmax_length_s = 60\n\n[voicemail.calendar]\ntimezone = \"Mars/Olympus\"\n";
+        let err = Config::parse(text, "x.toml").unwrap_err();
+        assert_eq!(err.errors.len(), 1, "{err}");
+        assert_eq!(err.errors[0].field, "voicemail.calendar");
+        assert_eq!(err.errors[0].line, Some(4));
+        let err = Config::parse("[voicemail]\nmax_lenght_s = 1\n", "x.toml").unwrap_err();
+        assert_eq!(err.errors[0].field, "voicemail.max_lenght_s", "{err}");
+        assert_eq!(err.errors[0].line, Some(2));
+        let demo = Config::demo().switchboard(Path::new("/data")).voicemail;
+        assert_eq!(demo.dir, Path::new("/data/voicemail"));
+        assert!(demo.sla.is_some(), "the demo's voicemail calendar");
+    }
+
+    #[test]
     fn the_demo_gives_its_queues_escalation_targets() {
         let config = Config::parse(DEMO, "demo.toml").unwrap();
         let slas = config.queue_slas();

@@ -385,8 +385,11 @@ impl Voicemail {
                 write_marker(&wav, &t.number).await;
                 self.lock_pending().remove(&call_id);
                 if t.call_id.as_deref() == Some(call_id.as_str()) {
+                    info!(ticket = %t.number, take_in_charge_by = ?t.sla.first_response_due,
+                        resolve_by = ?t.sla.solution_due, "voicemail ticket opened");
                     Filing::Opened { number: t.number }
                 } else {
+                    info!(ticket = %t.number, "voicemail joined the customer's new voicemail ticket");
                     Filing::Joined { number: t.number }
                 }
             }
