@@ -434,6 +434,136 @@ fn after_hours_line_announces_the_hours_and_takes_a_message() {
     assert_eq!(f, 400.0, "the message should be the caller's 400 Hz tone");
 }
 
+/// Another process holds the CRM's SQLite write lock (`BEGIN EXCLUSIVE` in the `sqlite3`
+/// shell) until dropped: the server's writes meet the busy timeout and count as "database
+/// away"; its reads go on (WAL).
+struct DatabaseLock(std::process::Child);
+
+impl DatabaseLock {
+    fn hold(db: &std::path::Path) -> DatabaseLock {
+        use std::io::{BufRead, Write};
+        let mut child = std::process::Command::new("sqlite3")
+            .arg(db)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("the sqlite3 shell (scripts/install-test-deps.sh)");
+        let stdin = child.stdin.as_mut().unwrap();
+        writeln!(stdin, "BEGIN EXCLUSIVE;\nSELECT 'locked';").unwrap();
+        stdin.flush().unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.as_mut().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(line.trim(), "locked", "the lock was not taken");
+        DatabaseLock(child)
+    }
+
+    fn release(mut self) {
+        use std::io::Write;
+        let mut stdin = self.0.stdin.take().unwrap();
+        writeln!(stdin, "ROLLBACK;\n.quit").unwrap();
+        drop(stdin);
+        assert!(self.0.wait().unwrap().success());
+    }
+}
+
+impl Drop for DatabaseLock {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// R-SR-12 for voicemail: a message left while the database cannot take writes is kept and
+/// journaled; the caller hears it was saved; when the database is back it becomes exactly
+/// one Service Request, with the message's time, the caller's customer and the WAV.
+#[test]
+fn voicemail_left_while_the_database_is_locked_becomes_one_ticket() {
+    let server = Server::start_demo("");
+    let token = server.login("supervisor", "demo-supervisor");
+    let giulio = customer_id(&server, &token, "%2B390600000002");
+    let lock = DatabaseLock::hold(&server.dir().join("data/centralino.db"));
+    let mut call = Caller::dial_until_server_bye(&server, "800100299", "+390600000002", 120);
+    call.wait_step("voicemail general");
+    let id = call.sip_call_id();
+    assert!(
+        server.wait_log(
+            |_| server
+                .call_log(&id)
+                .iter()
+                .any(|l| l.contains("recording a message")),
+            Duration::from_secs(60)
+        ),
+        "no recording started\n{}",
+        server.call_log(&id).join("\n")
+    );
+    std::thread::sleep(Duration::from_secs(3)); // the caller speaks for 3 s
+    call.press("#");
+    call.wait_step_for(
+        "voicemail: Service Request pending (message kept)",
+        Duration::from_secs(60),
+    );
+    call.finish();
+    let message = std::fs::read_dir(server.dir().join("data/voicemail/general"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "wav"))
+        .expect("the message is on disk");
+    let call_id = message.file_stem().unwrap().to_str().unwrap().to_string();
+    assert!(
+        !message.with_extension("filed").exists(),
+        "not filed while the database is locked"
+    );
+    let journal = server.dir().join("data/journal/calls.jsonl");
+    let journaled = std::fs::read_to_string(&journal).expect("the hand-off is journaled");
+    assert!(
+        journaled.contains("\"op\":\"voicemail\"") && journaled.contains(&call_id),
+        "{journaled}"
+    );
+    let page = server.api_get(&format!("/api/v1/tickets?call_id={call_id}"), &token);
+    assert_eq!(page["total"], 0, "no ticket yet: {page}");
+
+    lock.release();
+    assert!(
+        server.wait_log(
+            |log| log.contains("voicemail: pending message filed"),
+            Duration::from_secs(60)
+        ),
+        "the pending message was not filed\n{}",
+        tail(&server.log(), 40)
+    );
+    assert!(message.with_extension("filed").exists());
+    assert!(
+        server.wait_log(|_| !journal.exists(), Duration::from_secs(30)),
+        "the journal was not emptied: {:?}",
+        std::fs::read_to_string(&journal)
+    );
+    let page = server.api_get(&format!("/api/v1/tickets?call_id={call_id}"), &token);
+    assert_eq!(page["total"], 1, "exactly one ticket: {page}");
+    let number = page["tickets"][0]["number"].as_str().unwrap().to_string();
+    let ticket = server.api_get(&format!("/api/v1/tickets/{number}"), &token);
+    assert_eq!(ticket["channel"], "voicemail", "{ticket}");
+    assert_eq!(ticket["queue"], "voicemail", "{ticket}");
+    assert_eq!(ticket["customer_id"].as_i64(), Some(giulio), "{ticket}");
+    assert_due_on_the_demo_calendar(&ticket);
+    let articles = ticket["articles"].as_array().unwrap();
+    assert_eq!(articles.len(), 1, "one article: {ticket}");
+    let attachment = &articles[0]["attachments"][0];
+    assert_eq!(attachment["content_type"], "audio/wav", "{ticket}");
+    assert_eq!(
+        attachment["size"].as_u64(),
+        Some(std::fs::metadata(&message).unwrap().len()),
+        "the WAV on disk is the one attached"
+    );
+    // Giulio's voicemail tickets: this one only (no second ticket, no joined duplicate).
+    let mine = server.api_get(
+        &format!("/api/v1/tickets?customer={giulio}&channel=voicemail"),
+        &token,
+    );
+    assert_eq!(mine["total"], 1, "{mine}");
+}
+
 #[test]
 fn sipp_dtmf_packets_choose_area_1() {
     // SIPp's own telephone-events (pcap, PT 101): digits 1, 2, 3 during the welcome; the 1

@@ -24,7 +24,8 @@ pub struct Config {
     pub registrar: RegistrarSection,
     /// Agents' phones at fixed addresses (no REGISTER).
     pub phones: Vec<PhoneSection>,
-    pub voicemail: VoicemailSection,
+    /// `[voicemail]`, the voicemail crate's section (it validates it).
+    pub voicemail: voicemail::VoicemailConfig,
     /// Escalation clocks of the CRM queues.
     pub sla: SlaSection,
     /// The IVR tree; without one, the built-in [`DEFAULT_IVR`] (welcome, goodbye).
@@ -86,31 +87,6 @@ pub struct PhoneSection {
     pub contact: String,
 }
 
-/// Recording messages (R-IVR-5).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct VoicemailSection {
-    pub greeting_prompt: String,
-    pub max_length_s: u64,
-    /// Messages shorter than this are discarded (and logged), milliseconds.
-    pub min_length_ms: u64,
-    /// The CRM queue where messages open their Service Requests (R-VM-1).
-    pub queue: String,
-    /// All message files together may not take more (MiB).
-    pub max_total_mb: u64,
-    /// Disk space that must stay free (MiB).
-    pub min_free_mb: u64,
-    /// Message files older than this are deleted (days; 0 keeps them). Their audio stays
-    /// attached to the Service Request.
-    pub retention_days: u64,
-    /// Take in charge within this much working time (minutes; 0: no clock), R-VM-2.
-    pub take_in_charge_min: u64,
-    /// Resolve within this much working time (minutes; 0: no clock).
-    pub resolve_min: u64,
-    /// The business calendar the clocks count on.
-    pub calendar: Option<calendar::CalendarConfig>,
-}
-
 /// `[sla]`: per-queue escalation targets (first response, update, solution) in working
 /// minutes on one business calendar, and the sweep that announces due and overdue clocks.
 #[derive(Debug, Clone, Deserialize)]
@@ -145,23 +121,6 @@ impl Default for SlaSection {
             sweep_s: 30,
             calendar: None,
             queues: Default::default(),
-        }
-    }
-}
-
-impl Default for VoicemailSection {
-    fn default() -> Self {
-        VoicemailSection {
-            greeting_prompt: "voicemail_greeting".into(),
-            max_length_s: 120,
-            min_length_ms: 1500,
-            queue: "voicemail".into(),
-            max_total_mb: 2048,
-            min_free_mb: 512,
-            retention_days: 90,
-            take_in_charge_min: 240,
-            resolve_min: 1440,
-            calendar: None,
         }
     }
 }
@@ -529,14 +488,11 @@ impl Config {
                 });
             }
         }
-        if let Some(cal) = &self.voicemail.calendar
-            && let Err(problems) = calendar::BusinessCalendar::new(cal)
-        {
-            let path = "voicemail.calendar";
+        for problem in self.voicemail.validate() {
             errors.push(ConfigError {
-                line: locate_path(text, path),
-                field: path.into(),
-                message: problems.to_string(),
+                line: locate_path(text, &problem.path),
+                field: problem.path,
+                message: problem.message,
             });
         }
         if let Some(cal) = &self.sla.calendar
@@ -745,18 +701,7 @@ impl Config {
                 .map(|n| (n.number.clone(), self.call_settings(Some(n))))
                 .collect(),
             hold_music: self.call.hold_music.clone(),
-            voicemail: switchboard::VoicemailSettings {
-                dir: data.join("voicemail"),
-                greeting_prompt: self.voicemail.greeting_prompt.clone(),
-                max_length: Duration::from_secs(self.voicemail.max_length_s),
-                min_length: Duration::from_millis(self.voicemail.min_length_ms),
-                queue: self.voicemail.queue.clone(),
-                max_total_bytes: self.voicemail.max_total_mb.saturating_mul(1 << 20),
-                min_free_bytes: self.voicemail.min_free_mb.saturating_mul(1 << 20),
-                retention: (self.voicemail.retention_days > 0)
-                    .then(|| Duration::from_secs(self.voicemail.retention_days * 86_400)),
-                sla: self.voicemail_sla(),
-            },
+            voicemail: self.voicemail.settings(data),
             phones: self
                 .phones
                 .iter()
@@ -775,18 +720,6 @@ impl Config {
             }
         }
         acd
-    }
-
-    /// The voicemail tickets' clocks, when `[voicemail.calendar]` is given.
-    pub fn voicemail_sla(&self) -> Option<crm::QueueSla> {
-        let v = &self.voicemail;
-        let calendar = calendar::BusinessCalendar::new(v.calendar.as_ref()?).ok()?;
-        let minutes = |m: u64| (m > 0).then(|| chrono::Duration::minutes(m as i64));
-        Some(crm::QueueSla {
-            calendar: std::sync::Arc::new(calendar),
-            first_response: minutes(v.take_in_charge_min),
-            solution: minutes(v.resolve_min),
-        })
     }
 
     /// The escalation targets of `[sla.queues]` by CRM queue name (none without a valid
@@ -1041,6 +974,22 @@ mod tests {
             "{err}"
         );
         assert_eq!(err.errors[0].line, Some(2));
+    }
+
+    #[test]
+    fn the_voicemail_section_is_checked_by_its_crate_and_located_here() {
+        let text =
+            "[voicemail]\nmax_length_s = 60\n\n[voicemail.calendar]\ntimezone = \"Mars/Olympus\"\n";
+        let err = Config::parse(text, "x.toml").unwrap_err();
+        assert_eq!(err.errors.len(), 1, "{err}");
+        assert_eq!(err.errors[0].field, "voicemail.calendar");
+        assert_eq!(err.errors[0].line, Some(4));
+        let err = Config::parse("[voicemail]\nmax_lenght_s = 1\n", "x.toml").unwrap_err();
+        assert_eq!(err.errors[0].field, "voicemail.max_lenght_s", "{err}");
+        assert_eq!(err.errors[0].line, Some(2));
+        let demo = Config::demo().switchboard(Path::new("/data")).voicemail;
+        assert_eq!(demo.dir, Path::new("/data/voicemail"));
+        assert!(demo.sla.is_some(), "the demo's voicemail calendar");
     }
 
     #[test]

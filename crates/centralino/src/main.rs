@@ -342,10 +342,17 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     let bus = EventBus::default();
     let tree = build_ivr(&config, &prompts)?;
-    let card = CardWriter::spawn(Arc::new(crm::JournaledStore::new(
+    // One journal for every write a call makes, the voicemail hand-offs included.
+    let journal = Arc::new(crm::JournaledStore::new(
         store.clone(),
         args.data.join("journal").join("calls.jsonl"),
-    )));
+    ));
+    let card = CardWriter::spawn(journal.clone());
+    let sb_config = config.switchboard(&args.data);
+    let voicemail = voicemail::Voicemail::new(sb_config.voicemail.clone(), journal);
+    // Before any call: messages a crash interrupted or left unfiled become tickets.
+    voicemail.recover().await;
+    voicemail.spawn_maintenance();
     let acd = AcdHandle::spawn(
         acd::Acd::new(config.acd_config(), std::time::Instant::now())
             .context("invalid ACD configuration")?,
@@ -357,12 +364,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         media,
         Arc::new(prompts),
         bus.clone(),
-        config.switchboard(&args.data),
+        sb_config,
         Engines {
             ivr: tree,
             acd: Some(acd.clone()),
             store: Some(store.clone()),
             card: Some(card.clone()),
+            voicemail: Some(voicemail),
         },
     );
     spawn_escalation_sweep(

@@ -64,6 +64,7 @@ async fn state(metrics_public: bool) -> (AppState, Arc<Metrics>, tempfile::TempD
             acd: None,
             store: None,
             card: None,
+            voicemail: None,
         },
     );
     let metrics = Arc::new(Metrics::new());

@@ -3,8 +3,9 @@
 //! when it is back they are replayed in order, before any newer write.
 //!
 //! Delivery is at least once: a crash between applying an entry and rewriting the journal can
-//! apply that entry again. Starting a call, setting identity or end, and opening the ticket of
-//! an answered call are idempotent; an IVR step or queue event may then appear twice.
+//! apply that entry again. Starting a call, setting identity or end, opening the ticket of
+//! an answered call and filing a voicemail message are idempotent; an IVR step or queue event
+//! may then appear twice.
 //! An entry the database refuses for a reason other than being unreachable (e.g. an unknown
 //! call id) is moved to `<journal>.rejected` so it cannot block the ones behind it.
 
@@ -63,6 +64,9 @@ pub enum CallWrite {
         /// When.
         now: DateTime<Utc>,
     },
+    /// [`Store::file_voicemail`]: a recorded message becomes (or joins) a Service Request.
+    /// The WAV is named by its path, read when applied; filing is idempotent by call id.
+    Voicemail(crate::voicemail::VoicemailMessage),
 }
 
 /// What became of a write.
@@ -222,6 +226,7 @@ impl JournaledStore {
                     .await?;
                 return Ok(Some(Box::new(t)));
             }
+            CallWrite::Voicemail(m) => return Ok(Some(Box::new(s.file_voicemail(m).await?))),
         }
         Ok(None)
     }

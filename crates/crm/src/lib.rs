@@ -19,6 +19,7 @@
 //! | [`calls`] | call cards, queue event log, ticket for an answered call |
 //! | [`search`] | number wildcards, full text, filters, paging |
 //! | [`journal`] | on-disk journal of call writes while the database is away |
+//! | [`voicemail`] | a recorded message filed as a Service Request, once per call |
 //! | [`customers`] | customer registry, E.164 phones, PIN HMAC |
 //! | [`access`] | operators, roles, queue permissions, audit log |
 //! | [`credentials`] | passwords and the SIP digest HA1s derived from them |
@@ -63,6 +64,7 @@ pub mod store;
 pub mod synth;
 pub mod tickets;
 pub mod types;
+pub mod voicemail;
 mod writer;
 
 pub use access::{Access, AuditEntry, PasswordCost, Role, User};
@@ -87,3 +89,4 @@ pub use types::{
     Actor, ArticleId, ArticleKind, Channel, CustomerId, Priority, QueueId, TicketId, TicketType,
     UserId,
 };
+pub use voicemail::{MessageClocks, VoicemailFiled, VoicemailMessage};

@@ -10,7 +10,6 @@
 //! its inbox, so a slow database never stalls the call's audio or its timers.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -451,76 +450,73 @@ impl Driver {
         );
     }
 
+    /// The voicemail boxes' work (files, quota, the hand-off to the CRM) runs beside the call.
     fn voicemail(&mut self, c: VoicemailCommand) {
-        let settings = self.shared.config.voicemail.clone();
+        let Some(vm) = self.shared.voicemail.clone() else {
+            let now = Instant::now();
+            match c {
+                VoicemailCommand::Admit { .. } => {
+                    warn!("no voicemail storage configured");
+                    self.core.handle(
+                        Input::VoicemailAdmitted(Err(VoicemailRefusal::Unavailable(
+                            "no voicemail storage configured".into(),
+                        ))),
+                        now,
+                    );
+                }
+                VoicemailCommand::File { .. } => {
+                    self.core.handle(Input::VoicemailFiled(Filing::NoCrm), now)
+                }
+                VoicemailCommand::Discard { .. } => {}
+            }
+            return;
+        };
         let inbox = self.inbox.clone();
-        match c {
-            VoicemailCommand::Admit { mailbox } => {
-                let dir = settings.dir.join(crate::mailbox::sanitize(&mailbox));
-                let path: PathBuf = dir.join(format!("{}.wav", self.call_id));
-                tokio::spawn(
-                    async move {
-                        let admitted = tokio::task::spawn_blocking(move || {
-                            std::fs::create_dir_all(&dir)
-                                .map_err(|e| VoicemailRefusal::Unavailable(e.to_string()))?;
-                            // Before the greeting: a caller must not speak into a box that
-                            // cannot keep the message.
-                            crate::mailbox::storage_allows(&settings)
-                                .map_err(VoicemailRefusal::Full)?;
-                            Ok(path)
-                        })
-                        .await
-                        .unwrap_or_else(|e| Err(VoicemailRefusal::Unavailable(e.to_string())));
-                        let _ = inbox.send(Input::VoicemailAdmitted(admitted));
-                    }
-                    .in_current_span(),
-                );
-            }
-            VoicemailCommand::Discard { path } => {
-                tokio::task::spawn_blocking(move || {
-                    if let Err(error) = std::fs::remove_file(&path) {
-                        debug!(%error, path = %path.display(), "short message not removed");
-                    }
-                });
-            }
-            VoicemailCommand::File {
-                path,
-                duration,
-                caller,
-                ..
-            } => {
-                let Some(store) = self.shared.store.clone() else {
-                    self.core
-                        .handle(Input::VoicemailFiled(Filing::NoCrm), Instant::now());
-                    return;
-                };
-                let call_id = self.call_id.clone();
-                tokio::spawn(
-                    async move {
-                        let filed = crate::filing::file(
-                            &store,
-                            settings.sla.as_ref(),
-                            &settings.queue,
-                            &call_id,
-                            caller.as_deref(),
-                            &path,
-                            duration.as_secs_f32(),
-                        )
-                        .await;
-                        let filing = match filed {
-                            Some(f) if f.joined => Filing::Joined { number: f.number },
-                            Some(f) => Filing::Opened {
-                                number: f.number,
-                                queue: f.queue,
+        let call_id = self.call_id.clone();
+        let queue = vm.settings().queue.clone();
+        tokio::spawn(
+            async move {
+                let answer = match c {
+                    VoicemailCommand::Admit { mailbox } => {
+                        Input::VoicemailAdmitted(vm.admit(&mailbox, &call_id).await.map_err(
+                            |refusal| match refusal {
+                                voicemail::Refusal::Unavailable(why) => {
+                                    VoicemailRefusal::Unavailable(why)
+                                }
+                                voicemail::Refusal::Full(why) => VoicemailRefusal::Full(why),
                             },
-                            None => Filing::Pending,
-                        };
-                        let _ = inbox.send(Input::VoicemailFiled(filing));
+                        ))
                     }
-                    .in_current_span(),
-                );
+                    VoicemailCommand::Discard { path } => {
+                        vm.discard(&path).await;
+                        return;
+                    }
+                    VoicemailCommand::File {
+                        mailbox,
+                        path,
+                        duration,
+                        caller,
+                    } => {
+                        let message = voicemail::Message {
+                            call_id,
+                            caller,
+                            mailbox,
+                            path,
+                            duration,
+                        };
+                        Input::VoicemailFiled(match vm.file(message).await {
+                            voicemail::Filing::Opened { number } => {
+                                Filing::Opened { number, queue }
+                            }
+                            voicemail::Filing::Joined { number } => Filing::Joined { number },
+                            voicemail::Filing::Pending => Filing::Pending,
+                        })
+                    }
+                };
+                let _ = inbox.send(answer);
             }
-        }
+            .in_current_span(),
+        );
     }
 }
 

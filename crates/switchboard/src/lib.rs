@@ -13,12 +13,9 @@
 pub mod card;
 mod driver;
 pub mod events;
-mod filing;
-mod mailbox;
 pub mod queues;
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -55,28 +52,8 @@ pub struct StaticPhone {
     pub peer: Peer,
 }
 
-/// Voicemail recording limits (R-IVR-5).
-#[derive(Debug, Clone)]
-pub struct VoicemailSettings {
-    /// Folder of `<mailbox>/<call id>.wav`.
-    pub dir: PathBuf,
-    pub greeting_prompt: String,
-    pub max_length: Duration,
-    /// Shorter messages are discarded (and logged).
-    pub min_length: Duration,
-    /// The CRM queue of the Service Requests the messages open.
-    pub queue: String,
-    /// All messages together may not take more than this (a message that could pass it is
-    /// not recorded; the caller is told and the refusal logged).
-    pub max_total_bytes: u64,
-    /// Keep at least this much of the disk free.
-    pub min_free_bytes: u64,
-    /// Message files older than this are deleted (their audio stays attached to the Service
-    /// Request in the CRM); `None` keeps them.
-    pub retention: Option<Duration>,
-    /// The take-in-charge and resolution targets of voicemail tickets (R-VM-2).
-    pub sla: Option<crm::QueueSla>,
-}
+/// Voicemail recording limits (R-IVR-5); the `voicemail` crate's.
+pub use voicemail::VoicemailSettings;
 
 /// Call handling: the default and per dialled number.
 #[derive(Debug, Clone)]
@@ -100,6 +77,9 @@ pub struct Engines {
     pub store: Option<crm::Store>,
     /// The call card writer (journaled).
     pub card: Option<CardWriter>,
+    /// Mailboxes and the hand-off of messages to the CRM; without it, calls sent to
+    /// voicemail are told it is unavailable.
+    pub voicemail: Option<voicemail::Voicemail>,
 }
 
 /// Asks of call tasks that the run loop carries out.
@@ -125,6 +105,7 @@ pub(crate) struct Shared {
     acd: Option<AcdHandle>,
     store: Option<crm::Store>,
     card: Option<CardWriter>,
+    voicemail: Option<voicemail::Voicemail>,
     control: mpsc::UnboundedSender<Control>,
     active: Arc<AtomicU64>,
     finished: mpsc::UnboundedSender<()>,
@@ -302,6 +283,7 @@ impl Switchboard {
                 acd: engines.acd,
                 store: engines.store,
                 card: engines.card,
+                voicemail: engines.voicemail,
                 control: control_tx,
                 active: Arc::new(AtomicU64::new(0)),
                 finished: finished_tx,
@@ -335,7 +317,6 @@ impl Switchboard {
     ) {
         let mut routes: HashMap<CallRef, Route> = HashMap::new();
         let mut registrations = self.shared.gateway.subscribe_registrations();
-        mailbox::spawn_retention(&self.shared.config.voicemail);
         let mut stopping = false;
         loop {
             if stopping && self.shared.active.load(Ordering::Relaxed) == 0 {
