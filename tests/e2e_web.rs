@@ -327,11 +327,9 @@ fn identified_caller_pop_note_close_and_supervisor_follows_live() {
     assert_eq!(pop["channel"], "phone", "{pop}");
     assert_eq!(pop["queue"], "cittadini", "{pop}");
     assert_eq!(pop["area"], "cittadini", "{pop}");
-    assert!(
-        pop["ivr"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("area1_identify"),
+    // Her way here, typed and said in the agent's language (direct dial to area 1).
+    assert_eq!(
+        pop["ivr"], "caller number recognised (Maria Rossi) → queued in cittadini",
         "the IVR path: {pop}"
     );
     let waited = seconds_of(pop["wait"].as_str().unwrap_or_default());

@@ -6,7 +6,7 @@
 use std::collections::VecDeque;
 use std::time::Instant;
 
-use events::{CallOutcome, IdentifiedBy};
+use events::{CallOutcome, IdentifiedBy, JourneyStep};
 use tracing::{info, warn};
 
 use crate::{
@@ -23,6 +23,8 @@ pub(crate) struct IvrState {
     /// Media inputs that arrived during a lookup: the engine hears them after its answer, in
     /// order, as it would have had the lookup been instant.
     deferred: VecDeque<Input>,
+    /// The customer the last lookup found (for the journey's "identified as").
+    found: Option<Customer>,
     /// The last schedule decision was "closed".
     closed: bool,
     identification_tried: bool,
@@ -63,6 +65,7 @@ impl Call {
             lookup: None,
             next_lookup: 0,
             deferred: VecDeque::new(),
+            found: None,
             closed: false,
             identification_tried: false,
         });
@@ -90,6 +93,7 @@ impl Call {
             Input::LookupResult { id, found } => match ivr.lookup {
                 Some((pending, _)) if pending == id => {
                     ivr.lookup = None;
+                    ivr.found = found.clone();
                     ivr.engine.handle_input(
                         ivr::Input::LookupResult(found.map(|c| ivr::Customer {
                             id: c.id,
@@ -264,6 +268,9 @@ impl Call {
                 ivr::StepKind::Identification { .. } => ivr.identification_tried = true,
                 _ => {}
             }
+            if let Some(journey) = journey_step(&step.kind, ivr.found.as_ref()) {
+                self.caller.journey.push(journey);
+            }
             self.step(step.to_string());
         }
     }
@@ -285,5 +292,46 @@ impl Call {
             id: c.id,
             name: c.name,
         });
+    }
+}
+
+/// What an IVR step means to the agent who will take the call; `None` for the plumbing
+/// (entering nodes, digits collected, an open schedule).
+fn journey_step(kind: &ivr::StepKind, found: Option<&Customer>) -> Option<JourneyStep> {
+    let by = |method: &ivr::IdentifiedBy| match method {
+        ivr::IdentifiedBy::Pin => IdentifiedBy::Pin,
+        ivr::IdentifiedBy::Ani => IdentifiedBy::Ani,
+        ivr::IdentifiedBy::None => IdentifiedBy::None,
+    };
+    match kind {
+        ivr::StepKind::Schedule {
+            open: false,
+            reason,
+            ..
+        } => Some(JourneyStep::Closed {
+            reason: reason.clone(),
+        }),
+        ivr::StepKind::Choice { digit, label, .. } => Some(JourneyStep::Menu {
+            digit: *digit,
+            label: label.clone(),
+        }),
+        ivr::StepKind::Retry { failure, .. } => Some(JourneyStep::MenuRetry {
+            no_input: matches!(failure, ivr::Failure::NoInput),
+        }),
+        ivr::StepKind::Identification {
+            method,
+            customer_id: Some(id),
+            ..
+        } => Some(JourneyStep::Identified {
+            by: by(method),
+            customer: found.filter(|c| c.id == *id).map(|c| c.name.clone()),
+        }),
+        ivr::StepKind::Identification {
+            method,
+            customer_id: None,
+            no_input: false,
+            ..
+        } => Some(JourneyStep::NotIdentified { by: by(method) }),
+        _ => None,
     }
 }

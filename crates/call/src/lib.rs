@@ -82,7 +82,10 @@ pub(crate) struct Caller {
     pub identified_by: IdentifiedBy,
     pub area: Option<String>,
     pub sr_type: Option<String>,
+    /// The call card's steps, as written.
     pub path: Vec<String>,
+    /// The same way, typed, for the screen pop.
+    pub journey: Vec<events::JourneyStep>,
 }
 
 /// The phase's own state.

@@ -107,6 +107,9 @@ impl Call {
             queue: queue.clone(),
             area: self.caller.area.clone(),
         });
+        self.caller.journey.push(events::JourneyStep::Queued {
+            queue: queue.clone(),
+        });
         self.acd(AcdCommand::Enqueue {
             queue: queue.clone(),
         });
@@ -168,6 +171,7 @@ impl Call {
                         area: self.caller.area.clone(),
                         sr_type: self.caller.sr_type.clone(),
                         ivr_path: self.caller.path.clone(),
+                        journey: self.caller.journey.clone(),
                         waited_ms: now.saturating_duration_since(q.since).as_millis() as u64,
                     });
                     q.agent = Agent::Ringing { agent, call };
@@ -508,6 +512,9 @@ impl Call {
             Agent::Placing { .. } | Agent::None => {}
         }
         self.step(format!("transferred to {to}"));
+        self.caller
+            .journey
+            .push(events::JourneyStep::Transferred { queue: to.clone() });
         q.queue = to;
         q.since = now;
         q.talked = false;

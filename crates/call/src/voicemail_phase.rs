@@ -59,6 +59,9 @@ impl VmState {
 impl Call {
     pub(crate) fn start_voicemail(&mut self, mailbox: String, _now: Instant) {
         self.step(format!("voicemail {mailbox}"));
+        self.caller.journey.push(events::JourneyStep::Voicemail {
+            mailbox: mailbox.clone(),
+        });
         self.voicemail(VoicemailCommand::Admit {
             mailbox: mailbox.clone(),
         });

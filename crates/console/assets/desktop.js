@@ -42,6 +42,22 @@ function identified(by) {
   return { pin: t('id_pin'), ani: t('id_ani') }[by] || t('id_none');
 }
 
+/** One step of the caller's way here, in the agent's language (R-SR-2). */
+function journeyStep(s) {
+  const who = (text) => (s.customer ? `${text} (${s.customer})` : text);
+  switch (s.step) {
+    case 'closed': return s.reason ? `${t('j_closed')} (${s.reason})` : t('j_closed');
+    case 'menu': return s.label ? `${t('j_menu', { digit: s.digit })} ${s.label}` : t('j_menu', { digit: s.digit });
+    case 'menu_retry': return t(s.no_input ? 'j_retry_none' : 'j_retry_invalid');
+    case 'identified': return who(t(s.by === 'pin' ? 'j_pin_ok' : 'j_ani_ok'));
+    case 'not_identified': return t(s.by === 'pin' ? 'j_pin_wrong' : 'j_ani_unknown');
+    case 'queued': return t('j_queued', { queue: s.queue });
+    case 'transferred': return t('j_transferred', { queue: s.queue });
+    case 'voicemail': return t('j_voicemail', { mailbox: s.mailbox });
+    default: return s.step;
+  }
+}
+
 /** The screen pop: shown at once when a call is offered to this agent. */
 function showPop(ev) {
   desk.offer = ev;
@@ -56,7 +72,8 @@ function showPop(ev) {
   $('pop-queue').textContent = ev.queue;
   $('pop-area').textContent = ev.area || '—';
   $('pop-type').textContent = ev.sr_type || '—';
-  $('pop-ivr').textContent = ev.ivr_path.length ? ev.ivr_path.join(' › ') : '—';
+  const journey = ev.journey || [];
+  $('pop-ivr').textContent = journey.length ? journey.map(journeyStep).join(' → ') : '—';
   $('pop').hidden = false;
   $('pop').dataset.callId = ev.call_id;
   $('pop-close').focus();

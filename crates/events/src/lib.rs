@@ -232,6 +232,33 @@ impl IdentifiedBy {
     }
 }
 
+/// One step of the caller's way to the agent, for the screen pop (R-SR-2): typed, so the
+/// desktop says it in the agent's language ("Menu: 2 Technical assistance → PIN correct (Maria
+/// Rossi) → queued in tecnica") instead of showing the call card's log lines.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "step", rename_all = "snake_case")]
+pub enum JourneyStep {
+    /// The service was closed (out of hours, a holiday, a closure).
+    Closed { reason: Option<String> },
+    /// A menu choice, with the option's words when the menu has them.
+    Menu { digit: char, label: Option<String> },
+    /// A wrong key, or no key, at a menu.
+    MenuRetry { no_input: bool },
+    /// Identified by PIN or caller number.
+    Identified {
+        by: IdentifiedBy,
+        customer: Option<String>,
+    },
+    /// A PIN or a caller number that matched no one.
+    NotIdentified { by: IdentifiedBy },
+    /// The caller entered a queue.
+    Queued { queue: String },
+    /// An agent sent the caller to another queue.
+    Transferred { queue: String },
+    /// The caller was sent to a voicemail box.
+    Voicemail { mailbox: String },
+}
+
 /// An event on the bus. Serialised with a `type` field as CONTRACT.md's event stream says.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "type")]
@@ -281,7 +308,10 @@ pub enum Event {
         identified_by: IdentifiedBy,
         area: Option<String>,
         sr_type: Option<String>,
+        /// The call card's steps as stored (log lines with their offsets).
         ivr_path: Vec<String>,
+        /// The caller's way here, typed, for the screen pop.
+        journey: Vec<JourneyStep>,
         waited_ms: u64,
     },
     /// An agent answered: the two legs are bridged.
@@ -459,6 +489,32 @@ mod tests {
         for by in [IdentifiedBy::Pin, IdentifiedBy::Ani, IdentifiedBy::None] {
             assert_eq!(serde_json::to_value(by).unwrap(), by.as_str());
         }
+    }
+
+    #[test]
+    fn journey_steps_say_what_happened_with_a_step_field() {
+        let json = serde_json::to_value(vec![
+            JourneyStep::Menu {
+                digit: '2',
+                label: Some("Assistenza tecnica".into()),
+            },
+            JourneyStep::Identified {
+                by: IdentifiedBy::Pin,
+                customer: Some("Maria Rossi".into()),
+            },
+            JourneyStep::Queued {
+                queue: "tecnica".into(),
+            },
+        ])
+        .unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!([
+                {"step": "menu", "digit": "2", "label": "Assistenza tecnica"},
+                {"step": "identified", "by": "pin", "customer": "Maria Rossi"},
+                {"step": "queued", "queue": "tecnica"},
+            ])
+        );
     }
 
     #[test]

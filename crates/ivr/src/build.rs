@@ -277,9 +277,25 @@ impl Builder<'_> {
                         "expected at least one option".into(),
                     );
                 }
+                let mut labels = Vec::new();
+                for (digit, label) in &m.labels {
+                    match digit.chars().next() {
+                        Some(d)
+                            if digit.chars().count() == 1
+                                && options.iter().any(|(o, _)| *o == d) =>
+                        {
+                            labels.push((d, label.clone()));
+                        }
+                        _ => self.warning(
+                            format!("{p}.labels.{digit}"),
+                            "a label for a digit that is not an option: ignored".into(),
+                        ),
+                    }
+                }
                 Node::Menu {
                     prompts: self.prompts(&format!("{p}.prompts"), &m.prompts),
                     options,
+                    labels,
                     attempts: self.positive(format!("{p}.attempts"), m.attempts, "attempts"),
                     invalid: self.prompts(&format!("{p}.invalid_prompts"), &m.invalid_prompts),
                     no_input: self.prompts(&format!("{p}.no_input_prompts"), &m.no_input_prompts),

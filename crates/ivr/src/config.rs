@@ -167,6 +167,10 @@ pub struct MenuConfig {
     pub prompts: Prompts,
     /// Digit (`0`-`9`, `*`, `#`) → node.
     pub options: BTreeMap<String, String>,
+    /// Digit → what the option is, in words (e.g. `"2" = "Assistenza tecnica"`): the agent's
+    /// screen pop shows the caller's choices with them. Optional, per option.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
     /// Tries before `on_failure` (default 2).
     #[serde(default = "two")]
     pub attempts: u32,

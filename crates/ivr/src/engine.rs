@@ -466,12 +466,16 @@ impl Engine {
     fn listen_digit(&mut self, d: char, now: Instant) -> Option<Option<NodeId>> {
         let tree = Arc::clone(&self.tree);
         match &tree.nodes[self.node] {
-            Node::Menu { options, .. } => {
+            Node::Menu {
+                options, labels, ..
+            } => {
                 if let Some((_, target)) = options.iter().find(|(k, _)| *k == d) {
+                    let label = labels.iter().find(|(k, _)| *k == d).map(|(_, l)| l.clone());
                     self.step(
                         StepKind::Choice {
                             node: self.name(self.node),
                             digit: d,
+                            label,
                         },
                         now,
                     );

@@ -49,6 +49,8 @@ pub(crate) enum Node {
     Menu {
         prompts: PromptSet,
         options: Vec<(char, NodeId)>,
+        /// What each option is, in words (from `labels`).
+        labels: Vec<(char, String)>,
         attempts: u32,
         invalid: PromptSet,
         no_input: PromptSet,

@@ -149,6 +149,9 @@ pub enum StepKind {
         node: String,
         /// The key.
         digit: char,
+        /// What the option is, in words, when the menu labels it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        label: Option<String>,
     },
     /// A failed menu attempt; the menu is repeated or `on_failure` follows.
     Retry {
@@ -205,7 +208,7 @@ impl fmt::Display for StepKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             StepKind::Entered { node } => write!(f, "enter {node}"),
-            StepKind::Choice { node, digit } => write!(f, "{node}: chose {digit}"),
+            StepKind::Choice { node, digit, .. } => write!(f, "{node}: chose {digit}"),
             StepKind::Retry {
                 node,
                 failure,

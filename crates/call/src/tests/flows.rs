@@ -934,3 +934,50 @@ fn the_queue_announces_position_and_wait_then_music_again() {
     w.input(Input::PlaybackMissing { token });
     assert_eq!(w.last_play().1, ["hold_music"]);
 }
+
+#[test]
+fn the_screen_pop_carries_the_callers_way_typed() {
+    let mut w = World::start("500");
+    let (token, prompts) = w.last_play();
+    assert_eq!(prompts, ["menu_main"]);
+    // A wrong key first, then 1.
+    w.input(Input::Dtmf {
+        digit: '9',
+        duration: Duration::from_millis(80),
+    });
+    w.input(Input::PlaybackFinished {
+        token,
+        interrupted: true,
+    });
+    let (token, _) = w.last_play();
+    w.input(Input::PlaybackFinished {
+        token,
+        interrupted: false,
+    });
+    let (token, _) = w.last_play();
+    w.input(Input::PlaybackFinished {
+        token,
+        interrupted: false,
+    });
+    w.input(Input::Dtmf {
+        digit: '1',
+        duration: Duration::from_millis(80),
+    });
+    assert_eq!(w.call.phase(), Phase::Queued, "{:#?}", w.steps());
+    w.offer("1001");
+    let journey = w.out.iter().find_map(|c| match c {
+        Command::Publish(Event::CallOffered { journey, .. }) => Some(journey.clone()),
+        _ => None,
+    });
+    assert_eq!(
+        journey,
+        Some(vec![
+            events::JourneyStep::MenuRetry { no_input: false },
+            events::JourneyStep::Menu {
+                digit: '1',
+                label: Some("Servizi al cittadino".into())
+            },
+            events::JourneyStep::Queued { queue: "q1".into() },
+        ])
+    );
+}

@@ -63,6 +63,7 @@ prompts = "goodbye"
 kind = "menu"
 prompts = "menu_main"
 options = { "1" = "route", "2" = "mailbox" }
+labels = { "1" = "Servizi al cittadino" }
 attempts = 2
 on_failure = "hangup"
 "#;

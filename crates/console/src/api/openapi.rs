@@ -367,7 +367,16 @@ fn stream_schemas(schemas: &mut Map<String, Value>) {
             json!({"call_id": s, "agent": s, "queue": s,
             "channel": s, "caller": sn, "customer_id": {"type": ["integer", "null"]},
             "customer_name": sn, "identified_by": {"type": "string", "enum": ["pin", "ani", "none"]},
-            "area": sn, "sr_type": sn, "ivr_path": {"type": "array", "items": s}, "waited_ms": int}),
+            "area": sn, "sr_type": sn, "ivr_path": {"type": "array", "items": s},
+            "journey": {"type": "array", "items": {"type": "object",
+                "description": "One step of the caller's way to the agent, typed by `step`: \
+                    closed {reason}, menu {digit, label}, menu_retry {no_input}, \
+                    identified {by, customer}, not_identified {by}, queued {queue}, \
+                    transferred {queue}, voicemail {mailbox}",
+                "properties": {"step": {"type": "string", "enum": ["closed", "menu", "menu_retry",
+                    "identified", "not_identified", "queued", "transferred", "voicemail"]}},
+                "required": ["step"]}},
+            "waited_ms": int}),
             vec![
                 "call_id",
                 "agent",
@@ -375,6 +384,7 @@ fn stream_schemas(schemas: &mut Map<String, Value>) {
                 "channel",
                 "identified_by",
                 "ivr_path",
+                "journey",
                 "waited_ms",
             ],
         ),

@@ -137,6 +137,7 @@ mod tests {
             area: None,
             sr_type: None,
             ivr_path: vec![],
+            journey: vec![],
             waited_ms: 1200,
         }
     }
