@@ -340,17 +340,34 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             "number configured"
         );
     }
-    let bus = EventBus::default();
+    // One bus; its recorded side feeds the one writer of the event log, which also derives
+    // the queue log, the console's figures and the event metrics (console::record).
+    let (bus, event_log) = EventBus::recorded(events::DEFAULT_CAPACITY, Arc::new(chrono::Utc::now));
     let tree = build_ivr(&config, &prompts)?;
-    let card = CardWriter::spawn(Arc::new(crm::JournaledStore::new(
+    // Call writes and events share one journal, so an outage keeps their order.
+    let journaled = Arc::new(crm::JournaledStore::new(
         store.clone(),
         args.data.join("journal").join("calls.jsonl"),
-    )));
+    ));
+    let card = CardWriter::spawn(journaled.clone());
+    let metrics = Arc::new(console::Metrics::new());
+    let figures = console::Figures::new(metrics.clone(), console::figures::local_day());
+    let event_writer = console::EventLogWriter::start(
+        bus.clone(),
+        event_log,
+        journaled,
+        figures.clone(),
+        chrono::Utc::now(),
+    )
+    .await;
+    bus.publish(events::Event::SystemStarted {
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        at: chrono::Utc::now(),
+    });
     let acd = AcdHandle::spawn(
         acd::Acd::new(config.acd_config(), std::time::Instant::now())
             .context("invalid ACD configuration")?,
         bus.clone(),
-        Some(card.clone()),
     );
     let switchboard = Switchboard::new(
         gateway.clone(),
@@ -372,8 +389,6 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         Duration::from_secs(config.sla.sweep_s),
     );
     let reloader = switchboard.ivr_reloader();
-    let metrics = Arc::new(console::Metrics::new());
-    console::spawn_metrics_observer(&bus, metrics.clone());
     let reload_hook = args.config.clone().map(|path| {
         let (reloader, acd, store) = (reloader.clone(), acd.clone(), store.clone());
         let uploaded = uploaded_dir.clone();
@@ -400,6 +415,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 uploaded_dir.clone(),
                 reloader.clone(),
             )),
+            figures,
             ..console::api::ApiConfig::default()
         },
     );
@@ -442,6 +458,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
     }
     info!("stopping: no new calls, ending calls in progress");
+    bus.publish(events::Event::SystemStopping {
+        at: chrono::Utc::now(),
+    });
     let _ = shutdown_tx.send(true);
     // The switchboard returns once every call has ended (BYE answered or timed out).
     if tokio::time::timeout(Duration::from_secs(10), calls)
@@ -455,6 +474,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         Ok(Ok(Err(error))) => warn!(%error, "HTTP server error at shutdown"),
         Err(_) => warn!("HTTP server still draining after 5 s"),
         _ => {}
+    }
+    // Every event published so far in the log (or its journal), every call write too.
+    if tokio::time::timeout(Duration::from_secs(5), event_writer.flush())
+        .await
+        .is_err()
+    {
+        warn!("event log writer still busy after 5 s: the journal keeps what it had");
     }
     card.flush().await;
     store.close().await;

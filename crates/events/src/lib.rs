@@ -712,7 +712,7 @@ struct Recorder {
 ///   waits.
 /// - the **recorded** side ([`EventBus::recorded`]): one unbounded channel to the one writer
 ///   of the event log, which misses nothing; everything derived from events that must be
-///   exact (event log, queue log, counters, metrics) reads it (docs/DECISIONS.md, 2026-03-04).
+///   exact (event log, queue log, counters, metrics) reads it (docs/DECISIONS.md, 2026-12-02).
 #[derive(Clone)]
 pub struct EventBus {
     sender: broadcast::Sender<Event>,
@@ -766,6 +766,13 @@ impl EventBus {
 
     pub fn subscribe(&self) -> broadcast::Receiver<Event> {
         self.sender.subscribe()
+    }
+
+    /// The sequence number of the last event recorded (0: none yet, or not recorded).
+    pub fn last_seq(&self) -> u64 {
+        self.recorder
+            .as_ref()
+            .map_or(0, |r| *r.seq.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
     /// Whether this bus records its events.

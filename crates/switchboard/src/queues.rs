@@ -1,7 +1,8 @@
 //! The ACD's driver: one task owns the sans-IO [`acd::Acd`], feeds it what call tasks, the
 //! registrar and the API report, runs its timers on tokio time, and carries its actions to the
-//! call tasks (ring an agent, announce a position, overflow). Its events go to the bus (live
-//! consoles, metrics) and to the CRM's queue log through the call card writer.
+//! call tasks (ring an agent, announce a position, overflow). Its events are translated once,
+//! into the bus's typed `queue.*` and `agent.state` events; the queue log, the console's
+//! figures and the metrics are derived from those by the event log's writer (console::record).
 //!
 //! Nothing here decides anything: distribution is the engine's.
 
@@ -10,12 +11,10 @@ use std::time::Instant;
 
 use acd::{AcdEvent, Action, AgentView, CallKey, Input, QueueStats, RequestedState};
 use chrono::{DateTime, Utc};
-use crm::calls::{QueueEvent, QueueEventKind};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, info, warn};
 
 use crate::call::CallInput;
-use crate::card::CardWriter;
 use crate::events::{Event, EventBus};
 
 /// What the driver is asked.
@@ -58,9 +57,9 @@ pub struct AcdHandle {
 
 impl AcdHandle {
     /// Starts the driver over `engine`.
-    pub fn spawn(engine: acd::Acd, bus: EventBus, card: Option<CardWriter>) -> AcdHandle {
+    pub fn spawn(engine: acd::Acd, bus: EventBus) -> AcdHandle {
         let (commands, rx) = mpsc::unbounded_channel();
-        tokio::spawn(run(engine, rx, bus, card));
+        tokio::spawn(run(engine, rx, bus));
         AcdHandle { commands }
     }
 
@@ -122,12 +121,7 @@ impl AcdHandle {
     }
 }
 
-async fn run(
-    mut engine: acd::Acd,
-    mut commands: mpsc::UnboundedReceiver<Command>,
-    bus: EventBus,
-    card: Option<CardWriter>,
-) {
+async fn run(mut engine: acd::Acd, mut commands: mpsc::UnboundedReceiver<Command>, bus: EventBus) {
     let mut calls: HashMap<CallKey, mpsc::UnboundedSender<CallInput>> = HashMap::new();
     let mut day = chrono::Local::now().date_naive();
     loop {
@@ -215,11 +209,6 @@ async fn run(
             }
             let event = translate(&engine, &event, now);
             trace(&event);
-            if let Some(card) = &card
-                && let Some(row) = queue_log_row(&event)
-            {
-                card.write(crm::CallWrite::QueueEvent(row));
-            }
             bus.publish(event);
         }
         if !touched.is_empty() {
@@ -248,136 +237,6 @@ fn event_queue(event: &AcdEvent) -> Option<&str> {
         | AcdEvent::Transfer { queue, .. }
         | AcdEvent::Overflow { queue, .. } => Some(queue),
         AcdEvent::AgentState { .. } => None,
-    }
-}
-
-/// The queue log row of a queue event.
-fn queue_log_row(event: &Event) -> Option<QueueEvent> {
-    let row = |call_id: &str, queue: &str, at, kind, agent: Option<&str>, detail| {
-        Some(QueueEvent {
-            call_id: call_id.to_string(),
-            queue: queue.to_string(),
-            at,
-            kind,
-            agent: agent.map(str::to_string),
-            detail,
-        })
-    };
-    match event {
-        Event::QueueEntered {
-            call_id,
-            queue,
-            position,
-            at,
-        } => row(
-            call_id,
-            queue,
-            *at,
-            QueueEventKind::Enter,
-            None,
-            Some(format!("position {position}")),
-        ),
-        Event::QueueOffered {
-            call_id,
-            queue,
-            agent,
-            at,
-        } => row(
-            call_id,
-            queue,
-            *at,
-            QueueEventKind::Offer,
-            Some(agent),
-            None,
-        ),
-        // The CRM writes the connect row with the ticket it opens (one transaction).
-        Event::QueueConnected { .. } => None,
-        Event::QueueRingNoAnswer {
-            call_id,
-            queue,
-            agent,
-            at,
-            ..
-        } => row(
-            call_id,
-            queue,
-            *at,
-            QueueEventKind::RingNoAnswer,
-            Some(agent),
-            None,
-        ),
-        Event::QueueRejected {
-            call_id,
-            queue,
-            agent,
-            reason,
-            at,
-        } => row(
-            call_id,
-            queue,
-            *at,
-            QueueEventKind::RingNoAnswer,
-            Some(agent),
-            Some(reason.clone()),
-        ),
-        Event::QueueAbandoned {
-            call_id,
-            queue,
-            position,
-            wait_ms,
-            at,
-            ..
-        } => row(
-            call_id,
-            queue,
-            *at,
-            QueueEventKind::Abandon,
-            None,
-            Some(format!("position {position}, waited {} s", wait_ms / 1000)),
-        ),
-        Event::QueueCompleted {
-            call_id,
-            queue,
-            agent,
-            talk_ms,
-            at,
-        } => row(
-            call_id,
-            queue,
-            *at,
-            QueueEventKind::Complete,
-            Some(agent),
-            Some(format!("talked {} s", talk_ms / 1000)),
-        ),
-        Event::QueueTransferred {
-            call_id,
-            queue,
-            agent,
-            to,
-            at,
-        } => row(
-            call_id,
-            queue,
-            *at,
-            QueueEventKind::Transfer,
-            Some(agent),
-            Some(to.clone()),
-        ),
-        Event::QueueOverflowed {
-            call_id,
-            queue,
-            to,
-            at,
-            ..
-        } => row(
-            call_id,
-            queue,
-            *at,
-            QueueEventKind::Timeout,
-            None,
-            Some(format!("overflow to {to}")),
-        ),
-        _ => None,
     }
 }
 

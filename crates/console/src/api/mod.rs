@@ -121,6 +121,8 @@ pub struct ApiConfig {
     pub reload: Option<ReloadHook>,
     /// The prompt routes (`/api/v1/prompts…`); absent: 503.
     pub prompts: Option<prompts::PromptAdmin>,
+    /// The figures derived from the event log (today's queue counters, calls per hour).
+    pub figures: crate::figures::Figures,
 }
 
 impl Default for ApiConfig {
@@ -131,6 +133,7 @@ impl Default for ApiConfig {
             clock: Clock::system(),
             reload: None,
             prompts: None,
+            figures: crate::figures::Figures::default(),
         }
     }
 }
@@ -191,6 +194,11 @@ impl Api {
     /// The configuration.
     pub fn config(&self) -> &ApiConfig {
         &self.inner.config
+    }
+
+    /// The figures derived from the event log.
+    pub fn figures(&self) -> &crate::figures::Figures {
+        &self.inner.config.figures
     }
 
     /// The time now, from the configured clock.

@@ -208,7 +208,7 @@ async fn fixture(store: Store) -> Fixture {
         ..acd::AcdConfig::default()
     };
     let engine = acd::Acd::new(acd_config, std::time::Instant::now()).unwrap();
-    let acd = switchboard::AcdHandle::spawn(engine, events::EventBus::default(), None);
+    let acd = switchboard::AcdHandle::spawn(engine, events::EventBus::default());
     let app = console::api::router(Api::with_acd(store.clone(), config, Some(acd)));
     Fixture {
         app,

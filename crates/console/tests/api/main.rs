@@ -11,3 +11,4 @@ mod api_prompts;
 mod api_session;
 mod api_ticket_actions;
 mod api_tickets;
+mod restart;
