@@ -49,6 +49,7 @@ pub mod auth;
 pub mod calls;
 pub mod customers;
 pub mod error;
+pub mod lookup;
 pub mod openapi;
 pub mod policy;
 pub mod prompts;

@@ -14,8 +14,8 @@ use serde::Deserialize;
 
 use super::auth::{ApiJson, ApiPath};
 use super::error::{ApiError, ApiResult};
+use super::lookup::{assignee, load, queue_named};
 use super::policy::Capability;
-use super::tickets::{assignee, load, queue_named};
 use super::views::Names;
 use super::{Api, Caller};
 
