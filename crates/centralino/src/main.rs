@@ -416,6 +416,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 reloader.clone(),
             )),
             figures,
+            bus: Some(bus.clone()),
             ..console::api::ApiConfig::default()
         },
     );

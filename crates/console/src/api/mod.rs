@@ -56,6 +56,7 @@ pub mod prompts;
 pub mod session;
 pub mod sessions;
 pub mod ticket_actions;
+pub mod ticket_events;
 pub mod tickets;
 pub mod views;
 
@@ -124,6 +125,9 @@ pub struct ApiConfig {
     pub prompts: Option<prompts::PromptAdmin>,
     /// The figures derived from the event log (today's queue counters, calls per hour).
     pub figures: crate::figures::Figures,
+    /// Where the API publishes what it changes (`ticket.created`, `ticket.updated`); absent:
+    /// nothing is published.
+    pub bus: Option<::events::EventBus>,
 }
 
 impl Default for ApiConfig {
@@ -135,6 +139,7 @@ impl Default for ApiConfig {
             reload: None,
             prompts: None,
             figures: crate::figures::Figures::default(),
+            bus: None,
         }
     }
 }
@@ -200,6 +205,13 @@ impl Api {
     /// The figures derived from the event log.
     pub fn figures(&self) -> &crate::figures::Figures {
         &self.inner.config.figures
+    }
+
+    /// Publishes `event` on the bus (when there is one).
+    pub fn publish(&self, event: ::events::Event) {
+        if let Some(bus) = &self.inner.config.bus {
+            bus.publish(event);
+        }
     }
 
     /// The time now, from the configured clock.

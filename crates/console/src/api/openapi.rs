@@ -410,6 +410,16 @@ fn stream_schemas(schemas: &mut Map<String, Value>) {
             vec!["number", "queue", "channel"],
         ),
         (
+            "EventTicketUpdated",
+            "ticket.updated",
+            json!({"number": s, "queue": s, "owner": sn, "by": sn,
+            "changes": {"type": "array", "items": obj(json!({
+                "field": {"type": "string", "enum": ["state", "lock", "owner", "responsible", "queue",
+                    "priority", "type", "pending_until", "parent", "merged_into", "article"]},
+                "old": sn, "new": sn}), &["field", "old", "new"])}}),
+            vec!["number", "queue", "changes"],
+        ),
+        (
             "EventTicketEscalation",
             "ticket.escalation",
             json!({"number": s, "queue": s,

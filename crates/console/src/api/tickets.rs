@@ -14,6 +14,7 @@ use super::auth::{ApiJson, ApiPath, ApiQuery};
 use super::error::{ApiError, ApiResult};
 use super::lookup::{assignee, load, queue_named, user_named};
 use super::ticket_actions::ArticleBody;
+use super::ticket_events;
 use super::views::Names;
 use super::{Api, Caller};
 
@@ -358,6 +359,7 @@ pub async fn create(
             .await?;
     }
     tracing::info!(ticket = %t.number, login = %caller.user.login, "ticket created");
+    ticket_events::created(&api, &t).await?;
     let view = detail(&api, &t).await?;
     let location = format!("/api/v1/tickets/{}", t.number);
     Ok((

@@ -81,6 +81,23 @@ impl EventFilter {
             Event::TicketCreated { queue, owner, .. } => {
                 mine(queue) || owner.as_deref() == Some(login.as_str())
             }
+            // A ticket moved out of one of the agent's queues is news there too.
+            Event::TicketUpdated {
+                queue,
+                owner,
+                changes,
+                ..
+            } => {
+                mine(queue)
+                    || owner.as_deref() == Some(login.as_str())
+                    || changes.iter().any(|c| {
+                        matches!(
+                            c.field,
+                            ::events::TicketField::Queue | ::events::TicketField::Owner
+                        ) && (c.old.as_deref().is_some_and(mine)
+                            || c.old.as_deref() == Some(login.as_str()))
+                    })
+            }
             Event::TicketEscalation { queue, .. } => mine(queue),
             // The queue log: what the agent's queues do, and the agent's own offers.
             Event::QueueEntered { call_id, queue, .. } => self.follow(call_id, mine(queue)),
