@@ -625,3 +625,62 @@ fn hold_from_the_agents_phone_plays_music_and_resume_bridges_again() {
         "card: {card}"
     );
 }
+
+/// Issue 12: the supervisor's today figures and the event metrics are derived from the event
+/// log, so the real binary, stopped and started again on the same data, shows the same.
+#[test]
+fn a_restart_keeps_the_supervisors_figures() {
+    let mut server = Server::start(&acd_config(3, &["1001"]));
+    let (before, metrics_before) = {
+        let api = Api::supervisor(&server);
+        let caller = sipp_start("uac_answer_bye.xml", &server, &["-d", "1500"]);
+        let caller = caller.wait();
+        caller.assert_ok(&server);
+        let q = api.wait("the abandon counted", WAIT, |api| {
+            let q = api.queue(QUEUE);
+            if q["abandoned"] == 1 && q["waiting"] == 0 {
+                Ok(q)
+            } else {
+                Err(q.to_string())
+            }
+        });
+        api.ended_call(&caller.call_id());
+        (q, event_metrics(&server))
+    };
+    assert!(
+        metrics_before.contains("centralino_calls_total{outcome=\"caller_hangup\"} 1"),
+        "{metrics_before}"
+    );
+    server.restart();
+    let api = Api::supervisor(&server);
+    let after = api.queue(QUEUE);
+    for figure in [
+        "answered",
+        "abandoned",
+        "service_level",
+        "avg_answer_time_s",
+    ] {
+        assert_eq!(
+            after[figure], before[figure],
+            "{figure}: {before} then {after}"
+        );
+    }
+    assert_eq!(event_metrics(&server), metrics_before);
+    assert!(
+        server.log().contains("figures rebuilt from the event log"),
+        "{}",
+        tail(&server.log(), 40)
+    );
+}
+
+/// The metrics lines derived from events (calls by outcome, Service Requests by channel).
+fn event_metrics(server: &Server) -> String {
+    let (status, body) = server.http_get("/metrics").expect("GET /metrics");
+    assert_eq!(status, 200, "{body}");
+    body.lines()
+        .filter(|l| {
+            l.starts_with("centralino_calls_total{") || l.starts_with("centralino_tickets_created")
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}

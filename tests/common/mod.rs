@@ -310,9 +310,49 @@ impl Server {
             rtp_ports.0, rtp_ports.1, extra_toml
         );
         fs::write(&config_path, &config).expect("write config");
-        let data = dir.path().join("data");
         let log_path = dir.path().join("server.log");
-        let log = File::create(&log_path).expect("create server log");
+        let mut server = Server {
+            child: None,
+            exit: None,
+            sip_port,
+            http_port,
+            rtp_ports,
+            log_path,
+            runs: AtomicU32::new(0),
+            dir,
+        };
+        server.spawn();
+        server.wait_healthy(&config);
+        server
+    }
+
+    /// Stops the server gracefully (SIGTERM) and starts it again on the same ports, data
+    /// directory and configuration; waits until it is healthy. The log goes on in the same
+    /// file.
+    pub fn restart(&mut self) {
+        self.sigterm();
+        let status = self
+            .wait_exit(Duration::from_secs(20))
+            .expect("the server did not stop within 20 s of SIGTERM");
+        assert!(status.success(), "the server stopped with {status}");
+        self.exit = None;
+        self.spawn();
+        let config =
+            fs::read_to_string(self.dir.path().join("centralino.toml")).expect("read config");
+        self.wait_healthy(&config);
+    }
+
+    /// Starts the process (its log appended to `server.log`).
+    fn spawn(&mut self) {
+        let dir = &self.dir;
+        let config_path = dir.path().join("centralino.toml");
+        let data = dir.path().join("data");
+        let (sip_port, http_port) = (self.sip_port, self.http_port);
+        let log = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log_path)
+            .expect("open server log");
         let mut command = server_command();
         command
             .arg("serve")
@@ -333,18 +373,7 @@ impl Server {
         let child = command
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start the server ({command:?}): {e}"));
-        let mut server = Server {
-            child: Some(child),
-            exit: None,
-            sip_port,
-            http_port,
-            rtp_ports,
-            log_path,
-            runs: AtomicU32::new(0),
-            dir,
-        };
-        server.wait_healthy(&config);
-        server
+        self.child = Some(child);
     }
 
     fn wait_healthy(&mut self, config: &str) {

@@ -159,6 +159,15 @@ impl Acd {
         }
     }
 
+    /// The service-level threshold of the queue named `queue` (a removed queue keeps its
+    /// last one); `None` for a name the ACD never had.
+    #[must_use]
+    pub fn service_level_threshold(&self, queue: &str) -> Option<Duration> {
+        self.queue_index
+            .get(queue)
+            .map(|&q| self.queues[q].config.service_level())
+    }
+
     /// Every agent's view, in configuration order.
     #[must_use]
     pub fn agents(&self, _now: Instant) -> Vec<AgentView> {

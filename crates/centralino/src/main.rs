@@ -340,24 +340,40 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             "number configured"
         );
     }
-    let bus = EventBus::default();
+    // One bus; its recorded side feeds the one writer of the event log, which also derives
+    // the queue log, the console's figures and the event metrics (console::record).
+    let (bus, event_log) = EventBus::recorded(events::DEFAULT_CAPACITY, Arc::new(chrono::Utc::now));
     let tree = build_ivr(&config, &prompts)?;
-    // One journal for every write a call makes, the voicemail hand-offs included.
+    // One journal for every write a call makes (the voicemail hand-offs included) and for the
+    // event log, so an outage keeps their order.
     let journal = Arc::new(crm::JournaledStore::new(
         store.clone(),
         args.data.join("journal").join("calls.jsonl"),
     ));
     let card = CardWriter::spawn(journal.clone());
     let sb_config = config.switchboard(&args.data);
-    let voicemail = voicemail::Voicemail::new(sb_config.voicemail.clone(), journal);
+    let voicemail = voicemail::Voicemail::new(sb_config.voicemail.clone(), journal.clone());
     // Before any call: messages a crash interrupted or left unfiled become tickets.
     voicemail.recover().await;
     voicemail.spawn_maintenance();
+    let metrics = Arc::new(console::Metrics::new());
+    let figures = console::Figures::new(metrics.clone(), console::figures::local_day());
+    let event_writer = console::EventLogWriter::start(
+        bus.clone(),
+        event_log,
+        journal,
+        figures.clone(),
+        chrono::Utc::now(),
+    )
+    .await;
+    bus.publish(events::Event::SystemStarted {
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        at: chrono::Utc::now(),
+    });
     let acd = AcdHandle::spawn(
         acd::Acd::new(config.acd_config(), std::time::Instant::now())
             .context("invalid ACD configuration")?,
         bus.clone(),
-        Some(card.clone()),
     );
     let switchboard = Switchboard::new(
         gateway.clone(),
@@ -380,8 +396,6 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         Duration::from_secs(config.sla.sweep_s),
     );
     let reloader = switchboard.ivr_reloader();
-    let metrics = Arc::new(console::Metrics::new());
-    console::spawn_metrics_observer(&bus, metrics.clone());
     let reload_hook = args.config.clone().map(|path| {
         let (reloader, acd, store) = (reloader.clone(), acd.clone(), store.clone());
         let uploaded = uploaded_dir.clone();
@@ -408,6 +422,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 uploaded_dir.clone(),
                 reloader.clone(),
             )),
+            figures,
+            bus: Some(bus.clone()),
             ..console::api::ApiConfig::default()
         },
     );
@@ -450,6 +466,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
     }
     info!("stopping: no new calls, ending calls in progress");
+    bus.publish(events::Event::SystemStopping {
+        at: chrono::Utc::now(),
+    });
     let _ = shutdown_tx.send(true);
     // The switchboard returns once every call has ended (BYE answered or timed out).
     if tokio::time::timeout(Duration::from_secs(10), calls)
@@ -463,6 +482,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         Ok(Ok(Err(error))) => warn!(%error, "HTTP server error at shutdown"),
         Err(_) => warn!("HTTP server still draining after 5 s"),
         _ => {}
+    }
+    // Every event published so far in the log (or its journal), every call write too.
+    if tokio::time::timeout(Duration::from_secs(5), event_writer.flush())
+        .await
+        .is_err()
+    {
+        warn!("event log writer still busy after 5 s: the journal keeps what it had");
     }
     card.flush().await;
     store.close().await;

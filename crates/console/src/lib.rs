@@ -15,7 +15,9 @@
 
 pub mod api;
 pub mod events;
+pub mod figures;
 pub mod metrics;
+pub mod record;
 pub mod web;
 
 use std::net::SocketAddr;
@@ -30,9 +32,10 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
 use switchboard::TelemetrySource;
-use tokio::sync::broadcast::error::RecvError;
 
+pub use figures::Figures;
 pub use metrics::Metrics;
+pub use record::EventLogWriter;
 
 /// What the handlers share.
 #[derive(Clone)]
@@ -115,22 +118,6 @@ pub fn consoles_with(stream: events::EventStream) -> Router {
     api::router(api.clone())
         .merge(events)
         .merge(web::router(api))
-}
-
-/// Counts bus events into the metrics until the bus closes.
-pub fn spawn_metrics_observer(bus: &EventBus, metrics: Arc<Metrics>) {
-    let mut events = bus.subscribe();
-    tokio::spawn(async move {
-        loop {
-            match events.recv().await {
-                Ok(event) => metrics.observe(&event),
-                Err(RecvError::Lagged(n)) => {
-                    tracing::warn!(missed = n, "metrics fell behind the event bus")
-                }
-                Err(RecvError::Closed) => return,
-            }
-        }
-    });
 }
 
 /// `GET /api/v1/health`: 200 `{"status":"ok"}` once SIP, media and the database are up;

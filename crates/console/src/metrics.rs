@@ -1,4 +1,5 @@
-//! Prometheus metrics (CONTRACT.md names). Event-driven counters are updated from the bus;
+//! Prometheus metrics (CONTRACT.md names). Event-driven counters are derived from the event
+//! log ([`crate::figures::Figures`]: live from its writer, rebuilt from today's log at start);
 //! SIP and RTP figures are read from the engines at scrape time and carried into counters.
 
 use ::events::{Event, Outcome};
@@ -38,6 +39,8 @@ pub struct Metrics {
     sip_transactions_total: IntCounterVec,
     sip_retransmissions: IntCounterVec,
     sip_transaction_timeouts: IntCounterVec,
+    event_log_refused: IntCounter,
+    event_stream_resyncs: IntCounter,
 }
 
 /// `le` bounds of the HTTP request duration histogram, in seconds.
@@ -284,6 +287,16 @@ impl Metrics {
                 "centralino_media_late_ticks_total",
                 "Media send ticks that ran late.",
             ),
+            event_log_refused: counter(
+                &r,
+                "centralino_event_log_refused_total",
+                "Events the database refused to log (a bug, not an outage: outages are journaled).",
+            ),
+            event_stream_resyncs: counter(
+                &r,
+                "centralino_event_stream_resyncs_total",
+                "Times an event stream client fell behind the bus and was sent a fresh snapshot.",
+            ),
             registry: r,
         }
     }
@@ -304,6 +317,39 @@ impl Metrics {
             }
             _ => {}
         }
+    }
+
+    /// The counters derived from events (calls by outcome, keypad digits, Service Requests by
+    /// channel) in the text format: what a restart must give back from the event log.
+    pub fn render_event_counters(&self) -> String {
+        let families: Vec<_> = self
+            .registry
+            .gather()
+            .into_iter()
+            .filter(|f| {
+                matches!(
+                    f.name(),
+                    "centralino_calls_total"
+                        | "centralino_dtmf_digits_received_total"
+                        | "centralino_tickets_created_total"
+                )
+            })
+            .collect();
+        let mut out = Vec::new();
+        TextEncoder::new()
+            .encode(&families, &mut out)
+            .expect("text encoding to a Vec cannot fail");
+        String::from_utf8(out).expect("the text format is UTF-8")
+    }
+
+    /// Counts an event the database refused to log.
+    pub fn event_log_refused(&self) {
+        self.event_log_refused.inc();
+    }
+
+    /// Counts an event stream client resynchronised after falling behind.
+    pub fn event_stream_resync(&self) {
+        self.event_stream_resyncs.inc();
     }
 
     /// Counts one answered HTTP request. `route` is the matched route's pattern

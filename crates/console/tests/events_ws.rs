@@ -24,6 +24,7 @@ const WAIT: Duration = Duration::from_secs(10);
 struct Env {
     addr: SocketAddr,
     bus: EventBus,
+    writer: console::EventLogWriter,
     _dir: tempfile::TempDir,
 }
 
@@ -62,7 +63,16 @@ async fn start() -> Env {
             store.grant_queue(u.id, q, Access::Write).await.unwrap();
         }
     }
-    let bus = EventBus::default();
+    // As the binary wires it: the recorded side of the bus feeds the event log's writer,
+    // which derives the figures (the snapshot's calls per hour).
+    let (bus, log) = EventBus::recorded(events::DEFAULT_CAPACITY, std::sync::Arc::new(Utc::now));
+    let figures = console::Figures::default();
+    let journaled = std::sync::Arc::new(crm::JournaledStore::new(
+        store.clone(),
+        dir.path().join("calls.jsonl"),
+    ));
+    let writer =
+        console::EventLogWriter::start(bus.clone(), log, journaled, figures.clone(), now).await;
     let acd_config = acd::AcdConfig {
         queues: vec![
             acd::QueueConfig::new("cittadini"),
@@ -81,8 +91,12 @@ async fn start() -> Env {
         ..acd::AcdConfig::default()
     };
     let engine = acd::Acd::new(acd_config, std::time::Instant::now()).unwrap();
-    let acd = switchboard::AcdHandle::spawn(engine, bus.clone(), None);
-    let api = Api::with_acd(store, ApiConfig::default(), Some(acd));
+    let acd = switchboard::AcdHandle::spawn(engine, bus.clone());
+    let config = ApiConfig {
+        figures,
+        ..ApiConfig::default()
+    };
+    let api = Api::with_acd(store, config, Some(acd));
     let stream = EventStream::new(api, Some(bus.clone()))
         .with_wrap_up(Some(Duration::from_secs(5)))
         .with_session_check(Duration::from_millis(50));
@@ -93,6 +107,7 @@ async fn start() -> Env {
     Env {
         addr,
         bus,
+        writer,
         _dir: dir,
     }
 }
@@ -328,7 +343,8 @@ async fn agents_see_their_queues_and_calls_supervisors_everything() {
     );
     assert_eq!(all[0]["login"], "a3");
     assert_eq!(all[0]["state"], "ready");
-    // The hourly counter saw the call start (a fresh snapshot shows it).
+    // The hourly counter saw the call start once it was logged (a fresh snapshot shows it).
+    env.writer.flush().await;
     let mut again = connect(&env, &[], &format!("?token={sup}")).await.unwrap();
     let snap = next_json(&mut again).await;
     let total: u64 = snap["hourly"]

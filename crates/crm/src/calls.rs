@@ -35,7 +35,7 @@ name_enum!(
 name_enum!(
     /// Queue log events, as reports count them (R-ACD-*).
     QueueEventKind, "queue event",
-    "enter, offer, connect, ring_no_answer, abandon, complete, transfer or timeout" {
+    "enter, offer, connect, ring_no_answer, reject, abandon, complete, transfer or timeout" {
         /// The call entered the queue.
         Enter = "enter",
         /// The call was offered to (rang) an agent.
@@ -44,6 +44,8 @@ name_enum!(
         Connect = "connect",
         /// The ringing agent did not answer.
         RingNoAnswer = "ring_no_answer",
+        /// The offer failed otherwise (busy, declined, unreachable, withdrawn).
+        Reject = "reject",
         /// The caller hung up while waiting.
         Abandon = "abandon",
         /// The conversation ended.
@@ -394,7 +396,9 @@ impl Store {
     /// ticket in the answering queue, owned by the agent, for the identified customer (or the
     /// caller's guest customer, created on the fly when needed), with the
     /// call id and service area; a `phone_received` article naming the caller and the wait;
-    /// the call card's answer time, wait, agent and ticket; a `connect` queue event.
+    /// the call card's answer time, wait, agent and ticket. (The `connect` row of the queue
+    /// log is the event log's: it comes from the ACD's `queue.connected` event, written
+    /// whether or not a ticket opens, see [`Store::append_event`].)
     /// Called again for the same call, it returns the ticket already opened.
     pub async fn open_ticket_for_answered_call(
         &self,
@@ -468,18 +472,6 @@ impl Store {
         .bind(&queue_name)
         .bind(id.0)
         .bind(call_id)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "INSERT INTO queue_events (call_id, queue, at, kind, agent, detail) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(call_id)
-        .bind(&queue_name)
-        .bind(to_ms(answered.answered))
-        .bind(QueueEventKind::Connect.as_str())
-        .bind(answered.agent_login.clone())
-        .bind(Some(format!("ticket {id}")))
         .execute(&mut *tx)
         .await?;
         let t = self.ticket_in_tx(&mut tx, id).await?;

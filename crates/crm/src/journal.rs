@@ -4,8 +4,8 @@
 //!
 //! Delivery is at least once: a crash between applying an entry and rewriting the journal can
 //! apply that entry again. Starting a call, setting identity or end, opening the ticket of
-//! an answered call and filing a voicemail message are idempotent; an IVR step or queue event
-//! may then appear twice.
+//! an answered call, filing a voicemail message and appending to the event log are idempotent;
+//! an IVR step may then appear twice.
 //! An entry the database refuses for a reason other than being unreachable (e.g. an unknown
 //! call id) is moved to `<journal>.rejected` so it cannot block the ones behind it.
 
@@ -18,6 +18,7 @@ use tokio::sync::Mutex;
 
 use crate::calls::{AnsweredCall, CallOutcome, IdentityResult, NewCall, QueueEvent};
 use crate::error::{Error, Result};
+use crate::event_log::LoggedEvent;
 use crate::store::Store;
 use crate::tickets::Ticket;
 use crate::types::CustomerId;
@@ -55,6 +56,8 @@ pub enum CallWrite {
         /// Outcome.
         outcome: CallOutcome,
     },
+    /// [`Store::append_event`]: one event of the event log (and its queue log row).
+    Event(LoggedEvent),
     /// [`Store::open_ticket_for_answered_call`].
     OpenTicket {
         /// Call id.
@@ -211,6 +214,9 @@ impl JournaledStore {
                 result,
             } => s.set_call_identity(call_id, *customer, *result).await?,
             CallWrite::QueueEvent(e) => s.queue_event(e).await?,
+            CallWrite::Event(e) => {
+                s.append_event(e).await?;
+            }
             CallWrite::EndCall {
                 call_id,
                 ended,

@@ -18,6 +18,7 @@
 //! | [`assignment`] | second-level assignment and rejection |
 //! | [`calls`] | call cards, queue event log, ticket for an answered call |
 //! | [`search`] | number wildcards, full text, filters, paging |
+//! | [`event_log`] | the append-only event log, and the queue log rows derived from it |
 //! | [`journal`] | on-disk journal of call writes while the database is away |
 //! | [`voicemail`] | a recorded message filed as a Service Request, once per call |
 //! | [`customers`] | customer registry, E.164 phones, PIN HMAC |
@@ -53,6 +54,7 @@ pub mod credentials;
 pub mod customers;
 pub mod demo;
 pub mod error;
+pub mod event_log;
 pub mod journal;
 pub mod lifecycle;
 pub mod links;
@@ -76,6 +78,7 @@ pub use credentials::SipCredential;
 pub use customers::{Customer, CustomerUpdate, NewCustomer};
 pub use demo::{DemoOptions, DemoReport, load_demo_data};
 pub use error::{Error, Result};
+pub use event_log::LoggedEvent;
 pub use journal::{CallWrite, JournaledStore, Replay, Written};
 pub use lifecycle::{Action, Change, LifecycleError, Snapshot, State};
 pub use number::SystemId;

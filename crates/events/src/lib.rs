@@ -14,11 +14,14 @@
 //! stream says; enum fields serialise as their `snake_case` names, so the stream's JSON is the
 //! same whether a field is typed here or was a string before.
 
-use serde::Serialize;
-use tokio::sync::broadcast;
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use tokio::sync::{broadcast, mpsc};
 
 /// How a call ended, as counted in `centralino_calls_total{outcome}`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     /// The caller hung up after the answer.
@@ -84,7 +87,7 @@ impl CallOutcome {
 
 /// The direction a call's media took after a re-INVITE (RFC 3264 §5.1, §8.4), seen from our
 /// side: `sendonly` or `inactive` is the peer holding the call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum MediaDirection {
     SendRecv,
@@ -106,7 +109,7 @@ impl MediaDirection {
 }
 
 /// An agent's state as the event stream names it (R-ACD-4); the ACD's own type converts into it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AgentStatus {
     LoggedOut,
@@ -140,7 +143,7 @@ impl AgentStatus {
 }
 
 /// The channel a Service Request came in by (R-SR-1, R-ACD-5); the CRM's `Channel` by name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TicketChannel {
     Phone,
@@ -177,7 +180,7 @@ impl TicketChannel {
 }
 
 /// Which escalation clock of a Service Request (R-SLA): take in charge, update, resolution.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EscalationClock {
     FirstResponse,
@@ -196,7 +199,7 @@ impl EscalationClock {
 }
 
 /// How close a clock is to its due time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EscalationStage {
     DueSoon,
@@ -213,7 +216,7 @@ impl EscalationStage {
 }
 
 /// How the caller was identified in the IVR (R-IVR-3).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum IdentifiedBy {
     Pin,
@@ -235,7 +238,7 @@ impl IdentifiedBy {
 /// One step of the caller's way to the agent, for the screen pop (R-SR-2): typed, so the
 /// desktop says it in the agent's language ("Menu: 2 Technical assistance → PIN correct (Maria
 /// Rossi) → queued in tecnica") instead of showing the call card's log lines.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "step", rename_all = "snake_case")]
 pub enum JourneyStep {
     /// The service was closed (out of hours, a holiday, a closure).
@@ -259,8 +262,39 @@ pub enum JourneyStep {
     Voicemail { mailbox: String },
 }
 
+/// What a change to a Service Request touched (`ticket.updated`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TicketField {
+    State,
+    /// Locked or unlocked (`old`/`new`: `true`/`false`).
+    Lock,
+    Owner,
+    Responsible,
+    Queue,
+    Priority,
+    Type,
+    /// The reminder time of a pending ticket.
+    PendingUntil,
+    /// The parent ticket (link).
+    Parent,
+    /// Merged into another ticket.
+    MergedInto,
+    /// An article was added (`new`: its kind).
+    Article,
+}
+
+/// One change of a `ticket.updated`: the field, and its value before and after (by name:
+/// logins, queue names, ticket numbers; `null` when empty).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TicketChange {
+    pub field: TicketField,
+    pub old: Option<String>,
+    pub new: Option<String>,
+}
+
 /// An event on the bus. Serialised with a `type` field as CONTRACT.md's event stream says.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type")]
 pub enum Event {
     #[serde(rename = "call.started")]
@@ -348,6 +382,16 @@ pub enum Event {
         call_id: Option<String>,
         owner: Option<String>,
     },
+    /// A Service Request changed (through the API): what changed, by whom; `queue` and
+    /// `owner` are the ticket's after the change.
+    #[serde(rename = "ticket.updated")]
+    TicketUpdated {
+        number: String,
+        queue: String,
+        owner: Option<String>,
+        by: Option<String>,
+        changes: Vec<TicketChange>,
+    },
     /// A Service Request's escalation clock became due soon or overdue (announced once per
     /// stage by the escalation sweep; see `crm::EscalationWatch`).
     #[serde(rename = "ticket.escalation")]
@@ -358,9 +402,129 @@ pub enum Event {
         stage: EscalationStage,
         due: chrono::DateTime<chrono::Utc>,
     },
+    /// The caller entered a queue of the ACD at `position` (1 = next in line).
+    #[serde(rename = "queue.entered")]
+    QueueEntered {
+        call_id: String,
+        queue: String,
+        position: usize,
+        at: DateTime<Utc>,
+    },
+    /// The ACD offers the call to (rings) an agent.
+    #[serde(rename = "queue.offered")]
+    QueueOffered {
+        call_id: String,
+        queue: String,
+        agent: String,
+        at: DateTime<Utc>,
+    },
+    /// The agent answered after the caller waited `wait_ms` in the queue; `within_service_level`
+    /// when that wait is within the queue's service-level threshold.
+    #[serde(rename = "queue.connected")]
+    QueueConnected {
+        call_id: String,
+        queue: String,
+        agent: String,
+        wait_ms: u64,
+        within_service_level: bool,
+        at: DateTime<Utc>,
+    },
+    /// The agent let the phone ring until the ring timeout; the call went back to its place.
+    #[serde(rename = "queue.ring_no_answer")]
+    QueueRingNoAnswer {
+        call_id: String,
+        queue: String,
+        agent: String,
+        rang_ms: u64,
+        at: DateTime<Utc>,
+    },
+    /// The offer failed for another reason (busy, declined, unreachable, withdrawn); the call
+    /// went back to its place.
+    #[serde(rename = "queue.rejected")]
+    QueueRejected {
+        call_id: String,
+        queue: String,
+        agent: String,
+        reason: String,
+        at: DateTime<Utc>,
+    },
+    /// The caller hung up while waiting or ringing, at `position`, after `wait_ms`.
+    #[serde(rename = "queue.abandoned")]
+    QueueAbandoned {
+        call_id: String,
+        queue: String,
+        position: usize,
+        wait_ms: u64,
+        within_service_level: bool,
+        at: DateTime<Utc>,
+    },
+    /// The conversation ended after `talk_ms`.
+    #[serde(rename = "queue.completed")]
+    QueueCompleted {
+        call_id: String,
+        queue: String,
+        agent: String,
+        talk_ms: u64,
+        at: DateTime<Utc>,
+    },
+    /// The agent transferred the call to queue `to` (R-ACD-6).
+    #[serde(rename = "queue.transferred")]
+    QueueTransferred {
+        call_id: String,
+        queue: String,
+        agent: String,
+        to: String,
+        at: DateTime<Utc>,
+    },
+    /// The call waited the queue's maximum and left for `to` (a queue name or
+    /// `voicemail:<box>`).
+    #[serde(rename = "queue.overflowed")]
+    QueueOverflowed {
+        call_id: String,
+        queue: String,
+        wait_ms: u64,
+        within_service_level: bool,
+        to: String,
+        at: DateTime<Utc>,
+    },
+    /// The process started (after its event log was read back).
+    #[serde(rename = "system.started")]
+    SystemStarted { version: String, at: DateTime<Utc> },
+    /// The process was asked to stop; calls in progress are being ended.
+    #[serde(rename = "system.stopping")]
+    SystemStopping { at: DateTime<Utc> },
 }
 
 impl Event {
+    /// Every wire name, in declaration order.
+    pub const KINDS: [&'static str; 25] = [
+        "call.started",
+        "call.answered",
+        "call.dtmf",
+        "call.media_changed",
+        "call.ended",
+        "call.ivr",
+        "call.queued",
+        "call.offered",
+        "call.connected",
+        "queue.changed",
+        "agent.state",
+        "ticket.created",
+        "ticket.updated",
+        "ticket.escalation",
+        "queue.entered",
+        "queue.offered",
+        "queue.connected",
+        "queue.ring_no_answer",
+        "queue.rejected",
+        "queue.abandoned",
+        "queue.completed",
+        "queue.transferred",
+        "queue.overflowed",
+        "system.started",
+        "system.stopping",
+    ];
+
     /// The wire name of the event (its `type` field).
     pub const fn kind(&self) -> &'static str {
         match self {
@@ -376,7 +540,19 @@ impl Event {
             Event::QueueChanged { .. } => "queue.changed",
             Event::AgentState { .. } => "agent.state",
             Event::TicketCreated { .. } => "ticket.created",
+            Event::TicketUpdated { .. } => "ticket.updated",
             Event::TicketEscalation { .. } => "ticket.escalation",
+            Event::QueueEntered { .. } => "queue.entered",
+            Event::QueueOffered { .. } => "queue.offered",
+            Event::QueueConnected { .. } => "queue.connected",
+            Event::QueueRingNoAnswer { .. } => "queue.ring_no_answer",
+            Event::QueueRejected { .. } => "queue.rejected",
+            Event::QueueAbandoned { .. } => "queue.abandoned",
+            Event::QueueCompleted { .. } => "queue.completed",
+            Event::QueueTransferred { .. } => "queue.transferred",
+            Event::QueueOverflowed { .. } => "queue.overflowed",
+            Event::SystemStarted { .. } => "system.started",
+            Event::SystemStopping { .. } => "system.stopping",
         }
     }
 
@@ -391,44 +567,359 @@ impl Event {
             | Event::IvrStep { call_id, .. }
             | Event::CallQueued { call_id, .. }
             | Event::CallOffered { call_id, .. }
-            | Event::CallConnected { call_id, .. } => Some(call_id),
+            | Event::CallConnected { call_id, .. }
+            | Event::QueueEntered { call_id, .. }
+            | Event::QueueOffered { call_id, .. }
+            | Event::QueueConnected { call_id, .. }
+            | Event::QueueRingNoAnswer { call_id, .. }
+            | Event::QueueRejected { call_id, .. }
+            | Event::QueueAbandoned { call_id, .. }
+            | Event::QueueCompleted { call_id, .. }
+            | Event::QueueTransferred { call_id, .. }
+            | Event::QueueOverflowed { call_id, .. } => Some(call_id),
             Event::TicketCreated { call_id, .. } => call_id.as_deref(),
             Event::QueueChanged { .. }
             | Event::AgentState { .. }
-            | Event::TicketEscalation { .. } => None,
+            | Event::TicketUpdated { .. }
+            | Event::TicketEscalation { .. }
+            | Event::SystemStarted { .. }
+            | Event::SystemStopping { .. } => None,
+        }
+    }
+
+    /// When it happened, for the events that say so (queue and system events, an agent's
+    /// state change); the others happen when they are published.
+    pub fn at(&self) -> Option<DateTime<Utc>> {
+        match self {
+            Event::QueueEntered { at, .. }
+            | Event::QueueOffered { at, .. }
+            | Event::QueueConnected { at, .. }
+            | Event::QueueRingNoAnswer { at, .. }
+            | Event::QueueRejected { at, .. }
+            | Event::QueueAbandoned { at, .. }
+            | Event::QueueCompleted { at, .. }
+            | Event::QueueTransferred { at, .. }
+            | Event::QueueOverflowed { at, .. }
+            | Event::SystemStarted { at, .. }
+            | Event::SystemStopping { at } => Some(*at),
+            _ => None,
+        }
+    }
+
+    /// One event of every kind, in [`Event::KINDS`] order: for tests and documentation
+    /// checks that must cover the whole vocabulary.
+    pub fn examples() -> Vec<Event> {
+        let at = DateTime::<Utc>::UNIX_EPOCH;
+        let (c, q, a) = (|| "c1".to_string(), || "q".to_string(), || "a1".to_string());
+        vec![
+            Event::CallStarted {
+                call_id: c(),
+                sip_call_id: "s".into(),
+                caller: None,
+                dialled: None,
+            },
+            Event::CallAnswered {
+                call_id: c(),
+                codec: "PCMA".into(),
+            },
+            Event::Dtmf {
+                call_id: c(),
+                digit: '1',
+            },
+            Event::MediaChanged {
+                call_id: c(),
+                direction: MediaDirection::SendOnly,
+            },
+            Event::CallEnded {
+                call_id: c(),
+                outcome: Outcome::CallerHangup,
+                duration_ms: 1,
+            },
+            Event::IvrStep {
+                call_id: c(),
+                step: "menu:1".into(),
+            },
+            Event::CallQueued {
+                call_id: c(),
+                queue: q(),
+                area: None,
+            },
+            Event::CallOffered {
+                call_id: c(),
+                agent: a(),
+                queue: q(),
+                channel: TicketChannel::Phone,
+                caller: None,
+                customer_id: None,
+                customer_name: None,
+                identified_by: IdentifiedBy::None,
+                area: None,
+                sr_type: None,
+                ivr_path: vec![],
+                journey: vec![
+                    JourneyStep::Menu {
+                        digit: '1',
+                        label: Some("Servizi al cittadino".into()),
+                    },
+                    JourneyStep::Queued { queue: q() },
+                ],
+                waited_ms: 1,
+            },
+            Event::CallConnected {
+                call_id: c(),
+                agent: a(),
+                queue: q(),
+                waited_ms: 1,
+                ticket: None,
+            },
+            Event::QueueChanged {
+                queue: q(),
+                waiting: 1,
+                oldest_wait_s: 1.5,
+            },
+            Event::AgentState {
+                login: a(),
+                state: AgentStatus::Ready,
+                reason: None,
+                registered: true,
+                since: at,
+            },
+            Event::TicketCreated {
+                number: "1".into(),
+                queue: q(),
+                channel: TicketChannel::Web,
+                call_id: None,
+                owner: None,
+            },
+            Event::TicketUpdated {
+                number: "1".into(),
+                queue: q(),
+                owner: Some(a()),
+                by: Some(a()),
+                changes: vec![TicketChange {
+                    field: TicketField::State,
+                    old: Some("new".into()),
+                    new: Some("open".into()),
+                }],
+            },
+            Event::TicketEscalation {
+                number: "1".into(),
+                queue: q(),
+                clock: EscalationClock::Update,
+                stage: EscalationStage::Overdue,
+                due: at,
+            },
+            Event::QueueEntered {
+                call_id: c(),
+                queue: q(),
+                position: 1,
+                at,
+            },
+            Event::QueueOffered {
+                call_id: c(),
+                queue: q(),
+                agent: a(),
+                at,
+            },
+            Event::QueueConnected {
+                call_id: c(),
+                queue: q(),
+                agent: a(),
+                wait_ms: 1,
+                within_service_level: true,
+                at,
+            },
+            Event::QueueRingNoAnswer {
+                call_id: c(),
+                queue: q(),
+                agent: a(),
+                rang_ms: 1,
+                at,
+            },
+            Event::QueueRejected {
+                call_id: c(),
+                queue: q(),
+                agent: a(),
+                reason: "busy".into(),
+                at,
+            },
+            Event::QueueAbandoned {
+                call_id: c(),
+                queue: q(),
+                position: 1,
+                wait_ms: 1,
+                within_service_level: true,
+                at,
+            },
+            Event::QueueCompleted {
+                call_id: c(),
+                queue: q(),
+                agent: a(),
+                talk_ms: 1,
+                at,
+            },
+            Event::QueueTransferred {
+                call_id: c(),
+                queue: q(),
+                agent: a(),
+                to: "q2".into(),
+                at,
+            },
+            Event::QueueOverflowed {
+                call_id: c(),
+                queue: q(),
+                wait_ms: 1,
+                within_service_level: false,
+                to: "voicemail:1".into(),
+                at,
+            },
+            Event::SystemStarted {
+                version: "0".into(),
+                at,
+            },
+            Event::SystemStopping { at },
+        ]
+    }
+
+    /// The queue an event is about, when it names one.
+    pub fn queue(&self) -> Option<&str> {
+        match self {
+            Event::CallQueued { queue, .. }
+            | Event::CallOffered { queue, .. }
+            | Event::CallConnected { queue, .. }
+            | Event::QueueChanged { queue, .. }
+            | Event::TicketCreated { queue, .. }
+            | Event::TicketUpdated { queue, .. }
+            | Event::TicketEscalation { queue, .. }
+            | Event::QueueEntered { queue, .. }
+            | Event::QueueOffered { queue, .. }
+            | Event::QueueConnected { queue, .. }
+            | Event::QueueRingNoAnswer { queue, .. }
+            | Event::QueueRejected { queue, .. }
+            | Event::QueueAbandoned { queue, .. }
+            | Event::QueueCompleted { queue, .. }
+            | Event::QueueTransferred { queue, .. }
+            | Event::QueueOverflowed { queue, .. } => Some(queue),
+            _ => None,
         }
     }
 }
 
-/// The bus: a broadcast channel. Slow subscribers lose the oldest events and are told so by
-/// `RecvError::Lagged`; the publisher never waits.
+/// Where the bus reads the time it stamps on recorded events: the system clock in
+/// production, a settable one in tests.
+pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
+
+/// An event as the recorder hands it on: its place in this process's publication order
+/// (from 1) and when it was published.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Recorded {
+    pub seq: u64,
+    pub at: DateTime<Utc>,
+    pub event: Event,
+}
+
+/// The lossless side of a recorded bus.
+struct Recorder {
+    clock: Clock,
+    /// The last sequence number given; held while both channels are sent to, so the log and
+    /// the live stream see the same order.
+    seq: Mutex<u64>,
+    log: mpsc::UnboundedSender<Recorded>,
+}
+
+/// The bus. Two ways out:
+/// - the **live** side, a broadcast channel: WebSocket streams and other best-effort readers
+///   subscribe; a reader too slow loses the oldest events and is told so by
+///   `RecvError::Lagged` (the event stream then resyncs from a snapshot). The publisher never
+///   waits.
+/// - the **recorded** side ([`EventBus::recorded`]): one unbounded channel to the one writer
+///   of the event log, which misses nothing; everything derived from events that must be
+///   exact (event log, queue log, counters, metrics) reads it (docs/DECISIONS.md, 2026-12-02).
 #[derive(Clone)]
 pub struct EventBus {
     sender: broadcast::Sender<Event>,
+    recorder: Option<Arc<Recorder>>,
 }
 
 impl EventBus {
+    /// A bus with a live side only (tests, tools): nothing is recorded.
     pub fn new(capacity: usize) -> Self {
         EventBus {
             sender: broadcast::channel(capacity).0,
+            recorder: None,
         }
     }
 
+    /// A bus whose every event is also handed, stamped by `clock` and numbered, to the
+    /// returned receiver (the event log's writer), in publication order.
+    pub fn recorded(
+        capacity: usize,
+        clock: Clock,
+    ) -> (EventBus, mpsc::UnboundedReceiver<Recorded>) {
+        let (log, rx) = mpsc::unbounded_channel();
+        let bus = EventBus {
+            sender: broadcast::channel(capacity).0,
+            recorder: Some(Arc::new(Recorder {
+                clock,
+                seq: Mutex::new(0),
+                log,
+            })),
+        };
+        (bus, rx)
+    }
+
     pub fn publish(&self, event: Event) {
-        // No subscriber is not an error: events are also in the logs.
+        let Some(recorder) = &self.recorder else {
+            // No subscriber is not an error: events are also in the logs.
+            let _ = self.sender.send(event);
+            return;
+        };
+        let mut seq = recorder.seq.lock().unwrap_or_else(|p| p.into_inner());
+        *seq += 1;
+        let recorded = Recorded {
+            seq: *seq,
+            at: (recorder.clock)(),
+            event: event.clone(),
+        };
+        // A closed log means the process is stopping; the live side still gets it.
+        let _ = recorder.log.send(recorded);
         let _ = self.sender.send(event);
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Event> {
         self.sender.subscribe()
     }
+
+    /// The sequence number of the last event recorded (0: none yet, or not recorded).
+    pub fn last_seq(&self) -> u64 {
+        self.recorder
+            .as_ref()
+            .map_or(0, |r| *r.seq.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Whether this bus records its events.
+    pub fn is_recorded(&self) -> bool {
+        self.recorder.is_some()
+    }
+}
+
+impl std::fmt::Debug for EventBus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventBus")
+            .field("recorded", &self.is_recorded())
+            .field("subscribers", &self.sender.receiver_count())
+            .finish()
+    }
 }
 
 impl Default for EventBus {
     fn default() -> Self {
-        EventBus::new(4096)
+        EventBus::new(DEFAULT_CAPACITY)
     }
 }
+
+/// Events the live side holds for its slowest reader.
+pub const DEFAULT_CAPACITY: usize = 4096;
 
 #[cfg(test)]
 mod tests {
@@ -526,5 +1017,40 @@ mod tests {
         };
         assert_eq!(serde_json::to_value(&e).unwrap()["type"], e.kind());
         assert_eq!(e.call_id(), None);
+    }
+
+    #[test]
+    fn every_kind_round_trips_through_json() {
+        let examples = Event::examples();
+        let kinds: Vec<&str> = examples.iter().map(Event::kind).collect();
+        assert_eq!(kinds, Event::KINDS);
+        for e in examples {
+            let json = serde_json::to_value(&e).unwrap();
+            assert_eq!(json["type"], e.kind());
+            let back: Event = serde_json::from_value(json).unwrap();
+            assert_eq!(back, e);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_recorded_bus_hands_every_event_on_in_order() {
+        let at = DateTime::<Utc>::UNIX_EPOCH;
+        let (bus, mut log) = EventBus::recorded(1, Arc::new(move || at));
+        let mut live = bus.subscribe();
+        for e in Event::examples() {
+            bus.publish(e);
+        }
+        // The live side kept one event (capacity 1) and says how many it lost …
+        let lost = Event::KINDS.len() as u64 - 1;
+        assert!(matches!(
+            live.recv().await,
+            Err(broadcast::error::RecvError::Lagged(n)) if n == lost
+        ));
+        // … the recorded side lost none.
+        for (i, e) in Event::examples().into_iter().enumerate() {
+            let r = log.recv().await.unwrap();
+            assert_eq!((r.seq, r.at, r.event), (i as u64 + 1, at, e));
+        }
+        assert!(log.try_recv().is_err());
     }
 }

@@ -1,7 +1,8 @@
 //! The ACD's driver: one task owns the sans-IO [`acd::Acd`], feeds it what call tasks, the
 //! registrar and the API report, runs its timers on tokio time, and carries its actions to the
-//! call tasks (ring an agent, announce a position, overflow). Its events go to the bus (live
-//! consoles, metrics) and to the CRM's queue log through the call card writer.
+//! call tasks (ring an agent, announce a position, overflow). Its events are translated once,
+//! into the bus's typed `queue.*` and `agent.state` events; the queue log, the console's
+//! figures and the metrics are derived from those by the event log's writer (console::record).
 //!
 //! Nothing here decides anything: distribution is the engine's.
 
@@ -10,11 +11,9 @@ use std::time::Instant;
 
 use acd::{AcdEvent, Action, AgentView, CallKey, Input, QueueStats, RequestedState};
 use chrono::{DateTime, Utc};
-use crm::calls::{QueueEvent, QueueEventKind};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, info, warn};
 
-use crate::card::CardWriter;
 use crate::events::{Event, EventBus};
 use ::call::Input as CallInput;
 
@@ -58,9 +57,9 @@ pub struct AcdHandle {
 
 impl AcdHandle {
     /// Starts the driver over `engine`.
-    pub fn spawn(engine: acd::Acd, bus: EventBus, card: Option<CardWriter>) -> AcdHandle {
+    pub fn spawn(engine: acd::Acd, bus: EventBus) -> AcdHandle {
         let (commands, rx) = mpsc::unbounded_channel();
-        tokio::spawn(run(engine, rx, bus, card));
+        tokio::spawn(run(engine, rx, bus));
         AcdHandle { commands }
     }
 
@@ -122,12 +121,7 @@ impl AcdHandle {
     }
 }
 
-async fn run(
-    mut engine: acd::Acd,
-    mut commands: mpsc::UnboundedReceiver<Command>,
-    bus: EventBus,
-    card: Option<CardWriter>,
-) {
+async fn run(mut engine: acd::Acd, mut commands: mpsc::UnboundedReceiver<Command>, bus: EventBus) {
     let mut calls: HashMap<CallKey, mpsc::UnboundedSender<CallInput>> = HashMap::new();
     let mut day = chrono::Local::now().date_naive();
     loop {
@@ -213,7 +207,9 @@ async fn run(
                 }
                 _ => {}
             }
-            publish(&bus, card.as_ref(), &event, now);
+            let event = translate(&engine, &event, now);
+            trace(&event);
+            bus.publish(event);
         }
         if !touched.is_empty() {
             for stats in engine.queue_stats(now) {
@@ -250,152 +246,133 @@ fn wall(at: Instant, now: Instant) -> DateTime<Utc> {
     Utc::now() - chrono::Duration::from_std(ago).unwrap_or_default()
 }
 
-fn publish(bus: &EventBus, card: Option<&CardWriter>, event: &AcdEvent, now: Instant) {
-    let log = |call: &CallKey, queue: &str, at: Instant, kind, agent: Option<&str>, detail| {
-        if let Some(card) = card {
-            card.write(crm::CallWrite::QueueEvent(QueueEvent {
-                call_id: call.0.clone(),
-                queue: queue.to_string(),
-                at: wall(at, now),
-                kind,
-                agent: agent.map(str::to_string),
-                detail,
-            }));
-        }
+/// The bus event of an ACD event: the one translation. The queue log, the console's figures
+/// and the metrics are all derived from these events by their readers.
+fn translate(engine: &acd::Acd, event: &AcdEvent, now: Instant) -> Event {
+    let ms = |d: &std::time::Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+    // Judged as the engine counts it: a wait at most the queue's threshold is on time.
+    let on_time = |queue: &str, wait: &std::time::Duration| {
+        engine
+            .service_level_threshold(queue)
+            .is_some_and(|t| *wait <= t)
     };
-    match event {
+    match event.clone() {
         AcdEvent::Enter {
             at,
             call,
             queue,
             position,
-        } => {
-            info!(%call, %queue, position, "call queued");
-            log(
-                call,
-                queue,
-                *at,
-                QueueEventKind::Enter,
-                None,
-                Some(format!("position {position}")),
-            );
-        }
+        } => Event::QueueEntered {
+            call_id: call.0,
+            queue,
+            position,
+            at: wall(at, now),
+        },
         AcdEvent::Offer {
             at,
             call,
             queue,
             agent,
-        } => {
-            info!(%call, %queue, %agent, "offering the call");
-            log(call, queue, *at, QueueEventKind::Offer, Some(agent), None);
-        }
-        // The CRM writes the connect row with the ticket it opens (one transaction).
+        } => Event::QueueOffered {
+            call_id: call.0,
+            queue,
+            agent,
+            at: wall(at, now),
+        },
         AcdEvent::Connect {
-            call, agent, wait, ..
-        } => {
-            info!(%call, %agent, wait_ms = wait.as_millis() as u64, "agent connected");
-        }
+            at,
+            call,
+            queue,
+            agent,
+            wait,
+        } => Event::QueueConnected {
+            call_id: call.0,
+            within_service_level: on_time(&queue, &wait),
+            queue,
+            agent,
+            wait_ms: ms(&wait),
+            at: wall(at, now),
+        },
         AcdEvent::RingNoAnswer {
             at,
             call,
             queue,
             agent,
             rang,
-        } => {
-            info!(%call, %agent, rang_s = rang.as_secs(), "agent did not answer");
-            log(
-                call,
-                queue,
-                *at,
-                QueueEventKind::RingNoAnswer,
-                Some(agent),
-                None,
-            );
-        }
+        } => Event::QueueRingNoAnswer {
+            call_id: call.0,
+            queue,
+            agent,
+            rang_ms: ms(&rang),
+            at: wall(at, now),
+        },
         AcdEvent::Reject {
             at,
             call,
             queue,
             agent,
             reason,
-        } => {
-            info!(%call, %agent, %reason, "offer failed");
-            log(
-                call,
-                queue,
-                *at,
-                QueueEventKind::RingNoAnswer,
-                Some(agent),
-                Some(reason.clone()),
-            );
-        }
+        } => Event::QueueRejected {
+            call_id: call.0,
+            queue,
+            agent,
+            reason,
+            at: wall(at, now),
+        },
         AcdEvent::Abandon {
             at,
             call,
             queue,
             position,
             wait,
-        } => {
-            info!(%call, %queue, position, wait_ms = wait.as_millis() as u64, "caller abandoned");
-            log(
-                call,
-                queue,
-                *at,
-                QueueEventKind::Abandon,
-                None,
-                Some(format!("position {position}, waited {} s", wait.as_secs())),
-            );
-        }
+        } => Event::QueueAbandoned {
+            call_id: call.0,
+            within_service_level: on_time(&queue, &wait),
+            queue,
+            position,
+            wait_ms: ms(&wait),
+            at: wall(at, now),
+        },
         AcdEvent::Complete {
             at,
             call,
             queue,
             agent,
             talk,
-        } => {
-            log(
-                call,
-                queue,
-                *at,
-                QueueEventKind::Complete,
-                Some(agent),
-                Some(format!("talked {} s", talk.as_secs())),
-            );
-        }
+        } => Event::QueueCompleted {
+            call_id: call.0,
+            queue,
+            agent,
+            talk_ms: ms(&talk),
+            at: wall(at, now),
+        },
         AcdEvent::Transfer {
             at,
             call,
             queue,
             agent,
             to,
-        } => {
-            info!(%call, %agent, %to, "transferred");
-            log(
-                call,
-                queue,
-                *at,
-                QueueEventKind::Transfer,
-                Some(agent),
-                Some(to.clone()),
-            );
-        }
+        } => Event::QueueTransferred {
+            call_id: call.0,
+            queue,
+            agent,
+            to,
+            at: wall(at, now),
+        },
         AcdEvent::Overflow {
             at,
             call,
             queue,
             wait,
             to,
-        } => {
-            info!(%call, %queue, ?to, wait_s = wait.as_secs(), "overflow");
-            log(
-                call,
-                queue,
-                *at,
-                QueueEventKind::Timeout,
-                None,
-                Some(format!("overflow to {to:?}")),
-            );
-        }
+        } => Event::QueueOverflowed {
+            call_id: call.0,
+            within_service_level: on_time(&queue, &wait),
+            queue,
+            wait_ms: ms(&wait),
+            to: to.to_string(),
+            at: wall(at, now),
+        },
         AcdEvent::AgentState {
             at,
             login,
@@ -403,16 +380,75 @@ fn publish(bus: &EventBus, card: Option<&CardWriter>, event: &AcdEvent, now: Ins
             reason,
             registered,
             ..
-        } => {
-            info!(agent = %login, state = state.as_str(), reason = reason.as_deref().unwrap_or(""), registered, "agent state");
-            bus.publish(Event::AgentState {
-                login: login.clone(),
-                state: crate::events::status(*state),
-                reason: reason.clone(),
-                registered: *registered,
-                since: wall(*at, now),
-            });
-        }
+        } => Event::AgentState {
+            login,
+            state: crate::events::status(state),
+            reason,
+            registered,
+            since: wall(at, now),
+        },
+    }
+}
+
+/// Logs an event of the ACD (the operator's view in the process log).
+fn trace(event: &Event) {
+    match event {
+        Event::QueueEntered {
+            call_id,
+            queue,
+            position,
+            ..
+        } => info!(call = %call_id, %queue, position, "call queued"),
+        Event::QueueOffered {
+            call_id,
+            queue,
+            agent,
+            ..
+        } => info!(call = %call_id, %queue, %agent, "offering the call"),
+        Event::QueueConnected {
+            call_id,
+            agent,
+            wait_ms,
+            ..
+        } => info!(call = %call_id, %agent, wait_ms, "agent connected"),
+        Event::QueueRingNoAnswer {
+            call_id,
+            agent,
+            rang_ms,
+            ..
+        } => info!(call = %call_id, %agent, rang_s = rang_ms / 1000, "agent did not answer"),
+        Event::QueueRejected {
+            call_id,
+            agent,
+            reason,
+            ..
+        } => info!(call = %call_id, %agent, %reason, "offer failed"),
+        Event::QueueAbandoned {
+            call_id,
+            queue,
+            position,
+            wait_ms,
+            ..
+        } => info!(call = %call_id, %queue, position, wait_ms, "caller abandoned"),
+        Event::QueueTransferred {
+            call_id, agent, to, ..
+        } => info!(call = %call_id, %agent, %to, "transferred"),
+        Event::QueueOverflowed {
+            call_id,
+            queue,
+            to,
+            wait_ms,
+            ..
+        } => info!(call = %call_id, %queue, %to, wait_s = wait_ms / 1000, "overflow"),
+        Event::AgentState {
+            login,
+            state,
+            reason,
+            registered,
+            ..
+        } => info!(agent = %login, state = state.as_str(),
+            reason = reason.as_deref().unwrap_or(""), registered, "agent state"),
+        _ => {}
     }
 }
 

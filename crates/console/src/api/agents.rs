@@ -183,12 +183,15 @@ pub async fn queues_for(api: &Api, user: &crm::User) -> ApiResult<Vec<QueueJson>
         .filter(|a| a.login == user.login)
         .flat_map(|a| a.queues.clone())
         .collect();
+    // Live figures from the ACD, today's counters from the event log (they survive a restart).
+    let today = api.figures().today(api.now());
     let queues: Vec<QueueJson> = snapshot
         .queues
         .into_iter()
         .filter(|q| oversees(user) || mine.contains(&q.name))
         .map(|q| {
             let waiting = q.waiting + q.ringing;
+            let day = today.queue(&q.name);
             QueueJson {
                 load: (q.agents.available > 0).then(|| waiting as f64 / q.agents.available as f64),
                 name: q.name,
@@ -204,11 +207,11 @@ pub async fn queues_for(api: &Api, user: &crm::User) -> ApiResult<Vec<QueueJson>
                     not_ready: q.agents.not_ready,
                     available: q.agents.available,
                 },
-                answered: q.answered,
-                abandoned: q.abandoned,
-                service_level: q.service_level,
+                answered: day.answered,
+                abandoned: day.abandoned,
+                service_level: day.service_level(),
                 expected_wait_s: q.expected_wait.as_secs_f64(),
-                avg_answer_time_s: q.avg_answer_time.map(|d| d.as_secs_f64()),
+                avg_answer_time_s: day.avg_answer_time_s(),
             }
         })
         .collect();

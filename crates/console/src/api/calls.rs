@@ -99,7 +99,7 @@ pub async fn transfer(
             "only the agent on call {call_id} (or a supervisor) may transfer it"
         )));
     }
-    let target = super::tickets::queue_named(&api, &body.queue).await?;
+    let target = super::lookup::queue_named(&api, &body.queue).await?;
     // The ticket first: if the caller may not move it, nothing happens to the call.
     let ticket = match call.ticket {
         Some(id) => {

@@ -49,12 +49,14 @@ pub mod auth;
 pub mod calls;
 pub mod customers;
 pub mod error;
+pub mod lookup;
 pub mod openapi;
 pub mod policy;
 pub mod prompts;
 pub mod session;
 pub mod sessions;
 pub mod ticket_actions;
+pub mod ticket_events;
 pub mod tickets;
 pub mod views;
 
@@ -121,6 +123,11 @@ pub struct ApiConfig {
     pub reload: Option<ReloadHook>,
     /// The prompt routes (`/api/v1/prompts…`); absent: 503.
     pub prompts: Option<prompts::PromptAdmin>,
+    /// The figures derived from the event log (today's queue counters, calls per hour).
+    pub figures: crate::figures::Figures,
+    /// Where the API publishes what it changes (`ticket.created`, `ticket.updated`); absent:
+    /// nothing is published.
+    pub bus: Option<::events::EventBus>,
 }
 
 impl Default for ApiConfig {
@@ -131,6 +138,8 @@ impl Default for ApiConfig {
             clock: Clock::system(),
             reload: None,
             prompts: None,
+            figures: crate::figures::Figures::default(),
+            bus: None,
         }
     }
 }
@@ -191,6 +200,18 @@ impl Api {
     /// The configuration.
     pub fn config(&self) -> &ApiConfig {
         &self.inner.config
+    }
+
+    /// The figures derived from the event log.
+    pub fn figures(&self) -> &crate::figures::Figures {
+        &self.inner.config.figures
+    }
+
+    /// Publishes `event` on the bus (when there is one).
+    pub fn publish(&self, event: ::events::Event) {
+        if let Some(bus) = &self.inner.config.bus {
+            bus.publish(event);
+        }
     }
 
     /// The time now, from the configured clock.

@@ -290,12 +290,14 @@ fn events_stream() -> Value {
     v
 }
 
-/// The messages of the event stream, one schema per `type` (switchboard's `Event`, plus the
+/// The messages of the event stream, one schema per `type` (`events::Event`, plus the
 /// stream's own `snapshot` and `resync`).
 fn stream_schemas(schemas: &mut Map<String, Value>) {
     let s = json!({"type": "string"});
     let sn = json!({"type": ["string", "null"]});
     let int = json!({"type": "integer"});
+    let boolean = json!({"type": "boolean"});
+    let time = json!({"type": "string", "format": "date-time"});
     let kind = |t: &str| json!({"type": "string", "const": t});
     let messages = [
         (
@@ -418,6 +420,16 @@ fn stream_schemas(schemas: &mut Map<String, Value>) {
             vec!["number", "queue", "channel"],
         ),
         (
+            "EventTicketUpdated",
+            "ticket.updated",
+            json!({"number": s, "queue": s, "owner": sn, "by": sn,
+            "changes": {"type": "array", "items": obj(json!({
+                "field": {"type": "string", "enum": ["state", "lock", "owner", "responsible", "queue",
+                    "priority", "type", "pending_until", "parent", "merged_into", "article"]},
+                "old": sn, "new": sn}), &["field", "old", "new"])}}),
+            vec!["number", "queue", "changes"],
+        ),
+        (
             "EventTicketEscalation",
             "ticket.escalation",
             json!({"number": s, "queue": s,
@@ -425,6 +437,97 @@ fn stream_schemas(schemas: &mut Map<String, Value>) {
             "stage": {"type": "string", "enum": ["due_soon", "overdue"]},
             "due": {"type": "string", "format": "date-time"}}),
             vec!["number", "queue", "clock", "stage", "due"],
+        ),
+        (
+            "EventQueueEntered",
+            "queue.entered",
+            json!({"call_id": s, "queue": s, "position": int, "at": time}),
+            vec!["call_id", "queue", "position", "at"],
+        ),
+        (
+            "EventQueueOffered",
+            "queue.offered",
+            json!({"call_id": s, "queue": s, "agent": s, "at": time}),
+            vec!["call_id", "queue", "agent", "at"],
+        ),
+        (
+            "EventQueueConnected",
+            "queue.connected",
+            json!({"call_id": s, "queue": s, "agent": s, "wait_ms": int,
+            "within_service_level": boolean, "at": time}),
+            vec![
+                "call_id",
+                "queue",
+                "agent",
+                "wait_ms",
+                "within_service_level",
+                "at",
+            ],
+        ),
+        (
+            "EventQueueRingNoAnswer",
+            "queue.ring_no_answer",
+            json!({"call_id": s, "queue": s, "agent": s, "rang_ms": int, "at": time}),
+            vec!["call_id", "queue", "agent", "rang_ms", "at"],
+        ),
+        (
+            "EventQueueRejected",
+            "queue.rejected",
+            json!({"call_id": s, "queue": s, "agent": s, "reason": s, "at": time}),
+            vec!["call_id", "queue", "agent", "reason", "at"],
+        ),
+        (
+            "EventQueueAbandoned",
+            "queue.abandoned",
+            json!({"call_id": s, "queue": s, "position": int, "wait_ms": int,
+            "within_service_level": boolean, "at": time}),
+            vec![
+                "call_id",
+                "queue",
+                "position",
+                "wait_ms",
+                "within_service_level",
+                "at",
+            ],
+        ),
+        (
+            "EventQueueCompleted",
+            "queue.completed",
+            json!({"call_id": s, "queue": s, "agent": s, "talk_ms": int, "at": time}),
+            vec!["call_id", "queue", "agent", "talk_ms", "at"],
+        ),
+        (
+            "EventQueueTransferred",
+            "queue.transferred",
+            json!({"call_id": s, "queue": s, "agent": s, "to": s, "at": time}),
+            vec!["call_id", "queue", "agent", "to", "at"],
+        ),
+        (
+            "EventQueueOverflowed",
+            "queue.overflowed",
+            json!({"call_id": s, "queue": s, "wait_ms": int, "within_service_level": boolean,
+            "to": {"type": "string", "description": "a queue name or `voicemail:<box>`"},
+            "at": time}),
+            vec![
+                "call_id",
+                "queue",
+                "wait_ms",
+                "within_service_level",
+                "to",
+                "at",
+            ],
+        ),
+        (
+            "EventSystemStarted",
+            "system.started",
+            json!({"version": s, "at": time}),
+            vec!["version", "at"],
+        ),
+        (
+            "EventSystemStopping",
+            "system.stopping",
+            json!({"at": time}),
+            vec!["at"],
         ),
     ];
     let mut one_of = Vec::new();

@@ -14,8 +14,9 @@ use serde::Deserialize;
 
 use super::auth::{ApiJson, ApiPath};
 use super::error::{ApiError, ApiResult};
+use super::lookup::{assignee, load, queue_named};
 use super::policy::Capability;
-use super::tickets::{assignee, load, queue_named};
+use super::ticket_events;
 use super::views::Names;
 use super::{Api, Caller};
 
@@ -93,11 +94,12 @@ async fn view(api: &Api, t: &Ticket) -> ApiResult<Response> {
 
 /// Applies one life-cycle action and answers with the ticket.
 async fn act(api: &Api, caller: &Caller, number: &str, action: Action) -> ApiResult<Response> {
-    let t = writable(api, caller, number).await?;
+    let before = writable(api, caller, number).await?;
     let t = api
         .store()
-        .act(t.id, caller.actor(), action, api.now())
+        .act(before.id, caller.actor(), action, api.now())
         .await?;
+    ticket_events::updated(api, &caller.user, &before, &t, Vec::new()).await?;
     view(api, &t).await
 }
 
@@ -110,10 +112,15 @@ pub async fn add_article(
 ) -> ApiResult<Response> {
     let t = writable(&api, &caller, &number).await?;
     let article = body.into_new(&caller)?;
+    let kind = article.kind;
     let id = api
         .store()
         .add_article(t.id, caller.actor(), article, api.now())
         .await?;
+    // An article can change the state too (a new ticket opens on a reply).
+    let after = api.store().ticket(t.id).await?;
+    let added = vec![ticket_events::article(kind)];
+    ticket_events::updated(&api, &caller.user, &t, &after, added).await?;
     let stored = api.store().articles(t.id).await?;
     let a = stored
         .iter()
@@ -276,6 +283,7 @@ pub async fn set_queue(
     };
     let need_target = || ApiError::invalid("queue", "a target queue name", "nothing");
     let store = api.store();
+    let before = t.clone();
     let t = match body.action {
         QueueAction::Move => {
             let q = target.ok_or_else(need_target)?;
@@ -299,6 +307,7 @@ pub async fn set_queue(
                 .await?
         }
     };
+    ticket_events::updated(&api, &caller.user, &before, &t, Vec::new()).await?;
     view(&api, &t).await
 }
 
@@ -399,6 +408,10 @@ pub async fn link(
             store.merge(this.id, other.id, caller.actor(), now).await?;
         }
     }
-    let this = store.ticket(this.id).await?;
+    let other_after = store.ticket(other.id).await?;
+    ticket_events::updated(&api, &caller.user, &other, &other_after, Vec::new()).await?;
+    let before = this;
+    let this = store.ticket(before.id).await?;
+    ticket_events::updated(&api, &caller.user, &before, &this, Vec::new()).await?;
     view(&api, &this).await
 }

@@ -5,15 +5,16 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use crm::{
-    Access, Channel, CustomerId, NewTicket, Priority, QueueId, SortBy, Ticket, TicketQuery,
-    TicketType, User,
+    Access, Channel, CustomerId, NewTicket, Priority, SortBy, Ticket, TicketQuery, TicketType,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::auth::{ApiJson, ApiPath, ApiQuery};
 use super::error::{ApiError, ApiResult};
+use super::lookup::{assignee, load, queue_named, user_named};
 use super::ticket_actions::ArticleBody;
+use super::ticket_events;
 use super::views::Names;
 use super::{Api, Caller};
 
@@ -78,45 +79,6 @@ fn time(what: &str, v: &Option<String>) -> ApiResult<Option<DateTime<Utc>>> {
                 .map_err(|_| ApiError::invalid(what, "an RFC 3339 time", s))
         })
         .transpose()
-}
-
-/// A queue id by name; unknown is 422 (a value in the request, not the resource).
-pub(crate) async fn queue_named(api: &Api, name: &str) -> ApiResult<QueueId> {
-    api.store()
-        .queue_by_name(name)
-        .await?
-        .ok_or_else(|| ApiError::invalid("queue", "the name of an existing queue", name))
-}
-
-/// A user by login; unknown is 422.
-pub(crate) async fn user_named(api: &Api, login: &str) -> ApiResult<User> {
-    api.store()
-        .user_by_login(login)
-        .await?
-        .ok_or_else(|| ApiError::invalid("user", "the login of an existing operator", login))
-}
-
-/// A user who may become owner or responsible in `queue`: one with write access there.
-pub(crate) async fn assignee(api: &Api, login: &str, queue: QueueId) -> ApiResult<User> {
-    let user = user_named(api, login).await?;
-    if api.store().queue_access(user.id, queue).await? != Some(Access::Write) {
-        let name = api.store().queue(queue).await?.name;
-        return Err(ApiError::Invalid(format!(
-            "invalid assignee: expected an operator with write access to queue {name}, got `{login}`"
-        )));
-    }
-    Ok(user)
-}
-
-/// The ticket with this number (404 when none).
-pub(crate) async fn load(api: &Api, number: &str) -> ApiResult<Ticket> {
-    match api.store().ticket_by_number(number).await {
-        Ok(t) => Ok(t),
-        Err(crm::Error::NotFound { .. }) => {
-            Err(ApiError::NotFound(format!("no ticket numbered {number}")))
-        }
-        Err(e) => Err(e.into()),
-    }
 }
 
 fn sort(v: Option<&str>) -> ApiResult<(SortBy, bool)> {
@@ -397,6 +359,7 @@ pub async fn create(
             .await?;
     }
     tracing::info!(ticket = %t.number, login = %caller.user.login, "ticket created");
+    ticket_events::created(&api, &t).await?;
     let view = detail(&api, &t).await?;
     let location = format!("/api/v1/tickets/{}", t.number);
     Ok((

@@ -81,7 +81,70 @@ impl EventFilter {
             Event::TicketCreated { queue, owner, .. } => {
                 mine(queue) || owner.as_deref() == Some(login.as_str())
             }
+            // A ticket moved out of one of the agent's queues is news there too.
+            Event::TicketUpdated {
+                queue,
+                owner,
+                changes,
+                ..
+            } => {
+                mine(queue)
+                    || owner.as_deref() == Some(login.as_str())
+                    || changes.iter().any(|c| {
+                        matches!(
+                            c.field,
+                            ::events::TicketField::Queue | ::events::TicketField::Owner
+                        ) && (c.old.as_deref().is_some_and(mine)
+                            || c.old.as_deref() == Some(login.as_str()))
+                    })
+            }
             Event::TicketEscalation { queue, .. } => mine(queue),
+            // The queue log: what the agent's queues do, and the agent's own offers.
+            Event::QueueEntered { call_id, queue, .. } => self.follow(call_id, mine(queue)),
+            Event::QueueOffered {
+                call_id,
+                queue,
+                agent,
+                ..
+            }
+            | Event::QueueConnected {
+                call_id,
+                queue,
+                agent,
+                ..
+            } => {
+                let admitted = agent == login || mine(queue);
+                self.follow(call_id, admitted)
+            }
+            Event::QueueRingNoAnswer {
+                call_id,
+                queue,
+                agent,
+                ..
+            }
+            | Event::QueueRejected {
+                call_id,
+                queue,
+                agent,
+                ..
+            }
+            | Event::QueueCompleted {
+                call_id,
+                queue,
+                agent,
+                ..
+            }
+            | Event::QueueTransferred {
+                call_id,
+                queue,
+                agent,
+                ..
+            } => agent == login || mine(queue) || self.calls.contains(call_id),
+            Event::QueueAbandoned { call_id, queue, .. }
+            | Event::QueueOverflowed { call_id, queue, .. } => {
+                mine(queue) || self.calls.contains(call_id)
+            }
+            Event::SystemStarted { .. } | Event::SystemStopping { .. } => true,
         }
     }
 
@@ -285,5 +348,39 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn an_agent_sees_the_queue_log_of_their_queues_and_their_own_offers() {
+        let at = Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap();
+        let mut f = agent("a1", &["tecnica"]);
+        let entered = |call: &str, queue: &str| Event::QueueEntered {
+            call_id: call.into(),
+            queue: queue.into(),
+            position: 1,
+            at,
+        };
+        let rejected = |call: &str, agent: &str, queue: &str| Event::QueueRejected {
+            call_id: call.into(),
+            queue: queue.into(),
+            agent: agent.into(),
+            reason: "busy".into(),
+            at,
+        };
+        let abandoned = |call: &str, queue: &str| Event::QueueAbandoned {
+            call_id: call.into(),
+            queue: queue.into(),
+            position: 1,
+            wait_ms: 1,
+            within_service_level: true,
+            at,
+        };
+        assert!(f.admit(&entered("c1", "tecnica")));
+        assert!(!f.admit(&entered("c2", "vendite")));
+        assert!(!f.admit(&rejected("c2", "a2", "vendite")));
+        assert!(f.admit(&rejected("c2", "a1", "vendite")));
+        assert!(f.admit(&abandoned("c1", "tecnica")));
+        assert!(!f.admit(&abandoned("c3", "vendite")));
+        assert!(f.admit(&Event::SystemStopping { at }));
     }
 }

@@ -4,8 +4,8 @@
 //! A plain struct, no clock: [`Hourly::record`] each `call.started` with the time it was
 //! seen, [`Hourly::series`] for the last 24 hours at `now`. Hours are UTC hour buckets; the
 //! browser draws them in the operator's local time, so a time zone with a half-hour offset
-//! would see its buckets shifted (none in the service area). Counts live in memory: after a
-//! restart the chart starts again from the restart (the monthly reports come from the CRM).
+//! would see its buckets shifted (none in the service area). The counts are derived from the
+//! event log ([`crate::figures::Figures`]), so a restart rebuilds them.
 
 use std::collections::BTreeMap;
 

@@ -21,10 +21,9 @@ pub mod filter;
 pub mod hourly;
 
 use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use ::events::{Event, EventBus};
+use ::events::EventBus;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, header};
@@ -49,33 +48,17 @@ pub const CLOSE_SESSION_ENDED: u16 = 4401;
 pub struct EventStream {
     api: Api,
     bus: Option<EventBus>,
-    hourly: Arc<Mutex<Hourly>>,
     wrap_up: Option<Duration>,
     session_check: Duration,
 }
 
 impl EventStream {
-    /// The stream over `bus` (`None`: the snapshot alone, then silence). With a bus, counts
-    /// `call.started` per hour from now on (spawns one task; call within a Tokio runtime).
+    /// The stream over `bus` (`None`: the snapshot alone, then silence). The snapshot's
+    /// calls per hour are the API's [`crate::figures::Figures`], derived from the event log.
     pub fn new(api: Api, bus: Option<EventBus>) -> Self {
-        let hourly = Arc::new(Mutex::new(Hourly::new()));
-        if let (Some(bus), Ok(runtime)) = (&bus, tokio::runtime::Handle::try_current()) {
-            let mut events = bus.subscribe();
-            let (hourly, api) = (hourly.clone(), api.clone());
-            runtime.spawn(async move {
-                loop {
-                    match events.recv().await {
-                        Ok(Event::CallStarted { .. }) => lock(&hourly).record(api.now()),
-                        Ok(_) | Err(RecvError::Lagged(_)) => {}
-                        Err(RecvError::Closed) => return,
-                    }
-                }
-            });
-        }
         EventStream {
             api,
             bus,
-            hourly,
             wrap_up: None,
             session_check: SESSION_CHECK,
         }
@@ -99,10 +82,6 @@ impl EventStream {
     pub fn api(&self) -> &Api {
         &self.api
     }
-}
-
-fn lock(hourly: &Mutex<Hourly>) -> std::sync::MutexGuard<'_, Hourly> {
-    hourly.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// The query of the upgrade request.
@@ -225,7 +204,7 @@ async fn snapshot(stream: &EventStream, user: &crm::User) -> Result<Value, ApiEr
         "user": {"login": user.login, "role": user.role, "full_name": user.full_name},
         "queues": queues,
         "agents": agents,
-        "hourly": lock(&stream.hourly).series(now),
+        "hourly": stream.api.figures().hourly(now),
         "wrap_up_s": stream.wrap_up.map(|d| d.as_secs()),
     }))
 }
@@ -285,6 +264,7 @@ async fn serve(
                 }
                 Err(RecvError::Lagged(missed)) => {
                     tracing::warn!(missed, login = %user.login, "event stream fell behind: resync");
+                    stream.api.figures().metrics().event_stream_resync();
                     let resync = json!({"type": "resync", "missed": missed});
                     let fresh = snapshot(&stream, &user).await;
                     let sent = send_json(&mut socket, &resync).await

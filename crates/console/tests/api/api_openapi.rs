@@ -60,13 +60,10 @@ async fn the_document_lists_exactly_the_routes(f: Fixture) {
                 .unwrap()
         })
         .collect();
-    for t in [
-        "snapshot",
-        "call.offered",
-        "call.connected",
-        "agent.state",
-        "queue.changed",
-    ] {
+    for t in ["snapshot", "resync"]
+        .into_iter()
+        .chain(events::Event::KINDS)
+    {
         assert!(
             types.contains(&t),
             "{t} missing from StreamMessage: {types:?}"

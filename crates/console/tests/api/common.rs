@@ -114,6 +114,8 @@ pub struct Fixture {
     pub prompt_dir: tempfile::TempDir,
     /// The last prompt library handed to the calls.
     pub applied: Arc<Mutex<Option<media::PromptLibrary>>>,
+    /// The bus the API publishes on (`ticket.created`, `ticket.updated`).
+    pub bus: events::EventBus,
 }
 
 async fn fixture(store: Store) -> Fixture {
@@ -179,9 +181,11 @@ async fn fixture(store: Store) -> Fixture {
         }),
         apply: Arc::new(move |lib| *sink.lock().unwrap() = Some(lib)),
     };
+    let bus = events::EventBus::default();
     let config = ApiConfig {
         clock: Clock::from_fn(move || *c.lock().unwrap()),
         prompts: Some(prompts),
+        bus: Some(bus.clone()),
         ..ApiConfig::default()
     };
     // The ACD of the agent tests: a1 and a3 serve cittadini, a2 secondo-livello; phones with
@@ -208,7 +212,7 @@ async fn fixture(store: Store) -> Fixture {
         ..acd::AcdConfig::default()
     };
     let engine = acd::Acd::new(acd_config, std::time::Instant::now()).unwrap();
-    let acd = switchboard::AcdHandle::spawn(engine, events::EventBus::default(), None);
+    let acd = switchboard::AcdHandle::spawn(engine, events::EventBus::default());
     let app = console::api::router(Api::with_acd(store.clone(), config, Some(acd)));
     Fixture {
         app,
@@ -217,6 +221,7 @@ async fn fixture(store: Store) -> Fixture {
         a1: ids[0],
         prompt_dir,
         applied,
+        bus,
     }
 }
 

@@ -10,4 +10,6 @@ mod api_openapi;
 mod api_prompts;
 mod api_session;
 mod api_ticket_actions;
+mod api_ticket_events;
 mod api_tickets;
+mod restart;

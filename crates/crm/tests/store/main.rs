@@ -4,6 +4,7 @@ mod common;
 mod tickets;
 
 mod demo;
+mod event_log;
 mod journal;
 mod model;
 mod people;
