@@ -62,8 +62,10 @@ pub const RECORDING_FINISH_WAIT: Duration = Duration::from_secs(3);
 pub const CLOSING_PROMPT_LIMIT: Duration = Duration::from_secs(30);
 
 /// The longest the hand-off of a recorded message to the CRM is waited for: past it the
-/// call ends and the hand-off goes on without it.
-pub const FILING_WAIT: Duration = Duration::from_secs(10);
+/// caller hears the message was saved (it is, on disk) and the hand-off goes on without the
+/// call. A database that is away costs the hand-off its timeouts (5 s each) before it is
+/// journaled.
+pub const FILING_WAIT: Duration = Duration::from_secs(30);
 
 /// How the caller's side of a phase ended.
 #[derive(Debug, Clone, PartialEq)]

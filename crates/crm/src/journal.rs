@@ -133,6 +133,9 @@ pub struct JournaledStore {
     store: Store,
     path: PathBuf,
     lock: Mutex<()>,
+    /// A write is finding out whether the database is back (one at a time: the others go
+    /// straight to the journal meanwhile, instead of each waiting out the database's timeout).
+    probing: std::sync::atomic::AtomicBool,
 }
 
 fn read_entries(path: &Path) -> Result<Vec<CallWrite>> {
@@ -148,6 +151,11 @@ fn read_entries(path: &Path) -> Result<Vec<CallWrite>> {
                 .map_err(|e| Error::invalid("journal line", "a JSON call write", e))
         })
         .collect()
+}
+
+/// Whether writes wait in the journal (it is emptied, not removed, when replayed).
+fn has_entries(path: &Path) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| m.len() > 0)
 }
 
 fn append_entries(path: &Path, entries: &[CallWrite]) -> Result<()> {
@@ -190,6 +198,7 @@ impl JournaledStore {
             store,
             path: path.into(),
             lock: Mutex::new(()),
+            probing: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -240,8 +249,22 @@ impl JournaledStore {
     /// Writes `w` to the database, or to the journal when the database is unreachable or
     /// older writes still wait there (order is kept). Refusals (e.g. unknown call) are errors.
     pub async fn write(&self, w: CallWrite) -> Result<Written> {
+        use std::sync::atomic::Ordering;
+        // Older writes wait in the journal: one write at a time tries to bring them back
+        // first (the probe waits out the database's timeout while it is away, outside the
+        // lock); every other write meanwhile goes after them into the journal at once.
+        if has_entries(&self.path)
+            && self
+                .probing
+                .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+        {
+            let replayed = self.replay().await;
+            self.probing.store(false, Ordering::Release);
+            replayed?;
+        }
         let _guard = self.lock.lock().await;
-        if self.replay_locked().await?.pending > 0 {
+        if has_entries(&self.path) {
             append_entries(&self.path, std::slice::from_ref(&w))?;
             return Ok(Written::Journaled);
         }
@@ -258,6 +281,20 @@ impl JournaledStore {
 
     /// Replays the journal in order; stops (keeping the rest) if the database goes away.
     pub async fn replay(&self) -> Result<Replay> {
+        if !has_entries(&self.path) {
+            return Ok(Replay::default());
+        }
+        // Probe the database before taking the lock: while it is away the probe waits out
+        // its timeout, and writes must not wait behind it (they go to the journal at once).
+        if let Err(e) = self.store.migrate().await {
+            if e.is_unavailable() {
+                return Ok(Replay {
+                    pending: self.pending()?,
+                    ..Replay::default()
+                });
+            }
+            return Err(e);
+        }
         let _guard = self.lock.lock().await;
         self.replay_locked().await
     }
