@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, parse_by_name};
 use crate::store::Store;
 use crate::types::{Actor, QueueId, UserId, from_ms, name_enum, to_ms};
 
@@ -24,6 +24,7 @@ name_enum!(
         Admin = "admin",
     }
 );
+parse_by_name!(Role);
 
 /// What a user may do in a queue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

@@ -10,7 +10,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::articles::NewArticle;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, parse_by_name};
 use crate::store::Store;
 use crate::tickets::{NewTicket, Ticket};
 use crate::types::{
@@ -71,6 +71,8 @@ name_enum!(
         OutOfHours = "out_of_hours",
     }
 );
+
+parse_by_name!(IdentityResult, QueueEventKind, CallOutcome);
 
 /// A call as it enters the IVR.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
