@@ -8,6 +8,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::error::{Error, Result, parse_by_name};
+pub use crate::settings::PasswordCost;
 use crate::store::Store;
 use crate::types::{Actor, QueueId, UserId, from_ms, name_enum, to_ms};
 
@@ -48,24 +49,6 @@ pub struct User {
     pub role: Role,
     /// Disabled accounts cannot log in.
     pub active: bool,
-}
-
-/// Argon2id cost; the default is OWASP's minimum (19 MiB, 2 passes, 1 lane).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PasswordCost {
-    /// Memory in KiB.
-    pub memory_kib: u32,
-    /// Passes.
-    pub iterations: u32,
-}
-
-impl Default for PasswordCost {
-    fn default() -> Self {
-        PasswordCost {
-            memory_kib: 19 * 1024,
-            iterations: 2,
-        }
-    }
 }
 
 fn hasher(cost: PasswordCost) -> Result<Argon2<'static>> {

@@ -29,12 +29,12 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use tokio::sync::oneshot;
 
+use crate::clocks::TicketSla;
 use crate::error::{Error, Result};
 use crate::lifecycle::State;
 use crate::number::{day_key, format_number};
-use crate::sla::TicketSla;
-use crate::store::Settings;
-use crate::tickets::NewTicket;
+use crate::settings::Settings;
+use crate::ticket::NewTicket;
 use crate::types::to_ms;
 
 /// Most creates committed in one transaction.
