@@ -103,6 +103,39 @@ pub struct AuditEntry {
     pub detail: Option<String>,
 }
 
+const INSERT_AUDIT: &str =
+    "INSERT INTO audit_log (at, actor_id, action, object, detail) VALUES ($1, $2, $3, $4, $5)";
+
+fn audit_query<'q>(
+    actor: Actor,
+    action: &'q str,
+    object: &'q str,
+    detail: Option<&'q str>,
+    now: DateTime<Utc>,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    sqlx::query(INSERT_AUDIT)
+        .bind(to_ms(now))
+        .bind(actor.user_id())
+        .bind(action)
+        .bind(object)
+        .bind(detail)
+}
+
+/// Appends an audit row inside `tx`, with the change it records.
+pub(crate) async fn audit_in_tx(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    actor: Actor,
+    action: &str,
+    object: &str,
+    detail: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    audit_query(actor, action, object, detail, now)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
 impl Store {
     /// Creates an operator with an argon2 password hash and the SIP digest HA1s for the
     /// configured realm ([`crate::credentials`]); a duplicate login is refused.
@@ -234,16 +267,9 @@ impl Store {
         detail: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO audit_log (at, actor_id, action, object, detail) VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(to_ms(now))
-        .bind(actor.user_id())
-        .bind(action)
-        .bind(object)
-        .bind(detail)
-        .execute(&self.pool)
-        .await?;
+        audit_query(actor, action, object, detail, now)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 

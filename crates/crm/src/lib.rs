@@ -64,6 +64,7 @@ pub mod sla;
 pub mod store;
 pub mod synth;
 pub mod ticket;
+mod ticket_insert;
 pub mod tickets;
 pub mod types;
 mod writer;

@@ -6,10 +6,10 @@ use sqlx::{Any, Row, Transaction};
 
 use crate::error::{Error, Result};
 use crate::lifecycle::{self, Action, Change, State};
-use crate::number::{day_key, format_number};
 use crate::store::Store;
 pub use crate::ticket::{HistoryEntry, NewTicket, Ticket};
 use crate::ticket::{TICKET_COLUMNS, ticket_from_row};
+use crate::ticket_insert::TicketInsert;
 use crate::types::{Actor, CustomerId, QueueId, TicketId, UserId, from_ms, to_ms};
 
 /// Appends one history row.
@@ -87,74 +87,28 @@ impl Store {
     }
 
     /// Creates a Service Request numbered for `now`'s day in [`crate::Settings::time_zone`];
-    /// history gets `created`.
+    /// history gets `created`. On an SQLite file the create goes to the ticket writer thread,
+    /// committed with whatever other creates wait (group commit, see `crate::writer`);
+    /// elsewhere it is a write transaction of its own. Either way it is the one
+    /// [`TicketInsert`].
     pub async fn create_ticket(
         &self,
         new: NewTicket,
         actor: Actor,
         now: DateTime<Utc>,
     ) -> Result<Ticket> {
+        let insert = self.ticket_insert(new, actor, now).await?;
         if let Some(writer) = &self.sqlite_writer {
-            return self.create_through_writer(writer, new, actor, now).await;
+            return writer.create(insert).await;
         }
         let mut tx = self.begin_write().await?;
-        let t = self.create_in_tx(&mut tx, &new, actor, now).await?;
+        let t = insert.run(&mut tx).await?;
         tx.commit().await?;
         Ok(t)
     }
 
-    /// SQLite: the create goes to the writer thread, committed with whatever other creates
-    /// wait (group commit); the ticket is built from what was asked and what came back.
-    async fn create_through_writer(
-        &self,
-        writer: &crate::writer::Writer,
-        new: NewTicket,
-        actor: Actor,
-        now: DateTime<Utc>,
-    ) -> Result<Ticket> {
-        let queue = match new.queue {
-            Some(q) => Some(q),
-            // The raw queue's id matters only when some queue has targets.
-            None if self.has_queue_slas() => Some(self.raw_queue().await?),
-            None => None,
-        };
-        let clocks = queue
-            .map(|q| self.clocks_at_creation(q, now))
-            .unwrap_or_default();
-        let created = writer
-            .create(
-                new.clone(),
-                queue.map(|q| q.0),
-                actor.user_id(),
-                now,
-                clocks,
-            )
-            .await?;
-        Ok(Ticket {
-            id: TicketId(created.id),
-            number: created.number,
-            title: new.title,
-            queue: QueueId(created.queue),
-            state: State::New,
-            locked: false,
-            owner: new.owner,
-            responsible: new.responsible,
-            priority: new.priority,
-            ticket_type: new.ticket_type,
-            channel: new.channel,
-            customer: new.customer,
-            call_id: new.call_id,
-            service_area: new.service_area,
-            parent: None,
-            merged_into: None,
-            created: now,
-            changed: now,
-            closed: None,
-            pending_until: None,
-            sla: clocks,
-        })
-    }
-
+    /// Creates a ticket inside `tx`, part of a larger unit of work (the ticket of an answered
+    /// call, a bulk import): the same [`TicketInsert`] as [`Self::create_ticket`].
     pub(crate) async fn create_in_tx(
         &self,
         tx: &mut Transaction<'static, Any>,
@@ -162,72 +116,36 @@ impl Store {
         actor: Actor,
         now: DateTime<Utc>,
     ) -> Result<Ticket> {
-        // The counter row is written first: it serialises creators on both databases.
-        let day = now.with_timezone(&self.settings.time_zone).date_naive();
-        let counter: i64 = sqlx::query_scalar(
-            "INSERT INTO ticket_counter (day, counter) VALUES ($1, 1) \
-             ON CONFLICT (day) DO UPDATE SET counter = ticket_counter.counter + 1 \
-             RETURNING counter",
-        )
-        .bind(day_key(day))
-        .fetch_one(&mut **tx)
-        .await?;
-        let number = format_number(day, self.settings.system_id, counter as u64);
+        self.ticket_insert(new.clone(), actor, now)
+            .await?
+            .run(tx)
+            .await
+    }
+
+    /// Decides a create: its queue (`raw` when none is asked, looked up here only when some
+    /// queue has escalation targets, else by the insert) and the clocks the queue starts.
+    async fn ticket_insert(
+        &self,
+        new: NewTicket,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<TicketInsert> {
         let queue = match new.queue {
-            Some(q) => q,
-            None => {
-                let q: i64 = sqlx::query_scalar("SELECT id FROM queues WHERE name = 'raw'")
-                    .fetch_one(&mut **tx)
-                    .await?;
-                QueueId(q)
-            }
+            Some(q) => Some(q),
+            None if self.has_queue_slas() => Some(self.raw_queue().await?),
+            None => None,
         };
-        let clocks = self.clocks_at_creation(queue, now);
-        // The row comes back from the insert: no second round trip to read it.
-        let sql = format!(
-            "INSERT INTO tickets (number, title, queue_id, state, locked, owner_id, \
-             responsible_id, priority, ticket_type, channel, customer_id, call_id, service_area, \
-             created, changed, first_response_due, update_due, update_from, solution_due, \
-             sla_next_due) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, $15, $16, \
-             $17, $18, $19) \
-             RETURNING {TICKET_COLUMNS}"
-        );
-        let row = sqlx::query(&sql)
-            .bind(&number)
-            .bind(&new.title)
-            .bind(queue.0)
-            .bind(State::New.as_str())
-            .bind(false)
-            .bind(new.owner.map(|u| u.0))
-            .bind(new.responsible.map(|u| u.0))
-            .bind(i64::from(new.priority.get()))
-            .bind(new.ticket_type.as_str())
-            .bind(new.channel.as_str())
-            .bind(new.customer.map(|c| c.0))
-            .bind(new.call_id.clone())
-            .bind(new.service_area.clone())
-            .bind(to_ms(now))
-            .bind(clocks.first_response_due.map(to_ms))
-            .bind(clocks.update_due.map(to_ms))
-            .bind(clocks.update_from.map(to_ms))
-            .bind(clocks.solution_due.map(to_ms))
-            .bind(clocks.next_due(State::New).map(to_ms))
-            .fetch_one(&mut **tx)
-            .await?;
-        let ticket = ticket_from_row(&row)?;
-        record(
-            tx,
-            ticket.id,
-            now,
+        let clocks = queue
+            .map(|q| self.clocks_at_creation(q, now))
+            .unwrap_or_default();
+        Ok(TicketInsert::new(
+            new,
+            queue,
+            clocks,
             actor,
-            "created",
-            None,
-            Some(number),
-            None,
-        )
-        .await?;
-        Ok(ticket)
+            now,
+            &self.settings,
+        ))
     }
 
     pub(crate) async fn ticket_in_tx(
