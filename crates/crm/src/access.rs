@@ -258,6 +258,39 @@ impl Store {
         })
     }
 
+    /// Active first- and second-level agents, by id.
+    pub async fn active_agents(&self) -> Result<Vec<UserId>> {
+        let sql = format!(
+            "SELECT id FROM users WHERE active = {} AND role IN ($1, $2) ORDER BY id",
+            self.true_literal()
+        );
+        let ids: Vec<i64> = sqlx::query_scalar(&sql)
+            .bind(Role::AgentFirstLevel.as_str())
+            .bind(Role::AgentSecondLevel.as_str())
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(ids.into_iter().map(UserId).collect())
+    }
+
+    /// Every write grant of an active user, as (queue, user), by queue then user.
+    pub async fn write_grants(&self) -> Result<Vec<(QueueId, UserId)>> {
+        let sql = format!(
+            "SELECT p.user_id, p.queue_id FROM queue_permissions p JOIN users u \
+             ON u.id = p.user_id WHERE p.can_write = {t} AND u.active = {t} \
+             ORDER BY p.queue_id, p.user_id",
+            t = self.true_literal()
+        );
+        let rows = sqlx::query(&sql).fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    QueueId(r.try_get("queue_id")?),
+                    UserId(r.try_get("user_id")?),
+                ))
+            })
+            .collect()
+    }
+
     /// Appends an audit row (R-PLT-2).
     pub async fn audit(
         &self,

@@ -368,6 +368,45 @@ impl Store {
         Ok(Some(CustomerId(id)))
     }
 
+    /// The customer with `phone` (E.164), known ones before guests; the id alone, so the
+    /// lookup reads no personal data and is not audited (idempotent loaders use it).
+    pub async fn customer_id_with_phone(&self, phone: &str) -> Result<Option<CustomerId>> {
+        let id: Option<i64> = sqlx::query_scalar(
+            "SELECT c.id FROM customers c JOIN customer_phones p ON p.customer_id = c.id \
+             WHERE p.e164 = $1 ORDER BY c.guest, c.id LIMIT 1",
+        )
+        .bind(phone)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(id.map(CustomerId))
+    }
+
+    /// The customer whose PIN is `pin`; the id alone, not audited (see
+    /// [`Self::customer_id_with_phone`]).
+    pub async fn customer_id_with_pin(&self, pin: &str) -> Result<Option<CustomerId>> {
+        let id: Option<i64> = sqlx::query_scalar("SELECT id FROM customers WHERE pin_hmac = $1")
+            .bind(self.pin_hmac(pin)?)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(id.map(CustomerId))
+    }
+
+    /// Every known (not guest) customer with the sender its articles carry (e-mail, else
+    /// name), by id. Not audited: for bulk tools that write on the customers' behalf
+    /// (synthetic tickets, imports), never for an operator's screen.
+    pub async fn customer_senders(&self) -> Result<Vec<(CustomerId, String)>> {
+        let rows = sqlx::query(
+            "SELECT id, COALESCE(email, full_name) AS sender FROM customers \
+             WHERE guest = $1 ORDER BY id",
+        )
+        .bind(false)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((CustomerId(r.try_get("id")?), r.try_get("sender")?)))
+            .collect()
+    }
+
     async fn load_customer(&self, row: &AnyRow) -> Result<Customer> {
         let id: i64 = row.try_get("id")?;
         let phones: Vec<String> = sqlx::query_scalar(

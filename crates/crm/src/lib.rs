@@ -51,8 +51,8 @@ pub mod calls;
 pub mod clocks;
 pub mod credentials;
 pub mod customers;
-pub mod demo;
 pub mod error;
+pub mod import;
 pub mod journal;
 pub mod lifecycle;
 pub mod links;
@@ -62,7 +62,6 @@ pub mod search;
 pub mod settings;
 pub mod sla;
 pub mod store;
-pub mod synth;
 pub mod ticket;
 mod ticket_insert;
 pub mod tickets;
@@ -76,8 +75,8 @@ pub use calls::{
 };
 pub use credentials::SipCredential;
 pub use customers::{Customer, CustomerUpdate, NewCustomer};
-pub use demo::{DemoOptions, DemoReport, load_demo_data};
 pub use error::{Error, Result};
+pub use import::ImportedTicket;
 pub use journal::{CallWrite, JournaledStore, Replay, Written};
 pub use lifecycle::{Action, Change, LifecycleError, Snapshot, State};
 pub use number::SystemId;
@@ -85,7 +84,6 @@ pub use queues::Queue;
 pub use search::{COUNT_CAP, SearchPage, SortBy, TicketQuery};
 pub use sla::{Clock, Escalation, EscalationWatch, QueueSla, QueueTargets, Stage, TicketSla};
 pub use store::{Backend, Settings, Store};
-pub use synth::{SynthReport, generate_tickets};
 pub use tickets::{HistoryEntry, NewTicket, Ticket};
 pub use types::{
     Actor, ArticleId, ArticleKind, Channel, CustomerId, Priority, QueueId, TicketId, TicketType,

@@ -191,6 +191,17 @@ impl Store {
         Ok(())
     }
 
+    /// Refreshes the query planner's statistics (after a bulk load, rather than waiting
+    /// for autovacuum or SQLite's next `PRAGMA optimize`).
+    pub async fn refresh_statistics(&self) -> Result<()> {
+        let sql = match self.backend {
+            Backend::Sqlite => "PRAGMA optimize",
+            Backend::Postgres => "ANALYZE",
+        };
+        sqlx::query(sql).execute(&self.pool).await?;
+        Ok(())
+    }
+
     /// Closes the pool.
     pub async fn close(&self) {
         self.pool.close().await;

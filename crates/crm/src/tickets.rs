@@ -165,6 +165,14 @@ impl Store {
         ticket_from_row(&row)
     }
 
+    /// How many tickets the store holds.
+    pub async fn ticket_count(&self) -> Result<u64> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tickets")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(n as u64)
+    }
+
     /// A ticket by id.
     pub async fn ticket(&self, id: TicketId) -> Result<Ticket> {
         let sql = format!("SELECT {TICKET_COLUMNS} FROM tickets WHERE id = $1");
