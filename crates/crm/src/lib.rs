@@ -6,24 +6,42 @@
 //! [`Actor`] and the time `now` explicitly: the store never reads the clock, so tests run on
 //! fake time and the same call replayed from a journal writes the same rows.
 //!
+//! The store is one database handle, [`Store`] ([`store`]: the pools, migrations, write
+//! transactions), and each concern adds its operations to it in a module of its own that
+//! holds that concern's SQL. Below the store sit plain values that run no statement.
+//!
 //! | module | concept |
 //! |---|---|
-//! | [`number`] | OTRS DateChecksum ticket numbers |
+//! | **values** | |
+//! | [`types`] | ids, priorities, ticket types, channels, article kinds, actors |
 //! | [`lifecycle`] | the transition table (states, lock, owner, queue, …) |
+//! | [`error`] | the crate's error (and the value constructors that fail with it) |
+//! | [`number`] | OTRS DateChecksum ticket numbers |
+//! | [`clocks`] | escalation clocks and queue targets on a business calendar |
+//! | [`ticket`] | the ticket, a new ticket, a history row |
+//! | [`settings`] | what a deployment decides: database, system id, time zone, secrets |
+//! | **the handle** | |
+//! | [`store`] | connection pools, migrations, write transactions |
+//! | **concerns** (each `impl Store` with its own SQL) | |
 //! | [`tickets`] | create, read, act, history, reminders |
 //! | [`queues`] | queues, including `raw` |
 //! | [`articles`] | articles and content-addressed attachments |
 //! | [`links`] | parent/child links, close cascade, merge |
-//! | [`sla`] | escalation clocks: first response, update, solution on a business calendar |
+//! | [`sla`] | escalation targets per queue, clocks on tickets, due lists |
 //! | [`assignment`] | second-level assignment and rejection |
 //! | [`calls`] | call cards, queue event log, ticket for an answered call |
 //! | [`search`] | number wildcards, full text, filters, paging |
-//! | [`journal`] | on-disk journal of call writes while the database is away |
 //! | [`customers`] | customer registry, E.164 phones, PIN HMAC |
 //! | [`access`] | operators, roles, queue permissions, audit log |
 //! | [`credentials`] | passwords and the SIP digest HA1s derived from them |
-//! | [`demo`] | the demo's queues, operators and customers (idempotent) |
-//! | [`synth`] | synthetic tickets for benchmarks and `centralino gen-tickets` |
+//! | [`api_queries`] | reads the console's API needs |
+//! | [`import`] | bulk import: tickets with their articles and actions |
+//! | [`journal`] | on-disk journal of call writes while the database is away |
+//!
+//! One private module inserts tickets (`ticket_insert`: number, row, clocks, call link,
+//! history), run through sqlx or, for API creates on an SQLite file, by the ticket writer
+//! thread (`writer`) with the same statements. The demo's data and synthetic tickets are
+//! not here: they are the `crm-fixtures` crate.
 //!
 //! # Databases
 //! One schema, written twice (`migrations/sqlite`, `migrations/postgres`) with the same

@@ -53,7 +53,7 @@ pub struct Settings {
     /// (OTRS uses the server's local day; DESIGN: Europe/Rome by default).
     pub time_zone: chrono_tz::Tz,
     /// The SIP digest realm of the agents' phones (RFC 3261 §22.1): setting a password also
-    /// stores its HA1 values for this realm (see [`Store::sip_credentials`]).
+    /// stores its HA1 values for this realm (see [`Store::sip_credentials`](crate::Store::sip_credentials)).
     pub sip_realm: String,
 }
 

@@ -89,8 +89,8 @@ impl Store {
     /// Creates a Service Request numbered for `now`'s day in [`crate::Settings::time_zone`];
     /// history gets `created`. On an SQLite file the create goes to the ticket writer thread,
     /// committed with whatever other creates wait (group commit, see `crate::writer`);
-    /// elsewhere it is a write transaction of its own. Either way it is the one
-    /// [`TicketInsert`].
+    /// elsewhere it is a write transaction of its own. Either way the same statements write
+    /// it (`crate::ticket_insert`).
     pub async fn create_ticket(
         &self,
         new: NewTicket,
