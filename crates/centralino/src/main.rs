@@ -111,10 +111,12 @@ fn main() -> ExitCode {
         Command::DemoData { config, data } => run(async move {
             let config = load_config(config.as_deref())?;
             let store = open_store(&config, &data).await?;
-            let report =
-                crm::demo::load_demo_data(&store, &crm::demo::DemoOptions::new(chrono::Utc::now()))
-                    .await
-                    .context("cannot load the demo data")?;
+            let report = crm_fixtures::demo::load_demo_data(
+                &store,
+                &crm_fixtures::demo::DemoOptions::new(chrono::Utc::now()),
+            )
+            .await
+            .context("cannot load the demo data")?;
             info!(?report, "demo data in place");
             store.close().await;
             Ok(())
@@ -129,7 +131,7 @@ fn main() -> ExitCode {
             let config = load_config(config.as_deref())?;
             let store = open_store(&config, &data).await?;
             let started = std::time::Instant::now();
-            let report = crm::synth::generate_tickets(
+            let report = crm_fixtures::synth::generate_tickets(
                 &store,
                 count,
                 seed,
@@ -246,10 +248,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let store = open_store(&config, &args.data).await?;
     info!(backend = ?store.backend(), "database ready");
     if config.database.demo_data {
-        let report =
-            crm::demo::load_demo_data(&store, &crm::demo::DemoOptions::new(chrono::Utc::now()))
-                .await
-                .context("cannot load the demo data")?;
+        let report = crm_fixtures::demo::load_demo_data(
+            &store,
+            &crm_fixtures::demo::DemoOptions::new(chrono::Utc::now()),
+        )
+        .await
+        .context("cannot load the demo data")?;
         if report.changed() {
             info!(?report, "demo data loaded");
         }

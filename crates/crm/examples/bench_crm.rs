@@ -10,7 +10,7 @@
 //!    directory) and PostgreSQL (a fresh database on `--pg`, default
 //!    `postgres://postgres@127.0.0.1:5432/postgres`, dropped afterwards).
 //! 2. Search latency, p50/p95 over `--queries` runs of each kind (default 200), on `--tickets`
-//!    synthetic tickets (default 1,000,000, made with [`crm::generate_tickets`]): ticket number
+//!    synthetic tickets (default 1,000,000, made with [`crm_fixtures::generate_tickets`]): ticket number
 //!    with wildcards and full text; SQLite always, PostgreSQL with `--pg-search`.
 //!
 //! Targets (issue "CRM performance"): ≥ 5,000 creates/s on SQLite, full-text p95 < 50 ms.
@@ -18,10 +18,8 @@
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeZone, Utc};
-use crm::{
-    Channel, DemoOptions, NewTicket, Priority, QueueId, Settings, Store, TicketQuery, TicketType,
-    generate_tickets, load_demo_data,
-};
+use crm::{Channel, NewTicket, Priority, QueueId, Settings, Store, TicketQuery, TicketType};
+use crm_fixtures::{DemoOptions, generate_tickets, load_demo_data};
 use sqlx::Connection;
 
 struct Args {

@@ -7,7 +7,8 @@ use chrono::{DateTime, Utc};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, parse_by_name};
+pub use crate::settings::PasswordCost;
 use crate::store::Store;
 use crate::types::{Actor, QueueId, UserId, from_ms, name_enum, to_ms};
 
@@ -24,6 +25,7 @@ name_enum!(
         Admin = "admin",
     }
 );
+parse_by_name!(Role);
 
 /// What a user may do in a queue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -47,24 +49,6 @@ pub struct User {
     pub role: Role,
     /// Disabled accounts cannot log in.
     pub active: bool,
-}
-
-/// Argon2id cost; the default is OWASP's minimum (19 MiB, 2 passes, 1 lane).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PasswordCost {
-    /// Memory in KiB.
-    pub memory_kib: u32,
-    /// Passes.
-    pub iterations: u32,
-}
-
-impl Default for PasswordCost {
-    fn default() -> Self {
-        PasswordCost {
-            memory_kib: 19 * 1024,
-            iterations: 2,
-        }
-    }
 }
 
 fn hasher(cost: PasswordCost) -> Result<Argon2<'static>> {
@@ -117,6 +101,39 @@ pub struct AuditEntry {
     pub object: String,
     /// Detail.
     pub detail: Option<String>,
+}
+
+const INSERT_AUDIT: &str =
+    "INSERT INTO audit_log (at, actor_id, action, object, detail) VALUES ($1, $2, $3, $4, $5)";
+
+fn audit_query<'q>(
+    actor: Actor,
+    action: &'q str,
+    object: &'q str,
+    detail: Option<&'q str>,
+    now: DateTime<Utc>,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    sqlx::query(INSERT_AUDIT)
+        .bind(to_ms(now))
+        .bind(actor.user_id())
+        .bind(action)
+        .bind(object)
+        .bind(detail)
+}
+
+/// Appends an audit row inside `tx`, with the change it records.
+pub(crate) async fn audit_in_tx(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    actor: Actor,
+    action: &str,
+    object: &str,
+    detail: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    audit_query(actor, action, object, detail, now)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
 }
 
 impl Store {
@@ -241,6 +258,39 @@ impl Store {
         })
     }
 
+    /// Active first- and second-level agents, by id.
+    pub async fn active_agents(&self) -> Result<Vec<UserId>> {
+        let sql = format!(
+            "SELECT id FROM users WHERE active = {} AND role IN ($1, $2) ORDER BY id",
+            self.true_literal()
+        );
+        let ids: Vec<i64> = sqlx::query_scalar(&sql)
+            .bind(Role::AgentFirstLevel.as_str())
+            .bind(Role::AgentSecondLevel.as_str())
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(ids.into_iter().map(UserId).collect())
+    }
+
+    /// Every write grant of an active user, as (queue, user), by queue then user.
+    pub async fn write_grants(&self) -> Result<Vec<(QueueId, UserId)>> {
+        let sql = format!(
+            "SELECT p.user_id, p.queue_id FROM queue_permissions p JOIN users u \
+             ON u.id = p.user_id WHERE p.can_write = {t} AND u.active = {t} \
+             ORDER BY p.queue_id, p.user_id",
+            t = self.true_literal()
+        );
+        let rows = sqlx::query(&sql).fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    QueueId(r.try_get("queue_id")?),
+                    UserId(r.try_get("user_id")?),
+                ))
+            })
+            .collect()
+    }
+
     /// Appends an audit row (R-PLT-2).
     pub async fn audit(
         &self,
@@ -250,16 +300,9 @@ impl Store {
         detail: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO audit_log (at, actor_id, action, object, detail) VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(to_ms(now))
-        .bind(actor.user_id())
-        .bind(action)
-        .bind(object)
-        .bind(detail)
-        .execute(&self.pool)
-        .await?;
+        audit_query(actor, action, object, detail, now)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 

@@ -10,7 +10,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::articles::NewArticle;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, parse_by_name};
 use crate::store::Store;
 use crate::tickets::{NewTicket, Ticket};
 use crate::types::{
@@ -73,6 +73,8 @@ name_enum!(
         OutOfHours = "out_of_hours",
     }
 );
+
+parse_by_name!(IdentityResult, QueueEventKind, CallOutcome);
 
 /// A call as it enters the IVR.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -344,54 +346,6 @@ impl Store {
         row.as_ref().map(call_from_row).transpose()
     }
 
-    /// The guest customer for an unidentified caller (R-SR-7): the existing guest with that
-    /// number, or a new one. Known customers are never matched here: only the IVR identifies
-    /// them. `None` when the caller number is not a phone number (anonymous, SIP URI).
-    async fn guest_in_tx(
-        &self,
-        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
-        caller: &str,
-        now: DateTime<Utc>,
-    ) -> Result<Option<CustomerId>> {
-        let Ok(e164) = self.normalize_phone(caller) else {
-            return Ok(None);
-        };
-        let known: Option<i64> = sqlx::query_scalar(&format!(
-            "SELECT c.id FROM customers c JOIN customer_phones p ON p.customer_id = c.id \
-             WHERE p.e164 = $1 AND c.guest = {} ORDER BY c.id LIMIT 1",
-            self.true_literal()
-        ))
-        .bind(&e164)
-        .fetch_optional(&mut **tx)
-        .await?;
-        if let Some(id) = known {
-            return Ok(Some(CustomerId(id)));
-        }
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO customers (full_name, guest, created, changed) \
-             VALUES ($1, $2, $3, $3) RETURNING id",
-        )
-        .bind(format!("guest {e164}"))
-        .bind(true)
-        .bind(to_ms(now))
-        .fetch_one(&mut **tx)
-        .await?;
-        sqlx::query("INSERT INTO customer_phones (customer_id, e164) VALUES ($1, $2)")
-            .bind(id)
-            .bind(&e164)
-            .execute(&mut **tx)
-            .await?;
-        sqlx::query(
-            "INSERT INTO audit_log (at, actor_id, action, object, detail) \
-             VALUES ($1, NULL, 'create', $2, 'guest for answered call')",
-        )
-        .bind(to_ms(now))
-        .bind(format!("customer:{id}"))
-        .execute(&mut **tx)
-        .await?;
-        Ok(Some(CustomerId(id)))
-    }
-
     /// Opens the Service Request of an answered call, in one transaction (R-SR-1): a `phone`
     /// ticket in the answering queue, owned by the agent, for the identified customer (or the
     /// caller's guest customer, created on the fly when needed), with the
@@ -422,14 +376,13 @@ impl Store {
             tx.commit().await?;
             return Ok(t);
         }
-        let queue_name: String = sqlx::query_scalar("SELECT name FROM queues WHERE id = $1")
-            .bind(answered.queue.0)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or_else(|| Error::not_found("queue", answered.queue))?;
+        let queue_name = crate::queues::queue_name_in_tx(&mut tx, answered.queue).await?;
         let customer = match call.customer {
             Some(c) => Some(c),
-            None => self.guest_in_tx(&mut tx, &call.caller, now).await?,
+            None => {
+                self.guest_for_caller_in_tx(&mut tx, &call.caller, now)
+                    .await?
+            }
         };
         let new = NewTicket {
             title: answered.title.clone(),

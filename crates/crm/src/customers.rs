@@ -9,6 +9,7 @@ use sha2::Sha256;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use crate::access::audit_in_tx;
 use crate::error::{Error, Result};
 use crate::store::Store;
 use crate::types::{Actor, CustomerId, to_ms};
@@ -311,19 +312,99 @@ impl Store {
             changes.push(format!("phone: → {p}"));
         }
         for c in &changes {
-            sqlx::query(
-                "INSERT INTO audit_log (at, actor_id, action, object, detail) \
-                 VALUES ($1, $2, 'change', $3, $4)",
-            )
-            .bind(to_ms(now))
-            .bind(actor.user_id())
-            .bind(format!("customer:{id}"))
-            .bind(c)
-            .execute(&mut *tx)
-            .await?;
+            let object = format!("customer:{id}");
+            audit_in_tx(&mut tx, actor, "change", &object, Some(c), now).await?;
         }
         tx.commit().await?;
         self.customer(id, actor, now).await
+    }
+
+    /// The guest customer for an unidentified caller (R-SR-7): the existing guest with that
+    /// number, or a new one. Known customers are never matched here: only the IVR identifies
+    /// them. `None` when the caller number is not a phone number (anonymous, SIP URI).
+    pub(crate) async fn guest_for_caller_in_tx(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        caller: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<CustomerId>> {
+        let Ok(e164) = self.normalize_phone(caller) else {
+            return Ok(None);
+        };
+        let known: Option<i64> = sqlx::query_scalar(&format!(
+            "SELECT c.id FROM customers c JOIN customer_phones p ON p.customer_id = c.id \
+             WHERE p.e164 = $1 AND c.guest = {} ORDER BY c.id LIMIT 1",
+            self.true_literal()
+        ))
+        .bind(&e164)
+        .fetch_optional(&mut **tx)
+        .await?;
+        if let Some(id) = known {
+            return Ok(Some(CustomerId(id)));
+        }
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO customers (full_name, guest, created, changed) \
+             VALUES ($1, $2, $3, $3) RETURNING id",
+        )
+        .bind(format!("guest {e164}"))
+        .bind(true)
+        .bind(to_ms(now))
+        .fetch_one(&mut **tx)
+        .await?;
+        sqlx::query("INSERT INTO customer_phones (customer_id, e164) VALUES ($1, $2)")
+            .bind(id)
+            .bind(&e164)
+            .execute(&mut **tx)
+            .await?;
+        audit_in_tx(
+            tx,
+            Actor::System,
+            "create",
+            &format!("customer:{id}"),
+            Some("guest for answered call"),
+            now,
+        )
+        .await?;
+        Ok(Some(CustomerId(id)))
+    }
+
+    /// The customer with `phone` (E.164), known ones before guests; the id alone, so the
+    /// lookup reads no personal data and is not audited (idempotent loaders use it).
+    pub async fn customer_id_with_phone(&self, phone: &str) -> Result<Option<CustomerId>> {
+        let id: Option<i64> = sqlx::query_scalar(
+            "SELECT c.id FROM customers c JOIN customer_phones p ON p.customer_id = c.id \
+             WHERE p.e164 = $1 ORDER BY c.guest, c.id LIMIT 1",
+        )
+        .bind(phone)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(id.map(CustomerId))
+    }
+
+    /// The customer whose PIN is `pin`; the id alone, not audited (see
+    /// [`Self::customer_id_with_phone`]).
+    pub async fn customer_id_with_pin(&self, pin: &str) -> Result<Option<CustomerId>> {
+        let id: Option<i64> = sqlx::query_scalar("SELECT id FROM customers WHERE pin_hmac = $1")
+            .bind(self.pin_hmac(pin)?)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(id.map(CustomerId))
+    }
+
+    /// Every known (not guest) customer with the sender its articles carry (e-mail, else
+    /// name), by id. Not audited: for bulk tools that write on the customers' behalf
+    /// (synthetic tickets, imports), never for an operator's screen.
+    pub async fn customer_senders(&self) -> Result<Vec<(CustomerId, String)>> {
+        let rows = sqlx::query(
+            "SELECT id, COALESCE(email, full_name) AS sender FROM customers \
+             WHERE guest = $1 ORDER BY id",
+        )
+        .bind(false)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((CustomerId(r.try_get("id")?), r.try_get("sender")?)))
+            .collect()
     }
 
     async fn load_customer(&self, row: &AnyRow) -> Result<Customer> {

@@ -1,6 +1,11 @@
 //! The crate's one error type. Every variant says what was expected and what came.
+//!
+//! The value types below it ([`crate::types`], [`crate::lifecycle`]) know nothing of this
+//! error: their fallible constructors that fail with it (`FromStr` of the stored names,
+//! [`Priority::new`]) are written here, so no module below imports this one back.
 
-use crate::lifecycle::LifecycleError;
+use crate::lifecycle::{LifecycleError, State};
+use crate::types::{ArticleKind, Channel, Priority, TicketType};
 
 /// Everything the CRM store can refuse or fail at.
 #[derive(Debug, thiserror::Error)]
@@ -76,5 +81,30 @@ impl Error {
             expected,
             got: got.to_string(),
         }
+    }
+}
+
+/// `FromStr` for enums made by `types::name_enum!`: an unknown name is [`Error::Invalid`]
+/// saying which names are expected.
+macro_rules! parse_by_name {
+    ($($name:ty),+ $(,)?) => {
+        $(impl std::str::FromStr for $name {
+            type Err = $crate::error::Error;
+            fn from_str(s: &str) -> $crate::error::Result<Self> {
+                <$name>::from_name(s).ok_or_else(|| {
+                    $crate::error::Error::invalid(<$name>::WHAT, <$name>::EXPECTED, s)
+                })
+            }
+        })+
+    };
+}
+pub(crate) use parse_by_name;
+
+parse_by_name!(TicketType, Channel, ArticleKind, State);
+
+impl Priority {
+    /// A priority from 1 to 5.
+    pub fn new(p: u8) -> Result<Self> {
+        Priority::checked(p).ok_or_else(|| Error::invalid("priority", "1..=5", p))
     }
 }

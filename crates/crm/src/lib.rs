@@ -6,26 +6,44 @@
 //! [`Actor`] and the time `now` explicitly: the store never reads the clock, so tests run on
 //! fake time and the same call replayed from a journal writes the same rows.
 //!
+//! The store is one database handle, [`Store`] ([`store`]: the pools, migrations, write
+//! transactions), and each concern adds its operations to it in a module of its own that
+//! holds that concern's SQL. Below the store sit plain values that run no statement.
+//!
 //! | module | concept |
 //! |---|---|
-//! | [`number`] | OTRS DateChecksum ticket numbers |
+//! | **values** | |
+//! | [`types`] | ids, priorities, ticket types, channels, article kinds, actors |
 //! | [`lifecycle`] | the transition table (states, lock, owner, queue, …) |
+//! | [`error`] | the crate's error (and the value constructors that fail with it) |
+//! | [`number`] | OTRS DateChecksum ticket numbers |
+//! | [`clocks`] | escalation clocks and queue targets on a business calendar |
+//! | [`ticket`] | the ticket, a new ticket, a history row |
+//! | [`settings`] | what a deployment decides: database, system id, time zone, secrets |
+//! | **the handle** | |
+//! | [`store`] | connection pools, migrations, write transactions |
+//! | **concerns** (each `impl Store` with its own SQL) | |
 //! | [`tickets`] | create, read, act, history, reminders |
 //! | [`queues`] | queues, including `raw` |
 //! | [`articles`] | articles and content-addressed attachments |
 //! | [`links`] | parent/child links, close cascade, merge |
-//! | [`sla`] | escalation clocks: first response, update, solution on a business calendar |
+//! | [`sla`] | escalation targets per queue, clocks on tickets, due lists |
 //! | [`assignment`] | second-level assignment and rejection |
 //! | [`calls`] | call cards, queue event log, ticket for an answered call |
 //! | [`search`] | number wildcards, full text, filters, paging |
 //! | [`event_log`] | the append-only event log, and the queue log rows derived from it |
-//! | [`journal`] | on-disk journal of call writes while the database is away |
 //! | [`voicemail`] | a recorded message filed as a Service Request, once per call |
 //! | [`customers`] | customer registry, E.164 phones, PIN HMAC |
 //! | [`access`] | operators, roles, queue permissions, audit log |
 //! | [`credentials`] | passwords and the SIP digest HA1s derived from them |
-//! | [`demo`] | the demo's queues, operators and customers (idempotent) |
-//! | [`synth`] | synthetic tickets for benchmarks and `centralino gen-tickets` |
+//! | [`api_queries`] | reads the console's API needs |
+//! | [`import`] | bulk import: tickets with their articles and actions |
+//! | [`journal`] | on-disk journal of call writes while the database is away |
+//!
+//! One private module inserts tickets (`ticket_insert`: number, row, clocks, call link,
+//! history), run through sqlx or, for API creates on an SQLite file, by the ticket writer
+//! thread (`writer`) with the same statements. The demo's data and synthetic tickets are
+//! not here: they are the `crm-fixtures` crate.
 //!
 //! # Databases
 //! One schema, written twice (`migrations/sqlite`, `migrations/postgres`) with the same
@@ -50,20 +68,23 @@ pub mod api_queries;
 pub mod articles;
 pub mod assignment;
 pub mod calls;
+pub mod clocks;
 pub mod credentials;
 pub mod customers;
-pub mod demo;
 pub mod error;
 pub mod event_log;
+pub mod import;
 pub mod journal;
 pub mod lifecycle;
 pub mod links;
 pub mod number;
 pub mod queues;
 pub mod search;
+pub mod settings;
 pub mod sla;
 pub mod store;
-pub mod synth;
+pub mod ticket;
+mod ticket_insert;
 pub mod tickets;
 pub mod types;
 pub mod voicemail;
@@ -76,9 +97,9 @@ pub use calls::{
 };
 pub use credentials::SipCredential;
 pub use customers::{Customer, CustomerUpdate, NewCustomer};
-pub use demo::{DemoOptions, DemoReport, load_demo_data};
 pub use error::{Error, Result};
 pub use event_log::LoggedEvent;
+pub use import::ImportedTicket;
 pub use journal::{CallWrite, JournaledStore, Replay, Written};
 pub use lifecycle::{Action, Change, LifecycleError, Snapshot, State};
 pub use number::SystemId;
@@ -86,7 +107,6 @@ pub use queues::Queue;
 pub use search::{COUNT_CAP, SearchPage, SortBy, TicketQuery};
 pub use sla::{Clock, Escalation, EscalationWatch, QueueSla, QueueTargets, Stage, TicketSla};
 pub use store::{Backend, Settings, Store};
-pub use synth::{SynthReport, generate_tickets};
 pub use tickets::{HistoryEntry, NewTicket, Ticket};
 pub use types::{
     Actor, ArticleId, ArticleKind, Channel, CustomerId, Priority, QueueId, TicketId, TicketType,

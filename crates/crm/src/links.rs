@@ -14,7 +14,8 @@ use crate::articles::NewArticle;
 use crate::error::{Error, Result};
 use crate::lifecycle::{Action, State};
 use crate::store::Store;
-use crate::tickets::{TICKET_COLUMNS, Ticket, record, ticket_from_row};
+use crate::ticket::{TICKET_COLUMNS, Ticket, ticket_from_row};
+use crate::tickets::record;
 use crate::types::{Actor, ArticleKind, TicketId};
 
 impl Store {

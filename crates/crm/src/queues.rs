@@ -86,3 +86,15 @@ impl Store {
             .collect()
     }
 }
+
+/// A queue's name, inside `tx`.
+pub(crate) async fn queue_name_in_tx(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    id: QueueId,
+) -> Result<String> {
+    sqlx::query_scalar("SELECT name FROM queues WHERE id = $1")
+        .bind(id.0)
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or_else(|| Error::not_found("queue", id))
+}

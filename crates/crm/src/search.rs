@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use crate::error::{Error, Result};
 use crate::lifecycle::State;
 use crate::store::{Backend, Store};
-use crate::tickets::{TICKET_COLUMNS, Ticket, ticket_from_row};
+use crate::ticket::{TICKET_COLUMNS, Ticket, ticket_from_row};
 use crate::types::{Channel, CustomerId, Priority, QueueId, TicketType, UserId, to_ms};
 
 /// Sort order of results.

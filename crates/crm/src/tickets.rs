@@ -2,184 +2,15 @@
 //! (R-SR-3, R-SR-4, R-SR-5 "full history of every change", R-SR-6).
 
 use chrono::{DateTime, Utc};
-use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
 use crate::error::{Error, Result};
-use crate::lifecycle::{self, Action, Change, Snapshot, State};
-use crate::number::{day_key, format_number};
-use crate::sla::TicketSla;
+use crate::lifecycle::{self, Action, Change, State};
 use crate::store::Store;
-use crate::types::{
-    Actor, Channel, CustomerId, Priority, QueueId, TicketId, TicketType, UserId, from_ms, to_ms,
-};
-
-/// A Service Request as stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Ticket {
-    /// Internal id.
-    pub id: TicketId,
-    /// OTRS DateChecksum number, e.g. `2019031942000015`.
-    pub number: String,
-    /// Title (subject).
-    pub title: String,
-    /// Current queue.
-    pub queue: QueueId,
-    /// Life-cycle state.
-    pub state: State,
-    /// Whether locked by its owner.
-    pub locked: bool,
-    /// Owner.
-    pub owner: Option<UserId>,
-    /// Responsible.
-    pub responsible: Option<UserId>,
-    /// Priority 1–5.
-    pub priority: Priority,
-    /// Type.
-    pub ticket_type: TicketType,
-    /// Channel it came in on.
-    pub channel: Channel,
-    /// Customer, if identified.
-    pub customer: Option<CustomerId>,
-    /// The call id of the call that opened it (R-SR-1, R-TEL-2).
-    pub call_id: Option<String>,
-    /// The IVR service area.
-    pub service_area: Option<String>,
-    /// Parent ticket (R-SR-8).
-    pub parent: Option<TicketId>,
-    /// The ticket this one was merged into.
-    pub merged_into: Option<TicketId>,
-    /// Creation time.
-    pub created: DateTime<Utc>,
-    /// Last change.
-    pub changed: DateTime<Utc>,
-    /// When it was closed (cleared on reopen).
-    pub closed: Option<DateTime<Utc>>,
-    /// Pending reminder time.
-    pub pending_until: Option<DateTime<Utc>>,
-    /// Escalation clocks (first response, update, solution; see [`crate::sla`]).
-    pub sla: TicketSla,
-}
-
-impl Ticket {
-    /// The life-cycle view of this ticket.
-    pub fn snapshot(&self) -> Snapshot {
-        Snapshot {
-            state: self.state,
-            locked: self.locked,
-            owner: self.owner,
-            responsible: self.responsible,
-            queue: self.queue,
-            priority: self.priority,
-            ticket_type: self.ticket_type,
-            pending_until: self.pending_until,
-        }
-    }
-}
-
-/// What a new ticket needs; `queue: None` puts it in `raw`.
-#[derive(Debug, Clone)]
-pub struct NewTicket {
-    /// Title.
-    pub title: String,
-    /// Target queue; `None` is the `raw` queue.
-    pub queue: Option<QueueId>,
-    /// Priority (default 3).
-    pub priority: Priority,
-    /// Type (default `other`).
-    pub ticket_type: TicketType,
-    /// Channel.
-    pub channel: Channel,
-    /// Customer.
-    pub customer: Option<CustomerId>,
-    /// Call id.
-    pub call_id: Option<String>,
-    /// Service area.
-    pub service_area: Option<String>,
-    /// Owner assigned at creation (seed 000 §4.4.1).
-    pub owner: Option<UserId>,
-    /// Responsible assigned at creation.
-    pub responsible: Option<UserId>,
-}
-
-impl NewTicket {
-    /// A ticket with defaults: raw queue, priority 3, type other.
-    pub fn new(title: impl Into<String>, channel: Channel) -> Self {
-        NewTicket {
-            title: title.into(),
-            queue: None,
-            priority: Priority::NORMAL,
-            ticket_type: TicketType::Other,
-            channel,
-            customer: None,
-            call_id: None,
-            service_area: None,
-            owner: None,
-            responsible: None,
-        }
-    }
-}
-
-/// One history row: who changed what, old → new, when.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HistoryEntry {
-    /// When.
-    pub at: DateTime<Utc>,
-    /// Who (`None`: the system).
-    pub actor: Option<UserId>,
-    /// What: `created`, `state`, `lock`, `owner`, `queue`, `article`, `link`, …
-    pub kind: String,
-    /// Old value.
-    pub old: Option<String>,
-    /// New value.
-    pub new: Option<String>,
-    /// Free note (reason, article id, …).
-    pub note: Option<String>,
-}
-
-pub(crate) const TICKET_COLUMNS: &str = "id, number, title, queue_id, state, locked, owner_id, \
-     responsible_id, priority, ticket_type, channel, customer_id, call_id, service_area, \
-     parent_id, merged_into, created, changed, closed, pending_until, first_response_due, \
-     first_response_at, update_due, update_from, solution_due";
-
-pub(crate) fn ticket_from_row(row: &AnyRow) -> Result<Ticket> {
-    let priority: i64 = row.try_get("priority")?;
-    Ok(Ticket {
-        id: TicketId(row.try_get("id")?),
-        number: row.try_get("number")?,
-        title: row.try_get("title")?,
-        queue: QueueId(row.try_get("queue_id")?),
-        state: row.try_get::<String, _>("state")?.parse()?,
-        locked: crate::types::flag(row, "locked")?,
-        owner: row.try_get::<Option<i64>, _>("owner_id")?.map(UserId),
-        responsible: row.try_get::<Option<i64>, _>("responsible_id")?.map(UserId),
-        priority: Priority::new(u8::try_from(priority).unwrap_or(0))?,
-        ticket_type: row.try_get::<String, _>("ticket_type")?.parse()?,
-        channel: row.try_get::<String, _>("channel")?.parse()?,
-        customer: row
-            .try_get::<Option<i64>, _>("customer_id")?
-            .map(CustomerId),
-        call_id: row.try_get("call_id")?,
-        service_area: row.try_get("service_area")?,
-        parent: row.try_get::<Option<i64>, _>("parent_id")?.map(TicketId),
-        merged_into: row.try_get::<Option<i64>, _>("merged_into")?.map(TicketId),
-        created: from_ms(row.try_get("created")?),
-        changed: from_ms(row.try_get("changed")?),
-        closed: row.try_get::<Option<i64>, _>("closed")?.map(from_ms),
-        pending_until: row.try_get::<Option<i64>, _>("pending_until")?.map(from_ms),
-        sla: TicketSla {
-            first_response_due: ms(row, "first_response_due")?,
-            first_response_at: ms(row, "first_response_at")?,
-            update_due: ms(row, "update_due")?,
-            update_from: ms(row, "update_from")?,
-            solution_due: ms(row, "solution_due")?,
-        },
-    })
-}
-
-fn ms(row: &AnyRow, column: &str) -> Result<Option<DateTime<Utc>>> {
-    Ok(row.try_get::<Option<i64>, _>(column)?.map(from_ms))
-}
+pub use crate::ticket::{HistoryEntry, NewTicket, Ticket};
+use crate::ticket::{TICKET_COLUMNS, ticket_from_row};
+use crate::ticket_insert::TicketInsert;
+use crate::types::{Actor, CustomerId, QueueId, TicketId, UserId, from_ms, to_ms};
 
 /// Appends one history row.
 #[allow(clippy::too_many_arguments)]
@@ -256,74 +87,28 @@ impl Store {
     }
 
     /// Creates a Service Request numbered for `now`'s day in [`crate::Settings::time_zone`];
-    /// history gets `created`.
+    /// history gets `created`. On an SQLite file the create goes to the ticket writer thread,
+    /// committed with whatever other creates wait (group commit, see `crate::writer`);
+    /// elsewhere it is a write transaction of its own. Either way the same statements write
+    /// it (`crate::ticket_insert`).
     pub async fn create_ticket(
         &self,
         new: NewTicket,
         actor: Actor,
         now: DateTime<Utc>,
     ) -> Result<Ticket> {
+        let insert = self.ticket_insert(new, actor, now).await?;
         if let Some(writer) = &self.sqlite_writer {
-            return self.create_through_writer(writer, new, actor, now).await;
+            return writer.create(insert).await;
         }
         let mut tx = self.begin_write().await?;
-        let t = self.create_in_tx(&mut tx, &new, actor, now).await?;
+        let t = insert.run(&mut tx).await?;
         tx.commit().await?;
         Ok(t)
     }
 
-    /// SQLite: the create goes to the writer thread, committed with whatever other creates
-    /// wait (group commit); the ticket is built from what was asked and what came back.
-    async fn create_through_writer(
-        &self,
-        writer: &crate::writer::Writer,
-        new: NewTicket,
-        actor: Actor,
-        now: DateTime<Utc>,
-    ) -> Result<Ticket> {
-        let queue = match new.queue {
-            Some(q) => Some(q),
-            // The raw queue's id matters only when some queue has targets.
-            None if self.has_queue_slas() => Some(self.raw_queue().await?),
-            None => None,
-        };
-        let clocks = queue
-            .map(|q| self.clocks_at_creation(q, now))
-            .unwrap_or_default();
-        let created = writer
-            .create(
-                new.clone(),
-                queue.map(|q| q.0),
-                actor.user_id(),
-                now,
-                clocks,
-            )
-            .await?;
-        Ok(Ticket {
-            id: TicketId(created.id),
-            number: created.number,
-            title: new.title,
-            queue: QueueId(created.queue),
-            state: State::New,
-            locked: false,
-            owner: new.owner,
-            responsible: new.responsible,
-            priority: new.priority,
-            ticket_type: new.ticket_type,
-            channel: new.channel,
-            customer: new.customer,
-            call_id: new.call_id,
-            service_area: new.service_area,
-            parent: None,
-            merged_into: None,
-            created: now,
-            changed: now,
-            closed: None,
-            pending_until: None,
-            sla: clocks,
-        })
-    }
-
+    /// Creates a ticket inside `tx`, part of a larger unit of work (the ticket of an answered
+    /// call, a bulk import): the same [`TicketInsert`] as [`Self::create_ticket`].
     pub(crate) async fn create_in_tx(
         &self,
         tx: &mut Transaction<'static, Any>,
@@ -331,72 +116,36 @@ impl Store {
         actor: Actor,
         now: DateTime<Utc>,
     ) -> Result<Ticket> {
-        // The counter row is written first: it serialises creators on both databases.
-        let day = now.with_timezone(&self.settings.time_zone).date_naive();
-        let counter: i64 = sqlx::query_scalar(
-            "INSERT INTO ticket_counter (day, counter) VALUES ($1, 1) \
-             ON CONFLICT (day) DO UPDATE SET counter = ticket_counter.counter + 1 \
-             RETURNING counter",
-        )
-        .bind(day_key(day))
-        .fetch_one(&mut **tx)
-        .await?;
-        let number = format_number(day, self.settings.system_id, counter as u64);
+        self.ticket_insert(new.clone(), actor, now)
+            .await?
+            .run(tx)
+            .await
+    }
+
+    /// Decides a create: its queue (`raw` when none is asked, looked up here only when some
+    /// queue has escalation targets, else by the insert) and the clocks the queue starts.
+    async fn ticket_insert(
+        &self,
+        new: NewTicket,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<TicketInsert> {
         let queue = match new.queue {
-            Some(q) => q,
-            None => {
-                let q: i64 = sqlx::query_scalar("SELECT id FROM queues WHERE name = 'raw'")
-                    .fetch_one(&mut **tx)
-                    .await?;
-                QueueId(q)
-            }
+            Some(q) => Some(q),
+            None if self.has_queue_slas() => Some(self.raw_queue().await?),
+            None => None,
         };
-        let clocks = self.clocks_at_creation(queue, now);
-        // The row comes back from the insert: no second round trip to read it.
-        let sql = format!(
-            "INSERT INTO tickets (number, title, queue_id, state, locked, owner_id, \
-             responsible_id, priority, ticket_type, channel, customer_id, call_id, service_area, \
-             created, changed, first_response_due, update_due, update_from, solution_due, \
-             sla_next_due) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, $15, $16, \
-             $17, $18, $19) \
-             RETURNING {TICKET_COLUMNS}"
-        );
-        let row = sqlx::query(&sql)
-            .bind(&number)
-            .bind(&new.title)
-            .bind(queue.0)
-            .bind(State::New.as_str())
-            .bind(false)
-            .bind(new.owner.map(|u| u.0))
-            .bind(new.responsible.map(|u| u.0))
-            .bind(i64::from(new.priority.get()))
-            .bind(new.ticket_type.as_str())
-            .bind(new.channel.as_str())
-            .bind(new.customer.map(|c| c.0))
-            .bind(new.call_id.clone())
-            .bind(new.service_area.clone())
-            .bind(to_ms(now))
-            .bind(clocks.first_response_due.map(to_ms))
-            .bind(clocks.update_due.map(to_ms))
-            .bind(clocks.update_from.map(to_ms))
-            .bind(clocks.solution_due.map(to_ms))
-            .bind(clocks.next_due(State::New).map(to_ms))
-            .fetch_one(&mut **tx)
-            .await?;
-        let ticket = ticket_from_row(&row)?;
-        record(
-            tx,
-            ticket.id,
-            now,
+        let clocks = queue
+            .map(|q| self.clocks_at_creation(q, now))
+            .unwrap_or_default();
+        Ok(TicketInsert::new(
+            new,
+            queue,
+            clocks,
             actor,
-            "created",
-            None,
-            Some(number),
-            None,
-        )
-        .await?;
-        Ok(ticket)
+            now,
+            &self.settings,
+        ))
     }
 
     pub(crate) async fn ticket_in_tx(
@@ -414,6 +163,14 @@ impl Store {
             .await?
             .ok_or_else(|| Error::not_found("ticket", id))?;
         ticket_from_row(&row)
+    }
+
+    /// How many tickets the store holds.
+    pub async fn ticket_count(&self) -> Result<u64> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tickets")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(n as u64)
     }
 
     /// A ticket by id.

@@ -7,8 +7,6 @@ use std::fmt;
 
 use chrono::{DateTime, TimeZone, Utc};
 
-use crate::error::{Error, Result};
-
 macro_rules! id_type {
     ($(#[$m:meta])* $name:ident) => {
         $(#[$m])*
@@ -53,17 +51,22 @@ macro_rules! name_enum {
         impl $name {
             /// Every value, in declaration order.
             pub const ALL: &'static [$name] = &[$($name::$v),+];
+            /// What a value is called in messages.
+            #[allow(dead_code)]
+            pub(crate) const WHAT: &'static str = $what;
+            /// The names accepted, for messages.
+            #[allow(dead_code)]
+            pub(crate) const EXPECTED: &'static str = $expected;
             /// The stable name stored in the database.
             pub fn as_str(self) -> &'static str {
                 match self { $($name::$v => $s),+ }
             }
-        }
-        impl std::str::FromStr for $name {
-            type Err = $crate::error::Error;
-            fn from_str(s: &str) -> $crate::error::Result<Self> {
+            /// The value a stored name stands for (`FromStr`, which fails with the crate's
+            /// error, is derived from it in [`crate::error`]).
+            pub(crate) fn from_name(s: &str) -> Option<Self> {
                 match s {
-                    $($s => Ok($name::$v),)+
-                    other => Err($crate::error::Error::invalid($what, $expected, other)),
+                    $($s => Some($name::$v),)+
+                    _ => None,
                 }
             }
         }
@@ -80,7 +83,9 @@ macro_rules! name_enum {
         impl<'de> serde::Deserialize<'de> for $name {
             fn deserialize<D: serde::Deserializer<'de>>(d: D) -> ::core::result::Result<Self, D::Error> {
                 let s = <String as serde::Deserialize>::deserialize(d)?;
-                s.parse().map_err(serde::de::Error::custom)
+                $name::from_name(&s).ok_or_else(|| {
+                    serde::de::Error::custom(format!("invalid {}: expected {}, got `{s}`", $what, $expected))
+                })
             }
         }
     };
@@ -144,6 +149,7 @@ name_enum!(
 );
 
 /// Priority 1 (very low) to 5 (very high); 3 "normal" is the default (R-SR-6, seed 001).
+/// Made by [`Priority::new`] (in [`crate::error`], as it fails with the crate's error).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Priority(u8);
 
@@ -151,13 +157,9 @@ impl Priority {
     /// 3, "normal".
     pub const NORMAL: Priority = Priority(3);
 
-    /// A priority from 1 to 5.
-    pub fn new(p: u8) -> Result<Self> {
-        if (1..=5).contains(&p) {
-            Ok(Priority(p))
-        } else {
-            Err(Error::invalid("priority", "1..=5", p))
-        }
+    /// A priority from 1 to 5; `None` otherwise.
+    pub(crate) fn checked(p: u8) -> Option<Self> {
+        (1..=5).contains(&p).then_some(Priority(p))
     }
 
     /// The numeric value, 1 to 5.
@@ -210,7 +212,7 @@ pub(crate) fn from_ms(ms: i64) -> DateTime<Utc> {
 
 /// Reads a flag column: PostgreSQL `BOOLEAN`, SQLite `INTEGER` 0/1 (the `Any` driver decodes
 /// the latter only as an integer).
-pub(crate) fn flag(row: &sqlx::any::AnyRow, column: &str) -> Result<bool> {
+pub(crate) fn flag(row: &sqlx::any::AnyRow, column: &str) -> Result<bool, sqlx::Error> {
     use sqlx::Row;
     match row.try_get::<bool, _>(column) {
         Ok(b) => Ok(b),

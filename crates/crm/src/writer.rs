@@ -1,15 +1,17 @@
 //! The SQLite ticket writer: one thread, one connection, group commit.
 //!
 //! [`Store::create_ticket`](crate::Store::create_ticket) on SQLite hands its ticket to this
-//! thread instead of running four statements through sqlx's connection worker (each a
+//! thread instead of running its statements through sqlx's connection worker (each a
 //! round trip between threads: measured, the wake-ups cost more than SQLite's work). The
 //! thread takes every create waiting, runs them in one `BEGIN IMMEDIATE` transaction — each
 //! inside its own savepoint, so one create's failure (a queue that does not exist, say)
 //! rolls back that create alone and is answered to its caller alone — commits once, and
-//! answers each caller with its ticket's id and number. Numbers stay unique and in order:
-//! each create increments the day's counter in the database, inside the transaction, as the
-//! sqlx path does, so other processes and the sqlx writer interleave safely (SQLite's write
-//! lock, waited for up to the busy timeout).
+//! answers each caller with its ticket. What a create writes is not this module's: each is
+//! a [`TicketInsert`], run here with [`TicketInsert::run_sqlite`] — the same statements and
+//! values as through sqlx — so numbers stay unique and in order whichever path a create
+//! takes: each increments the day's counter in the database, inside the transaction, so
+//! other processes and the store's sqlx transactions interleave safely (SQLite's write lock,
+//! waited for up to the busy timeout).
 //!
 //! A caller's create is durable (committed, `synchronous = NORMAL` in WAL mode as the pool)
 //! before its answer arrives. The thread ends when the last [`Store`](crate::Store) clone
@@ -26,16 +28,12 @@
 use std::sync::mpsc;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use tokio::sync::oneshot;
 
 use crate::error::{Error, Result};
-use crate::lifecycle::State;
-use crate::number::{day_key, format_number};
-use crate::sla::TicketSla;
-use crate::store::Settings;
-use crate::tickets::NewTicket;
-use crate::types::to_ms;
+use crate::settings::Settings;
+use crate::ticket::Ticket;
+use crate::ticket_insert::TicketInsert;
 
 /// Most creates committed in one transaction.
 const MAX_GROUP: usize = 512;
@@ -43,22 +41,10 @@ const MAX_GROUP: usize = 512;
 /// How often the checkpoint thread folds the write-ahead log into the database file.
 pub(crate) const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 
-/// One create for the writer thread: everything decided by the caller but the number.
+/// One create for the writer thread.
 struct CreateJob {
-    new: NewTicket,
-    queue: Option<i64>,
-    actor: Option<i64>,
-    now: DateTime<Utc>,
-    clocks: TicketSla,
-    reply: oneshot::Sender<Result<Created>>,
-}
-
-/// What the writer answers: the new row's id and number, and its queue.
-#[derive(Debug)]
-pub(crate) struct Created {
-    pub id: i64,
-    pub number: String,
-    pub queue: i64,
+    insert: TicketInsert,
+    reply: oneshot::Sender<Result<Ticket>>,
 }
 
 /// The handle the store keeps; sending fails once the thread is gone.
@@ -89,8 +75,6 @@ impl Writer {
         let ctx = Context {
             path,
             busy: settings.acquire_timeout,
-            system: settings.system_id,
-            tz: settings.time_zone,
         };
         let (checkpoints, stop) = mpsc::channel::<()>();
         let (path, busy) = (ctx.path.clone(), ctx.busy);
@@ -108,25 +92,10 @@ impl Writer {
         })
     }
 
-    /// Queues a create of `new` (in `queue`, `None`: `raw`) by `actor` at `now` with
-    /// `clocks`, and waits for its commit.
-    pub(crate) async fn create(
-        &self,
-        new: NewTicket,
-        queue: Option<i64>,
-        actor: Option<i64>,
-        now: DateTime<Utc>,
-        clocks: TicketSla,
-    ) -> Result<Created> {
+    /// Queues `insert` and waits for its commit.
+    pub(crate) async fn create(&self, insert: TicketInsert) -> Result<Ticket> {
         let (reply, answer) = oneshot::channel();
-        let job = CreateJob {
-            new,
-            queue,
-            actor,
-            now,
-            clocks,
-            reply,
-        };
+        let job = CreateJob { insert, reply };
         self.jobs.send(job).map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?
     }
@@ -160,8 +129,6 @@ fn db_error(e: rusqlite::Error) -> Error {
 struct Context {
     path: String,
     busy: Duration,
-    system: crate::number::SystemId,
-    tz: chrono_tz::Tz,
 }
 
 fn open(ctx: &Context) -> rusqlite::Result<rusqlite::Connection> {
@@ -225,7 +192,7 @@ fn run(ctx: Context, rx: mpsc::Receiver<CreateJob>) {
             }
         }
         let Some(c) = conn.as_mut() else { continue };
-        let answers = commit_group(&ctx, c, &group);
+        let answers = commit_group(c, &group);
         if answers.is_err() {
             // The connection may be in a bad state (I/O error): open a fresh one next time.
             let _ = c.execute_batch("ROLLBACK");
@@ -260,15 +227,14 @@ fn run(ctx: Context, rx: mpsc::Receiver<CreateJob>) {
 
 /// One transaction for the whole group; the outer error fails them all (nothing committed).
 fn commit_group(
-    ctx: &Context,
     conn: &mut rusqlite::Connection,
     group: &[CreateJob],
-) -> rusqlite::Result<Vec<Result<Created>>> {
+) -> rusqlite::Result<Vec<Result<Ticket>>> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let mut answers = Vec::with_capacity(group.len());
     for job in group {
         tx.execute_batch("SAVEPOINT create_ticket")?;
-        match create_one(ctx, &tx, job) {
+        match job.insert.run_sqlite(&tx) {
             Ok(created) => {
                 tx.execute_batch("RELEASE create_ticket")?;
                 answers.push(Ok(created));
@@ -281,67 +247,6 @@ fn commit_group(
     }
     tx.commit()?;
     Ok(answers)
-}
-
-/// The statements of [`crate::Store::create_ticket`]'s sqlx path, on this connection.
-fn create_one(
-    ctx: &Context,
-    tx: &rusqlite::Transaction<'_>,
-    job: &CreateJob,
-) -> rusqlite::Result<Created> {
-    let day = job.now.with_timezone(&ctx.tz).date_naive();
-    let counter: i64 = tx
-        .prepare_cached(
-            "INSERT INTO ticket_counter (day, counter) VALUES (?1, 1) \
-             ON CONFLICT (day) DO UPDATE SET counter = ticket_counter.counter + 1 \
-             RETURNING counter",
-        )?
-        .query_row([day_key(day)], |r| r.get(0))?;
-    let number = format_number(day, ctx.system, counter as u64);
-    let queue = match job.queue {
-        Some(q) => q,
-        None => tx
-            .prepare_cached("SELECT id FROM queues WHERE name = 'raw'")?
-            .query_row([], |r| r.get(0))?,
-    };
-    let new = &job.new;
-    let now = to_ms(job.now);
-    let ms = |t: Option<DateTime<Utc>>| t.map(to_ms);
-    tx.prepare_cached(
-        "INSERT INTO tickets (number, title, queue_id, state, locked, owner_id, \
-         responsible_id, priority, ticket_type, channel, customer_id, call_id, service_area, \
-         created, changed, first_response_due, update_due, update_from, solution_due, \
-         sla_next_due) \
-         VALUES (?1, ?2, ?3, ?4, 0, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13, ?14, ?15, \
-         ?16, ?17, ?18)",
-    )?
-    .execute(rusqlite::params![
-        number,
-        new.title,
-        queue,
-        State::New.as_str(),
-        new.owner.map(|u| u.0),
-        new.responsible.map(|u| u.0),
-        i64::from(new.priority.get()),
-        new.ticket_type.as_str(),
-        new.channel.as_str(),
-        new.customer.map(|c| c.0),
-        new.call_id,
-        new.service_area,
-        now,
-        ms(job.clocks.first_response_due),
-        ms(job.clocks.update_due),
-        ms(job.clocks.update_from),
-        ms(job.clocks.solution_due),
-        ms(job.clocks.next_due(State::New)),
-    ])?;
-    let id = tx.last_insert_rowid();
-    tx.prepare_cached(
-        "INSERT INTO ticket_history (ticket_id, at, actor_id, kind, old_value, new_value, note) \
-         VALUES (?1, ?2, ?3, 'created', NULL, ?4, NULL)",
-    )?
-    .execute(rusqlite::params![id, now, job.actor, number])?;
-    Ok(Created { id, number, queue })
 }
 
 #[cfg(test)]

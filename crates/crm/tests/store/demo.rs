@@ -1,9 +1,8 @@
 //! Demo data, SIP credentials and the synthetic ticket generator.
 
 use crm::credentials::{ha1_md5, ha1_sha256};
-use crm::{
-    Access, Actor, DemoOptions, Role, State, Store, TicketQuery, generate_tickets, load_demo_data,
-};
+use crm::{Access, Actor, Role, State, Store, TicketQuery};
+use crm_fixtures::{DemoOptions, generate_tickets, load_demo_data};
 
 use crate::common::{both, t0};
 

@@ -14,12 +14,7 @@
 //! | `admin` | `demo-admin` | admin | (every queue) |
 
 use chrono::{DateTime, Utc};
-
-use crate::access::{Access, Role};
-use crate::customers::NewCustomer;
-use crate::error::{Error, Result};
-use crate::store::Store;
-use crate::types::{Actor, CustomerId, QueueId};
+use crm::{Access, Actor, Error, NewCustomer, QueueId, Result, Role, Store};
 
 /// The demo's queues and whether each is second level (R-SR-11). `voicemail` collects the
 /// out-of-hours messages (R-VM-1), worked by the back office.
@@ -219,7 +214,7 @@ pub async fn load_demo_data(store: &Store, options: &DemoOptions) -> Result<Demo
             report.customers.push(c.full_name.to_string());
         }
     }
-    if options.sample_tickets > 0 && ticket_count(store).await? == 0 {
+    if options.sample_tickets > 0 && store.ticket_count().await? == 0 {
         let made =
             crate::synth::generate_tickets(store, options.sample_tickets, options.seed, 1, now)
                 .await?;
@@ -232,28 +227,17 @@ async fn queue_id(store: &Store, name: &str) -> Result<QueueId> {
     store
         .queue_by_name(name)
         .await?
-        .ok_or_else(|| Error::not_found("queue", name))
-}
-
-/// How many tickets the store holds.
-pub(crate) async fn ticket_count(store: &Store) -> Result<u64> {
-    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tickets")
-        .fetch_one(&store.pool)
-        .await?;
-    Ok(n as u64)
+        .ok_or_else(|| Error::NotFound {
+            what: "queue",
+            key: name.to_string(),
+        })
 }
 
 /// Creates the customer unless one has its phone; makes sure its PIN finds it. Looks up
 /// without the audited readers so that a run that finds everything writes nothing. Returns
 /// whether anything was written.
 async fn ensure_customer(store: &Store, c: &DemoCustomer, now: DateTime<Utc>) -> Result<bool> {
-    let by_phone: Option<i64> = sqlx::query_scalar(
-        "SELECT c.id FROM customers c JOIN customer_phones p ON p.customer_id = c.id \
-         WHERE p.e164 = $1 ORDER BY c.guest, c.id LIMIT 1",
-    )
-    .bind(c.phone)
-    .fetch_optional(&store.pool)
-    .await?;
+    let by_phone = store.customer_id_with_phone(c.phone).await?;
     let Some(id) = by_phone else {
         store
             .create_customer(
@@ -271,15 +255,12 @@ async fn ensure_customer(store: &Store, c: &DemoCustomer, now: DateTime<Utc>) ->
             .await?;
         return Ok(true);
     };
-    let by_pin: Option<i64> = sqlx::query_scalar("SELECT id FROM customers WHERE pin_hmac = $1")
-        .bind(store.pin_hmac(c.pin)?)
-        .fetch_optional(&store.pool)
-        .await?;
+    let by_pin = store.customer_id_with_pin(c.pin).await?;
     if by_pin == Some(id) {
         return Ok(false);
     }
     store
-        .set_customer_pin(CustomerId(id), c.pin, Actor::System, now)
+        .set_customer_pin(id, c.pin, Actor::System, now)
         .await?;
     Ok(true)
 }
@@ -304,7 +285,7 @@ mod tests {
         for c in DEMO_CUSTOMERS {
             assert!(c.email.ends_with("@example.org"));
             assert_eq!(
-                crate::customers::normalize_phone(c.phone, None).unwrap(),
+                crm::customers::normalize_phone(c.phone, None).unwrap(),
                 c.phone
             );
         }

@@ -9,28 +9,21 @@
 //! write the same tickets whatever the number of writers (ids and ticket numbers follow the
 //! order in which concurrent writers commit).
 //!
-//! Tickets are written through the same code as [`Store::create_ticket`],
-//! [`Store::add_article`] and [`Store::act`] (numbers, history, full-text index, life-cycle
-//! checks), batched [`BATCH`] per transaction. Creation times are spread evenly over the
+//! Tickets are written with [`Store::import_tickets`], through the same code as
+//! [`Store::create_ticket`], [`Store::add_article`] and [`Store::act`] (numbers, history,
+//! full-text index, life-cycle checks), batched [`BATCH`] per transaction. Creation times are spread evenly over the
 //! [`SPAN_DAYS`] days up to `now`; nothing is dated after `now` except pending-reminder times.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
+use crm::{
+    Action, Actor, ArticleKind, Channel, CustomerId, ImportedTicket, NewArticle, NewCustomer,
+    NewTicket, Priority, QueueId, Result, Store, TicketType, UserId,
+};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use sqlx::Row;
-
-use crate::articles::NewArticle;
-use crate::customers::NewCustomer;
-use crate::error::Result;
-use crate::lifecycle::Action;
-use crate::store::Store;
-use crate::tickets::NewTicket;
-use crate::types::{
-    Actor, ArticleKind, Channel, CustomerId, Priority, QueueId, TicketType, UserId,
-};
 
 /// Tickets per transaction.
 pub const BATCH: u64 = 200;
@@ -223,40 +216,12 @@ impl Pool {
             .map(|q| q.id)
             .filter(|q| *q != raw)
             .collect();
-        let sql = format!(
-            "SELECT id FROM users WHERE active = {} AND role IN ('agent_first_level', \
-             'agent_second_level') ORDER BY id",
-            store.true_literal()
-        );
-        let agents = sqlx::query_scalar::<_, i64>(&sql)
-            .fetch_all(&store.pool)
-            .await?
-            .into_iter()
-            .map(UserId)
-            .collect();
-        let sql = format!(
-            "SELECT p.user_id, p.queue_id FROM queue_permissions p JOIN users u \
-             ON u.id = p.user_id WHERE p.can_write = {t} AND u.active = {t} \
-             ORDER BY p.queue_id, p.user_id",
-            t = store.true_literal()
-        );
+        let agents = store.active_agents().await?;
         let mut writers: HashMap<QueueId, Vec<UserId>> = HashMap::new();
-        for row in sqlx::query(&sql).fetch_all(&store.pool).await? {
-            writers
-                .entry(QueueId(row.try_get("queue_id")?))
-                .or_default()
-                .push(UserId(row.try_get("user_id")?));
+        for (queue, user) in store.write_grants().await? {
+            writers.entry(queue).or_default().push(user);
         }
-        let customers = sqlx::query(
-            "SELECT id, COALESCE(email, full_name) AS sender FROM customers \
-             WHERE guest = $1 ORDER BY id",
-        )
-        .bind(false)
-        .fetch_all(&store.pool)
-        .await?
-        .iter()
-        .map(|r| Ok((CustomerId(r.try_get("id")?), r.try_get("sender")?)))
-        .collect::<Result<_>>()?;
+        let customers = store.customer_senders().await?;
         Ok(Pool {
             queues,
             raw,
@@ -383,8 +348,14 @@ fn plan(pool: &Pool, seed: u64, index: u64, n: u64, now: DateTime<Utc>) -> Plan 
     }
 }
 
-/// Adds synthetic customers (invented names, `example.org` e-mails, `+39 06 99…` phones):
-/// one per 20 tickets, at most 500.
+/// The `i`-th of the numbers Ofcom keeps for drama, never given to a subscriber
+/// (+44 20 7946 0000 to 0999); `i` below 1,000.
+pub fn drama_number(i: u64) -> String {
+    format!("+442079460{:03}", i % 1000)
+}
+
+/// Adds synthetic customers (invented names, `example.org` e-mails, numbers from a range
+/// kept for fiction, see [`drama_number`]): one per 20 tickets, at most 500.
 async fn add_customers(store: &Store, n: u64, seed: u64, now: DateTime<Utc>) -> Result<u64> {
     let count = (n / 20).min(500);
     let mut rng = rng_for(seed, u64::MAX);
@@ -403,7 +374,7 @@ async fn add_customers(store: &Store, n: u64, seed: u64, now: DateTime<Utc>) -> 
                     full_name: format!("{first} {last}"),
                     organisation: None,
                     email: Some(email),
-                    phones: vec![format!("+390699{:06}", rng.random_range(0..1_000_000))],
+                    phones: vec![drama_number(i)],
                     pin: None,
                     guest: false,
                 },
@@ -440,19 +411,14 @@ pub async fn generate_tickets(
                 write_batch(&store, &pool, seed, range, n, now).await?;
                 b += writers;
             }
-            Ok::<_, crate::Error>(())
+            Ok::<_, crm::Error>(())
         });
     }
     while let Some(joined) = tasks.join_next().await {
-        joined.map_err(|e| crate::Error::Journal(format!("generator task failed: {e}")))??;
+        joined.map_err(|e| crm::Error::Journal(format!("generator task failed: {e}")))??;
     }
-    // A bulk load: refresh the planner's statistics now rather than when autovacuum (or
-    // SQLite's next `PRAGMA optimize`) gets to it.
-    let analyze = match store.backend {
-        crate::Backend::Sqlite => "PRAGMA optimize",
-        crate::Backend::Postgres => "ANALYZE",
-    };
-    sqlx::query(analyze).execute(&store.pool).await?;
+    // A bulk load: refresh the planner's statistics now.
+    store.refresh_statistics().await?;
     Ok(SynthReport {
         tickets: n,
         customers,
@@ -467,30 +433,18 @@ async fn write_batch(
     n: u64,
     now: DateTime<Utc>,
 ) -> Result<()> {
-    let mut tx = store.begin_write().await?;
-    for i in range {
-        let p = plan(pool, seed, i, n, now);
-        let id = store
-            .create_in_tx(&mut tx, &p.new, Actor::System, p.created)
-            .await?
-            .id;
-        store
-            .add_article_in_tx(&mut tx, id, Actor::System, &p.article, p.created)
-            .await?;
-        for (who, action, at) in &p.actions {
-            let changes = store
-                .act_in_tx(&mut tx, id, *who, action, *at, None)
-                .await?;
-            if let Action::Close { successful } = action
-                && !changes.is_empty()
-            {
-                store
-                    .close_children_in_tx(&mut tx, id, *successful, *at)
-                    .await?;
+    let batch: Vec<ImportedTicket> = range
+        .map(|i| {
+            let p = plan(pool, seed, i, n, now);
+            ImportedTicket {
+                ticket: p.new,
+                created: p.created,
+                articles: vec![p.article],
+                actions: p.actions,
             }
-        }
-    }
-    tx.commit().await?;
+        })
+        .collect();
+    store.import_tickets(&batch).await?;
     Ok(())
 }
 
@@ -543,6 +497,17 @@ mod tests {
         assert_eq!(queues.len(), 3, "raw and both queues");
         assert_eq!(channels.len(), Channel::ALL.len());
         assert!(finals.len() >= 5, "{finals:?}");
+    }
+
+    #[test]
+    fn phones_are_fictional_and_distinct() {
+        let numbers: std::collections::HashSet<_> = (0..500).map(drama_number).collect();
+        assert_eq!(numbers.len(), 500);
+        assert!(
+            numbers
+                .iter()
+                .all(|n| n.starts_with("+442079460") && n.len() == 13)
+        );
     }
 
     #[test]
