@@ -262,4 +262,23 @@ mod tests {
         assert_eq!(problems[1].path, "sla.sweep_s");
         assert!(c.queue_targets().is_empty());
     }
+
+    #[test]
+    fn the_demo_gives_its_queues_escalation_targets() {
+        #[derive(Deserialize)]
+        struct Demo {
+            sla: SlaConfig,
+        }
+        let demo: Demo = toml::from_str(include_str!("../../../config/demo.toml")).unwrap();
+        assert!(demo.sla.validate().is_empty());
+        let targets = demo.sla.queue_targets();
+        let names: Vec<_> = targets.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            names,
+            ["altro", "cittadini", "raw", "secondo-livello", "tecnica"]
+        );
+        let (_, second) = &targets[3];
+        assert_eq!(second.update, Some(chrono::Duration::minutes(480)));
+        assert_eq!(second.sla.solution, Some(chrono::Duration::minutes(2880)));
+    }
 }

@@ -232,4 +232,12 @@ mod tests {
                 .is_none()
         );
     }
+
+    #[test]
+    fn allow_from_takes_networks() {
+        let sip: SipSection =
+            toml::from_str("allow_from = [\"192.0.2.0/24\", \"::1/128\"]").unwrap();
+        assert_eq!(sip.allow_from.len(), 2);
+        assert!(toml::from_str::<SipSection>("allow_from = [\"192.0.2.300/24\"]").is_err());
+    }
 }
