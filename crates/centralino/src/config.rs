@@ -330,13 +330,8 @@ fn section_at(text: &str, line: usize) -> Option<String> {
 }
 
 /// The line of the value at a dotted `path` (`ivr.nodes.main.options.1`,
-/// `acd.agents[2].queues[0]`), or of its nearest enclosing item that exists: for problems
-/// found after parsing.
-pub fn locate_path(text: &str, path: &str) -> Option<usize> {
-    locate(text, path).map(|(line, _)| line)
-}
-
-/// [`locate_path`], and whether the whole path was found (not only an enclosing item).
+/// `acd.agents[2].queues[0]`), or of its nearest enclosing item that exists, and whether the
+/// whole path was found: for problems found after parsing.
 fn locate(text: &str, path: &str) -> Option<(usize, bool)> {
     use toml::de::{DeTable, DeValue};
     let root = DeTable::parse(text).ok()?;
@@ -384,6 +379,10 @@ fn locate(text: &str, path: &str) -> Option<(usize, bool)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn locate_path(text: &str, path: &str) -> Option<usize> {
+        locate(text, path).map(|(line, _)| line)
+    }
 
     #[test]
     fn the_demo_configuration_is_valid() {
