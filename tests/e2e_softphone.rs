@@ -232,8 +232,18 @@ fn baresip_walks_the_demo_pin_path() {
     press("2");
     step("route tecnica");
     drop(phone); // hang up (the process goes; the server ends the call on RTP timeout or BYE)
+    // The call card is written behind the call by the journaled writer: wait for it to hold
+    // the identification (bounded) rather than race the writer.
     let path = format!("/api/v1/calls?sip_call_id={call_id}");
-    let card = server.api_get(&path, &token);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let card = loop {
+        let card = server.api_get(&path, &token);
+        let written = card["identity"] == "pin" && card["queue"] == "tecnica";
+        if written || std::time::Instant::now() > deadline {
+            break card;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
     assert_eq!(card["identity"], "pin", "{card}");
     assert_eq!(card["queue"], "tecnica", "{card}");
     let steps: Vec<String> = card["ivr_path"]

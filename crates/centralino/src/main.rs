@@ -11,10 +11,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use media::{MediaConfig, MediaEngine, PromptLibrary};
-use sip_gateway::gateway::{Gateway, GatewayConfig};
-use sip_gateway::transaction::TimerConfig;
-use sip_gateway::ua::UserAgentConfig;
+use media::{MediaEngine, PromptLibrary};
+use sip_gateway::gateway::Gateway;
 use switchboard::{AcdHandle, CardWriter, Engines, EventBus, Switchboard};
 use tokio::sync::watch;
 use tracing::{error, info, warn};
@@ -196,17 +194,12 @@ fn load_config(path: Option<&std::path::Path>) -> anyhow::Result<Config> {
 async fn open_store(config: &Config, data: &std::path::Path) -> anyhow::Result<crm::Store> {
     std::fs::create_dir_all(data)
         .with_context(|| format!("cannot create the data directory {}", data.display()))?;
-    let url = config.database_url(data);
+    let url = config.database.url(data);
     let pin_secret = crm::customers::load_or_create_secret(&data.join("pin.key"))
         .with_context(|| format!("cannot read or create {}", data.join("pin.key").display()))?;
-    let settings = crm::Settings {
-        system_id: crm::SystemId::new(config.database.system_id)?,
-        sip_realm: config.registrar.realm.clone(),
-        default_country_code: (!config.database.default_country_code.is_empty())
-            .then(|| config.database.default_country_code.clone()),
-        pin_secret,
-        ..crm::Settings::default()
-    };
+    let settings = config
+        .database
+        .settings(pin_secret, &config.registrar.realm)?;
     crm::Store::connect_with(&url, settings)
         .await
         .with_context(|| format!("cannot open the database {}", redact(&url)))
@@ -258,7 +251,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             info!(?report, "demo data loaded");
         }
     }
-    apply_queue_slas(&store, &config)
+    config
+        .sla
+        .apply(&store)
         .await
         .context("cannot apply the escalation targets of [sla.queues]")?;
     for warning in &config.warnings {
@@ -266,7 +261,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
 
     // The shipped prompts, and over them those administrators uploaded (api/prompts.rs).
-    let prompts_dir = config.prompts_dir();
+    let prompts_dir = config.prompts.dir();
     let uploaded_dir = args.data.join("prompts");
     let prompts = tokio::task::spawn_blocking({
         let (dir, uploaded) = (prompts_dir.clone(), uploaded_dir.clone());
@@ -283,14 +278,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     info!(dir = %prompts_dir.display(), uploaded = %uploaded_dir.display(),
         languages = ?prompts.languages(), "prompts loaded");
 
-    let shards = match config.media.shards {
-        0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
-        n => n,
-    };
+    let shards = config.media.shard_count();
     // The media shards get a runtime of their own, one worker each: a tick serving a thousand
     // legs must never wait behind signalling, HTTP or call tasks (DESIGN.md: media is the hot
     // path). Their sockets are plain non-blocking ones, so other runtimes may hand them legs.
-    let priority = media::ThreadPriority::from(config.media.priority);
+    let priority = config.media.priority;
     let media_runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(shards)
         .thread_name("centralino-media")
@@ -308,34 +300,15 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .context("cannot start the media runtime")?;
     let media = {
         let _runtime = media_runtime.enter();
-        MediaEngine::start(MediaConfig {
-            bind_ip: config.sip.listen.ip(),
-            port_min: config.media.rtp_port_min,
-            port_max: config.media.rtp_port_max,
-            rtp_timeout: (config.media.rtp_timeout_s > 0)
-                .then(|| Duration::from_secs(config.media.rtp_timeout_s)),
-            shards,
-        })
-        .context("cannot start the media engine")?
+        MediaEngine::start(config.media.engine(config.sip.listen.ip()))
+            .context("cannot start the media engine")?
     };
 
-    let (gateway, gateway_events) = Gateway::start(GatewayConfig {
-        listen: config.sip.listen,
-        ua: UserAgentConfig {
-            timers: TimerConfig {
-                t1: Duration::from_millis(config.sip.t1_ms),
-                t2: Duration::from_millis(config.sip.t2_ms),
-                t4: Duration::from_millis(config.sip.t4_ms),
-            },
-            max_calls: config.sip.max_calls,
-            allow_from: config.sip.allow_from.clone(),
-            registrar: config.registrar.enabled.then(|| registrar_config(&config)),
-            credentials: sip_credentials(&store).await?,
-            ..UserAgentConfig::default()
-        },
-    })
-    .await
-    .with_context(|| format!("cannot listen for SIP on {}", config.sip.listen))?;
+    let credentials = sip_credentials(&store).await?;
+    let (gateway, gateway_events) =
+        Gateway::start(config.sip.gateway(&config.registrar, credentials))
+            .await
+            .with_context(|| format!("cannot listen for SIP on {}", config.sip.listen))?;
 
     for number in &config.numbers {
         info!(
@@ -347,7 +320,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     // One bus; its recorded side feeds the one writer of the event log, which also derives
     // the queue log, the console's figures and the event metrics (console::record).
     let (bus, event_log) = EventBus::recorded(events::DEFAULT_CAPACITY, Arc::new(chrono::Utc::now));
-    let tree = build_ivr(&config, &prompts)?;
+    let tree =
+        switchboard::reload::build_ivr(&config.ivr_config(), &prompts).map_err(|problems| {
+            let text: Vec<String> = problems.iter().map(ToString::to_string).collect();
+            anyhow::anyhow!("invalid IVR tree:\n{}", text.join("\n"))
+        })?;
     // One journal for every write a call makes (the voicemail hand-offs included) and for the
     // event log, so an outage keeps their order.
     let journal = Arc::new(crm::JournaledStore::new(
@@ -393,19 +370,20 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             voicemail: Some(voicemail),
         },
     );
-    spawn_escalation_sweep(
+    crm::spawn_escalation_sweep(
         store.clone(),
         bus.clone(),
         chrono::Duration::minutes(config.sla.warn_min as i64),
         Duration::from_secs(config.sla.sweep_s),
     );
-    let reloader = switchboard.ivr_reloader();
+    let reloader = switchboard::Reload {
+        ivr: switchboard.ivr_reloader(),
+        acd: acd.clone(),
+        uploaded: uploaded_dir.clone(),
+    };
     let reload_hook = args.config.clone().map(|path| {
-        let (reloader, acd, store) = (reloader.clone(), acd.clone(), store.clone());
-        let uploaded = uploaded_dir.clone();
-        console::api::ReloadHook(Arc::new(move || {
-            reload(&path, &uploaded, &reloader, &acd, &store)
-        }))
+        let (reloader, store) = (reloader.clone(), store.clone());
+        console::api::ReloadHook(Arc::new(move || reload(&path, &reloader, &store)))
     });
     let app = console::router_with(
         console::AppState {
@@ -424,7 +402,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 args.config.clone(),
                 prompts_dir.clone(),
                 uploaded_dir.clone(),
-                reloader.clone(),
+                reloader.ivr.clone(),
             )),
             figures,
             bus: Some(bus.clone()),
@@ -463,7 +441,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             Signal::Stop => break,
             Signal::Reload => match &args.config {
                 Some(path) => {
-                    let _ = reload(path, &uploaded_dir, &reloader, &acd, &store);
+                    let _ = reload(path, &reloader, &store);
                 }
                 None => info!("SIGHUP: the built-in demo configuration does not change"),
             },
@@ -539,88 +517,32 @@ async fn wait_for_signal() -> Signal {
     }
 }
 
-/// Re-reads the configuration file: a valid one replaces the IVR tree of new calls and the
-/// ACD's queues and agents; calls in progress go on undisturbed. An invalid one changes
+/// Re-reads the configuration file: a valid one goes to the switchboard ([`switchboard::Reload`]:
+/// IVR tree, prompts, ACD) and its escalation targets to the CRM; an invalid one changes
 /// nothing: every problem is returned (and logged).
 fn reload(
     path: &std::path::Path,
-    uploaded_dir: &std::path::Path,
-    reloader: &switchboard::IvrReloader,
-    acd: &AcdHandle,
+    reloader: &switchboard::Reload,
     store: &crm::Store,
 ) -> Result<String, String> {
     let config = Config::load(path).map_err(|errors| {
         error!("reload refused, configuration unchanged:\n{errors}");
         errors.to_string()
     })?;
-    // The prompts in force (shipped and uploaded), reloaded from disk as well.
-    let prompts = match PromptLibrary::load_layers(&[&config.prompts_dir(), uploaded_dir]) {
-        Ok(lib) => Arc::new(lib),
-        Err(e) => {
-            error!("reload refused: prompts cannot be read: {e}");
-            return Err(format!("prompts cannot be read: {e}"));
-        }
-    };
-    let languages = prompts.languages();
-    let known = |name: &str| languages.iter().any(|l| prompts.get(l, name).is_some());
-    match config.ivr_tree(&known) {
-        Ok((tree, _)) => {
-            reloader.replace_prompts(prompts);
-            reloader.replace(tree);
-        }
-        Err(problems) => {
-            let text: Vec<String> = problems.iter().map(ToString::to_string).collect();
-            for problem in &text {
-                error!("reload refused: {problem}");
-            }
-            return Err(text.join("\n"));
-        }
-    }
-    acd.input(acd::Input::Reconfigure(config.acd_config()));
+    reloader.apply(
+        &config.ivr_config(),
+        config.acd_config(),
+        &config.prompts.dir(),
+    )?;
     // New targets apply to tickets created or moved from now on (crm::sla).
-    let (store, sla_config) = (store.clone(), config.clone());
+    let (store, sla) = (store.clone(), config.sla.clone());
     tokio::spawn(async move {
-        if let Err(e) = apply_queue_slas(&store, &sla_config).await {
+        if let Err(e) = sla.apply(&store).await {
             error!("reload: escalation targets not applied: {e:#}");
         }
     });
     info!(file = %path.display(), "configuration reloaded");
     Ok(format!("{} reloaded", path.display()))
-}
-
-/// The IVR tree of the configuration, with its prompts checked against the loaded library.
-fn build_ivr(config: &Config, prompts: &PromptLibrary) -> anyhow::Result<Arc<ivr::Tree>> {
-    let languages = prompts.languages();
-    let known = |name: &str| languages.iter().any(|l| prompts.get(l, name).is_some());
-    match config.ivr_tree(&known) {
-        Ok((tree, _warnings)) => Ok(tree),
-        Err(problems) => {
-            let text: Vec<String> = problems.iter().map(ToString::to_string).collect();
-            anyhow::bail!("invalid IVR tree:\n{}", text.join("\n"))
-        }
-    }
-}
-
-fn registrar_config(config: &Config) -> sip_gateway::registrar::RegistrarConfig {
-    use sip_gateway::auth::Algorithm;
-    let r = &config.registrar;
-    sip_gateway::registrar::RegistrarConfig {
-        realm: r.realm.clone(),
-        algorithms: r
-            .algorithms
-            .iter()
-            .map(|a| {
-                if a == "MD5" {
-                    Algorithm::Md5
-                } else {
-                    Algorithm::Sha256
-                }
-            })
-            .collect(),
-        min_expires: u32::try_from(r.min_expires_s).unwrap_or(u32::MAX),
-        max_expires: u32::try_from(r.max_expires_s).unwrap_or(u32::MAX),
-        ..sip_gateway::registrar::RegistrarConfig::default()
-    }
 }
 
 /// The agents' digest secrets, from the CRM (it keeps no plain passwords).
@@ -642,88 +564,6 @@ async fn sip_credentials(store: &crm::Store) -> anyhow::Result<sip_gateway::auth
     Ok(credentials)
 }
 
-/// Gives every CRM queue the targets `[sla.queues]` names for it, and none to the others; a
-/// name that is no CRM queue yet is logged (a reload after creating it applies them).
-async fn apply_queue_slas(store: &crm::Store, config: &Config) -> anyhow::Result<()> {
-    let targets = config.queue_slas();
-    let queues = store.queues().await?;
-    for queue in &queues {
-        let mine = targets
-            .iter()
-            .find(|(name, _)| *name == queue.name)
-            .map(|(_, t)| t.clone());
-        store.set_queue_sla(queue.id, mine);
-    }
-    for (name, _) in &targets {
-        if !queues.iter().any(|q| &q.name == name) {
-            warn!(queue = %name, "sla.queues: no CRM queue has this name; targets not applied");
-        }
-    }
-    info!(queues = targets.len(), "escalation targets applied");
-    Ok(())
-}
-
-/// Every `period`, asks the store for the clocks due within `warn` and announces on the bus
-/// (`ticket.escalation`) each one that just became due soon or overdue
-/// ([`crm::EscalationWatch`]: once per stage, nothing at start).
-fn spawn_escalation_sweep(
-    store: crm::Store,
-    bus: EventBus,
-    warn: chrono::Duration,
-    period: Duration,
-) {
-    tokio::spawn(async move {
-        let mut watch = crm::EscalationWatch::new();
-        let mut tick = tokio::time::interval(period);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-        loop {
-            tick.tick().await;
-            let found = match store.escalations(chrono::Utc::now(), warn).await {
-                Ok(found) => found,
-                Err(e) => {
-                    warn!("escalation sweep: cannot read the clocks: {e}");
-                    continue;
-                }
-            };
-            let notices = watch.sweep(&found);
-            if notices.is_empty() {
-                continue;
-            }
-            let names: std::collections::HashMap<crm::QueueId, String> = match store.queues().await
-            {
-                Ok(queues) => queues.into_iter().map(|q| (q.id, q.name)).collect(),
-                Err(e) => {
-                    warn!("escalation sweep: cannot read the queues: {e}");
-                    continue;
-                }
-            };
-            for (stage, e) in notices {
-                info!(
-                    ticket = %e.number,
-                    clock = e.kind.as_str(),
-                    stage = stage.as_str(),
-                    due = %e.due,
-                    "escalation"
-                );
-                bus.publish(events::Event::TicketEscalation {
-                    number: e.number,
-                    queue: names.get(&e.queue).cloned().unwrap_or_default(),
-                    clock: match e.kind {
-                        crm::sla::Clock::FirstResponse => events::EscalationClock::FirstResponse,
-                        crm::sla::Clock::Update => events::EscalationClock::Update,
-                        crm::sla::Clock::Solution => events::EscalationClock::Solution,
-                    },
-                    stage: match stage {
-                        crm::sla::Stage::DueSoon => events::EscalationStage::DueSoon,
-                        crm::sla::Stage::Overdue => events::EscalationStage::Overdue,
-                    },
-                    due: e.due,
-                });
-            }
-        }
-    });
-}
-
 /// The prompt routes' view of the product: the two folders, who uses which prompt (read
 /// from the configuration in force: the file again, so a reload counts), and how a new
 /// library reaches the calls.
@@ -740,46 +580,10 @@ fn prompt_admin(
         uploaded,
         in_use: Arc::new(move || {
             let current = path.as_deref().and_then(|p| Config::load(p).ok());
-            prompt_users(current.as_ref().unwrap_or(&fallback))
+            current.as_ref().unwrap_or(&fallback).prompt_users()
         }),
         apply: Arc::new(move |lib| reloader.replace_prompts(Arc::new(lib))),
     }
-}
-
-/// Prompt name → what uses it: the IVR tree, the hold music, the voicemail greeting, and the
-/// prompts the switchboard plays itself (queue announcements with their numbers, notices).
-fn prompt_users(config: &Config) -> std::collections::BTreeMap<String, Vec<String>> {
-    use std::cell::RefCell;
-    let mut users: std::collections::BTreeMap<String, Vec<String>> = Default::default();
-    let asked = RefCell::new(std::collections::BTreeSet::new());
-    // The tree asks about every prompt name it refers to.
-    let _ = config.ivr_tree(&|name| {
-        asked.borrow_mut().insert(name.to_string());
-        true
-    });
-    let mut add = |name: &str, user: &str| {
-        users
-            .entry(name.to_string())
-            .or_default()
-            .push(user.to_string());
-    };
-    for name in asked.into_inner() {
-        add(&name, "IVR tree");
-    }
-    add(&config.call.hold_music, "queues (hold music)");
-    add(&config.voicemail.greeting_prompt, "voicemail (greeting)");
-    for name in switchboard::SYSTEM_PROMPTS {
-        add(name, "queue and voicemail announcements");
-    }
-    for n in [
-        0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19,
-    ]
-    .into_iter()
-    .chain([20, 30, 40, 50, 60, 70, 80, 90, 100])
-    {
-        add(&format!("num_{n}"), "queue announcements (numbers)");
-    }
-    users
 }
 
 #[cfg(test)]

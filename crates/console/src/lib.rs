@@ -14,6 +14,7 @@
 //! before anything is read or changed. Time comes from [`api::ApiConfig::clock`].
 
 pub mod api;
+pub mod config;
 pub mod events;
 pub mod figures;
 pub mod metrics;

@@ -20,6 +20,7 @@
 //! | [`clocks`] | escalation clocks and queue targets on a business calendar |
 //! | [`ticket`] | the ticket, a new ticket, a history row |
 //! | [`settings`] | what a deployment decides: database, system id, time zone, secrets |
+//! | [`config`] | the `[database]` and `[sla]` sections of the configuration, validated |
 //! | **the handle** | |
 //! | [`store`] | connection pools, migrations, write transactions |
 //! | **concerns** (each `impl Store` with its own SQL) | |
@@ -39,6 +40,9 @@
 //! | [`api_queries`] | reads the console's API needs |
 //! | [`import`] | bulk import: tickets with their articles and actions |
 //! | [`journal`] | on-disk journal of call writes while the database is away |
+//!
+//! The escalation sweep (`spawn_escalation_sweep`) checks the clocks periodically and
+//! publishes `ticket.escalation` once per stage.
 //!
 //! One private module inserts tickets (`ticket_insert`: number, row, clocks, call link,
 //! history), run through sqlx or, for API creates on an SQLite file, by the ticket writer
@@ -69,6 +73,7 @@ pub mod articles;
 pub mod assignment;
 pub mod calls;
 pub mod clocks;
+pub mod config;
 pub mod credentials;
 pub mod customers;
 pub mod error;
@@ -83,6 +88,7 @@ pub mod search;
 pub mod settings;
 pub mod sla;
 pub mod store;
+mod sweep;
 pub mod ticket;
 mod ticket_insert;
 pub mod tickets;
@@ -107,6 +113,7 @@ pub use queues::Queue;
 pub use search::{COUNT_CAP, SearchPage, SortBy, TicketQuery};
 pub use sla::{Clock, Escalation, EscalationWatch, QueueSla, QueueTargets, Stage, TicketSla};
 pub use store::{Backend, Settings, Store};
+pub use sweep::spawn_escalation_sweep;
 pub use tickets::{HistoryEntry, NewTicket, Ticket};
 pub use types::{
     Actor, ArticleId, ArticleKind, Channel, CustomerId, Priority, QueueId, TicketId, TicketType,

@@ -64,6 +64,7 @@
 //! the RTP timestamp/sequence relation, because the packet clock, not the caller, decides what
 //! each packet carries.
 
+pub mod config;
 mod engine;
 mod error;
 mod event;

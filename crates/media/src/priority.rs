@@ -17,7 +17,9 @@ use std::io;
 use std::str::FromStr;
 
 /// How the media threads are scheduled.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// In the configuration file: `normal` or `high` (`media.priority`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum ThreadPriority {
     /// As every other thread.
     Normal,

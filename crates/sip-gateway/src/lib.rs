@@ -20,6 +20,7 @@
 //! can be replayed exactly.
 
 pub mod auth;
+pub mod config;
 pub mod gateway;
 pub mod message;
 pub mod registrar;

@@ -11,9 +11,11 @@
 //! routes gateway events to them, so a slow call never delays another.
 
 pub mod card;
+pub mod config;
 mod driver;
 pub mod events;
 pub mod queues;
+pub mod reload;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -31,6 +33,7 @@ use ::call::{AgentLegEvent, Input as CallInput};
 pub use card::CardWriter;
 pub use events::{Event, EventBus, Outcome};
 pub use queues::{AcdHandle, AcdSnapshot};
+pub use reload::{Reload, prompt_users};
 
 /// How calls to one dialled number are handled.
 #[derive(Debug, Clone)]

@@ -1,0 +1,243 @@
+//! The `[sip]` and `[registrar]` sections of the configuration file, their validation, and
+//! the [`GatewayConfig`] they give. The file's envelope (TOML syntax, line numbers, the other
+//! sections) is the application's; this crate owns what its sections say.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::auth::{Algorithm, Credentials};
+use crate::gateway::GatewayConfig;
+use crate::registrar::RegistrarConfig;
+use crate::transaction::TimerConfig;
+use crate::ua::UserAgentConfig;
+
+/// One problem in `[sip]` or `[registrar]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigProblem {
+    /// The key, from the top of the file: `sip.t2_ms`, `registrar.algorithms[1]`.
+    pub path: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for ConfigProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path, self.message)
+    }
+}
+
+fn problem(path: impl Into<String>, message: impl Into<String>) -> ConfigProblem {
+    ConfigProblem {
+        path: path.into(),
+        message: message.into(),
+    }
+}
+
+/// `[sip]`: the trunk's transport, timers and admission.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SipSection {
+    /// UDP and TCP address of the trunk.
+    pub listen: SocketAddr,
+    /// RFC 3261 §17.1.1.1 timer base values, in milliseconds.
+    pub t1_ms: u64,
+    pub t2_ms: u64,
+    pub t4_ms: u64,
+    /// Calls beyond this are refused with 503.
+    pub max_calls: usize,
+    /// Networks allowed to send SIP requests (the PBX/carrier, agents' phones); requests from
+    /// anywhere else are dropped unanswered.
+    pub allow_from: Vec<ipnet::IpNet>,
+}
+
+impl Default for SipSection {
+    fn default() -> Self {
+        SipSection {
+            listen: "127.0.0.1:5060".parse().expect("valid literal"),
+            t1_ms: 500,
+            t2_ms: 4000,
+            t4_ms: 5000,
+            max_calls: 5000,
+            allow_from: vec![
+                "127.0.0.0/8".parse().expect("valid literal"),
+                "::1/128".parse().expect("valid literal"),
+            ],
+        }
+    }
+}
+
+impl SipSection {
+    /// Every problem found; empty means valid.
+    #[must_use]
+    pub fn validate(&self) -> Vec<ConfigProblem> {
+        let mut problems = Vec::new();
+        if self.t1_ms == 0 {
+            problems.push(problem("sip.t1_ms", "must be above 0"));
+        }
+        if self.t2_ms < self.t1_ms {
+            problems.push(problem(
+                "sip.t2_ms",
+                format!("must be at least t1_ms ({} < {})", self.t2_ms, self.t1_ms),
+            ));
+        }
+        if self.allow_from.is_empty() {
+            problems.push(problem(
+                "sip.allow_from",
+                "is empty: no peer could reach the trunk (list the PBX's networks)",
+            ));
+        }
+        if self.max_calls == 0 {
+            problems.push(problem("sip.max_calls", "must be above 0"));
+        }
+        problems
+    }
+
+    /// The gateway's configuration: these settings, the registrar when enabled, and who may
+    /// register.
+    pub fn gateway(&self, registrar: &RegistrarSection, credentials: Credentials) -> GatewayConfig {
+        GatewayConfig {
+            listen: self.listen,
+            ua: UserAgentConfig {
+                timers: TimerConfig {
+                    t1: Duration::from_millis(self.t1_ms),
+                    t2: Duration::from_millis(self.t2_ms),
+                    t4: Duration::from_millis(self.t4_ms),
+                },
+                max_calls: self.max_calls,
+                allow_from: self.allow_from.clone(),
+                registrar: registrar.enabled.then(|| registrar.registrar()),
+                credentials,
+                ..UserAgentConfig::default()
+            },
+        }
+    }
+}
+
+/// `[registrar]`: agents' phones registering to us (RFC 3261 §10, digest authentication).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RegistrarSection {
+    /// Accept REGISTER from agents' phones (their SIP user is their login).
+    pub enabled: bool,
+    /// Digest realm; the CRM keeps each user's digest hashes for it.
+    pub realm: String,
+    /// Challenge algorithms, in order of preference: `SHA-256`, `MD5`. Some phones (and
+    /// SIPp) answer only the first challenge and only MD5.
+    pub algorithms: Vec<String>,
+    pub min_expires_s: u64,
+    pub max_expires_s: u64,
+}
+
+impl Default for RegistrarSection {
+    fn default() -> Self {
+        RegistrarSection {
+            enabled: true,
+            realm: "centralino".into(),
+            algorithms: vec!["MD5".into(), "SHA-256".into()],
+            min_expires_s: 60,
+            max_expires_s: 3600,
+        }
+    }
+}
+
+impl RegistrarSection {
+    /// Every problem found; empty means valid.
+    #[must_use]
+    pub fn validate(&self) -> Vec<ConfigProblem> {
+        self.algorithms
+            .iter()
+            .enumerate()
+            .filter(|(_, a)| !matches!(a.as_str(), "MD5" | "SHA-256"))
+            .map(|(i, a)| {
+                problem(
+                    format!("registrar.algorithms[{i}]"),
+                    format!("'{a}' is not MD5 or SHA-256"),
+                )
+            })
+            .collect()
+    }
+
+    /// The registrar's configuration.
+    pub fn registrar(&self) -> RegistrarConfig {
+        RegistrarConfig {
+            realm: self.realm.clone(),
+            algorithms: self
+                .algorithms
+                .iter()
+                .map(|a| {
+                    if a == "MD5" {
+                        Algorithm::Md5
+                    } else {
+                        Algorithm::Sha256
+                    }
+                })
+                .collect(),
+            min_expires: u32::try_from(self.min_expires_s).unwrap_or(u32::MAX),
+            max_expires: u32::try_from(self.max_expires_s).unwrap_or(u32::MAX),
+            ..RegistrarConfig::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timers_admission_and_algorithms_are_checked() {
+        let sip = SipSection {
+            t1_ms: 0,
+            t2_ms: 0,
+            max_calls: 0,
+            allow_from: Vec::new(),
+            ..SipSection::default()
+        };
+        let paths: Vec<_> = sip.validate().into_iter().map(|p| p.path).collect();
+        assert_eq!(paths, ["sip.t1_ms", "sip.allow_from", "sip.max_calls"]);
+        assert!(SipSection::default().validate().is_empty());
+        let registrar = RegistrarSection {
+            algorithms: vec!["MD5".into(), "SHA1".into()],
+            ..RegistrarSection::default()
+        };
+        let problems = registrar.validate();
+        assert_eq!(problems.len(), 1);
+        assert_eq!(problems[0].path, "registrar.algorithms[1]");
+    }
+
+    #[test]
+    fn the_gateway_gets_the_timers_and_the_registrar_when_enabled() {
+        let gateway = SipSection::default().gateway(
+            &RegistrarSection {
+                algorithms: vec!["SHA-256".into()],
+                ..RegistrarSection::default()
+            },
+            Credentials::default(),
+        );
+        assert_eq!(gateway.ua.timers.t1, Duration::from_millis(500));
+        let registrar = gateway.ua.registrar.expect("enabled by default");
+        assert_eq!(registrar.algorithms, [Algorithm::Sha256]);
+        assert_eq!(registrar.min_expires, 60);
+        let off = RegistrarSection {
+            enabled: false,
+            ..RegistrarSection::default()
+        };
+        assert!(
+            SipSection::default()
+                .gateway(&off, Credentials::default())
+                .ua
+                .registrar
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn allow_from_takes_networks() {
+        let sip: SipSection =
+            toml::from_str("allow_from = [\"192.0.2.0/24\", \"::1/128\"]").unwrap();
+        assert_eq!(sip.allow_from.len(), 2);
+        assert!(toml::from_str::<SipSection>("allow_from = [\"192.0.2.300/24\"]").is_err());
+    }
+}
