@@ -24,6 +24,9 @@ use crate::figures::Figures;
 /// A backlog of this many events waiting for the database is logged (then every doubling).
 const BACKLOG_WARN: usize = 1_000;
 
+/// The most events one transaction of the writer carries.
+const BATCH: usize = 256;
+
 /// The running writer; cheap to clone.
 #[derive(Clone)]
 pub struct EventLogWriter {
@@ -72,7 +75,8 @@ async fn run(
     written: watch::Sender<u64>,
 ) {
     let mut warn_at = BACKLOG_WARN;
-    while let Some(recorded) = log.recv().await {
+    let mut batch: Vec<Recorded> = Vec::with_capacity(BATCH);
+    while log.recv_many(&mut batch, BATCH).await > 0 {
         let backlog = log.len();
         if backlog >= warn_at {
             tracing::warn!(
@@ -83,17 +87,27 @@ async fn run(
         } else if backlog < BACKLOG_WARN / 2 {
             warn_at = BACKLOG_WARN;
         }
-        let logged = logged_event(&boot, &recorded);
-        match store.write(CallWrite::Event(logged)).await {
-            Ok(_) => {}
-            Err(error) => {
-                figures.metrics().event_log_refused();
-                tracing::error!(%error, seq = recorded.seq, kind = recorded.event.kind(),
-                    "event log write refused: the event is not in the log");
+        // What waits is written in one transaction: under load one commit carries many
+        // events, and an idle writer still writes each event as soon as it comes.
+        let rows: Vec<_> = batch.iter().map(|r| logged_event(&boot, r)).collect();
+        if store.write(CallWrite::Events(rows.clone())).await.is_err() {
+            // Refused (a bug, not an outage: that is journaled): one by one, so only the
+            // event at fault is missing (appending is idempotent by event id).
+            for (row, recorded) in rows.into_iter().zip(&batch) {
+                if let Err(error) = store.write(CallWrite::Event(row)).await {
+                    figures.metrics().event_log_refused();
+                    tracing::error!(%error, seq = recorded.seq, kind = recorded.event.kind(),
+                        "event log write refused: the event is not in the log");
+                }
             }
         }
-        figures.observe(recorded.at, &recorded.event);
-        let _ = written.send(recorded.seq);
+        for recorded in &batch {
+            figures.observe(recorded.at, &recorded.event);
+        }
+        if let Some(last) = batch.last() {
+            let _ = written.send(last.seq);
+        }
+        batch.clear();
     }
 }
 

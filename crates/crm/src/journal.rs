@@ -58,6 +58,8 @@ pub enum CallWrite {
     },
     /// [`Store::append_event`]: one event of the event log (and its queue log row).
     Event(LoggedEvent),
+    /// [`Store::append_events`]: events of the log in one transaction (the writer's batch).
+    Events(Vec<LoggedEvent>),
     /// [`Store::open_ticket_for_answered_call`].
     OpenTicket {
         /// Call id.
@@ -225,6 +227,9 @@ impl JournaledStore {
             CallWrite::QueueEvent(e) => s.queue_event(e).await?,
             CallWrite::Event(e) => {
                 s.append_event(e).await?;
+            }
+            CallWrite::Events(events) => {
+                s.append_events(events).await?;
             }
             CallWrite::EndCall {
                 call_id,
