@@ -280,25 +280,7 @@ impl Store {
     /// Appends a queue log event (and sets the call card's queue on `enter`).
     pub async fn queue_event(&self, ev: &QueueEvent) -> Result<()> {
         let mut tx = self.begin_write().await?;
-        sqlx::query(
-            "INSERT INTO queue_events (call_id, queue, at, kind, agent, detail) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(&ev.call_id)
-        .bind(&ev.queue)
-        .bind(to_ms(ev.at))
-        .bind(ev.kind.as_str())
-        .bind(ev.agent.clone())
-        .bind(ev.detail.clone())
-        .execute(&mut *tx)
-        .await?;
-        if ev.kind == QueueEventKind::Enter {
-            sqlx::query("UPDATE calls SET queue = $1 WHERE call_id = $2")
-                .bind(&ev.queue)
-                .bind(&ev.call_id)
-                .execute(&mut *tx)
-                .await?;
-        }
+        insert_queue_event_in_tx(&mut tx, ev).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -431,4 +413,32 @@ impl Store {
         tx.commit().await?;
         Ok(t)
     }
+}
+
+/// Writes one queue log row inside `tx` (and sets the call card's queue on `enter`): the one
+/// place queue log rows are inserted.
+pub(crate) async fn insert_queue_event_in_tx(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    ev: &QueueEvent,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO queue_events (call_id, queue, at, kind, agent, detail) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(&ev.call_id)
+    .bind(&ev.queue)
+    .bind(to_ms(ev.at))
+    .bind(ev.kind.as_str())
+    .bind(ev.agent.clone())
+    .bind(ev.detail.clone())
+    .execute(&mut **tx)
+    .await?;
+    if ev.kind == QueueEventKind::Enter {
+        sqlx::query("UPDATE calls SET queue = $1 WHERE call_id = $2")
+            .bind(&ev.queue)
+            .bind(&ev.call_id)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
 }

@@ -342,6 +342,21 @@ impl Store {
         if let Some(id) = known {
             return Ok(Some(CustomerId(id)));
         }
+        let id = self
+            .insert_guest_in_tx(tx, &e164, "guest for answered call", now)
+            .await?;
+        Ok(Some(CustomerId(id)))
+    }
+
+    /// A new guest customer (R-SR-7) with the phone `e164`, audited as created by the system
+    /// with `why`; its id.
+    pub(crate) async fn insert_guest_in_tx(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        e164: &str,
+        why: &str,
+        now: DateTime<Utc>,
+    ) -> Result<i64> {
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO customers (full_name, guest, created, changed) \
              VALUES ($1, $2, $3, $3) RETURNING id",
@@ -353,7 +368,7 @@ impl Store {
         .await?;
         sqlx::query("INSERT INTO customer_phones (customer_id, e164) VALUES ($1, $2)")
             .bind(id)
-            .bind(&e164)
+            .bind(e164)
             .execute(&mut **tx)
             .await?;
         audit_in_tx(
@@ -361,11 +376,11 @@ impl Store {
             Actor::System,
             "create",
             &format!("customer:{id}"),
-            Some("guest for answered call"),
+            Some(why),
             now,
         )
         .await?;
-        Ok(Some(CustomerId(id)))
+        Ok(id)
     }
 
     /// The customer with `phone` (E.164), known ones before guests; the id alone, so the

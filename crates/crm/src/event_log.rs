@@ -11,7 +11,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
-use crate::calls::{QueueEvent, QueueEventKind};
+use crate::calls::{QueueEvent, insert_queue_event_in_tx};
 use crate::error::Result;
 use crate::store::Store;
 use crate::types::{from_ms, to_ms};
@@ -74,25 +74,7 @@ impl Store {
             }
             written += 1;
             if let Some(q) = &e.queue_row {
-                sqlx::query(
-                    "INSERT INTO queue_events (call_id, queue, at, kind, agent, detail) \
-                     VALUES ($1, $2, $3, $4, $5, $6)",
-                )
-                .bind(&q.call_id)
-                .bind(&q.queue)
-                .bind(to_ms(q.at))
-                .bind(q.kind.as_str())
-                .bind(q.agent.clone())
-                .bind(q.detail.clone())
-                .execute(&mut *tx)
-                .await?;
-                if q.kind == QueueEventKind::Enter {
-                    sqlx::query("UPDATE calls SET queue = $1 WHERE call_id = $2")
-                        .bind(&q.queue)
-                        .bind(&q.call_id)
-                        .execute(&mut *tx)
-                        .await?;
-                }
+                insert_queue_event_in_tx(&mut tx, q).await?;
             }
         }
         tx.commit().await?;

@@ -21,6 +21,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::{Any, Row, Transaction};
 
+use crate::access::audit_in_tx;
 use crate::articles::{NewArticle, NewAttachment};
 use crate::error::{Error, Result};
 use crate::lifecycle::State;
@@ -256,24 +257,20 @@ impl Store {
             let id: i64 = row.try_get("id")?;
             let guest = crate::types::flag(&row, "guest")?;
             let name: String = row.try_get("full_name")?;
-            audit_in_tx(tx, "read", id, "by phone", now).await?;
+            audit_in_tx(
+                tx,
+                Actor::System,
+                "read",
+                &format!("customer:{id}"),
+                Some("by phone"),
+                now,
+            )
+            .await?;
             return Ok(Some((CustomerId(id), (!guest).then_some(name))));
         }
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO customers (full_name, guest, created, changed) \
-             VALUES ($1, $2, $3, $3) RETURNING id",
-        )
-        .bind(format!("guest {e164}"))
-        .bind(true)
-        .bind(to_ms(now))
-        .fetch_one(&mut **tx)
-        .await?;
-        sqlx::query("INSERT INTO customer_phones (customer_id, e164) VALUES ($1, $2)")
-            .bind(id)
-            .bind(&e164)
-            .execute(&mut **tx)
+        let id = self
+            .insert_guest_in_tx(tx, &e164, "guest for voicemail", now)
             .await?;
-        audit_in_tx(tx, "create", id, "guest for voicemail", now).await?;
         Ok(Some((CustomerId(id), None)))
     }
 }
@@ -288,24 +285,4 @@ async fn filed_in_tx(
             .fetch_optional(&mut **tx)
             .await?;
     Ok(id.map(TicketId))
-}
-
-async fn audit_in_tx(
-    tx: &mut Transaction<'static, Any>,
-    action: &str,
-    customer: i64,
-    detail: &str,
-    now: DateTime<Utc>,
-) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO audit_log (at, actor_id, action, object, detail) \
-         VALUES ($1, NULL, $2, $3, $4)",
-    )
-    .bind(to_ms(now))
-    .bind(action)
-    .bind(format!("customer:{customer}"))
-    .bind(detail)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
 }
