@@ -36,6 +36,9 @@ command -v baresip >/dev/null || missing+=(baresip)
 # Headless Chromium and its WebDriver for the web console tests (tests/e2e_web.rs).
 command -v chromium >/dev/null || missing+=(chromium)
 command -v chromedriver >/dev/null || missing+=(chromium-driver)
+# The sqlite3 shell holds the CRM's write lock from another process (tests/e2e_ivr.rs: a
+# voicemail left while the database is locked).
+command -v sqlite3 >/dev/null || missing+=(sqlite3)
 if [[ ${#missing[@]} -gt 0 ]]; then
     # tshark asks whether non-root users may capture; answer no, without a prompt.
     if is_root && command -v debconf-set-selections >/dev/null; then
