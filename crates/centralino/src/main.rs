@@ -1,6 +1,7 @@
 //! `centralino`: the contact-center binary (CONTRACT.md, "Command line").
 
 mod config;
+mod prompts;
 
 use std::io::IsTerminal;
 use std::net::SocketAddr;
@@ -388,16 +389,16 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let app = console::router_with(
         console::AppState {
             metrics,
-            telemetry: switchboard.telemetry(),
+            telemetry: Arc::new(switchboard.telemetry()),
             metrics_public: config.http.metrics_public,
             store: store.clone(),
-            acd: Some(acd.clone()),
+            acd: Some(Arc::new(acd.clone())),
             bus: Some(bus.clone()),
             wrap_up: Some(config.acd_config().wrap_up()),
         },
         console::api::ApiConfig {
             reload: reload_hook,
-            prompts: Some(prompt_admin(
+            prompts: Some(prompts::admin(
                 &config,
                 args.config.clone(),
                 prompts_dir.clone(),
@@ -562,28 +563,6 @@ async fn sip_credentials(store: &crm::Store) -> anyhow::Result<sip_gateway::auth
         );
     }
     Ok(credentials)
-}
-
-/// The prompt routes' view of the product: the two folders, who uses which prompt (read
-/// from the configuration in force: the file again, so a reload counts), and how a new
-/// library reaches the calls.
-fn prompt_admin(
-    config: &Config,
-    path: Option<std::path::PathBuf>,
-    shipped: std::path::PathBuf,
-    uploaded: std::path::PathBuf,
-    reloader: switchboard::IvrReloader,
-) -> console::api::prompts::PromptAdmin {
-    let fallback = config.clone();
-    console::api::prompts::PromptAdmin {
-        shipped,
-        uploaded,
-        in_use: Arc::new(move || {
-            let current = path.as_deref().and_then(|p| Config::load(p).ok());
-            current.as_ref().unwrap_or(&fallback).prompt_users()
-        }),
-        apply: Arc::new(move |lib| reloader.replace_prompts(Arc::new(lib))),
-    }
 }
 
 #[cfg(test)]

@@ -26,13 +26,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ::events::EventBus;
+use ::events::live::LiveAcd;
+use ::events::telemetry::TelemetryProbe;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
-use switchboard::TelemetrySource;
 
 pub use figures::Figures;
 pub use metrics::Metrics;
@@ -42,13 +43,13 @@ pub use record::EventLogWriter;
 #[derive(Clone)]
 pub struct AppState {
     pub metrics: Arc<Metrics>,
-    pub telemetry: TelemetrySource,
+    pub telemetry: Arc<dyn TelemetryProbe>,
     /// Serve `/metrics` to non-loopback clients too (CONTRACT.md: loopback only by default).
     pub metrics_public: bool,
     /// The CRM store (tickets, customers, call records).
     pub store: crm::Store,
     /// The ACD (agent states, live queues); `None` where no calls are distributed.
-    pub acd: Option<switchboard::AcdHandle>,
+    pub acd: Option<Arc<dyn LiveAcd>>,
     /// The event bus streamed by `/api/v1/events`; `None`: the stream sends its snapshot only.
     pub bus: Option<EventBus>,
     /// The ACD's wrap-up time, for the agent desktop's countdown (in the stream's snapshot).
@@ -124,7 +125,7 @@ pub fn consoles_with(stream: events::EventStream) -> Router {
 /// `GET /api/v1/health`: 200 `{"status":"ok"}` once SIP, media and the database are up;
 /// 503 with the reason otherwise.
 async fn health(State(state): State<AppState>) -> Response {
-    let telemetry = state.telemetry.snapshot().await;
+    let telemetry = state.telemetry.read().await;
     let reason = if telemetry.sip.is_none() {
         Some("SIP gateway stopped".to_string())
     } else {
@@ -155,9 +156,9 @@ async fn metrics(
         )
             .into_response();
     }
-    let telemetry = state.telemetry.snapshot().await;
+    let telemetry = state.telemetry.read().await;
     let acd = match &state.acd {
-        Some(acd) => acd.snapshot().await,
+        Some(acd) => acd.view().await,
         None => None,
     };
     (

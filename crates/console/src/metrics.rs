@@ -3,12 +3,13 @@
 //! SIP and RTP figures are read from the engines at scrape time and carried into counters.
 
 use ::events::{Event, Outcome};
+use events::live::LiveView;
+use events::telemetry::{Histogram, Telemetry};
 use prometheus::core::Collector;
 use prometheus::{
     Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
     IntGaugeVec, Opts, Registry, TextEncoder,
 };
-use switchboard::{AcdSnapshot, Telemetry};
 
 /// Every metric we expose.
 pub struct Metrics {
@@ -46,12 +47,6 @@ pub struct Metrics {
 /// `le` bounds of the HTTP request duration histogram, in seconds.
 const HTTP_DURATION_BOUNDS: [f64; 12] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
-];
-
-/// `le` bounds of the send-interval histogram, in seconds: fine around the 20 ms tick.
-const SEND_INTERVAL_BOUNDS: [f64; 16] = [
-    0.005, 0.01, 0.015, 0.018, 0.019, 0.02, 0.021, 0.022, 0.025, 0.03, 0.04, 0.05, 0.075, 0.1,
-    0.15, 0.2,
 ];
 
 fn register<C: Collector + Clone + 'static>(registry: &Registry, collector: C) -> C {
@@ -375,7 +370,7 @@ impl Metrics {
     }
 
     /// [`Metrics::render`] with the ACD's live queues and agents.
-    pub fn render_with(&self, telemetry: &Telemetry, acd: Option<&AcdSnapshot>) -> String {
+    pub fn render_with(&self, telemetry: &Telemetry, acd: Option<&LiveView>) -> String {
         if let Some(acd) = acd {
             for q in &acd.queues {
                 self.queue_waiting
@@ -385,8 +380,8 @@ impl Metrics {
                     .with_label_values(&[&q.name])
                     .set(q.oldest_wait.map_or(0.0, |d| d.as_secs_f64()));
             }
-            for state in acd::AgentState::ALL {
-                let n = acd.agents.iter().filter(|a| a.state == state).count();
+            for state in events::AgentStatus::ALL {
+                let n = acd.agents.iter().filter(|a| a.status == state).count();
                 self.agents
                     .with_label_values(&[state.as_str()])
                     .set(n as i64);
@@ -394,28 +389,42 @@ impl Metrics {
         }
         self.calls_active.set(telemetry.calls_active as i64);
         if let Some(sip) = &telemetry.sip {
-            catch_up(&self.sip_auth_failures, sip.ua.auth_failures);
-            if let Some(registrar) = &sip.registrar {
-                self.registered_phones
-                    .set(registrar.registered_users as i64);
+            catch_up(&self.sip_auth_failures, sip.auth_failures);
+            if let Some(registered) = sip.registered_phones {
+                self.registered_phones.set(registered as i64);
             }
             catch_up(&self.sip_received, sip.datagrams_received);
             catch_up(&self.sip_sent, sip.datagrams_sent);
-            catch_up(&self.sip_malformed, sip.ua.malformed);
-            catch_up(&self.sip_denied, sip.ua.denied);
-            self.sip_transactions.set(sip.transactions as i64);
-            let t = &sip.transactions_stats;
+            catch_up(&self.sip_malformed, sip.malformed);
+            catch_up(&self.sip_denied, sip.denied);
+            self.sip_transactions.set(sip.transactions_live as i64);
             for (vec, label, total) in [
-                (&self.sip_transactions_total, "server", t.server_created),
-                (&self.sip_transactions_total, "client", t.client_created),
-                (&self.sip_retransmissions, "sent", t.retransmissions_sent),
+                (
+                    &self.sip_transactions_total,
+                    "server",
+                    sip.server_transactions,
+                ),
+                (
+                    &self.sip_transactions_total,
+                    "client",
+                    sip.client_transactions,
+                ),
+                (&self.sip_retransmissions, "sent", sip.retransmissions_sent),
                 (
                     &self.sip_retransmissions,
                     "absorbed",
-                    t.retransmissions_absorbed,
+                    sip.retransmissions_absorbed,
                 ),
-                (&self.sip_transaction_timeouts, "no_answer", t.timeouts),
-                (&self.sip_transaction_timeouts, "no_ack", t.ack_timeouts),
+                (
+                    &self.sip_transaction_timeouts,
+                    "no_answer",
+                    sip.timeouts_no_answer,
+                ),
+                (
+                    &self.sip_transaction_timeouts,
+                    "no_ack",
+                    sip.timeouts_no_ack,
+                ),
             ] {
                 catch_up(&vec.with_label_values(&[label]), total);
             }
@@ -447,18 +456,17 @@ impl Default for Metrics {
 /// The media engine keeps its own histogram (atomics on the hot path); it is written here in
 /// the exposition format as `centralino_rtp_send_interval_seconds`, so scrapes can be diffed
 /// and `histogram_quantile` works.
-fn send_interval_histogram(out: &mut String, h: &media::IntervalHistogram) {
+fn send_interval_histogram(out: &mut String, h: &Histogram) {
     use std::fmt::Write;
     let name = "centralino_rtp_send_interval_seconds";
     let _ = writeln!(
         out,
         "# HELP {name} Interval between successive send ticks of a media shard (each tick sends every due RTP packet of its legs).\n# TYPE {name} histogram"
     );
-    for bound in SEND_INTERVAL_BOUNDS {
-        let count = h.count_at_most(std::time::Duration::from_secs_f64(bound));
+    for (bound, count) in &h.buckets {
         let _ = writeln!(out, "{name}_bucket{{le=\"{bound}\"}} {count}");
     }
-    let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {}", h.count());
-    let _ = writeln!(out, "{name}_sum {}", h.sum().as_secs_f64());
-    let _ = writeln!(out, "{name}_count {}", h.count());
+    let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {}", h.count);
+    let _ = writeln!(out, "{name}_sum {}", h.sum.as_secs_f64());
+    let _ = writeln!(out, "{name}_count {}", h.count);
 }

@@ -96,7 +96,7 @@ async fn start() -> Env {
         figures,
         ..ApiConfig::default()
     };
-    let api = Api::with_acd(store, config, Some(acd));
+    let api = Api::with_acd(store, config, Some(std::sync::Arc::new(acd)));
     let stream = EventStream::new(api, Some(bus.clone()))
         .with_wrap_up(Some(Duration::from_secs(5)))
         .with_session_check(Duration::from_millis(50));

@@ -74,7 +74,7 @@ async fn state(metrics_public: bool) -> (AppState, Arc<Metrics>, tempfile::TempD
     (
         AppState {
             metrics: metrics.clone(),
-            telemetry: sb.telemetry(),
+            telemetry: Arc::new(sb.telemetry()),
             metrics_public,
             store,
             acd: None,
@@ -203,26 +203,20 @@ async fn the_grafana_dashboard_queries_metrics_we_serve() {
         .await
         .unwrap();
     // Queue series exist once the ACD has a queue.
-    let queue = acd::QueueStats {
+    let queue = events::live::QueueLive {
         name: "generale".into(),
         waiting: 1,
         ringing: 0,
         oldest_wait: Some(std::time::Duration::from_secs(3)),
         agents: Default::default(),
-        answered: 0,
-        answered_within_threshold: 0,
-        abandoned: 0,
-        overflowed: 0,
-        service_level: None,
-        avg_answer_time: None,
         expected_wait: std::time::Duration::from_secs(60),
     };
-    let acd = switchboard::AcdSnapshot {
+    let acd = events::live::LiveView {
         at: std::time::Instant::now(),
         queues: vec![queue],
         agents: Vec::new(),
     };
-    let body = metrics.render_with(&telemetry.snapshot().await, Some(&acd));
+    let body = metrics.render_with(&telemetry.read().await, Some(&acd));
     let mut names: Vec<&str> = dashboard
         .match_indices("centralino_")
         .map(|(i, _)| {

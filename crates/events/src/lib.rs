@@ -14,6 +14,9 @@
 //! stream says; enum fields serialise as their `snake_case` names, so the stream's JSON is the
 //! same whether a field is typed here or was a string before.
 
+pub mod live;
+pub mod telemetry;
+
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};

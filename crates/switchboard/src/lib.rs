@@ -29,10 +29,15 @@ use sip_gateway::ua::{CallRef, OutgoingCall, UaError, UaEvent};
 use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{info, warn};
 
+use ::events::live::PortFuture;
+use ::events::telemetry::{
+    Histogram, MediaFigures, SEND_INTERVAL_BOUNDS, SipFigures, Telemetry, TelemetryProbe,
+};
+
 use ::call::{AgentLegEvent, Input as CallInput};
 pub use card::CardWriter;
 pub use events::{Event, EventBus, Outcome};
-pub use queues::{AcdHandle, AcdSnapshot};
+pub use queues::AcdHandle;
 pub use reload::{Reload, prompt_users};
 
 /// How calls to one dialled number are handled.
@@ -174,16 +179,8 @@ impl Shared {
     }
 }
 
-/// Live figures for metrics and health.
-#[derive(Debug, Clone)]
-pub struct Telemetry {
-    pub calls_active: u64,
-    /// `None` when the gateway has stopped.
-    pub sip: Option<GatewayStats>,
-    pub media: EngineStats,
-}
-
-/// Reads [`Telemetry`] without disturbing calls.
+/// Reads the engines' counters without disturbing calls; the consoles read them through
+/// [`events::telemetry::TelemetryProbe`].
 #[derive(Clone)]
 pub struct TelemetrySource {
     gateway: Gateway,
@@ -195,9 +192,55 @@ impl TelemetrySource {
     pub async fn snapshot(&self) -> Telemetry {
         Telemetry {
             calls_active: self.active.load(Ordering::Relaxed),
-            sip: self.gateway.stats().await,
-            media: self.media.stats(),
+            sip: self.gateway.stats().await.map(sip_figures),
+            media: media_figures(&self.media.stats()),
         }
+    }
+}
+
+impl TelemetryProbe for TelemetrySource {
+    fn read(&self) -> PortFuture<'_, Telemetry> {
+        Box::pin(self.snapshot())
+    }
+}
+
+fn sip_figures(sip: GatewayStats) -> SipFigures {
+    let t = &sip.transactions_stats;
+    SipFigures {
+        datagrams_received: sip.datagrams_received,
+        datagrams_sent: sip.datagrams_sent,
+        malformed: sip.ua.malformed,
+        denied: sip.ua.denied,
+        auth_failures: sip.ua.auth_failures,
+        registered_phones: sip.registrar.map(|r| r.registered_users as u64),
+        transactions_live: sip.transactions as u64,
+        server_transactions: t.server_created,
+        client_transactions: t.client_created,
+        retransmissions_sent: t.retransmissions_sent,
+        retransmissions_absorbed: t.retransmissions_absorbed,
+        timeouts_no_answer: t.timeouts,
+        timeouts_no_ack: t.ack_timeouts,
+        tcp_connections: sip.tcp_connections as u64,
+    }
+}
+
+fn media_figures(media: &EngineStats) -> MediaFigures {
+    let h = &media.send_interval;
+    MediaFigures {
+        legs_active: media.legs_active,
+        rtp_packets_sent: media.rtp_packets_sent,
+        rtp_packets_received: media.rtp_packets_received,
+        rtp_packets_relayed: media.rtp_packets_relayed,
+        rtcp_packets_sent: media.rtcp_packets_sent,
+        late_ticks: media.late_ticks,
+        send_interval: Histogram {
+            buckets: SEND_INTERVAL_BOUNDS
+                .iter()
+                .map(|&bound| (bound, h.count_at_most(Duration::from_secs_f64(bound))))
+                .collect(),
+            count: h.count(),
+            sum: h.sum(),
+        },
     }
 }
 

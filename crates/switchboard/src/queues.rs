@@ -9,8 +9,11 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
-use acd::{AcdEvent, Action, AgentView, CallKey, Input, QueueStats, RequestedState};
+use acd::{AcdError, AcdEvent, Action, AgentView, CallKey, Input, QueueStats, RequestedState};
 use chrono::{DateTime, Utc};
+use events::live::{
+    AgentLive, AgentRequest, AgentsByStatus, LiveAcd, LiveView, PortFuture, QueueLive, Refused,
+};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, info, warn};
 
@@ -32,21 +35,12 @@ enum Command {
         state: RequestedState,
         reply: oneshot::Sender<Result<(), acd::AcdError>>,
     },
-    Snapshot(oneshot::Sender<AcdSnapshot>),
+    Snapshot(oneshot::Sender<LiveView>),
     Transfer {
         call: CallKey,
         queue: String,
         reply: oneshot::Sender<Result<(), acd::AcdError>>,
     },
-}
-
-/// The live view of queues and agents (CONTRACT.md `/api/v1/queues`, `/api/v1/agents`).
-#[derive(Debug, Clone)]
-pub struct AcdSnapshot {
-    /// When it was taken (the instants inside are on the same clock).
-    pub at: Instant,
-    pub queues: Vec<QueueStats>,
-    pub agents: Vec<AgentView>,
 }
 
 /// Talks to the ACD task; cheap to clone.
@@ -113,11 +107,95 @@ impl AcdHandle {
         rx.await.map_err(|_| acd::AcdError::UnknownCall(call))?
     }
 
-    /// The live figures; `None` once the ACD task has stopped.
-    pub async fn snapshot(&self) -> Option<AcdSnapshot> {
+    /// The live view of queues and agents; `None` once the ACD task has stopped.
+    pub async fn snapshot(&self) -> Option<LiveView> {
         let (tx, rx) = oneshot::channel();
         self.commands.send(Command::Snapshot(tx)).ok()?;
         rx.await.ok()
+    }
+}
+
+/// The consoles' view of the ACD (CONTRACT.md `/api/v1/queues`, `/api/v1/agents`, agent
+/// states, transfers), in the event vocabulary's words.
+impl LiveAcd for AcdHandle {
+    fn view(&self) -> PortFuture<'_, Option<LiveView>> {
+        Box::pin(self.snapshot())
+    }
+
+    fn set_state<'a>(
+        &'a self,
+        login: &'a str,
+        request: AgentRequest,
+    ) -> PortFuture<'a, Result<(), Refused>> {
+        let state = match request {
+            AgentRequest::Ready => RequestedState::Ready,
+            AgentRequest::NotReady { reason } => RequestedState::NotReady { reason },
+            AgentRequest::LoggedOut => RequestedState::LoggedOut,
+        };
+        Box::pin(async move {
+            AcdHandle::set_state(self, login, state)
+                .await
+                .map_err(refused)
+        })
+    }
+
+    fn transfer<'a>(
+        &'a self,
+        call_id: &'a str,
+        queue: &'a str,
+    ) -> PortFuture<'a, Result<(), Refused>> {
+        Box::pin(async move {
+            AcdHandle::transfer(self, call_id, queue)
+                .await
+                .map_err(refused)
+        })
+    }
+}
+
+fn refused(error: AcdError) -> Refused {
+    match error {
+        AcdError::UnknownAgent(login) => Refused::UnknownAgent(login),
+        AcdError::UnknownQueue(queue) => Refused::UnknownQueue(queue),
+        AcdError::UnknownCall(call) => Refused::UnknownCall(call.0),
+        other => Refused::Other(other.to_string()),
+    }
+}
+
+/// The engine's figures as the live view.
+fn live_view(at: Instant, queues: Vec<QueueStats>, agents: Vec<AgentView>) -> LiveView {
+    LiveView {
+        at,
+        queues: queues
+            .into_iter()
+            .map(|q| QueueLive {
+                name: q.name,
+                waiting: q.waiting,
+                ringing: q.ringing,
+                oldest_wait: q.oldest_wait,
+                agents: AgentsByStatus {
+                    logged_out: q.agents.logged_out,
+                    ready: q.agents.ready,
+                    ringing: q.agents.ringing,
+                    talking: q.agents.talking,
+                    wrap_up: q.agents.wrap_up,
+                    not_ready: q.agents.not_ready,
+                    available: q.agents.available,
+                },
+                expected_wait: q.expected_wait,
+            })
+            .collect(),
+        agents: agents
+            .into_iter()
+            .map(|a| AgentLive {
+                login: a.login,
+                status: crate::events::status(a.state),
+                reason: a.reason,
+                since: a.since,
+                registered: a.registered,
+                queues: a.queues,
+                current_call: a.current_call.map(|c| c.0),
+            })
+            .collect(),
     }
 }
 
@@ -160,11 +238,7 @@ async fn run(mut engine: acd::Acd, mut commands: mpsc::UnboundedReceiver<Command
                         let _ = reply.send(result);
                     }
                     Some(Command::Snapshot(reply)) => {
-                        let _ = reply.send(AcdSnapshot {
-                            at: now,
-                            queues: engine.queue_stats(now),
-                            agents: engine.agents(now),
-                        });
+                        let _ = reply.send(live_view(now, engine.queue_stats(now), engine.agents(now)));
                     }
                     None => return,
                 }

@@ -7,11 +7,11 @@
 
 use std::time::Instant;
 
-use acd::{AcdError, RequestedState};
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use crm::Role;
+use events::live::{AgentRequest, LiveView, Refused};
 use serde::{Deserialize, Serialize};
 
 use super::auth::{ApiJson, ApiPath};
@@ -26,6 +26,14 @@ pub fn oversees(user: &crm::User) -> bool {
 /// The wall-clock time of an ACD instant taken at `at` (the snapshot's own clock).
 fn wall(now: DateTime<Utc>, at: Instant, then: Instant) -> DateTime<Utc> {
     now - chrono::Duration::from_std(at.saturating_duration_since(then)).unwrap_or_default()
+}
+
+/// The ACD's live view, 503 when it has stopped (or none runs here).
+pub async fn live_view(api: &Api) -> ApiResult<LiveView> {
+    api.acd()?
+        .view()
+        .await
+        .ok_or_else(|| ApiError::Unavailable("the ACD has stopped".into()))
 }
 
 /// One agent as `GET /api/v1/agents` shows it.
@@ -53,25 +61,21 @@ pub async fn list(State(api): State<Api>, caller: Caller) -> ApiResult<Response>
 /// The agents `user` may see: every one for supervisors and admins, themselves otherwise
 /// (also the event stream's snapshot).
 pub async fn agents_for(api: &Api, user: &crm::User) -> ApiResult<Vec<AgentJson>> {
-    let snapshot = api
-        .acd()?
-        .snapshot()
-        .await
-        .ok_or_else(|| ApiError::Unavailable("the ACD has stopped".into()))?;
+    let snapshot = live_view(api).await?;
     let now = api.now();
     let agents: Vec<AgentJson> = snapshot
         .agents
         .into_iter()
         .filter(|a| oversees(user) || a.login == user.login)
         .map(|a| AgentJson {
-            state: a.state.as_str(),
+            state: a.status.as_str(),
             since: wall(now, snapshot.at, a.since),
             seconds_in_state: snapshot.at.saturating_duration_since(a.since).as_secs(),
             login: a.login,
             reason: a.reason,
             registered: a.registered,
             queues: a.queues,
-            current_call: a.current_call.map(|c| c.0),
+            current_call: a.current_call,
         })
         .collect();
     Ok(agents)
@@ -102,14 +106,14 @@ pub async fn set_state(
         )));
     }
     let state = match change.state.as_str() {
-        "ready" => RequestedState::Ready,
-        "not_ready" => RequestedState::NotReady {
+        "ready" => AgentRequest::Ready,
+        "not_ready" => AgentRequest::NotReady {
             reason: change
                 .reason
                 .filter(|r| !r.trim().is_empty())
                 .unwrap_or_else(|| "not ready".into()),
         },
-        "logged_out" => RequestedState::LoggedOut,
+        "logged_out" => AgentRequest::LoggedOut,
         other => {
             return Err(ApiError::invalid(
                 "state",
@@ -123,7 +127,7 @@ pub async fn set_state(
             tracing::info!(agent = %login, by = %caller.user.login, state = %change.state, "agent state set");
             Ok(axum::http::StatusCode::NO_CONTENT.into_response())
         }
-        Err(AcdError::UnknownAgent(_)) => Err(ApiError::NotFound(format!("no agent {login}"))),
+        Err(Refused::UnknownAgent(_)) => Err(ApiError::NotFound(format!("no agent {login}"))),
         Err(e) => Err(ApiError::Conflict(e.to_string())),
     }
 }
@@ -172,17 +176,8 @@ pub async fn queues(State(api): State<Api>, caller: Caller) -> ApiResult<Respons
 /// The ACD queues `user` may see: every one for supervisors and admins, those they serve
 /// otherwise (also the event stream's snapshot).
 pub async fn queues_for(api: &Api, user: &crm::User) -> ApiResult<Vec<QueueJson>> {
-    let snapshot = api
-        .acd()?
-        .snapshot()
-        .await
-        .ok_or_else(|| ApiError::Unavailable("the ACD has stopped".into()))?;
-    let mine: Vec<String> = snapshot
-        .agents
-        .iter()
-        .filter(|a| a.login == user.login)
-        .flat_map(|a| a.queues.clone())
-        .collect();
+    let snapshot = live_view(api).await?;
+    let mine = snapshot.queues_of(&user.login);
     // Live figures from the ACD, today's counters from the event log (they survive a restart).
     let today = api.figures().today(api.now());
     let queues: Vec<QueueJson> = snapshot

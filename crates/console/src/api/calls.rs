@@ -83,16 +83,8 @@ pub async fn transfer(
         }
         Err(e) => return Err(e.into()),
     };
-    let acd = api.acd()?;
-    let snapshot = acd
-        .snapshot()
-        .await
-        .ok_or_else(|| ApiError::Unavailable("the ACD has stopped".into()))?;
-    let talking_with = snapshot
-        .agents
-        .iter()
-        .find(|a| a.current_call.as_ref().is_some_and(|c| c.0 == call_id))
-        .map(|a| a.login.clone());
+    let snapshot = super::agents::live_view(&api).await?;
+    let talking_with = snapshot.agent_on_call(&call_id).map(|a| a.login.clone());
     let oversees = matches!(caller.user.role, crm::Role::Supervisor | crm::Role::Admin);
     if talking_with.as_deref() != Some(caller.user.login.as_str()) && !oversees {
         return Err(ApiError::Forbidden(format!(
@@ -109,7 +101,8 @@ pub async fn transfer(
         }
         None => None,
     };
-    acd.transfer(&call_id, &body.queue)
+    api.acd()?
+        .transfer(&call_id, &body.queue)
         .await
         .map_err(|e| ApiError::Conflict(e.to_string()))?;
     let now = api.now();

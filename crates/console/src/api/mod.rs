@@ -67,6 +67,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{MethodRouter, delete, get, patch, post, put};
 use chrono::{DateTime, Utc};
+use events::live::LiveAcd;
 
 pub use auth::Caller;
 pub use error::ApiError;
@@ -147,7 +148,7 @@ impl Default for ApiConfig {
 struct Inner {
     store: crm::Store,
     /// The ACD, for agent states and live queue figures (absent in store-only setups).
-    acd: Option<switchboard::AcdHandle>,
+    acd: Option<Arc<dyn LiveAcd>>,
     sessions: Mutex<Sessions>,
     config: ApiConfig,
     /// A PHC hash checked when the login is unknown, so both failures cost the same
@@ -168,11 +169,7 @@ impl Api {
     }
 
     /// The API over `store` and the ACD.
-    pub fn with_acd(
-        store: crm::Store,
-        config: ApiConfig,
-        acd: Option<switchboard::AcdHandle>,
-    ) -> Self {
+    pub fn with_acd(store: crm::Store, config: ApiConfig, acd: Option<Arc<dyn LiveAcd>>) -> Self {
         Api {
             inner: Arc::new(Inner {
                 sessions: Mutex::new(Sessions::new(config.session_idle)),
@@ -190,10 +187,10 @@ impl Api {
     }
 
     /// The ACD, or 503 when this node runs none.
-    pub fn acd(&self) -> Result<&switchboard::AcdHandle, ApiError> {
+    pub fn acd(&self) -> Result<&dyn LiveAcd, ApiError> {
         self.inner
             .acd
-            .as_ref()
+            .as_deref()
             .ok_or_else(|| ApiError::Unavailable("no ACD runs here".into()))
     }
 

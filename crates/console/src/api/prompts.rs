@@ -16,6 +16,7 @@ use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -42,8 +43,20 @@ pub struct PromptAdmin {
     pub uploaded: PathBuf,
     /// Prompt name → who uses it (IVR nodes, queues, voicemail), from the configuration.
     pub in_use: Arc<dyn Fn() -> BTreeMap<String, Vec<String>> + Send + Sync>,
-    /// Hands a reloaded library to the calls.
-    pub apply: Arc<dyn Fn(media::PromptLibrary) + Send + Sync>,
+    /// Converts uploads and hands reloaded prompts to the calls.
+    pub engine: Arc<dyn PromptEngine>,
+}
+
+/// What the prompt routes need of the media side: converting an upload to the playback
+/// format, and loading the layers into the prompts calls play.
+pub trait PromptEngine: Send + Sync {
+    /// `bytes` (a WAV file of any rate, width and channels) as an 8 kHz 16-bit mono WAV file,
+    /// with its length; the error says why it is not usable.
+    fn convert(&self, bytes: &[u8], name: &str) -> Result<(Vec<u8>, Duration), String>;
+
+    /// Loads `layers` (the later ones win) and gives them to the calls: playbacks started
+    /// from then on use them. Blocking: it decodes and resamples every prompt.
+    fn reload(&self, layers: &[&Path]) -> Result<(), String>;
 }
 
 impl std::fmt::Debug for PromptAdmin {
@@ -56,25 +69,21 @@ impl std::fmt::Debug for PromptAdmin {
 }
 
 impl PromptAdmin {
-    /// Both layers, the uploaded one over the shipped one.
-    pub fn load(&self) -> Result<media::PromptLibrary, media::MediaError> {
-        media::PromptLibrary::load_layers(&[&self.shipped, &self.uploaded])
-    }
-
     fn file(&self, layer: &Path, lang: &str, name: &str) -> PathBuf {
         layer.join(lang).join(format!("{name}.wav"))
     }
 
-    /// Reloads both layers (decoding and resampling every prompt: off the async workers)
-    /// and gives them to the calls.
-    async fn reload(&self) -> ApiResult<media::PromptLibrary> {
+    /// Reloads both layers, the uploaded one over the shipped one (decoding and resampling
+    /// every prompt: off the async workers), and gives them to the calls.
+    async fn reload(&self) -> ApiResult<()> {
         let this = self.clone();
-        let lib = tokio::task::spawn_blocking(move || this.load())
-            .await
-            .map_err(|e| ApiError::Unavailable(format!("prompts cannot be reloaded: {e}")))?
-            .map_err(|e| ApiError::Unavailable(format!("prompts cannot be reloaded: {e}")))?;
-        (self.apply)(lib.clone());
-        Ok(lib)
+        tokio::task::spawn_blocking(move || {
+            this.engine
+                .reload(&[this.shipped.as_path(), this.uploaded.as_path()])
+        })
+        .await
+        .map_err(|e| ApiError::Unavailable(format!("prompts cannot be reloaded: {e}")))?
+        .map_err(|e| ApiError::Unavailable(format!("prompts cannot be reloaded: {e}")))
     }
 
     /// Every prompt file of both layers, `<lang>/<name>` → (language, name, the file in
@@ -151,11 +160,13 @@ fn checked(lang: &str, name: &str) -> ApiResult<()> {
 }
 
 /// Converts an upload to the playback format; a clear 422 when it is no usable WAV.
-fn convert(bytes: &[u8], name: &str) -> ApiResult<(Vec<u8>, f64)> {
+fn convert(admin: &PromptAdmin, bytes: &[u8], name: &str) -> ApiResult<(Vec<u8>, f64)> {
     if bytes.is_empty() {
         return Err(ApiError::Invalid("the upload is empty".into()));
     }
-    let (wav, length) = media::Prompt::convert_wav(bytes, name)
+    let (wav, length) = admin
+        .engine
+        .convert(bytes, name)
         .map_err(|e| ApiError::Invalid(format!("not a usable WAV file: {e}")))?;
     let seconds = length.as_secs_f64();
     if seconds > MAX_PROMPT_SECONDS {
@@ -298,8 +309,8 @@ pub async fn upload(
         ));
     }
     let (wav, seconds) = {
-        let (body, name) = (body.clone(), name.clone());
-        tokio::task::spawn_blocking(move || convert(&body, &name))
+        let (admin, body, name) = (admin.clone(), body.clone(), name.clone());
+        tokio::task::spawn_blocking(move || convert(&admin, &body, &name))
             .await
             .map_err(|e| ApiError::Unavailable(format!("conversion failed: {e}")))??
     };
@@ -439,9 +450,12 @@ fn wav_files(layer: &Path) -> std::io::Result<Vec<(String, PathBuf)>> {
 pub async fn restore(State(api): State<Api>, caller: Caller, body: Bytes) -> ApiResult<Response> {
     may_change(&caller)?;
     let admin = admin(&api)?;
-    let staged = tokio::task::spawn_blocking(move || stage(&body))
-        .await
-        .map_err(|e| ApiError::Unavailable(format!("restore failed: {e}")))??;
+    let staged = {
+        let admin = admin.clone();
+        tokio::task::spawn_blocking(move || stage(&admin, &body))
+    }
+    .await
+    .map_err(|e| ApiError::Unavailable(format!("restore failed: {e}")))??;
     for (lang, name, wav) in &staged {
         write_atomically(&admin.file(&admin.uploaded, lang, name), wav)
             .map_err(|e| io_error("cannot store a restored prompt", e))?;
@@ -460,7 +474,7 @@ pub async fn restore(State(api): State<Api>, caller: Caller, body: Bytes) -> Api
 }
 
 /// Every entry of a restore archive checked and converted, or the first problem.
-fn stage(body: &[u8]) -> ApiResult<Vec<(String, String, Vec<u8>)>> {
+fn stage(admin: &PromptAdmin, body: &[u8]) -> ApiResult<Vec<(String, String, Vec<u8>)>> {
     let mut staged: Vec<(String, String, Vec<u8>)> = Vec::new();
     let mut archive = tar::Archive::new(body);
     let entries = archive
@@ -489,7 +503,7 @@ fn stage(body: &[u8]) -> ApiResult<Vec<(String, String, Vec<u8>)>> {
             .read_to_end(&mut bytes)
             .map_err(|e| ApiError::Invalid(format!("damaged archive entry {path}: {e}")))?;
         let (wav, _) =
-            convert(&bytes, name).map_err(|e| ApiError::Invalid(format!("{path}: {e}")))?;
+            convert(admin, &bytes, name).map_err(|e| ApiError::Invalid(format!("{path}: {e}")))?;
         staged.push((lang.to_string(), name.to_string(), wav));
     }
     if staged.is_empty() {

@@ -166,15 +166,9 @@ async fn scope_of(api: &Api, user: &crm::User) -> Result<Scope, ApiError> {
     }
     let mut queues = HashSet::new();
     if let Ok(acd) = api.acd()
-        && let Some(snapshot) = acd.snapshot().await
+        && let Some(view) = acd.view().await
     {
-        queues.extend(
-            snapshot
-                .agents
-                .into_iter()
-                .filter(|a| a.login == user.login)
-                .flat_map(|a| a.queues),
-        );
+        queues.extend(view.queues_of(&user.login));
     }
     for q in api.store().queues().await? {
         if api.store().queue_access(user.id, q.id).await?.is_some() {

@@ -179,7 +179,7 @@ async fn fixture(store: Store) -> Fixture {
                 .into_iter()
                 .collect()
         }),
-        apply: Arc::new(move |lib| *sink.lock().unwrap() = Some(lib)),
+        engine: Arc::new(Applied(sink)),
     };
     let bus = events::EventBus::default();
     let config = ApiConfig {
@@ -213,7 +213,7 @@ async fn fixture(store: Store) -> Fixture {
     };
     let engine = acd::Acd::new(acd_config, std::time::Instant::now()).unwrap();
     let acd = switchboard::AcdHandle::spawn(engine, events::EventBus::default());
-    let app = console::api::router(Api::with_acd(store.clone(), config, Some(acd)));
+    let app = console::api::router(Api::with_acd(store.clone(), config, Some(Arc::new(acd))));
     Fixture {
         app,
         store,
@@ -380,5 +380,21 @@ where
         .unwrap();
     if let Err(e) = result {
         std::panic::resume_unwind(e.into_panic());
+    }
+}
+
+/// The media side of the prompt routes: the media engine's converter, and a sink that keeps
+/// the last library handed to the calls.
+struct Applied(Arc<Mutex<Option<media::PromptLibrary>>>);
+
+impl console::api::prompts::PromptEngine for Applied {
+    fn convert(&self, bytes: &[u8], name: &str) -> Result<(Vec<u8>, std::time::Duration), String> {
+        media::Prompt::convert_wav(bytes, name).map_err(|e| e.to_string())
+    }
+
+    fn reload(&self, layers: &[&std::path::Path]) -> Result<(), String> {
+        let library = media::PromptLibrary::load_layers(layers).map_err(|e| e.to_string())?;
+        *self.0.lock().unwrap() = Some(library);
+        Ok(())
     }
 }

@@ -57,7 +57,7 @@ async fn start(
         figures: figures.clone(),
         ..ApiConfig::default()
     };
-    let api = Api::with_acd(store.clone(), config, Some(acd));
+    let api = Api::with_acd(store.clone(), config, Some(Arc::new(acd)));
     Process {
         bus,
         writer,
