@@ -26,7 +26,7 @@ use sip_gateway::ua::{CallRef, IncomingCall, OutgoingCall};
 use tokio::sync::mpsc;
 use tracing::{Instrument, debug, info, info_span, warn};
 
-use crate::Shared;
+use crate::{CallHandles, Lines, Script, Services};
 
 pub(crate) fn params(media: &Negotiated) -> StreamParams {
     StreamParams {
@@ -41,7 +41,7 @@ pub(crate) fn params(media: &Negotiated) -> StreamParams {
 
 /// Starts the task of an incoming call; `inbox` carries everything addressed to it.
 pub(crate) fn spawn(
-    shared: Arc<Shared>,
+    handles: CallHandles,
     call_id: String,
     incoming: IncomingCall,
     input: mpsc::UnboundedReceiver<Input>,
@@ -50,8 +50,14 @@ pub(crate) fn spawn(
     let span = info_span!("call", %call_id, sip_call_id = %incoming.sip_call_id);
     tokio::spawn(
         async move {
-            let settings = shared.settings_for(incoming.dialled.as_deref());
-            let voicemail = &shared.config.voicemail;
+            let CallHandles {
+                lines,
+                script,
+                services,
+                tally,
+            } = handles;
+            let settings = script.settings_for(incoming.dialled.as_deref());
+            let voicemail = &script.voicemail;
             let setup = Setup {
                 id: call_id.clone(),
                 sip_call_id: incoming.sip_call_id.clone(),
@@ -62,20 +68,22 @@ pub(crate) fn spawn(
                     language: settings.language.clone(),
                     answer_delay: settings.answer_delay,
                     max_duration: settings.max_duration,
-                    hold_music: shared.config.hold_music.clone(),
+                    hold_music: script.hold_music.clone(),
                     voicemail: ::call::VoicemailLimits {
                         greeting_prompt: voicemail.greeting_prompt.clone(),
                         max_length: voicemail.max_length,
                         min_length: voicemail.min_length,
                     },
-                    acd: shared.acd.is_some(),
+                    acd: services.acd.is_some(),
                 },
-                tree: shared.ivr_tree(),
+                tree: script.ivr_tree(),
                 wall: Utc::now(),
             };
             let mut driver = Driver {
                 core: ::call::Call::new(setup, Instant::now()),
-                shared: shared.clone(),
+                lines,
+                script,
+                services,
                 call_id,
                 sip: incoming.call,
                 language: settings.language,
@@ -87,7 +95,7 @@ pub(crate) fn spawn(
                 inbox,
             };
             driver.run().await;
-            shared.call_finished();
+            tally.finished();
         }
         .instrument(span),
     );
@@ -95,7 +103,12 @@ pub(crate) fn spawn(
 
 struct Driver {
     core: ::call::Call,
-    shared: Arc<Shared>,
+    /// The gateway, media engine and agents' phones the call's legs go through.
+    lines: Arc<Lines>,
+    /// The prompts it plays.
+    script: Arc<Script>,
+    /// The ACD, CRM, call card, voicemail and bus it hands work to.
+    services: Arc<Services>,
     call_id: String,
     /// The caller's SIP call.
     sip: CallRef,
@@ -188,13 +201,13 @@ impl Driver {
             Command::Acd(c) => self.acd(c).await,
             Command::Crm(c) => self.crm(c),
             Command::Voicemail(c) => self.voicemail(c),
-            Command::Publish(event) => self.shared.bus.publish(event),
+            Command::Publish(event) => self.services.bus.publish(event),
             Command::Finished { .. } => {}
         }
     }
 
     fn gateway(&self, c: GatewayCommand) {
-        let gateway = &self.shared.gateway;
+        let gateway = &self.lines.gateway;
         match c {
             GatewayCommand::Ring => gateway.ring(self.sip),
             GatewayCommand::Answer { local_rtp } => gateway.answer(self.sip, local_rtp),
@@ -211,7 +224,7 @@ impl Driver {
         let now = Instant::now();
         match c {
             MediaCommand::AllocateCaller => {
-                let result = match self.shared.media.allocate().await {
+                let result = match self.lines.media.allocate().await {
                     Ok((leg, events)) => {
                         let addr = leg.local_addr();
                         self.caller_leg = Some(leg);
@@ -236,7 +249,7 @@ impl Driver {
                 let found: Vec<_> = prompts
                     .iter()
                     .filter_map(|name| {
-                        let prompt = self.shared.prompt(&self.language, name);
+                        let prompt = self.script.prompt(&self.language, name);
                         if prompt.is_none() {
                             warn!(prompt = %name, language = %self.language, "prompt missing");
                         }
@@ -298,14 +311,14 @@ impl Driver {
         caller: String,
         display: Option<String>,
     ) -> Result<CallRef, acd::OfferFailure> {
-        let Some(phone) = self.shared.phone_of(login).await else {
+        let Some(phone) = self.lines.phone_of(login).await else {
             warn!(agent = %login, "no contact for the agent's phone");
             return Err(acd::OfferFailure::Unreachable);
         };
         let Some(near) = &self.caller_leg else {
             return Err(acd::OfferFailure::Unreachable);
         };
-        let (leg, events) = match self.shared.media.allocate_near(near).await {
+        let (leg, events) = match self.lines.media.allocate_near(near).await {
             Ok(pair) => pair,
             Err(error) => {
                 warn!(%error, "no media port for the agent leg");
@@ -321,7 +334,7 @@ impl Driver {
             local_rtp: leg.local_addr(),
             dtmf_payload_type: 101,
         };
-        match self.shared.place_call(out, self.inbox.clone()).await {
+        match self.lines.place_call(out, self.inbox.clone()).await {
             Ok(call) => {
                 // What the agent's leg reports is only logged: the agent's own keys and
                 // timeouts are the phone's business.
@@ -337,7 +350,7 @@ impl Driver {
     }
 
     async fn acd(&mut self, c: AcdCommand) {
-        let Some(acd) = self.shared.acd.clone() else {
+        let Some(acd) = self.services.acd.clone() else {
             return;
         };
         match c {
@@ -368,7 +381,7 @@ impl Driver {
             CrmCommand::LookupPin { id, pin } => self.lookup(id, Lookup::Pin(pin)),
             CrmCommand::LookupAni { id, number } => self.lookup(id, Lookup::Ani(number)),
             CrmCommand::Card(write) => {
-                if let Some(card) = &self.shared.card {
+                if let Some(card) = &self.services.card {
                     card.write(card_write(&self.call_id, write));
                 }
             }
@@ -380,13 +393,13 @@ impl Driver {
                 sr_type,
                 area,
             } => {
-                let shared = self.shared.clone();
+                let services = self.services.clone();
                 let inbox = self.inbox.clone();
                 let call_id = self.call_id.clone();
                 tokio::spawn(
                     async move {
                         let ticket = open_ticket(
-                            &shared,
+                            &services,
                             &call_id,
                             Answer {
                                 queue,
@@ -404,10 +417,10 @@ impl Driver {
                 );
             }
             CrmCommand::MoveTicket { agent, queue } => {
-                let shared = self.shared.clone();
+                let services = self.services.clone();
                 let call_id = self.call_id.clone();
                 tokio::spawn(
-                    async move { move_ticket_on_transfer(&shared, &call_id, &agent, &queue).await }
+                    async move { move_ticket_on_transfer(&services, &call_id, &agent, &queue).await }
                         .in_current_span(),
                 );
             }
@@ -416,7 +429,7 @@ impl Driver {
 
     /// A customer lookup beside the call; the machine gives it up after its own limit.
     fn lookup(&mut self, id: u32, what: Lookup) {
-        let Some(store) = self.shared.store.clone() else {
+        let Some(store) = self.services.store.clone() else {
             self.core
                 .handle(Input::LookupResult { id, found: None }, Instant::now());
             return;
@@ -452,7 +465,7 @@ impl Driver {
 
     /// The voicemail boxes' work (files, quota, the hand-off to the CRM) runs beside the call.
     fn voicemail(&mut self, c: VoicemailCommand) {
-        let Some(vm) = self.shared.voicemail.clone() else {
+        let Some(vm) = self.services.voicemail.clone() else {
             let now = Instant::now();
             match c {
                 VoicemailCommand::Admit { .. } => {
@@ -576,9 +589,9 @@ struct Answer {
 }
 
 /// Opens the Service Request at answer (R-SR-1); its number, when the database took it.
-async fn open_ticket(shared: &Shared, call_id: &str, a: Answer) -> Option<String> {
-    let store = shared.store.as_ref()?;
-    let card = shared.card.as_ref()?;
+async fn open_ticket(services: &Services, call_id: &str, a: Answer) -> Option<String> {
+    let store = services.store.as_ref()?;
+    let card = services.card.as_ref()?;
     let queue_id = match store.queue_by_name(&a.queue).await {
         Ok(Some(id)) => id,
         Ok(None) => {
@@ -632,8 +645,8 @@ async fn open_ticket(shared: &Shared, call_id: &str, a: Answer) -> Option<String
 /// target queue as a second-level assignment by that agent, with a note saying how, as the
 /// API's transfer does. A database that does not answer leaves the ticket where it was
 /// (logged): the call itself is already on its way.
-async fn move_ticket_on_transfer(shared: &Shared, call_id: &str, login: &str, queue: &str) {
-    let Some(store) = shared.store.as_ref() else {
+async fn move_ticket_on_transfer(services: &Services, call_id: &str, login: &str, queue: &str) {
+    let Some(store) = services.store.as_ref() else {
         return;
     };
     let result: crm::Result<Option<String>> = async {

@@ -100,44 +100,17 @@ enum Control {
     },
 }
 
-/// What every call task shares.
-pub(crate) struct Shared {
+/// How a call reaches the world: the SIP gateway, the media engine, the agents' phones, and
+/// the run loop, which places calls so that a placed call's first response finds its route.
+pub(crate) struct Lines {
     gateway: Gateway,
     media: MediaEngine,
-    /// Swapped whole when an administrator changes a prompt ([`IvrReloader::replace_prompts`]):
-    /// a playback already started keeps the prompts it holds.
-    prompts: RwLock<Arc<PromptLibrary>>,
-    bus: EventBus,
-    config: SwitchboardConfig,
-    ivr: RwLock<Arc<ivr::Tree>>,
-    acd: Option<AcdHandle>,
-    store: Option<crm::Store>,
-    card: Option<CardWriter>,
-    voicemail: Option<voicemail::Voicemail>,
+    /// Agents' phones with a fixed address, by login.
+    phones: HashMap<String, StaticPhone>,
     control: mpsc::UnboundedSender<Control>,
-    active: Arc<AtomicU64>,
-    finished: mpsc::UnboundedSender<()>,
 }
 
-impl Shared {
-    fn settings_for(&self, dialled: Option<&str>) -> CallSettings {
-        dialled
-            .and_then(|number| self.config.numbers.get(number))
-            .unwrap_or(&self.config.default)
-            .clone()
-    }
-
-    fn prompt(&self, language: &str, name: &str) -> Option<Arc<Prompt>> {
-        self.prompts
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(language, name)
-    }
-
-    fn ivr_tree(&self) -> Arc<ivr::Tree> {
-        self.ivr.read().unwrap_or_else(|e| e.into_inner()).clone()
-    }
-
+impl Lines {
     /// Where to ring an agent: a registered binding first (the most recent), else the
     /// configured static contact.
     async fn phone_of(&self, login: &str) -> Option<StaticPhone> {
@@ -151,7 +124,7 @@ impl Shared {
                 peer: binding.peer(),
             });
         }
-        self.config.phones.get(login).cloned()
+        self.phones.get(login).cloned()
     }
 
     /// Places a call through the run loop, so its events are routed to `inbox` from the
@@ -172,11 +145,80 @@ impl Shared {
         rx.await
             .map_err(|_| UaError::NotPlaced("switchboard stopped".into()))?
     }
+}
 
-    fn call_finished(&self) {
+/// What callers go through and hear: the IVR tree and the prompts (each swapped whole by
+/// administrators, [`IvrReloader`]: a call keeps the tree it started on, a playback the
+/// prompts it holds), and the settings of each dialled number.
+pub(crate) struct Script {
+    ivr: RwLock<Arc<ivr::Tree>>,
+    prompts: RwLock<Arc<PromptLibrary>>,
+    default: CallSettings,
+    numbers: HashMap<String, CallSettings>,
+    /// The prompt looped while a caller waits in queue.
+    hold_music: String,
+    voicemail: VoicemailSettings,
+}
+
+impl Script {
+    fn settings_for(&self, dialled: Option<&str>) -> CallSettings {
+        dialled
+            .and_then(|number| self.numbers.get(number))
+            .unwrap_or(&self.default)
+            .clone()
+    }
+
+    fn prompt(&self, language: &str, name: &str) -> Option<Arc<Prompt>> {
+        self.prompts
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(language, name)
+    }
+
+    fn ivr_tree(&self) -> Arc<ivr::Tree> {
+        self.ivr.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+/// The services a call hands its work to: the bus it publishes on, the ACD, the CRM, the
+/// call card's writer and the voicemail boxes.
+pub(crate) struct Services {
+    bus: EventBus,
+    acd: Option<AcdHandle>,
+    store: Option<crm::Store>,
+    card: Option<CardWriter>,
+    voicemail: Option<voicemail::Voicemail>,
+}
+
+/// The calls in progress: counted for telemetry, and signalled when one ends so that a
+/// shutdown can wait for the last.
+pub(crate) struct Tally {
+    active: Arc<AtomicU64>,
+    finished: mpsc::UnboundedSender<()>,
+}
+
+impl Tally {
+    fn started(&self) {
+        self.active.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn finished(&self) {
         self.active.fetch_sub(1, Ordering::Relaxed);
         let _ = self.finished.send(());
     }
+
+    fn active(&self) -> u64 {
+        self.active.load(Ordering::Relaxed)
+    }
+}
+
+/// What a call's task is given: each handle for its own purpose.
+#[derive(Clone)]
+pub(crate) struct CallHandles {
+    lines: Arc<Lines>,
+    script: Arc<Script>,
+    services: Arc<Services>,
+    tally: Arc<Tally>,
 }
 
 /// Reads the engines' counters without disturbing calls; the consoles read them through
@@ -246,7 +288,7 @@ fn media_figures(media: &EngineStats) -> MediaFigures {
 
 /// The call controller.
 pub struct Switchboard {
-    shared: Arc<Shared>,
+    handles: CallHandles,
     finished: mpsc::UnboundedReceiver<()>,
     control: mpsc::UnboundedReceiver<Control>,
 }
@@ -261,12 +303,12 @@ struct Route {
 /// Replaces the IVR tree of new calls; calls in progress finish on theirs.
 #[derive(Clone)]
 pub struct IvrReloader {
-    shared: Arc<Shared>,
+    script: Arc<Script>,
 }
 
 impl IvrReloader {
     pub fn replace(&self, tree: Arc<ivr::Tree>) {
-        *self.shared.ivr.write().unwrap_or_else(|e| e.into_inner()) = tree;
+        *self.script.ivr.write().unwrap_or_else(|e| e.into_inner()) = tree;
         info!("IVR tree replaced: new calls use it");
     }
 
@@ -274,7 +316,7 @@ impl IvrReloader {
     /// some): playbacks that start from now on use the new ones.
     pub fn replace_prompts(&self, prompts: Arc<PromptLibrary>) {
         *self
-            .shared
+            .script
             .prompts
             .write()
             .unwrap_or_else(|e| e.into_inner()) = prompts;
@@ -283,7 +325,7 @@ impl IvrReloader {
 
     /// The prompts in force.
     pub fn prompts(&self) -> Arc<PromptLibrary> {
-        self.shared
+        self.script
             .prompts
             .read()
             .unwrap_or_else(|e| e.into_inner())
@@ -319,21 +361,33 @@ impl Switchboard {
         let (finished_tx, finished) = mpsc::unbounded_channel();
         let (control_tx, control) = mpsc::unbounded_channel();
         Switchboard {
-            shared: Arc::new(Shared {
-                gateway,
-                media,
-                prompts: RwLock::new(prompts),
-                bus,
-                config,
-                ivr: RwLock::new(engines.ivr),
-                acd: engines.acd,
-                store: engines.store,
-                card: engines.card,
-                voicemail: engines.voicemail,
-                control: control_tx,
-                active: Arc::new(AtomicU64::new(0)),
-                finished: finished_tx,
-            }),
+            handles: CallHandles {
+                lines: Arc::new(Lines {
+                    gateway,
+                    media,
+                    phones: config.phones,
+                    control: control_tx,
+                }),
+                script: Arc::new(Script {
+                    ivr: RwLock::new(engines.ivr),
+                    prompts: RwLock::new(prompts),
+                    default: config.default,
+                    numbers: config.numbers,
+                    hold_music: config.hold_music,
+                    voicemail: config.voicemail,
+                }),
+                services: Arc::new(Services {
+                    bus,
+                    acd: engines.acd,
+                    store: engines.store,
+                    card: engines.card,
+                    voicemail: engines.voicemail,
+                }),
+                tally: Arc::new(Tally {
+                    active: Arc::new(AtomicU64::new(0)),
+                    finished: finished_tx,
+                }),
+            },
             finished,
             control,
         }
@@ -341,16 +395,16 @@ impl Switchboard {
 
     pub fn telemetry(&self) -> TelemetrySource {
         TelemetrySource {
-            gateway: self.shared.gateway.clone(),
-            media: self.shared.media.clone(),
-            active: self.shared.active.clone(),
+            gateway: self.handles.lines.gateway.clone(),
+            media: self.handles.lines.media.clone(),
+            active: self.handles.tally.active.clone(),
         }
     }
 
-    /// A handle that swaps the IVR tree (SIGHUP, admin API).
+    /// A handle that swaps the IVR tree and the prompts (SIGHUP, admin API).
     pub fn ivr_reloader(&self) -> IvrReloader {
         IvrReloader {
-            shared: self.shared.clone(),
+            script: self.handles.script.clone(),
         }
     }
 
@@ -362,10 +416,12 @@ impl Switchboard {
         mut shutdown: watch::Receiver<bool>,
     ) {
         let mut routes: HashMap<CallRef, Route> = HashMap::new();
-        let mut registrations = self.shared.gateway.subscribe_registrations();
+        let gateway = self.handles.lines.gateway.clone();
+        let acd = self.handles.services.acd.clone();
+        let mut registrations = gateway.subscribe_registrations();
         let mut stopping = false;
         loop {
-            if stopping && self.shared.active.load(Ordering::Relaxed) == 0 {
+            if stopping && self.handles.tally.active() == 0 {
                 info!("all calls ended");
                 return;
             }
@@ -373,13 +429,13 @@ impl Switchboard {
                 event = gateway_events.recv() => match event {
                     Some(UaEvent::IncomingCall(incoming)) => {
                         if stopping {
-                            self.shared.gateway.reject(incoming.call, 503);
+                            gateway.reject(incoming.call, 503);
                             continue;
                         }
                         let (tx, rx) = mpsc::unbounded_channel();
                         routes.insert(incoming.call, Route { inbox: tx.clone(), placed: false });
-                        self.shared.active.fetch_add(1, Ordering::Relaxed);
-                        driver::spawn(self.shared.clone(), new_call_id(), *incoming, rx, tx);
+                        self.handles.tally.started();
+                        driver::spawn(self.handles.clone(), new_call_id(), *incoming, rx, tx);
                     }
                     Some(UaEvent::MediaChanged { call, media }) => {
                         if let Some(route) = routes.get(&call) {
@@ -408,7 +464,7 @@ impl Switchboard {
                         // The trunk's side cannot move its own caller: only agents transfer.
                         _ => {
                             info!(?call, target = %target.uri, "REFER on a caller's leg declined");
-                            self.shared.gateway.notify_transfer(call, 603);
+                            gateway.notify_transfer(call, 603);
                         }
                     },
                     Some(UaEvent::CallEnded { call, reason }) => {
@@ -429,7 +485,7 @@ impl Switchboard {
                     Control::Place { out, inbox, reply } => {
                         // Awaited here, before the next gateway event is read: the placed
                         // call's first response cannot overtake its route.
-                        let placed = self.shared.gateway.call(*out).await;
+                        let placed = gateway.call(*out).await;
                         if let Ok(call) = &placed {
                             routes.insert(*call, Route { inbox, placed: true });
                         }
@@ -439,7 +495,7 @@ impl Switchboard {
                 registration = registrations.recv() => match registration {
                     Ok(event) => {
                         info!(user = %event.user, registered = event.registered, contacts = event.bindings.len(), "agent phone registration");
-                        if let Some(acd) = &self.shared.acd {
+                        if let Some(acd) = &acd {
                             acd.input(acd::Input::AgentRegistered {
                                 login: event.user.clone(),
                                 registered: event.registered,
@@ -448,14 +504,14 @@ impl Switchboard {
                     }
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
                         warn!(missed = n, "registration events missed: resynchronising");
-                        if let Some(acd) = &self.shared.acd {
-                            for user in self.shared.gateway.registered_users().await {
+                        if let Some(acd) = &acd {
+                            for user in gateway.registered_users().await {
                                 acd.input(acd::Input::AgentRegistered { login: user, registered: true });
                             }
                         }
                     }
                     Err(tokio::sync::broadcast::error::RecvError::Closed) => {
-                        registrations = self.shared.gateway.subscribe_registrations();
+                        registrations = gateway.subscribe_registrations();
                     }
                 },
                 changed = shutdown.changed(), if !stopping => {
