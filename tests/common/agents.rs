@@ -73,12 +73,17 @@ impl Phone {
     /// Registers `login` (password `demo` + login) with digest authentication from a fresh
     /// port; fails the test unless the registrar accepted it.
     pub fn register(server: &Server, login: &str) -> Phone {
+        Phone::register_with(server, login, &format!("demo{login}"))
+    }
+
+    /// [`Phone::register`] with the phone's own digest secret `password`.
+    pub fn register_with(server: &Server, login: &str, password: &str) -> Phone {
         let phone = Phone {
             login: login.to_string(),
             sip_port: free_sip_port(),
             media_port: free_port(true),
         };
-        let password = format!("demo{login}");
+        let password = password.to_string();
         let port = phone.sip_port.to_string();
         let run = spawn_sipp(
             server,

@@ -49,6 +49,7 @@ fn config(rng: &mut Rng) -> AcdConfig {
             AgentConfig {
                 login: format!("{}", 10_000 + a),
                 queues,
+                weights: Vec::new(),
                 static_contact: true,
             }
         })

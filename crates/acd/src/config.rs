@@ -79,6 +79,11 @@ pub struct AgentConfig {
     pub login: String,
     /// Queues this agent serves.
     pub queues: Vec<String>,
+    /// The agent's weight in each of `queues`, in the same order (missing ones weigh 1), 1 to
+    /// 100: when the agent frees up, each queue's head call competes with its wait × the
+    /// queue's weight × this one.
+    #[serde(default)]
+    pub weights: Vec<u32>,
     /// The phone has a static contact (no REGISTER): it counts as registered from the start.
     #[serde(default)]
     pub static_contact: bool,
@@ -203,6 +208,7 @@ impl AgentConfig {
         Self {
             login: login.into(),
             queues: queues.iter().map(|q| (*q).to_owned()).collect(),
+            weights: Vec::new(),
             static_contact: false,
         }
     }
@@ -318,6 +324,24 @@ impl AcdConfig {
                     format!("{at}.login"),
                     format!("duplicate agent \"{}\"", agent.login),
                 );
+            }
+            if agent.weights.len() > agent.queues.len() {
+                push(
+                    format!("{at}.weights"),
+                    format!(
+                        "expected at most one weight per queue ({}), got {}",
+                        agent.queues.len(),
+                        agent.weights.len()
+                    ),
+                );
+            }
+            for (j, weight) in agent.weights.iter().enumerate() {
+                if !(1..=100).contains(weight) {
+                    push(
+                        format!("{at}.weights[{j}]"),
+                        format!("expected 1 to 100, got {weight}"),
+                    );
+                }
             }
             let mut seen = HashSet::new();
             for (j, queue) in agent.queues.iter().enumerate() {

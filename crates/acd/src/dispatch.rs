@@ -86,19 +86,21 @@ impl Acd {
     }
 
     /// The agent is available (ready, registered, no call): it takes the best head call among its
-    /// queues (the longest wait times the queue's weight; ties to the earlier arrival), or joins
-    /// the ready sets to wait for one.
+    /// queues (the longest wait times the queue's weight times the agent's weight in it; ties to
+    /// the earlier arrival), or joins the ready sets to wait for one.
     pub(crate) fn agent_available(&mut self, agent: AgentIdx, now: Instant) {
         debug_assert!(self.agents[agent].available());
         let mut best: Option<(u128, Instant, PlaceKey, QueueIdx, CallId)> = None;
-        for &queue in &self.agents[agent].queues {
+        let a = &self.agents[agent];
+        for (&queue, &member_weight) in a.queues.iter().zip(&a.weights) {
             let q = &self.queues[queue];
             let Some((&place, &id)) = q.waiting.first_key_value() else {
                 continue;
             };
             let queued_at = self.calls[&id].queued_at;
-            let score =
-                now.saturating_duration_since(queued_at).as_nanos() * u128::from(q.config.weight);
+            let score = now.saturating_duration_since(queued_at).as_nanos()
+                * u128::from(q.config.weight)
+                * u128::from(member_weight);
             let better = match best {
                 None => true,
                 Some((s, at, p, ..)) => score > s || (score == s && (queued_at, place) < (at, p)),

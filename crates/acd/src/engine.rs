@@ -45,6 +45,8 @@ pub(crate) struct Queue {
 pub(crate) struct Agent {
     pub(crate) login: String,
     pub(crate) queues: Vec<QueueIdx>,
+    /// The agent's weight in each of `queues` (same order).
+    pub(crate) weights: Vec<u32>,
     pub(crate) static_contact: bool,
     pub(crate) active: bool,
     pub(crate) registered: bool,

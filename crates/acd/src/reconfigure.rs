@@ -122,6 +122,9 @@ impl Acd {
                 .queues
                 .iter()
                 .map(|name| self.queue_index[name])
+                .collect::<Vec<_>>();
+            let weights = (0..queues.len())
+                .map(|i| agent_config.weights.get(i).copied().unwrap_or(1))
                 .collect();
             let idx = match self.agent_index.get(&agent_config.login) {
                 Some(&idx) => {
@@ -131,6 +134,7 @@ impl Acd {
                     }
                     agent.static_contact = agent_config.static_contact;
                     agent.queues = queues;
+                    agent.weights = weights;
                     agent.active = true;
                     idx
                 }
@@ -140,6 +144,7 @@ impl Acd {
                     self.agents.push(Agent {
                         login: agent_config.login,
                         queues,
+                        weights,
                         static_contact: agent_config.static_contact,
                         active: true,
                         registered: agent_config.static_contact,

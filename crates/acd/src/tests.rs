@@ -232,6 +232,34 @@ fn a_freed_agent_takes_the_oldest_head_across_its_queues_by_weight() {
 }
 
 #[test]
+fn an_agents_own_weight_in_a_queue_multiplies_the_queues() {
+    // 1001 weighs 4 in b (its main skill), 1 in a; 1002 serves a alone.
+    let mut cfg = config(&[("1001", &["a", "b"]), ("1002", &["a"])]);
+    cfg.agents[0].weights = vec![1, 4];
+    let mut h = Harness::new(cfg);
+    h.arrive("a1", "a"); // waits 30 s at the decision
+    h.run_until(20);
+    h.arrive("b1", "b"); // waits 10 s × 4 = 40 > 30
+    h.run_until(30);
+    h.ready("1001");
+    assert_eq!(h.take_actions(), vec![offer("b1", "1001")]);
+    // The weight is 1001's own: 1002 takes a1 as usual.
+    h.ready("1002");
+    assert_eq!(h.take_actions(), vec![offer("a1", "1002")]);
+    // Out-of-range weights and more weights than queues are refused by validation.
+    let mut bad = config(&[("1001", &["a"])]);
+    bad.agents[0].weights = vec![0, 2];
+    let problems: Vec<String> = bad.validate().iter().map(ToString::to_string).collect();
+    assert_eq!(
+        problems,
+        [
+            "acd.agents[0].weights: expected at most one weight per queue (1), got 2",
+            "acd.agents[0].weights[0]: expected 1 to 100, got 0",
+        ]
+    );
+}
+
+#[test]
 fn equal_weights_pick_the_longest_waiting_head() {
     let mut h = Harness::new(config(&[("1001", &["a", "b"])]));
     h.arrive("b1", "b");

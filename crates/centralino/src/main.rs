@@ -1,7 +1,9 @@
 //! `centralino`: the contact-center binary (CONTRACT.md, "Command line").
 
+mod admin;
 mod config;
 mod prompts;
+mod site;
 
 use std::io::IsTerminal;
 use std::net::SocketAddr;
@@ -57,6 +59,20 @@ enum Command {
         /// Data directory (holds the SQLite database when no URL is given).
         #[arg(long, default_value = "./data")]
         data: PathBuf,
+    },
+    /// Administer users: list, add, passwd, phone-secret, disable, enable.
+    User {
+        #[command(subcommand)]
+        action: admin::UserCommand,
+        #[command(flatten)]
+        db: admin::Db,
+    },
+    /// Administer queues: list, add.
+    Queue {
+        #[command(subcommand)]
+        action: admin::QueueCommand,
+        #[command(flatten)]
+        db: admin::Db,
     },
     /// Add N invented tickets (deterministic from the seed) for benchmarks and demos.
     GenTickets {
@@ -149,6 +165,18 @@ fn main() -> ExitCode {
             );
             store.close().await;
             Ok(())
+        }),
+        Command::User { action, db } => run(async move {
+            let store = open_store(&load_config(db.config.as_deref())?, &db.data).await?;
+            let result = admin::user(&store, action).await;
+            store.close().await;
+            result
+        }),
+        Command::Queue { action, db } => run(async move {
+            let store = open_store(&load_config(db.config.as_deref())?, &db.data).await?;
+            let result = admin::queue(&store, action).await;
+            store.close().await;
+            result
         }),
         Command::Migrate { config, data } => run(async move {
             let config = load_config(config.as_deref())?;
@@ -260,6 +288,17 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     for warning in &config.warnings {
         warn!("configuration: {warning}");
     }
+    // People and queues are the database's; the file's lists only fill in what it lacks.
+    for line in site::provision(&store, &config)
+        .await
+        .context("cannot create the file's queues and agents in the database")?
+    {
+        info!("site: {line}");
+    }
+    let site_now = store.site().await.context("cannot read the site")?;
+    for queue in site::missing_routes(&config.ivr_config(), &site_now) {
+        warn!(%queue, "the IVR routes to a queue that takes no calls: create it (centralino queue add) or its callers hear the closing message");
+    }
 
     // The shipped prompts, and over them those administrators uploaded (api/prompts.rs).
     let prompts_dir = config.prompts.dir();
@@ -305,7 +344,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .context("cannot start the media engine")?
     };
 
-    let credentials = sip_credentials(&store).await?;
+    let credentials = site::credentials(&store).await?;
     let (gateway, gateway_events) =
         Gateway::start(config.sip.gateway(&config.registrar, credentials))
             .await
@@ -353,8 +392,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         at: chrono::Utc::now(),
     });
     let acd = AcdHandle::spawn(
-        acd::Acd::new(config.acd_config(), std::time::Instant::now())
-            .context("invalid ACD configuration")?,
+        acd::Acd::new(
+            site::acd_config(&site_now, config.acd.ring_timeout_s, config.acd.wrap_up_s),
+            std::time::Instant::now(),
+        )
+        .context("invalid ACD configuration")?,
         bus.clone(),
     );
     let switchboard = Switchboard::new(
@@ -377,14 +419,31 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         chrono::Duration::minutes(config.sla.warn_min as i64),
         Duration::from_secs(config.sla.sweep_s),
     );
-    let reloader = switchboard::Reload {
-        ivr: switchboard.ivr_reloader(),
-        acd: acd.clone(),
-        uploaded: uploaded_dir.clone(),
+    let applier = Arc::new(site::SiteApplier::new(
+        store.clone(),
+        acd.clone(),
+        gateway.clone(),
+        switchboard.phone_book(),
+        &config,
+    ));
+    applier
+        .apply()
+        .await
+        .context("cannot apply the site's people and queues")?;
+    applier.clone().spawn_watch(&bus);
+    let reloader = Reloader {
+        switchboard: switchboard::Reload {
+            ivr: switchboard.ivr_reloader(),
+            uploaded: uploaded_dir.clone(),
+        },
+        site: applier.clone(),
+        store: store.clone(),
     };
     let reload_hook = args.config.clone().map(|path| {
-        let (reloader, store) = (reloader.clone(), store.clone());
-        console::api::ReloadHook(Arc::new(move || reload(&path, &reloader, &store)))
+        let reloader = reloader.clone();
+        let runtime = tokio::runtime::Handle::current();
+        // The hook runs on a blocking thread (console's reload route).
+        console::api::ReloadHook(Arc::new(move || runtime.block_on(reload(&path, &reloader))))
     });
     let app = console::router_with(
         console::AppState {
@@ -403,7 +462,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 args.config.clone(),
                 prompts_dir.clone(),
                 uploaded_dir.clone(),
-                reloader.ivr.clone(),
+                reloader.switchboard.ivr.clone(),
             )),
             figures,
             bus: Some(bus.clone()),
@@ -442,7 +501,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             Signal::Stop => break,
             Signal::Reload => match &args.config {
                 Some(path) => {
-                    let _ = reload(path, &reloader, &store);
+                    let _ = reload(path, &reloader).await;
                 }
                 None => info!("SIGHUP: the built-in demo configuration does not change"),
             },
@@ -518,51 +577,62 @@ async fn wait_for_signal() -> Signal {
     }
 }
 
+/// What a reload reaches: the switchboard (IVR tree, prompts), the site's applier (the
+/// file's `[acd]` timers, its queues and agents provisioned), the CRM (escalation targets).
+#[derive(Clone)]
+struct Reloader {
+    switchboard: switchboard::Reload,
+    site: Arc<site::SiteApplier>,
+    store: crm::Store,
+}
+
 /// Re-reads the configuration file: a valid one goes to the switchboard ([`switchboard::Reload`]:
-/// IVR tree, prompts, ACD) and its escalation targets to the CRM; an invalid one changes
-/// nothing: every problem is returned (and logged).
-fn reload(
-    path: &std::path::Path,
-    reloader: &switchboard::Reload,
-    store: &crm::Store,
-) -> Result<String, String> {
+/// IVR tree, prompts), its queues and agents the database lacks are created and the site is
+/// applied again (ACD timers), its escalation targets go to the CRM. An invalid one, or a tree
+/// that routes to a queue the database does not have, changes nothing: every problem is
+/// returned (and logged).
+async fn reload(path: &std::path::Path, reloader: &Reloader) -> Result<String, String> {
     let config = Config::load(path).map_err(|errors| {
         error!("reload refused, configuration unchanged:\n{errors}");
         errors.to_string()
     })?;
-    reloader.apply(
-        &config.ivr_config(),
-        config.acd_config(),
-        &config.prompts.dir(),
-    )?;
+    let store = &reloader.store;
+    let provisioned = site::provision(store, &config).await.map_err(|e| {
+        error!("reload refused: {e:#}");
+        format!("{e:#}")
+    })?;
+    for line in provisioned {
+        info!("site: {line}");
+    }
+    let current = store
+        .site()
+        .await
+        .map_err(|e| format!("cannot read the site: {e}"))?;
+    let missing = site::missing_routes(&config.ivr_config(), &current);
+    if !missing.is_empty() {
+        let text = format!(
+            "the IVR routes to queues that take no calls: {} (create them first)",
+            missing.join(", ")
+        );
+        error!("reload refused: {text}");
+        return Err(text);
+    }
+    let switchboard = reloader.switchboard.clone();
+    let (ivr, prompts_dir) = (config.ivr_config(), config.prompts.dir());
+    // Reading and resampling the prompts is blocking work.
+    tokio::task::spawn_blocking(move || switchboard.apply(&ivr, &prompts_dir))
+        .await
+        .map_err(|e| format!("reload failed: {e}"))??;
+    reloader.site.set_timers(&config);
+    if let Err(e) = reloader.site.apply().await {
+        error!("reload: site not applied: {e:#}");
+    }
     // New targets apply to tickets created or moved from now on (crm::sla).
-    let (store, sla) = (store.clone(), config.sla.clone());
-    tokio::spawn(async move {
-        if let Err(e) = sla.apply(&store).await {
-            error!("reload: escalation targets not applied: {e:#}");
-        }
-    });
+    if let Err(e) = config.sla.apply(store).await {
+        error!("reload: escalation targets not applied: {e:#}");
+    }
     info!(file = %path.display(), "configuration reloaded");
     Ok(format!("{} reloaded", path.display()))
-}
-
-/// The agents' digest secrets, from the CRM (it keeps no plain passwords).
-async fn sip_credentials(store: &crm::Store) -> anyhow::Result<sip_gateway::auth::Credentials> {
-    let mut credentials = sip_gateway::auth::Credentials::default();
-    for c in store
-        .sip_credentials()
-        .await
-        .context("cannot read the agents' SIP credentials")?
-    {
-        credentials.insert(
-            c.login,
-            sip_gateway::auth::UserHa1 {
-                ha1_md5: c.ha1_md5,
-                ha1_sha256: c.ha1_sha256,
-            },
-        );
-    }
-    Ok(credentials)
 }
 
 #[cfg(test)]

@@ -42,8 +42,15 @@ fn settings() -> Settings {
 }
 
 /// Queues cittadini and tecnica; a1 (agent, cittadini), a3 (agent, tecnica), sup
-/// (supervisor); an ACD on the same bus; served on 127.0.0.1:0.
+/// (supervisor), adm (admin); an ACD on the same bus; served on 127.0.0.1:0; sessions
+/// looked at every 50 ms.
 async fn start() -> Env {
+    start_with(Duration::from_millis(50), false).await
+}
+
+/// [`start`] with streams that look at their session every `check`, and an API that
+/// publishes on the bus when `publish`.
+async fn start_with(check: Duration, publish: bool) -> Env {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}?mode=rwc", dir.path().join("crm.db").display());
     let store = Store::connect_with(&url, settings()).await.unwrap();
@@ -54,6 +61,7 @@ async fn start() -> Env {
         ("a1", Role::AgentFirstLevel, Some(cittadini.id)),
         ("a3", Role::AgentFirstLevel, Some(tecnica.id)),
         ("sup", Role::Supervisor, None),
+        ("adm", Role::Admin, None),
     ] {
         let u = store
             .create_user(login, login, role, &format!("pw-{login}"), now)
@@ -94,12 +102,13 @@ async fn start() -> Env {
     let acd = switchboard::AcdHandle::spawn(engine, bus.clone());
     let config = ApiConfig {
         figures,
+        bus: publish.then(|| bus.clone()),
         ..ApiConfig::default()
     };
     let api = Api::with_acd(store, config, Some(std::sync::Arc::new(acd)));
     let stream = EventStream::new(api, Some(bus.clone()))
         .with_wrap_up(Some(Duration::from_secs(5)))
-        .with_session_check(Duration::from_millis(50));
+        .with_session_check(check);
     let app: Router = console::consoles_with(stream);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -383,6 +392,45 @@ async fn logout_closes_the_stream() {
     assert_eq!(code, console::events::CLOSE_SESSION_ENDED);
     let _ = ws.close(None).await;
     let _ = ws.send(Message::Text("bye".into())).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_disabled_users_stream_closes_at_once() {
+    // Sessions are looked at hourly here: only the administrator's change can close it.
+    let env = start_with(Duration::from_secs(3600), true).await;
+    let (token, _) = login(&env, "a1").await;
+    let (adm, _) = login(&env, "adm").await;
+    let mut ws = connect(&env, &[], &format!("?token={token}"))
+        .await
+        .unwrap();
+    assert_eq!(next_json(&mut ws).await["type"], "snapshot");
+    let (status, _, body) = http(
+        &env,
+        "DELETE",
+        "/api/v1/users/a1",
+        &[("authorization", &format!("Bearer {adm}"))],
+        None,
+    )
+    .await;
+    assert_eq!(status, 204, "{body}");
+    let code = loop {
+        match tokio::time::timeout(WAIT, ws.next()).await.unwrap() {
+            Some(Ok(Message::Close(Some(frame)))) => break u16::from(frame.code),
+            Some(Ok(_)) => continue,
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+    };
+    assert_eq!(code, console::events::CLOSE_SESSION_ENDED);
+    // Its token is dead for the API too.
+    let (status, _, _) = http(
+        &env,
+        "GET",
+        "/api/v1/session",
+        &[("authorization", &format!("Bearer {token}"))],
+        None,
+    )
+    .await;
+    assert_eq!(status, 401);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -14,7 +14,7 @@
 //! | `admin` | `demo-admin` | admin | (every queue) |
 
 use chrono::{DateTime, Utc};
-use crm::{Access, Actor, Error, NewCustomer, QueueId, Result, Role, Store};
+use crm::{Access, Actor, Error, NewCustomer, PhoneKind, QueueId, Result, Role, Store};
 
 /// The demo's queues and whether each is second level (R-SR-11). `voicemail` collects the
 /// out-of-hours messages (R-VM-1), worked by the back office.
@@ -182,18 +182,7 @@ pub async fn load_demo_data(store: &Store, options: &DemoOptions) -> Result<Demo
         .collect();
     for u in DEMO_USERS {
         let user = match store.user_by_login(u.login).await? {
-            Some(existing) => {
-                let missing = !with_credentials.iter().any(|l| l == u.login);
-                // Only from the demo password still in force: an operator's own password
-                // is never overwritten.
-                if missing && store.authenticate(u.login, u.password).await?.is_some() {
-                    store
-                        .set_password(existing.id, u.password, Actor::System, now)
-                        .await?;
-                    report.credentials.push(u.login.to_string());
-                }
-                existing
-            }
+            Some(existing) => existing,
             None => {
                 report.users.push(u.login.to_string());
                 store
@@ -201,6 +190,22 @@ pub async fn load_demo_data(store: &Store, options: &DemoOptions) -> Result<Demo
                     .await?
             }
         };
+        // The demo agents' phones register with the demo password as their secret (CONTRACT
+        // "The demo"); only while the web password is still the demo one, so an operator's
+        // own secret is never overwritten.
+        let missing = !with_credentials.iter().any(|l| l == u.login);
+        if u.role.is_agent() && missing && store.authenticate(u.login, u.password).await?.is_some()
+        {
+            if store.site_user(u.login).await?.phone.is_none() {
+                store
+                    .set_phone(u.login, Some(&PhoneKind::Registering), Actor::System, now)
+                    .await?;
+            }
+            store
+                .set_sip_secret(u.login, u.password, Actor::System, now)
+                .await?;
+            report.credentials.push(u.login.to_string());
+        }
         for queue in u.writes {
             let q = queue_id(store, queue).await?;
             if store.queue_access(user.id, q).await? != Some(Access::Write) {

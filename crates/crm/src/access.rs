@@ -78,7 +78,7 @@ pub fn verify_password(password: &str, phc: &str) -> bool {
         .unwrap_or(false)
 }
 
-fn user_from_row(row: &AnyRow) -> Result<User> {
+pub(crate) fn user_from_row(row: &AnyRow) -> Result<User> {
     Ok(User {
         id: UserId(row.try_get("id")?),
         login: row.try_get("login")?,
@@ -137,8 +137,8 @@ pub(crate) async fn audit_in_tx(
 }
 
 impl Store {
-    /// Creates an operator with an argon2 password hash and the SIP digest HA1s for the
-    /// configured realm ([`crate::credentials`]); a duplicate login is refused.
+    /// Creates an operator with an argon2 password hash; a duplicate login is refused. A
+    /// phone and its own digest secret are set apart ([`crate::site`]).
     pub async fn create_user(
         &self,
         login: &str,
@@ -156,21 +156,17 @@ impl Store {
         if password.is_empty() {
             return Err(Error::invalid("password", "a non-empty password", ""));
         }
-        let cols = self.password_columns(login, password)?;
+        let phc = hash_password(password, self.settings.password_cost)?;
         let id: i64 = sqlx::query_scalar(
-            "INSERT INTO users (login, full_name, role, password_hash, active, created, \
-             sip_realm, sip_ha1_md5, sip_ha1_sha256) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+            "INSERT INTO users (login, full_name, role, password_hash, active, created) \
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
         )
         .bind(login)
         .bind(full_name)
         .bind(role.as_str())
-        .bind(cols.phc)
+        .bind(phc)
         .bind(true)
         .bind(to_ms(now))
-        .bind(cols.realm)
-        .bind(cols.ha1_md5)
-        .bind(cols.ha1_sha256)
         .fetch_one(&self.pool)
         .await?;
         Ok(User {

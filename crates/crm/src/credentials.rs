@@ -1,13 +1,13 @@
-//! Passwords and the SIP digest credentials derived from them.
+//! Web passwords, and the SIP digest credentials of agents' phones.
 //!
-//! An operator's one password serves the web (argon2id hash, [`crate::access`]) and the phone
-//! (SIP user = web login, CONTRACT "The demo"). The phone's registrar authenticates with HTTP
-//! digest (RFC 3261 §22.4), which needs `HA1 = H(user ":" realm ":" password)` (RFC 2617
-//! §3.2.2.2 for MD5, RFC 7616 §3.4.2 for SHA-256), so whenever a password is set the store
-//! also keeps both HA1 values, lower-case hex, with the realm they were made for
-//! ([`crate::Settings::sip_realm`]). The SIP layer reads them through
-//! [`Store::sip_credentials`] and never sees a password. An HA1 is password-equivalent for
-//! its realm: it is not logged and [`SipCredential`]'s `Debug` hides it.
+//! An operator's web password is an argon2id hash only ([`crate::access`]). A phone has its
+//! own secret ([`crate::site`]; SIP user = the operator's login): the registrar authenticates
+//! with HTTP digest (RFC 3261 §22.4), which needs `HA1 = H(user ":" realm ":" secret)`
+//! (RFC 2617 §3.2.2.2 for MD5, RFC 7616 §3.4.2 for SHA-256), so the store keeps both HA1
+//! values, lower-case hex, with the realm they were made for ([`crate::Settings::sip_realm`]).
+//! The SIP layer reads them through [`Store::sip_credentials`] and never sees a secret. An
+//! HA1 is password-equivalent for its realm: it is not logged and [`SipCredential`]'s `Debug`
+//! hides it.
 
 use chrono::{DateTime, Utc};
 use md5::{Digest as _, Md5};
@@ -55,27 +55,9 @@ impl std::fmt::Debug for SipCredential {
     }
 }
 
-/// Everything stored for one password: the web hash and the phone's HA1s.
-pub(crate) struct PasswordColumns {
-    pub(crate) phc: String,
-    pub(crate) realm: String,
-    pub(crate) ha1_md5: String,
-    pub(crate) ha1_sha256: String,
-}
-
 impl Store {
-    pub(crate) fn password_columns(&self, login: &str, password: &str) -> Result<PasswordColumns> {
-        let realm = self.settings.sip_realm.clone();
-        Ok(PasswordColumns {
-            phc: hash_password(password, self.settings.password_cost)?,
-            ha1_md5: ha1_md5(login, &realm, password),
-            ha1_sha256: ha1_sha256(login, &realm, password),
-            realm,
-        })
-    }
-
-    /// Sets an operator's password: a new argon2id hash for the web and the SIP HA1s for the
-    /// configured realm; audited as a change (the password is not logged).
+    /// Sets an operator's web password (a new argon2id hash); audited as a change (the
+    /// password is not logged). The phone's secret is apart ([`Store::set_sip_secret`]).
     pub async fn set_password(
         &self,
         user: UserId,
@@ -86,19 +68,13 @@ impl Store {
         if password.is_empty() {
             return Err(Error::invalid("password", "a non-empty password", ""));
         }
-        let login = self.user(user).await?.login;
-        let cols = self.password_columns(&login, password)?;
-        sqlx::query(
-            "UPDATE users SET password_hash = $1, sip_realm = $2, sip_ha1_md5 = $3, \
-             sip_ha1_sha256 = $4 WHERE id = $5",
-        )
-        .bind(cols.phc)
-        .bind(cols.realm)
-        .bind(cols.ha1_md5)
-        .bind(cols.ha1_sha256)
-        .bind(user.0)
-        .execute(&self.pool)
-        .await?;
+        self.user(user).await?;
+        let phc = hash_password(password, self.settings.password_cost)?;
+        sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+            .bind(phc)
+            .bind(user.0)
+            .execute(&self.pool)
+            .await?;
         self.audit(
             actor,
             "change",
@@ -109,15 +85,14 @@ impl Store {
         .await
     }
 
-    /// The digest credentials of every active operator whose password was set for the
-    /// configured realm, by login: the registrar's user table. Operators whose password
-    /// predates the realm in force (or the credentials column) are left out until their
-    /// password is set again.
+    /// The digest credentials of every active operator's phone whose secret was set for the
+    /// configured realm, by login: the registrar's user table. Phones whose secret predates
+    /// the realm in force are left out until it is set again.
     pub async fn sip_credentials(&self) -> Result<Vec<SipCredential>> {
         let sql = format!(
-            "SELECT login, sip_ha1_md5, sip_ha1_sha256 FROM users WHERE active = {} \
-             AND sip_realm = $1 AND sip_ha1_md5 IS NOT NULL AND sip_ha1_sha256 IS NOT NULL \
-             ORDER BY login",
+            "SELECT u.login, p.sip_ha1_md5, p.sip_ha1_sha256 FROM phones p JOIN users u \
+             ON u.id = p.user_id WHERE u.active = {} AND p.sip_realm = $1 \
+             AND p.sip_ha1_md5 IS NOT NULL AND p.sip_ha1_sha256 IS NOT NULL ORDER BY u.login",
             self.true_literal()
         );
         let rows = sqlx::query(&sql)

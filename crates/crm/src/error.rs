@@ -54,6 +54,16 @@ pub enum Error {
     /// The on-disk journal could not be read or written (R-SR-12).
     #[error("journal I/O failed: {0}")]
     Journal(String),
+    /// The thing cannot go: something still uses it.
+    #[error("{what} {key} is in use by {by}")]
+    InUse {
+        /// What kind of thing.
+        what: &'static str,
+        /// Which one.
+        key: String,
+        /// What uses it.
+        by: String,
+    },
     /// A value that must be unique already exists.
     #[error("{what} already exists: {key}")]
     Duplicate {

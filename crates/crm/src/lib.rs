@@ -86,6 +86,7 @@ pub mod number;
 pub mod queues;
 pub mod search;
 pub mod settings;
+pub mod site;
 pub mod sla;
 pub mod store;
 mod sweep;
@@ -111,6 +112,9 @@ pub use lifecycle::{Action, Change, LifecycleError, Snapshot, State};
 pub use number::SystemId;
 pub use queues::Queue;
 pub use search::{COUNT_CAP, SearchPage, SortBy, TicketQuery};
+pub use site::{
+    Membership, Phone, PhoneKind, QueueSettings, Site, SiteQueue, SiteUser, UserChange,
+};
 pub use sla::{Clock, Escalation, EscalationWatch, QueueSla, QueueTargets, Stage, TicketSla};
 pub use store::{Backend, Settings, Store};
 pub use sweep::spawn_escalation_sweep;

@@ -496,11 +496,21 @@ pub enum Event {
     /// The process was asked to stop; calls in progress are being ended.
     #[serde(rename = "system.stopping")]
     SystemStopping { at: DateTime<Utc> },
+    /// An administrator changed the site's people or queues (a user, a queue, a membership,
+    /// a phone, a permission): the running service applies the database's new state.
+    #[serde(rename = "site.changed")]
+    SiteChanged {
+        /// What changed, e.g. `queue:tecnica`, `user:1001`.
+        subject: String,
+        /// Who changed it (a login).
+        by: String,
+        at: DateTime<Utc>,
+    },
 }
 
 impl Event {
     /// Every wire name, in declaration order.
-    pub const KINDS: [&'static str; 25] = [
+    pub const KINDS: [&'static str; 26] = [
         "call.started",
         "call.answered",
         "call.dtmf",
@@ -526,6 +536,7 @@ impl Event {
         "queue.overflowed",
         "system.started",
         "system.stopping",
+        "site.changed",
     ];
 
     /// The wire name of the event (its `type` field).
@@ -556,6 +567,7 @@ impl Event {
             Event::QueueOverflowed { .. } => "queue.overflowed",
             Event::SystemStarted { .. } => "system.started",
             Event::SystemStopping { .. } => "system.stopping",
+            Event::SiteChanged { .. } => "site.changed",
         }
     }
 
@@ -586,7 +598,8 @@ impl Event {
             | Event::TicketUpdated { .. }
             | Event::TicketEscalation { .. }
             | Event::SystemStarted { .. }
-            | Event::SystemStopping { .. } => None,
+            | Event::SystemStopping { .. }
+            | Event::SiteChanged { .. } => None,
         }
     }
 
@@ -604,7 +617,8 @@ impl Event {
             | Event::QueueTransferred { at, .. }
             | Event::QueueOverflowed { at, .. }
             | Event::SystemStarted { at, .. }
-            | Event::SystemStopping { at } => Some(*at),
+            | Event::SystemStopping { at }
+            | Event::SiteChanged { at, .. } => Some(*at),
             _ => None,
         }
     }
@@ -781,6 +795,11 @@ impl Event {
                 at,
             },
             Event::SystemStopping { at },
+            Event::SiteChanged {
+                subject: "queue:tecnica".into(),
+                by: "admin".into(),
+                at,
+            },
         ]
     }
 

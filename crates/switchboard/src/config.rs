@@ -192,7 +192,8 @@ pub fn validate_phones(phones: &[PhoneSection], acd: &acd::AcdConfig) -> Vec<Con
     problems
 }
 
-/// The problems of IVR routes to queues the ACD does not have.
+/// IVR routes to queues the file's `[[acd.queues]]` do not list (they must then exist in the
+/// database: queues are data).
 #[must_use]
 pub fn validate_routes(ivr: &ivr::IvrConfig, acd: &acd::AcdConfig) -> Vec<ConfigProblem> {
     let queues: HashSet<&str> = acd.queues.iter().map(|q| q.name.as_str()).collect();
@@ -210,7 +211,7 @@ pub fn validate_routes(ivr: &ivr::IvrConfig, acd: &acd::AcdConfig) -> Vec<Config
                 Some(problem(
                     format!("ivr.nodes.{name}.queue"),
                     format!(
-                        "queue \"{}\" is not one of the [[acd.queues]] ({known})",
+                        "queue \"{}\" is not one of the file's [[acd.queues]] ({known}): it must exist in the database",
                         route.queue
                     ),
                 ))
@@ -335,11 +336,7 @@ mod tests {
     fn static_phones_count_as_registered_agents() {
         let mut acd = acd::AcdConfig::default();
         for login in ["1001", "1002"] {
-            acd.agents.push(acd::AgentConfig {
-                login: login.into(),
-                queues: Vec::new(),
-                static_contact: false,
-            });
+            acd.agents.push(acd::AgentConfig::new(login, &[]));
         }
         let phones = [PhoneSection {
             login: "1002".into(),

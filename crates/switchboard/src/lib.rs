@@ -105,8 +105,8 @@ enum Control {
 pub(crate) struct Lines {
     gateway: Gateway,
     media: MediaEngine,
-    /// Agents' phones with a fixed address, by login.
-    phones: HashMap<String, StaticPhone>,
+    /// Agents' phones with a fixed address, by login; replaced whole by [`PhoneBook`].
+    phones: RwLock<Arc<HashMap<String, StaticPhone>>>,
     control: mpsc::UnboundedSender<Control>,
 }
 
@@ -124,7 +124,11 @@ impl Lines {
                 peer: binding.peer(),
             });
         }
-        self.phones.get(login).cloned()
+        self.phones
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(login)
+            .cloned()
     }
 
     /// Places a call through the run loop, so its events are routed to `inbox` from the
@@ -300,6 +304,18 @@ struct Route {
     placed: bool,
 }
 
+/// Replaces the agents' phones at fixed addresses: offers made from now on ring the new ones.
+#[derive(Clone)]
+pub struct PhoneBook {
+    lines: Arc<Lines>,
+}
+
+impl PhoneBook {
+    pub fn replace(&self, phones: HashMap<String, StaticPhone>) {
+        *self.lines.phones.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(phones);
+    }
+}
+
 /// Replaces the IVR tree of new calls; calls in progress finish on theirs.
 #[derive(Clone)]
 pub struct IvrReloader {
@@ -365,7 +381,7 @@ impl Switchboard {
                 lines: Arc::new(Lines {
                     gateway,
                     media,
-                    phones: config.phones,
+                    phones: RwLock::new(Arc::new(config.phones)),
                     control: control_tx,
                 }),
                 script: Arc::new(Script {
@@ -398,6 +414,13 @@ impl Switchboard {
             gateway: self.handles.lines.gateway.clone(),
             media: self.handles.lines.media.clone(),
             active: self.handles.tally.active.clone(),
+        }
+    }
+
+    /// A handle that replaces the agents' static phones (the administration changed them).
+    pub fn phone_book(&self) -> PhoneBook {
+        PhoneBook {
+            lines: self.handles.lines.clone(),
         }
     }
 

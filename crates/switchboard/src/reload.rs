@@ -9,7 +9,7 @@ use std::sync::Arc;
 use media::PromptLibrary;
 use tracing::error;
 
-use crate::{AcdHandle, IvrReloader};
+use crate::IvrReloader;
 
 /// Builds the IVR tree of `ivr`, with its prompts checked against `prompts`.
 pub fn build_ivr(
@@ -21,27 +21,22 @@ pub fn build_ivr(
     ivr::Tree::build(ivr, &known).map(|(tree, _warnings)| tree)
 }
 
-/// What a reload replaces in a running switchboard: the IVR tree of new calls, the prompts
-/// (shipped and uploaded, read again from disk) and the ACD's queues and agents. Calls in
-/// progress go on undisturbed.
+/// What a reload replaces in a running switchboard: the IVR tree of new calls and the prompts
+/// (shipped and uploaded, read again from disk). Calls in progress go on undisturbed. (The
+/// ACD's queues and agents are the database's: the binary applies them.)
 #[derive(Clone)]
 pub struct Reload {
     pub ivr: IvrReloader,
-    pub acd: AcdHandle,
     /// The administrators' uploaded prompts, layered over the shipped ones.
     pub uploaded: PathBuf,
 }
 
 impl Reload {
     /// Applies a new (validated) configuration: the prompts of `prompts_dir` and the uploaded
-    /// folder, the tree of `ivr` and `acd`. If the prompts cannot be read or the tree is not
-    /// valid against them, nothing changes and every problem is returned (and logged).
-    pub fn apply(
-        &self,
-        ivr: &ivr::IvrConfig,
-        acd: acd::AcdConfig,
-        prompts_dir: &Path,
-    ) -> Result<(), String> {
+    /// folder, and the tree of `ivr`. If the prompts cannot be read or the tree is not valid
+    /// against them, nothing changes and every problem is returned (and logged). Blocking:
+    /// it decodes every prompt.
+    pub fn apply(&self, ivr: &ivr::IvrConfig, prompts_dir: &Path) -> Result<(), String> {
         let prompts = match PromptLibrary::load_layers(&[prompts_dir, &self.uploaded]) {
             Ok(lib) => Arc::new(lib),
             Err(e) => {
@@ -62,7 +57,6 @@ impl Reload {
                 return Err(text.join("\n"));
             }
         }
-        self.acd.input(acd::Input::Reconfigure(acd));
         Ok(())
     }
 }

@@ -107,6 +107,7 @@ impl ApiError {
                     "Not allowed by the ticket life cycle",
                 ),
                 E::Duplicate { .. } => (StatusCode::CONFLICT, "duplicate", "Already exists"),
+                E::InUse { .. } => (StatusCode::CONFLICT, "in-use", "Still in use"),
                 E::NotFound { .. } => (StatusCode::NOT_FOUND, "not-found", "Not found"),
                 E::Invalid { .. } => (
                     StatusCode::UNPROCESSABLE_ENTITY,

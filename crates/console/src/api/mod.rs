@@ -55,6 +55,7 @@ pub mod policy;
 pub mod prompts;
 pub mod session;
 pub mod sessions;
+pub mod site;
 pub mod ticket_actions;
 pub mod ticket_events;
 pub mod tickets;
@@ -254,6 +255,8 @@ pub fn routes() -> Vec<Route> {
     use {calls as c, customers as cu, session as s, ticket_actions as ta, tickets as t};
     const T: &str = "/api/v1/tickets/{number}";
     const PROMPT: &str = "/api/v1/prompts/{lang}/{name}";
+    const QUEUE: &str = "/api/v1/queues/{name}";
+    const USER: &str = "/api/v1/users/{login}";
     vec![
         route("get", "/api/v1/openapi.json", get(openapi::document)),
         route("post", "/api/v1/session", post(s::login)),
@@ -304,6 +307,20 @@ pub fn routes() -> Vec<Route> {
             put(agents::set_state),
         ),
         route("get", "/api/v1/queues", get(agents::queues)),
+        route("post", "/api/v1/queues", post(site::create_queue)),
+        route("get", QUEUE, get(site::show_queue)),
+        route("patch", QUEUE, patch(site::update_queue)),
+        route("delete", QUEUE, delete(site::delete_queue)),
+        route("get", "/api/v1/users", get(site::list_users)),
+        route("post", "/api/v1/users", post(site::create_user)),
+        route("get", USER, get(site::show_user)),
+        route("patch", USER, patch(site::update_user)),
+        route("delete", USER, delete(site::disable_user)),
+        route(
+            "post",
+            "/api/v1/users/{login}/phone/secret",
+            post(site::set_phone_secret),
+        ),
         route("post", "/api/v1/admin/reload", post(agents::reload)),
         route("get", "/api/v1/prompts", get(prompts::list)),
         route("get", "/api/v1/prompts/backup", get(prompts::backup)),

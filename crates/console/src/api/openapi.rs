@@ -247,7 +247,43 @@ fn paths() -> Value {
             ok("204", "state set", None), &[F403, F404, ("409", "the ACD refuses the change"), F422, F503], true)},
         "/api/v1/queues": {"get": op("acd", "Live queue figures (an agent sees the queues they serve)",
             vec![], None,
-            ok("200", "the queues", Some(json!({"type": "array", "items": r("Queue")}))), &[F503], true)},
+            ok("200", "the queues", Some(json!({"type": "array", "items": r("Queue")}))), &[F503], true),
+            "post": op("admin", "Create a queue (admins): the CRM queue and the ACD queue, one thing",
+                vec![], Some(r("NewQueue")),
+                ok("201", "created (Location: /api/v1/queues/{name})", Some(r("SiteQueue"))),
+                &[F403, ("409", "the name exists"), F422], true)},
+        "/api/v1/users": {
+            "get": op("admin", "Users with roles, queues, permissions and phone (admins)", vec![], None,
+                ok("200", "the users, by login", Some(json!({"type": "array", "items": r("User")}))), &[F403], true),
+            "post": op("admin", "Create a user (admins); the phone's secret is set apart",
+                vec![], Some(r("NewUser")),
+                ok("201", "created (Location: /api/v1/users/{login})", Some(r("User"))),
+                &[F403, ("409", "the login exists"), F422], true),
+        },
+        "/api/v1/users/{login}": {
+            "get": op("admin", "A user (admins)", vec![path_param("login", "the user's login")], None,
+                ok("200", "the user", Some(r("User"))), &[F403, F404], true),
+            "patch": op("admin", "Change a user: name, role, state, web password, queues, permissions, phone (admins); what narrows their rights ends their sessions",
+                vec![path_param("login", "the user's login")], Some(r("UserPatch")),
+                ok("200", "the user after the change", Some(r("User"))),
+                &[F403, F404, ("409", "an admin cannot disable or demote themselves"), F422], true),
+            "delete": op("admin", "Disable a user (admins): sessions end, calls are no longer offered, the phone stops authenticating; history stays",
+                vec![path_param("login", "the user's login")], None,
+                ok("204", "disabled", None), &[F403, F404, ("409", "an admin cannot disable themselves")], true),
+        },
+        "/api/v1/users/{login}/phone/secret": {"post": op("admin", "Set the phone's SIP digest secret, or generate one when the body names none; shown this once (admins)",
+            vec![path_param("login", "the user's login")], Some(obj(json!({"secret": {"type": "string", "minLength": 8, "maxLength": 128}}), &[])),
+            ok("200", "the secret in force (Cache-Control: no-store)", Some(obj(json!({"login": {"type": "string"}, "secret": {"type": "string"}}), &["login", "secret"]))),
+            &[F403, F404, ("422", "no phone, or a secret shorter than 8 characters")], true)},
+        "/api/v1/queues/{name}": {
+            "get": op("admin", "A queue's settings and members (admins)", vec![path_param("name", "the queue's name")], None,
+                ok("200", "the queue", Some(r("SiteQueue"))), &[F403, F404], true),
+            "patch": op("admin", "Change a queue's settings (admins); calls waiting go on, the ACD takes the new settings at once",
+                vec![path_param("name", "the queue's name")], Some(r("QueuePatch")),
+                ok("200", "the queue after the change", Some(r("SiteQueue"))), &[F403, F404, F422], true),
+            "delete": op("admin", "Delete a queue (admins)", vec![path_param("name", "the queue's name")], None,
+                ok("204", "deleted", None), &[F403, F404, ("409", "tickets are in it, another queue overflows into it, or it is `raw`")], true),
+        },
         EVENTS_PATH: {"get": events_stream()},
     })
 }
@@ -529,6 +565,13 @@ fn stream_schemas(schemas: &mut Map<String, Value>) {
             json!({"at": time}),
             vec!["at"],
         ),
+        (
+            "EventSiteChanged",
+            "site.changed",
+            json!({"subject": {"type": "string", "description": "what changed: `queue:<name>` or `user:<login>`"},
+            "by": {"type": "string", "description": "the administrator's login"}, "at": time}),
+            vec!["subject", "by", "at"],
+        ),
     ];
     let mut one_of = Vec::new();
     for (name, tag, mut props, mut required) in messages {
@@ -624,6 +667,53 @@ fn schemas() -> Value {
     })
 }
 
+/// The administration's schemas (users, queues).
+fn site_schemas(schemas: &mut Map<String, Value>) {
+    let s = json!({"type": "string"});
+    let sn = json!({"type": ["string", "null"]});
+    let time = json!({"type": ["string", "null"], "format": "date-time"});
+    let more = json!({
+        "User": obj(json!({"login": s, "full_name": s, "role": r("Role"), "active": {"type": "boolean"},
+            "queues": {"type": "array", "items": r("Membership")},
+            "permissions": {"type": "array", "items": r("Permission")},
+            "phone": {"oneOf": [{"type": "null"}, obj(json!({"kind": {"type": "string", "enum": ["registering", "static"]},
+                "contact": sn, "has_secret": {"type": "boolean"}, "secret_changed": time}), &["kind", "has_secret"])]}}),
+            &["login", "full_name", "role", "active", "queues", "permissions", "phone"]),
+        "Role": {"type": "string", "enum": ["agent_first_level", "agent_second_level", "supervisor", "admin"]},
+        "Membership": obj(json!({"queue": s, "weight": {"type": "integer", "minimum": 1, "maximum": 100, "default": 1}}), &["queue"]),
+        "Permission": obj(json!({"queue": s, "access": {"type": "string", "enum": ["read", "write"]}}), &["queue", "access"]),
+        "PhoneIn": obj(json!({"kind": {"type": "string", "enum": ["registering", "static"]},
+            "contact": {"type": "string", "description": "static phones: a SIP URI with an IP address, e.g. sip:1001@192.0.2.10:5060"}}), &["kind"]),
+        "NewUser": obj(json!({"login": {"type": "string", "pattern": "^[A-Za-z0-9._@-]{1,64}$"}, "full_name": s, "role": r("Role"),
+            "password": {"type": "string", "minLength": 8}, "queues": {"type": "array", "items": r("Membership")},
+            "permissions": {"type": "array", "items": r("Permission")}, "phone": r("PhoneIn")}),
+            &["login", "full_name", "role", "password"]),
+        "UserPatch": obj(json!({"full_name": s, "role": r("Role"), "active": {"type": "boolean"},
+            "password": {"type": "string", "minLength": 8}, "queues": {"type": "array", "items": r("Membership")},
+            "permissions": {"type": "array", "items": r("Permission")},
+            "phone": {"oneOf": [{"type": "null"}, r("PhoneIn")], "description": "null takes the phone and its secret away"}}), &[]),
+        "SiteQueue": obj(json!({"name": s, "second_level": {"type": "boolean"}, "takes_calls": {"type": "boolean"},
+            "weight": {"type": "integer"}, "announce_every_s": {"type": ["integer", "null"]},
+            "max_wait_s": {"type": ["integer", "null"]}, "overflow": sn, "expected_wait_s": {"type": "integer"},
+            "service_level_s": {"type": "integer"}, "transfers_at_head": {"type": "boolean"},
+            "members": {"type": "array", "items": obj(json!({"login": s, "weight": {"type": "integer"}}), &["login", "weight"])}}),
+            &["name", "second_level", "takes_calls", "weight", "service_level_s", "members"]),
+        "NewQueue": obj(json!({"name": {"type": "string", "pattern": "^[a-z0-9._-]{1,64}$"}, "second_level": {"type": "boolean", "default": false},
+            "takes_calls": {"type": "boolean", "default": true}, "weight": {"type": "integer", "minimum": 1, "maximum": 100, "default": 1},
+            "announce_every_s": {"type": "integer", "minimum": 1}, "max_wait_s": {"type": "integer", "minimum": 1},
+            "overflow": {"type": "string", "description": "another queue or voicemail:<box>; needs max_wait_s"},
+            "expected_wait_s": {"type": "integer", "default": 60}, "service_level_s": {"type": "integer", "default": 30},
+            "transfers_at_head": {"type": "boolean", "default": false}}), &["name"]),
+        "QueuePatch": obj(json!({"second_level": {"type": "boolean"}, "takes_calls": {"type": "boolean"},
+            "weight": {"type": "integer", "minimum": 1, "maximum": 100}, "announce_every_s": {"type": ["integer", "null"]},
+            "max_wait_s": {"type": ["integer", "null"]}, "overflow": sn, "expected_wait_s": {"type": "integer"},
+            "service_level_s": {"type": "integer"}, "transfers_at_head": {"type": "boolean"}}), &[])
+    });
+    if let Value::Object(m) = more {
+        schemas.extend(m);
+    }
+}
+
 /// The whole document.
 pub fn spec() -> Value {
     let mut all_schemas = match schemas() {
@@ -631,6 +721,7 @@ pub fn spec() -> Value {
         _ => Map::new(),
     };
     stream_schemas(&mut all_schemas);
+    site_schemas(&mut all_schemas);
     json!({
         "openapi": "3.1.0",
         "info": {

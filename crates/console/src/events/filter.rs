@@ -145,6 +145,9 @@ impl EventFilter {
                 mine(queue) || self.calls.contains(call_id)
             }
             Event::SystemStarted { .. } | Event::SystemStopping { .. } => true,
+            // The administration's changes are for those who oversee (agents see their own
+            // effect: a queue, a state).
+            Event::SiteChanged { .. } => false,
         }
     }
 

@@ -23,7 +23,7 @@ pub mod hourly;
 use std::collections::HashSet;
 use std::time::Duration;
 
-use ::events::EventBus;
+use ::events::{Event, EventBus};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, header};
@@ -249,6 +249,15 @@ async fn serve(
                 }
             } => match event {
                 Ok(event) => {
+                    // An administrator changed this user: the session may be gone (disabled,
+                    // narrowed rights); look at once rather than at the next check.
+                    if let Event::SiteChanged { subject, .. } = &event
+                        && subject.strip_prefix("user:") == Some(user.login.as_str())
+                        && stream.api.sessions().peek(&token, stream.api.now()).is_none()
+                    {
+                        close(&mut socket, CLOSE_SESSION_ENDED, "session ended").await;
+                        break;
+                    }
                     if filter.admit(&event) {
                         let Ok(value) = serde_json::to_value(&event) else { continue };
                         if !send_json(&mut socket, &value).await {

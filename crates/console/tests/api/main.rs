@@ -9,6 +9,7 @@ mod api_customers;
 mod api_openapi;
 mod api_prompts;
 mod api_session;
+mod api_site;
 mod api_ticket_actions;
 mod api_ticket_events;
 mod api_tickets;

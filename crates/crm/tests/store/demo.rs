@@ -113,16 +113,14 @@ async fn demo_pin_is_set_again_under_a_new_secret(store: Store) {
 }
 both!(demo_pin_is_set_again_under_a_new_secret);
 
-async fn sip_credentials_follow_passwords(store: Store) {
+async fn phone_secrets_are_their_own(store: Store) {
     load_demo_data(&store, &DemoOptions::new(t0()))
         .await
         .unwrap();
+    // Only the agents have phones; the demo's secret is the demo password.
     let creds = store.sip_credentials().await.unwrap();
     let logins: Vec<&str> = creds.iter().map(|c| c.login.as_str()).collect();
-    assert_eq!(
-        logins,
-        ["1001", "1002", "1003", "2001", "admin", "supervisor"]
-    );
+    assert_eq!(logins, ["1001", "1002", "1003", "2001"]);
     let c1001 = &creds[0];
     assert_eq!(c1001.ha1_md5, ha1_md5("1001", "centralino", "demo1001"));
     assert_eq!(
@@ -138,7 +136,7 @@ async fn sip_credentials_follow_passwords(store: Store) {
             .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
     );
 
-    // A new password: new HA1s, the old password no longer logs in; audited.
+    // A new web password: the old one no longer logs in; the phone's secret is unchanged.
     let u = store.user_by_login("1001").await.unwrap().unwrap();
     store
         .set_password(u.id, "nuova-password", Actor::System, t0())
@@ -158,12 +156,7 @@ async fn sip_credentials_follow_passwords(store: Store) {
             .unwrap()
             .is_some()
     );
-    let c = store.sip_credentials().await.unwrap().remove(0);
-    assert_eq!(c.ha1_md5, ha1_md5("1001", "centralino", "nuova-password"));
-    assert_eq!(
-        c.ha1_sha256,
-        ha1_sha256("1001", "centralino", "nuova-password")
-    );
+    assert_eq!(store.sip_credentials().await.unwrap()[0], *c1001);
     let audit = store.audit_log(&format!("user:{}", u.id)).await.unwrap();
     assert_eq!(audit.last().unwrap().detail.as_deref(), Some("password"));
     assert!(
@@ -173,14 +166,48 @@ async fn sip_credentials_follow_passwords(store: Store) {
             .is_err()
     );
 
-    // The demo loader never overwrites an operator's own password.
+    // The phone's own secret: new HA1s, audited without the secret.
+    store
+        .set_sip_secret("1001", "segreto-del-telefono", Actor::User(u.id), t0())
+        .await
+        .unwrap();
+    let c = store.sip_credentials().await.unwrap().remove(0);
+    assert_eq!(
+        c.ha1_md5,
+        ha1_md5("1001", "centralino", "segreto-del-telefono")
+    );
+    assert_eq!(
+        c.ha1_sha256,
+        ha1_sha256("1001", "centralino", "segreto-del-telefono")
+    );
+    let audit = store.audit_log(&format!("user:{}", u.id)).await.unwrap();
+    assert_eq!(
+        audit.last().unwrap().detail.as_deref(),
+        Some("phone secret")
+    );
+    assert!(
+        store
+            .set_sip_secret("1001", "short", Actor::System, t0())
+            .await
+            .is_err(),
+        "too short"
+    );
+    // A user without a phone has no secret to set.
+    assert!(
+        store
+            .set_sip_secret("supervisor", "a-long-secret", Actor::System, t0())
+            .await
+            .is_err()
+    );
+
+    // The demo loader never overwrites an operator's own secret.
     let report = load_demo_data(&store, &DemoOptions::new(t0()))
         .await
         .unwrap();
     assert!(!report.changed(), "{report:?}");
 
-    // Another realm: nothing stored matches until passwords are set again; the demo loader
-    // remakes the demo ones it still knows.
+    // Another realm: nothing stored matches until secrets are set again; the demo loader
+    // remakes those of the agents whose web password is still the demo one.
     let mut settings = store.settings().clone();
     settings.sip_realm = "centralino.example.org".to_string();
     let other = store.open_another_with(settings).await.unwrap();
@@ -188,12 +215,9 @@ async fn sip_credentials_follow_passwords(store: Store) {
     let report = load_demo_data(&other, &DemoOptions::new(t0()))
         .await
         .unwrap();
-    assert_eq!(
-        report.credentials,
-        ["1002", "1003", "2001", "supervisor", "admin"]
-    );
+    assert_eq!(report.credentials, ["1002", "1003", "2001"]);
     let creds = other.sip_credentials().await.unwrap();
-    assert_eq!(creds.len(), 5, "1001 changed its password: not remade");
+    assert_eq!(creds.len(), 3, "1001 changed its password: not remade");
     assert_eq!(
         creds[0].ha1_md5,
         ha1_md5("1002", "centralino.example.org", "demo1002")
@@ -207,7 +231,7 @@ async fn sip_credentials_follow_passwords(store: Store) {
     );
     other.close().await;
 }
-both!(sip_credentials_follow_passwords);
+both!(phone_secrets_are_their_own);
 
 async fn synthetic_tickets_spread_and_search(store: Store) {
     load_demo_data(&store, &DemoOptions::new(t0()))

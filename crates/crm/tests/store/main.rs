@@ -9,5 +9,6 @@ mod journal;
 mod model;
 mod people;
 mod search;
+mod site;
 mod sla;
 mod work;
