@@ -432,6 +432,30 @@ fn after_hours_line_announces_the_hours_and_takes_a_message() {
         .collect();
     let f = dominant(&samples, &[300.0, 400.0, 440.0, 500.0, 1000.0]);
     assert_eq!(f, 400.0, "the message should be the caller's 400 Hz tone");
+
+    // An operator plays it back from the ticket, through its url (R-VM-1).
+    let url = attachment["url"].as_str().expect("the attachment's url");
+    let (status, heard) = server
+        .http_bytes("GET", url, &token, "application/octet-stream", &[])
+        .expect("GET the message");
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&heard));
+    let samples: Vec<i16> = heard[44..]
+        .chunks_exact(2)
+        .map(|b| i16::from_le_bytes([b[0], b[1]]))
+        .collect();
+    assert_eq!(
+        dominant(&samples, &[300.0, 400.0, 440.0, 500.0, 1000.0]),
+        400.0,
+        "the downloaded message should be the caller's 400 Hz tone"
+    );
+    let ticket = server.api_get(&format!("/api/v1/tickets/{number}"), &token);
+    let listened = ticket["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|h| h["kind"] == "listened")
+        .count();
+    assert_eq!(listened, 1, "who listened is in the history: {ticket}");
 }
 
 /// Another process holds the CRM's SQLite write lock (`BEGIN EXCLUSIVE` in the `sqlite3`

@@ -464,7 +464,7 @@ impl Server {
     ) -> std::io::Result<(u16, String)> {
         let addr = SocketAddr::from((LOCALHOST, self.http_port));
         let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
-        stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+        stream.set_read_timeout(Some(Duration::from_secs(30)))?;
         let mut request = format!(
             "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\n",
             self.http_port
@@ -510,7 +510,7 @@ impl Server {
     ) -> std::io::Result<(u16, Vec<u8>)> {
         let addr = SocketAddr::from((LOCALHOST, self.http_port));
         let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
-        stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+        stream.set_read_timeout(Some(Duration::from_secs(30)))?;
         let head = format!(
             "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\n\
              Authorization: Bearer {token}\r\nContent-Type: {content_type}\r\n\

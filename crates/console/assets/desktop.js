@@ -82,7 +82,7 @@ function showPop(ev) {
 
 function scheduleListRefresh() {
   clearTimeout(desk.refresh);
-  desk.refresh = setTimeout(() => { if (['locked', 'queues', 'reminders', 'due'].includes(desk.list)) desk.tickets.showList(desk.list); }, 400);
+  desk.refresh = setTimeout(() => { if (['locked', 'queues', 'reminders', 'due', 'voicemail'].includes(desk.list)) desk.tickets.showList(desk.list); }, 400);
 }
 
 function onEvent(ev) {

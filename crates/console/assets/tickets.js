@@ -7,6 +7,14 @@ import { api, h, when, notify, failure } from './common.js';
 const TYPES = ['information_request', 'administrative_problem', 'payment_problem', 'technical_problem', 'other'];
 const OPEN_STATES = ['new', 'open', 'pending_reminder'];
 
+
+/** An audio attachment's player (the browser asks the server, which writes who listened). */
+function player(f) {
+  return h('span', { class: 'player' },
+    h('audio', { controls: true, preload: 'none', src: f.url, 'aria-label': f.filename }),
+    ' ', h('a', { href: f.url, download: f.filename }, f.filename));
+}
+
 export class Tickets {
   constructor(me) {
     this.me = me;
@@ -49,6 +57,9 @@ export class Tickets {
         tickets = await this.search({ state: 'new,open' });
       } else if (kind === 'due') {
         tickets = (await api('GET', '/api/v1/tickets/due?within_min=60&limit=100')).tickets;
+      } else if (kind === 'voicemail') {
+        this.renderVoicemail(await this.search({ channel: 'voicemail', state: 'new,open' }));
+        return;
       } else if (kind === 'reminders') {
         const now = Date.now();
         tickets = (await this.search({ owner: this.me.login, state: 'pending_reminder' }))
@@ -66,6 +77,23 @@ export class Tickets {
         x.next_due ? h('small', { class: x.overdue ? 'due overdue' : 'due' },
           t(x.overdue ? 'overdue_since' : 'due_at', { time: when(x.next_due) })) : ''))) :
       [h('li', {}, t('no_results'))]));
+  }
+
+  /** The voicemail list: each message with its player (R-VM-1), newest last. */
+  async renderVoicemail(tickets) {
+    const rows = await Promise.all(tickets.slice(0, 25).map(async (x) => {
+      let audio = null;
+      try {
+        const d = await api('GET', `/api/v1/tickets/${encodeURIComponent(x.number)}`);
+        audio = d.articles.flatMap((a) => a.attachments || []).find((f) => f.content_type.startsWith('audio/'));
+      } catch (e) { /* shown without a player; opening it says why */ }
+      return h('li', { class: 'voicemail' },
+        h('button', { type: 'button', onclick: () => this.open(x.number), dataset: { number: x.number } },
+          h('strong', {}, x.number), ' ', x.title,
+          h('small', {}, `${x.queue} · ${t('state_' + x.state)} · ${when(x.created)}`)),
+        audio ? player(audio) : h('small', {}, t('no_audio')));
+    }));
+    this.list.replaceChildren(...(rows.length ? rows : [h('li', {}, t('no_results'))]));
   }
 
   /** Opens a ticket in the work area, with the caller's card. */
@@ -150,6 +178,8 @@ export class Tickets {
         h('button', { type: 'submit' }, t('second_level'))),
     );
     const fact = (k, v) => [h('dt', {}, k), h('dd', {}, v ?? '—')];
+    // Who has heard the attachments (the server writes each listening in the history).
+    const heard = [...new Set((x.history || []).filter((e) => e.kind === 'listened').map((e) => e.actor || '—'))];
     this.view.replaceChildren(
       queueList,
       h('h2', { id: 'ticket-number' }, `${x.number} · ${x.title}`),
@@ -162,7 +192,10 @@ export class Tickets {
       h('h3', {}, t('articles')),
       h('div', { class: 'articles' }, x.articles.map((a) => h('article', {},
         h('small', {}, `${when(a.created)} · ${a.kind}${a.customer_visible ? ' · ' + t('visible_note') : ''} · ${a.created_by ?? a.sender ?? ''}`),
-        h('div', {}, h('strong', {}, a.subject)), a.body))),
+        h('div', {}, h('strong', {}, a.subject)), a.body,
+        (a.attachments || []).length ? h('ul', { class: 'attachments' }, a.attachments.map((f) => h('li', {},
+          f.content_type.startsWith('audio/') ? player(f) : h('a', { href: f.url, download: f.filename }, `${f.filename} (${f.size} B)`)))) : ''))),
+      heard.length ? h('p', { id: 'ticket-heard', class: 'heard' }, t('listened_by', { who: heard.join(', ') })) : '',
     );
   }
 

@@ -253,6 +253,60 @@ impl Store {
             .ok_or_else(|| Error::not_found("attachment", sha256))
     }
 
+    /// An attachment of `ticket`, with its bytes: found only when an article of this ticket
+    /// carries it (the same content on another ticket is not reachable through this one).
+    pub async fn ticket_attachment(
+        &self,
+        ticket: TicketId,
+        sha256: &str,
+    ) -> Result<(Attachment, Vec<u8>)> {
+        let row = sqlx::query(
+            "SELECT aa.filename, aa.content_type, b.size, b.content \
+             FROM article_attachments aa JOIN articles a ON a.id = aa.article_id \
+             JOIN attachment_blobs b ON b.sha256 = aa.sha256 \
+             WHERE a.ticket_id = $1 AND aa.sha256 = $2 ORDER BY aa.id LIMIT 1",
+        )
+        .bind(ticket.0)
+        .bind(sha256)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| Error::not_found("attachment", sha256))?;
+        Ok((
+            Attachment {
+                sha256: sha256.to_string(),
+                filename: row.try_get("filename")?,
+                content_type: row.try_get("content_type")?,
+                size: row.try_get::<i64, _>("size")? as u64,
+            },
+            row.try_get("content")?,
+        ))
+    }
+
+    /// Writes to `ticket`'s history that `actor` listened to (or opened) `filename`
+    /// (`listened`, R-VM-1: who heard a citizen's message, and when).
+    pub async fn record_listened(
+        &self,
+        ticket: TicketId,
+        actor: Actor,
+        filename: &str,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        record(
+            &mut tx,
+            ticket,
+            now,
+            actor,
+            "listened",
+            None,
+            Some(filename.to_string()),
+            None,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// How many distinct attachment contents are stored.
     pub async fn attachment_blob_count(&self) -> Result<u64> {
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM attachment_blobs")

@@ -365,7 +365,7 @@ impl Store {
                 key: name.to_string(),
             });
         }
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(
             "INSERT INTO queues (name, second_level, created, takes_calls, weight, \
              announce_every_s, max_wait_s, overflow, expected_wait_s, service_level_s, \
@@ -408,7 +408,7 @@ impl Store {
         check_settings(settings)?;
         self.check_overflow(name, settings.overflow.as_deref())
             .await?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let updated = sqlx::query(
             "UPDATE queues SET second_level = $1, takes_calls = $2, weight = $3, \
              announce_every_s = $4, max_wait_s = $5, overflow = $6, expected_wait_s = $7, \
@@ -483,7 +483,7 @@ impl Store {
                 by: format!("the overflow of {}", users.join(", ")),
             });
         }
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         for sql in [
             "DELETE FROM queue_members WHERE queue_id = $1",
             "DELETE FROM queue_permissions WHERE queue_id = $1",
@@ -653,7 +653,7 @@ impl Store {
         let user = self
             .create_user(login, full_name, role, password, now)
             .await?;
-        let tx = self.pool.begin().await?;
+        let tx = self.begin_write().await?;
         changed(
             tx,
             actor,
@@ -680,7 +680,7 @@ impl Store {
             .await?
             .ok_or_else(|| Error::not_found("user", login))?;
         let mut what = Vec::new();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         if let Some(name) = &change.full_name {
             if name.trim().is_empty() || name.len() > 200 {
                 return Err(Error::invalid("full_name", "1-200 characters", name));
@@ -748,7 +748,7 @@ impl Store {
             }
             ids.push((id, m.weight));
         }
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("DELETE FROM queue_members WHERE user_id = $1")
             .bind(user.id.0)
             .execute(&mut *tx)
@@ -802,7 +802,7 @@ impl Store {
             }
             ids.push((id, *access));
         }
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("DELETE FROM queue_permissions WHERE user_id = $1")
             .bind(user.id.0)
             .execute(&mut *tx)
@@ -846,7 +846,7 @@ impl Store {
             .user_by_login(login)
             .await?
             .ok_or_else(|| Error::not_found("user", login))?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let detail = match kind {
             None => {
                 sqlx::query("DELETE FROM phones WHERE user_id = $1")
@@ -909,7 +909,7 @@ impl Store {
             .await?
             .ok_or_else(|| Error::not_found("user", login))?;
         let realm = self.settings.sip_realm.clone();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let updated = sqlx::query(
             "UPDATE phones SET sip_realm = $1, sip_ha1_md5 = $2, sip_ha1_sha256 = $3, \
              secret_changed = $4 WHERE user_id = $5",

@@ -45,6 +45,7 @@
 //! the store are 409 with the store's message, malformed values 422, unknown objects 404.
 
 pub mod agents;
+pub mod attachments;
 pub mod auth;
 pub mod calls;
 pub mod customers;
@@ -270,6 +271,11 @@ pub fn routes() -> Vec<Route> {
             "post",
             "/api/v1/tickets/{number}/articles",
             post(ta::add_article),
+        ),
+        route(
+            "get",
+            "/api/v1/tickets/{number}/attachments/{sha256}",
+            get(attachments::download),
         ),
         route("put", "/api/v1/tickets/{number}/state", put(ta::set_state)),
         route("post", "/api/v1/tickets/{number}/lock", post(ta::lock)),

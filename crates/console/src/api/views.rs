@@ -109,6 +109,11 @@ impl<'a> Names<'a> {
 
     /// An article as JSON (attachments listed, not inlined).
     pub async fn article(&mut self, a: &Article) -> ApiResult<Value> {
+        let number = if a.attachments.is_empty() {
+            String::new()
+        } else {
+            self.ticket_number(a.ticket).await?
+        };
         let attachments: Vec<Value> = a
             .attachments
             .iter()
@@ -118,6 +123,7 @@ impl<'a> Names<'a> {
                     "filename": x.filename,
                     "content_type": x.content_type,
                     "size": x.size,
+                    "url": super::attachments::url(&number, &x.sha256),
                 })
             })
             .collect();

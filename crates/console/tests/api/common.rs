@@ -302,6 +302,24 @@ impl Fixture {
         self.send(req.unwrap()).await
     }
 
+    /// `GET path` as `token`'s user: the answer's bytes (200 expected).
+    pub async fn get_bytes(&self, path: &str, token: &str) -> Vec<u8> {
+        let req = Request::builder()
+            .uri(path)
+            .header("authorization", format!("Bearer {token}"))
+            .body(Body::empty())
+            .unwrap();
+        let response = self.app.clone().oneshot(req).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        response
+            .into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .to_vec()
+    }
+
     pub async fn get(&self, path: &str, token: &str) -> Resp {
         self.call("GET", path, Some(token), None).await
     }
