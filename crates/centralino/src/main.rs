@@ -1,7 +1,10 @@
 //! `centralino`: the contact-center binary (CONTRACT.md, "Command line").
 
 mod config;
+mod exposure;
+mod init;
 mod prompts;
+mod site;
 
 use std::io::IsTerminal;
 use std::net::SocketAddr;
@@ -58,6 +61,10 @@ enum Command {
         #[arg(long, default_value = "./data")]
         data: PathBuf,
     },
+    /// First start of a real site: data directory, schema, PIN key and the first
+    /// administrator (password generated and printed once, or from --password-file or
+    /// CENTRALINO_ADMIN_PASSWORD).
+    Init(init::InitArgs),
     /// Add N invented tickets (deterministic from the seed) for benchmarks and demos.
     GenTickets {
         /// How many.
@@ -91,6 +98,10 @@ struct ServeArgs {
     /// HTTP address (default from the configuration: 127.0.0.1:8080).
     #[arg(long)]
     http_listen: Option<SocketAddr>,
+    /// Serve the demo accounts (published passwords) even on a non-loopback address; a
+    /// warning is logged. Without it, `serve` refuses.
+    #[arg(long)]
+    force_demo: bool,
 }
 
 fn main() -> ExitCode {
@@ -107,6 +118,7 @@ fn main() -> ExitCode {
             }
         },
         Command::Serve(args) => run(serve(args)),
+        Command::Init(args) => run(init::run(args)),
         Command::DemoData { config, data } => run(async move {
             let config = load_config(config.as_deref())?;
             let store = open_store(&config, &data).await?;
@@ -178,7 +190,11 @@ fn run(work: impl std::future::Future<Output = anyhow::Result<()>>) -> ExitCode 
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             error!("{error:#}");
-            ExitCode::FAILURE
+            // A refusal (unsafe without a flag) exits 2, other failures 1.
+            match error.is::<site::Refused>() {
+                true => ExitCode::from(2),
+                false => ExitCode::FAILURE,
+            }
         }
     }
 }
@@ -239,7 +255,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(http) = args.http_listen {
         config.http.listen = http;
     }
+    exposure::refuse_public_demo(&config, args.force_demo)?;
     let store = open_store(&config, &args.data).await?;
+    exposure::refuse_demo_accounts(&config, &store, args.force_demo).await?;
     info!(backend = ?store.backend(), "database ready");
     if config.database.demo_data {
         let report = crm_fixtures::demo::load_demo_data(
