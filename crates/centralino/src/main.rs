@@ -1,9 +1,11 @@
 //! `centralino`: the contact-center binary (CONTRACT.md, "Command line").
 
+mod backup;
 mod config;
 mod exposure;
 mod init;
 mod prompts;
+mod restore;
 mod site;
 
 use std::io::IsTerminal;
@@ -65,6 +67,11 @@ enum Command {
     /// administrator (password generated and printed once, or from --password-file or
     /// CENTRALINO_ADMIN_PASSWORD).
     Init(init::InitArgs),
+    /// Write one archive with the database (a consistent copy, also while serving),
+    /// pin.key, uploaded prompts, voicemail files and the journal.
+    Backup(backup::BackupArgs),
+    /// Put a backup archive back (server stopped); refuses to replace data without --force.
+    Restore(restore::RestoreArgs),
     /// Add N invented tickets (deterministic from the seed) for benchmarks and demos.
     GenTickets {
         /// How many.
@@ -119,6 +126,8 @@ fn main() -> ExitCode {
         },
         Command::Serve(args) => run(serve(args)),
         Command::Init(args) => run(init::run(args)),
+        Command::Backup(args) => run(backup::run(args)),
+        Command::Restore(args) => run(restore::run(args)),
         Command::DemoData { config, data } => run(async move {
             let config = load_config(config.as_deref())?;
             let store = open_store(&config, &data).await?;
