@@ -2,12 +2,13 @@
 //! a public address unless forced; `init` makes the first administrator of an empty site;
 //! `backup` → wipe → `restore` gives back the same tickets, prompts, voicemail files and a
 //! PIN key that still matches, on SQLite (the backup taken while serving) and PostgreSQL;
-//! a damaged archive is refused and changes nothing.
+//! a damaged archive is refused and changes nothing. The production files in contrib/ are
+//! checked by the product's own configuration loader and by `systemd-analyze verify`.
 
 mod common;
 
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -607,4 +608,64 @@ fn backup_wipe_and_restore_on_postgresql() {
         &env,
     );
     assert_eq!(read_site(&target_url, &data), before);
+}
+
+// ---- the production files ---------------------------------------------------------------
+
+fn contrib(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../contrib")
+        .join(name)
+}
+
+#[test]
+fn the_production_configuration_is_valid_and_has_no_demo() {
+    let text = fs::read_to_string(contrib("production.toml")).unwrap();
+    assert!(text.contains("demo_data = false"));
+    // Its prompts folder is where the install puts the shipped ones; here, the source's.
+    let shipped = concat!(env!("CARGO_MANIFEST_DIR"), "/../../prompts");
+    let local = text.replace("/usr/local/share/centralino/prompts", shipped);
+    let dir = TempDir::new("production");
+    let path = dir.path().join("centralino.toml");
+    fs::write(&path, local).unwrap();
+    let out = run_ok(&["check-config", path.to_str().unwrap()], &[]);
+    assert!(out.contains("valid"), "{out}");
+}
+
+#[test]
+fn the_systemd_units_pass_systemd_analyze() {
+    if Command::new("systemd-analyze")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("SKIPPED: systemd-analyze is not installed");
+        return;
+    }
+    // The units as installed, their ExecStart pointing at the binary under test.
+    let dir = TempDir::new("unit");
+    let mut paths = Vec::new();
+    for name in [
+        "centralino.service",
+        "centralino-backup.service",
+        "centralino-backup.timer",
+    ] {
+        let unit = fs::read_to_string(contrib(name)).unwrap();
+        let unit = unit.replace(
+            "/usr/local/bin/centralino",
+            env!("CARGO_BIN_EXE_centralino"),
+        );
+        let path = dir.path().join(name);
+        fs::write(&path, unit).unwrap();
+        paths.push(path);
+    }
+    let out = Command::new("systemd-analyze")
+        .arg("verify")
+        .args(&paths)
+        .output()
+        .unwrap();
+    let text = said_by(&out);
+    // Only the lines about these units count (the host's own units may have warnings).
+    let ours: Vec<&str> = text.lines().filter(|l| l.contains("centralino")).collect();
+    assert!(out.status.success() && ours.is_empty(), "{text}");
 }
