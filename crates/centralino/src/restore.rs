@@ -61,6 +61,9 @@ struct Unpacked {
 pub async fn run(args: RestoreArgs) -> anyhow::Result<()> {
     let config = args.site.config()?;
     let data = &args.site.data;
+    // Readable before anything is created.
+    fs::File::open(&args.archive)
+        .with_context(|| format!("cannot open {}", args.archive.display()))?;
     create_private_dir(data)
         .with_context(|| format!("cannot create the data directory {}", data.display()))?;
     let url = config.database.url(data);
