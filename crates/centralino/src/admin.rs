@@ -11,19 +11,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use chrono::Utc;
-use clap::{Args, Subcommand};
+use clap::Subcommand;
 use crm::{Access, Actor, Membership, PhoneKind, QueueSettings, Role, Store, UserChange};
-
-/// Where the database is.
-#[derive(Args, Debug, Clone)]
-pub struct Db {
-    /// Configuration file (TOML); the database is `DATABASE_URL`, else `database.url`.
-    #[arg(long, global = true)]
-    pub config: Option<PathBuf>,
-    /// Data directory (holds the SQLite database when no URL is given).
-    #[arg(long, global = true, default_value = "./data")]
-    pub data: PathBuf,
-}
 
 /// `centralino user …`.
 #[derive(Subcommand, Debug)]

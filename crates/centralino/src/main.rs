@@ -1,8 +1,13 @@
 //! `centralino`: the contact-center binary (CONTRACT.md, "Command line").
 
 mod admin;
+mod backup;
 mod config;
+mod exposure;
+mod init;
+mod maintenance;
 mod prompts;
+mod restore;
 mod site;
 
 use std::io::IsTerminal;
@@ -65,15 +70,24 @@ enum Command {
         #[command(subcommand)]
         action: admin::UserCommand,
         #[command(flatten)]
-        db: admin::Db,
+        site: maintenance::SiteArgs,
     },
     /// Administer queues: list, add.
     Queue {
         #[command(subcommand)]
         action: admin::QueueCommand,
         #[command(flatten)]
-        db: admin::Db,
+        site: maintenance::SiteArgs,
     },
+    /// First start of a real site: data directory, schema, PIN key and the first
+    /// administrator (password generated and printed once, or from --password-file or
+    /// CENTRALINO_ADMIN_PASSWORD).
+    Init(init::InitArgs),
+    /// Write one archive with the database (a consistent copy, also while serving),
+    /// pin.key, uploaded prompts, voicemail files and the journal.
+    Backup(backup::BackupArgs),
+    /// Put a backup archive back (server stopped); refuses to replace data without --force.
+    Restore(restore::RestoreArgs),
     /// Add N invented tickets (deterministic from the seed) for benchmarks and demos.
     GenTickets {
         /// How many.
@@ -107,6 +121,10 @@ struct ServeArgs {
     /// HTTP address (default from the configuration: 127.0.0.1:8080).
     #[arg(long)]
     http_listen: Option<SocketAddr>,
+    /// Serve the demo accounts (published passwords) even on a non-loopback address; a
+    /// warning is logged. Without it, `serve` refuses.
+    #[arg(long)]
+    force_demo: bool,
 }
 
 fn main() -> ExitCode {
@@ -123,6 +141,9 @@ fn main() -> ExitCode {
             }
         },
         Command::Serve(args) => run(serve(args)),
+        Command::Init(args) => run(init::run(args)),
+        Command::Backup(args) => run(backup::run(args)),
+        Command::Restore(args) => run(restore::run(args)),
         Command::DemoData { config, data } => run(async move {
             let config = load_config(config.as_deref())?;
             let store = open_store(&config, &data).await?;
@@ -166,14 +187,14 @@ fn main() -> ExitCode {
             store.close().await;
             Ok(())
         }),
-        Command::User { action, db } => run(async move {
-            let store = open_store(&load_config(db.config.as_deref())?, &db.data).await?;
+        Command::User { action, site } => run(async move {
+            let store = open_store(&site.config()?, &site.data).await?;
             let result = admin::user(&store, action).await;
             store.close().await;
             result
         }),
-        Command::Queue { action, db } => run(async move {
-            let store = open_store(&load_config(db.config.as_deref())?, &db.data).await?;
+        Command::Queue { action, site } => run(async move {
+            let store = open_store(&site.config()?, &site.data).await?;
             let result = admin::queue(&store, action).await;
             store.close().await;
             result
@@ -206,7 +227,11 @@ fn run(work: impl std::future::Future<Output = anyhow::Result<()>>) -> ExitCode 
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             error!("{error:#}");
-            ExitCode::FAILURE
+            // A refusal (unsafe without a flag) exits 2, other failures 1.
+            match error.is::<maintenance::Refused>() {
+                true => ExitCode::from(2),
+                false => ExitCode::FAILURE,
+            }
         }
     }
 }
@@ -267,7 +292,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(http) = args.http_listen {
         config.http.listen = http;
     }
+    exposure::refuse_public_demo(&config, args.force_demo)?;
     let store = open_store(&config, &args.data).await?;
+    exposure::refuse_demo_accounts(&config, &store, args.force_demo).await?;
     info!(backend = ?store.backend(), "database ready");
     if config.database.demo_data {
         let report = crm_fixtures::demo::load_demo_data(

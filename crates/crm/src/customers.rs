@@ -50,24 +50,61 @@ pub fn normalize_phone(input: &str, default_country_code: Option<&str>) -> Resul
     Ok(format!("+{digits}"))
 }
 
-/// Reads the PIN secret from `path`, or creates it there (32 random bytes, mode 0600 on Unix).
+/// Reads the PIN secret from `path`, or creates it there (32 random bytes). On Unix the file
+/// is created with mode 0600, so the secret is never readable by others, not even for the
+/// moment between writing and a later `chmod`. Two processes creating it at once agree on
+/// the first one's secret.
 pub fn load_or_create_secret(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Write;
     match std::fs::read(path) {
         Ok(s) if !s.is_empty() => return Ok(s),
-        Ok(_) => {}
+        Ok(_) => {
+            // Left empty (a crash between creating and writing): its mode is already ours or
+            // the operator's; make it private before writing the secret into it.
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+            }
+            let secret = rand::random::<[u8; 32]>().to_vec();
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .truncate(true)
+                .open(path)?;
+            file.write_all(&secret)?;
+            file.sync_all()?;
+            return Ok(secret);
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(e),
     }
-    let secret = rand::random::<[u8; 32]>().to_vec();
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    std::fs::write(path, &secret)?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
     #[cfg(unix)]
     {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
     }
+    let mut file = match options.open(path) {
+        Ok(file) => file,
+        // Another process created it meanwhile: its secret is the one.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            return match std::fs::read(path)? {
+                s if !s.is_empty() => Ok(s),
+                _ => Err(std::io::Error::other(format!(
+                    "{} is being created by another process; try again",
+                    path.display()
+                ))),
+            };
+        }
+        Err(e) => return Err(e),
+    };
+    let secret = rand::random::<[u8; 32]>().to_vec();
+    file.write_all(&secret)?;
+    file.sync_all()?;
     Ok(secret)
 }
 
@@ -516,6 +553,24 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_pin_secret_is_created_private_and_then_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub").join("pin.key");
+        let first = load_or_create_secret(&path).unwrap();
+        assert_eq!(first.len(), 32);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+        }
+        assert_eq!(load_or_create_secret(&path).unwrap(), first);
+        // An empty file (a crash before the write) gets a secret.
+        std::fs::write(&path, b"").unwrap();
+        assert_eq!(load_or_create_secret(&path).unwrap().len(), 32);
+    }
 
     #[test]
     fn phones_normalise_to_e164() {

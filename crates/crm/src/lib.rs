@@ -40,6 +40,7 @@
 //! | [`api_queries`] | reads the console's API needs |
 //! | [`import`] | bulk import: tickets with their articles and actions |
 //! | [`journal`] | on-disk journal of call writes while the database is away |
+//! | [`maintenance`] | backup snapshot, schema version, empty database, administrators |
 //!
 //! The escalation sweep (`spawn_escalation_sweep`) checks the clocks periodically and
 //! publishes `ticket.escalation` once per stage.
@@ -82,6 +83,7 @@ pub mod import;
 pub mod journal;
 pub mod lifecycle;
 pub mod links;
+pub mod maintenance;
 pub mod number;
 pub mod queues;
 pub mod search;

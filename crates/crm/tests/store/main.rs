@@ -6,6 +6,7 @@ mod tickets;
 mod demo;
 mod event_log;
 mod journal;
+mod maintenance;
 mod model;
 mod people;
 mod search;
