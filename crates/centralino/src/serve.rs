@@ -1,0 +1,443 @@
+//! `centralino serve`: the contact center's start, its run until a signal, and its orderly
+//! stop. Each step is a function: the site (configuration, database, demo data, people and
+//! queues), the media engine on its own runtime, the call side (gateway, ACD, switchboard,
+//! voicemail, the event log's writer), the HTTP side; then signals (SIGHUP reloads) and the
+//! shutdown that ends calls, drains HTTP and flushes every write.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use media::{MediaEngine, PromptLibrary};
+use sip_gateway::gateway::Gateway;
+use switchboard::{AcdHandle, CardWriter, Engines, EventBus, Switchboard};
+use tokio::sync::watch;
+use tracing::{error, info, warn};
+
+use crate::config::Config;
+use crate::{exposure, load_config, open_store, prompts, site};
+
+#[derive(clap::Args)]
+pub struct ServeArgs {
+    /// Configuration file (TOML).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Data directory (database, recordings, uploaded prompts).
+    #[arg(long, default_value = "./data")]
+    pub data: PathBuf,
+    /// SIP address, UDP and TCP (default from the configuration: 127.0.0.1:5060).
+    #[arg(long)]
+    pub sip_listen: Option<SocketAddr>,
+    /// HTTP address (default from the configuration: 127.0.0.1:8080).
+    #[arg(long)]
+    pub http_listen: Option<SocketAddr>,
+    /// Serve the demo accounts (published passwords) even on a non-loopback address; a
+    /// warning is logged. Without it, `serve` refuses.
+    #[arg(long)]
+    pub force_demo: bool,
+}
+
+/// Runs the contact center until SIGINT/SIGTERM.
+pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let mut config = load_config(args.config.as_deref())?;
+    if let Some(sip) = args.sip_listen {
+        config.sip.listen = sip;
+    }
+    if let Some(http) = args.http_listen {
+        config.http.listen = http;
+    }
+    exposure::refuse_public_demo(&config, args.force_demo)?;
+    let (store, site_now) = open_site(&config, &args).await?;
+    let (prompts, prompts_dir, uploaded_dir) = load_prompts(&config, &args.data).await?;
+    let (media_runtime, media) = start_media(&config)?;
+
+    let credentials = site::credentials(&store).await?;
+    let (gateway, gateway_events) =
+        Gateway::start(config.sip.gateway(&config.registrar, credentials))
+            .await
+            .with_context(|| format!("cannot listen for SIP on {}", config.sip.listen))?;
+
+    for number in &config.numbers {
+        info!(
+            number = %number.number,
+            name = number.name.as_deref().unwrap_or(""),
+            "number configured"
+        );
+    }
+    // One bus; its recorded side feeds the one writer of the event log, which also derives
+    // the queue log, the console's figures and the event metrics (console::record).
+    let (bus, event_log) = EventBus::recorded(events::DEFAULT_CAPACITY, Arc::new(chrono::Utc::now));
+    let tree =
+        switchboard::reload::build_ivr(&config.ivr_config(), &prompts).map_err(|problems| {
+            let text: Vec<String> = problems.iter().map(ToString::to_string).collect();
+            anyhow::anyhow!("invalid IVR tree:\n{}", text.join("\n"))
+        })?;
+    // One journal for every write a call makes (the voicemail hand-offs included) and for the
+    // event log, so an outage keeps their order.
+    let journal = Arc::new(crm::JournaledStore::new(
+        store.clone(),
+        args.data.join("journal").join("calls.jsonl"),
+    ));
+    let card = CardWriter::spawn(journal.clone());
+    let sb_config = config.switchboard(&args.data);
+    let voicemail = voicemail::Voicemail::new(sb_config.voicemail.clone(), journal.clone());
+    // Before any call: messages a crash interrupted or left unfiled become tickets.
+    voicemail.recover().await;
+    voicemail.spawn_maintenance();
+    let metrics = Arc::new(console::Metrics::new());
+    let figures = console::Figures::new(metrics.clone(), console::figures::local_day());
+    let event_writer = console::EventLogWriter::start(
+        bus.clone(),
+        event_log,
+        journal,
+        figures.clone(),
+        chrono::Utc::now(),
+    )
+    .await;
+    bus.publish(events::Event::SystemStarted {
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        at: chrono::Utc::now(),
+    });
+    let acd = AcdHandle::spawn(
+        acd::Acd::new(
+            site::acd_config(&site_now, config.acd.ring_timeout_s, config.acd.wrap_up_s),
+            std::time::Instant::now(),
+        )
+        .context("invalid ACD configuration")?,
+        bus.clone(),
+    );
+    let switchboard = Switchboard::new(
+        gateway.clone(),
+        media,
+        Arc::new(prompts),
+        bus.clone(),
+        sb_config,
+        Engines {
+            ivr: tree,
+            acd: Some(acd.clone()),
+            store: Some(store.clone()),
+            card: Some(card.clone()),
+            voicemail: Some(voicemail),
+        },
+    );
+    crm::spawn_escalation_sweep(
+        store.clone(),
+        bus.clone(),
+        chrono::Duration::minutes(config.sla.warn_min as i64),
+        Duration::from_secs(config.sla.sweep_s),
+    );
+    let applier = Arc::new(site::SiteApplier::new(
+        store.clone(),
+        acd.clone(),
+        gateway.clone(),
+        switchboard.phone_book(),
+        &config,
+    ));
+    applier
+        .apply()
+        .await
+        .context("cannot apply the site's people and queues")?;
+    applier.clone().spawn_watch(&bus);
+    let reloader = Reloader {
+        switchboard: switchboard::Reload {
+            ivr: switchboard.ivr_reloader(),
+            uploaded: uploaded_dir.clone(),
+        },
+        site: applier.clone(),
+        store: store.clone(),
+    };
+    let reload_hook = args.config.clone().map(|path| {
+        let reloader = reloader.clone();
+        let runtime = tokio::runtime::Handle::current();
+        // The hook runs on a blocking thread (console's reload route).
+        console::api::ReloadHook(Arc::new(move || runtime.block_on(reload(&path, &reloader))))
+    });
+    let app = console::router_with(
+        console::AppState {
+            metrics,
+            telemetry: Arc::new(switchboard.telemetry()),
+            metrics_public: config.http.metrics_public,
+            store: store.clone(),
+            acd: Some(Arc::new(acd.clone())),
+            bus: Some(bus.clone()),
+            wrap_up: Some(config.acd_config().wrap_up()),
+        },
+        console::api::ApiConfig {
+            reload: reload_hook,
+            prompts: Some(prompts::admin(
+                &config,
+                args.config.clone(),
+                prompts_dir.clone(),
+                uploaded_dir.clone(),
+                reloader.switchboard.ivr.clone(),
+            )),
+            figures,
+            bus: Some(bus.clone()),
+            ..console::api::ApiConfig::default()
+        },
+    );
+    let listener = tokio::net::TcpListener::bind(config.http.listen)
+        .await
+        .with_context(|| format!("cannot listen for HTTP on {}", config.http.listen))?;
+    let http_addr = listener.local_addr()?;
+
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let (http_stop_tx, http_stop_rx) = watch::channel(false);
+    let http = tokio::spawn(async move {
+        let mut stop = http_stop_rx;
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = stop.wait_for(|s| *s).await;
+        })
+        .await
+    });
+    let calls = tokio::spawn(switchboard.run(gateway_events, shutdown_rx));
+
+    info!(
+        sip = %gateway.local_addr(),
+        http = %http_addr,
+        data = %args.data.display(),
+        "centralino ready"
+    );
+
+    loop {
+        match wait_for_signal().await {
+            Signal::Stop => break,
+            Signal::Reload => match &args.config {
+                Some(path) => {
+                    let _ = reload(path, &reloader).await;
+                }
+                None => info!("SIGHUP: the built-in demo configuration does not change"),
+            },
+        }
+    }
+    info!("stopping: no new calls, ending calls in progress");
+    bus.publish(events::Event::SystemStopping {
+        at: chrono::Utc::now(),
+    });
+    let _ = shutdown_tx.send(true);
+    // The switchboard returns once every call has ended (BYE answered or timed out).
+    if tokio::time::timeout(Duration::from_secs(10), calls)
+        .await
+        .is_err()
+    {
+        warn!("calls still up after 10 s: exiting anyway");
+    }
+    let _ = http_stop_tx.send(true);
+    match tokio::time::timeout(Duration::from_secs(5), http).await {
+        Ok(Ok(Err(error))) => warn!(%error, "HTTP server error at shutdown"),
+        Err(_) => warn!("HTTP server still draining after 5 s"),
+        _ => {}
+    }
+    // Every event published so far in the log (or its journal), every call write too.
+    if tokio::time::timeout(Duration::from_secs(5), event_writer.flush())
+        .await
+        .is_err()
+    {
+        warn!("event log writer still busy after 5 s: the journal keeps what it had");
+    }
+    card.flush().await;
+    store.close().await;
+    media_runtime.shutdown_background();
+    info!("stopped");
+    Ok(())
+}
+
+/// The database with what the site needs before calls: the demo data (when asked), the
+/// escalation targets, the file's queues and agents provisioned; the people and queues in
+/// force. Warns of IVR routes to queues that take no calls.
+async fn open_site(config: &Config, args: &ServeArgs) -> anyhow::Result<(crm::Store, crm::Site)> {
+    let store = open_store(config, &args.data).await?;
+    exposure::refuse_demo_accounts(config, &store, args.force_demo).await?;
+    info!(backend = ?store.backend(), "database ready");
+    if config.database.demo_data {
+        let report = crm_fixtures::demo::load_demo_data(
+            &store,
+            &crm_fixtures::demo::DemoOptions::new(chrono::Utc::now()),
+        )
+        .await
+        .context("cannot load the demo data")?;
+        if report.changed() {
+            info!(?report, "demo data loaded");
+        }
+    }
+    config
+        .sla
+        .apply(&store)
+        .await
+        .context("cannot apply the escalation targets of [sla.queues]")?;
+    for warning in &config.warnings {
+        warn!("configuration: {warning}");
+    }
+    // People and queues are the database's; the file's lists only fill in what it lacks.
+    for line in site::provision(&store, config)
+        .await
+        .context("cannot create the file's queues and agents in the database")?
+    {
+        info!("site: {line}");
+    }
+    let site_now = store.site().await.context("cannot read the site")?;
+    for queue in site::missing_routes(&config.ivr_config(), &site_now) {
+        warn!(%queue, "the IVR routes to a queue that takes no calls: create it (centralino queue add) or its callers hear the closing message");
+    }
+
+    Ok((store, site_now))
+}
+
+/// The shipped prompts and, over them, those administrators uploaded (api/prompts.rs), read
+/// and resampled off the async workers; with both folders.
+async fn load_prompts(
+    config: &Config,
+    data: &std::path::Path,
+) -> anyhow::Result<(PromptLibrary, PathBuf, PathBuf)> {
+    let prompts_dir = config.prompts.dir();
+    let uploaded_dir = data.join("prompts");
+    let prompts = tokio::task::spawn_blocking({
+        let (dir, uploaded) = (prompts_dir.clone(), uploaded_dir.clone());
+        move || PromptLibrary::load_layers(&[&dir, &uploaded])
+    })
+    .await?
+    .with_context(|| {
+        format!(
+            "cannot load prompts from {} and {}",
+            prompts_dir.display(),
+            uploaded_dir.display()
+        )
+    })?;
+    info!(dir = %prompts_dir.display(), uploaded = %uploaded_dir.display(),
+        languages = ?prompts.languages(), "prompts loaded");
+
+    Ok((prompts, prompts_dir, uploaded_dir))
+}
+
+/// The media engine on a runtime of its own.
+fn start_media(config: &Config) -> anyhow::Result<(tokio::runtime::Runtime, MediaEngine)> {
+    let shards = config.media.shard_count();
+    // The media shards get a runtime of their own, one worker each: a tick serving a thousand
+    // legs must never wait behind signalling, HTTP or call tasks (DESIGN.md: media is the hot
+    // path). Their sockets are plain non-blocking ones, so other runtimes may hand them legs.
+    let priority = config.media.priority;
+    let media_runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(shards)
+        .thread_name("centralino-media")
+        .on_thread_start(move || match priority.apply_to_current_thread() {
+            Ok(()) => {}
+            // The default asks where it may: a process without the right stays as it is.
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => info!(
+                "media threads keep normal priority: raising it needs CAP_SYS_NICE \
+                 (systemd: LimitNICE=-10) or media.priority = \"normal\""
+            ),
+            Err(e) => warn!(%priority, "cannot raise the media threads' priority: {e}"),
+        })
+        .enable_time()
+        .build()
+        .context("cannot start the media runtime")?;
+    let media = {
+        let _runtime = media_runtime.enter();
+        MediaEngine::start(config.media.engine(config.sip.listen.ip()))
+            .context("cannot start the media engine")?
+    };
+
+    Ok((media_runtime, media))
+}
+
+/// What a signal asks.
+enum Signal {
+    /// SIGINT/SIGTERM: stop.
+    Stop,
+    /// SIGHUP: reload the configuration's IVR tree and ACD.
+    Reload,
+}
+
+async fn wait_for_signal() -> Signal {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::hangup()),
+        ) {
+            (Ok(mut term), Ok(mut hup)) => {
+                tokio::select! {
+                    _ = ctrl_c => Signal::Stop,
+                    _ = term.recv() => Signal::Stop,
+                    _ = hup.recv() => Signal::Reload,
+                }
+            }
+            _ => {
+                warn!("SIGTERM/SIGHUP handlers unavailable; stopping on Ctrl-C only");
+                let _ = ctrl_c.await;
+                Signal::Stop
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+        Signal::Stop
+    }
+}
+
+/// What a reload reaches: the switchboard (IVR tree, prompts), the site's applier (the
+/// file's `[acd]` timers, its queues and agents provisioned), the CRM (escalation targets).
+#[derive(Clone)]
+struct Reloader {
+    switchboard: switchboard::Reload,
+    site: Arc<site::SiteApplier>,
+    store: crm::Store,
+}
+
+/// Re-reads the configuration file: a valid one goes to the switchboard ([`switchboard::Reload`]:
+/// IVR tree, prompts), its queues and agents the database lacks are created and the site is
+/// applied again (ACD timers), its escalation targets go to the CRM. An invalid one, or a tree
+/// that routes to a queue the database does not have, changes nothing: every problem is
+/// returned (and logged).
+async fn reload(path: &std::path::Path, reloader: &Reloader) -> Result<String, String> {
+    let config = Config::load(path).map_err(|errors| {
+        error!("reload refused, configuration unchanged:\n{errors}");
+        errors.to_string()
+    })?;
+    let store = &reloader.store;
+    let provisioned = site::provision(store, &config).await.map_err(|e| {
+        error!("reload refused: {e:#}");
+        format!("{e:#}")
+    })?;
+    for line in provisioned {
+        info!("site: {line}");
+    }
+    let current = store
+        .site()
+        .await
+        .map_err(|e| format!("cannot read the site: {e}"))?;
+    let missing = site::missing_routes(&config.ivr_config(), &current);
+    if !missing.is_empty() {
+        let text = format!(
+            "the IVR routes to queues that take no calls: {} (create them first)",
+            missing.join(", ")
+        );
+        error!("reload refused: {text}");
+        return Err(text);
+    }
+    let switchboard = reloader.switchboard.clone();
+    let (ivr, prompts_dir) = (config.ivr_config(), config.prompts.dir());
+    // Reading and resampling the prompts is blocking work.
+    tokio::task::spawn_blocking(move || switchboard.apply(&ivr, &prompts_dir))
+        .await
+        .map_err(|e| format!("reload failed: {e}"))??;
+    reloader.site.set_timers(&config);
+    if let Err(e) = reloader.site.apply().await {
+        error!("reload: site not applied: {e:#}");
+    }
+    // New targets apply to tickets created or moved from now on (crm::sla).
+    if let Err(e) = config.sla.apply(store).await {
+        error!("reload: escalation targets not applied: {e:#}");
+    }
+    info!(file = %path.display(), "configuration reloaded");
+    Ok(format!("{} reloaded", path.display()))
+}
