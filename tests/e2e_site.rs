@@ -1,4 +1,5 @@
-//! End to end: the site's people and queues are data. An administrator creates a queue and
+//! End to end: the site's people and queues are data. From an empty data directory (`init`
+//! makes the first admin, no demo), an administrator creates a queue and
 //! an agent through the API (and, from another process, through `centralino user add`), the
 //! running server applies them without a restart: the agent's phone registers with its own
 //! digest secret (not the web password), takes a call the IVR routes to the new queue, and
@@ -13,8 +14,40 @@ use common::*;
 
 const WAIT: Duration = Duration::from_secs(15);
 
-/// Demo data (for the admin), an MD5 registrar, and an IVR that routes every call to the
-/// queue `anagrafe`, which does not exist when the server starts.
+/// The site's own configuration: no demo data, an MD5 registrar, and an IVR that routes
+/// every call to the queue `anagrafe`, which does not exist when the server starts.
+fn site_config() -> String {
+    "[registrar]\nenabled = true\nrealm = \"centralino\"\nalgorithms = [\"MD5\"]\n\n\
+     [call]\nanswer_delay_ms = 0\nmax_duration_s = 120\n\n\
+     [acd]\nring_timeout_s = 10\nwrap_up_s = 1\n\n\
+     [ivr]\ndefault_entry = \"to_queue\"\n\n\
+     [ivr.nodes.to_queue]\nkind = \"route\"\nqueue = \"anagrafe\"\narea = \"anagrafe\"\n"
+        .to_string()
+}
+
+/// Runs `centralino ARGS --config … --data …` against `server`'s site; its output.
+fn cli(server: &Server, args: &[&str], env: &[(&str, &str)]) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_centralino"))
+        .args(args)
+        .arg("--config")
+        .arg(server.dir().join("centralino.toml"))
+        .arg("--data")
+        .arg(server.dir().join("data"))
+        .env_remove("DATABASE_URL")
+        .envs(env.iter().copied())
+        .output()
+        .expect("run centralino");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "centralino {args:?}: {text}");
+    text
+}
+
+/// Demo data (for the admin and supervisor), an MD5 registrar, and an IVR that routes every
+/// call to the queue `anagrafe`, which does not exist when the server starts.
 fn config() -> String {
     "[database]\ndemo_data = true\n\n\
      [registrar]\nenabled = true\nrealm = \"centralino\"\nalgorithms = [\"MD5\"]\n\n\
@@ -69,7 +102,15 @@ fn one_call_reaches(server: &Server, api: &Api, phone: &Phone, agent: &str) {
 
 #[test]
 fn a_queue_and_an_agent_made_through_the_api_take_a_call_without_a_restart() {
-    let server = Server::start(&config());
+    // A real site from an empty data directory: no demo, the first admin made by init.
+    let server = Server::start(&site_config());
+    let password = "una password lunga per l'amministratrice";
+    let out = cli(
+        &server,
+        &["init"],
+        &[("CENTRALINO_ADMIN_PASSWORD", password)],
+    );
+    assert!(!out.contains(password), "{out}");
     assert!(
         server.wait_log(
             |l| l.contains("routes to a queue that takes no calls") && l.contains("anagrafe"),
@@ -78,7 +119,7 @@ fn a_queue_and_an_agent_made_through_the_api_take_a_call_without_a_restart() {
         "no warning for the missing queue\n{}",
         tail(&server.log(), 40)
     );
-    let admin = server.login("admin", "demo-admin");
+    let admin = server.login("admin", password);
     let (status, queue) = call(
         &server,
         "POST",
@@ -115,7 +156,10 @@ fn a_queue_and_an_agent_made_through_the_api_take_a_call_without_a_restart() {
     assert_ne!(secret, "password-di-nora");
 
     // Applied at once: the ACD knows the queue and the agent.
-    let api = Api::supervisor(&server);
+    let api = Api {
+        server: &server,
+        token: admin.clone(),
+    };
     api.wait("the new queue and agent in the ACD", WAIT, |api| {
         let agents = api.get("/api/v1/agents");
         let queues = api.get("/api/v1/queues");
@@ -139,26 +183,7 @@ fn a_queue_and_an_agent_made_through_the_api_take_a_call_without_a_restart() {
 #[test]
 fn an_agent_added_from_the_command_line_serves_the_running_server() {
     let server = Server::start(&config());
-    let data = server.dir().join("data");
-    let config_path = server.dir().join("centralino.toml");
-    let cli = |args: &[&str], env: &[(&str, &str)]| {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_centralino"))
-            .args(args)
-            .arg("--config")
-            .arg(&config_path)
-            .arg("--data")
-            .arg(&data)
-            .envs(env.iter().copied())
-            .output()
-            .expect("run centralino");
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert!(out.status.success(), "centralino {args:?}: {text}");
-        text
-    };
+    let cli = |args: &[&str], env: &[(&str, &str)]| cli(&server, args, env);
     cli(&["queue", "add", "anagrafe", "--announce-every", "30"], &[]);
     let added = cli(
         &[
