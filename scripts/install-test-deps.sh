@@ -39,6 +39,9 @@ command -v chromedriver >/dev/null || missing+=(chromium-driver)
 # The sqlite3 shell holds the CRM's write lock from another process (tests/e2e_ivr.rs: a
 # voicemail left while the database is locked).
 command -v sqlite3 >/dev/null || missing+=(sqlite3)
+# HTTPS (tests/e2e_https.rs): openssl makes the test certificate, curl is the TLS client.
+command -v openssl >/dev/null || missing+=(openssl)
+command -v curl >/dev/null || missing+=(curl)
 if [[ ${#missing[@]} -gt 0 ]]; then
     # tshark asks whether non-root users may capture; answer no, without a prompt.
     if is_root && command -v debconf-set-selections >/dev/null; then

@@ -199,7 +199,7 @@ pub fn free_sip_port() -> u16 {
 
 /// A block of `RTP_RANGE_LEN` ports between 16000 and the ephemeral range, every port of it
 /// free for UDP now, locked for this process (by its first port).
-fn free_rtp_range() -> (u16, u16) {
+pub fn free_rtp_range() -> (u16, u16) {
     let high = ephemeral_low().clamp(RTP_LOW + 2 * RTP_RANGE_LEN, 32_768);
     let blocks = (high - RTP_LOW) / RTP_RANGE_LEN;
     for _ in 0..200 {

@@ -51,6 +51,11 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     exposure::refuse_public_demo(&config, args.force_demo)?;
     let (store, site_now) = open_site(&config, &args).await?;
     let (prompts, prompts_dir, uploaded_dir) = load_prompts(&config, &args.data).await?;
+    // Loaded before anything starts: a certificate that does not load stops the start here.
+    let tls = match config.http.tls() {
+        Some((cert, key)) => Some(tls_config(cert, key).await?),
+        None => None,
+    };
     let (media_runtime, media) = start_media(&config)?;
 
     let credentials = site::credentials(&store).await?;
@@ -166,6 +171,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         },
         console::api::ApiConfig {
             reload: reload_hook,
+            // Over HTTPS (served here or by a proxy): Secure cookies and HSTS.
+            cookie_secure: config.http.https(),
             prompts: Some(prompts::admin(
                 &config,
                 args.config.clone(),
@@ -182,25 +189,17 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen for HTTP on {}", config.http.listen))?;
     let http_addr = listener.local_addr()?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
 
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let (http_stop_tx, http_stop_rx) = watch::channel(false);
-    let http = tokio::spawn(async move {
-        let mut stop = http_stop_rx;
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
-            let _ = stop.wait_for(|s| *s).await;
-        })
-        .await
-    });
+    let http = tokio::spawn(serve_http(listener, app, tls, http_stop_rx));
     let calls = tokio::spawn(switchboard.run(gateway_events, shutdown_rx));
 
     info!(
         sip = %gateway.local_addr(),
         http = %http_addr,
+        %scheme,
         data = %args.data.display(),
         "centralino ready"
     );
@@ -243,7 +242,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     card.flush().await;
     store.close().await;
-    media_runtime.shutdown_background();
+    drop(media_runtime);
     info!("stopped");
     Ok(())
 }
@@ -316,7 +315,7 @@ async fn load_prompts(
 }
 
 /// The media engine on a runtime of its own.
-fn start_media(config: &Config) -> anyhow::Result<(tokio::runtime::Runtime, MediaEngine)> {
+fn start_media(config: &Config) -> anyhow::Result<(MediaRuntime, MediaEngine)> {
     let shards = config.media.shard_count();
     // The media shards get a runtime of their own, one worker each: a tick serving a thousand
     // legs must never wait behind signalling, HTTP or call tasks (DESIGN.md: media is the hot
@@ -337,13 +336,77 @@ fn start_media(config: &Config) -> anyhow::Result<(tokio::runtime::Runtime, Medi
         .enable_time()
         .build()
         .context("cannot start the media runtime")?;
+    let media_runtime = MediaRuntime(Some(media_runtime));
     let media = {
-        let _runtime = media_runtime.enter();
+        let _runtime = media_runtime.0.as_ref().map(|r| r.enter());
         MediaEngine::start(config.media.engine(config.sip.listen.ip()))
             .context("cannot start the media engine")?
     };
-
     Ok((media_runtime, media))
+}
+
+/// The media shards' runtime, shut down without waiting when dropped: from the async
+/// context `serve` runs in, a plain drop would panic (a start that fails after the media
+/// engine, on a SIP port in use say, must end with its error, not a panic).
+struct MediaRuntime(Option<tokio::runtime::Runtime>);
+
+impl Drop for MediaRuntime {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.0.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+/// The HTTPS settings from the certificate chain and key files (PEM), with rustls's ring
+/// provider; a clear error naming the file when they do not load.
+async fn tls_config(
+    cert: &std::path::Path,
+    key: &std::path::Path,
+) -> anyhow::Result<axum_server::tls_rustls::RustlsConfig> {
+    // One provider for the process (another crate may compile a second one in).
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
+        .await
+        .with_context(|| {
+            format!(
+                "http.tls_cert / http.tls_key: cannot load {} and {} as a PEM certificate chain and private key",
+                cert.display(),
+                key.display()
+            )
+        })
+}
+
+/// Serves `app` on `listener` (over TLS when `tls` is given) until `stop` turns true, then
+/// lets requests in flight finish.
+async fn serve_http(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    tls: Option<axum_server::tls_rustls::RustlsConfig>,
+    mut stop: watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    let service = app.into_make_service_with_connect_info::<SocketAddr>();
+    match tls {
+        None => {
+            axum::serve(listener, service)
+                .with_graceful_shutdown(async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                })
+                .await
+        }
+        Some(tls) => {
+            let handle = axum_server::Handle::new();
+            let stopper = handle.clone();
+            tokio::spawn(async move {
+                let _ = stop.wait_for(|s| *s).await;
+                stopper.graceful_shutdown(Some(Duration::from_secs(5)));
+            });
+            axum_server::from_tcp_rustls(listener.into_std()?, tls)
+                .handle(handle)
+                .serve(service)
+                .await
+        }
+    }
 }
 
 /// What a signal asks.

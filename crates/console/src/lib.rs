@@ -67,10 +67,11 @@ pub fn router(state: AppState) -> Router {
 /// [`router`] with explicit API settings. Call it within a Tokio runtime when the state has
 /// a bus (the event stream's hourly counter subscribes to it).
 pub fn router_with(state: AppState, config: api::ApiConfig) -> Router {
+    let https = config.cookie_secure;
     let api = api::Api::with_acd(state.store.clone(), config, state.acd.clone());
     let (bus, wrap_up) = (state.bus.clone(), state.wrap_up);
     let counted = state.metrics.clone();
-    Router::new()
+    let router = Router::new()
         .route("/api/v1/health", get(health))
         .route("/metrics", get(metrics))
         .with_state(state)
@@ -78,7 +79,26 @@ pub fn router_with(state: AppState, config: api::ApiConfig) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             counted,
             count_requests,
-        ))
+        ));
+    if https {
+        router.layer(axum::middleware::from_fn(strict_transport))
+    } else {
+        router
+    }
+}
+
+/// Served over HTTPS (here or by a proxy in front): browsers keep to HTTPS for a year
+/// (RFC 6797).
+async fn strict_transport(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let mut response = next.run(request).await;
+    response.headers_mut().insert(
+        header::STRICT_TRANSPORT_SECURITY,
+        header::HeaderValue::from_static("max-age=31536000"),
+    );
+    response
 }
 
 /// Counts every request into `centralino_http_requests_total` and its duration, labelled
