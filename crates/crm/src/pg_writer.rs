@@ -17,7 +17,9 @@
 //! own savepoint (as a group of one), so only the refused one fails and the others commit
 //! together. A failure of the connection itself (I/O, the server going away) fails the
 //! whole group, with the error copied for each caller so that each sees it as the journal
-//! must (unavailable), and the next group opens a fresh connection.
+//! must (unavailable), and the next group opens a fresh connection; a connection found gone
+//! at BEGIN (closed by the server while idle) ran nothing, so the group goes again, once, on
+//! a fresh one. The connection shows as `crm-ticket-writer` in `pg_stat_activity`.
 //!
 //! A caller's create is durable (committed with the server's `synchronous_commit`) before
 //! its answer arrives. The writer runs on a thread of its own with a one-thread tokio
@@ -39,6 +41,9 @@ use crate::error::{Error, Result};
 use crate::settings::Settings;
 use crate::ticket::Ticket;
 use crate::ticket_insert::TicketInsert;
+
+/// The writer's connection as `pg_stat_activity` shows it.
+pub(crate) const APPLICATION_NAME: &str = "crm-ticket-writer";
 
 /// Most creates committed in one transaction.
 const MAX_GROUP: usize = 512;
@@ -81,7 +86,7 @@ impl PgWriter {
     /// Starts the writer's thread for the database at `url`; it connects on its first job.
     pub(crate) fn start(url: &str, settings: &Settings) -> Result<PgWriter> {
         let ctx = Context {
-            options: PgConnectOptions::from_str(url)?,
+            options: PgConnectOptions::from_str(url)?.application_name(APPLICATION_NAME),
             timeout: settings.acquire_timeout,
         };
         let (jobs, rx) = mpsc::unbounded_channel();
@@ -157,27 +162,53 @@ async fn run(ctx: Context, mut rx: mpsc::UnboundedReceiver<Message>) {
     }
 }
 
-/// Commits `group` on `conn` (opened first if need be) and answers each job.
+/// Commits `group` on `conn` (opened first if need be) and answers each job. A connection
+/// that fails at BEGIN (closed by the server while idle: a restart, an administrator, an idle
+/// timeout) ran nothing of the group: the group goes again, once, on a fresh connection.
 async fn commit(ctx: &Context, conn: &mut Option<PgConnection>, group: Vec<CreateJob>) {
-    let c = match conn {
-        Some(c) => c,
-        None => match connect(ctx).await {
-            Ok(c) => conn.insert(c),
-            Err(e) => return fail_all(group, &e),
-        },
-    };
     let inserts: Vec<&TicketInsert> = group.iter().map(|j| &j.insert).collect();
-    match commit_group(c, &inserts).await {
-        Ok(answers) => {
-            for (job, answer) in group.into_iter().zip(answers) {
-                let _ = job.reply.send(answer);
+    let mut retried = false;
+    loop {
+        let c = match conn {
+            Some(c) => c,
+            None => match connect(ctx).await {
+                Ok(c) => conn.insert(c),
+                Err(e) => return fail_all(group, &e),
+            },
+        };
+        match commit_group(c, &inserts).await {
+            Ok(answers) => {
+                for (job, answer) in group.into_iter().zip(answers) {
+                    let _ = job.reply.send(answer);
+                }
+                return;
+            }
+            Err(Failed::Begin(e)) if !retried => {
+                tracing::info!(error = %e, "ticket writer: connection lost while idle; reconnecting");
+                *conn = None;
+                retried = true;
+            }
+            Err(Failed::Begin(e) | Failed::Later(e)) => {
+                // The connection may be broken or inside a transaction: a fresh one next time.
+                *conn = None;
+                return fail_all(group, &e);
             }
         }
-        Err(e) => {
-            // The connection may be broken or inside a transaction: a fresh one next time.
-            *conn = None;
-            fail_all(group, &e);
-        }
+    }
+}
+
+/// How a group's transaction failed on the connection's side.
+#[derive(Debug)]
+enum Failed {
+    /// At BEGIN: nothing of the group ran.
+    Begin(sqlx::Error),
+    /// Later: the outcome is the connection's to tell, and it is gone.
+    Later(sqlx::Error),
+}
+
+impl From<sqlx::Error> for Failed {
+    fn from(e: sqlx::Error) -> Self {
+        Failed::Later(e)
     }
 }
 
@@ -199,8 +230,8 @@ fn fail_all(group: Vec<CreateJob>, e: &sqlx::Error) {
 async fn commit_group(
     conn: &mut PgConnection,
     group: &[&TicketInsert],
-) -> sqlx::Result<Vec<Result<Ticket>>> {
-    let mut tx = conn.begin().await?;
+) -> std::result::Result<Vec<Result<Ticket>>, Failed> {
+    let mut tx = conn.begin().await.map_err(Failed::Begin)?;
     match TicketInsert::run_group_pg(group, &mut tx).await {
         Ok(tickets) => {
             tx.commit().await?;

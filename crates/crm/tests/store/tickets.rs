@@ -426,3 +426,35 @@ async fn the_write_ahead_log_is_folded_in_by_the_checkpoint_thread() {
     }
     store.close().await;
 }
+
+/// The PostgreSQL ticket writer's connection, closed by the server while idle (a restart,
+/// an administrator), costs no create: the next group finds it gone at BEGIN and goes
+/// again on a fresh connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_create_survives_the_writer_connection_closed_while_idle_postgres() {
+    crate::common::run_postgres_with_admin(|store, admin_url, name| async move {
+        let new = || NewTicket::new("t", Channel::Phone);
+        let first = store
+            .create_ticket(new(), Actor::System, t0())
+            .await
+            .unwrap();
+        let mut admin = sqlx::PgConnection::connect(&admin_url).await.unwrap();
+        // Waits (up to 10 s) for the backend to be gone.
+        let ended: Vec<bool> = sqlx::query_scalar(
+            "SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity \
+             WHERE datname = $1 AND application_name = 'crm-ticket-writer'",
+        )
+        .bind(&name)
+        .fetch_all(&mut admin)
+        .await
+        .unwrap();
+        assert_eq!(ended, [true], "one writer connection, ended");
+        let second = store
+            .create_ticket(new(), Actor::System, t0())
+            .await
+            .unwrap();
+        assert_eq!(&first.number[10..15], "00001");
+        assert_eq!(&second.number[10..15], "00002");
+    })
+    .await
+}
