@@ -303,6 +303,10 @@ impl TicketInsert {
         group: &[&TicketInsert],
         conn: &mut PgConnection,
     ) -> Result<Vec<Ticket>> {
+        if group.is_empty() {
+            // Nothing to number, and `UNNEST()` of no arrays is no statement.
+            return Ok(Vec::new());
+        }
         let mut days: BTreeMap<NaiveDate, i64> = BTreeMap::new();
         for insert in group {
             *days.entry(insert.day).or_default() += 1;
