@@ -46,9 +46,10 @@
 //! publishes `ticket.escalation` once per stage.
 //!
 //! One private module inserts tickets (`ticket_insert`: number, row, clocks, call link,
-//! history), run through sqlx or, for API creates on an SQLite file, by the ticket writer
-//! thread (`writer`) with the same statements. The demo's data and synthetic tickets are
-//! not here: they are the `crm-fixtures` crate.
+//! history), run through sqlx or, for API creates, by a ticket writer that group-commits
+//! them with the same statements: a thread on rusqlite for an SQLite file (`writer`), a
+//! thread with one PostgreSQL connection for PostgreSQL (`pg_writer`). The demo's data and
+//! synthetic tickets are not here: they are the `crm-fixtures` crate.
 //!
 //! # Databases
 //! One schema, written twice (`migrations/sqlite`, `migrations/postgres`) with the same
@@ -85,6 +86,7 @@ pub mod lifecycle;
 pub mod links;
 pub mod maintenance;
 pub mod number;
+mod pg_writer;
 pub mod queues;
 pub mod search;
 pub mod settings;

@@ -42,7 +42,8 @@ pub struct Settings {
     pub pin_secret: Vec<u8>,
     /// Largest attachment accepted, in bytes.
     pub attachment_max_bytes: usize,
-    /// Most connections in the pool.
+    /// Most connections in the pool; the ticket writer holds one more of its own (a thread
+    /// with one connection, SQLite file or PostgreSQL).
     pub max_connections: u32,
     /// How long to wait for a database connection, or on SQLite for the write lock, before
     /// giving up (a write from a call is then journaled, R-SR-12).

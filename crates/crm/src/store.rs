@@ -69,17 +69,41 @@ fn pools(backend: Backend, settings: &Settings, url: &str) -> Result<Pools> {
     Ok(Pools { pool, writer })
 }
 
-/// The SQLite ticket writer for a database file (none for PostgreSQL or in-memory SQLite).
-fn sqlite_writer(
-    backend: Backend,
-    url: &str,
-    settings: &Settings,
-) -> Result<Option<crate::writer::Writer>> {
-    match crate::writer::sqlite_path(url) {
-        Some(path) if backend == Backend::Sqlite => {
-            Ok(Some(crate::writer::Writer::start(path, settings)?))
+/// Where [`Store::create_ticket`] sends its creates to be group-committed: the SQLite
+/// writer thread for a database file, the PostgreSQL writer for PostgreSQL; none for
+/// in-memory SQLite (one sqlx transaction per create).
+#[derive(Debug, Clone)]
+pub(crate) enum TicketWriter {
+    /// See [`crate::writer`].
+    Sqlite(crate::writer::Writer),
+    /// See [`crate::pg_writer`].
+    Postgres(crate::pg_writer::PgWriter),
+}
+
+impl TicketWriter {
+    fn start(backend: Backend, url: &str, settings: &Settings) -> Result<Option<TicketWriter>> {
+        Ok(match backend {
+            Backend::Sqlite => match crate::writer::sqlite_path(url) {
+                Some(path) => Some(TicketWriter::Sqlite(crate::writer::Writer::start(
+                    path, settings,
+                )?)),
+                None => None,
+            },
+            Backend::Postgres => Some(TicketWriter::Postgres(crate::pg_writer::PgWriter::start(
+                url, settings,
+            )?)),
+        })
+    }
+
+    /// Queues `insert` and waits for its commit.
+    pub(crate) async fn create(
+        &self,
+        insert: crate::ticket_insert::TicketInsert,
+    ) -> Result<crate::ticket::Ticket> {
+        match self {
+            TicketWriter::Sqlite(w) => w.create(insert).await,
+            TicketWriter::Postgres(w) => w.create(insert).await,
         }
-        _ => Ok(None),
     }
 }
 
@@ -99,8 +123,8 @@ pub struct Store {
     pub(crate) settings: std::sync::Arc<Settings>,
     /// Per-queue escalation targets (see [`crate::sla`]).
     pub(crate) queue_slas: crate::clocks::QueueSlas,
-    /// SQLite files: the ticket writer thread (group commit, see [`crate::writer`]).
-    pub(crate) sqlite_writer: Option<crate::writer::Writer>,
+    /// The ticket writer (group commit, see [`TicketWriter`]).
+    pub(crate) ticket_writer: Option<TicketWriter>,
 }
 
 impl Store {
@@ -122,7 +146,7 @@ impl Store {
             writer,
             backend,
             url: url.into(),
-            sqlite_writer: sqlite_writer(backend, url, &settings)?,
+            ticket_writer: TicketWriter::start(backend, url, &settings)?,
             settings: std::sync::Arc::new(settings),
             queue_slas: Default::default(),
         };
@@ -154,7 +178,7 @@ impl Store {
             writer,
             backend,
             url: url.into(),
-            sqlite_writer: sqlite_writer(backend, url, &settings)?,
+            ticket_writer: TicketWriter::start(backend, url, &settings)?,
             settings: std::sync::Arc::new(settings),
             queue_slas: Default::default(),
         })
@@ -202,8 +226,11 @@ impl Store {
         Ok(())
     }
 
-    /// Closes the pool.
+    /// Closes the pool and the PostgreSQL ticket writer's connection.
     pub async fn close(&self) {
+        if let Some(TicketWriter::Postgres(w)) = &self.ticket_writer {
+            w.close().await;
+        }
         self.pool.close().await;
         self.writer.close().await;
     }

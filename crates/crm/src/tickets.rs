@@ -87,10 +87,11 @@ impl Store {
     }
 
     /// Creates a Service Request numbered for `now`'s day in [`crate::Settings::time_zone`];
-    /// history gets `created`. On an SQLite file the create goes to the ticket writer thread,
-    /// committed with whatever other creates wait (group commit, see `crate::writer`);
-    /// elsewhere it is a write transaction of its own. Either way the same statements write
-    /// it (`crate::ticket_insert`).
+    /// history gets `created`. On an SQLite file or PostgreSQL the create goes to the store's
+    /// ticket writer, committed with whatever other creates wait (group commit, see
+    /// `crate::writer` and `crate::pg_writer`), and answered once committed; on in-memory
+    /// SQLite it is a write transaction of its own. Either way the same statements write it
+    /// (`crate::ticket_insert`).
     pub async fn create_ticket(
         &self,
         new: NewTicket,
@@ -98,7 +99,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<Ticket> {
         let insert = self.ticket_insert(new, actor, now).await?;
-        if let Some(writer) = &self.sqlite_writer {
+        if let Some(writer) = &self.ticket_writer {
             return writer.create(insert).await;
         }
         let mut tx = self.begin_write().await?;

@@ -1,9 +1,13 @@
 use std::collections::HashSet;
+use std::future::Future;
+use std::task::Poll;
 
 use chrono::Duration;
 use crm::{
-    Action, Actor, Channel, Error, NewTicket, Priority, Role, State, Store, TicketType, UserId,
+    Action, Actor, Channel, Error, ImportedTicket, NewTicket, Priority, QueueId, Role, State,
+    Store, TicketType, UserId,
 };
+use sqlx::Connection;
 
 use crate::common::{both, t0, users};
 
@@ -119,6 +123,153 @@ async fn number_day_is_local(store: Store) {
     assert_eq!(&t.number[..8], "20260303");
 }
 both!(number_day_is_local);
+
+/// Every path that numbers a ticket at once — the API's creates from eight tasks, creates
+/// from another pool (another process), bulk imports inside their own transactions — takes
+/// the day's numbers 1, 2, 3, … with no gap, and in the order the rows were inserted.
+async fn numbers_in_order_across_every_path(store: Store) {
+    let mut tasks = tokio::task::JoinSet::new();
+    let other = store.open_another().await.unwrap();
+    for i in 0..10 {
+        let store = if i < 8 { store.clone() } else { other.clone() };
+        tasks.spawn(async move {
+            let mut made = Vec::new();
+            for j in 0..25 {
+                let new = NewTicket::new(format!("writer {i} ticket {j}"), Channel::Phone);
+                let t = store.create_ticket(new, Actor::System, t0()).await.unwrap();
+                made.push((t.id, t.number));
+            }
+            made
+        });
+    }
+    let importer = store.clone();
+    tasks.spawn(async move {
+        let mut made = Vec::new();
+        for b in 0..10 {
+            let batch: Vec<ImportedTicket> = (0..5)
+                .map(|k| ImportedTicket {
+                    ticket: NewTicket::new(format!("import {b}.{k}"), Channel::Email),
+                    created: t0(),
+                    articles: Vec::new(),
+                    actions: Vec::new(),
+                })
+                .collect();
+            for id in importer.import_tickets(&batch).await.unwrap() {
+                made.push((id, importer.ticket(id).await.unwrap().number));
+            }
+        }
+        made
+    });
+    let mut all = Vec::new();
+    while let Some(made) = tasks.join_next().await {
+        all.extend(made.unwrap());
+    }
+    other.close().await;
+    all.sort();
+    let counters: Vec<u64> = all
+        .iter()
+        .map(|(_, n)| n[10..15].parse().unwrap())
+        .collect();
+    let expected: Vec<u64> = (1..=300).collect();
+    assert_eq!(
+        counters, expected,
+        "by id, the counters run 1..=300 with no gap"
+    );
+    for (id, number) in &all {
+        let t = store.ticket(*id).await.unwrap();
+        assert_eq!(&t.number, number);
+        assert!(crm::number::is_valid_number(number));
+        assert_eq!(store.history(*id).await.unwrap()[0].kind, "created");
+    }
+}
+both!(numbers_in_order_across_every_path);
+
+/// On PostgreSQL the API's creates are group-committed (crate::pg_writer): a create the
+/// database refuses (a queue that does not exist) fails alone, and the others of its group
+/// commit, numbered with no gap (that they commit in one transaction is the writer's own
+/// test, `pg_writer::tests`).
+///
+/// Deterministic: the test holds the day's counter row, so the writer's first group (one
+/// create, A) waits on it, which the test sees in `pg_stat_activity`; meanwhile B (refused),
+/// C and D are queued (a create is queued by the first poll of its future); releasing the
+/// row lets A commit, then B, C and D go as one group.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_create_fails_alone_in_its_group_postgres() {
+    crate::common::run_postgres_with_admin(|store, admin_url, name| async move {
+        let first = store
+            .create_ticket(NewTicket::new("first", Channel::Phone), Actor::System, t0())
+            .await
+            .unwrap();
+        let base = admin_url.rsplit_once('/').map(|(b, _)| b).unwrap();
+        let mut holder = sqlx::PgConnection::connect(&format!("{base}/{name}"))
+            .await
+            .unwrap();
+        let mut watcher = sqlx::PgConnection::connect(&admin_url).await.unwrap();
+        sqlx::query("BEGIN").execute(&mut holder).await.unwrap();
+        sqlx::query("SELECT counter FROM ticket_counter FOR UPDATE")
+            .execute(&mut holder)
+            .await
+            .unwrap();
+
+        let create = |title: &str, queue: Option<QueueId>| {
+            let store = store.clone();
+            let mut new = NewTicket::new(title, Channel::Phone);
+            new.queue = queue;
+            Box::pin(async move { store.create_ticket(new, Actor::System, t0()).await })
+        };
+        let a = tokio::spawn(create("A", None));
+        // Wait for the writer's group of one to wait on the counter row.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let waiting: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM pg_stat_activity \
+                 WHERE datname = $1 AND wait_event_type = 'Lock'",
+            )
+            .bind(&name)
+            .fetch_one(&mut watcher)
+            .await
+            .unwrap();
+            if waiting == 1 {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the writer never waited"
+            );
+            tokio::task::yield_now().await;
+        }
+        let mut queued = Vec::new();
+        for (title, queue) in [("B", Some(QueueId(999_999))), ("C", None), ("D", None)] {
+            let mut f = create(title, queue);
+            let polled = std::future::poll_fn(|cx| Poll::Ready(f.as_mut().poll(cx))).await;
+            assert!(polled.is_pending(), "{title} waits for the writer");
+            queued.push(f);
+        }
+        sqlx::query("ROLLBACK").execute(&mut holder).await.unwrap();
+
+        let a = a.await.unwrap().unwrap();
+        let mut answers = Vec::new();
+        for f in queued {
+            answers.push(f.await);
+        }
+        let err = answers.remove(0).unwrap_err();
+        assert!(matches!(err, Error::Database(_)), "{err}");
+        assert!(!err.is_unavailable(), "refused, not unavailable: {err}");
+        let c = answers.remove(0).unwrap();
+        let d = answers.remove(0).unwrap();
+        let counter = |t: &crm::Ticket| t.number[10..15].to_string();
+        let counters = [&first, &a, &c, &d].map(counter);
+        assert_eq!(
+            counters,
+            ["00001", "00002", "00003", "00004"],
+            "no gap for B"
+        );
+        assert_eq!(store.ticket_count().await.unwrap(), 4);
+        assert_eq!(store.ticket(c.id).await.unwrap(), c);
+        assert_eq!(store.history(d.id).await.unwrap()[0].kind, "created");
+    })
+    .await
+}
 
 async fn life_cycle_is_enforced_and_recorded(store: Store) {
     let q2 = store.create_queue("tecnica", false, t0()).await.unwrap();
@@ -274,4 +425,36 @@ async fn the_write_ahead_log_is_folded_in_by_the_checkpoint_thread() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     store.close().await;
+}
+
+/// The PostgreSQL ticket writer's connection, closed by the server while idle (a restart,
+/// an administrator), costs no create: the next group finds it gone at BEGIN and goes
+/// again on a fresh connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_create_survives_the_writer_connection_closed_while_idle_postgres() {
+    crate::common::run_postgres_with_admin(|store, admin_url, name| async move {
+        let new = || NewTicket::new("t", Channel::Phone);
+        let first = store
+            .create_ticket(new(), Actor::System, t0())
+            .await
+            .unwrap();
+        let mut admin = sqlx::PgConnection::connect(&admin_url).await.unwrap();
+        // Waits (up to 10 s) for the backend to be gone.
+        let ended: Vec<bool> = sqlx::query_scalar(
+            "SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity \
+             WHERE datname = $1 AND application_name = 'crm-ticket-writer'",
+        )
+        .bind(&name)
+        .fetch_all(&mut admin)
+        .await
+        .unwrap();
+        assert_eq!(ended, [true], "one writer connection, ended");
+        let second = store
+            .create_ticket(new(), Actor::System, t0())
+            .await
+            .unwrap();
+        assert_eq!(&first.number[10..15], "00001");
+        assert_eq!(&second.number[10..15], "00002");
+    })
+    .await
 }
