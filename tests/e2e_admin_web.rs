@@ -3,9 +3,10 @@
 //! the API. The demo admin creates a queue and an agent with a registering phone, edits them,
 //! generates the phone's secret and reads it off the page, once; then a SIPp phone registers
 //! with that secret, goes ready and takes a call the IVR routes to the new queue, whose
-//! Service Request opens there. A supervisor is refused the page. Every wait is for a DOM
-//! condition or the API's live state, never a sleep. Screenshots (1366×768 PNG) are kept in
-//! `target/test-artifacts/e2e_admin_web/` (or `$CENTRALINO_ARTIFACTS/e2e_admin_web/`).
+//! Service Request opens there. The queue, now in use, cannot be deleted (the page says why);
+//! the agent is disabled and enabled again. A supervisor is refused the page. Every wait is
+//! for a DOM condition or the API's live state, never a sleep. Screenshots (1366×768 PNG)
+//! are kept in `target/test-artifacts/e2e_admin_web/` (or `$CENTRALINO_ARTIFACTS/…`).
 //! Needs `sipp` and `chromium`/`chromium-driver` (scripts/install-test-deps.sh).
 
 mod common;
@@ -44,9 +45,20 @@ fn cell(kind: &str, name: &str, cell: &str) -> String {
     )
 }
 
+/// Clicks `css` (a real pointer click) once it is scrolled to the middle of the window, as
+/// an operator scrolls to a button: the page's status line stays at the top of the window
+/// (sticky) and would take a click on a button half under it.
+fn press(b: &Browser, css: &str) {
+    let js = serde_json::to_string(css).expect("a selector as JSON");
+    b.eval(&format!(
+        "document.querySelector({js}).scrollIntoView({{block: 'center'}}); return true"
+    ));
+    b.click(css);
+}
+
 /// Picks `value` in the `<select>` `css` the way an operator does (a click on its option).
 fn choose(b: &Browser, css: &str, value: &str) {
-    b.click(&format!("{css} option[value=\"{value}\"]"));
+    press(b, &format!("{css} option[value=\"{value}\"]"));
 }
 
 #[test]
@@ -88,7 +100,7 @@ fn an_admin_makes_a_queue_and_an_agent_on_the_page_and_the_phone_takes_a_call() 
         "const a = document.getElementById('site-link'); return a && !a.hidden",
         WAIT,
     );
-    admin.click("#site-link");
+    press(&admin, "#site-link");
     admin.wait_js(
         "the people and queues with the demo's users",
         "return location.pathname === '/admin/site' && document.body.dataset.ready === 'true' \
@@ -98,12 +110,12 @@ fn an_admin_makes_a_queue_and_an_agent_on_the_page_and_the_phone_takes_a_call() 
     admin.screenshot(TEST, "1-site-demo");
 
     // A queue: announcements every 30 s, answered within 20 s counts as on time.
-    admin.click("#new-queue");
+    press(&admin, "#new-queue");
     admin.type_into("#queue-form input[name=queue_name]", NEW_QUEUE);
     admin.type_into("#queue-form input[name=announce_every_s]", "30");
     admin.clear("#queue-form input[name=service_level_s]");
     admin.type_into("#queue-form input[name=service_level_s]", "20");
-    admin.click("#queue-save");
+    press(&admin, "#queue-save");
     admin.wait_js(
         "the new queue in the table",
         &format!(
@@ -122,7 +134,10 @@ fn an_admin_makes_a_queue_and_an_agent_on_the_page_and_the_phone_takes_a_call() 
         "the status line says so"
     );
     // Edited: weight 3.
-    admin.click(&format!("tr[data-queue=\"{NEW_QUEUE}\"] button.edit"));
+    press(
+        &admin,
+        &format!("tr[data-queue=\"{NEW_QUEUE}\"] button.edit"),
+    );
     admin.wait_js(
         "the queue's form",
         "const f = document.getElementById('queue-form'); \
@@ -131,7 +146,7 @@ fn an_admin_makes_a_queue_and_an_agent_on_the_page_and_the_phone_takes_a_call() 
     );
     admin.clear("#queue-form input[name=weight]");
     admin.type_into("#queue-form input[name=weight]", "3");
-    admin.click("#queue-save");
+    press(&admin, "#queue-save");
     admin.wait_js(
         "weight 3",
         &format!("return {} === '3'", cell("queue", NEW_QUEUE, "weight")),
@@ -146,16 +161,16 @@ fn an_admin_makes_a_queue_and_an_agent_on_the_page_and_the_phone_takes_a_call() 
     assert_eq!(settings["service_level_s"], 20, "{settings}");
 
     // An agent serving it with weight 2, writing its tickets, with a registering phone.
-    admin.click("#new-user");
+    press(&admin, "#new-user");
     admin.type_into("#user-form input[name=login]", AGENT);
     admin.type_into("#user-form input[name=full_name]", "Ada Verdi");
     choose(&admin, "#user-form select[name=role]", "agent_first_level");
     admin.type_into("#user-form input[name=password]", "password-di-ada");
-    admin.click("#add-membership");
+    press(&admin, "#add-membership");
     admin.type_into("#user-queues .row:last-child input.queue", NEW_QUEUE);
     admin.clear("#user-queues .row:last-child input.weight");
     admin.type_into("#user-queues .row:last-child input.weight", "2");
-    admin.click("#add-permission");
+    press(&admin, "#add-permission");
     admin.type_into("#user-permissions .row:last-child input.queue", NEW_QUEUE);
     choose(
         &admin,
@@ -164,7 +179,7 @@ fn an_admin_makes_a_queue_and_an_agent_on_the_page_and_the_phone_takes_a_call() 
     );
     choose(&admin, "#user-form select[name=phone_kind]", "registering");
     admin.screenshot(TEST, "2-new-agent-form");
-    admin.click("#user-save");
+    press(&admin, "#user-save");
     admin.wait_js(
         "the new agent in the table, no secret yet",
         &format!(
@@ -186,14 +201,46 @@ fn an_admin_makes_a_queue_and_an_agent_on_the_page_and_the_phone_takes_a_call() 
         WAIT,
     );
 
+    // A mistake: a queue that does not exist. The server's reason is on the status line;
+    // the account it made anyway is then edited, not created twice.
+    press(&admin, "#new-user");
+    admin.type_into("#user-form input[name=login]", "5102");
+    admin.type_into("#user-form input[name=full_name]", "Ugo Neri");
+    admin.type_into("#user-form input[name=password]", "password-di-ugo");
+    press(&admin, "#add-membership");
+    admin.type_into("#user-queues .row:last-child input.queue", "inesistente");
+    press(&admin, "#user-save");
+    let said = admin.wait_js(
+        "the refusal on the status line, the form now editing 5102",
+        "const s = document.getElementById('status'); \
+         return s.classList.contains('error') && s.textContent.includes('inesistente') \
+         && document.getElementById('user-form-title').textContent === 'User 5102' \
+         && document.querySelector('tr[data-user=\"5102\"]') !== null ? s.textContent : null",
+        WAIT,
+    );
+    assert!(
+        said.as_str().is_some_and(|s| s.starts_with("Error: ")
+            && s.ends_with("5102 exists: correct the form and save again.")),
+        "{said}"
+    );
+    admin.screenshot(TEST, "2b-user-refused");
+    press(&admin, "#user-queues .row:last-child button.remove");
+    press(&admin, "#user-save");
+    admin.wait_js(
+        "the form closed with nothing left to change",
+        "return document.getElementById('user-form').hidden \
+         && document.getElementById('status').textContent === 'Nothing changed.'",
+        WAIT,
+    );
+
     // The phone's secret, generated on the page and shown once.
-    admin.click(&format!("tr[data-user=\"{AGENT}\"] button.secret"));
+    press(&admin, &format!("tr[data-user=\"{AGENT}\"] button.secret"));
     admin.wait_js(
         "the secret panel",
         "return !document.getElementById('secret-panel').hidden",
         WAIT,
     );
-    admin.click("#secret-set");
+    press(&admin, "#secret-set");
     let secret = admin.wait_js(
         "the generated secret on the page",
         "const v = document.getElementById('secret-value').textContent; \
@@ -215,7 +262,7 @@ fn an_admin_makes_a_queue_and_an_agent_on_the_page_and_the_phone_takes_a_call() 
         ),
         WAIT,
     );
-    admin.click("#secret-close");
+    press(&admin, "#secret-close");
     let left = admin.wait_js(
         "the panel closed",
         "return document.getElementById('secret-panel').hidden \
@@ -249,7 +296,7 @@ fn an_admin_makes_a_queue_and_an_agent_on_the_page_and_the_phone_takes_a_call() 
     );
 
     // The web password reset from the page: the new one signs in.
-    admin.click(&format!("tr[data-user=\"{AGENT}\"] button.edit"));
+    press(&admin, &format!("tr[data-user=\"{AGENT}\"] button.edit"));
     admin.wait_js(
         "the agent's form",
         "const f = document.getElementById('user-form'); \
@@ -257,7 +304,7 @@ fn an_admin_makes_a_queue_and_an_agent_on_the_page_and_the_phone_takes_a_call() 
         WAIT,
     );
     admin.type_into("#user-form input[name=password]", "nuova-password-di-ada");
-    admin.click("#user-save");
+    press(&admin, "#user-save");
     admin.wait_js(
         "the password saved",
         "return document.getElementById('user-form').hidden \
@@ -306,7 +353,10 @@ fn an_admin_makes_a_queue_and_an_agent_on_the_page_and_the_phone_takes_a_call() 
 
     // Its ticket keeps the queue: deleting it is refused, and the page says why.
     admin.eval("window.confirm = () => true; return true");
-    admin.click(&format!("tr[data-queue=\"{NEW_QUEUE}\"] button.delete"));
+    press(
+        &admin,
+        &format!("tr[data-queue=\"{NEW_QUEUE}\"] button.delete"),
+    );
     let said = admin.wait_js(
         "the server's reason on the status line",
         "const s = document.getElementById('status'); \
@@ -326,4 +376,41 @@ fn an_admin_makes_a_queue_and_an_agent_on_the_page_and_the_phone_takes_a_call() 
         )),
         true
     );
+
+    // Disabled from the page: out of the ACD at once; enabled again, back in it.
+    press(&admin, &format!("tr[data-user=\"{AGENT}\"] button.toggle"));
+    admin.wait_js(
+        "the agent disabled",
+        &format!(
+            "return {} === 'no' && document.getElementById('status').textContent \
+             .includes('disabled')",
+            cell("user", AGENT, "active")
+        ),
+        WAIT,
+    );
+    let in_acd = |api: &Api| {
+        api.get("/api/v1/agents")
+            .as_array()
+            .is_some_and(|a| a.iter().any(|x| x["login"] == AGENT))
+    };
+    api.wait("the disabled agent gone from the ACD", WAIT, |api| {
+        if in_acd(api) {
+            Err("still there".to_string())
+        } else {
+            Ok(())
+        }
+    });
+    press(&admin, &format!("tr[data-user=\"{AGENT}\"] button.toggle"));
+    admin.wait_js(
+        "the agent enabled",
+        &format!("return {} === 'yes'", cell("user", AGENT, "active")),
+        WAIT,
+    );
+    api.wait("the enabled agent back in the ACD", WAIT, |api| {
+        if in_acd(api) {
+            Ok(())
+        } else {
+            Err("not there".to_string())
+        }
+    });
 }

@@ -90,6 +90,7 @@ const STRINGS = {
     user_disabled: 'User {login} disabled: no sign-in, no calls.', user_enabled: 'User {login} enabled.',
     confirm_disable: 'Disable {login}? They can no longer sign in or take calls.',
     secret_set: 'Phone secret of {login} set: the phone registers with it.', nothing_changed: 'Nothing changed.',
+    complete_user: '→ {login} exists: correct the form and save again.',
   },
   it: {
     app: 'centralino', login_title: 'Accesso', login: 'Utente', password: 'Password',
@@ -179,6 +180,7 @@ const STRINGS = {
     user_disabled: 'Utente {login} disattivato: niente accesso, niente chiamate.', user_enabled: 'Utente {login} riattivato.',
     confirm_disable: 'Disattivare {login}? Non potrà più accedere né ricevere chiamate.',
     secret_set: 'Segreto del telefono di {login} impostato: il telefono si registra con questo.', nothing_changed: 'Nessuna modifica.',
+    complete_user: '→ {login} esiste: correggi il modulo e salva di nuovo.',
   },
 };
 

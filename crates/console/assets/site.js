@@ -111,6 +111,7 @@ function drawUsers() {
 
 /** The titles of the open forms, in the current language. */
 function drawTitles() {
+  $('password-label').textContent = t($('password-label').dataset.i18n);
   $('queue-form-title').textContent = page.queueEdit ? t('edit_queue', { name: page.queueEdit }) : t('new_queue');
   $('user-form-title').textContent = page.userEdit ? t('edit_user', { login: page.userEdit }) : t('new_user');
   $('secret-title').textContent = page.secretFor ? t('secret_for', { login: page.secretFor }) : '';
@@ -234,7 +235,6 @@ function openUser(u) {
   f.password.value = '';
   f.password.required = !u;
   $('password-label').dataset.i18n = u ? 'new_password' : 'web_password';
-  $('password-label').textContent = t($('password-label').dataset.i18n);
   $('user-queues').replaceChildren(...(u ? u.queues : []).map(membershipRow));
   $('user-permissions').replaceChildren(...(u ? u.permissions : []).map(permissionRow));
   f.phone_kind.value = u && u.phone ? u.phone.kind : '';
@@ -284,18 +284,39 @@ async function saveUser(ev) {
       if (!same(byQueue(form.permissions), byQueue(u.permissions))) patch.permissions = form.permissions;
       const current = u.phone ? (u.phone.kind === 'static' ? { kind: 'static', contact: u.phone.contact } : { kind: 'registering' }) : null;
       if (!same(form.phone, current)) patch.phone = form.phone;
-      if (Object.keys(patch).length === 0) { notify(t('nothing_changed')); return; }
+      if (Object.keys(patch).length === 0) { notify(t('nothing_changed')); closeUser(); return; }
       await api('PATCH', path('users', u.login), patch);
       notify(t(patch.password ? 'user_saved_password' : 'user_saved', { login: u.login }));
     } else {
       const body = { ...form };
       if (!body.phone) delete body.phone;
-      const created = await api('POST', '/api/v1/users', body);
-      notify(t('user_created', { login: created.login }));
+      try {
+        const created = await api('POST', '/api/v1/users', body);
+        notify(t('user_created', { login: created.login }));
+      } catch (e) {
+        // The account may exist with the rest refused ("created, but: …"): the form then
+        // edits it, so that Save completes it instead of failing on a duplicate login.
+        await load();
+        if (!page.users.some((u) => u.login === form.login)) throw e;
+        editCreated(form.login);
+        notify(`${failure(e)} ${t('complete_user', { login: form.login })}`, true);
+        return;
+      }
     }
     closeUser();
     await load();
   } catch (e) { notify(failure(e), true); }
+}
+
+/** Turns the new-user form into the editing of `login`, keeping what was typed. */
+function editCreated(login) {
+  const f = $('user-form');
+  page.userEdit = login;
+  f.login.readOnly = true;
+  f.password.value = '';
+  f.password.required = false;
+  $('password-label').dataset.i18n = 'new_password';
+  drawTitles();
 }
 
 async function toggleActive(u) {
@@ -393,6 +414,7 @@ async function main() {
   $('secret-form').addEventListener('submit', setSecret);
   $('secret-close').addEventListener('click', closeSecret);
   $('secret-copy').addEventListener('click', copySecret);
+  $('refresh').addEventListener('click', async () => { await load(); notify(t('done')); });
   await load();
   document.body.dataset.ready = 'true';
 }
