@@ -283,7 +283,9 @@ fn an_admin_makes_a_queue_and_an_agent_on_the_page_and_the_phone_takes_a_call() 
         "Italian labels",
         &format!(
             "return document.getElementById('new-queue').textContent === 'Nuova coda' \
-             && {} === 'ogni 30 s' && {} === 'bandi: scrittura'",
+             && {} === 'ogni 30 s' && {} === 'bandi: scrittura' \
+             && document.getElementById('status').textContent \
+                .startsWith('Segreto del telefono di 5101 impostato')",
             cell("queue", NEW_QUEUE, "announce"),
             cell("user", AGENT, "permissions"),
         ),

@@ -10,11 +10,19 @@ const ROLES = ['agent_first_level', 'agent_second_level', 'supervisor', 'admin']
 // Queues and users as last read; `known`: queue names this page created, shown even before
 // the live list (which names only the queues that take calls) has them. No secret is ever
 // kept here: it lives in the secret panel's DOM until the panel is closed.
-const page = { me: null, queues: [], users: [], known: new Set(), queueEdit: null, userEdit: null, secretFor: null };
+const page = {
+  me: null, queues: [], users: [], known: new Set(), queueEdit: null, userEdit: null, secretFor: null, said: null,
+};
 
 const $ = (id) => document.getElementById(id);
 const path = (kind, name) => `/api/v1/${kind}/${encodeURIComponent(name)}`;
 const isMe = (login) => page.me && page.me.login === login;
+
+/** Says something on the status line, said again in the new language when it changes. */
+function say(text, isError = false) {
+  page.said = { text, isError };
+  notify(text(), isError);
+}
 
 /** A number field: its value, or `null` when empty. */
 function number(input) {
@@ -50,7 +58,7 @@ async function load() {
     }));
     page.queues = shown.filter(Boolean);
     draw();
-  } catch (e) { notify(failure(e), true); }
+  } catch (e) { say(() => failure(e), true); }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -164,17 +172,18 @@ async function saveQueue(ev) {
   for (const k of ['weight', 'expected_wait_s', 'service_level_s']) if (settings[k] == null) delete settings[k];
   try {
     if (page.queueEdit) {
-      await api('PATCH', path('queues', page.queueEdit), settings);
-      notify(t('queue_saved', { name: page.queueEdit }));
+      const name = page.queueEdit;
+      await api('PATCH', path('queues', name), settings);
+      say(() => t('queue_saved', { name }));
     } else {
       const name = f.queue_name.value.trim();
       const created = await api('POST', '/api/v1/queues', { name, ...settings });
       page.known.add(created.name);
-      notify(t('queue_created', { name: created.name }));
+      say(() => t('queue_created', { name: created.name }));
     }
     closeQueue();
     await load();
-  } catch (e) { notify(failure(e), true); }
+  } catch (e) { say(() => failure(e), true); }
 }
 
 function closeQueue() {
@@ -187,12 +196,12 @@ async function removeQueue(q) {
   try {
     await api('DELETE', path('queues', q.name));
     page.known.delete(q.name);
-    notify(t('queue_deleted', { name: q.name }));
+    say(() => t('queue_deleted', { name: q.name }));
     await load();
   } catch (e) {
     // 409: in use (tickets, another queue's overflow, the system): the server says by what.
-    if (e instanceof ApiError && e.status === 409) notify(t('queue_in_use', { name: q.name, reason: e.message }), true);
-    else notify(failure(e), true);
+    if (e instanceof ApiError && e.status === 409) say(() => t('queue_in_use', { name: q.name, reason: e.message }), true);
+    else say(() => failure(e), true);
   }
 }
 
@@ -284,28 +293,28 @@ async function saveUser(ev) {
       if (!same(byQueue(form.permissions), byQueue(u.permissions))) patch.permissions = form.permissions;
       const current = u.phone ? (u.phone.kind === 'static' ? { kind: 'static', contact: u.phone.contact } : { kind: 'registering' }) : null;
       if (!same(form.phone, current)) patch.phone = form.phone;
-      if (Object.keys(patch).length === 0) { notify(t('nothing_changed')); closeUser(); return; }
+      if (Object.keys(patch).length === 0) { say(() => t('nothing_changed')); closeUser(); return; }
       await api('PATCH', path('users', u.login), patch);
-      notify(t(patch.password ? 'user_saved_password' : 'user_saved', { login: u.login }));
+      say(() => t(patch.password ? 'user_saved_password' : 'user_saved', { login: u.login }));
     } else {
       const body = { ...form };
       if (!body.phone) delete body.phone;
       try {
         const created = await api('POST', '/api/v1/users', body);
-        notify(t('user_created', { login: created.login }));
+        say(() => t('user_created', { login: created.login }));
       } catch (e) {
         // The account may exist with the rest refused ("created, but: …"): the form then
         // edits it, so that Save completes it instead of failing on a duplicate login.
         await load();
         if (!page.users.some((u) => u.login === form.login)) throw e;
         editCreated(form.login);
-        notify(`${failure(e)} ${t('complete_user', { login: form.login })}`, true);
+        say(() => `${failure(e)} ${t('complete_user', { login: form.login })}`, true);
         return;
       }
     }
     closeUser();
     await load();
-  } catch (e) { notify(failure(e), true); }
+  } catch (e) { say(() => failure(e), true); }
 }
 
 /** Turns the new-user form into the editing of `login`, keeping what was typed. */
@@ -324,13 +333,13 @@ async function toggleActive(u) {
     if (u.active) {
       if (!window.confirm(t('confirm_disable', { login: u.login }))) return;
       await api('DELETE', path('users', u.login));
-      notify(t('user_disabled', { login: u.login }));
+      say(() => t('user_disabled', { login: u.login }));
     } else {
       await api('PATCH', path('users', u.login), { active: true });
-      notify(t('user_enabled', { login: u.login }));
+      say(() => t('user_enabled', { login: u.login }));
     }
     await load();
-  } catch (e) { notify(failure(e), true); }
+  } catch (e) { say(() => failure(e), true); }
 }
 
 /** A random web password the admin can read and pass on (the user changes it later). */
@@ -374,17 +383,17 @@ async function setSecret(ev) {
     $('secret-value').textContent = r.secret;
     $('secret-form').hidden = true;
     $('secret-shown').hidden = false;
-    notify(t('secret_set', { login }));
+    say(() => t('secret_set', { login }));
     $('secret-copy').focus();
     await load();
-  } catch (e) { notify(failure(e), true); }
+  } catch (e) { say(() => failure(e), true); }
 }
 
 async function copySecret() {
   const value = $('secret-value').textContent;
   try {
     await navigator.clipboard.writeText(value);
-    notify(t('copied'));
+    say(() => t('copied'));
   } catch (_) {
     // No clipboard (an insecure origin, a refusal): select it for the operator to copy.
     const range = document.createRange();
@@ -400,7 +409,10 @@ async function copySecret() {
 async function main() {
   try { page.me = await whoami(); } catch (_) { return; }
   setupChrome(page.me);
-  window.addEventListener('langchange', draw);
+  window.addEventListener('langchange', () => {
+    draw();
+    if (page.said) notify(page.said.text(), page.said.isError);
+  });
   $('new-queue').addEventListener('click', () => openQueue(null));
   $('queue-form').addEventListener('submit', saveQueue);
   $('queue-cancel').addEventListener('click', closeQueue);
@@ -414,7 +426,7 @@ async function main() {
   $('secret-form').addEventListener('submit', setSecret);
   $('secret-close').addEventListener('click', closeSecret);
   $('secret-copy').addEventListener('click', copySecret);
-  $('refresh').addEventListener('click', async () => { await load(); notify(t('done')); });
+  $('refresh').addEventListener('click', async () => { await load(); say(() => t('done')); });
   await load();
   document.body.dataset.ready = 'true';
 }
