@@ -425,6 +425,13 @@ async function main() {
   $('password-generate').addEventListener('click', generatePassword);
   $('secret-form').addEventListener('submit', setSecret);
   $('secret-close').addEventListener('click', closeSecret);
+  // Escape closes what is open (and wipes a secret on show).
+  document.addEventListener('keydown', (ev) => {
+    if (ev.key !== 'Escape') return;
+    if (!$('secret-panel').hidden) closeSecret();
+    else if (!$('user-form').hidden) closeUser();
+    else if (!$('queue-form').hidden) closeQueue();
+  });
   $('secret-copy').addEventListener('click', copySecret);
   $('refresh').addEventListener('click', async () => { await load(); say(() => t('done')); });
   await load();
