@@ -1,5 +1,5 @@
 //! Headless Chromium driven over W3C WebDriver (chromedriver), for the web console tests
-//! (`tests/e2e_web.rs`).
+//! (`tests/e2e_web.rs`, `tests/e2e_admin_web.rs`).
 //!
 //! [`Browser::start`] runs Debian's `chromedriver` on a free loopback port with a fresh
 //! profile and opens one session; commands are plain JSON over HTTP/1.1 (W3C WebDriver §6),
@@ -230,6 +230,16 @@ impl Browser {
             "POST",
             &format!("/element/{id}/value"),
             serde_json::json!({"text": text}),
+        );
+    }
+
+    /// Empties the field `css` (WebDriver §14.2), e.g. a number input before typing a new value.
+    pub fn clear(&self, css: &str) {
+        let id = self.element(css);
+        self.command(
+            "POST",
+            &format!("/element/{id}/clear"),
+            serde_json::json!({}),
         );
     }
 

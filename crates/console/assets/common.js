@@ -123,7 +123,7 @@ export function failure(e) {
   return e instanceof ApiError && e.status === 403 ? `${t('forbidden')} ${e.message}` : `${t('error')}: ${e.message}`;
 }
 
-/** Fills the header: user, language picker, sign-out; translates the page. */
+/** Fills the header: user, language picker, admin links, sign-out; translates the page. */
 export function setupChrome(user) {
   applyI18n();
   const who = document.getElementById('who');
@@ -138,6 +138,9 @@ export function setupChrome(user) {
     picker.replaceChildren(...LANGUAGES.map((l) => h('option', { value: l, selected: l === currentLang() }, l.toUpperCase())));
     picker.addEventListener('change', () => setLang(picker.value));
   }
+  // The people-and-queues page is for admins only (the server refuses it to anyone else).
+  const site = document.getElementById('site-link');
+  if (site && user) site.hidden = !user.roles.includes('admin');
   const out = document.getElementById('sign-out');
   if (out) out.addEventListener('click', logout);
 }

@@ -4,7 +4,8 @@ import { login, whoami, h } from './common.js';
 /** Where to go after login: the `next` page if it is one of ours, else by role. */
 function target(user) {
   const next = new URLSearchParams(window.location.search).get('next');
-  if (next && /^\/[a-z]*$/.test(next)) return next;
+  // Only a path of ours: lowercase words under `/` (never `//host`, which leaves the site).
+  if (next && /^\/([a-z]+(\/[a-z]+)*)?$/.test(next)) return next;
   return user.roles.some((r) => r === 'supervisor' || r === 'admin') ? '/supervisor' : '/desktop';
 }
 

@@ -1,11 +1,13 @@
 //! The web consoles (R-PLT-1, R-SUP-1, R-SUP-5): `/` (login), `/desktop` (agent desktop),
-//! `/supervisor` (live console) and their static files under `/assets/`, embedded in the
-//! binary (plain HTML, CSS and ES modules from `crates/console/assets/`, no build step).
+//! `/supervisor` (live console), `/admin` (announcements), `/admin/site` (people and queues,
+//! R-PLT-2, R-ACD-7) and their static files under `/assets/`, embedded in the binary (plain
+//! HTML, CSS and ES modules from `crates/console/assets/`, no build step).
 //!
 //! # Run loop
 //! Stateless handlers over the [`Api`]'s session table. Pages are checked server-side on
 //! every load: `/desktop` needs a live session cookie (else 303 to the login page, which
-//! returns there after login), `/supervisor` a supervisor or admin (an agent gets 403). The
+//! returns there after login), `/supervisor` and `/admin` a supervisor or admin (an agent gets
+//! 403), `/admin/site` an admin (a supervisor gets 403). The
 //! pages then talk only to `/api/v1` with the HttpOnly cookie and `X-CSRF-Token`, where every
 //! call is checked again ([`crate::api::policy`]). Static files hold no data and need no
 //! session. Every page is sent `no-store` with a Content Security Policy that allows only
@@ -36,6 +38,7 @@ pub const ASSETS: &[(&str, &str, &str)] = &[
     ("tickets.js", JS, include_str!("../assets/tickets.js")),
     ("supervisor.js", JS, include_str!("../assets/supervisor.js")),
     ("admin.js", JS, include_str!("../assets/admin.js")),
+    ("site.js", JS, include_str!("../assets/site.js")),
 ];
 
 const JS: &str = "text/javascript; charset=utf-8";
@@ -43,6 +46,7 @@ const LOGIN_HTML: &str = include_str!("../assets/login.html");
 const DESKTOP_HTML: &str = include_str!("../assets/desktop.html");
 const SUPERVISOR_HTML: &str = include_str!("../assets/supervisor.html");
 const ADMIN_HTML: &str = include_str!("../assets/admin.html");
+const SITE_HTML: &str = include_str!("../assets/site.html");
 const FORBIDDEN_HTML: &str = include_str!("../assets/forbidden.html");
 
 /// The Content Security Policy of every page: our own origin only (`'self'` covers the
@@ -59,6 +63,8 @@ pub enum PageAccess {
     Operator,
     /// Supervisors and admins.
     Supervisor,
+    /// Admins only.
+    Admin,
 }
 
 impl PageAccess {
@@ -67,6 +73,7 @@ impl PageAccess {
         match self {
             PageAccess::Public | PageAccess::Operator => true,
             PageAccess::Supervisor => matches!(role, Role::Supervisor | Role::Admin),
+            PageAccess::Admin => role == Role::Admin,
         }
     }
 }
@@ -78,6 +85,7 @@ pub fn router(api: Api) -> Router {
         .route("/desktop", get(desktop_page))
         .route("/supervisor", get(supervisor_page))
         .route("/admin", get(admin_page))
+        .route("/admin/site", get(site_page))
         .route("/assets/{name}", get(asset))
         .with_state(api)
 }
@@ -134,6 +142,11 @@ async fn guarded(
 /// enforces who may do what).
 async fn admin_page(State(api): State<Api>, headers: HeaderMap) -> Response {
     guarded(&api, &headers, PageAccess::Supervisor, "/admin", ADMIN_HTML).await
+}
+
+/// The site's people and queues (R-PLT-2, R-ACD-7): admins only, like the API behind it.
+async fn site_page(State(api): State<Api>, headers: HeaderMap) -> Response {
+    guarded(&api, &headers, PageAccess::Admin, "/admin/site", SITE_HTML).await
 }
 
 async fn login_page(State(api): State<Api>, headers: HeaderMap) -> Response {
@@ -195,8 +208,26 @@ mod tests {
     }
 
     #[test]
+    fn only_admins_open_the_site_administration() {
+        for &role in Role::ALL.iter() {
+            assert_eq!(
+                PageAccess::Admin.allows(role),
+                role == Role::Admin,
+                "{role}"
+            );
+        }
+    }
+
+    #[test]
     fn every_page_loads_only_embedded_assets() {
-        for page in [LOGIN_HTML, DESKTOP_HTML, SUPERVISOR_HTML, FORBIDDEN_HTML] {
+        for page in [
+            LOGIN_HTML,
+            DESKTOP_HTML,
+            SUPERVISOR_HTML,
+            ADMIN_HTML,
+            SITE_HTML,
+            FORBIDDEN_HTML,
+        ] {
             for reference in page.split("/assets/").skip(1) {
                 let name: String = reference
                     .chars()

@@ -512,3 +512,50 @@ async fn pages_are_checked_server_side_and_cookies_need_csrf() {
     let (status, _, body) = http(&env, "PUT", path, &headers, ready).await;
     assert_eq!(status, 204, "{body}");
 }
+
+/// The people-and-queues page (`/admin/site`) is served to admins only: no session goes to
+/// the login page (and back here after it), an agent or a supervisor gets the 403 page, an
+/// admin the page with its script, under the same Content Security Policy as every page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_admins_open_the_people_and_queues_page() {
+    let env = start().await;
+    let (status, head, _) = http(&env, "GET", "/admin/site", &[], None).await;
+    assert_eq!(status, 303);
+    assert!(head.contains("location: /?next=/admin/site"), "{head}");
+    for who in ["a1", "sup"] {
+        let (token, _) = login(&env, who).await;
+        let cookie = format!("centralino_session={token}");
+        let (status, _, body) =
+            http(&env, "GET", "/admin/site", &[("cookie", &cookie)], None).await;
+        assert_eq!(status, 403, "{who} may not open the people and queues");
+        assert!(body.contains("id=\"forbidden\""), "{body}");
+        assert!(!body.contains("/assets/site.js"), "{body}");
+    }
+    // The supervisor still opens the announcements page (unchanged).
+    let (sup, _) = login(&env, "sup").await;
+    let cookie = format!("centralino_session={sup}");
+    assert_eq!(
+        http(&env, "GET", "/admin", &[("cookie", &cookie)], None)
+            .await
+            .0,
+        200
+    );
+    let (adm, _) = login(&env, "adm").await;
+    let cookie = format!("centralino_session={adm}");
+    let (status, head, body) = http(&env, "GET", "/admin/site", &[("cookie", &cookie)], None).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("/assets/site.js"), "{body}");
+    let head = head.to_ascii_lowercase();
+    assert!(
+        head.contains("content-security-policy: default-src 'none'; script-src 'self'"),
+        "{head}"
+    );
+    assert!(head.contains("cache-control: no-store"), "{head}");
+    let (status, head, body) = http(&env, "GET", "/assets/site.js", &[], None).await;
+    assert_eq!(status, 200);
+    assert!(head.contains("text/javascript"), "{head}");
+    assert!(
+        body.contains("/phone/secret"),
+        "the page sets phone secrets"
+    );
+}
