@@ -2,6 +2,8 @@
 # Installs what the test suite needs beyond the Rust toolchain, and only what is missing:
 #   - sipp (Debian package sip-tester), baresip and tshark, for the SIP end-to-end tests;
 #   - chromium and chromium-driver, for the web console end-to-end tests;
+#   - slapd and ldap-utils, for the directory sign-in tests (each test runs its own slapd on a
+#     free loopback port with a temporary configuration; the package's own server is not used);
 #   - a PostgreSQL answering on 127.0.0.1:5432 (trust auth for 127.0.0.1 when we install it);
 #   - cargo-nextest when it can be installed, else scripts/test.sh falls back to `cargo test`.
 # Idempotent: a second run changes nothing. Installing needs root (apt); without root it only
@@ -42,10 +44,15 @@ command -v sqlite3 >/dev/null || missing+=(sqlite3)
 # HTTPS (tests/e2e_https.rs): openssl makes the test certificate, curl is the TLS client.
 command -v openssl >/dev/null || missing+=(openssl)
 command -v curl >/dev/null || missing+=(curl)
+# OpenLDAP's server and clients for the directory sign-in tests (crates/console/tests/api).
+command -v slapd >/dev/null || [[ -x /usr/sbin/slapd ]] || missing+=(slapd)
+command -v ldapadd >/dev/null || missing+=(ldap-utils)
 if [[ ${#missing[@]} -gt 0 ]]; then
-    # tshark asks whether non-root users may capture; answer no, without a prompt.
+    # tshark asks whether non-root users may capture; answer no, without a prompt. slapd
+    # asks for a domain and an admin password for a server of its own: the tests need none.
     if is_root && command -v debconf-set-selections >/dev/null; then
         echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
+        echo "slapd slapd/no_configuration boolean true" | debconf-set-selections
     fi
     apt_install "${missing[@]}" || true
 fi
@@ -53,6 +60,12 @@ if command -v sipp >/dev/null; then
     say "sipp: $(sipp -v 2>/dev/null | grep -o 'SIPp v[^ ]*' | head -1)"
 else
     say "WARNING: sipp is not installed: the SIP end-to-end tests will fail"
+fi
+
+if command -v slapd >/dev/null || [[ -x /usr/sbin/slapd ]]; then
+    say "slapd: $( (slapd -VV 2>&1 || /usr/sbin/slapd -VV 2>&1) | grep -o 'slapd [0-9.]*' | head -1)"
+else
+    say "WARNING: slapd is not installed: the directory sign-in tests will fail"
 fi
 
 # --- PostgreSQL on 127.0.0.1:5432 --------------------------------------------------------------

@@ -38,6 +38,8 @@ pub struct Config {
     pub ivr: Option<ivr::IvrConfig>,
     /// Queues and agents.
     pub acd: acd::AcdConfig,
+    /// Operators' sign-in against the administration's directory; absent: local accounts only.
+    pub directory: Option<directory::DirectoryConfig>,
     /// What validation found worth saying but not wrong (e.g. unreachable IVR nodes).
     #[serde(skip)]
     pub warnings: Vec<ConfigError>,
@@ -244,6 +246,10 @@ impl Config {
                 .into_iter()
                 .map(|p| near(p.path, p.message)),
         );
+        if let Some(directory) = &self.directory {
+            let problems = directory.validate().into_iter();
+            errors.extend(problems.map(|p| near(p.path, p.message)));
+        }
         (errors, warnings)
     }
 
@@ -489,6 +495,32 @@ mod tests {
                 (Some(15), "numbers[2].number"),
             ]
         );
+    }
+
+    #[test]
+    fn the_directory_section_is_checked_by_its_crate_and_located_here() {
+        let text = "[http.login]\nwindow_s = 0\n\n[directory]\nurl = \"ldap://127.0.0.1:389\"\n\
+            user_dn = \"uid={login},ou=people,dc=example,dc=org\"\ngroup_attribute = \"memberOf\"\n\n\
+            [[directory.groups]]\ndn = \"cn=sportello,ou=groups,dc=example,dc=org\"\nrole = \"agent_first_level\"\n\n\
+            [[directory.groups]]\ndn = \"no-dn\"\nrole = \"admin\"\n";
+        let err = Config::parse(text, "x.toml").unwrap_err();
+        let found: Vec<_> = err
+            .errors
+            .iter()
+            .map(|e| (e.line, e.field.as_str()))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                (Some(2), "http.login.window_s"),
+                (Some(14), "directory.groups[1].dn")
+            ],
+            "{err}"
+        );
+        let err = Config::parse("[directory]\nurl = \"ldap://h\"\nuser_dn = \"uid={login},dc=x\"\ngroup_attribute = \"memberOf\"\nbind_pw = 1\n", "x.toml").unwrap_err();
+        assert_eq!(err.errors[0].field, "directory.bind_pw", "{err}");
+        assert_eq!(err.errors[0].line, Some(5));
+        assert!(Config::demo().directory.is_none());
     }
 
     #[test]

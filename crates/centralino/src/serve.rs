@@ -153,6 +153,18 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         site: applier.clone(),
         store: store.clone(),
     };
+    // Operators' sign-in against the administration's directory ([directory]); its service
+    // password is read now, so a missing file stops the start with the field's name.
+    let directory = match &config.directory {
+        Some(section) => {
+            let settings = section
+                .settings()
+                .map_err(|problem| anyhow::anyhow!("{problem}"))?;
+            tracing::info!(url = %settings.url, groups = settings.mapping.len(), "directory sign-in");
+            Some(directory::Directory::new(settings))
+        }
+        None => None,
+    };
     let reload_hook = args.config.clone().map(|path| {
         let reloader = reloader.clone();
         let runtime = tokio::runtime::Handle::current();
@@ -182,6 +194,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             )),
             figures,
             bus: Some(bus.clone()),
+            signin: console::api::session::SignIn::new(config.http.login.signin(directory)),
             ..console::api::ApiConfig::default()
         },
     );

@@ -5,6 +5,8 @@ const STRINGS = {
   en: {
     app: 'centralino', login_title: 'Sign in', login: 'Login', password: 'Password',
     sign_in: 'Sign in', sign_out: 'Sign out', bad_credentials: 'Wrong login or password.',
+    too_many_logins: 'Too many failed sign-ins: try again later.',
+    signin_unavailable: 'Sign-in is not possible right now (the directory does not answer, or the server is busy): try again later.',
     desktop: 'Agent desktop', supervisor: 'Supervisor console', language: 'Language',
     state: 'State', ready: 'Ready', not_ready: 'Not ready', logged_out: 'Logged out',
     ringing: 'Ringing', talking: 'Talking', wrap_up: 'Wrap-up', reason: 'Reason',
@@ -95,6 +97,8 @@ const STRINGS = {
   it: {
     app: 'centralino', login_title: 'Accesso', login: 'Utente', password: 'Password',
     sign_in: 'Entra', sign_out: 'Esci', bad_credentials: 'Utente o password errati.',
+    too_many_logins: 'Troppi accessi non riusciti: riprova più tardi.',
+    signin_unavailable: 'Accesso non possibile ora (la directory non risponde o il server è occupato): riprova più tardi.',
     desktop: 'Postazione operatore', supervisor: 'Console supervisore', language: 'Lingua',
     state: 'Stato', ready: 'Disponibile', not_ready: 'Non disponibile', logged_out: 'Disconnesso',
     ringing: 'Squilla', talking: 'In conversazione', wrap_up: 'Post-chiamata', reason: 'Motivo',

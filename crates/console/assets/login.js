@@ -28,7 +28,10 @@ async function main() {
       const s = await login(form.login.value.trim(), form.password.value);
       window.location.assign(target(s.user));
     } catch (e) {
-      error.textContent = e.status === 401 ? t('bad_credentials') : `${t('error')}: ${e.message}`;
+      // 429: too many failures for this login or from here; 503: the directory (or the
+      // password checks) cannot answer now. The problem's detail says more in English.
+      const messages = { 401: 'bad_credentials', 429: 'too_many_logins', 503: 'signin_unavailable' };
+      error.textContent = messages[e.status] ? t(messages[e.status]) : `${t('error')}: ${e.message}`;
       form.password.value = '';
       form.password.focus();
     }

@@ -78,6 +78,7 @@ pub mod clocks;
 pub mod config;
 pub mod credentials;
 pub mod customers;
+pub mod directory_users;
 pub mod error;
 pub mod event_log;
 pub mod import;
@@ -108,6 +109,7 @@ pub use calls::{
 };
 pub use credentials::SipCredential;
 pub use customers::{Customer, CustomerUpdate, NewCustomer};
+pub use directory_users::{LoginRecord, Provisioned};
 pub use error::{Error, Result};
 pub use event_log::LoggedEvent;
 pub use import::ImportedTicket;

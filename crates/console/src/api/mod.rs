@@ -131,6 +131,8 @@ pub struct ApiConfig {
     /// Where the API publishes what it changes (`ticket.created`, `ticket.updated`); absent:
     /// nothing is published.
     pub bus: Option<::events::EventBus>,
+    /// How logins are checked: directory, rate limits, hash pool ([`session::SignIn`]).
+    pub signin: session::SignIn,
 }
 
 impl Default for ApiConfig {
@@ -143,6 +145,7 @@ impl Default for ApiConfig {
             prompts: None,
             figures: crate::figures::Figures::default(),
             bus: None,
+            signin: session::SignIn::default(),
         }
     }
 }

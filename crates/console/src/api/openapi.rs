@@ -135,7 +135,10 @@ fn paths() -> Value {
         "/api/v1/session": {
             "post": op("session", "Log in", vec![], Some(r("Login")),
                 ok("200", "token, CSRF token, expiry, user; also the session cookie", Some(r("Session"))),
-                &[("401", "wrong login or password"), F422], false),
+                &[("401", "wrong login or password"), F422,
+                  ("429", "too many failed logins for this login or from this address; `Retry-After` says when to try again"),
+                  ("503", "the directory does not answer (directory users), or too many logins are being checked at once; `Retry-After`")],
+                false),
             "get": op("session", "The caller's user", vec![], None,
                 ok("200", "user", Some(json!({"type": "object"}))), &[], true),
             "delete": op("session", "Log out", vec![], None,
