@@ -266,7 +266,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 async fn open_site(config: &Config, args: &ServeArgs) -> anyhow::Result<(crm::Store, crm::Site)> {
     let store = open_store(config, &args.data).await?;
     exposure::refuse_demo_accounts(config, &store, args.force_demo).await?;
-    info!(backend = ?store.backend(), "database ready");
+    let commits = store.commit_mode().await.unwrap_or_default();
+    info!(backend = ?store.backend(), %commits, "database ready");
     if config.database.demo_data {
         let report = crm_fixtures::demo::load_demo_data(
             &store,

@@ -3,6 +3,7 @@
 //! ```text
 //! cargo run --release -p crm --example bench_crm -- [--pg URL | --no-pg] [--tickets N]
 //!     [--creates N] [--pg-search] [--queries N] [--skip-creates] [--skip-search]
+//!     [--pg-async-commit]   (PostgreSQL creates also with synchronous_commit = off)
 //! ```
 //!
 //! 1. Creates per second through the public path ([`crm::Store::create_ticket`], each
@@ -32,6 +33,7 @@ struct Args {
     queries: usize,
     skip_creates: bool,
     skip_search: bool,
+    pg_async_commit: bool,
 }
 
 fn parse_args() -> Args {
@@ -43,6 +45,7 @@ fn parse_args() -> Args {
         queries: 200,
         skip_creates: false,
         skip_search: false,
+        pg_async_commit: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -56,6 +59,7 @@ fn parse_args() -> Args {
             "--pg-search" => args.pg_search = true,
             "--skip-creates" => args.skip_creates = true,
             "--skip-search" => args.skip_search = true,
+            "--pg-async-commit" => args.pg_async_commit = true,
             other => panic!(
                 "unknown argument {other}; expected --pg URL, --no-pg, --tickets N, --creates N, \
                  --queries N, --pg-search, --skip-creates, --skip-search"
@@ -107,6 +111,10 @@ impl Db {
     }
 
     async fn postgres(admin_url: &str) -> Option<Db> {
+        Db::postgres_with(admin_url, settings()).await
+    }
+
+    async fn postgres_with(admin_url: &str, settings: Settings) -> Option<Db> {
         sqlx::any::install_default_drivers();
         let mut admin = match sqlx::AnyConnection::connect(admin_url).await {
             Ok(c) => c,
@@ -121,7 +129,7 @@ impl Db {
             .await
             .unwrap();
         let base = admin_url.rsplit_once('/').map(|(b, _)| b).unwrap();
-        let store = Store::connect_with(&format!("{base}/{name}"), settings())
+        let store = Store::connect_with(&format!("{base}/{name}"), settings)
             .await
             .unwrap();
         Some(Db {
@@ -328,6 +336,21 @@ async fn main() {
             let rate = create_rate(&db.store, args.creates, writers).await;
             println!(
                 "PostgreSQL: {} creates, {writers} writer(s): {rate:.0} tickets/s",
+                args.creates
+            );
+            db.finish().await;
+        }
+        for writers in [1, 8].into_iter().filter(|_| args.pg_async_commit) {
+            let async_commit = Settings {
+                postgres_synchronous_commit: false,
+                ..settings()
+            };
+            let Some(db) = Db::postgres_with(pg, async_commit).await else {
+                break;
+            };
+            let rate = create_rate(&db.store, args.creates, writers).await;
+            println!(
+                "PostgreSQL, synchronous_commit = off: {} creates, {writers} writer(s): {rate:.0} tickets/s",
                 args.creates
             );
             db.finish().await;

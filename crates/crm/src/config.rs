@@ -52,6 +52,9 @@ pub struct DatabaseConfig {
     pub system_id: u8,
     /// Load the demo's queues, users and customers at start (idempotent; CONTRACT.md).
     pub demo_data: bool,
+    /// PostgreSQL: `false` commits without waiting for the WAL flush (see
+    /// [`Settings::postgres_synchronous_commit`]).
+    pub postgres_synchronous_commit: bool,
 }
 
 impl Default for DatabaseConfig {
@@ -61,6 +64,7 @@ impl Default for DatabaseConfig {
             default_country_code: "39".into(),
             system_id: 10,
             demo_data: false,
+            postgres_synchronous_commit: true,
         }
     }
 }
@@ -110,6 +114,7 @@ impl DatabaseConfig {
             default_country_code: (!self.default_country_code.is_empty())
                 .then(|| self.default_country_code.clone()),
             pin_secret,
+            postgres_synchronous_commit: self.postgres_synchronous_commit,
             ..Settings::default()
         })
     }

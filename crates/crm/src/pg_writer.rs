@@ -86,7 +86,14 @@ impl PgWriter {
     /// Starts the writer's thread for the database at `url`; it connects on its first job.
     pub(crate) fn start(url: &str, settings: &Settings) -> Result<PgWriter> {
         let ctx = Context {
-            options: PgConnectOptions::from_str(url)?.application_name(APPLICATION_NAME),
+            options: {
+                let options = PgConnectOptions::from_str(url)?.application_name(APPLICATION_NAME);
+                if settings.postgres_synchronous_commit {
+                    options
+                } else {
+                    options.options([("synchronous_commit", "off")])
+                }
+            },
             timeout: settings.acquire_timeout,
         };
         let (jobs, rx) = mpsc::unbounded_channel();

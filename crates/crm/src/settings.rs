@@ -56,6 +56,12 @@ pub struct Settings {
     /// The SIP digest realm of the agents' phones (RFC 3261 §22.1): setting a password also
     /// stores its HA1 values for this realm (see [`Store::sip_credentials`](crate::Store::sip_credentials)).
     pub sip_realm: String,
+    /// PostgreSQL only: whether a commit returns after its WAL is flushed (`true`, the
+    /// server's default) or before (`false`: `synchronous_commit = off`, the same class of
+    /// durability as SQLite's `synchronous = NORMAL`: a crash of the server or the machine
+    /// may lose the last commits, about a third of a second of them, never corrupts). See
+    /// README `database.postgres_synchronous_commit`.
+    pub postgres_synchronous_commit: bool,
 }
 
 impl std::fmt::Debug for Settings {
@@ -70,6 +76,10 @@ impl std::fmt::Debug for Settings {
             .field("password_cost", &self.password_cost)
             .field("time_zone", &self.time_zone)
             .field("sip_realm", &self.sip_realm)
+            .field(
+                "postgres_synchronous_commit",
+                &self.postgres_synchronous_commit,
+            )
             .finish()
     }
 }
@@ -89,6 +99,7 @@ impl Default for Settings {
             password_cost: PasswordCost::default(),
             time_zone: chrono_tz::Europe::Rome,
             sip_realm: "centralino".to_string(),
+            postgres_synchronous_commit: true,
         }
     }
 }

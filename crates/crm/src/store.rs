@@ -29,7 +29,16 @@ fn pool_options(backend: Backend, settings: &Settings, max: u32) -> AnyPoolOptio
         .max_connections(settings.max_connections.min(max).max(1))
         .acquire_timeout(settings.acquire_timeout);
     if backend != Backend::Sqlite {
-        return options;
+        if settings.postgres_synchronous_commit {
+            return options;
+        }
+        // Commits return before their WAL is flushed (Settings::postgres_synchronous_commit).
+        return options.after_connect(|conn, _meta| {
+            Box::pin(async move {
+                sqlx::Executor::execute(conn, "SET synchronous_commit = off").await?;
+                Ok(())
+            })
+        });
     }
     let busy_ms = settings.acquire_timeout.as_millis().min(i32::MAX as u128);
     options.after_connect(move |conn, _meta| {
@@ -233,6 +242,17 @@ impl Store {
         }
         self.pool.close().await;
         self.writer.close().await;
+    }
+
+    /// How commits reach the disk, as the database says it (for the start's log): on
+    /// PostgreSQL `synchronous_commit` (`on`, `off`, …), on SQLite `synchronous` (`1` is
+    /// NORMAL).
+    pub async fn commit_mode(&self) -> Result<String> {
+        let sql = match self.backend {
+            Backend::Sqlite => "SELECT CAST(synchronous AS TEXT) FROM pragma_synchronous",
+            Backend::Postgres => "SELECT current_setting('synchronous_commit')",
+        };
+        Ok(sqlx::query_scalar(sql).fetch_one(&self.pool).await?)
     }
 
     /// A write transaction that holds the write lock from its first statement on SQLite.

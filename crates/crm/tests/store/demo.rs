@@ -322,3 +322,28 @@ async fn synthetic_tickets_spread_and_search(store: Store) {
     }
 }
 both!(synthetic_tickets_spread_and_search);
+
+async fn postgres_commits_wait_for_the_flush_unless_told_not_to(store: Store) {
+    if store.backend() != crm::Backend::Postgres {
+        // SQLite: synchronous = NORMAL (1) on every connection, whatever the setting.
+        assert_eq!(store.commit_mode().await.unwrap(), "1");
+        return;
+    }
+    assert_eq!(store.commit_mode().await.unwrap(), "on");
+    let mut settings = store.settings().clone();
+    settings.postgres_synchronous_commit = false;
+    let deferred = store.open_another_with(settings).await.unwrap();
+    assert_eq!(deferred.commit_mode().await.unwrap(), "off");
+    // Creates go on as before through the writer, whose connection is set the same way.
+    let t = deferred
+        .create_ticket(
+            crm::NewTicket::new("commit differito", crm::Channel::Phone),
+            Actor::System,
+            t0(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.ticket(t.id).await.unwrap().title, "commit differito");
+    deferred.close().await;
+}
+both!(postgres_commits_wait_for_the_flush_unless_told_not_to);
