@@ -286,7 +286,54 @@ async fn changed(
     Ok(())
 }
 
+/// The end of every change of a user: audited on `user:<id>` with `detail`.
+async fn user_changed(
+    tx: Tx,
+    actor: Actor,
+    user: &User,
+    detail: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    changed(
+        tx,
+        actor,
+        "change",
+        &format!("user:{}", user.id),
+        detail,
+        now,
+    )
+    .await
+}
+
 impl Store {
+    /// The user called `login`, or not found.
+    async fn user_named(&self, login: &str) -> Result<User> {
+        self.user_by_login(login)
+            .await?
+            .ok_or_else(|| Error::not_found("user", login))
+    }
+
+    /// The ids of the queues `names`, in order; an unknown or repeated name is refused as
+    /// an invalid `what`.
+    async fn queue_ids<'a>(
+        &self,
+        what: &'static str,
+        names: impl Iterator<Item = &'a str>,
+    ) -> Result<Vec<QueueId>> {
+        let mut ids: Vec<QueueId> = Vec::new();
+        for name in names {
+            let id = self
+                .queue_by_name(name)
+                .await?
+                .ok_or_else(|| Error::invalid("queue", "an existing queue", name))?;
+            if ids.contains(&id) {
+                return Err(Error::invalid(what, "each queue once", name));
+            }
+            ids.push(id);
+        }
+        Ok(ids)
+    }
+
     /// The site revision: it grows with every change of people, queues or phones.
     pub async fn site_revision(&self) -> Result<i64> {
         Ok(
@@ -530,10 +577,7 @@ impl Store {
 
     /// One user with memberships, permissions and phone.
     pub async fn site_user(&self, login: &str) -> Result<SiteUser> {
-        let user = self
-            .user_by_login(login)
-            .await?
-            .ok_or_else(|| Error::not_found("user", login))?;
+        let user = self.user_named(login).await?;
         self.site_user_of(user).await
     }
 
@@ -675,10 +719,7 @@ impl Store {
         actor: Actor,
         now: DateTime<Utc>,
     ) -> Result<User> {
-        let user = self
-            .user_by_login(login)
-            .await?
-            .ok_or_else(|| Error::not_found("user", login))?;
+        let user = self.user_named(login).await?;
         let mut what = Vec::new();
         let mut tx = self.begin_write().await?;
         if let Some(name) = &change.full_name {
@@ -711,15 +752,7 @@ impl Store {
         if what.is_empty() {
             return Ok(user);
         }
-        changed(
-            tx,
-            actor,
-            "change",
-            &format!("user:{}", user.id),
-            Some(&what.join(", ")),
-            now,
-        )
-        .await?;
+        user_changed(tx, actor, &user, Some(&what.join(", ")), now).await?;
         self.user(user.id).await
     }
 
@@ -732,22 +765,17 @@ impl Store {
         actor: Actor,
         now: DateTime<Utc>,
     ) -> Result<()> {
-        let user = self
-            .user_by_login(login)
-            .await?
-            .ok_or_else(|| Error::not_found("user", login))?;
-        let mut ids = Vec::with_capacity(memberships.len());
+        let user = self.user_named(login).await?;
         for m in memberships {
             check_weight("weight", m.weight)?;
-            let id = self
-                .queue_by_name(&m.queue)
-                .await?
-                .ok_or_else(|| Error::invalid("queue", "an existing queue", &m.queue))?;
-            if ids.iter().any(|(q, _)| *q == id) {
-                return Err(Error::invalid("queues", "each queue once", &m.queue));
-            }
-            ids.push((id, m.weight));
         }
+        let queues = self
+            .queue_ids("queues", memberships.iter().map(|m| m.queue.as_str()))
+            .await?;
+        let ids: Vec<(QueueId, u32)> = queues
+            .into_iter()
+            .zip(memberships.iter().map(|m| m.weight))
+            .collect();
         let mut tx = self.begin_write().await?;
         sqlx::query("DELETE FROM queue_members WHERE user_id = $1")
             .bind(user.id.0)
@@ -768,15 +796,7 @@ impl Store {
             .map(|m| format!("{}×{}", m.queue, m.weight))
             .collect::<Vec<_>>()
             .join(", ");
-        changed(
-            tx,
-            actor,
-            "change",
-            &format!("user:{}", user.id),
-            Some(&format!("queues: {detail}")),
-            now,
-        )
-        .await
+        user_changed(tx, actor, &user, Some(&format!("queues: {detail}")), now).await
     }
 
     /// Replaces `login`'s CRM permissions (queue name → read or write). Audited.
@@ -787,21 +807,14 @@ impl Store {
         actor: Actor,
         now: DateTime<Utc>,
     ) -> Result<()> {
-        let user = self
-            .user_by_login(login)
-            .await?
-            .ok_or_else(|| Error::not_found("user", login))?;
-        let mut ids: Vec<(QueueId, Access)> = Vec::with_capacity(permissions.len());
-        for (queue, access) in permissions {
-            let id = self
-                .queue_by_name(queue)
-                .await?
-                .ok_or_else(|| Error::invalid("queue", "an existing queue", queue))?;
-            if ids.iter().any(|(q, _)| *q == id) {
-                return Err(Error::invalid("permissions", "each queue once", queue));
-            }
-            ids.push((id, *access));
-        }
+        let user = self.user_named(login).await?;
+        let queues = self
+            .queue_ids("permissions", permissions.iter().map(|(q, _)| q.as_str()))
+            .await?;
+        let ids: Vec<(QueueId, Access)> = queues
+            .into_iter()
+            .zip(permissions.iter().map(|(_, a)| *a))
+            .collect();
         let mut tx = self.begin_write().await?;
         sqlx::query("DELETE FROM queue_permissions WHERE user_id = $1")
             .bind(user.id.0)
@@ -822,11 +835,10 @@ impl Store {
             .map(|(q, a)| format!("{q}:{}", if *a == Access::Write { "write" } else { "read" }))
             .collect::<Vec<_>>()
             .join(", ");
-        changed(
+        user_changed(
             tx,
             actor,
-            "change",
-            &format!("user:{}", user.id),
+            &user,
             Some(&format!("permissions: {detail}")),
             now,
         )
@@ -842,10 +854,7 @@ impl Store {
         actor: Actor,
         now: DateTime<Utc>,
     ) -> Result<()> {
-        let user = self
-            .user_by_login(login)
-            .await?
-            .ok_or_else(|| Error::not_found("user", login))?;
+        let user = self.user_named(login).await?;
         let mut tx = self.begin_write().await?;
         let detail = match kind {
             None => {
@@ -877,15 +886,7 @@ impl Store {
                 }
             }
         };
-        changed(
-            tx,
-            actor,
-            "change",
-            &format!("user:{}", user.id),
-            Some(&detail),
-            now,
-        )
-        .await
+        user_changed(tx, actor, &user, Some(&detail), now).await
     }
 
     /// Sets the digest secret of `login`'s phone (its HA1s for the realm in force); a user
@@ -904,10 +905,7 @@ impl Store {
                 format!("{} characters", secret.chars().count()),
             ));
         }
-        let user = self
-            .user_by_login(login)
-            .await?
-            .ok_or_else(|| Error::not_found("user", login))?;
+        let user = self.user_named(login).await?;
         let realm = self.settings.sip_realm.clone();
         let mut tx = self.begin_write().await?;
         let updated = sqlx::query(
@@ -928,15 +926,7 @@ impl Store {
                 login,
             ));
         }
-        changed(
-            tx,
-            actor,
-            "change",
-            &format!("user:{}", user.id),
-            Some("phone secret"),
-            now,
-        )
-        .await
+        user_changed(tx, actor, &user, Some("phone secret"), now).await
     }
 }
 
