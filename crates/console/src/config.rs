@@ -202,4 +202,35 @@ mod tests {
         assert!(settings.hash_threads >= 1);
         assert_eq!(settings.limits.per_login, 5);
     }
+
+    #[test]
+    fn https_is_served_here_or_declared_behind_a_proxy_and_needs_both_files() {
+        let plain = HttpSection::default();
+        assert!(!plain.https() && plain.tls().is_none());
+        let proxied = HttpSection {
+            behind_https_proxy: true,
+            ..HttpSection::default()
+        };
+        assert!(proxied.https() && proxied.tls().is_none());
+        assert!(proxied.validate().is_empty());
+        let dir = std::env::temp_dir();
+        let cert = dir.join(format!("centralino-cert-{}.pem", std::process::id()));
+        std::fs::write(&cert, "x").unwrap();
+        let half = HttpSection {
+            tls_cert: Some(cert.clone()),
+            ..HttpSection::default()
+        };
+        let paths: Vec<String> = half.validate().into_iter().map(|p| p.path).collect();
+        assert_eq!(paths, ["http.tls_key"]);
+        let missing = HttpSection {
+            tls_cert: Some(cert.clone()),
+            tls_key: Some(dir.join("centralino-no-such-key.pem")),
+            ..HttpSection::default()
+        };
+        let problems = missing.validate();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].path, "http.tls_key");
+        assert!(missing.https() && missing.tls().is_some());
+        let _ = std::fs::remove_file(cert);
+    }
 }
