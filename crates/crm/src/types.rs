@@ -80,6 +80,19 @@ macro_rules! name_enum {
                 s.serialize_str(self.as_str())
             }
         }
+        /// A string schema listing the names (the console's OpenAPI document).
+        #[cfg(feature = "utoipa")]
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                utoipa::openapi::schema::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .enum_values(Some([$($s),+]))
+                    .description(Some(concat!("A ", $what, ": ", $expected, ".")))
+                    .into()
+            }
+        }
+        #[cfg(feature = "utoipa")]
+        impl utoipa::ToSchema for $name {}
         impl<'de> serde::Deserialize<'de> for $name {
             fn deserialize<D: serde::Deserializer<'de>>(d: D) -> ::core::result::Result<Self, D::Error> {
                 let s = <String as serde::Deserialize>::deserialize(d)?;

@@ -25,6 +25,7 @@ use tokio::sync::{broadcast, mpsc};
 
 /// How a call ended, as counted in `centralino_calls_total{outcome}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     /// The caller hung up after the answer.
@@ -91,6 +92,7 @@ impl CallOutcome {
 /// The direction a call's media took after a re-INVITE (RFC 3264 §5.1, §8.4), seen from our
 /// side: `sendonly` or `inactive` is the peer holding the call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum MediaDirection {
     SendRecv,
@@ -113,6 +115,7 @@ impl MediaDirection {
 
 /// An agent's state as the event stream names it (R-ACD-4); the ACD's own type converts into it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum AgentStatus {
     LoggedOut,
@@ -147,6 +150,7 @@ impl AgentStatus {
 
 /// The channel a Service Request came in by (R-SR-1, R-ACD-5); the CRM's `Channel` by name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum TicketChannel {
     Phone,
@@ -184,6 +188,7 @@ impl TicketChannel {
 
 /// Which escalation clock of a Service Request (R-SLA): take in charge, update, resolution.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum EscalationClock {
     FirstResponse,
@@ -203,6 +208,7 @@ impl EscalationClock {
 
 /// How close a clock is to its due time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum EscalationStage {
     DueSoon,
@@ -220,6 +226,7 @@ impl EscalationStage {
 
 /// How the caller was identified in the IVR (R-IVR-3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum IdentifiedBy {
     Pin,
@@ -242,6 +249,7 @@ impl IdentifiedBy {
 /// desktop says it in the agent's language ("Menu: 2 Technical assistance → PIN correct (Maria
 /// Rossi) → queued in tecnica") instead of showing the call card's log lines.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[serde(tag = "step", rename_all = "snake_case")]
 pub enum JourneyStep {
     /// The service was closed (out of hours, a holiday, a closure).
@@ -267,6 +275,7 @@ pub enum JourneyStep {
 
 /// What a change to a Service Request touched (`ticket.updated`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum TicketField {
     State,
@@ -290,6 +299,7 @@ pub enum TicketField {
 /// One change of a `ticket.updated`: the field, and its value before and after (by name:
 /// logins, queue names, ticket numbers; `null` when empty).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 pub struct TicketChange {
     pub field: TicketField,
     pub old: Option<String>,
@@ -298,6 +308,7 @@ pub struct TicketChange {
 
 /// An event on the bus. Serialised with a `type` field as CONTRACT.md's event stream says.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[serde(tag = "type")]
 pub enum Event {
     #[serde(rename = "call.started")]

@@ -37,7 +37,8 @@ pub async fn live_view(api: &Api) -> ApiResult<LiveView> {
 }
 
 /// One agent as `GET /api/v1/agents` shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = Agent)]
 pub struct AgentJson {
     pub login: String,
     /// `logged_out`, `ready`, `ringing`, `talking`, `wrap_up` or `not_ready`.
@@ -54,6 +55,18 @@ pub struct AgentJson {
 }
 
 /// `GET /api/v1/agents`.
+#[utoipa::path(
+    get,
+    operation_id = "agents_list",
+    path = "/api/v1/agents",
+    tag = "acd",
+    summary = "Agents: state, time in state, queues, current call (an agent sees only themselves)",
+    responses(
+        (status = 200, description = "the agents", body = Vec<AgentJson>),
+        (status = 401, response = crate::api::schema::Unauthorized),
+        (status = 503, response = crate::api::schema::Unavailable),
+    )
+)]
 pub async fn list(State(api): State<Api>, caller: Caller) -> ApiResult<Response> {
     Ok(axum::Json(agents_for(&api, &caller.user).await?).into_response())
 }
@@ -82,7 +95,8 @@ pub async fn agents_for(api: &Api, user: &crm::User) -> ApiResult<Vec<AgentJson>
 }
 
 /// `PUT /api/v1/agents/{login}/state` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[schema(as = AgentStateChange)]
 #[serde(deny_unknown_fields)]
 pub struct StateChange {
     /// `ready`, `not_ready` or `logged_out`.
@@ -93,6 +107,24 @@ pub struct StateChange {
 }
 
 /// `PUT /api/v1/agents/{login}/state`: 204, or 404 (unknown agent), 409 (refused).
+#[utoipa::path(
+    put,
+    operation_id = "agents_set_state",
+    path = "/api/v1/agents/{login}/state",
+    tag = "acd",
+    summary = "Set an agent's state (their own; supervisors and admins: anyone's)",
+    params(("login" = String, Path, description = "the agent's login")),
+    request_body = StateChange,
+    responses(
+        (status = 204, description = "state set"),
+        (status = 401, response = crate::api::schema::Unauthorized),
+        (status = 403, response = crate::api::schema::Forbidden),
+        (status = 404, response = crate::api::schema::NotFound),
+        (status = 409, description = "the ACD refuses the change", body = crate::api::schema::Problem, content_type = "application/problem+json"),
+        (status = 422, response = crate::api::schema::Invalid),
+        (status = 503, response = crate::api::schema::Unavailable),
+    )
+)]
 pub async fn set_state(
     State(api): State<Api>,
     caller: Caller,
@@ -133,7 +165,8 @@ pub async fn set_state(
 }
 
 /// One queue as `GET /api/v1/queues` shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = Queue)]
 pub struct QueueJson {
     pub name: String,
     /// Calls waiting, those being offered included.
@@ -157,7 +190,7 @@ pub struct QueueJson {
 }
 
 /// Agents of a queue by state.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AgentsByState {
     pub logged_out: usize,
     pub ready: usize,
@@ -169,6 +202,18 @@ pub struct AgentsByState {
 }
 
 /// `GET /api/v1/queues`.
+#[utoipa::path(
+    get,
+    operation_id = "agents_queues",
+    path = "/api/v1/queues",
+    tag = "acd",
+    summary = "Live queue figures (an agent sees the queues they serve)",
+    responses(
+        (status = 200, description = "the queues", body = Vec<QueueJson>),
+        (status = 401, response = crate::api::schema::Unauthorized),
+        (status = 503, response = crate::api::schema::Unavailable),
+    )
+)]
 pub async fn queues(State(api): State<Api>, caller: Caller) -> ApiResult<Response> {
     Ok(axum::Json(queues_for(&api, &caller.user).await?).into_response())
 }
@@ -216,6 +261,20 @@ pub async fn queues_for(api: &Api, user: &crm::User) -> ApiResult<Vec<QueueJson>
 /// `POST /api/v1/admin/reload` (admins): re-reads the configuration file like SIGHUP; calls in
 /// progress finish on the tree they started with. 422 with every problem when the file is
 /// invalid (nothing changes then).
+#[utoipa::path(
+    post,
+    operation_id = "agents_reload",
+    path = "/api/v1/admin/reload",
+    tag = "admin",
+    summary = "Reload the configuration file (IVR tree, queues, agents) as SIGHUP does",
+    responses(
+        (status = 200, description = "reloaded", body = crate::api::schema::Reloaded),
+        (status = 401, response = crate::api::schema::Unauthorized),
+        (status = 403, response = crate::api::schema::Forbidden),
+        (status = 422, description = "the file is invalid: every problem, nothing changed", body = crate::api::schema::Problem, content_type = "application/problem+json"),
+        (status = 503, response = crate::api::schema::Unavailable),
+    )
+)]
 pub async fn reload(State(api): State<Api>, caller: Caller) -> ApiResult<Response> {
     if caller.user.role != Role::Admin {
         return Err(ApiError::Forbidden(format!(

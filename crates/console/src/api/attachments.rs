@@ -70,6 +70,20 @@ fn disposition(inline: bool, filename: &str) -> String {
 }
 
 /// `GET /api/v1/tickets/{number}/attachments/{sha256}`.
+#[utoipa::path(
+    get,
+    operation_id = "attachments_download",
+    path = "/api/v1/tickets/{number}/attachments/{sha256}",
+    tag = "tickets",
+    summary = "An attachment of the ticket (a voicemail message, say): to those who may read its queue; written in the ticket's history as listened",
+    params(("number" = String, Path, description = "the ticket number"), ("sha256" = String, Path, description = "the attachment's SHA-256, as the article lists it")),
+    responses(
+        (status = 200, description = "the content; audio inline, anything else as an attachment (X-Content-Type-Options: nosniff)", content((inline(crate::api::schema::Binary) = "application/octet-stream"), (inline(crate::api::schema::Binary) = "audio/wav"))),
+        (status = 401, response = crate::api::schema::Unauthorized),
+        (status = 403, response = crate::api::schema::Forbidden),
+        (status = 404, description = "no such ticket, or no such attachment on it", body = crate::api::schema::Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn download(
     State(api): State<Api>,
     caller: Caller,

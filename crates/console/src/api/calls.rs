@@ -18,6 +18,20 @@ async fn card(api: &Api, caller: &Caller, call: &CallRecord) -> ApiResult<Respon
 }
 
 /// `GET /api/v1/calls/{call_id}`.
+#[utoipa::path(
+    get,
+    operation_id = "calls_show",
+    path = "/api/v1/calls/{call_id}",
+    tag = "calls",
+    summary = "The call card",
+    params(("call_id" = String, Path, description = "our call id")),
+    responses(
+        (status = 200, description = "the call card", body = crate::api::schema::CallCard),
+        (status = 401, response = crate::api::schema::Unauthorized),
+        (status = 403, response = crate::api::schema::Forbidden),
+        (status = 404, response = crate::api::schema::NotFound),
+    )
+)]
 pub async fn show(
     State(api): State<Api>,
     caller: Caller,
@@ -34,7 +48,8 @@ pub async fn show(
 }
 
 /// `GET /api/v1/calls` parameters.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct CallQuery {
     /// The SIP Call-ID (RFC 3261 §8.1.1.4).
@@ -42,6 +57,21 @@ pub struct CallQuery {
 }
 
 /// `GET /api/v1/calls?sip_call_id=…`: the call card of that SIP dialog.
+#[utoipa::path(
+    get,
+    operation_id = "calls_by_sip_call_id",
+    path = "/api/v1/calls",
+    tag = "calls",
+    summary = "The call card by SIP Call-ID",
+    params(CallQuery),
+    responses(
+        (status = 200, description = "the call card", body = crate::api::schema::CallCard),
+        (status = 401, response = crate::api::schema::Unauthorized),
+        (status = 403, response = crate::api::schema::Forbidden),
+        (status = 404, response = crate::api::schema::NotFound),
+        (status = 422, response = crate::api::schema::Invalid),
+    )
+)]
 pub async fn by_sip_call_id(
     State(api): State<Api>,
     caller: Caller,
@@ -56,7 +86,7 @@ pub async fn by_sip_call_id(
 }
 
 /// `POST /api/v1/calls/{call_id}/transfer` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Transfer {
     /// The queue the caller goes to (a second-level queue, R-ACD-6).
@@ -70,6 +100,24 @@ pub struct Transfer {
 /// the caller, with the Service Request, to another queue (R-ACD-6). The ACD re-queues the call
 /// and puts the agent in wrap-up; the ticket is assigned to the queue with the note in its
 /// history. 409 when the call is not in conversation.
+#[utoipa::path(
+    post,
+    operation_id = "calls_transfer",
+    path = "/api/v1/calls/{call_id}/transfer",
+    tag = "calls",
+    summary = "Transfer a call in conversation, with its Service Request, to another queue (R-ACD-6)",
+    params(("call_id" = String, Path, description = "our call id")),
+    request_body = Transfer,
+    responses(
+        (status = 200, description = "transferred", body = crate::api::schema::Transferred),
+        (status = 401, response = crate::api::schema::Unauthorized),
+        (status = 403, response = crate::api::schema::Forbidden),
+        (status = 404, response = crate::api::schema::NotFound),
+        (status = 409, description = "the call is not in conversation", body = crate::api::schema::Problem, content_type = "application/problem+json"),
+        (status = 422, response = crate::api::schema::Invalid),
+        (status = 503, response = crate::api::schema::Unavailable),
+    )
+)]
 pub async fn transfer(
     State(api): State<Api>,
     caller: Caller,

@@ -18,7 +18,8 @@ use super::{Api, Caller};
 pub const SEARCH_LIMIT: u32 = 50;
 
 /// `GET /api/v1/customers` parameters: exactly one of them.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct SearchParams {
     /// A phone number (any format the registry normalises): the caller's card.
@@ -29,6 +30,20 @@ pub struct SearchParams {
 
 /// `GET /api/v1/customers?phone=…|q=…`: a list (known customers first); each one shown is
 /// audited as read by the caller.
+#[utoipa::path(
+    get,
+    operation_id = "customers_search",
+    path = "/api/v1/customers",
+    tag = "customers",
+    summary = "Find customers by phone or text (audited)",
+    params(SearchParams),
+    responses(
+        (status = 200, description = "customers", body = Vec<crate::api::schema::Customer>),
+        (status = 401, response = crate::api::schema::Unauthorized),
+        (status = 403, response = crate::api::schema::Forbidden),
+        (status = 422, response = crate::api::schema::Invalid),
+    )
+)]
 pub async fn search(
     State(api): State<Api>,
     caller: Caller,
@@ -66,6 +81,20 @@ pub async fn search(
 }
 
 /// `GET /api/v1/customers/{id}`: audited read.
+#[utoipa::path(
+    get,
+    operation_id = "customers_show",
+    path = "/api/v1/customers/{id}",
+    tag = "customers",
+    summary = "A customer (audited read)",
+    params(("id" = i64, Path, description = "the customer id")),
+    responses(
+        (status = 200, description = "the customer", body = crate::api::schema::Customer),
+        (status = 401, response = crate::api::schema::Unauthorized),
+        (status = 403, response = crate::api::schema::Forbidden),
+        (status = 404, response = crate::api::schema::NotFound),
+    )
+)]
 pub async fn show(
     State(api): State<Api>,
     caller: Caller,
@@ -80,7 +109,7 @@ pub async fn show(
 }
 
 /// `POST /api/v1/customers` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateCustomer {
     /// Name.
@@ -100,6 +129,21 @@ pub struct CreateCustomer {
 }
 
 /// `POST /api/v1/customers`: 201 with the customer and its `Location`.
+#[utoipa::path(
+    post,
+    operation_id = "customers_create",
+    path = "/api/v1/customers",
+    tag = "customers",
+    summary = "Create a customer",
+    request_body = CreateCustomer,
+    responses(
+        (status = 201, description = "created (Location header)", body = crate::api::schema::Customer),
+        (status = 401, response = crate::api::schema::Unauthorized),
+        (status = 403, response = crate::api::schema::Forbidden),
+        (status = 409, description = "PIN already in use", body = crate::api::schema::Problem, content_type = "application/problem+json"),
+        (status = 422, response = crate::api::schema::Invalid),
+    )
+)]
 pub async fn create(
     State(api): State<Api>,
     caller: Caller,
@@ -138,7 +182,7 @@ fn explicit<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
 }
 
 /// `PATCH /api/v1/customers/{id}` body: absent fields stay, `null` clears.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateCustomer {
     /// New name.
@@ -160,6 +204,23 @@ pub struct UpdateCustomer {
 }
 
 /// `PATCH /api/v1/customers/{id}`: each changed field is audited.
+#[utoipa::path(
+    patch,
+    operation_id = "customers_update",
+    path = "/api/v1/customers/{id}",
+    tag = "customers",
+    summary = "Change a customer (absent fields stay, null clears)",
+    params(("id" = i64, Path, description = "the customer id")),
+    request_body = UpdateCustomer,
+    responses(
+        (status = 200, description = "the customer", body = crate::api::schema::Customer),
+        (status = 401, response = crate::api::schema::Unauthorized),
+        (status = 403, response = crate::api::schema::Forbidden),
+        (status = 404, response = crate::api::schema::NotFound),
+        (status = 409, description = "PIN already in use", body = crate::api::schema::Problem, content_type = "application/problem+json"),
+        (status = 422, response = crate::api::schema::Invalid),
+    )
+)]
 pub async fn update(
     State(api): State<Api>,
     caller: Caller,
@@ -198,6 +259,20 @@ pub async fn update(
 
 /// `GET /api/v1/customers/{id}/audit`: who saw or changed this customer, oldest first
 /// (admins only).
+#[utoipa::path(
+    get,
+    operation_id = "customers_audit",
+    path = "/api/v1/customers/{id}/audit",
+    tag = "customers",
+    summary = "Who saw or changed the customer (admins)",
+    params(("id" = i64, Path, description = "the customer id")),
+    responses(
+        (status = 200, description = "audit rows, oldest first", body = Vec<crate::api::schema::AuditRow>),
+        (status = 401, response = crate::api::schema::Unauthorized),
+        (status = 403, response = crate::api::schema::Forbidden),
+        (status = 404, response = crate::api::schema::NotFound),
+    )
+)]
 pub async fn audit(
     State(api): State<Api>,
     caller: Caller,

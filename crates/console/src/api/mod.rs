@@ -54,6 +54,7 @@ pub mod lookup;
 pub mod openapi;
 pub mod policy;
 pub mod prompts;
+pub mod schema;
 pub mod session;
 pub mod sessions;
 pub mod site;

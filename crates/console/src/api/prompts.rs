@@ -244,6 +244,19 @@ fn entry(
 }
 
 /// `GET /api/v1/prompts`: every prompt of every language, with its source and users.
+#[utoipa::path(
+    get,
+    operation_id = "prompts_list",
+    path = "/api/v1/prompts",
+    tag = "prompts",
+    summary = "Every prompt: language, name, length, source (shipped or uploaded), who uses it (supervisors, admins)",
+    responses(
+        (status = 200, description = "prompts", body = crate::api::schema::PromptList),
+        (status = 401, response = crate::api::schema::Unauthorized),
+        (status = 403, response = crate::api::schema::Forbidden),
+        (status = 503, response = crate::api::schema::Unavailable),
+    )
+)]
 pub async fn list(State(api): State<Api>, caller: Caller) -> ApiResult<Response> {
     may_listen(&caller)?;
     let admin = admin(&api)?;
@@ -259,6 +272,22 @@ pub async fn list(State(api): State<Api>, caller: Caller) -> ApiResult<Response>
 }
 
 /// `GET /api/v1/prompts/{lang}/{name}`: the WAV in force (for an HTML `<audio>`).
+#[utoipa::path(
+    get,
+    operation_id = "prompts_audio",
+    path = "/api/v1/prompts/{lang}/{name}",
+    tag = "prompts",
+    summary = "The prompt in force as WAV, for an HTML audio element (supervisors, admins)",
+    params(("lang" = String, Path, description = "language, e.g. it"), ("name" = String, Path, description = "prompt name, [a-z0-9_]")),
+    responses(
+        (status = 200, description = "8 kHz 16-bit mono WAV", body = inline(crate::api::schema::Binary), content_type = "audio/wav"),
+        (status = 401, response = crate::api::schema::Unauthorized),
+        (status = 403, response = crate::api::schema::Forbidden),
+        (status = 404, response = crate::api::schema::NotFound),
+        (status = 422, response = crate::api::schema::Invalid),
+        (status = 503, response = crate::api::schema::Unavailable),
+    )
+)]
 pub async fn audio(
     State(api): State<Api>,
     caller: Caller,
@@ -285,6 +314,23 @@ pub async fn audio(
 }
 
 /// `PUT /api/v1/prompts/{lang}/{name}` with a WAV body: uploads or replaces it.
+#[utoipa::path(
+    put,
+    operation_id = "prompts_upload",
+    path = "/api/v1/prompts/{lang}/{name}",
+    tag = "prompts",
+    summary = "Upload or replace a prompt: any WAV (rate, channels, 8-32-bit or float), converted to 8 kHz 16-bit mono; new calls hear it at once (admins)",
+    params(("lang" = String, Path, description = "language, e.g. it"), ("name" = String, Path, description = "prompt name, [a-z0-9_]")),
+    request_body(content = inline(crate::api::schema::Binary), content_type = "audio/wav"),
+    responses(
+        (status = 200, description = "the prompt", body = crate::api::schema::Prompt),
+        (status = 401, response = crate::api::schema::Unauthorized),
+        (status = 403, response = crate::api::schema::Forbidden),
+        (status = 413, response = crate::api::schema::TooLarge),
+        (status = 422, description = "not a usable WAV, empty, longer than 10 minutes, or a bad name or language", body = crate::api::schema::Problem, content_type = "application/problem+json"),
+        (status = 503, response = crate::api::schema::Unavailable),
+    )
+)]
 pub async fn upload(
     State(api): State<Api>,
     caller: Caller,
@@ -331,6 +377,23 @@ pub async fn upload(
 
 /// `DELETE /api/v1/prompts/{lang}/{name}`: removes the uploaded version (the shipped one
 /// comes back), or the prompt itself when it was only uploaded and nothing uses it.
+#[utoipa::path(
+    delete,
+    operation_id = "prompts_delete",
+    path = "/api/v1/prompts/{lang}/{name}",
+    tag = "prompts",
+    summary = "Delete the uploaded version (the shipped one comes back), or an uploaded-only prompt nothing uses (admins)",
+    params(("lang" = String, Path, description = "language, e.g. it"), ("name" = String, Path, description = "prompt name, [a-z0-9_]")),
+    responses(
+        (status = 204, description = "deleted"),
+        (status = 401, response = crate::api::schema::Unauthorized),
+        (status = 403, response = crate::api::schema::Forbidden),
+        (status = 404, response = crate::api::schema::NotFound),
+        (status = 409, description = "shipped-only, or in use by the IVR, a queue or the voicemail", body = crate::api::schema::Problem, content_type = "application/problem+json"),
+        (status = 422, response = crate::api::schema::Invalid),
+        (status = 503, response = crate::api::schema::Unavailable),
+    )
+)]
 pub async fn delete(
     State(api): State<Api>,
     caller: Caller,
@@ -369,6 +432,19 @@ pub async fn delete(
 
 /// `GET /api/v1/prompts/backup`: one tar archive of every prompt in force
 /// (`<lang>/<name>.wav`), greetings included.
+#[utoipa::path(
+    get,
+    operation_id = "prompts_backup",
+    path = "/api/v1/prompts/backup",
+    tag = "prompts",
+    summary = "One tar archive of every prompt in force, `<lang>/<name>.wav` (admins)",
+    responses(
+        (status = 200, description = "the archive", body = inline(crate::api::schema::Binary), content_type = "application/x-tar"),
+        (status = 401, response = crate::api::schema::Unauthorized),
+        (status = 403, response = crate::api::schema::Forbidden),
+        (status = 503, response = crate::api::schema::Unavailable),
+    )
+)]
 pub async fn backup(State(api): State<Api>, caller: Caller) -> ApiResult<Response> {
     may_change(&caller)?;
     let admin = admin(&api)?;
@@ -447,6 +523,22 @@ fn wav_files(layer: &Path) -> std::io::Result<Vec<(String, PathBuf)>> {
 /// `POST /api/v1/prompts/restore` with a tar body (as `backup` makes): every entry must be
 /// `<lang>/<name>.wav` and a usable WAV, or nothing changes; then each becomes the uploaded
 /// version of its prompt.
+#[utoipa::path(
+    post,
+    operation_id = "prompts_restore",
+    path = "/api/v1/prompts/restore",
+    tag = "prompts",
+    summary = "Restore an archive made by backup: all entries checked first, then each becomes the uploaded version (admins)",
+    request_body(content = inline(crate::api::schema::Binary), content_type = "application/x-tar"),
+    responses(
+        (status = 200, description = "how many were restored", body = crate::api::schema::Restored),
+        (status = 401, response = crate::api::schema::Unauthorized),
+        (status = 403, response = crate::api::schema::Forbidden),
+        (status = 413, response = crate::api::schema::TooLarge),
+        (status = 422, description = "not a tar of <lang>/<name>.wav WAV files: nothing changed", body = crate::api::schema::Problem, content_type = "application/problem+json"),
+        (status = 503, response = crate::api::schema::Unavailable),
+    )
+)]
 pub async fn restore(State(api): State<Api>, caller: Caller, body: Bytes) -> ApiResult<Response> {
     may_change(&caller)?;
     let admin = admin(&api)?;

@@ -200,7 +200,7 @@ fn directory_unavailable() -> Response {
 }
 
 /// The login request.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Login {
     /// Operator login.
@@ -369,6 +369,22 @@ async fn authenticate(
 /// not tell them apart); 429 with `Retry-After` after too many failures for the login or
 /// from the address; 503 with `Retry-After` when the directory does not answer or too many
 /// logins are being checked at once.
+#[utoipa::path(
+    post,
+    operation_id = "session_login",
+    path = "/api/v1/session",
+    tag = "session",
+    summary = "Log in",
+    request_body = super::session::Login,
+    responses(
+        (status = 200, description = "token, CSRF token, expiry, user; also the session cookie (Cache-Control: no-store)", body = crate::api::schema::Session),
+        (status = 401, description = "wrong login or password", body = crate::api::schema::Problem, content_type = "application/problem+json"),
+        (status = 422, response = crate::api::schema::Invalid),
+        (status = 429, description = "too many failed logins for this login or from this address; `Retry-After` says when to try again", body = crate::api::schema::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "the directory does not answer (directory users), or too many logins are being checked at once; `Retry-After`", body = crate::api::schema::Problem, content_type = "application/problem+json"),
+    ),
+    security(())
+)]
 pub async fn login(
     State(api): State<Api>,
     ClientAddr(address): ClientAddr,
@@ -420,6 +436,17 @@ pub async fn login(
 /// `GET /api/v1/session`: the caller's user, whether the cookie carried the token, and for
 /// a cookie session its CSRF token (so a reloaded web page can go on sending it; a
 /// cross-site page cannot read this answer, RFC 6454 same-origin policy).
+#[utoipa::path(
+    get,
+    operation_id = "session_current",
+    path = "/api/v1/session",
+    tag = "session",
+    summary = "The caller's user",
+    responses(
+        (status = 200, description = "the caller's user and, for a cookie session, its CSRF token", body = crate::api::schema::CurrentSession),
+        (status = 401, response = crate::api::schema::Unauthorized),
+    )
+)]
 pub async fn current(State(api): State<Api>, caller: Caller) -> ApiResult<Response> {
     let csrf = if caller.via_cookie {
         api.sessions()
@@ -442,6 +469,18 @@ pub async fn current(State(api): State<Api>, caller: Caller) -> ApiResult<Respon
 }
 
 /// `DELETE /api/v1/session`: ends the session; 204 and an expired cookie.
+#[utoipa::path(
+    delete,
+    operation_id = "session_logout",
+    path = "/api/v1/session",
+    tag = "session",
+    summary = "Log out",
+    responses(
+        (status = 204, description = "session ended, cookie cleared"),
+        (status = 401, response = crate::api::schema::Unauthorized),
+        (status = 403, response = crate::api::schema::Forbidden),
+    )
+)]
 pub async fn logout(State(api): State<Api>, caller: Caller) -> ApiResult<Response> {
     api.sessions().close(&caller.token);
     tracing::info!(login = %caller.user.login, "logout");

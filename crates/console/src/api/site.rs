@@ -45,7 +45,8 @@ fn explicit<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
 }
 
 /// A queue membership as the API shows and takes it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = Membership)]
 #[serde(deny_unknown_fields)]
 pub struct MembershipJson {
     pub queue: String,
@@ -59,7 +60,8 @@ fn one() -> u32 {
 }
 
 /// A CRM permission.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = Permission)]
 #[serde(deny_unknown_fields)]
 pub struct PermissionJson {
     pub queue: String,
@@ -68,7 +70,8 @@ pub struct PermissionJson {
 }
 
 /// A phone as the API takes it.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[schema(as = PhoneIn)]
 #[serde(deny_unknown_fields)]
 pub struct PhoneJson {
     /// `registering` or `static`.
@@ -79,7 +82,7 @@ pub struct PhoneJson {
 }
 
 /// `POST /api/v1/users` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewUser {
     pub login: String,
@@ -97,7 +100,7 @@ pub struct NewUser {
 }
 
 /// `PATCH /api/v1/users/{login}` body: what is present changes.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserPatch {
     pub full_name: Option<String>,
@@ -112,7 +115,7 @@ pub struct UserPatch {
 }
 
 /// `POST /api/v1/users/{login}/phone/secret` body (optional).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SecretBody {
     /// The secret to set; absent: one is generated.
@@ -216,6 +219,18 @@ fn end_sessions(api: &Api, user: crm::UserId, login: &str) {
 }
 
 /// `GET /api/v1/users`.
+#[utoipa::path(
+    get,
+    operation_id = "site_list_users",
+    path = "/api/v1/users",
+    tag = "admin",
+    summary = "Users with roles, queues, permissions and phone (admins)",
+    responses(
+        (status = 200, description = "the users, by login", body = Vec<crate::api::schema::User>),
+        (status = 401, response = crate::api::schema::Unauthorized),
+        (status = 403, response = crate::api::schema::Forbidden),
+    )
+)]
 pub async fn list_users(State(api): State<Api>, caller: Caller) -> ApiResult<Response> {
     admin_only(&caller)?;
     let users = api.store().site_users().await?;
@@ -223,6 +238,20 @@ pub async fn list_users(State(api): State<Api>, caller: Caller) -> ApiResult<Res
 }
 
 /// `GET /api/v1/users/{login}`.
+#[utoipa::path(
+    get,
+    operation_id = "site_show_user",
+    path = "/api/v1/users/{login}",
+    tag = "admin",
+    summary = "A user (admins)",
+    params(("login" = String, Path, description = "the user's login")),
+    responses(
+        (status = 200, description = "the user", body = crate::api::schema::User),
+        (status = 401, response = crate::api::schema::Unauthorized),
+        (status = 403, response = crate::api::schema::Forbidden),
+        (status = 404, response = crate::api::schema::NotFound),
+    )
+)]
 pub async fn show_user(
     State(api): State<Api>,
     caller: Caller,
@@ -234,6 +263,21 @@ pub async fn show_user(
 }
 
 /// `POST /api/v1/users`: 201 with the user (and `Location`).
+#[utoipa::path(
+    post,
+    operation_id = "site_create_user",
+    path = "/api/v1/users",
+    tag = "admin",
+    summary = "Create a user (admins); the phone's secret is set apart",
+    request_body = NewUser,
+    responses(
+        (status = 201, description = "created (Location: /api/v1/users/{login})", body = crate::api::schema::User),
+        (status = 401, response = crate::api::schema::Unauthorized),
+        (status = 403, response = crate::api::schema::Forbidden),
+        (status = 409, description = "the login exists", body = crate::api::schema::Problem, content_type = "application/problem+json"),
+        (status = 422, response = crate::api::schema::Invalid),
+    )
+)]
 pub async fn create_user(
     State(api): State<Api>,
     caller: Caller,
@@ -298,6 +342,23 @@ pub async fn create_user(
 }
 
 /// `PATCH /api/v1/users/{login}`: the user after the change.
+#[utoipa::path(
+    patch,
+    operation_id = "site_update_user",
+    path = "/api/v1/users/{login}",
+    tag = "admin",
+    summary = "Change a user: name, role, state, web password, queues, permissions, phone (admins); what narrows their rights ends their sessions",
+    params(("login" = String, Path, description = "the user's login")),
+    request_body = UserPatch,
+    responses(
+        (status = 200, description = "the user after the change", body = crate::api::schema::User),
+        (status = 401, response = crate::api::schema::Unauthorized),
+        (status = 403, response = crate::api::schema::Forbidden),
+        (status = 404, response = crate::api::schema::NotFound),
+        (status = 409, description = "an admin cannot disable or demote themselves", body = crate::api::schema::Problem, content_type = "application/problem+json"),
+        (status = 422, response = crate::api::schema::Invalid),
+    )
+)]
 pub async fn update_user(
     State(api): State<Api>,
     caller: Caller,
@@ -379,6 +440,21 @@ fn narrowed(before: &SiteUser, after: &SiteUser) -> bool {
 }
 
 /// `DELETE /api/v1/users/{login}`: disables the account (its history stays): 204.
+#[utoipa::path(
+    delete,
+    operation_id = "site_disable_user",
+    path = "/api/v1/users/{login}",
+    tag = "admin",
+    summary = "Disable a user (admins): sessions end, calls are no longer offered, the phone stops authenticating; history stays",
+    params(("login" = String, Path, description = "the user's login")),
+    responses(
+        (status = 204, description = "disabled"),
+        (status = 401, response = crate::api::schema::Unauthorized),
+        (status = 403, response = crate::api::schema::Forbidden),
+        (status = 404, response = crate::api::schema::NotFound),
+        (status = 409, description = "an admin cannot disable themselves", body = crate::api::schema::Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn disable_user(
     State(api): State<Api>,
     caller: Caller,
@@ -406,6 +482,22 @@ pub async fn disable_user(
 
 /// `POST /api/v1/users/{login}/phone/secret`: sets the phone's secret (generated when the
 /// body names none) and shows it this once.
+#[utoipa::path(
+    post,
+    operation_id = "site_set_phone_secret",
+    path = "/api/v1/users/{login}/phone/secret",
+    tag = "admin",
+    summary = "Set the phone's SIP digest secret, or generate one when the body names none; shown this once (admins)",
+    params(("login" = String, Path, description = "the user's login")),
+    request_body = Option<SecretBody>,
+    responses(
+        (status = 200, description = "the secret in force (Cache-Control: no-store)", body = crate::api::schema::PhoneSecret),
+        (status = 401, response = crate::api::schema::Unauthorized),
+        (status = 403, response = crate::api::schema::Forbidden),
+        (status = 404, response = crate::api::schema::NotFound),
+        (status = 422, description = "no phone, or a secret shorter than 8 characters", body = crate::api::schema::Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn set_phone_secret(
     State(api): State<Api>,
     caller: Caller,
@@ -435,7 +527,7 @@ pub async fn set_phone_secret(
 }
 
 /// `POST /api/v1/queues` body: a name and any settings (the rest default).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewQueue {
     pub name: String,
@@ -454,7 +546,7 @@ pub struct NewQueue {
 
 /// `PATCH /api/v1/queues/{name}` body: what is present changes (`null` clears the optional
 /// settings).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct QueuePatch {
     pub second_level: Option<bool>,
@@ -490,6 +582,21 @@ async fn queue_json(api: &Api, q: &SiteQueue) -> ApiResult<serde_json::Value> {
 }
 
 /// `POST /api/v1/queues`: 201 with the queue.
+#[utoipa::path(
+    post,
+    operation_id = "site_create_queue",
+    path = "/api/v1/queues",
+    tag = "admin",
+    summary = "Create a queue (admins): the CRM queue and the ACD queue, one thing",
+    request_body = NewQueue,
+    responses(
+        (status = 201, description = "created (Location: /api/v1/queues/{name})", body = crate::api::schema::SiteQueue),
+        (status = 401, response = crate::api::schema::Unauthorized),
+        (status = 403, response = crate::api::schema::Forbidden),
+        (status = 409, description = "the name exists", body = crate::api::schema::Problem, content_type = "application/problem+json"),
+        (status = 422, response = crate::api::schema::Invalid),
+    )
+)]
 pub async fn create_queue(
     State(api): State<Api>,
     caller: Caller,
@@ -528,6 +635,20 @@ pub async fn create_queue(
 }
 
 /// `GET /api/v1/queues/{name}`: settings and members.
+#[utoipa::path(
+    get,
+    operation_id = "site_show_queue",
+    path = "/api/v1/queues/{name}",
+    tag = "admin",
+    summary = "A queue's settings and members (admins)",
+    params(("name" = String, Path, description = "the queue's name")),
+    responses(
+        (status = 200, description = "the queue", body = crate::api::schema::SiteQueue),
+        (status = 401, response = crate::api::schema::Unauthorized),
+        (status = 403, response = crate::api::schema::Forbidden),
+        (status = 404, response = crate::api::schema::NotFound),
+    )
+)]
 pub async fn show_queue(
     State(api): State<Api>,
     caller: Caller,
@@ -539,6 +660,22 @@ pub async fn show_queue(
 }
 
 /// `PATCH /api/v1/queues/{name}`: the queue after the change.
+#[utoipa::path(
+    patch,
+    operation_id = "site_update_queue",
+    path = "/api/v1/queues/{name}",
+    tag = "admin",
+    summary = "Change a queue's settings (admins); calls waiting go on, the ACD takes the new settings at once",
+    params(("name" = String, Path, description = "the queue's name")),
+    request_body = QueuePatch,
+    responses(
+        (status = 200, description = "the queue after the change", body = crate::api::schema::SiteQueue),
+        (status = 401, response = crate::api::schema::Unauthorized),
+        (status = 403, response = crate::api::schema::Forbidden),
+        (status = 404, response = crate::api::schema::NotFound),
+        (status = 422, response = crate::api::schema::Invalid),
+    )
+)]
 pub async fn update_queue(
     State(api): State<Api>,
     caller: Caller,
@@ -570,6 +707,21 @@ pub async fn update_queue(
 
 /// `DELETE /api/v1/queues/{name}`: 204, or 409 while tickets, another queue's overflow or
 /// the system use it.
+#[utoipa::path(
+    delete,
+    operation_id = "site_delete_queue",
+    path = "/api/v1/queues/{name}",
+    tag = "admin",
+    summary = "Delete a queue (admins)",
+    params(("name" = String, Path, description = "the queue's name")),
+    responses(
+        (status = 204, description = "deleted"),
+        (status = 401, response = crate::api::schema::Unauthorized),
+        (status = 403, response = crate::api::schema::Forbidden),
+        (status = 404, response = crate::api::schema::NotFound),
+        (status = 409, description = "tickets are in it, another queue overflows into it, or it is `raw`", body = crate::api::schema::Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn delete_queue(
     State(api): State<Api>,
     caller: Caller,

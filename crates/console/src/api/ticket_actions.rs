@@ -21,7 +21,7 @@ use super::views::Names;
 use super::{Api, Caller};
 
 /// An attachment in a request: its bytes in standard base64 (RFC 4648 §4).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AttachmentBody {
     /// File name.
@@ -33,7 +33,7 @@ pub struct AttachmentBody {
 }
 
 /// An article in a request.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ArticleBody {
     /// Kind (default `note`).
@@ -104,6 +104,24 @@ async fn act(api: &Api, caller: &Caller, number: &str, action: Action) -> ApiRes
 }
 
 /// `POST /api/v1/tickets/{number}/articles`: 201 with the article.
+#[utoipa::path(
+    post,
+    operation_id = "ticket_actions_add_article",
+    path = "/api/v1/tickets/{number}/articles",
+    tag = "tickets",
+    summary = "Add an article",
+    params(("number" = String, Path, description = "the ticket number")),
+    request_body = ArticleBody,
+    responses(
+        (status = 201, description = "the article", body = crate::api::schema::Article),
+        (status = 401, response = crate::api::schema::Unauthorized),
+        (status = 403, response = crate::api::schema::Forbidden),
+        (status = 404, response = crate::api::schema::NotFound),
+        (status = 409, response = crate::api::schema::LifecycleConflict),
+        (status = 413, response = crate::api::schema::TooLarge),
+        (status = 422, response = crate::api::schema::Invalid),
+    )
+)]
 pub async fn add_article(
     State(api): State<Api>,
     caller: Caller,
@@ -131,7 +149,7 @@ pub async fn add_article(
 }
 
 /// `PUT …/state` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StateChange {
     /// `open`, `pending_reminder`, `closed_successful` or `closed_unsuccessful`.
@@ -141,6 +159,23 @@ pub struct StateChange {
 }
 
 /// `PUT /api/v1/tickets/{number}/state`.
+#[utoipa::path(
+    put,
+    operation_id = "ticket_actions_set_state",
+    path = "/api/v1/tickets/{number}/state",
+    tag = "tickets",
+    summary = "Set the state (pending_until with pending_reminder)",
+    params(("number" = String, Path, description = "the ticket number")),
+    request_body = StateChange,
+    responses(
+        (status = 200, description = "the ticket after the action", body = crate::api::schema::Ticket),
+        (status = 401, response = crate::api::schema::Unauthorized),
+        (status = 403, response = crate::api::schema::Forbidden),
+        (status = 404, response = crate::api::schema::NotFound),
+        (status = 409, response = crate::api::schema::LifecycleConflict),
+        (status = 422, response = crate::api::schema::Invalid),
+    )
+)]
 pub async fn set_state(
     State(api): State<Api>,
     caller: Caller,
@@ -179,6 +214,22 @@ pub async fn set_state(
 }
 
 /// `POST /api/v1/tickets/{number}/lock`: the caller takes the lock and becomes owner.
+#[utoipa::path(
+    post,
+    operation_id = "ticket_actions_lock",
+    path = "/api/v1/tickets/{number}/lock",
+    tag = "tickets",
+    summary = "Lock (the caller becomes owner)",
+    params(("number" = String, Path, description = "the ticket number")),
+    responses(
+        (status = 200, description = "the ticket after the action", body = crate::api::schema::Ticket),
+        (status = 401, response = crate::api::schema::Unauthorized),
+        (status = 403, response = crate::api::schema::Forbidden),
+        (status = 404, response = crate::api::schema::NotFound),
+        (status = 409, response = crate::api::schema::LifecycleConflict),
+        (status = 422, response = crate::api::schema::Invalid),
+    )
+)]
 pub async fn lock(
     State(api): State<Api>,
     caller: Caller,
@@ -188,6 +239,22 @@ pub async fn lock(
 }
 
 /// `POST /api/v1/tickets/{number}/unlock`.
+#[utoipa::path(
+    post,
+    operation_id = "ticket_actions_unlock",
+    path = "/api/v1/tickets/{number}/unlock",
+    tag = "tickets",
+    summary = "Release the lock",
+    params(("number" = String, Path, description = "the ticket number")),
+    responses(
+        (status = 200, description = "the ticket after the action", body = crate::api::schema::Ticket),
+        (status = 401, response = crate::api::schema::Unauthorized),
+        (status = 403, response = crate::api::schema::Forbidden),
+        (status = 404, response = crate::api::schema::NotFound),
+        (status = 409, response = crate::api::schema::LifecycleConflict),
+        (status = 422, response = crate::api::schema::Invalid),
+    )
+)]
 pub async fn unlock(
     State(api): State<Api>,
     caller: Caller,
@@ -197,7 +264,7 @@ pub async fn unlock(
 }
 
 /// `PUT …/owner` body: a login, or `null` to clear.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OwnerChange {
     /// The new owner's login.
@@ -205,6 +272,23 @@ pub struct OwnerChange {
 }
 
 /// `PUT /api/v1/tickets/{number}/owner`: the new owner needs write access to the queue.
+#[utoipa::path(
+    put,
+    operation_id = "ticket_actions_set_owner",
+    path = "/api/v1/tickets/{number}/owner",
+    tag = "tickets",
+    summary = "Change the owner (null clears)",
+    params(("number" = String, Path, description = "the ticket number")),
+    request_body = OwnerChange,
+    responses(
+        (status = 200, description = "the ticket after the action", body = crate::api::schema::Ticket),
+        (status = 401, response = crate::api::schema::Unauthorized),
+        (status = 403, response = crate::api::schema::Forbidden),
+        (status = 404, response = crate::api::schema::NotFound),
+        (status = 409, response = crate::api::schema::LifecycleConflict),
+        (status = 422, response = crate::api::schema::Invalid),
+    )
+)]
 pub async fn set_owner(
     State(api): State<Api>,
     caller: Caller,
@@ -220,7 +304,7 @@ pub async fn set_owner(
 }
 
 /// `PUT …/responsible` body: a login, or `null` to clear.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResponsibleChange {
     /// The new responsible's login.
@@ -228,6 +312,23 @@ pub struct ResponsibleChange {
 }
 
 /// `PUT /api/v1/tickets/{number}/responsible`.
+#[utoipa::path(
+    put,
+    operation_id = "ticket_actions_set_responsible",
+    path = "/api/v1/tickets/{number}/responsible",
+    tag = "tickets",
+    summary = "Change the responsible (null clears)",
+    params(("number" = String, Path, description = "the ticket number")),
+    request_body = ResponsibleChange,
+    responses(
+        (status = 200, description = "the ticket after the action", body = crate::api::schema::Ticket),
+        (status = 401, response = crate::api::schema::Unauthorized),
+        (status = 403, response = crate::api::schema::Forbidden),
+        (status = 404, response = crate::api::schema::NotFound),
+        (status = 409, response = crate::api::schema::LifecycleConflict),
+        (status = 422, response = crate::api::schema::Invalid),
+    )
+)]
 pub async fn set_responsible(
     State(api): State<Api>,
     caller: Caller,
@@ -243,7 +344,7 @@ pub async fn set_responsible(
 }
 
 /// How a queue change is meant (R-SR-11).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum QueueAction {
     /// Plain move: write access to both queues.
@@ -256,7 +357,7 @@ pub enum QueueAction {
 }
 
 /// `PUT …/queue` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct QueueChange {
     /// `move` (default), `assign_second_level` or `reject`.
@@ -269,6 +370,23 @@ pub struct QueueChange {
 }
 
 /// `PUT /api/v1/tickets/{number}/queue`: move, second-level assignment or rejection.
+#[utoipa::path(
+    put,
+    operation_id = "ticket_actions_set_queue",
+    path = "/api/v1/tickets/{number}/queue",
+    tag = "tickets",
+    summary = "Move, assign to second level, or reject the assignment",
+    params(("number" = String, Path, description = "the ticket number")),
+    request_body = QueueChange,
+    responses(
+        (status = 200, description = "the ticket after the action", body = crate::api::schema::Ticket),
+        (status = 401, response = crate::api::schema::Unauthorized),
+        (status = 403, response = crate::api::schema::Forbidden),
+        (status = 404, response = crate::api::schema::NotFound),
+        (status = 409, response = crate::api::schema::LifecycleConflict),
+        (status = 422, response = crate::api::schema::Invalid),
+    )
+)]
 pub async fn set_queue(
     State(api): State<Api>,
     caller: Caller,
@@ -312,7 +430,7 @@ pub async fn set_queue(
 }
 
 /// `PUT …/priority` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PriorityChange {
     /// 1 (very low) to 5 (very high).
@@ -320,6 +438,23 @@ pub struct PriorityChange {
 }
 
 /// `PUT /api/v1/tickets/{number}/priority`.
+#[utoipa::path(
+    put,
+    operation_id = "ticket_actions_set_priority",
+    path = "/api/v1/tickets/{number}/priority",
+    tag = "tickets",
+    summary = "Change the priority",
+    params(("number" = String, Path, description = "the ticket number")),
+    request_body = PriorityChange,
+    responses(
+        (status = 200, description = "the ticket after the action", body = crate::api::schema::Ticket),
+        (status = 401, response = crate::api::schema::Unauthorized),
+        (status = 403, response = crate::api::schema::Forbidden),
+        (status = 404, response = crate::api::schema::NotFound),
+        (status = 409, response = crate::api::schema::LifecycleConflict),
+        (status = 422, response = crate::api::schema::Invalid),
+    )
+)]
 pub async fn set_priority(
     State(api): State<Api>,
     caller: Caller,
@@ -331,7 +466,7 @@ pub async fn set_priority(
 }
 
 /// `PUT …/type` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TypeChange {
     /// The ticket type.
@@ -340,6 +475,23 @@ pub struct TypeChange {
 }
 
 /// `PUT /api/v1/tickets/{number}/type`.
+#[utoipa::path(
+    put,
+    operation_id = "ticket_actions_set_type",
+    path = "/api/v1/tickets/{number}/type",
+    tag = "tickets",
+    summary = "Change the type",
+    params(("number" = String, Path, description = "the ticket number")),
+    request_body = TypeChange,
+    responses(
+        (status = 200, description = "the ticket after the action", body = crate::api::schema::Ticket),
+        (status = 401, response = crate::api::schema::Unauthorized),
+        (status = 403, response = crate::api::schema::Forbidden),
+        (status = 404, response = crate::api::schema::NotFound),
+        (status = 409, response = crate::api::schema::LifecycleConflict),
+        (status = 422, response = crate::api::schema::Invalid),
+    )
+)]
 pub async fn set_type(
     State(api): State<Api>,
     caller: Caller,
@@ -350,7 +502,7 @@ pub async fn set_type(
 }
 
 /// How two tickets are linked (R-SR-8).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum LinkKind {
     /// The other ticket becomes a child of this one.
@@ -362,7 +514,7 @@ pub enum LinkKind {
 }
 
 /// `POST …/links` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LinkRequest {
     /// `child`, `parent` or `merge_into`.
@@ -373,6 +525,23 @@ pub struct LinkRequest {
 
 /// `POST /api/v1/tickets/{number}/links`: needs write access to both tickets; answers
 /// with this ticket.
+#[utoipa::path(
+    post,
+    operation_id = "ticket_actions_link",
+    path = "/api/v1/tickets/{number}/links",
+    tag = "tickets",
+    summary = "Link parent/child or merge into another ticket",
+    params(("number" = String, Path, description = "the ticket number")),
+    request_body = LinkRequest,
+    responses(
+        (status = 200, description = "the ticket after the action", body = crate::api::schema::Ticket),
+        (status = 401, response = crate::api::schema::Unauthorized),
+        (status = 403, response = crate::api::schema::Forbidden),
+        (status = 404, response = crate::api::schema::NotFound),
+        (status = 409, response = crate::api::schema::LifecycleConflict),
+        (status = 422, response = crate::api::schema::Invalid),
+    )
+)]
 pub async fn link(
     State(api): State<Api>,
     caller: Caller,

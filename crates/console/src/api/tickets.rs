@@ -24,7 +24,8 @@ pub const PER_PAGE_DEFAULT: u32 = 25;
 pub const PER_PAGE_MAX: u32 = 100;
 
 /// `GET /api/v1/tickets` parameters; lists are comma-separated and match any value.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct SearchParams {
     /// Number with `*` wildcards.
@@ -105,6 +106,20 @@ fn sort(v: Option<&str>) -> ApiResult<(SortBy, bool)> {
 
 /// `GET /api/v1/tickets`: `{"total","page","per_page","tickets"}`, only tickets of queues
 /// the caller may read; naming an unreadable queue is 403.
+#[utoipa::path(
+    get,
+    operation_id = "tickets_search",
+    path = "/api/v1/tickets",
+    tag = "tickets",
+    summary = "Search tickets in readable queues",
+    params(SearchParams),
+    responses(
+        (status = 200, description = "one page", body = crate::api::schema::TicketPage),
+        (status = 401, response = crate::api::schema::Unauthorized),
+        (status = 403, response = crate::api::schema::Forbidden),
+        (status = 422, response = crate::api::schema::Invalid),
+    )
+)]
 pub async fn search(
     State(api): State<Api>,
     caller: Caller,
@@ -182,7 +197,8 @@ pub async fn search(
 }
 
 /// Query of `GET /api/v1/tickets/due`.
-#[derive(Debug, Default, serde::Deserialize)]
+#[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct DueParams {
     /// Clocks due within this many minutes (default 60; overdue ones always).
@@ -196,6 +212,20 @@ pub struct DueParams {
 /// `GET /api/v1/tickets/due`: open Service Requests of the caller's readable queues whose
 /// earliest escalation clock is due within `within_min` minutes or overdue, earliest first,
 /// each with its `sla` clocks, `next_due` and `overdue`. Naming an unreadable queue is 403.
+#[utoipa::path(
+    get,
+    operation_id = "tickets_due",
+    path = "/api/v1/tickets/due",
+    tag = "tickets",
+    summary = "Open tickets of readable queues with an escalation clock due soon or overdue, earliest first",
+    params(DueParams),
+    responses(
+        (status = 200, description = "tickets, each with `sla`, `next_due` and `overdue`", body = crate::api::schema::DueTickets),
+        (status = 401, response = crate::api::schema::Unauthorized),
+        (status = 403, response = crate::api::schema::Forbidden),
+        (status = 422, response = crate::api::schema::Invalid),
+    )
+)]
 pub async fn due(
     State(api): State<Api>,
     caller: Caller,
@@ -248,6 +278,20 @@ pub async fn due(
 
 /// `GET /api/v1/tickets/{number}`: the ticket with `articles`, `history` and `children`;
 /// 404 unknown, 403 when its queue is not readable.
+#[utoipa::path(
+    get,
+    operation_id = "tickets_show",
+    path = "/api/v1/tickets/{number}",
+    tag = "tickets",
+    summary = "A ticket with articles, history, children",
+    params(("number" = String, Path, description = "the ticket number")),
+    responses(
+        (status = 200, description = "the ticket", body = crate::api::schema::TicketDetail),
+        (status = 401, response = crate::api::schema::Unauthorized),
+        (status = 403, response = crate::api::schema::Forbidden),
+        (status = 404, response = crate::api::schema::NotFound),
+    )
+)]
 pub async fn show(
     State(api): State<Api>,
     caller: Caller,
@@ -286,7 +330,7 @@ pub(crate) async fn detail(api: &Api, t: &Ticket) -> ApiResult<Value> {
 }
 
 /// `POST /api/v1/tickets` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTicket {
     /// Title.
@@ -316,6 +360,20 @@ pub struct CreateTicket {
 
 /// `POST /api/v1/tickets`: 201 with the ticket and its `Location`; needs write access to
 /// the queue.
+#[utoipa::path(
+    post,
+    operation_id = "tickets_create",
+    path = "/api/v1/tickets",
+    tag = "tickets",
+    summary = "Create a ticket",
+    request_body = CreateTicket,
+    responses(
+        (status = 201, description = "created (Location header)", body = crate::api::schema::TicketDetail),
+        (status = 401, response = crate::api::schema::Unauthorized),
+        (status = 403, response = crate::api::schema::Forbidden),
+        (status = 422, response = crate::api::schema::Invalid),
+    )
+)]
 pub async fn create(
     State(api): State<Api>,
     caller: Caller,

@@ -16,7 +16,7 @@ use serde::Serialize;
 const KEEP_HOURS: i64 = 48;
 
 /// One bucket of the series.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct HourCount {
     /// The bucket's first instant (a whole UTC hour).
     pub hour: DateTime<Utc>,

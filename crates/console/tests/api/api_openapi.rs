@@ -48,34 +48,55 @@ async fn the_document_lists_exactly_the_routes(f: Fixture) {
         "the document has operations no route serves"
     );
     // Every message type of the stream has its schema, named by its `type`.
-    let messages = doc["components"]["schemas"]["StreamMessage"]["oneOf"]
-        .as_array()
-        .unwrap();
-    let types: Vec<&str> = messages
-        .iter()
-        .map(|m| {
-            let name = m["$ref"].as_str().unwrap().rsplit('/').next().unwrap();
-            doc["components"]["schemas"][name]["properties"]["type"]["const"]
-                .as_str()
-                .unwrap()
-        })
-        .collect();
+    let mut types = Vec::new();
+    message_types(
+        doc,
+        &doc["components"]["schemas"]["StreamMessage"],
+        &mut types,
+    );
     for t in ["snapshot", "resync"]
         .into_iter()
         .chain(events::Event::KINDS)
     {
         assert!(
-            types.contains(&t),
+            types.contains(&t.to_string()),
             "{t} missing from StreamMessage: {types:?}"
         );
     }
-    // Every schema reference resolves.
+    // Every reference resolves.
     let text = doc.to_string();
-    let schemas = doc["components"]["schemas"].as_object().unwrap();
-    for piece in text.split("#/components/schemas/").skip(1) {
-        let name = piece.split('"').next().unwrap();
-        assert!(schemas.contains_key(name), "dangling reference to {name}");
+    for piece in text.split("\"$ref\":\"#").skip(1) {
+        let pointer = piece.split('"').next().unwrap();
+        assert!(
+            doc.pointer(pointer).is_some(),
+            "dangling reference to {pointer}"
+        );
     }
+}
+
+/// The `type` values a message schema admits, through references, `oneOf` and `allOf`.
+fn message_types(doc: &serde_json::Value, schema: &serde_json::Value, out: &mut Vec<String>) {
+    if let Some(r) = schema["$ref"].as_str() {
+        return message_types(doc, doc.pointer(&r[1..]).unwrap(), out);
+    }
+    for key in ["oneOf", "allOf", "anyOf"] {
+        for s in schema[key].as_array().into_iter().flatten() {
+            message_types(doc, s, out);
+        }
+    }
+    let kind = &schema["properties"]["type"];
+    let kind = match kind["$ref"].as_str() {
+        Some(r) => doc.pointer(&r[1..]).unwrap(),
+        None => kind,
+    };
+    out.extend(
+        kind["enum"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|v| v.as_str().unwrap().to_string()),
+    );
+    out.extend(kind["const"].as_str().map(str::to_string));
 }
 both!(the_document_lists_exactly_the_routes);
 
