@@ -417,7 +417,9 @@ pub async fn login(
         sessions.open(user.id, now)
     };
     tracing::info!(login = ?user.login, role = %user.role, "login");
-    let max_age = api.config().session_idle.as_secs();
+    // The browser may keep the cookie for the session's whole life; the server ends it sooner
+    // when it is left unused.
+    let max_age = api.config().session_max_age.as_secs();
     let mut headers = HeaderMap::new();
     headers.insert(
         header::SET_COOKIE,
