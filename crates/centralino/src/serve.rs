@@ -195,6 +195,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             figures,
             bus: Some(bus.clone()),
             signin: console::api::session::SignIn::new(config.http.login.signin(directory)),
+            session_idle: config.http.session_lifetimes().0,
+            session_max_age: config.http.session_lifetimes().1,
             ..console::api::ApiConfig::default()
         },
     );
@@ -206,7 +208,13 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let (http_stop_tx, http_stop_rx) = watch::channel(false);
-    let http = tokio::spawn(serve_http(listener, app, tls, http_stop_rx));
+    let http = tokio::spawn(console::server::serve(
+        listener,
+        app,
+        tls.map(|t| t.get_inner()),
+        config.http.limits(),
+        http_stop_rx,
+    ));
     let calls = tokio::spawn(switchboard.run(gateway_events, shutdown_rx));
 
     info!(
@@ -389,38 +397,6 @@ async fn tls_config(
                 key.display()
             )
         })
-}
-
-/// Serves `app` on `listener` (over TLS when `tls` is given) until `stop` turns true, then
-/// lets requests in flight finish.
-async fn serve_http(
-    listener: tokio::net::TcpListener,
-    app: axum::Router,
-    tls: Option<axum_server::tls_rustls::RustlsConfig>,
-    mut stop: watch::Receiver<bool>,
-) -> std::io::Result<()> {
-    let service = app.into_make_service_with_connect_info::<SocketAddr>();
-    match tls {
-        None => {
-            axum::serve(listener, service)
-                .with_graceful_shutdown(async move {
-                    let _ = stop.wait_for(|s| *s).await;
-                })
-                .await
-        }
-        Some(tls) => {
-            let handle = axum_server::Handle::new();
-            let stopper = handle.clone();
-            tokio::spawn(async move {
-                let _ = stop.wait_for(|s| *s).await;
-                stopper.graceful_shutdown(Some(Duration::from_secs(5)));
-            });
-            axum_server::from_tcp_rustls(listener.into_std()?, tls)
-                .handle(handle)
-                .serve(service)
-                .await
-        }
-    }
 }
 
 /// What a signal asks.

@@ -40,6 +40,26 @@ pub struct HttpSection {
     pub behind_https_proxy: bool,
     /// Login rate limits and password checks.
     pub login: LoginSection,
+    /// A session unused this long ends, in seconds (60 to 86400; default 8 h).
+    pub session_idle_s: u64,
+    /// A session ends this long after login even if used, in seconds (300 to 604800;
+    /// default 12 h, a working shift and a half).
+    pub session_max_age_s: u64,
+    /// The TLS handshake and each request's header must arrive within this, in seconds
+    /// (1 to 300; default 10): slow or idle connections are closed.
+    pub header_timeout_s: u64,
+    /// A request must be answered within this, in seconds (1 to 3600; default 30; the
+    /// event stream is not bounded by it).
+    pub request_timeout_s: u64,
+    /// A prompt upload or restore must be answered within this, in seconds (1 to 3600;
+    /// default 300).
+    pub upload_timeout_s: u64,
+    /// Connections open at once, in all (1 to 1000000; default 1024); beyond, a new one is
+    /// closed at once. Keep it below the process's descriptor limit less what calls need.
+    pub max_connections: usize,
+    /// Connections open at once from one client address, an IPv6 /64 counting as one (1 to
+    /// 1000000; default 128; a proxy in front is one address).
+    pub max_connections_per_address: usize,
 }
 
 /// `[http.login]`: failed logins allowed per window, per login and per client address (then
@@ -127,6 +147,7 @@ impl LoginSection {
 
 impl Default for HttpSection {
     fn default() -> Self {
+        let limits = crate::server::HttpLimits::default();
         HttpSection {
             listen: "127.0.0.1:8080".parse().expect("valid literal"),
             metrics_public: false,
@@ -134,6 +155,13 @@ impl Default for HttpSection {
             tls_key: None,
             behind_https_proxy: false,
             login: LoginSection::default(),
+            session_idle_s: 8 * 3600,
+            session_max_age_s: 12 * 3600,
+            header_timeout_s: limits.header_timeout.as_secs(),
+            request_timeout_s: limits.request_timeout.as_secs(),
+            upload_timeout_s: limits.upload_timeout.as_secs(),
+            max_connections: limits.max_connections,
+            max_connections_per_address: limits.max_connections_per_address,
         }
     }
 }
@@ -166,7 +194,48 @@ impl HttpSection {
             }
         }
         self.login.validate(&mut problems);
+        let mut check = |field: &str, value: u64, min: u64, max: u64| {
+            if !(min..=max).contains(&value) {
+                problems.push(ConfigProblem {
+                    path: format!("http.{field}"),
+                    message: format!("{value} is not between {min} and {max}"),
+                });
+            }
+        };
+        check("session_idle_s", self.session_idle_s, 60, 86_400);
+        check("session_max_age_s", self.session_max_age_s, 300, 604_800);
+        check("header_timeout_s", self.header_timeout_s, 1, 300);
+        check("request_timeout_s", self.request_timeout_s, 1, 3600);
+        check("upload_timeout_s", self.upload_timeout_s, 1, 3600);
+        check("max_connections", self.max_connections as u64, 1, 1_000_000);
+        check(
+            "max_connections_per_address",
+            self.max_connections_per_address as u64,
+            1,
+            1_000_000,
+        );
         problems
+    }
+
+    /// The HTTP server's limits.
+    #[must_use]
+    pub fn limits(&self) -> crate::server::HttpLimits {
+        crate::server::HttpLimits {
+            header_timeout: Duration::from_secs(self.header_timeout_s),
+            request_timeout: Duration::from_secs(self.request_timeout_s),
+            upload_timeout: Duration::from_secs(self.upload_timeout_s),
+            max_connections: self.max_connections,
+            max_connections_per_address: self.max_connections_per_address,
+        }
+    }
+
+    /// The sessions' idle and absolute lifetimes.
+    #[must_use]
+    pub fn session_lifetimes(&self) -> (Duration, Duration) {
+        (
+            Duration::from_secs(self.session_idle_s),
+            Duration::from_secs(self.session_max_age_s),
+        )
     }
 
     /// The certificate and key files when HTTPS is served here.
@@ -201,6 +270,49 @@ mod tests {
         let settings = LoginSection::default().signin(None);
         assert!(settings.hash_threads >= 1);
         assert_eq!(settings.limits.per_login, 5);
+    }
+
+    #[test]
+    fn web_limits_and_session_lifetimes_are_read_and_checked() {
+        let http: HttpSection = toml::from_str(
+            "session_max_age_s = 3600\nheader_timeout_s = 2\nrequest_timeout_s = 5\n\
+             upload_timeout_s = 60\nmax_connections = 50\nmax_connections_per_address = 5\n",
+        )
+        .unwrap();
+        assert!(http.validate().is_empty(), "{:?}", http.validate());
+        let limits = http.limits();
+        assert_eq!(limits.header_timeout, Duration::from_secs(2));
+        assert_eq!(limits.request_timeout, Duration::from_secs(5));
+        assert_eq!(limits.upload_timeout, Duration::from_secs(60));
+        assert_eq!(
+            (limits.max_connections, limits.max_connections_per_address),
+            (50, 5)
+        );
+        assert_eq!(
+            http.session_lifetimes(),
+            (Duration::from_secs(8 * 3600), Duration::from_secs(3600))
+        );
+        let defaults = HttpSection::default();
+        assert_eq!(
+            defaults.session_lifetimes().1,
+            Duration::from_secs(12 * 3600)
+        );
+        assert_eq!(defaults.limits(), crate::server::HttpLimits::default());
+        let bad = HttpSection {
+            header_timeout_s: 0,
+            max_connections: 0,
+            session_max_age_s: 10,
+            ..HttpSection::default()
+        };
+        let paths: Vec<String> = bad.validate().into_iter().map(|p| p.path).collect();
+        assert_eq!(
+            paths,
+            [
+                "http.session_max_age_s",
+                "http.header_timeout_s",
+                "http.max_connections"
+            ]
+        );
     }
 
     #[test]

@@ -19,6 +19,7 @@ pub mod events;
 pub mod figures;
 pub mod metrics;
 pub mod record;
+pub mod server;
 pub mod web;
 
 use std::net::SocketAddr;
@@ -143,25 +144,33 @@ pub fn consoles_with(stream: events::EventStream) -> Router {
 }
 
 /// `GET /api/v1/health`: 200 `{"status":"ok"}` once SIP, media and the database are up;
-/// 503 with the reason otherwise.
+/// otherwise 503 `{"status":"degraded","sip":…,"database":…}` naming which part is down
+/// (`ok`, `stopped` or `unavailable`). The answer is public: the database's own error text
+/// (host names, user names, paths) goes to the log only.
 async fn health(State(state): State<AppState>) -> Response {
-    let telemetry = state.telemetry.read().await;
-    let reason = if telemetry.sip.is_none() {
-        Some("SIP gateway stopped".to_string())
-    } else {
-        match state.store.ping().await {
-            Ok(()) => None,
-            Err(error) => Some(format!("database unreachable: {error}")),
+    let sip_up = state.telemetry.read().await.sip.is_some();
+    let database_up = match state.store.ping().await {
+        Ok(()) => true,
+        Err(error) => {
+            tracing::warn!(error = ?error.to_string(), "health: the database does not answer");
+            false
         }
     };
-    match reason {
-        None => (StatusCode::OK, Json(json!({"status": "ok"}))).into_response(),
-        Some(reason) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({"status": "unavailable", "reason": reason})),
-        )
-            .into_response(),
+    if sip_up && database_up {
+        return (StatusCode::OK, Json(json!({"status": "ok"}))).into_response();
     }
+    if !sip_up {
+        tracing::warn!("health: the SIP gateway has stopped");
+    }
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        Json(json!({
+            "status": "degraded",
+            "sip": if sip_up { "ok" } else { "stopped" },
+            "database": if database_up { "ok" } else { "unavailable" },
+        })),
+    )
+        .into_response()
 }
 
 /// `GET /metrics`: Prometheus text format.

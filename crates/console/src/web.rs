@@ -132,7 +132,7 @@ async fn guarded(
         return r;
     };
     if !access.allows(user.role) {
-        tracing::warn!(login = %user.login, role = %user.role, page = path, "page refused");
+        tracing::warn!(login = ?user.login, role = %user.role, page = path, "page refused");
         return page_headers(StatusCode::FORBIDDEN, FORBIDDEN_HTML);
     }
     page_headers(StatusCode::OK, body)

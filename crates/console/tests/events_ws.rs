@@ -434,6 +434,66 @@ async fn a_disabled_users_stream_closes_at_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_stops_showing_a_queue_its_user_lost_at_once() {
+    // Sessions are looked at hourly here: only the `site.changed` can make the stream look.
+    let env = start_with(Duration::from_secs(3600), true).await;
+    let (adm, _) = login(&env, "adm").await;
+    let admin = format!("Bearer {adm}");
+    let call = |method: &'static str, path: &'static str, body: Option<Value>| {
+        let (env, admin) = (&env, admin.clone());
+        async move {
+            let (status, _, text) =
+                http(env, method, path, &[("authorization", &admin)], body).await;
+            assert!(
+                (200..300).contains(&status),
+                "{method} {path}: {status} {text}"
+            );
+        }
+    };
+    // a1 may read `estero` through a CRM permission (no ACD membership).
+    call("POST", "/api/v1/queues", Some(json!({"name": "estero"}))).await;
+    let grants = json!({"permissions": [
+        {"queue": "cittadini", "access": "write"}, {"queue": "estero", "access": "read"}]});
+    call("PATCH", "/api/v1/users/a1", Some(grants)).await;
+    let (token, _) = login(&env, "a1").await;
+    let mut ws = connect(&env, &[], &format!("?token={token}"))
+        .await
+        .unwrap();
+    assert_eq!(next_json(&mut ws).await["type"], "snapshot");
+    env.bus.publish(queued("c1", "estero"));
+    let seen = next_json(&mut ws).await;
+    assert_eq!(
+        seen["call_id"], "c1",
+        "a1 sees estero while allowed: {seen}"
+    );
+    // The queue is deleted (its permissions with it) and made again under the same name:
+    // a1 has no right on the new one, and kept their session (they were no member).
+    call("DELETE", "/api/v1/queues/estero", None).await;
+    call("POST", "/api/v1/queues", Some(json!({"name": "estero"}))).await;
+    env.bus.publish(queued("c2", "estero"));
+    env.bus.publish(queued("c3", "cittadini"));
+    env.bus.publish(Event::Dtmf {
+        call_id: "c1".into(),
+        digit: '5',
+    });
+    env.bus.publish(Event::QueueChanged {
+        queue: "cittadini".into(),
+        waiting: 1,
+        oldest_wait_s: 0.5,
+    });
+    let seen = until(&mut ws, |v| v["type"] == "queue.changed").await;
+    let calls: Vec<String> = seen
+        .iter()
+        .map(|v| format!("{} {}", v["type"], v["call_id"]))
+        .collect();
+    assert_eq!(
+        calls,
+        [r#""call.queued" "c3""#, r#""queue.changed" null"#],
+        "nothing of estero, nor of its call followed before: {seen:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pages_are_checked_server_side_and_cookies_need_csrf() {
     let env = start().await;
     // No session: the login page, and the others redirect to it.

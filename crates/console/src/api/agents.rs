@@ -156,7 +156,7 @@ pub async fn set_state(
     };
     match api.acd()?.set_state(&login, state).await {
         Ok(()) => {
-            tracing::info!(agent = %login, by = %caller.user.login, state = %change.state, "agent state set");
+            tracing::info!(agent = ?login, by = ?caller.user.login, state = ?change.state, "agent state set");
             Ok(axum::http::StatusCode::NO_CONTENT.into_response())
         }
         Err(Refused::UnknownAgent(_)) => Err(ApiError::NotFound(format!("no agent {login}"))),
@@ -289,7 +289,7 @@ pub async fn reload(State(api): State<Api>, caller: Caller) -> ApiResult<Respons
         .ok_or_else(|| ApiError::Unavailable("no configuration file to reload".into()))?;
     match tokio::task::spawn_blocking(move || (hook.0)()).await {
         Ok(Ok(summary)) => {
-            tracing::info!(by = %caller.user.login, "configuration reloaded through the API");
+            tracing::info!(by = ?caller.user.login, "configuration reloaded through the API");
             Ok(axum::Json(serde_json::json!({"reloaded": summary})).into_response())
         }
         Ok(Err(problems)) => Err(ApiError::Invalid(problems)),

@@ -111,7 +111,7 @@ pub async fn download(
         .record_listened(ticket.id, caller.actor(), &attachment.filename, api.now())
         .await?;
     let (content_type, inline) = served_as(&attachment.content_type);
-    tracing::info!(ticket = %number, file = %attachment.filename, by = %caller.user.login, "attachment served");
+    tracing::info!(ticket = ?number, file = ?attachment.filename, by = ?caller.user.login, "attachment served");
     Ok((
         [
             (header::CONTENT_TYPE, content_type.to_string()),

@@ -92,7 +92,7 @@ impl FromRequestParts<Api> for Caller {
         };
         if !user.active {
             api.sessions().close_user(user.id);
-            tracing::warn!(login = %user.login, "request from a disabled account refused");
+            tracing::warn!(login = ?user.login, "request from a disabled account refused");
             return Err(ApiError::Unauthenticated(AuthFailure::AccountDisabled));
         }
         Ok(Caller {

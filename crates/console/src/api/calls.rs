@@ -162,7 +162,7 @@ pub async fn transfer(
         ),
         None => None,
     };
-    tracing::info!(call = %call_id, to = %body.queue, by = %caller.user.login, "call transferred");
+    tracing::info!(call = ?call_id, to = ?body.queue, by = ?caller.user.login, "call transferred");
     Ok(axum::Json(serde_json::json!({
         "call_id": call_id,
         "queue": body.queue,

@@ -139,7 +139,7 @@ impl IntoResponse for ApiError {
         let (status, slug, title) = self.classify();
         let detail = if status.is_server_error() {
             // The cause goes to the log, not to the client.
-            tracing::error!(error = %self, "API request failed");
+            tracing::error!(error = ?self.to_string(), "API request failed");
             "the server could not complete the request; the cause is in its log".to_string()
         } else {
             self.to_string()

@@ -11,7 +11,7 @@
 //! # Authentication
 //! `POST /api/v1/session` trades a login and password for a 256-bit random token (hex); the
 //! server keeps only its SHA-256, with an idle expiry ([`ApiConfig::session_idle`], 8 h by
-//! default). Every other call sends `Authorization: Bearer TOKEN` (RFC 6750 §2.1). The same
+//! default) and an absolute one ([`ApiConfig::session_max_age`], 12 h by default). Every other call sends `Authorization: Bearer TOKEN` (RFC 6750 §2.1). The same
 //! token also arrives as the HttpOnly cookie `centralino_session` for the web desktop; a
 //! state-changing request (not `GET`/`HEAD`/`OPTIONS`) authenticated by the cookie must carry
 //! `X-CSRF-Token` equal to the `csrf_token` returned at login. Missing, unknown or expired
@@ -29,7 +29,7 @@
 //! | create ticket, every ticket action | writable queue | writable queue | writable queue | all |
 //! | move to another queue | write on both | write on both | write on both | all |
 //! | assign to a second-level queue | write on source | write on source | write on source | all |
-//! | reject an assignment (R-SR-11) | — | write on current | write on current | all |
+//! | reject an assignment (R-SR-11) | — | write on current (and on a queue named) | same | all |
 //! | link parent/child, merge | write on both tickets | same | same | all |
 //! | read / search customers (audited) | yes | yes | yes | yes |
 //! | create / change customers, set PIN | yes | yes | — | yes |
@@ -119,6 +119,9 @@ impl std::fmt::Debug for ReloadHook {
 pub struct ApiConfig {
     /// A session unused this long expires (default 8 h).
     pub session_idle: Duration,
+    /// A session ends this long after login even if used (default 12 h: a working shift
+    /// and a half).
+    pub session_max_age: Duration,
     /// Mark the session cookie `Secure` (serve over HTTPS; off for the loopback demo).
     pub cookie_secure: bool,
     /// The time source.
@@ -140,6 +143,7 @@ impl Default for ApiConfig {
     fn default() -> Self {
         ApiConfig {
             session_idle: Duration::from_secs(8 * 3600),
+            session_max_age: Duration::from_secs(12 * 3600),
             cookie_secure: false,
             clock: Clock::system(),
             reload: None,
@@ -178,7 +182,7 @@ impl Api {
     pub fn with_acd(store: crm::Store, config: ApiConfig, acd: Option<Arc<dyn LiveAcd>>) -> Self {
         Api {
             inner: Arc::new(Inner {
-                sessions: Mutex::new(Sessions::new(config.session_idle)),
+                sessions: Mutex::new(Sessions::new(config.session_idle, config.session_max_age)),
                 store,
                 acd,
                 config,

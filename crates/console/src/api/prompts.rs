@@ -212,9 +212,9 @@ async fn audit(api: &Api, caller: &Caller, action: &str, lang: &str, name: &str,
         .await
     {
         // The change is made; the log line keeps the trace when the database does not.
-        tracing::warn!(%object, action, by = %caller.user.login, "audit not written: {e}");
+        tracing::warn!(?object, action, by = ?caller.user.login, "audit not written: {e}");
     }
-    tracing::info!(%object, action, by = %caller.user.login, detail, "prompt changed");
+    tracing::info!(?object, action, by = ?caller.user.login, detail, "prompt changed");
 }
 
 /// One prompt as the list shows it.

@@ -304,11 +304,11 @@ async fn authenticate(
     let user = match answer {
         Ok(directory::Outcome::SignedIn(user)) => user,
         Ok(directory::Outcome::Refused(why)) => {
-            tracing::warn!(login, reason = %why, "directory sign-in refused");
+            tracing::warn!(login, reason = ?why, "directory sign-in refused");
             return Ok(Err(Refused::Credentials));
         }
         Err(error) => {
-            tracing::error!(login, %error, "directory sign-in impossible: the directory does not answer");
+            tracing::error!(login, error = ?error.to_string(), "directory sign-in impossible: the directory does not answer");
             return Ok(Err(Refused::DirectoryDown));
         }
     };
@@ -394,18 +394,18 @@ pub async fn login(
     let signin = api.config().signin.clone();
     let verdict = signin.limiter().check(&body.login, address, now);
     if let Verdict::Deny { retry_after } = verdict {
-        tracing::warn!(login = %body.login, address = ?address, retry_after_s = retry_after.as_secs(), "login refused: too many failures");
+        tracing::warn!(login = ?body.login, address = ?address, retry_after_s = retry_after.as_secs(), "login refused: too many failures");
         return Ok(too_many(retry_after));
     }
     let user = match authenticate(&api, &signin, &body.login, &body.password, now).await? {
         Ok(user) => user,
         Err(Refused::Credentials) => {
             signin.limiter().failed(&body.login, address, now);
-            tracing::warn!(login = %body.login, address = ?address, "login refused: unknown login, wrong password or disabled account");
+            tracing::warn!(login = ?body.login, address = ?address, "login refused: unknown login, wrong password or disabled account");
             return Err(ApiError::BadCredentials);
         }
         Err(Refused::Busy) => {
-            tracing::warn!(login = %body.login, "login turned away: the password checks are full");
+            tracing::warn!(login = ?body.login, "login turned away: the password checks are full");
             return Ok(busy());
         }
         Err(Refused::DirectoryDown) => return Ok(directory_unavailable()),
@@ -416,8 +416,10 @@ pub async fn login(
         sessions.expire(now);
         sessions.open(user.id, now)
     };
-    tracing::info!(login = %user.login, role = %user.role, "login");
-    let max_age = api.config().session_idle.as_secs();
+    tracing::info!(login = ?user.login, role = %user.role, "login");
+    // The browser may keep the cookie for the session's whole life; the server ends it sooner
+    // when it is left unused.
+    let max_age = api.config().session_max_age.as_secs();
     let mut headers = HeaderMap::new();
     headers.insert(
         header::SET_COOKIE,
@@ -483,7 +485,7 @@ pub async fn current(State(api): State<Api>, caller: Caller) -> ApiResult<Respon
 )]
 pub async fn logout(State(api): State<Api>, caller: Caller) -> ApiResult<Response> {
     api.sessions().close(&caller.token);
-    tracing::info!(login = %caller.user.login, "logout");
+    tracing::info!(login = ?caller.user.login, "logout");
     let mut headers = HeaderMap::new();
     headers.insert(header::SET_COOKIE, cookie_header(&api, "", 0));
     Ok((StatusCode::NO_CONTENT, headers).into_response())

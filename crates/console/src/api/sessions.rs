@@ -6,6 +6,10 @@
 //! [`Sessions::expire`] whenever convenient (the API calls it at each login) to drop the
 //! dead; [`Sessions::poll_timeout`] says when the next one dies. Every method takes `now`.
 //!
+//! A session dies when unused for the idle time, and in any case at its absolute lifetime
+//! after login (a working shift and a half by default), however busy it is: a stolen token
+//! or a desktop left signed in does not live on for ever.
+//!
 //! Tokens are 256 random bits, shown once to the client as hex; the table keeps only their
 //! SHA-256, so a memory dump or a log of the table does not yield usable tokens. Each
 //! session also carries a CSRF token (128 random bits) that cookie-authenticated requests
@@ -29,8 +33,10 @@ pub struct Session {
     pub created: DateTime<Utc>,
     /// Last use.
     pub last_seen: DateTime<Utc>,
-    /// When it dies unless used again.
+    /// When it dies unless used again (never after `ends_at`).
     pub expires_at: DateTime<Utc>,
+    /// When it dies even if used: login time plus the absolute lifetime.
+    pub ends_at: DateTime<Utc>,
 }
 
 /// What login hands the client (the token is not kept).
@@ -48,6 +54,7 @@ pub struct Issued {
 #[derive(Debug)]
 pub struct Sessions {
     idle: TimeDelta,
+    max_age: TimeDelta,
     live: HashMap<[u8; 32], Session>,
 }
 
@@ -56,19 +63,31 @@ fn digest(token: &str) -> [u8; 32] {
 }
 
 impl Sessions {
-    /// An empty table whose sessions die after `idle` without use.
-    pub fn new(idle: Duration) -> Self {
+    /// An empty table whose sessions die after `idle` without use, and `max_age` after
+    /// login in any case.
+    pub fn new(idle: Duration, max_age: Duration) -> Self {
         Sessions {
             idle: TimeDelta::from_std(idle).unwrap_or(TimeDelta::MAX),
+            max_age: TimeDelta::from_std(max_age).unwrap_or(TimeDelta::MAX),
             live: HashMap::new(),
         }
+    }
+
+    /// The idle expiry of a session used at `now` that ends at `ends_at`.
+    fn expiry(&self, now: DateTime<Utc>, ends_at: DateTime<Utc>) -> DateTime<Utc> {
+        now.checked_add_signed(self.idle)
+            .unwrap_or(DateTime::<Utc>::MAX_UTC)
+            .min(ends_at)
     }
 
     /// Opens a session for `user` at `now`.
     pub fn open(&mut self, user: UserId, now: DateTime<Utc>) -> Issued {
         let token = hex::encode(rand::random::<[u8; 32]>());
         let csrf_token = hex::encode(rand::random::<[u8; 16]>());
-        let expires_at = now + self.idle;
+        let ends_at = now
+            .checked_add_signed(self.max_age)
+            .unwrap_or(DateTime::<Utc>::MAX_UTC);
+        let expires_at = self.expiry(now, ends_at);
         self.live.insert(
             digest(&token),
             Session {
@@ -77,6 +96,7 @@ impl Sessions {
                 created: now,
                 last_seen: now,
                 expires_at,
+                ends_at,
             },
         );
         Issued {
@@ -86,17 +106,21 @@ impl Sessions {
         }
     }
 
-    /// The session of `token` if it is live at `now`, its idle expiry pushed forward; an
-    /// expired one is removed.
+    /// The session of `token` if it is live at `now`, its idle expiry pushed forward (up to
+    /// its absolute end); an expired one is removed.
     pub fn touch(&mut self, token: &str, now: DateTime<Utc>) -> Option<Session> {
         let key = digest(token);
-        let session = self.live.get_mut(&key)?;
+        let (idle, live) = (self.idle, &mut self.live);
+        let session = live.get_mut(&key)?;
         if now >= session.expires_at {
-            self.live.remove(&key);
+            live.remove(&key);
             return None;
         }
         session.last_seen = now;
-        session.expires_at = now + self.idle;
+        session.expires_at = now
+            .checked_add_signed(idle)
+            .unwrap_or(DateTime::<Utc>::MAX_UTC)
+            .min(session.ends_at);
         Some(session.clone())
     }
 
@@ -169,7 +193,7 @@ mod tests {
 
     #[test]
     fn tokens_are_256_bit_hex_and_only_their_hash_is_kept() {
-        let mut s = Sessions::new(8 * HOUR);
+        let mut s = Sessions::new(8 * HOUR, 12 * HOUR);
         let issued = s.open(UserId(1), t0());
         assert_eq!(issued.token.len(), 64);
         assert!(issued.token.bytes().all(|b| b.is_ascii_hexdigit()));
@@ -182,7 +206,7 @@ mod tests {
 
     #[test]
     fn peek_sees_a_live_session_without_sliding_it() {
-        let mut s = Sessions::new(8 * HOUR);
+        let mut s = Sessions::new(8 * HOUR, 12 * HOUR);
         let issued = s.open(UserId(3), t0());
         let later = t0() + TimeDelta::hours(7);
         assert_eq!(s.peek(&issued.token, later).unwrap().user, UserId(3));
@@ -193,7 +217,7 @@ mod tests {
 
     #[test]
     fn idle_expiry_slides_with_use() {
-        let mut s = Sessions::new(8 * HOUR);
+        let mut s = Sessions::new(8 * HOUR, 24 * HOUR);
         let issued = s.open(UserId(7), t0());
         let later = t0() + TimeDelta::hours(7);
         let session = s.touch(&issued.token, later).unwrap();
@@ -209,8 +233,31 @@ mod tests {
     }
 
     #[test]
+    fn a_session_ends_at_its_absolute_lifetime_however_busy() {
+        let mut s = Sessions::new(8 * HOUR, 12 * HOUR);
+        let issued = s.open(UserId(4), t0());
+        // Used every hour: each use slides the idle expiry, but never past login + 12 h.
+        for h in 1..12 {
+            let at = t0() + TimeDelta::hours(h);
+            let session = s.touch(&issued.token, at).expect("live while busy");
+            assert_eq!(
+                session.expires_at,
+                (at + TimeDelta::hours(8)).min(t0() + TimeDelta::hours(12))
+            );
+            assert_eq!(session.ends_at, t0() + TimeDelta::hours(12));
+        }
+        let last = t0() + TimeDelta::hours(12) - TimeDelta::seconds(1);
+        assert!(s.peek(&issued.token, last).is_some());
+        assert!(
+            s.touch(&issued.token, t0() + TimeDelta::hours(12))
+                .is_none()
+        );
+        assert!(s.is_empty(), "removed at its end");
+    }
+
+    #[test]
     fn unknown_tokens_close_and_expire() {
-        let mut s = Sessions::new(HOUR);
+        let mut s = Sessions::new(HOUR, 12 * HOUR);
         assert!(s.touch("nope", t0()).is_none());
         let a = s.open(UserId(1), t0());
         let b = s.open(UserId(2), t0() + TimeDelta::minutes(30));

@@ -214,7 +214,11 @@ fn published(api: &Api, caller: &Caller, subject: String) {
 fn end_sessions(api: &Api, user: crm::UserId, login: &str) {
     let ended = api.sessions().close_user(user);
     if ended > 0 {
-        tracing::info!(%login, sessions = ended, "sessions ended by an administrator's change");
+        tracing::info!(
+            ?login,
+            sessions = ended,
+            "sessions ended by an administrator's change"
+        );
     }
 }
 
@@ -331,7 +335,7 @@ pub async fn create_user(
             created.login
         )));
     }
-    tracing::info!(login = %created.login, role = role.as_str(), by = %caller.user.login, "user created");
+    tracing::info!(login = ?created.login, role = role.as_str(), by = ?caller.user.login, "user created");
     let shown = store.site_user(&created.login).await?;
     Ok((
         StatusCode::CREATED,
@@ -416,7 +420,7 @@ pub async fn update_user(
         end_sessions(&api, after.user.id, &login);
     }
     published(&api, &caller, format!("user:{login}"));
-    tracing::info!(%login, by = %caller.user.login, "user changed");
+    tracing::info!(?login, by = ?caller.user.login, "user changed");
     Ok(axum::Json(user_json(&after)).into_response())
 }
 
@@ -476,7 +480,7 @@ pub async fn disable_user(
         .await?;
     end_sessions(&api, user.user.id, &login);
     published(&api, &caller, format!("user:{login}"));
-    tracing::info!(%login, by = %caller.user.login, "user disabled");
+    tracing::info!(?login, by = ?caller.user.login, "user disabled");
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -518,7 +522,7 @@ pub async fn set_phone_secret(
         .set_sip_secret(&login, &secret, caller.actor(), api.now())
         .await?;
     published(&api, &caller, format!("user:{login}"));
-    tracing::info!(%login, by = %caller.user.login, "phone secret set");
+    tracing::info!(?login, by = ?caller.user.login, "phone secret set");
     Ok((
         [(header::CACHE_CONTROL, "no-store")],
         axum::Json(json!({"login": login, "secret": secret})),
@@ -625,7 +629,7 @@ pub async fn create_queue(
         )
         .await?;
     published(&api, &caller, format!("queue:{}", q.queue.name));
-    tracing::info!(queue = %q.queue.name, by = %caller.user.login, "queue created");
+    tracing::info!(queue = ?q.queue.name, by = ?caller.user.login, "queue created");
     Ok((
         StatusCode::CREATED,
         [(header::LOCATION, format!("/api/v1/queues/{}", q.queue.name))],
@@ -701,7 +705,7 @@ pub async fn update_queue(
         .update_site_queue(&name, second_level, &settings, caller.actor(), api.now())
         .await?;
     published(&api, &caller, format!("queue:{name}"));
-    tracing::info!(queue = %name, by = %caller.user.login, "queue changed");
+    tracing::info!(queue = ?name, by = ?caller.user.login, "queue changed");
     Ok(axum::Json(queue_json(&api, &q).await?).into_response())
 }
 
@@ -739,6 +743,6 @@ pub async fn delete_queue(
         }
     }
     published(&api, &caller, format!("queue:{name}"));
-    tracing::info!(queue = %name, by = %caller.user.login, "queue deleted");
+    tracing::info!(queue = ?name, by = ?caller.user.login, "queue deleted");
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -419,6 +419,12 @@ pub async fn set_queue(
         }
         QueueAction::Reject => {
             caller.require(Capability::RejectAssignment)?;
+            // A queue the rejecting operator names is their choice: they must write there
+            // too, as for a move. Without one the ticket goes back where it was assigned
+            // from, which the assigning operator chose.
+            if let Some(q) = target {
+                caller.require_queue(&api, q, Access::Write).await?;
+            }
             let reason = body.reason.as_deref().unwrap_or("");
             store
                 .reject_assignment(t.id, caller.actor(), reason, target, now)

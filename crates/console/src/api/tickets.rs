@@ -416,7 +416,7 @@ pub async fn create(
             .add_article(t.id, caller.actor(), article, now)
             .await?;
     }
-    tracing::info!(ticket = %t.number, login = %caller.user.login, "ticket created");
+    tracing::info!(ticket = %t.number, login = ?caller.user.login, "ticket created");
     ticket_events::created(&api, &t).await?;
     let view = detail(&api, &t).await?;
     let location = format!("/api/v1/tickets/{}", t.number);

@@ -5,9 +5,11 @@
 //! time, then ask [`EventFilter::admit`] for every event **in bus order**. The filter
 //! remembers which calls it admitted (a call becomes visible when it enters one of the
 //! subscriber's queues or rings the subscriber) so later events of that call (`call.dtmf`,
-//! `call.ended`, …), which name no queue, follow; `call.ended` forgets the call.
+//! `call.ended`, …), which name no queue, follow; `call.ended` forgets the call. When the
+//! subscriber's rights change, [`EventFilter::set_scope`] takes the new scope at once and
+//! stops following the calls it admitted only through a queue no longer in it.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use ::events::Event;
 
@@ -29,8 +31,9 @@ pub enum Scope {
 #[derive(Debug)]
 pub struct EventFilter {
     scope: Scope,
-    /// Calls admitted so far and not yet ended.
-    calls: HashSet<String>,
+    /// Calls admitted so far and not yet ended, with the queue that admitted them (`None`:
+    /// the subscriber's own call, offered to or connected with them).
+    calls: HashMap<String, Option<String>>,
 }
 
 impl EventFilter {
@@ -38,8 +41,18 @@ impl EventFilter {
     pub fn new(scope: Scope) -> Self {
         EventFilter {
             scope,
-            calls: HashSet::new(),
+            calls: HashMap::new(),
         }
+    }
+
+    /// Takes `scope` from now on (the subscriber's rights changed); the calls followed only
+    /// through a queue the new scope lacks are no longer followed.
+    pub fn set_scope(&mut self, scope: Scope) {
+        if let Scope::Agent { queues, .. } = &scope {
+            self.calls
+                .retain(|_, via| via.as_ref().is_none_or(|q| queues.contains(q)));
+        }
+        self.scope = scope;
     }
 
     /// The scope it filters for.
@@ -54,7 +67,10 @@ impl EventFilter {
         };
         let mine = |queue: &str| queues.contains(queue);
         match event {
-            Event::CallQueued { call_id, queue, .. } => self.follow(call_id, mine(queue)),
+            Event::CallQueued { call_id, queue, .. } => {
+                let admitted = mine(queue);
+                self.follow(call_id, admitted, false, queue)
+            }
             Event::CallOffered {
                 call_id,
                 agent,
@@ -67,15 +83,16 @@ impl EventFilter {
                 queue,
                 ..
             } => {
-                let admitted = agent == login || mine(queue);
-                self.follow(call_id, admitted)
+                let own = agent == login;
+                let admitted = own || mine(queue);
+                self.follow(call_id, admitted, own, queue)
             }
-            Event::CallEnded { call_id, .. } => self.calls.remove(call_id),
+            Event::CallEnded { call_id, .. } => self.calls.remove(call_id).is_some(),
             Event::CallStarted { call_id, .. }
             | Event::CallAnswered { call_id, .. }
             | Event::Dtmf { call_id, .. }
             | Event::MediaChanged { call_id, .. }
-            | Event::IvrStep { call_id, .. } => self.calls.contains(call_id),
+            | Event::IvrStep { call_id, .. } => self.calls.contains_key(call_id),
             Event::QueueChanged { queue, .. } => mine(queue),
             Event::AgentState { login: who, .. } => who == login,
             Event::TicketCreated { queue, owner, .. } => {
@@ -100,7 +117,10 @@ impl EventFilter {
             }
             Event::TicketEscalation { queue, .. } => mine(queue),
             // The queue log: what the agent's queues do, and the agent's own offers.
-            Event::QueueEntered { call_id, queue, .. } => self.follow(call_id, mine(queue)),
+            Event::QueueEntered { call_id, queue, .. } => {
+                let admitted = mine(queue);
+                self.follow(call_id, admitted, false, queue)
+            }
             Event::QueueOffered {
                 call_id,
                 queue,
@@ -113,8 +133,9 @@ impl EventFilter {
                 agent,
                 ..
             } => {
-                let admitted = agent == login || mine(queue);
-                self.follow(call_id, admitted)
+                let own = agent == login;
+                let admitted = own || mine(queue);
+                self.follow(call_id, admitted, own, queue)
             }
             Event::QueueRingNoAnswer {
                 call_id,
@@ -139,10 +160,10 @@ impl EventFilter {
                 queue,
                 agent,
                 ..
-            } => agent == login || mine(queue) || self.calls.contains(call_id),
+            } => agent == login || mine(queue) || self.calls.contains_key(call_id),
             Event::QueueAbandoned { call_id, queue, .. }
             | Event::QueueOverflowed { call_id, queue, .. } => {
-                mine(queue) || self.calls.contains(call_id)
+                mine(queue) || self.calls.contains_key(call_id)
             }
             Event::SystemStarted { .. } | Event::SystemStopping { .. } => true,
             // The administration's changes are for those who oversee (agents see their own
@@ -151,14 +172,23 @@ impl EventFilter {
         }
     }
 
-    /// Starts following `call_id` when `admitted`; whether the event is admitted (a call
-    /// already followed stays visible, e.g. offered to a colleague in another queue).
-    fn follow(&mut self, call_id: &str, admitted: bool) -> bool {
+    /// Starts following `call_id` when `admitted` (as the subscriber's `own` call, or through
+    /// `queue`); whether the event is admitted (a call already followed stays visible, e.g.
+    /// offered to a colleague in another queue).
+    fn follow(&mut self, call_id: &str, admitted: bool, own: bool, queue: &str) -> bool {
         if admitted {
-            self.calls.insert(call_id.to_string());
+            let via = (!own).then(|| queue.to_string());
+            match self.calls.get_mut(call_id) {
+                // Once the subscriber's own call, it stays theirs.
+                Some(None) => {}
+                Some(slot) => *slot = via,
+                None => {
+                    self.calls.insert(call_id.to_string(), via);
+                }
+            }
             true
         } else {
-            self.calls.contains(call_id)
+            self.calls.contains_key(call_id)
         }
     }
 
@@ -258,6 +288,26 @@ mod tests {
         assert_eq!(f.followed_calls(), 0);
         // After the end the call id is forgotten.
         assert!(!f.admit(&dtmf("c1")));
+    }
+
+    #[test]
+    fn a_narrowed_scope_stops_the_queues_calls_but_not_the_agents_own() {
+        let mut f = agent("1001", &["cittadini", "tecnica"]);
+        assert!(f.admit(&queued("c1", "tecnica")));
+        assert!(f.admit(&offered("c2", "1001", "tecnica")));
+        assert!(f.admit(&queued("c3", "cittadini")));
+        f.set_scope(Scope::Agent {
+            login: "1001".into(),
+            queues: ["cittadini".to_string()].into(),
+        });
+        assert!(
+            !f.admit(&dtmf("c1")),
+            "tecnica's call is no longer followed"
+        );
+        assert!(!f.admit(&queued("c4", "tecnica")), "nor is tecnica");
+        assert!(f.admit(&dtmf("c2")), "the agent's own call goes on");
+        assert!(f.admit(&dtmf("c3")));
+        assert_eq!(f.followed_calls(), 2);
     }
 
     #[test]

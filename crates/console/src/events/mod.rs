@@ -174,7 +174,7 @@ pub async fn upgrade(
     }
     let user = session_user(&stream.api, &token).await?;
     let scope = scope_of(&stream.api, &user).await?;
-    tracing::info!(login = %user.login, "event stream opened");
+    tracing::info!(login = ?user.login, "event stream opened");
     Ok(ws
         .on_upgrade(move |socket| serve(socket, stream, user, token, scope))
         .into_response())
@@ -201,6 +201,50 @@ async fn scope_of(api: &Api, user: &crm::User) -> Result<Scope, ApiError> {
         login: user.login.clone(),
         queues,
     })
+}
+
+/// Looks again at the stream's session and scope: closes the stream (and says `false`) when
+/// the session has ended or the scope cannot be read; otherwise the filter takes the fresh
+/// scope (an agent's queues as the CRM and the ACD say now).
+async fn rescope(
+    stream: &EventStream,
+    socket: &mut WebSocket,
+    user: &crm::User,
+    token: &str,
+    filter: &mut EventFilter,
+) -> bool {
+    if stream
+        .api
+        .sessions()
+        .peek(token, stream.api.now())
+        .is_none()
+    {
+        close(socket, CLOSE_SESSION_ENDED, "session ended").await;
+        return false;
+    }
+    let fresh = match stream.api.store().user(user.id).await {
+        Ok(u) if u.active => scope_of(&stream.api, &u).await,
+        Ok(_) => {
+            close(socket, CLOSE_SESSION_ENDED, "session ended").await;
+            return false;
+        }
+        Err(e) => Err(e.into()),
+    };
+    match fresh {
+        Ok(scope) => {
+            if &scope != filter.scope() {
+                tracing::info!(login = ?user.login, "event stream: scope changed");
+            }
+            filter.set_scope(scope);
+            true
+        }
+        Err(error) => {
+            // Fail closed: a stream whose rights cannot be read sends nothing more.
+            tracing::warn!(error = ?error.to_string(), login = ?user.login, "event stream: scope unreadable");
+            close(socket, 1011, "scope unavailable").await;
+            false
+        }
+    }
 }
 
 /// The snapshot message.
@@ -255,7 +299,7 @@ async fn serve(
         Ok(s) if send_json(&mut socket, &s).await => {}
         Ok(_) => return,
         Err(error) => {
-            tracing::warn!(%error, login = %user.login, "event stream: no snapshot");
+            tracing::warn!(error = ?error.to_string(), login = ?user.login, "event stream: no snapshot");
             close(&mut socket, 1011, "snapshot unavailable").await;
             return;
         }
@@ -271,13 +315,13 @@ async fn serve(
                 }
             } => match event {
                 Ok(event) => {
-                    // An administrator changed this user: the session may be gone (disabled,
-                    // narrowed rights); look at once rather than at the next check.
-                    if let Event::SiteChanged { subject, .. } = &event
-                        && subject.strip_prefix("user:") == Some(user.login.as_str())
-                        && stream.api.sessions().peek(&token, stream.api.now()).is_none()
+                    // An administrator changed a user or a queue: the session may be gone
+                    // (disabled, narrowed rights) and the user's queues may have changed (a
+                    // queue deleted, or made again under the same name); look at once, before
+                    // the next event is filtered, rather than at the next check.
+                    if let Event::SiteChanged { .. } = &event
+                        && !rescope(&stream, &mut socket, &user, &token, &mut filter).await
                     {
-                        close(&mut socket, CLOSE_SESSION_ENDED, "session ended").await;
                         break;
                     }
                     if filter.admit(&event) {
@@ -288,7 +332,7 @@ async fn serve(
                     }
                 }
                 Err(RecvError::Lagged(missed)) => {
-                    tracing::warn!(missed, login = %user.login, "event stream fell behind: resync");
+                    tracing::warn!(missed, login = ?user.login, "event stream fell behind: resync");
                     stream.api.figures().metrics().event_stream_resync();
                     let resync = json!({"type": "resync", "missed": missed});
                     let fresh = snapshot(&stream, &user).await;
@@ -311,16 +355,16 @@ async fn serve(
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
                 Some(Ok(_)) => {}
             },
+            // Also catches what publishes no `site.changed` (a configuration reload
+            // changing the queues an agent serves in the ACD).
             _ = check.tick() => {
-                let live = stream.api.sessions().peek(&token, stream.api.now()).is_some();
-                if !live {
-                    close(&mut socket, CLOSE_SESSION_ENDED, "session ended").await;
+                if !rescope(&stream, &mut socket, &user, &token, &mut filter).await {
                     break;
                 }
             }
         }
     }
-    tracing::info!(login = %user.login, "event stream closed");
+    tracing::info!(login = ?user.login, "event stream closed");
 }
 
 #[cfg(test)]

@@ -97,21 +97,42 @@ both!(missing_or_unknown_tokens_are_401_with_a_bearer_challenge);
 
 async fn sessions_expire_after_eight_idle_hours(f: Fixture) {
     let token = f.login("a1").await;
-    f.advance(TimeDelta::hours(7));
+    f.advance(TimeDelta::hours(3));
     f.get("/api/v1/session", &token)
         .await
         .expect(StatusCode::OK);
-    // Used at 7 h: alive until 15 h.
-    f.advance(TimeDelta::hours(7));
-    f.get("/api/v1/session", &token)
-        .await
-        .expect(StatusCode::OK);
+    // Unused from 3 h to 11 h: dead, before its absolute end at 12 h.
     f.advance(TimeDelta::hours(8));
     f.get("/api/v1/session", &token)
         .await
         .problem(StatusCode::UNAUTHORIZED);
 }
 both!(sessions_expire_after_eight_idle_hours);
+
+async fn busy_sessions_end_twelve_hours_after_login(f: Fixture) {
+    let token = f.login("a1").await;
+    // Used every four hours, so never idle for long: alive until login + 12 h.
+    for _ in 0..2 {
+        f.advance(TimeDelta::hours(4));
+        f.get("/api/v1/session", &token)
+            .await
+            .expect(StatusCode::OK);
+    }
+    f.advance(TimeDelta::hours(4) - TimeDelta::seconds(1));
+    f.get("/api/v1/session", &token)
+        .await
+        .expect(StatusCode::OK);
+    f.advance(TimeDelta::seconds(1));
+    f.get("/api/v1/session", &token)
+        .await
+        .problem(StatusCode::UNAUTHORIZED);
+    // A new login opens a new twelve hours.
+    let again = f.login("a1").await;
+    f.get("/api/v1/session", &again)
+        .await
+        .expect(StatusCode::OK);
+}
+both!(busy_sessions_end_twelve_hours_after_login);
 
 async fn logout_ends_the_session(f: Fixture) {
     let token = f.login("a1").await;

@@ -328,3 +328,67 @@ async fn search_then_bind_with_a_service_account(f: Fixture) {
     r.problem(StatusCode::SERVICE_UNAVAILABLE);
 }
 both!(search_then_bind_with_a_service_account);
+
+/// What a `fmt` subscriber writes, kept in memory.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+async fn login_names_cannot_forge_log_lines(f: Fixture) {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let forged = "mallory\n2026-03-02T09:00:00Z  INFO console::api::session: login login=adm role=admin\r\x1b[2J";
+    // Five failures, then the rate limit's refusal, then the same name from a second address;
+    // the handlers run inside this future, which carries the capturing subscriber on every
+    // thread that polls it.
+    let last = tracing::instrument::WithSubscriber::with_subscriber(
+        async {
+            for _ in 0..6 {
+                login(&f.app, forged, "wrong", Some("192.0.2.10:5000")).await;
+            }
+            login(&f.app, forged, "wrong", Some("192.0.2.11:5000")).await
+        },
+        subscriber,
+    )
+    .await;
+    assert_eq!(last.status, StatusCode::TOO_MANY_REQUESTS, "{}", last.text);
+    let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    // One line per event: five failures, two refusals by the limit.
+    assert_eq!(lines.len(), 7, "{text}");
+    let refused = lines
+        .iter()
+        .filter(|l| l.contains("too many failures"))
+        .count();
+    assert_eq!(refused, 2, "{text}");
+    for line in &lines {
+        assert!(line.contains("WARN"), "{line}");
+        assert!(
+            line.contains(r#"login="mallory\n2026-03-02T09:00:00Z  INFO"#),
+            "the name is written escaped: {line}"
+        );
+        assert!(
+            line.contains(r"\r\u{1b}[2J"),
+            "control characters escaped: {line}"
+        );
+        assert!(!line.contains('\r') && !line.contains('\u{1b}'), "{line:?}");
+    }
+    assert!(
+        !text.lines().any(|l| l.starts_with("2026-03-02T09:00:00Z")),
+        "a forged line: {text}"
+    );
+}
+both!(login_names_cannot_forge_log_lines);

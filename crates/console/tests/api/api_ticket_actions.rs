@@ -254,6 +254,19 @@ async fn queue_moves_second_level_and_rejection(f: Fixture) {
     f.put(&path(&n, "queue"), &a2, json!({"action": "reject"}))
         .await
         .problem(StatusCode::UNPROCESSABLE_ENTITY);
+    // A queue named in the rejection must be writable by the one rejecting: a2 only reads
+    // `cittadini` and has nothing on `imprese`.
+    for queue in ["imprese", "cittadini"] {
+        let d = f
+            .put(
+                &path(&n, "queue"),
+                &a2,
+                json!({"action": "reject", "reason": "altrove", "queue": queue}),
+            )
+            .await
+            .problem(StatusCode::FORBIDDEN);
+        assert!(d.contains(queue), "{d}");
+    }
     let r = f
         .put(
             &path(&n, "queue"),
