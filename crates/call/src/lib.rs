@@ -48,6 +48,10 @@ pub use io::{
 };
 pub use prompts::number_prompts;
 
+/// The tracing target of the `dtmf received` line (debug): `RUST_LOG=info,call::dtmf=debug`
+/// shows menu keys, never a PIN's.
+pub const DTMF_LOG_TARGET: &str = "call::dtmf";
+
 /// How long we wait for the gateway to confirm the end of a call we hung up (the BYE
 /// transaction times out after 64*T1 = 32 s; we stop waiting earlier and let it finish).
 pub const HANGUP_WAIT: Duration = Duration::from_secs(5);
@@ -598,11 +602,20 @@ impl Call {
                 .unwrap_or_default()
     }
 
-    pub(crate) fn dtmf(&mut self, digit: char, duration: Duration) {
-        info!(digit = %digit, duration_ms = duration.as_millis() as u64, "dtmf received");
+    /// A key the caller pressed, shown live and in the debug log: its value only when it
+    /// cannot be part of a PIN (`secret` false), [`events::MASKED_DIGIT`] otherwise. Never at
+    /// info: a helpline's log must not spell a citizen's keys beside the step naming them.
+    pub(crate) fn dtmf(&mut self, digit: char, duration: Duration, secret: bool) {
+        let shown = if secret { events::MASKED_DIGIT } else { digit };
+        debug!(
+            target: DTMF_LOG_TARGET,
+            digit = %shown,
+            duration_ms = duration.as_millis() as u64,
+            "dtmf received"
+        );
         self.publish(Event::Dtmf {
             call_id: self.id.clone(),
-            digit,
+            digit: shown,
         });
     }
 }

@@ -718,21 +718,43 @@ fn digits_typed_during_a_lookup_reach_the_ivr_after_it() {
         lookup: None,
         ..Auto::default()
     };
-    let mut w = World::with("200", settings(), auto);
+    let mut w = World::with("600", settings(), auto);
+    let (token, _) = w.last_play();
+    w.input(Input::PlaybackFinished {
+        token,
+        interrupted: false,
+    });
+    for digit in "12345".chars() {
+        w.input(Input::Dtmf {
+            digit,
+            duration: Duration::from_millis(80),
+        });
+    }
+    assert_eq!(w.held_lookups, [1]);
+    w.take();
     w.input(Input::Dtmf {
         digit: '5',
         duration: Duration::from_millis(80),
     });
-    assert!(
-        !w.out
-            .iter()
-            .any(|c| matches!(c, Command::Publish(Event::Dtmf { .. })))
+    // Shown at once (masked: a lookup is an identification), heard by the IVR after it.
+    assert_eq!(
+        w.take(),
+        [Command::Publish(Event::Dtmf {
+            call_id: CALL_ID.into(),
+            digit: events::MASKED_DIGIT
+        })]
     );
     w.input(Input::LookupResult { id: 1, found: None });
+    let after = w.take();
+    let play = after
+        .iter()
+        .position(|c| matches!(c, Command::Media(MediaCommand::Play { .. })));
+    let stop = after
+        .iter()
+        .position(|c| matches!(c, Command::Media(MediaCommand::StopPlayback)));
     assert!(
-        w.out
-            .iter()
-            .any(|c| matches!(c, Command::Publish(Event::Dtmf { digit: '5', .. })))
+        matches!((play, stop), (Some(p), Some(s)) if p < s),
+        "the key barges into the retry's prompt: {after:#?}"
     );
 }
 

@@ -5,6 +5,7 @@
 
 mod flows;
 mod properties;
+mod secrets;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -35,6 +36,7 @@ inter_digit_timeout_ms = 3000
 "300" = "mailbox"
 "400" = "hangup"
 "500" = "menu"
+"600" = "pin"
 
 [ivr.schedules.main]
 [ivr.schedules.main.calendar]
@@ -62,10 +64,21 @@ prompts = "goodbye"
 [ivr.nodes.menu]
 kind = "menu"
 prompts = "menu_main"
-options = { "1" = "route", "2" = "mailbox" }
+options = { "1" = "route", "2" = "mailbox", "3" = "pin" }
 labels = { "1" = "Servizi al cittadino" }
 attempts = 2
 on_failure = "hangup"
+
+[ivr.nodes.pin]
+kind = "identify"
+method = "pin"
+prompts = "pin_request"
+max_digits = 5
+min_digits = 5
+attempts = 2
+invalid_prompts = "pin_invalid"
+on_success = "route"
+on_failure = "route"
 "#;
 
 #[derive(serde::Deserialize)]
