@@ -34,6 +34,10 @@ pub struct MediaSection {
     pub rtp_port_max: u16,
     /// A call that receives no RTP for this long is reported; 0 disables the check.
     pub rtp_timeout_s: u64,
+    /// Accept a call's first RTP from any address instead of only the SDP's IP address
+    /// (phones behind NAT that announce a private address). Default false. Either way, once
+    /// the first packet latched the leg, packets from any other source are dropped.
+    pub rtp_latch_any_address: bool,
     /// Media tasks sharing the 20 ms tick (0: one per CPU).
     pub shards: usize,
     /// `high` (default) raises the media threads' priority where the process may
@@ -47,6 +51,7 @@ impl Default for MediaSection {
             rtp_port_min: 20000,
             rtp_port_max: 29999,
             rtp_timeout_s: 60,
+            rtp_latch_any_address: false,
             shards: 0,
             priority: ThreadPriority::High,
         }
@@ -92,6 +97,7 @@ impl MediaSection {
             port_max: self.rtp_port_max,
             rtp_timeout: (self.rtp_timeout_s > 0).then(|| Duration::from_secs(self.rtp_timeout_s)),
             shards: self.shard_count(),
+            latch_any_address: self.rtp_latch_any_address,
         }
     }
 }

@@ -27,6 +27,10 @@ pub struct MediaConfig {
     pub rtp_timeout: Option<Duration>,
     /// Number of shard tasks; legs are spread over them round-robin.
     pub shards: usize,
+    /// Accept a leg's first RTP from any address, not only the SDP's IP address (phones
+    /// behind NAT that announce a private address); see
+    /// [`SessionConfig::latch_any_address`](crate::SessionConfig::latch_any_address).
+    pub latch_any_address: bool,
 }
 
 impl Default for MediaConfig {
@@ -37,6 +41,7 @@ impl Default for MediaConfig {
             port_max: 29_999,
             rtp_timeout: Some(Duration::from_secs(60)),
             shards: 2,
+            latch_any_address: false,
         }
     }
 }
@@ -119,7 +124,10 @@ impl MediaEngine {
                     config.shards,
                     rx,
                     counters.clone(),
-                    config.rtp_timeout,
+                    shard::LegSettings {
+                        rtp_timeout: config.rtp_timeout,
+                        latch_any_address: config.latch_any_address,
+                    },
                 ));
                 tx
             })
