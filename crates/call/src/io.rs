@@ -145,6 +145,11 @@ pub enum Input {
     },
     /// The caller's media leg is gone (the media engine stopped).
     CallerMediaGone,
+    /// No RTP came from the caller for the media time-out on a two-way leg (the media
+    /// engine's `RtpTimeout`; not while the caller holds the call): the caller is taken as
+    /// gone, or was never there (a spoofed INVITE aiming our audio at someone else). We hang
+    /// up; the call card says `media_timeout` and `call.ended` says `failed`.
+    CallerMediaTimeout,
     /// The ACD's command for this call.
     Acd(acd::Action),
     /// The ACD refused the call (unknown queue).

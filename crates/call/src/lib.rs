@@ -141,6 +141,8 @@ pub struct Call {
     pub(crate) local_rtp: Option<SocketAddr>,
     /// The answered conversation whose `call.connected` waits for the ticket's number.
     pub(crate) connected: Option<queue_phase::Connected>,
+    /// We hung up because no RTP came from the caller: the call ends as `failed`.
+    media_timed_out: bool,
 }
 
 impl Call {
@@ -170,6 +172,7 @@ impl Call {
             local_rtp: None,
             connected: None,
             released: Vec::new(),
+            media_timed_out: false,
         };
         call.publish(Event::CallStarted {
             call_id: call.id.clone(),
@@ -229,6 +232,13 @@ impl Call {
             debug!(?input, "input after the end of the call");
             return;
         }
+        let input = match input {
+            Input::CallerMediaTimeout => match self.media_timeout() {
+                Some(input) => input,
+                None => return,
+            },
+            other => other,
+        };
         // What every phase treats alike: legs that are only waited for, late answers.
         let input = match self.settle(input) {
             Some(input) => input,
@@ -268,6 +278,28 @@ impl Call {
             State::Finished => {}
         }
         self.maybe_finish(now);
+    }
+
+    /// No RTP from the caller: in an answered phase we hang up, and the phase hears that the
+    /// caller is gone (as if they had hung up: the queue lets the ACD know, an agent's leg is
+    /// ended, a recording is closed and filed). Before the answer no RTP is owed, and once
+    /// ending there is nothing left to stop.
+    fn media_timeout(&mut self) -> Option<Input> {
+        match self.state {
+            State::Ivr(_) | State::Queue(_) | State::Voicemail(_) => {}
+            State::Setup | State::Ringing { .. } | State::Ending(_) | State::Finished => {
+                debug!("no RTP from the caller before the answer or while ending");
+                return None;
+            }
+        }
+        warn!(
+            reason = "media_timeout",
+            "no RTP from the caller: hanging up"
+        );
+        self.media_timed_out = true;
+        self.step("media_timeout: no RTP from the caller".to_string());
+        self.gateway(GatewayCommand::Hangup(Leg::Caller));
+        Some(Input::CallerEnded(EndReason::LocalHangup))
     }
 
     /// Inputs about things that outlive the phase that started them: placed legs answered
@@ -433,10 +465,14 @@ impl Call {
 
     /// The caller's side is over: wait for what is still open, then finish.
     pub(crate) fn end(&mut self, ended: Ended, journey: Option<CallOutcome>, now: Instant) {
-        let (outcome, caller_confirm) = match ended {
+        let (mut outcome, caller_confirm) = match ended {
             Ended::Remote(reason) => (ended_outcome(&reason, true), false),
             Ended::Local => (Outcome::ServerHangup, true),
         };
+        if self.media_timed_out {
+            // The media path failed; our BYE's own confirmation is the gateway's.
+            outcome = Outcome::Failed;
+        }
         self.state = State::Ending(Box::new(Ending {
             outcome,
             journey,

@@ -32,7 +32,8 @@ pub struct MediaSection {
     /// RTP ports (even ones carry RTP, the next odd one RTCP), on the SIP address.
     pub rtp_port_min: u16,
     pub rtp_port_max: u16,
-    /// A call that receives no RTP for this long is reported; 0 disables the check.
+    /// A call that receives no RTP for this long, on a two-way leg (not while the caller holds
+    /// it), is taken as gone and ended; 0 disables the check.
     pub rtp_timeout_s: u64,
     /// Accept a call's first RTP from any address instead of only the SDP's IP address
     /// (phones behind NAT that announce a private address). Default false. Either way, once
@@ -50,7 +51,7 @@ impl Default for MediaSection {
         MediaSection {
             rtp_port_min: 20000,
             rtp_port_max: 29999,
-            rtp_timeout_s: 60,
+            rtp_timeout_s: 30,
             rtp_latch_any_address: false,
             shards: 0,
             priority: ThreadPriority::High,
@@ -117,6 +118,6 @@ mod tests {
         assert_eq!(paths, ["media.rtp_port_max"]);
         let engine = MediaSection::default().engine("127.0.0.1".parse().unwrap());
         assert_eq!((engine.port_min, engine.port_max), (20000, 29999));
-        assert_eq!(engine.rtp_timeout, Some(Duration::from_secs(60)));
+        assert_eq!(engine.rtp_timeout, Some(Duration::from_secs(30)));
     }
 }

@@ -39,7 +39,7 @@ impl Default for MediaConfig {
             bind_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
             port_min: 20_000,
             port_max: 29_999,
-            rtp_timeout: Some(Duration::from_secs(60)),
+            rtp_timeout: Some(Duration::from_secs(30)),
             shards: 2,
             latch_any_address: false,
         }

@@ -162,7 +162,7 @@ impl RtpSession {
                     self.latched = false;
                     self.rtcp_latched = None;
                 }
-                if old.direction.receives() != params.direction.receives() {
+                if expects_rtp(old.direction) != expects_rtp(params.direction) {
                     self.last_rtp_at = Some(now);
                     self.timed_out = false;
                 }
@@ -354,13 +354,14 @@ impl RtpSession {
         }
     }
 
-    /// Runs timers: an event whose end packets were lost, the RTP inactivity timeout.
+    /// Runs timers: an event whose end packets were lost, the RTP inactivity timeout (on a
+    /// two-way leg only: a peer that put us on hold may send nothing).
     pub fn handle_timeout(&mut self, now: Instant) {
         self.dtmf_in.handle_timeout(now);
         self.drain_digits();
         if let (Some(p), Some(limit), Some(last)) =
             (self.params, self.config.rtp_timeout, self.last_rtp_at)
-            && p.direction.receives()
+            && expects_rtp(p.direction)
             && !self.timed_out
             && now.saturating_duration_since(last) >= limit
         {
@@ -372,7 +373,7 @@ impl RtpSession {
     /// The earliest instant something is due (a packet slot, RTCP, a timer).
     pub fn poll_timeout(&self) -> Option<Instant> {
         let rtp_timeout = match (self.params, self.config.rtp_timeout, self.last_rtp_at) {
-            (Some(p), Some(t), Some(last)) if p.direction.receives() && !self.timed_out => {
+            (Some(p), Some(t), Some(last)) if expects_rtp(p.direction) && !self.timed_out => {
                 Some(last + t)
             }
             _ => None,
@@ -610,6 +611,13 @@ impl RtpSession {
         self.next_rtcp = None;
         t
     }
+}
+
+/// Whether silence from the peer means it is gone, for the RTP time-out: only on a two-way
+/// leg. On `recvonly` the peer put us on hold (its `sendonly`: many phones then send nothing);
+/// on `sendonly` or `inactive` nothing is expected.
+fn expects_rtp(direction: Direction) -> bool {
+    direction == Direction::SendRecv
 }
 
 /// Two sources are the same: address (an IPv4-mapped IPv6 address is its IPv4 one) and port.

@@ -244,6 +244,22 @@ fn rtp_timeout_fires_once_and_rearms_when_rtp_returns() {
     );
     h.advance(10_000);
     assert!(h.events().is_empty());
+    // The peer put us on hold (its sendonly, our recvonly): many phones then send nothing.
+    h.s.configure(
+        StreamParams {
+            direction: Direction::RecvOnly,
+            ..params()
+        },
+        h.now,
+    );
+    h.advance(10_000);
+    assert!(h.events().is_empty(), "no time-out while the peer holds");
+    // Resumed: the time-out counts again from the resume.
+    h.s.configure(params(), h.now);
+    h.advance(1900);
+    assert!(h.events().is_empty());
+    h.advance(100);
+    assert_eq!(h.events(), vec![MediaEvent::RtpTimeout]);
 }
 
 #[test]

@@ -170,6 +170,7 @@ impl Driver {
                 },
                 now,
             ),
+            Some(MediaEvent::RtpTimeout) => self.core.handle(Input::CallerMediaTimeout, now),
             Some(event) => log_media(&event),
             None => {
                 self.caller_events = None;
@@ -674,11 +675,12 @@ async fn move_ticket_on_transfer(services: &Services, call_id: &str, login: &str
     }
 }
 
-/// Logs what the caller's leg reports that the machine does not act on.
+/// Logs what a leg reports that the machine does not act on (the caller's time-out is
+/// acted on; an agent's is only logged).
 fn log_media(event: &MediaEvent) {
     match event {
         MediaEvent::RemoteLatched { addr } => debug!(%addr, "RTP latched to the peer's source"),
-        MediaEvent::RtpTimeout => warn!("no RTP from the caller"),
+        MediaEvent::RtpTimeout => warn!("no RTP from the agent's phone"),
         other => debug!(?other, "media event"),
     }
 }

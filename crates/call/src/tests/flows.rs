@@ -1003,3 +1003,120 @@ fn the_screen_pop_carries_the_callers_way_typed() {
         ])
     );
 }
+
+/// The call card's and the bus's word for a media time-out, and the end it gives.
+fn ended_by_media_timeout(w: &World) {
+    assert!(
+        w.steps().iter().any(|s| s.starts_with("media_timeout")),
+        "{:#?}",
+        w.steps()
+    );
+    assert!(w.out.iter().any(|c| matches!(
+        c,
+        Command::Publish(Event::CallEnded {
+            outcome: Outcome::Failed,
+            ..
+        })
+    )));
+    assert_eq!(
+        w.count(|c| matches!(c, Command::Gateway(GatewayCommand::Hangup(Leg::Caller)))),
+        1,
+        "one BYE"
+    );
+    assert_eq!(
+        w.count(|c| matches!(c, Command::Media(MediaCommand::Release(Leg::Caller)))),
+        1
+    );
+    assert_eq!(w.call.poll_timeout(), None);
+}
+
+#[test]
+fn no_rtp_from_the_caller_ends_the_call_in_the_ivr() {
+    let mut w = World::start("500");
+    assert_eq!(w.call.phase(), Phase::Ivr);
+    w.input(Input::CallerMediaTimeout);
+    assert!(w.call.is_finished(), "{:#?}", w.out);
+    ended_by_media_timeout(&w);
+    assert_eq!(
+        w.finished(),
+        Some((Outcome::Failed, Some(CallOutcome::EndedInIvr)))
+    );
+    // Our BYE's confirmation comes after: nothing more happens.
+    w.take();
+    w.deliver_owed();
+    assert!(w.take().is_empty());
+}
+
+#[test]
+fn no_rtp_from_the_caller_in_the_queue_abandons_it_and_ends_the_agents_leg() {
+    let mut w = World::ringing("1001");
+    let leg = w.agent_leg();
+    w.input(Input::CallerMediaTimeout);
+    assert!(
+        w.out
+            .contains(&Command::Gateway(GatewayCommand::Hangup(Leg::Agent(leg))))
+    );
+    assert_eq!(
+        w.acd_reports().last(),
+        Some(&acd::Input::CallAbandoned { call: World::key() })
+    );
+    w.deliver_owed();
+    ended_by_media_timeout(&w);
+    assert_eq!(w.finished().map(|(o, _)| o), Some(Outcome::Failed));
+}
+
+#[test]
+fn no_rtp_during_a_voicemail_keeps_what_was_recorded() {
+    let mut w = World::start("300");
+    let (token, prompts) = w.last_play();
+    assert_eq!(prompts, ["voicemail_greeting", "beep"]);
+    w.input(Input::PlaybackFinished {
+        token,
+        interrupted: false,
+    });
+    assert!(
+        w.out
+            .iter()
+            .any(|c| matches!(c, Command::Media(MediaCommand::StartRecording { .. }))),
+        "{:#?}",
+        w.out
+    );
+    w.advance(Duration::from_secs(40));
+    w.input(Input::CallerMediaTimeout);
+    assert!(
+        w.out.contains(&Command::Media(MediaCommand::StopRecording)),
+        "{:#?}",
+        w.out
+    );
+    w.input(Input::RecordingFinished {
+        path: "/vm/general/call.wav".into(),
+        duration: Duration::from_secs(40),
+        end: media::RecordingEnd::Stopped,
+    });
+    assert!(
+        w.out
+            .iter()
+            .any(|c| matches!(c, Command::Voicemail(VoicemailCommand::File { .. }))),
+        "{:#?}",
+        w.out
+    );
+    w.deliver_owed();
+    ended_by_media_timeout(&w);
+    assert_eq!(
+        w.finished(),
+        Some((Outcome::Failed, Some(CallOutcome::Voicemail)))
+    );
+}
+
+#[test]
+fn no_rtp_before_the_answer_or_while_ending_changes_nothing() {
+    let mut s = settings();
+    s.answer_delay = Duration::from_secs(2);
+    let mut w = World::with("500", s, Auto::default());
+    assert_eq!(w.call.phase(), Phase::Ringing);
+    w.take();
+    w.input(Input::CallerMediaTimeout);
+    assert!(w.take().is_empty());
+    w.advance(Duration::from_secs(2));
+    assert_eq!(w.call.phase(), Phase::Ivr);
+}
