@@ -99,6 +99,7 @@ impl MediaSection {
             rtp_timeout: (self.rtp_timeout_s > 0).then(|| Duration::from_secs(self.rtp_timeout_s)),
             shards: self.shard_count(),
             latch_any_address: self.rtp_latch_any_address,
+            rng_seed: None,
         }
     }
 }

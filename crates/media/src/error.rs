@@ -11,7 +11,7 @@ pub enum MediaError {
     InvalidConfig(String),
     /// Every even port of the range is in use (RTP on an even port, RTCP on the next one).
     #[error(
-        "no free RTP/RTCP port pair on {bind_ip} in {port_min}-{port_max}: tried {tried} even ports, all in use"
+        "no free RTP/RTCP port pair on {bind_ip} in {port_min}-{port_max}: {tried} tries, every even port in use"
     )]
     PortsExhausted {
         bind_ip: IpAddr,

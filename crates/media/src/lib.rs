@@ -73,6 +73,7 @@ pub mod g711;
 mod leg;
 mod library;
 mod playout;
+mod ports;
 mod priority;
 mod prompt;
 mod reception;

@@ -381,10 +381,12 @@ async fn closing_a_leg_finishes_its_recording_and_frees_its_ports() {
     let engine = MediaEngine::start(config(61_600, 61_601)).unwrap();
     let (leg, mut events) = engine.allocate().await.unwrap();
     assert_eq!(leg.local_addr().port(), 61_600);
-    assert!(matches!(
-        engine.allocate().await,
-        Err(MediaError::PortsExhausted { tried: 1, .. })
-    ));
+    match engine.allocate().await {
+        Err(e @ MediaError::PortsExhausted { .. }) => {
+            assert!(e.to_string().contains("61600-61601"), "{e}")
+        }
+        other => panic!("expected PortsExhausted, got {:?}", other.map(|(l, _)| l)),
+    }
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("closed.wav");
     leg.configure(params("127.0.0.1:9".parse().unwrap(), Codec::Pcmu));
@@ -517,4 +519,43 @@ async fn an_off_path_senders_digits_are_dropped_and_counted_once_the_peer_latche
         stats.rtp_foreign_packets
     );
     assert_eq!(engine.stats().dtmf_digits_received, 2);
+}
+
+#[tokio::test]
+async fn ports_are_drawn_at_random_never_twice_and_a_full_range_is_an_error() {
+    // 20 pairs each; the same seed draws the same pairs in both ranges.
+    let seeded = |min: u16| {
+        MediaEngine::start(MediaConfig {
+            rng_seed: Some(42),
+            ..config(min, min + 39)
+        })
+        .unwrap()
+    };
+    let mut offsets = Vec::new();
+    for min in [62_100u16, 62_200] {
+        let engine = seeded(min);
+        let mut legs = Vec::new();
+        for _ in 0..20 {
+            legs.push(engine.allocate().await.unwrap());
+        }
+        let ports: Vec<u16> = legs.iter().map(|(l, _)| l.local_addr().port()).collect();
+        let distinct: std::collections::BTreeSet<u16> = ports.iter().copied().collect();
+        assert_eq!(distinct.len(), 20, "no pair twice: {ports:?}");
+        assert!(
+            ports
+                .iter()
+                .all(|p| p % 2 == 0 && (min..min + 40).contains(p))
+        );
+        let mut sorted = ports.clone();
+        sorted.sort_unstable();
+        assert_ne!(ports, sorted, "not handed out in sequence: {ports:?}");
+        let err = engine.allocate().await.map(|(l, _)| l).unwrap_err();
+        assert!(matches!(err, MediaError::PortsExhausted { .. }), "{err}");
+        assert!(
+            err.to_string().contains(&format!("{min}-{}", min + 39)),
+            "{err}"
+        );
+        offsets.push(ports.iter().map(|p| p - min).collect::<Vec<_>>());
+    }
+    assert_eq!(offsets[0], offsets[1], "deterministic with a seed");
 }
