@@ -170,6 +170,9 @@ pub enum Input {
     Bridged(Result<(), String>),
     /// Answer to [`CrmCommand::LookupPin`] / [`CrmCommand::LookupAni`].
     LookupResult { id: u32, found: Option<Customer> },
+    /// Answer to [`CrmCommand::LookupPin`]: the PIN was not looked up, because of `reason`
+    /// (the [`PinGuard`](crate::PinGuard)'s, without digits). The call goes on unidentified.
+    PinRefused { id: u32, reason: String },
     /// Answer to [`CrmCommand::OpenTicket`]: its number, when the database took it.
     TicketOpened(Option<String>),
     /// Answer to [`VoicemailCommand::Admit`]: where to record.

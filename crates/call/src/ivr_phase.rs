@@ -111,6 +111,17 @@ impl Call {
                 self.dtmf(digit, duration, true);
                 ivr.deferred.push_back(Input::Dtmf { digit, duration });
             }
+            Input::PinRefused { id, reason } => {
+                if matches!(ivr.lookup, Some((pending, _)) if pending == id) {
+                    ivr.lookup = None;
+                    warn!(%reason, "PIN entry refused: the call goes on unidentified");
+                    let node = ivr.engine.current_node().to_string();
+                    self.step(format!("{node}: pin refused ({reason})"));
+                    ivr.engine
+                        .handle_input(ivr::Input::IdentificationRefused, now);
+                    return self.replay_deferred(ivr, now);
+                }
+            }
             media @ (Input::PlaybackFinished { .. } | Input::PlaybackMissing { .. })
                 if ivr.lookup.is_some() =>
             {

@@ -24,6 +24,7 @@
 
 mod io;
 mod ivr_phase;
+pub mod pin_guard;
 mod prompts;
 mod queue_phase;
 mod voicemail_phase;
@@ -46,6 +47,7 @@ pub use io::{
     Identity, Input, Leg, MediaCommand, Phase, PlayToken, Settings, Setup, TransferRefused,
     VoicemailCommand, VoicemailLimits, VoicemailRefusal,
 };
+pub use pin_guard::{PinGuard, PinLimits, PinVerdict};
 pub use prompts::number_prompts;
 
 /// The tracing target of the `dtmf received` line (debug): `RUST_LOG=info,call::dtmf=debug`
@@ -351,7 +353,11 @@ impl Call {
                 self.filed(filing);
                 None
             }
-            Input::LookupResult { .. } if !matches!(self.state, State::Ivr(_)) => None,
+            Input::LookupResult { .. } | Input::PinRefused { .. }
+                if !matches!(self.state, State::Ivr(_)) =>
+            {
+                None
+            }
             other => Some(other),
         }
     }

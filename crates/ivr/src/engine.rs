@@ -138,6 +138,11 @@ impl Engine {
                     self.on_lookup(customer, now);
                 }
             }
+            Input::IdentificationRefused => {
+                if matches!(self.phase, Phase::Lookup) {
+                    self.on_refused(now);
+                }
+            }
         }
     }
 

@@ -81,6 +81,7 @@ pub(crate) fn spawn(
             };
             let mut driver = Driver {
                 core: ::call::Call::new(setup, Instant::now()),
+                caller: incoming.from_user.clone(),
                 lines,
                 script,
                 services,
@@ -103,6 +104,8 @@ pub(crate) fn spawn(
 
 struct Driver {
     core: ::call::Call,
+    /// The caller's number (the From user), for the PIN guard.
+    caller: Option<String>,
     /// The gateway, media engine and agents' phones the call's legs go through.
     lines: Arc<Lines>,
     /// The prompts it plays.
@@ -379,7 +382,18 @@ impl Driver {
 
     fn crm(&mut self, c: CrmCommand) {
         match c {
-            CrmCommand::LookupPin { id, pin } => self.lookup(id, Lookup::Pin(pin)),
+            CrmCommand::LookupPin { id, pin } => {
+                let verdict = self
+                    .services
+                    .pins()
+                    .check(self.caller.as_deref(), Instant::now());
+                match verdict.reason() {
+                    None => self.lookup(id, Lookup::Pin(pin)),
+                    Some(reason) => self
+                        .core
+                        .handle(Input::PinRefused { id, reason }, Instant::now()),
+                }
+            }
             CrmCommand::LookupAni { id, number } => self.lookup(id, Lookup::Ani(number)),
             CrmCommand::Card(write) => {
                 if let Some(card) = &self.services.card {
@@ -436,6 +450,8 @@ impl Driver {
             return;
         };
         let inbox = self.inbox.clone();
+        let services = self.services.clone();
+        let caller = self.caller.clone();
         tokio::spawn(
             async move {
                 let now = Utc::now();
@@ -458,6 +474,9 @@ impl Driver {
                         None
                     }
                 };
+                if found.is_none() && matches!(what, Lookup::Pin(_)) {
+                    services.pins().failed(caller.as_deref(), Instant::now());
+                }
                 let _ = inbox.send(Input::LookupResult { id, found });
             }
             .in_current_span(),

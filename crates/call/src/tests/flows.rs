@@ -1120,3 +1120,123 @@ fn no_rtp_before_the_answer_or_while_ending_changes_nothing() {
     w.advance(Duration::from_secs(2));
     assert_eq!(w.call.phase(), Phase::Ivr);
 }
+
+/// A caller dials the PIN line and types `pins`, one per prompt, until the call leaves the
+/// IVR. Returns the call's world.
+fn try_pins(
+    guard: &std::rc::Rc<std::cell::RefCell<PinGuard>>,
+    at: Duration,
+    pins: &[&str],
+) -> World {
+    let auto = Auto {
+        pins: Some(guard.clone()),
+        ..Auto::default()
+    };
+    let mut w = World::with("600", settings(), auto);
+    w.advance(at);
+    for pin in pins {
+        if w.call.phase() != Phase::Ivr {
+            break;
+        }
+        for digit in pin.chars() {
+            w.input(Input::Dtmf {
+                digit,
+                duration: Duration::from_millis(80),
+            });
+        }
+        // Whatever plays next (the retry, "not identified") is heard to its end.
+        let (token, _) = w.last_play();
+        w.input(Input::PlaybackFinished {
+            token,
+            interrupted: false,
+        });
+    }
+    w
+}
+
+#[test]
+fn pins_tried_across_calls_from_one_number_are_refused_and_the_caller_goes_on_unidentified() {
+    let guard = std::rc::Rc::new(std::cell::RefCell::new(PinGuard::new(PinLimits::default())));
+    // Two calls, two wrong PINs each; a third call's first PIN is the fifth failure.
+    for (call, at) in [(1, 0), (2, 60), (3, 120)] {
+        let pins: &[&str] = if call == 3 {
+            &["11113"]
+        } else {
+            &["11111", "11112"]
+        };
+        let w = try_pins(&guard, Duration::from_secs(at), pins);
+        let lookups = w.count(|c| matches!(c, Command::Crm(CrmCommand::LookupPin { .. })));
+        assert_eq!(lookups, pins.len(), "call {call}: every PIN looked up");
+    }
+    // The sixth attempt is not looked up: unidentified at once, to the queue.
+    let w = try_pins(&guard, Duration::from_secs(180), &["11114", "11115"]);
+    assert_eq!(w.call.phase(), Phase::Queued, "{:#?}", w.out);
+    let refused: Vec<String> = w
+        .steps()
+        .into_iter()
+        .filter(|s| s.contains("pin refused"))
+        .collect();
+    assert_eq!(
+        refused,
+        ["pin: pin refused (5 failed PINs from this number recently)"]
+    );
+    assert!(
+        w.out
+            .contains(&Command::Crm(CrmCommand::Card(CardWrite::Identity {
+                customer: None,
+                result: Identity::Failed
+            })))
+    );
+    // No second prompt for a PIN, and no digit anywhere but the lookup the guard withheld.
+    let plays: Vec<Vec<String>> = w
+        .out
+        .iter()
+        .filter_map(|c| match c {
+            Command::Media(MediaCommand::Play { prompts, .. }) => Some(prompts.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        plays,
+        [
+            vec!["pin_request"],
+            vec!["not_identified"],
+            vec!["hold_music"]
+        ],
+        "{:#?}",
+        w.out
+    );
+    let text = format!(
+        "{:?}",
+        w.out
+            .iter()
+            .filter(|c| !matches!(c, Command::Crm(CrmCommand::LookupPin { .. })))
+            .collect::<Vec<_>>()
+    );
+    assert!(!text.contains("11114") && !text.contains("11115"), "{text}");
+    // Another number is still looked up.
+    let other = {
+        let auto = Auto {
+            pins: Some(guard.clone()),
+            ..Auto::default()
+        };
+        let mut w = World::with("600", settings(), auto);
+        w.caller = Some("+390600000002".into());
+        for digit in "22222".chars() {
+            w.input(Input::Dtmf {
+                digit,
+                duration: Duration::from_millis(80),
+            });
+        }
+        let (token, _) = w.last_play();
+        w.input(Input::PlaybackFinished {
+            token,
+            interrupted: true,
+        });
+        w
+    };
+    assert_eq!(
+        other.count(|c| matches!(c, Command::Crm(CrmCommand::LookupPin { .. }))),
+        1
+    );
+}
