@@ -138,30 +138,34 @@ fn decode_to_8k<R: Read>(r: R, name: &str) -> Result<Vec<i16>, MediaError> {
     };
     let mut converter = To8k::new(spec.sample_rate, frames as usize).map_err(resample_err)?;
     let channels = usize::from(spec.channels);
-    let mut frame = Vec::with_capacity(channels);
     let mut read: u64 = 0;
-    let mut push = |value: Result<f32, hound::Error>| -> Result<(), MediaError> {
-        let value = value.map_err(|e| match e {
-            // hound reports the end of the data as "Failed to read enough bytes" (Other).
-            hound::Error::IoError(io)
-                if io.kind() == std::io::ErrorKind::UnexpectedEof
-                    || io.to_string().contains("read enough bytes") =>
-            {
-                MediaError::Truncated {
-                    name: name.to_string(),
-                    declared: u64::from(frames),
-                    read: read / channels as u64,
-                }
+    let read_err = |e: hound::Error, read: u64| match e {
+        // hound reports the end of the data as "Failed to read enough bytes" (Other).
+        hound::Error::IoError(io)
+            if io.kind() == std::io::ErrorKind::UnexpectedEof
+                || io.to_string().contains("read enough bytes") =>
+        {
+            MediaError::Truncated {
+                name: name.to_string(),
+                declared: u64::from(frames),
+                read: read / channels as u64,
             }
-            other => wav_err(other),
-        })?;
-        read += 1;
-        frame.push(value);
-        if frame.len() == channels {
-            converter
-                .push(frame.iter().sum::<f32>() / channels as f32)
-                .map_err(resample_err)?;
-            frame.clear();
+        }
+        other => wav_err(other),
+    };
+    // Down-mixed frames, handed to the converter a block at a time.
+    let mut block: Vec<f32> = Vec::with_capacity(4096);
+    let (mut sum, mut in_frame) = (0f32, 0);
+    let mut push = |value: f32, converter: &mut To8k| -> Result<(), MediaError> {
+        sum += value;
+        in_frame += 1;
+        if in_frame == channels {
+            block.push(sum / channels as f32);
+            (sum, in_frame) = (0.0, 0);
+            if block.len() == block.capacity() {
+                converter.push_slice(&block).map_err(resample_err)?;
+                block.clear();
+            }
         }
         Ok(())
     };
@@ -169,15 +173,20 @@ fn decode_to_8k<R: Read>(r: R, name: &str) -> Result<Vec<i16>, MediaError> {
         Some(bits) => {
             let scale = 1.0 / (1u64 << (bits - 1)) as f64;
             for s in reader.samples::<i32>() {
-                push(s.map(|v| (v as f64 * scale) as f32))?;
+                let v = s.map_err(|e| read_err(e, read))?;
+                read += 1;
+                push((v as f64 * scale) as f32, &mut converter)?;
             }
         }
         None => {
             for s in reader.samples::<f32>() {
-                push(s)?;
+                let v = s.map_err(|e| read_err(e, read))?;
+                read += 1;
+                push(v, &mut converter)?;
             }
         }
     }
+    converter.push_slice(&block).map_err(resample_err)?;
     Ok(to_i16(&converter.finish().map_err(resample_err)?))
 }
 
@@ -303,18 +312,23 @@ impl To8k {
         })
     }
 
-    /// One input sample.
-    pub(crate) fn push(&mut self, sample: f32) -> Result<(), String> {
+    /// Input samples, in order.
+    pub(crate) fn push_slice(&mut self, mut samples: &[f32]) -> Result<(), String> {
         if self.resampler.is_none() {
-            if self.out.len() < self.wanted {
-                self.out.push(sample);
-            }
+            let room = self.wanted.saturating_sub(self.out.len());
+            self.out
+                .extend_from_slice(&samples[..samples.len().min(room)]);
             return Ok(());
         }
-        self.input[0][self.filled] = sample;
-        self.filled += 1;
-        if self.filled == self.input[0].len() {
-            self.step()?;
+        while !samples.is_empty() {
+            let chunk = self.input[0].len();
+            let take = (chunk - self.filled).min(samples.len());
+            self.input[0][self.filled..self.filled + take].copy_from_slice(&samples[..take]);
+            self.filled += take;
+            samples = &samples[take..];
+            if self.filled == chunk {
+                self.step()?;
+            }
         }
         Ok(())
     }
@@ -358,9 +372,7 @@ impl To8k {
 #[cfg(test)]
 pub(crate) fn resample_to_8k(mono: &[f32], rate: u32) -> Result<Vec<f32>, String> {
     let mut converter = To8k::new(rate, mono.len())?;
-    for &s in mono {
-        converter.push(s)?;
-    }
+    converter.push_slice(mono)?;
     converter.finish()
 }
 

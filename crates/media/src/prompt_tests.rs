@@ -295,3 +295,19 @@ fn every_standard_rate_converts_to_its_length_at_8k() {
         );
     }
 }
+
+#[test]
+#[ignore = "a measurement: cargo nextest run -p media --run-ignored only load_the_shipped"]
+fn load_the_shipped_prompts_timed() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../prompts/it");
+    let started = std::time::Instant::now();
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "wav") {
+            Prompt::from_wav_file(&path, "p").unwrap();
+            n += 1;
+        }
+    }
+    println!("{n} prompts in {:?}", started.elapsed());
+}
