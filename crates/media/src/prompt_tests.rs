@@ -310,4 +310,39 @@ fn load_the_shipped_prompts_timed() {
         }
     }
     println!("{n} prompts in {:?}", started.elapsed());
+    // The conversion as it was before the header checks (whole file, then resample), for
+    // comparison on the same machine at the same moment.
+    let started = std::time::Instant::now();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "wav") {
+            let mut r = hound::WavReader::open(&path).unwrap();
+            let rate = r.spec().sample_rate;
+            let scale = 1.0 / 32768.0;
+            let mono: Vec<f32> = r
+                .samples::<i32>()
+                .map(|s| (s.unwrap() as f64 * scale) as f32)
+                .collect();
+            let mut resampler = FftFixedInOut::<f32>::new(rate as usize, 8000, 1024, 1).unwrap();
+            let chunk_in = resampler.input_frames_next();
+            let delay = resampler.output_delay();
+            let wanted = (mono.len() as u64 * 8000).div_ceil(rate as u64) as usize;
+            let mut out = Vec::with_capacity(wanted + delay + resampler.output_frames_max());
+            let mut input = vec![vec![0f32; chunk_in]];
+            let mut output = resampler.output_buffer_allocate(true);
+            let mut pos = 0;
+            while out.len() < wanted + delay {
+                let take = chunk_in.min(mono.len().saturating_sub(pos));
+                input[0][..take].copy_from_slice(&mono[pos..pos + take]);
+                input[0][take..].fill(0.0);
+                pos += take;
+                let (_, produced) = resampler
+                    .process_into_buffer(&input, &mut output, None)
+                    .unwrap();
+                out.extend_from_slice(&output[0][..produced]);
+            }
+            let _ = Prompt::from_samples_8k(&to_i16(&out[delay..]), "p");
+        }
+    }
+    println!("the former conversion: {:?}", started.elapsed());
 }
