@@ -182,7 +182,15 @@ fn decode_to_8k<R: Read>(r: R, name: &str) -> Result<Vec<i16>, MediaError> {
             for s in reader.samples::<f32>() {
                 let v = s.map_err(|e| read_err(e, read))?;
                 read += 1;
-                push(v, &mut converter)?;
+                // NaN or infinity would reach the FFT, which cannot take them (rubato
+                // panics); full scale is ±1, past it is clipping.
+                if !v.is_finite() {
+                    return Err(MediaError::UnsupportedFormat {
+                        name: name.to_string(),
+                        found: format!("a float sample that is not a number ({v}) at {read}"),
+                    });
+                }
+                push(v.clamp(-1.0, 1.0), &mut converter)?;
             }
         }
     }

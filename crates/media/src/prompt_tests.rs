@@ -346,3 +346,39 @@ fn load_the_shipped_prompts_timed() {
     }
     println!("the former conversion: {:?}", started.elapsed());
 }
+
+/// A 32-bit float WAV of `samples`, mono, 22.05 kHz.
+fn float_wav(samples: &[f32]) -> Vec<u8> {
+    let data: Vec<u8> = samples.iter().flat_map(|s| s.to_le_bytes()).collect();
+    let mut w = Vec::new();
+    w.extend_from_slice(b"RIFF");
+    w.extend_from_slice(&(36 + data.len() as u32).to_le_bytes());
+    w.extend_from_slice(b"WAVEfmt ");
+    w.extend_from_slice(&16u32.to_le_bytes());
+    w.extend_from_slice(&3u16.to_le_bytes());
+    w.extend_from_slice(&1u16.to_le_bytes());
+    w.extend_from_slice(&22_050u32.to_le_bytes());
+    w.extend_from_slice(&(22_050u32 * 4).to_le_bytes());
+    w.extend_from_slice(&4u16.to_le_bytes());
+    w.extend_from_slice(&32u16.to_le_bytes());
+    w.extend_from_slice(b"data");
+    w.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    w.extend_from_slice(&data);
+    w
+}
+
+/// Found by the `wav_decode` fuzz target: a NaN reached the converter's FFT, which panicked.
+#[test]
+fn float_samples_that_are_not_numbers_are_refused_and_loud_ones_clipped() {
+    for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+        let mut samples = vec![0.1f32; 2000];
+        samples[1500] = bad;
+        let err = refused(float_wav(&samples));
+        assert!(matches!(err, MediaError::UnsupportedFormat { .. }), "{err}");
+        assert!(err.to_string().contains("not a number"), "{err}");
+    }
+    let loud = vec![3.0e38f32; 2000];
+    let (wav, _) = Prompt::convert_wav(Cursor::new(float_wav(&loud)), "loud").unwrap();
+    let p = Prompt::from_wav_reader(Cursor::new(wav), "loud").unwrap();
+    assert_eq!(p.samples(), 726);
+}
