@@ -72,6 +72,8 @@ rtp_port_min = $RTP_MIN
 rtp_port_max = $RTP_MAX
 shards = ${BENCH_SHARDS:-0}
 priority = "${BENCH_PRIORITY:-high}"
+# "nomedia" callers send no RTP: the media time-out would end them.
+rtp_timeout_s = 0
 
 [call]
 answer_delay_ms = 0

@@ -217,6 +217,18 @@ fn area_2_pin_then_sub_menu_routes_to_tecnica_identified() {
     assert_eq!(card["queue"], "tecnica", "{card}");
     // Nobody answered: the caller hung up in the queue.
     assert_eq!(card["outcome"], "abandoned", "{card}");
+    // The PIN is in no log line: even the keys' debug line masks it. The menu's keys are
+    // shown; the first is masked if it barged in on the welcome (an announcement's keys reach
+    // whichever node comes next, which may take a PIN).
+    let log = server.log();
+    assert!(!log.contains("12345"), "the PIN is in the log:\n{log}");
+    let digits = server.dtmf_digits(&call.sip_call_id());
+    assert!(
+        matches!(digits.first().map(String::as_str), Some("2" | "x"))
+            && digits[1..] == ["x", "x", "x", "x", "x", "x", "1"],
+        "{digits:?}\n{}",
+        server.call_log(&call.sip_call_id()).join("\n")
+    );
 }
 
 #[test]

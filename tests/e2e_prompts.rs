@@ -177,3 +177,51 @@ fn a_replaced_prompt_is_heard_by_the_next_call_and_survives_backup_and_restore()
         "restored and heard"
     );
 }
+
+/// A WAV whose header says 1 Hz (6 MB of samples: the converter once asked for hundreds of
+/// GB and the process died), or a prime rate, or 6 channels, or more data than it holds: each
+/// is refused with a 422 that says why, and the server goes on serving.
+#[test]
+fn hostile_wav_uploads_are_refused_and_the_server_stays_up() {
+    let server = Server::start("[database]\ndemo_data = true\n");
+    let admin = server.login("admin", "demo-admin");
+    let mut one_hz = wav(8000, 1, 440.0, 0.0);
+    one_hz.extend(std::iter::repeat_n(0u8, 6 * 1024 * 1024));
+    let data_len = (one_hz.len() - 44) as u32;
+    one_hz[4..8].copy_from_slice(&(36 + data_len).to_le_bytes());
+    one_hz[24..28].copy_from_slice(&1u32.to_le_bytes());
+    one_hz[28..32].copy_from_slice(&2u32.to_le_bytes());
+    one_hz[40..44].copy_from_slice(&data_len.to_le_bytes());
+    let mut prime = wav(8000, 1, 440.0, 1.0);
+    prime[24..28].copy_from_slice(&7919u32.to_le_bytes());
+    prime[28..32].copy_from_slice(&(7919u32 * 2).to_le_bytes());
+    let mut truncated = wav(16_000, 1, 440.0, 2.0);
+    truncated.truncate(44 + 1000);
+    for (what, upload, why) in [
+        ("1 Hz", one_hz, "found 1 Hz"),
+        ("7919 Hz", prime, "found 7919 Hz"),
+        ("6 channels", wav(8000, 6, 440.0, 0.1), "found 6"),
+        ("truncated", truncated, "the data ends after 500"),
+    ] {
+        let started = Instant::now();
+        let (status, body) = server
+            .http_bytes(
+                "PUT",
+                "/api/v1/prompts/it/welcome",
+                &admin,
+                "audio/wav",
+                &upload,
+            )
+            .unwrap();
+        let body = String::from_utf8_lossy(&body);
+        assert_eq!(status, 422, "{what}: {body}");
+        assert!(body.contains(why), "{what}: {body}");
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{what} took {:?}",
+            started.elapsed()
+        );
+    }
+    let (status, _) = server.http_get("/api/v1/health").unwrap();
+    assert_eq!(status, 200, "the server is still up");
+}

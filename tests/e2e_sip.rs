@@ -225,6 +225,25 @@ fn bye_from_server_after_idle_timeout() {
     );
 }
 
+/// A caller that sends no RTP at all (a spoofed INVITE aiming our audio at someone else, or a
+/// phone that died) is hung up at the media time-out, not when the IVR gives up.
+#[test]
+fn a_caller_that_sends_no_rtp_is_hung_up_at_the_media_timeout() {
+    let server = Server::start(&format!("rtp_timeout_s = 2\n{}", listening(0, "beep", 30)));
+    let run = sipp("uac_server_bye.xml", &server, &[]);
+    assert!(
+        run.elapsed >= Duration::from_millis(1900) && run.elapsed < Duration::from_secs(10),
+        "the server hung up after {:?}, expected the 2 s media time-out",
+        run.elapsed
+    );
+    let log = server.call_log(&run.call_id()).join("\n");
+    assert!(
+        log.contains("media_timeout: no RTP from the caller"),
+        "the call card's step\n{log}"
+    );
+    assert!(log.contains("outcome=\"failed\""), "{log}");
+}
+
 #[test]
 fn reinvite_hold_and_resume() {
     let server = Server::start(&quiet());

@@ -365,7 +365,7 @@ impl Server {
             .arg("--http-listen")
             .arg(format!("127.0.0.1:{http_port}"))
             .current_dir(dir.path())
-            .env("RUST_LOG", "info")
+            .env("RUST_LOG", "info,call::dtmf=debug")
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("clone log handle"))

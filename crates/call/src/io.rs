@@ -145,6 +145,11 @@ pub enum Input {
     },
     /// The caller's media leg is gone (the media engine stopped).
     CallerMediaGone,
+    /// No RTP came from the caller for the media time-out on a two-way leg (the media
+    /// engine's `RtpTimeout`; not while the caller holds the call): the caller is taken as
+    /// gone, or was never there (a spoofed INVITE aiming our audio at someone else). We hang
+    /// up; the call card says `media_timeout` and `call.ended` says `failed`.
+    CallerMediaTimeout,
     /// The ACD's command for this call.
     Acd(acd::Action),
     /// The ACD refused the call (unknown queue).
@@ -165,6 +170,9 @@ pub enum Input {
     Bridged(Result<(), String>),
     /// Answer to [`CrmCommand::LookupPin`] / [`CrmCommand::LookupAni`].
     LookupResult { id: u32, found: Option<Customer> },
+    /// Answer to [`CrmCommand::LookupPin`]: the PIN was not looked up, because of `reason`
+    /// (the [`PinGuard`](crate::PinGuard)'s, without digits). The call goes on unidentified.
+    PinRefused { id: u32, reason: String },
     /// Answer to [`CrmCommand::OpenTicket`]: its number, when the database took it.
     TicketOpened(Option<String>),
     /// Answer to [`VoicemailCommand::Admit`]: where to record.

@@ -105,15 +105,30 @@ impl Call {
                 }
                 _ => {}
             },
-            media @ (Input::Dtmf { .. }
-            | Input::PlaybackFinished { .. }
-            | Input::PlaybackMissing { .. })
+            Input::Dtmf { digit, duration } if ivr.lookup.is_some() => {
+                // Shown as it arrives; the engine hears it after the lookup. A lookup is an
+                // identification: the key may be part of a PIN.
+                self.dtmf(digit, duration, true);
+                ivr.deferred.push_back(Input::Dtmf { digit, duration });
+            }
+            Input::PinRefused { id, reason } => {
+                if matches!(ivr.lookup, Some((pending, _)) if pending == id) {
+                    ivr.lookup = None;
+                    warn!(%reason, "PIN entry refused: the call goes on unidentified");
+                    let node = ivr.engine.current_node().to_string();
+                    self.step(format!("{node}: pin refused ({reason})"));
+                    ivr.engine
+                        .handle_input(ivr::Input::IdentificationRefused, now);
+                    return self.replay_deferred(ivr, now);
+                }
+            }
+            media @ (Input::PlaybackFinished { .. } | Input::PlaybackMissing { .. })
                 if ivr.lookup.is_some() =>
             {
                 ivr.deferred.push_back(media);
             }
             Input::Dtmf { digit, duration } => {
-                self.dtmf(digit, duration);
+                self.dtmf(digit, duration, ivr.engine.key_is_secret(digit));
                 ivr.engine.handle_input(ivr::Input::Digit(digit), now);
             }
             Input::PlaybackFinished { token, interrupted } if Some(token) == ivr.playing => {
@@ -148,10 +163,8 @@ impl Call {
 
     fn on_ivr_media(&mut self, ivr: &mut IvrState, input: Input, now: Instant) {
         match input {
-            Input::Dtmf { digit, duration } => {
-                self.dtmf(digit, duration);
-                ivr.engine.handle_input(ivr::Input::Digit(digit), now);
-            }
+            // Shown when it arrived (during the lookup).
+            Input::Dtmf { digit, .. } => ivr.engine.handle_input(ivr::Input::Digit(digit), now),
             Input::PlaybackFinished { token, interrupted } if Some(token) == ivr.playing => {
                 ivr.playing = None;
                 ivr.engine

@@ -24,6 +24,7 @@
 
 mod io;
 mod ivr_phase;
+pub mod pin_guard;
 mod prompts;
 mod queue_phase;
 mod voicemail_phase;
@@ -46,7 +47,12 @@ pub use io::{
     Identity, Input, Leg, MediaCommand, Phase, PlayToken, Settings, Setup, TransferRefused,
     VoicemailCommand, VoicemailLimits, VoicemailRefusal,
 };
+pub use pin_guard::{PinGuard, PinLimits, PinVerdict};
 pub use prompts::number_prompts;
+
+/// The tracing target of the `dtmf received` line (debug): `RUST_LOG=info,call::dtmf=debug`
+/// shows menu keys, never a PIN's.
+pub const DTMF_LOG_TARGET: &str = "call::dtmf";
 
 /// How long we wait for the gateway to confirm the end of a call we hung up (the BYE
 /// transaction times out after 64*T1 = 32 s; we stop waiting earlier and let it finish).
@@ -137,6 +143,8 @@ pub struct Call {
     pub(crate) local_rtp: Option<SocketAddr>,
     /// The answered conversation whose `call.connected` waits for the ticket's number.
     pub(crate) connected: Option<queue_phase::Connected>,
+    /// We hung up because no RTP came from the caller: the call ends as `failed`.
+    media_timed_out: bool,
 }
 
 impl Call {
@@ -166,6 +174,7 @@ impl Call {
             local_rtp: None,
             connected: None,
             released: Vec::new(),
+            media_timed_out: false,
         };
         call.publish(Event::CallStarted {
             call_id: call.id.clone(),
@@ -225,6 +234,13 @@ impl Call {
             debug!(?input, "input after the end of the call");
             return;
         }
+        let input = match input {
+            Input::CallerMediaTimeout => match self.media_timeout() {
+                Some(input) => input,
+                None => return,
+            },
+            other => other,
+        };
         // What every phase treats alike: legs that are only waited for, late answers.
         let input = match self.settle(input) {
             Some(input) => input,
@@ -264,6 +280,28 @@ impl Call {
             State::Finished => {}
         }
         self.maybe_finish(now);
+    }
+
+    /// No RTP from the caller: in an answered phase we hang up, and the phase hears that the
+    /// caller is gone (as if they had hung up: the queue lets the ACD know, an agent's leg is
+    /// ended, a recording is closed and filed). Before the answer no RTP is owed, and once
+    /// ending there is nothing left to stop.
+    fn media_timeout(&mut self) -> Option<Input> {
+        match self.state {
+            State::Ivr(_) | State::Queue(_) | State::Voicemail(_) => {}
+            State::Setup | State::Ringing { .. } | State::Ending(_) | State::Finished => {
+                debug!("no RTP from the caller before the answer or while ending");
+                return None;
+            }
+        }
+        warn!(
+            reason = "media_timeout",
+            "no RTP from the caller: hanging up"
+        );
+        self.media_timed_out = true;
+        self.step("media_timeout: no RTP from the caller".to_string());
+        self.gateway(GatewayCommand::Hangup(Leg::Caller));
+        Some(Input::CallerEnded(EndReason::LocalHangup))
     }
 
     /// Inputs about things that outlive the phase that started them: placed legs answered
@@ -315,7 +353,11 @@ impl Call {
                 self.filed(filing);
                 None
             }
-            Input::LookupResult { .. } if !matches!(self.state, State::Ivr(_)) => None,
+            Input::LookupResult { .. } | Input::PinRefused { .. }
+                if !matches!(self.state, State::Ivr(_)) =>
+            {
+                None
+            }
             other => Some(other),
         }
     }
@@ -429,10 +471,14 @@ impl Call {
 
     /// The caller's side is over: wait for what is still open, then finish.
     pub(crate) fn end(&mut self, ended: Ended, journey: Option<CallOutcome>, now: Instant) {
-        let (outcome, caller_confirm) = match ended {
+        let (mut outcome, caller_confirm) = match ended {
             Ended::Remote(reason) => (ended_outcome(&reason, true), false),
             Ended::Local => (Outcome::ServerHangup, true),
         };
+        if self.media_timed_out {
+            // The media path failed; our BYE's own confirmation is the gateway's.
+            outcome = Outcome::Failed;
+        }
         self.state = State::Ending(Box::new(Ending {
             outcome,
             journey,
@@ -598,11 +644,20 @@ impl Call {
                 .unwrap_or_default()
     }
 
-    pub(crate) fn dtmf(&mut self, digit: char, duration: Duration) {
-        info!(digit = %digit, duration_ms = duration.as_millis() as u64, "dtmf received");
+    /// A key the caller pressed, shown live and in the debug log: its value only when it
+    /// cannot be part of a PIN (`secret` false), [`events::MASKED_DIGIT`] otherwise. Never at
+    /// info: a helpline's log must not spell a citizen's keys beside the step naming them.
+    pub(crate) fn dtmf(&mut self, digit: char, duration: Duration, secret: bool) {
+        let shown = if secret { events::MASKED_DIGIT } else { digit };
+        debug!(
+            target: DTMF_LOG_TARGET,
+            digit = %shown,
+            duration_ms = duration.as_millis() as u64,
+            "dtmf received"
+        );
         self.publish(Event::Dtmf {
             call_id: self.id.clone(),
-            digit,
+            digit: shown,
         });
     }
 }

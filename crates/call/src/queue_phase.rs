@@ -218,10 +218,8 @@ impl Call {
                 }
             }
             Input::PlaybackMissing { token } if Some(token) == q.music => q.music = None,
-            Input::Dtmf { digit, .. } => self.publish(Event::Dtmf {
-                call_id: self.id.clone(),
-                digit,
-            }),
+            // Nothing in the queue takes a PIN.
+            Input::Dtmf { digit, duration } => self.dtmf(digit, duration, false),
             other => tracing::debug!(?other, "ignored in the queue"),
         }
         self.state = State::Queue(q);

@@ -126,7 +126,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             card: Some(card.clone()),
             voicemail: Some(voicemail),
         },
-    );
+    )
+    .with_pin_limits(config.call.pin_limits());
     crm::spawn_escalation_sweep(
         store.clone(),
         bus.clone(),

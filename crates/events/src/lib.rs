@@ -306,6 +306,10 @@ pub struct TicketChange {
     pub new: Option<String>,
 }
 
+/// What `call.dtmf` carries instead of a key that may be part of a PIN: not a DTMF key
+/// (`0-9`, `*`, `#`, `A-D`), so a masked key is never mistaken for a pressed one.
+pub const MASKED_DIGIT: char = 'x';
+
 /// An event on the bus. Serialised with a `type` field as CONTRACT.md's event stream says.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
@@ -320,6 +324,9 @@ pub enum Event {
     },
     #[serde(rename = "call.answered")]
     CallAnswered { call_id: String, codec: String },
+    /// A key the caller pressed. `digit` is the key in menus and [`MASKED_DIGIT`] for every
+    /// key that may be part of a PIN (the identify node, keys typed ahead into it), so the
+    /// stream never carries a citizen's PIN.
     #[serde(rename = "call.dtmf")]
     Dtmf { call_id: String, digit: char },
     #[serde(rename = "call.media_changed")]

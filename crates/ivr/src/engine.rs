@@ -138,6 +138,11 @@ impl Engine {
                     self.on_lookup(customer, now);
                 }
             }
+            Input::IdentificationRefused => {
+                if matches!(self.phase, Phase::Lookup) {
+                    self.on_refused(now);
+                }
+            }
         }
     }
 
@@ -196,6 +201,39 @@ impl Engine {
     /// Values stored by collect nodes.
     pub fn collected(&self) -> &BTreeMap<String, String> {
         &self.collected
+    }
+
+    /// Whether a key pressed now may end up in a PIN, so that its value must not be shown in
+    /// logs or events. Call it before [`Engine::handle_input`] with the key.
+    ///
+    /// True at an identify node (its prompts, the PIN itself, the lookup, a retry) and for keys
+    /// typed ahead into a prompt that the node playing it may not consume (a menu's key after
+    /// the choice, an announcement's keys, a collect node's keys past its last digit or its
+    /// terminator): those reach whatever node comes next, which may take a PIN. A key the
+    /// current menu or collect node consumes at once is not secret.
+    pub fn key_is_secret(&self, key: char) -> bool {
+        let node = &self.tree.nodes[self.node];
+        if matches!(node, Node::Identify(_)) {
+            return true;
+        }
+        match &self.phase {
+            Phase::Listening | Phase::Finished => false,
+            Phase::Lookup => true,
+            // The engine drops keys typed into a prompt without barge-in.
+            Phase::Playing {
+                barge_in: false, ..
+            } => false,
+            Phase::Playing { barge_in: true, .. } => match node {
+                Node::Menu { .. } => !self.carry.is_empty(),
+                Node::Collect { rules, .. } => {
+                    let ends = |k: &char| rules.terminator == Some(*k);
+                    self.carry.iter().any(ends)
+                        || (!ends(&key)
+                            && self.digits.len() + self.carry.len() + 1 > rules.max_digits)
+                }
+                _ => true,
+            },
+        }
     }
 
     /// The node the call is in.

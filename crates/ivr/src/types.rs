@@ -50,6 +50,10 @@ pub enum Input {
     },
     /// Answer to [`Action::LookupPin`] or [`Action::LookupAni`].
     LookupResult(Option<Customer>),
+    /// Answer to [`Action::LookupPin`]: the PIN was not looked up (too many failed PINs from
+    /// this caller, or from everyone, lately). The identification ends at once, unidentified:
+    /// no second attempt, the `on_failure` node.
+    IdentificationRefused,
 }
 
 /// Commands the engine gives the switchboard.

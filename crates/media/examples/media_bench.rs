@@ -47,6 +47,7 @@ fn session(start: Instant) -> RtpSession {
         initial_seq: 0,
         initial_timestamp: 0,
         rtp_timeout: None,
+        latch_any_address: false,
         clock_origin: (start, SystemTime::now()),
     })
 }

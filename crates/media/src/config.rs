@@ -32,8 +32,13 @@ pub struct MediaSection {
     /// RTP ports (even ones carry RTP, the next odd one RTCP), on the SIP address.
     pub rtp_port_min: u16,
     pub rtp_port_max: u16,
-    /// A call that receives no RTP for this long is reported; 0 disables the check.
+    /// A call that receives no RTP for this long, on a two-way leg (not while the caller holds
+    /// it), is taken as gone and ended; 0 disables the check.
     pub rtp_timeout_s: u64,
+    /// Accept a call's first RTP from any address instead of only the SDP's IP address
+    /// (phones behind NAT that announce a private address). Default false. Either way, once
+    /// the first packet latched the leg, packets from any other source are dropped.
+    pub rtp_latch_any_address: bool,
     /// Media tasks sharing the 20 ms tick (0: one per CPU).
     pub shards: usize,
     /// `high` (default) raises the media threads' priority where the process may
@@ -46,7 +51,8 @@ impl Default for MediaSection {
         MediaSection {
             rtp_port_min: 20000,
             rtp_port_max: 29999,
-            rtp_timeout_s: 60,
+            rtp_timeout_s: 30,
+            rtp_latch_any_address: false,
             shards: 0,
             priority: ThreadPriority::High,
         }
@@ -92,6 +98,8 @@ impl MediaSection {
             port_max: self.rtp_port_max,
             rtp_timeout: (self.rtp_timeout_s > 0).then(|| Duration::from_secs(self.rtp_timeout_s)),
             shards: self.shard_count(),
+            latch_any_address: self.rtp_latch_any_address,
+            rng_seed: None,
         }
     }
 }
@@ -111,6 +119,6 @@ mod tests {
         assert_eq!(paths, ["media.rtp_port_max"]);
         let engine = MediaSection::default().engine("127.0.0.1".parse().unwrap());
         assert_eq!((engine.port_min, engine.port_max), (20000, 29999));
-        assert_eq!(engine.rtp_timeout, Some(Duration::from_secs(60)));
+        assert_eq!(engine.rtp_timeout, Some(Duration::from_secs(30)));
     }
 }

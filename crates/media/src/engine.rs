@@ -1,8 +1,8 @@
 //! The engine: configuration, port allocation, and the shard tasks legs are spread over.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
@@ -10,6 +10,7 @@ use tokio::sync::mpsc;
 use crate::error::MediaError;
 use crate::event::LegId;
 use crate::leg::{MediaEvents, MediaLeg};
+use crate::ports::PortPicker;
 use crate::shard::{self, NewLeg, ShardCommand};
 use crate::stats::{Counters, EngineStats};
 
@@ -27,6 +28,13 @@ pub struct MediaConfig {
     pub rtp_timeout: Option<Duration>,
     /// Number of shard tasks; legs are spread over them round-robin.
     pub shards: usize,
+    /// Seed of the random source that picks RTP ports (tests, to replay a run); `None`, the
+    /// default, seeds it from the operating system.
+    pub rng_seed: Option<u64>,
+    /// Accept a leg's first RTP from any address, not only the SDP's IP address (phones
+    /// behind NAT that announce a private address); see
+    /// [`SessionConfig::latch_any_address`](crate::SessionConfig::latch_any_address).
+    pub latch_any_address: bool,
 }
 
 impl Default for MediaConfig {
@@ -35,8 +43,10 @@ impl Default for MediaConfig {
             bind_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
             port_min: 20_000,
             port_max: 29_999,
-            rtp_timeout: Some(Duration::from_secs(60)),
+            rtp_timeout: Some(Duration::from_secs(30)),
             shards: 2,
+            latch_any_address: false,
+            rng_seed: None,
         }
     }
 }
@@ -83,7 +93,7 @@ pub(crate) struct EngineInner {
     shards: Vec<mpsc::UnboundedSender<ShardCommand>>,
     counters: Arc<Counters>,
     next_leg: AtomicU64,
-    next_port: AtomicUsize,
+    ports: Mutex<PortPicker>,
     pub(crate) next_playback: Arc<AtomicU64>,
 }
 
@@ -119,26 +129,31 @@ impl MediaEngine {
                     config.shards,
                     rx,
                     counters.clone(),
-                    config.rtp_timeout,
+                    shard::LegSettings {
+                        rtp_timeout: config.rtp_timeout,
+                        latch_any_address: config.latch_any_address,
+                    },
                 ));
                 tx
             })
             .collect();
+        let (first, count) = config.rtp_ports();
+        let ports = Mutex::new(PortPicker::new(first, count, config.rng_seed));
         Ok(MediaEngine {
             inner: Arc::new(EngineInner {
                 config,
                 shards,
                 counters,
                 next_leg: AtomicU64::new(1),
-                next_port: AtomicUsize::new(0),
+                ports,
                 next_playback: Arc::new(AtomicU64::new(1)),
             }),
         })
     }
 
-    /// Binds an RTP/RTCP port pair from the range (skips ports in use) and hands the leg to a
-    /// shard. Ports are taken round-robin through the range, so a just-freed pair is reused
-    /// last.
+    /// Binds an RTP/RTCP port pair from the range and hands the leg to a shard. The pair is
+    /// drawn at random (ports in use are skipped; a full range is
+    /// [`MediaError::PortsExhausted`]), so the next call's port cannot be predicted.
     pub async fn allocate(&self) -> Result<(MediaLeg, MediaEvents), MediaError> {
         let id = LegId(self.inner.next_leg.fetch_add(1, Relaxed));
         let shard = (id.0 as usize) % self.inner.shards.len();
@@ -206,10 +221,15 @@ impl MediaEngine {
 
     fn bind_pair(&self) -> Result<(UdpSocket, UdpSocket), MediaError> {
         let config = &self.inner.config;
-        let (first, count) = config.rtp_ports();
-        for _ in 0..count {
-            let index = self.inner.next_port.fetch_add(1, Relaxed) % count;
-            let port = first + 2 * index as u16;
+        let candidates = self
+            .inner
+            .ports
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .candidates();
+        let mut tried = 0;
+        for port in candidates {
+            tried += 1;
             let Some(rtp) = bind(config.bind_ip, port)? else {
                 continue;
             };
@@ -222,7 +242,7 @@ impl MediaEngine {
             bind_ip: config.bind_ip,
             port_min: config.port_min,
             port_max: config.port_max,
-            tried: count,
+            tried,
         })
     }
 

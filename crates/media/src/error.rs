@@ -11,7 +11,7 @@ pub enum MediaError {
     InvalidConfig(String),
     /// Every even port of the range is in use (RTP on an even port, RTCP on the next one).
     #[error(
-        "no free RTP/RTCP port pair on {bind_ip} in {port_min}-{port_max}: tried {tried} even ports, all in use"
+        "no free RTP/RTCP port pair on {bind_ip} in {port_min}-{port_max}: {tried} tries, every even port in use"
     )]
     PortsExhausted {
         bind_ip: IpAddr,
@@ -58,6 +58,32 @@ pub enum MediaError {
         "prompt {name:?}: expected PCM with 8, 16, 24 or 32-bit integer or 32-bit float samples, found {found}"
     )]
     UnsupportedFormat { name: String, found: String },
+    /// A WAV prompt's sample rate is not one of [`PROMPT_SAMPLE_RATES`](crate::prompt::PROMPT_SAMPLE_RATES).
+    #[error(
+        "prompt {name:?}: expected a sample rate of 8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100 or 48000 Hz, found {found} Hz"
+    )]
+    UnsupportedRate { name: String, found: u32 },
+    /// A WAV prompt has more channels than mono or stereo.
+    #[error("prompt {name:?}: expected 1 or 2 channels, found {found}")]
+    UnsupportedChannels { name: String, found: u16 },
+    /// A WAV header declares more audio than a prompt may last.
+    #[error(
+        "prompt {name:?}: the WAV header declares {seconds:.1} s of audio, expected at most {max_seconds} s"
+    )]
+    TooLong {
+        name: String,
+        seconds: f64,
+        max_seconds: u64,
+    },
+    /// A WAV prompt's data ends before the samples its header declares.
+    #[error(
+        "prompt {name:?}: the WAV header declares {declared} samples per channel, the data ends after {read}"
+    )]
+    Truncated {
+        name: String,
+        declared: u64,
+        read: u64,
+    },
     /// A WAV prompt holds no audio.
     #[error("prompt {name:?}: expected at least one sample, found an empty data chunk")]
     EmptyPrompt { name: String },

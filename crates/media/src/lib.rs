@@ -34,6 +34,7 @@
 //! let mut session = RtpSession::new(SessionConfig {
 //!     ssrc: 0x1234, initial_seq: 1, initial_timestamp: 0,
 //!     rtp_timeout: Some(Duration::from_secs(60)),
+//!     latch_any_address: false,
 //!     clock_origin: (start, SystemTime::now()),
 //! });
 //! session.configure(StreamParams {
@@ -72,6 +73,7 @@ pub mod g711;
 mod leg;
 mod library;
 mod playout;
+mod ports;
 mod priority;
 mod prompt;
 mod reception;
@@ -94,7 +96,7 @@ pub use leg::{MediaEvents, MediaLeg};
 pub use library::PromptLibrary;
 pub use playout::{PlayOptions, Playout};
 pub use priority::{HIGH_NICE, ThreadPriority};
-pub use prompt::{FRAME_SAMPLES, Prompt, SAMPLE_RATE};
+pub use prompt::{FRAME_SAMPLES, MAX_PROMPT_LENGTH, PROMPT_SAMPLE_RATES, Prompt, SAMPLE_RATE};
 pub use reception::{LossReport, ReceptionStats};
 pub use recording::{FileRecording, RecordProgress, Recorder};
 pub use rtp::{HEADER_LEN, RtpHeader};

@@ -145,8 +145,8 @@ fn stereo_is_averaged_to_mono() {
         decoded(&p).iter().all(|&x| x.abs() <= 8),
         "opposite channels cancel"
     );
-    let data = wav(22_050, 6, 16, false, 700.0, 0.8, 0.1, false);
-    let p = Prompt::from_wav_reader(Cursor::new(data), "5.1").unwrap();
+    let data = wav(22_050, 2, 16, false, 700.0, 0.8, 0.1, false);
+    let p = Prompt::from_wav_reader(Cursor::new(data), "stereo").unwrap();
     assert_eq!(p.frames(Codec::Pcma), 5);
 }
 
@@ -183,4 +183,202 @@ fn odd_rates_resample_to_the_right_length() {
         // DC level kept in the middle.
         assert!((out[2000] - 0.25).abs() < 0.01, "{rate} Hz: {}", out[2000]);
     }
+}
+
+/// A WAV file written by hand: its `fmt ` chunk says `rate`, `channels` and `bits` (integer
+/// PCM), its `data` chunk declares `declared` bytes and holds `data`.
+fn crafted(rate: u32, channels: u16, bits: u16, declared: u32, data: &[u8]) -> Vec<u8> {
+    let block = channels * bits.div_ceil(8);
+    let mut w = Vec::new();
+    w.extend_from_slice(b"RIFF");
+    w.extend_from_slice(&(36u32.wrapping_add(declared)).to_le_bytes());
+    w.extend_from_slice(b"WAVEfmt ");
+    w.extend_from_slice(&16u32.to_le_bytes());
+    w.extend_from_slice(&1u16.to_le_bytes());
+    w.extend_from_slice(&channels.to_le_bytes());
+    w.extend_from_slice(&rate.to_le_bytes());
+    w.extend_from_slice(&(rate.wrapping_mul(u32::from(block))).to_le_bytes());
+    w.extend_from_slice(&block.to_le_bytes());
+    w.extend_from_slice(&bits.to_le_bytes());
+    w.extend_from_slice(b"data");
+    w.extend_from_slice(&declared.to_le_bytes());
+    w.extend_from_slice(data);
+    w
+}
+
+fn refused(bytes: Vec<u8>) -> MediaError {
+    let started = std::time::Instant::now();
+    let err = Prompt::convert_wav(Cursor::new(bytes), "upload").unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "refused only after {:?}: {err}",
+        started.elapsed()
+    );
+    assert!(err.to_string().contains("\"upload\""), "{err}");
+    err
+}
+
+#[test]
+fn a_header_saying_1_hz_or_a_prime_rate_is_refused_before_converting() {
+    // 6 MB of samples "at 1 Hz" asked the converter for hundreds of GB.
+    let data = vec![0u8; 6 * 1024 * 1024];
+    for rate in [1u32, 7919, 96_000, 1_000_000] {
+        let err = refused(crafted(rate, 1, 16, data.len() as u32, &data));
+        assert!(
+            matches!(err, MediaError::UnsupportedRate { found, .. } if found == rate),
+            "{rate} Hz: {err}"
+        );
+        assert!(err.to_string().contains("44100"), "{err}");
+    }
+}
+
+#[test]
+fn zero_or_many_channels_are_refused() {
+    let err = refused(crafted(8000, 0, 16, 320, &[0; 320]));
+    assert!(matches!(err, MediaError::Wav { .. }), "{err}");
+    let err = refused(crafted(8000, 6, 16, 1920, &[0; 1920]));
+    assert!(
+        matches!(err, MediaError::UnsupportedChannels { found: 6, .. }),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_declared_length_over_the_limit_is_refused_from_the_header() {
+    // 4 GB declared at 8 kHz 16-bit: 74 hours; only 1 KB follows.
+    let err = refused(crafted(8000, 1, 16, u32::MAX - 1, &[0; 1024]));
+    assert!(matches!(err, MediaError::TooLong { .. }), "{err}");
+    assert!(err.to_string().contains("600"), "{err}");
+    // Just over the limit, at 48 kHz stereo.
+    let frames = (MAX_PROMPT_LENGTH.as_secs() as u32 + 1) * 48_000;
+    let err = refused(crafted(48_000, 2, 16, frames * 4, &[0; 4096]));
+    assert!(matches!(err, MediaError::TooLong { .. }), "{err}");
+    // At the limit is fine (the data is there).
+    let frames = MAX_PROMPT_LENGTH.as_secs() as u32 * 8000;
+    let data = vec![0u8; frames as usize * 2];
+    let (_, length) = Prompt::convert_wav(
+        Cursor::new(crafted(8000, 1, 16, data.len() as u32, &data)),
+        "long",
+    )
+    .unwrap();
+    assert_eq!(length, MAX_PROMPT_LENGTH);
+}
+
+#[test]
+fn truncated_data_is_refused_with_what_was_read() {
+    let err = refused(crafted(16_000, 1, 16, 32_000, &[0; 1000]));
+    assert!(
+        matches!(
+            err,
+            MediaError::Truncated {
+                declared: 16_000,
+                read: 500,
+                ..
+            }
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn every_standard_rate_converts_to_its_length_at_8k() {
+    for rate in PROMPT_SAMPLE_RATES {
+        let data = wav(rate, 2, 16, false, 440.0, 0.5, 0.5, false);
+        let (bytes, length) = Prompt::convert_wav(Cursor::new(data), "r").unwrap();
+        assert_eq!(length, Duration::from_millis(500), "{rate} Hz");
+        let p = Prompt::from_wav_reader(Cursor::new(bytes), "r").unwrap();
+        assert_eq!(p.samples(), 4000, "{rate} Hz");
+        let s = decoded(&p);
+        assert!(
+            goertzel(&s[400..3600], 440.0) > 0.9,
+            "{rate} Hz keeps its tone"
+        );
+    }
+}
+
+#[test]
+#[ignore = "a measurement: cargo nextest run -p media --run-ignored only load_the_shipped"]
+fn load_the_shipped_prompts_timed() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../prompts/it");
+    let started = std::time::Instant::now();
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "wav") {
+            Prompt::from_wav_file(&path, "p").unwrap();
+            n += 1;
+        }
+    }
+    println!("{n} prompts in {:?}", started.elapsed());
+    // The conversion as it was before the header checks (whole file, then resample), for
+    // comparison on the same machine at the same moment.
+    let started = std::time::Instant::now();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "wav") {
+            let mut r = hound::WavReader::open(&path).unwrap();
+            let rate = r.spec().sample_rate;
+            let scale = 1.0 / 32768.0;
+            let mono: Vec<f32> = r
+                .samples::<i32>()
+                .map(|s| (s.unwrap() as f64 * scale) as f32)
+                .collect();
+            let mut resampler = FftFixedInOut::<f32>::new(rate as usize, 8000, 1024, 1).unwrap();
+            let chunk_in = resampler.input_frames_next();
+            let delay = resampler.output_delay();
+            let wanted = (mono.len() as u64 * 8000).div_ceil(rate as u64) as usize;
+            let mut out = Vec::with_capacity(wanted + delay + resampler.output_frames_max());
+            let mut input = vec![vec![0f32; chunk_in]];
+            let mut output = resampler.output_buffer_allocate(true);
+            let mut pos = 0;
+            while out.len() < wanted + delay {
+                let take = chunk_in.min(mono.len().saturating_sub(pos));
+                input[0][..take].copy_from_slice(&mono[pos..pos + take]);
+                input[0][take..].fill(0.0);
+                pos += take;
+                let (_, produced) = resampler
+                    .process_into_buffer(&input, &mut output, None)
+                    .unwrap();
+                out.extend_from_slice(&output[0][..produced]);
+            }
+            let _ = Prompt::from_samples_8k(&to_i16(&out[delay..]), "p");
+        }
+    }
+    println!("the former conversion: {:?}", started.elapsed());
+}
+
+/// A 32-bit float WAV of `samples`, mono, 22.05 kHz.
+fn float_wav(samples: &[f32]) -> Vec<u8> {
+    let data: Vec<u8> = samples.iter().flat_map(|s| s.to_le_bytes()).collect();
+    let mut w = Vec::new();
+    w.extend_from_slice(b"RIFF");
+    w.extend_from_slice(&(36 + data.len() as u32).to_le_bytes());
+    w.extend_from_slice(b"WAVEfmt ");
+    w.extend_from_slice(&16u32.to_le_bytes());
+    w.extend_from_slice(&3u16.to_le_bytes());
+    w.extend_from_slice(&1u16.to_le_bytes());
+    w.extend_from_slice(&22_050u32.to_le_bytes());
+    w.extend_from_slice(&(22_050u32 * 4).to_le_bytes());
+    w.extend_from_slice(&4u16.to_le_bytes());
+    w.extend_from_slice(&32u16.to_le_bytes());
+    w.extend_from_slice(b"data");
+    w.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    w.extend_from_slice(&data);
+    w
+}
+
+/// Found by the `wav_decode` fuzz target: a NaN reached the converter's FFT, which panicked.
+#[test]
+fn float_samples_that_are_not_numbers_are_refused_and_loud_ones_clipped() {
+    for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+        let mut samples = vec![0.1f32; 2000];
+        samples[1500] = bad;
+        let err = refused(float_wav(&samples));
+        assert!(matches!(err, MediaError::UnsupportedFormat { .. }), "{err}");
+        assert!(err.to_string().contains("not a number"), "{err}");
+    }
+    let loud = vec![3.0e38f32; 2000];
+    let (wav, _) = Prompt::convert_wav(Cursor::new(float_wav(&loud)), "loud").unwrap();
+    let p = Prompt::from_wav_reader(Cursor::new(wav), "loud").unwrap();
+    assert_eq!(p.samples(), 726);
 }

@@ -60,6 +60,8 @@ pub struct RtpSession {
     rtp_destination: Option<SocketAddr>,
     latched: bool,
     rtcp_latched: Option<SocketAddr>,
+    /// Datagrams dropped because they came from a source other than the peer's.
+    foreign_packets: u64,
     last_rtp_at: Option<Instant>,
     timed_out: bool,
     // RTCP.
@@ -90,6 +92,7 @@ impl RtpSession {
             rtp_destination: None,
             latched: false,
             rtcp_latched: None,
+            foreign_packets: 0,
             last_rtp_at: None,
             timed_out: false,
             next_rtcp: None,
@@ -111,9 +114,26 @@ impl RtpSession {
         self.params.as_ref()
     }
 
-    /// Where RTP goes now: the SDP address until RTP arrives, then its source.
+    /// Where RTP goes now: the SDP address until the peer's RTP arrives, then its source.
     pub fn rtp_destination(&self) -> Option<SocketAddr> {
         self.rtp_destination
+    }
+
+    /// Datagrams dropped so far because their source was not the peer's (see
+    /// [`RtpSession::handle_rtp_packet`]).
+    pub fn foreign_packets(&self) -> u64 {
+        self.foreign_packets
+    }
+
+    /// Whether a datagram from `source` may be the peer's. Before the latch: from the SDP's
+    /// IP address, any port (a symmetric-RTP NAT keeps the address and may change the port;
+    /// RFC 4961) or, with [`SessionConfig::latch_any_address`], from anywhere. After it: from
+    /// the latched `latched` source only, address and port.
+    fn is_peer(&self, source: SocketAddr, latched: Option<SocketAddr>, sdp: SocketAddr) -> bool {
+        match latched {
+            Some(addr) => same_source(addr, source),
+            None => self.config.latch_any_address || same_ip(sdp, source),
+        }
     }
 
     /// The peer's last report about our stream (RFC 3550 §6.4).
@@ -142,7 +162,7 @@ impl RtpSession {
                     self.latched = false;
                     self.rtcp_latched = None;
                 }
-                if old.direction.receives() != params.direction.receives() {
+                if expects_rtp(old.direction) != expects_rtp(params.direction) {
                     self.last_rtp_at = Some(now);
                     self.timed_out = false;
                 }
@@ -212,6 +232,11 @@ impl RtpSession {
     /// Like [`handle_rtp`](Self::handle_rtp), but returns every packet the leg accepted,
     /// audio and telephone-events, with the header fields a bridge relays
     /// ([`RtpSession::relay`] on the other leg).
+    ///
+    /// Only the peer is heard: before the latch, a packet from the SDP's IP address (any port,
+    /// or any address with [`SessionConfig::latch_any_address`]) latches the leg to its source
+    /// (address and port); after it, packets from any other source are dropped and counted
+    /// ([`RtpSession::foreign_packets`]) until a new SDP address undoes the latch.
     pub fn handle_rtp_packet<'a>(
         &mut self,
         packet: &'a [u8],
@@ -224,9 +249,17 @@ impl RtpSession {
             self.handle_rtcp(packet, source, now);
             return None;
         }
+        let latched = self.latched.then_some(self.rtp_destination).flatten();
+        if !self.is_peer(source, latched, params.remote) {
+            // Off-path audio or digits, or a hijack attempt: never heard, never relayed, and
+            // it does not keep the leg alive.
+            self.foreign_packets += 1;
+            return None;
+        }
         let rtp = RtpReader::new(packet).ok()?;
         if !self.latched {
-            // Symmetric RTP (RFC 4961): answer where the peer really sends from.
+            // Symmetric RTP (RFC 4961): answer where the peer really sends from, and from
+            // now on hear only that source.
             self.latched = true;
             self.rtp_destination = Some(source);
             self.events
@@ -287,14 +320,22 @@ impl RtpSession {
         })
     }
 
-    /// Feeds a datagram received on the RTCP port. Garbage is ignored (and `false` returned).
+    /// Feeds a datagram received on the RTCP port. Garbage, or a report from a source other
+    /// than the peer's, is ignored (and `false` returned). The first report from the SDP's IP
+    /// address latches where ours go, once, like RTP.
     pub fn handle_rtcp(&mut self, packet: &[u8], source: SocketAddr, now: Instant) -> bool {
+        let Some(params) = self.params else {
+            return false;
+        };
+        if !self.is_peer(source, self.rtcp_latched, params.remote) {
+            self.foreign_packets += 1;
+            return false;
+        }
         let Ok(info) = rtcp::parse_compound(packet, self.config.ssrc) else {
             return false;
         };
-        if self.params.is_some() {
-            self.rtcp_latched = Some(source);
-        }
+        // Latched once, like RTP; a new SDP address undoes it.
+        self.rtcp_latched.get_or_insert(source);
         if let Some((_, sender)) = info.sender_report {
             self.last_sr = Some((sender.ntp.middle(), now));
         }
@@ -313,13 +354,14 @@ impl RtpSession {
         }
     }
 
-    /// Runs timers: an event whose end packets were lost, the RTP inactivity timeout.
+    /// Runs timers: an event whose end packets were lost, the RTP inactivity timeout (on a
+    /// two-way leg only: a peer that put us on hold may send nothing).
     pub fn handle_timeout(&mut self, now: Instant) {
         self.dtmf_in.handle_timeout(now);
         self.drain_digits();
         if let (Some(p), Some(limit), Some(last)) =
             (self.params, self.config.rtp_timeout, self.last_rtp_at)
-            && p.direction.receives()
+            && expects_rtp(p.direction)
             && !self.timed_out
             && now.saturating_duration_since(last) >= limit
         {
@@ -331,7 +373,7 @@ impl RtpSession {
     /// The earliest instant something is due (a packet slot, RTCP, a timer).
     pub fn poll_timeout(&self) -> Option<Instant> {
         let rtp_timeout = match (self.params, self.config.rtp_timeout, self.last_rtp_at) {
-            (Some(p), Some(t), Some(last)) if p.direction.receives() && !self.timed_out => {
+            (Some(p), Some(t), Some(last)) if expects_rtp(p.direction) && !self.timed_out => {
                 Some(last + t)
             }
             _ => None,
@@ -569,6 +611,22 @@ impl RtpSession {
         self.next_rtcp = None;
         t
     }
+}
+
+/// Whether silence from the peer means it is gone, for the RTP time-out: only on a two-way
+/// leg. On `recvonly` the peer put us on hold (its `sendonly`: many phones then send nothing);
+/// on `sendonly` or `inactive` nothing is expected.
+fn expects_rtp(direction: Direction) -> bool {
+    direction == Direction::SendRecv
+}
+
+/// Two sources are the same: address (an IPv4-mapped IPv6 address is its IPv4 one) and port.
+fn same_source(a: SocketAddr, b: SocketAddr) -> bool {
+    a.port() == b.port() && same_ip(a, b)
+}
+
+fn same_ip(a: SocketAddr, b: SocketAddr) -> bool {
+    a.ip().to_canonical() == b.ip().to_canonical()
 }
 
 #[path = "session_bridge.rs"]

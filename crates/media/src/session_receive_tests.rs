@@ -106,10 +106,16 @@ fn barge_in_stops_playback_on_the_first_dtmf_packet_only_when_allowed() {
 fn latches_to_the_rtp_source_once_and_again_after_a_new_sdp_address() {
     let mut h = Harness::started();
     assert_eq!(h.drain()[0].dest, remote());
-    let nat: SocketAddr = "203.0.113.5:31000".parse().unwrap();
+    // A symmetric-RTP NAT: the SDP's address, another port.
+    let nat: SocketAddr = "192.0.2.10:31000".parse().unwrap();
     h.receive(nat, 0, 9, 1, 0, &[0xFF; 160]);
-    h.receive("203.0.113.6:1".parse().unwrap(), 0, 9, 2, 160, &[0xFF; 160]);
+    h.receive("192.0.2.10:1".parse().unwrap(), 0, 9, 2, 160, &[0xFF; 160]);
     assert_eq!(h.events(), vec![MediaEvent::RemoteLatched { addr: nat }]);
+    assert_eq!(
+        h.s.foreign_packets(),
+        1,
+        "the second port is not the latched one"
+    );
     assert!(h.ticks(2).iter().all(|p| p.dest == nat));
     let moved: SocketAddr = "192.0.2.77:5000".parse().unwrap();
     h.s.configure(
@@ -120,9 +126,98 @@ fn latches_to_the_rtp_source_once_and_again_after_a_new_sdp_address() {
         h.now,
     );
     assert!(h.ticks(1).iter().all(|p| p.dest == moved));
-    let nat2: SocketAddr = "203.0.113.9:31002".parse().unwrap();
-    h.receive(nat2, 0, 9, 3, 320, &[0xFF; 160]);
+    // The old source is no longer the peer; the new SDP address latches again.
+    h.receive(nat, 0, 9, 3, 320, &[0xFF; 160]);
+    assert!(h.events().is_empty());
+    let nat2: SocketAddr = "192.0.2.77:31002".parse().unwrap();
+    h.receive(nat2, 0, 9, 4, 480, &[0xFF; 160]);
     assert_eq!(h.events(), vec![MediaEvent::RemoteLatched { addr: nat2 }]);
+}
+
+/// A telephone-event for `digit` (RFC 4733), its start and three end packets, from `from`.
+fn press(h: &mut Harness, from: SocketAddr, ssrc: u32, seq: u16, ts: u32, digit: u8) {
+    h.receive(
+        from,
+        101,
+        ssrc,
+        seq,
+        ts,
+        &telephone_event(digit, false, 160),
+    );
+    for _ in 0..3 {
+        h.receive(
+            from,
+            101,
+            ssrc,
+            seq + 1,
+            ts,
+            &telephone_event(digit, true, 800),
+        );
+    }
+}
+
+fn digits(events: &[MediaEvent]) -> Vec<char> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            MediaEvent::Dtmf { digit, .. } => Some(*digit),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn before_the_latch_only_the_sdp_address_is_heard() {
+    let mut h = Harness::started();
+    let attacker: SocketAddr = "198.51.100.66:4000".parse().unwrap();
+    // Off-path: audio, a digit and the `#` that would end a voicemail; none is heard, none
+    // latches, none keeps the leg alive.
+    h.receive(attacker, 0, 7, 1, 0, &[0xFF; 160]);
+    press(&mut h, attacker, 7, 2, 160, 11);
+    assert!(h.events().is_empty());
+    assert_eq!(h.s.foreign_packets(), 5);
+    assert!(h.ticks(2).iter().all(|p| p.dest == remote()), "no hijack");
+    h.advance(2000);
+    assert_eq!(h.events(), vec![MediaEvent::RtpTimeout]);
+    // The peer, from its SDP address, is heard.
+    press(&mut h, remote(), 9, 1, 0, 5);
+    let events = h.events();
+    assert_eq!(events[0], MediaEvent::RemoteLatched { addr: remote() });
+    assert_eq!(digits(&events), ['5']);
+}
+
+#[test]
+fn after_the_latch_another_source_is_dropped_and_counted() {
+    let mut h = Harness::started();
+    press(&mut h, remote(), 9, 1, 0, 1);
+    assert_eq!(digits(&h.events()), ['1']);
+    // Same address, another port (a second phone behind the same NAT), then off-path.
+    for from in ["192.0.2.10:4002", "198.51.100.66:4000"] {
+        let from: SocketAddr = from.parse().unwrap();
+        press(&mut h, from, 9, 10, 800, 11);
+        h.receive(from, 0, 9, 12, 960, &[0xFF; 160]);
+    }
+    assert!(h.events().is_empty(), "no digit, no re-latch");
+    assert_eq!(h.s.foreign_packets(), 10);
+    assert!(h.ticks(2).iter().all(|p| p.dest == remote()));
+    // The peer goes on being heard.
+    press(&mut h, remote(), 9, 20, 1600, 2);
+    assert_eq!(digits(&h.events()), ['2']);
+}
+
+#[test]
+fn latch_any_address_takes_the_first_source_and_then_only_it() {
+    let mut h = Harness::with_latch(true);
+    h.s.configure(params(), h.now);
+    let nat: SocketAddr = "203.0.113.5:31000".parse().unwrap();
+    press(&mut h, nat, 9, 1, 0, 3);
+    let events = h.events();
+    assert_eq!(events[0], MediaEvent::RemoteLatched { addr: nat });
+    assert_eq!(digits(&events), ['3']);
+    press(&mut h, "203.0.113.6:1".parse().unwrap(), 9, 10, 800, 11);
+    assert!(h.events().is_empty());
+    assert_eq!(h.s.foreign_packets(), 4);
+    assert!(h.ticks(2).iter().all(|p| p.dest == nat));
 }
 
 #[test]
@@ -149,6 +244,22 @@ fn rtp_timeout_fires_once_and_rearms_when_rtp_returns() {
     );
     h.advance(10_000);
     assert!(h.events().is_empty());
+    // The peer put us on hold (its sendonly, our recvonly): many phones then send nothing.
+    h.s.configure(
+        StreamParams {
+            direction: Direction::RecvOnly,
+            ..params()
+        },
+        h.now,
+    );
+    h.advance(10_000);
+    assert!(h.events().is_empty(), "no time-out while the peer holds");
+    // Resumed: the time-out counts again from the resume.
+    h.s.configure(params(), h.now);
+    h.advance(1900);
+    assert!(h.events().is_empty());
+    h.advance(100);
+    assert_eq!(h.events(), vec![MediaEvent::RtpTimeout]);
 }
 
 #[test]
@@ -207,9 +318,16 @@ fn rtcp_sender_and_receiver_reports() {
         },
         &mut sr,
     );
-    let rtcp_src: SocketAddr = "203.0.113.5:31001".parse().unwrap();
+    // Another address is not the peer: ignored, nothing latched.
+    let off_path: SocketAddr = "198.51.100.66:4001".parse().unwrap();
+    assert!(!h.s.handle_rtcp(&sr[..n], off_path, h.now));
+    let rtcp_src: SocketAddr = "192.0.2.10:31001".parse().unwrap();
     assert!(h.s.handle_rtcp(&sr[..n], rtcp_src, h.now));
     assert!(!h.s.handle_rtcp(b"\x00garbage", rtcp_src, h.now));
+    // Latched once: a report from another port of the same address does not move it.
+    let other_port: SocketAddr = "192.0.2.10:31005".parse().unwrap();
+    assert!(!h.s.handle_rtcp(&sr[..n], other_port, h.now));
+    assert_eq!(h.s.foreign_packets(), 2);
     let later: Vec<Sent> = (0..400)
         .flat_map(|_| h.advance(20))
         .filter(|p| p.channel == Channel::Rtcp)

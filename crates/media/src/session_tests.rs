@@ -40,12 +40,18 @@ pub(super) struct Harness {
 
 impl Harness {
     pub(super) fn new() -> Self {
+        Self::with_latch(false)
+    }
+
+    /// With [`SessionConfig::latch_any_address`] as given.
+    pub(super) fn with_latch(latch_any_address: bool) -> Self {
         let t0 = Instant::now();
         let s = RtpSession::new(SessionConfig {
             ssrc: 0x1234_5678,
             initial_seq: 65_530,
             initial_timestamp: u32::MAX - 500,
             rtp_timeout: Some(Duration::from_secs(2)),
+            latch_any_address,
             clock_origin: (
                 t0,
                 SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000),
@@ -307,7 +313,7 @@ fn sendonly_sends_prompts_but_no_comfort_silence() {
     assert_eq!(p.len(), 2);
     assert!(p[0].marker);
     // Received audio is ignored on a send-only leg, but the latch still happens.
-    h.receive("192.0.2.1:9".parse().unwrap(), 0, 1, 1, 0, &[0xFF; 160]);
+    h.receive("192.0.2.10:9".parse().unwrap(), 0, 1, 1, 0, &[0xFF; 160]);
     assert_eq!(
         h.events(),
         vec![
@@ -316,7 +322,7 @@ fn sendonly_sends_prompts_but_no_comfort_silence() {
                 interrupted: false
             },
             MediaEvent::RemoteLatched {
-                addr: "192.0.2.1:9".parse().unwrap()
+                addr: "192.0.2.10:9".parse().unwrap()
             }
         ]
     );

@@ -87,6 +87,8 @@ struct Leg {
     recording: Option<FileRecording>,
     /// The leg we relay to and from.
     bridge: Option<LegId>,
+    /// The session's foreign datagrams already added to the engine's counter.
+    foreign_counted: u64,
 }
 
 /// Reusable buffers of one shard.
@@ -253,6 +255,14 @@ impl Leg {
             }
             self.emit(event);
         }
+        let foreign = self.session.foreign_packets();
+        if foreign > self.foreign_counted {
+            if self.foreign_counted == 0 {
+                tracing::debug!(leg = self.id.0, "RTP or RTCP from a foreign source dropped");
+            }
+            counts.rtp_foreign += foreign - self.foreign_counted;
+            self.foreign_counted = foreign;
+        }
     }
 
     fn close(mut self, now: Instant, bufs: &mut Buffers) {
@@ -267,6 +277,13 @@ impl Leg {
     }
 }
 
+/// What every leg's session is given by the engine's configuration.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LegSettings {
+    pub rtp_timeout: Option<Duration>,
+    pub latch_any_address: bool,
+}
+
 /// The shard task. Runs until every sender of its command channel (the engine and its legs) is
 /// gone.
 pub(crate) async fn run(
@@ -274,7 +291,7 @@ pub(crate) async fn run(
     shards: usize,
     mut commands: mpsc::UnboundedReceiver<ShardCommand>,
     counters: Arc<Counters>,
-    rtp_timeout: Option<Duration>,
+    settings: LegSettings,
 ) {
     let mut legs: Vec<Leg> = Vec::new();
     let mut slots: HashMap<LegId, usize> = HashMap::new();
@@ -305,7 +322,7 @@ pub(crate) async fn run(
         loop {
             match commands.try_recv() {
                 Ok(ShardCommand::Add(new)) => {
-                    let leg = new_leg(*new, rtp_timeout, now);
+                    let leg = new_leg(*new, settings, now);
                     slots.insert(leg.id, legs.len());
                     legs.push(leg);
                 }
@@ -353,12 +370,13 @@ pub(crate) async fn run(
     }
 }
 
-fn new_leg(new: NewLeg, rtp_timeout: Option<Duration>, now: Instant) -> Leg {
+fn new_leg(new: NewLeg, limits: LegSettings, now: Instant) -> Leg {
     let config = SessionConfig {
         ssrc: rand::random(),
         initial_seq: rand::random(),
         initial_timestamp: rand::random(),
-        rtp_timeout,
+        rtp_timeout: limits.rtp_timeout,
+        latch_any_address: limits.latch_any_address,
         clock_origin: (now, SystemTime::now()),
     };
     tracing::debug!(leg = new.id.0, local = ?new.rtp.local_addr().ok(), "leg added");
@@ -370,6 +388,7 @@ fn new_leg(new: NewLeg, rtp_timeout: Option<Duration>, now: Instant) -> Leg {
         events: new.events,
         recording: None,
         bridge: None,
+        foreign_counted: 0,
     }
 }
 

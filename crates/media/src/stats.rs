@@ -104,6 +104,9 @@ pub struct EngineStats {
     pub late_ticks: u64,
     /// Datagrams that could not be sent (socket buffer full or an error from the OS).
     pub send_errors: u64,
+    /// RTP and RTCP datagrams dropped because they came from a source other than the leg's
+    /// peer (off-path injection, a hijack attempt, a stray stream).
+    pub rtp_foreign_packets: u64,
 }
 
 /// The shared atomics behind [`EngineStats`].
@@ -117,6 +120,7 @@ pub(crate) struct Counters {
     pub dtmf_received: AtomicU64,
     pub late_ticks: AtomicU64,
     pub send_errors: AtomicU64,
+    pub rtp_foreign: AtomicU64,
     buckets: Box<[AtomicU64]>,
     count: AtomicU64,
     sum_us: AtomicU64,
@@ -134,6 +138,7 @@ impl Default for Counters {
             dtmf_received: AtomicU64::new(0),
             late_ticks: AtomicU64::new(0),
             send_errors: AtomicU64::new(0),
+            rtp_foreign: AtomicU64::new(0),
             buckets: (0..BUCKETS).map(|_| AtomicU64::new(0)).collect(),
             count: AtomicU64::new(0),
             sum_us: AtomicU64::new(0),
@@ -151,6 +156,7 @@ pub(crate) struct TickCounts {
     pub rtcp_sent: u64,
     pub dtmf_received: u64,
     pub send_errors: u64,
+    pub rtp_foreign: u64,
 }
 
 impl Counters {
@@ -162,6 +168,7 @@ impl Counters {
             (&self.rtcp_sent, t.rtcp_sent),
             (&self.dtmf_received, t.dtmf_received),
             (&self.send_errors, t.send_errors),
+            (&self.rtp_foreign, t.rtp_foreign),
         ] {
             if value > 0 {
                 counter.fetch_add(value, Relaxed);
@@ -192,6 +199,7 @@ impl Counters {
             },
             late_ticks: self.late_ticks.load(Relaxed),
             send_errors: self.send_errors.load(Relaxed),
+            rtp_foreign_packets: self.rtp_foreign.load(Relaxed),
         }
     }
 }

@@ -49,6 +49,10 @@ pub struct SessionConfig {
     pub initial_timestamp: u32,
     /// Report [`MediaEvent::RtpTimeout`](crate::MediaEvent::RtpTimeout) after this long without RTP while receiving.
     pub rtp_timeout: Option<Duration>,
+    /// Before the latch, accept the first RTP (and RTCP) from any address, not only from the
+    /// SDP's IP address: for phones behind NAT that announce a private address. After the
+    /// latch only the latched source is accepted either way.
+    pub latch_any_address: bool,
     /// One instant and the wall-clock time it corresponds to: RTCP NTP timestamps are derived
     /// from `now` through this pair, so the session never reads the system clock.
     pub clock_origin: (Instant, SystemTime),

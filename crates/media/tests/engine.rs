@@ -381,10 +381,12 @@ async fn closing_a_leg_finishes_its_recording_and_frees_its_ports() {
     let engine = MediaEngine::start(config(61_600, 61_601)).unwrap();
     let (leg, mut events) = engine.allocate().await.unwrap();
     assert_eq!(leg.local_addr().port(), 61_600);
-    assert!(matches!(
-        engine.allocate().await,
-        Err(MediaError::PortsExhausted { tried: 1, .. })
-    ));
+    match engine.allocate().await {
+        Err(e @ MediaError::PortsExhausted { .. }) => {
+            assert!(e.to_string().contains("61600-61601"), "{e}")
+        }
+        other => panic!("expected PortsExhausted, got {:?}", other.map(|(l, _)| l)),
+    }
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("closed.wav");
     leg.configure(params("127.0.0.1:9".parse().unwrap(), Codec::Pcmu));
@@ -444,4 +446,116 @@ fn handles_can_move_across_tasks() {
     send_sync::<media::PromptLibrary>();
     send::<MediaEvents>();
     send_sync::<MediaError>();
+}
+
+/// One RFC 4733 key press from `socket` to `to`: a start packet and three end packets.
+async fn press(socket: &UdpSocket, to: SocketAddr, ssrc: u32, seq: u16, ts: u32, digit: char) {
+    let event = media::dtmf::digit_to_event(digit).unwrap();
+    for (k, end) in [false, true, true, true].into_iter().enumerate() {
+        let mut packet = [0u8; media::HEADER_LEN + media::dtmf::TelephoneEvent::LEN];
+        RtpHeader {
+            payload_type: 101,
+            marker: k == 0,
+            sequence: seq + k.min(1) as u16,
+            timestamp: ts,
+            ssrc,
+        }
+        .write(&mut packet);
+        let mut payload = [0u8; 4];
+        media::dtmf::TelephoneEvent {
+            event,
+            end,
+            volume: 10,
+            duration: if end { 800 } else { 160 },
+        }
+        .write(&mut payload);
+        packet[media::HEADER_LEN..].copy_from_slice(&payload);
+        socket.send_to(&packet, to).await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn an_off_path_senders_digits_are_dropped_and_counted_once_the_peer_latched() {
+    let engine = MediaEngine::start(config(62_000, 62_019)).unwrap();
+    let (leg, mut events) = engine.allocate().await.unwrap();
+    let phone = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let attacker = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    leg.configure(params(phone.local_addr().unwrap(), Codec::Pcmu));
+    // The phone's first digit latches the leg to it.
+    press(&phone, leg.local_addr(), 7, 1, 0, '1').await;
+    let latched = wait_for(&mut events, "the latch", |e| {
+        matches!(e, MediaEvent::RemoteLatched { .. })
+    })
+    .await;
+    assert_eq!(
+        latched,
+        MediaEvent::RemoteLatched {
+            addr: phone.local_addr().unwrap()
+        }
+    );
+    wait_for(&mut events, "the phone's 1", |e| {
+        matches!(e, MediaEvent::Dtmf { digit: '1', .. })
+    })
+    .await;
+    // Another source, same SSRC and later sequence numbers: a PIN digit and the `#` that
+    // would end a voicemail. Then the phone's own next digit, which must be the next event.
+    press(&attacker, leg.local_addr(), 7, 10, 800, '9').await;
+    press(&attacker, leg.local_addr(), 7, 20, 1600, '#').await;
+    let stats = engine.stats();
+    press(&phone, leg.local_addr(), 7, 30, 2400, '2').await;
+    let next = wait_for(&mut events, "the phone's 2", |e| {
+        matches!(e, MediaEvent::Dtmf { .. })
+    })
+    .await;
+    assert!(
+        matches!(next, MediaEvent::Dtmf { digit: '2', .. }),
+        "the attacker's digit was heard: {next:?}"
+    );
+    // The attacker's packets were read before the phone's (one socket, in order).
+    assert_eq!(
+        engine.stats().rtp_foreign_packets,
+        8,
+        "before the phone's 2: {}",
+        stats.rtp_foreign_packets
+    );
+    assert_eq!(engine.stats().dtmf_digits_received, 2);
+}
+
+#[tokio::test]
+async fn ports_are_drawn_at_random_never_twice_and_a_full_range_is_an_error() {
+    // 20 pairs each; the same seed draws the same pairs in both ranges.
+    let seeded = |min: u16| {
+        MediaEngine::start(MediaConfig {
+            rng_seed: Some(42),
+            ..config(min, min + 39)
+        })
+        .unwrap()
+    };
+    let mut offsets = Vec::new();
+    for min in [62_100u16, 62_200] {
+        let engine = seeded(min);
+        let mut legs = Vec::new();
+        for _ in 0..20 {
+            legs.push(engine.allocate().await.unwrap());
+        }
+        let ports: Vec<u16> = legs.iter().map(|(l, _)| l.local_addr().port()).collect();
+        let distinct: std::collections::BTreeSet<u16> = ports.iter().copied().collect();
+        assert_eq!(distinct.len(), 20, "no pair twice: {ports:?}");
+        assert!(
+            ports
+                .iter()
+                .all(|p| p % 2 == 0 && (min..min + 40).contains(p))
+        );
+        let mut sorted = ports.clone();
+        sorted.sort_unstable();
+        assert_ne!(ports, sorted, "not handed out in sequence: {ports:?}");
+        let err = engine.allocate().await.map(|(l, _)| l).unwrap_err();
+        assert!(matches!(err, MediaError::PortsExhausted { .. }), "{err}");
+        assert!(
+            err.to_string().contains(&format!("{min}-{}", min + 39)),
+            "{err}"
+        );
+        offsets.push(ports.iter().map(|p| p - min).collect::<Vec<_>>());
+    }
+    assert_eq!(offsets[0], offsets[1], "deterministic with a seed");
 }

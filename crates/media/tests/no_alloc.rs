@@ -32,6 +32,7 @@ fn steady_state_packets_do_not_allocate() {
         initial_seq: 0,
         initial_timestamp: 0,
         rtp_timeout: Some(Duration::from_secs(1)),
+        latch_any_address: false,
         clock_origin: (start, SystemTime::now()),
     });
     s.configure(
@@ -131,6 +132,7 @@ fn bridged_relay_does_not_allocate() {
             initial_seq: 0,
             initial_timestamp: 0,
             rtp_timeout: Some(Duration::from_secs(1)),
+            latch_any_address: false,
             clock_origin: (start, SystemTime::now()),
         });
         s.configure(

@@ -58,6 +58,7 @@ fn session(ssrc: u32, start: Instant) -> RtpSession {
         initial_seq: ssrc as u16,
         initial_timestamp: ssrc.wrapping_mul(7919),
         rtp_timeout: Some(Duration::from_secs(5)),
+        latch_any_address: false,
         clock_origin: (start, SystemTime::now()),
     })
 }

@@ -49,6 +49,15 @@ pub struct CallSection {
     pub max_duration_s: u64,
     /// The prompt looped while a caller waits in queue.
     pub hold_music: String,
+    /// Failed PIN identifications one caller number may make within
+    /// `pin_failure_window_s`; past it that number's PINs are not looked up (the call goes
+    /// on unidentified). 0: no limit.
+    pub pin_failures_per_caller: u32,
+    /// The sliding window of `pin_failures_per_caller`.
+    pub pin_failure_window_s: u64,
+    /// Failed PIN identifications from all callers together within a minute; past it no PIN
+    /// is looked up until the minute has passed (numbers that change every call). 0: no limit.
+    pub pin_failures_per_minute: u32,
 }
 
 impl Default for CallSection {
@@ -58,6 +67,9 @@ impl Default for CallSection {
             answer_delay_ms: 0,
             max_duration_s: 3600,
             hold_music: "hold_music".into(),
+            pin_failures_per_caller: 5,
+            pin_failure_window_s: 900,
+            pin_failures_per_minute: 30,
         }
     }
 }
@@ -102,6 +114,12 @@ impl CallSection {
         if self.max_duration_s == 0 {
             problems.push(problem("call.max_duration_s", "must be above 0"));
         }
+        if self.pin_failures_per_caller > 0 && self.pin_failure_window_s == 0 {
+            problems.push(problem(
+                "call.pin_failure_window_s",
+                "must be above 0 while pin_failures_per_caller limits",
+            ));
+        }
         let mut seen = HashMap::new();
         for (i, number) in numbers.iter().enumerate() {
             let path = format!("numbers[{i}].number");
@@ -143,6 +161,16 @@ impl CallSection {
                     .unwrap_or(self.answer_delay_ms),
             ),
             max_duration: Duration::from_secs(self.max_duration_s),
+        }
+    }
+
+    /// The limits on failed PINs across calls.
+    pub fn pin_limits(&self) -> ::call::PinLimits {
+        ::call::PinLimits {
+            per_caller: self.pin_failures_per_caller,
+            window: Duration::from_secs(self.pin_failure_window_s),
+            per_minute: self.pin_failures_per_minute,
+            ..::call::PinLimits::default()
         }
     }
 

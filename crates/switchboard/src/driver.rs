@@ -81,6 +81,7 @@ pub(crate) fn spawn(
             };
             let mut driver = Driver {
                 core: ::call::Call::new(setup, Instant::now()),
+                caller: incoming.from_user.clone(),
                 lines,
                 script,
                 services,
@@ -103,6 +104,8 @@ pub(crate) fn spawn(
 
 struct Driver {
     core: ::call::Call,
+    /// The caller's number (the From user), for the PIN guard.
+    caller: Option<String>,
     /// The gateway, media engine and agents' phones the call's legs go through.
     lines: Arc<Lines>,
     /// The prompts it plays.
@@ -170,6 +173,7 @@ impl Driver {
                 },
                 now,
             ),
+            Some(MediaEvent::RtpTimeout) => self.core.handle(Input::CallerMediaTimeout, now),
             Some(event) => log_media(&event),
             None => {
                 self.caller_events = None;
@@ -378,7 +382,18 @@ impl Driver {
 
     fn crm(&mut self, c: CrmCommand) {
         match c {
-            CrmCommand::LookupPin { id, pin } => self.lookup(id, Lookup::Pin(pin)),
+            CrmCommand::LookupPin { id, pin } => {
+                let verdict = self
+                    .services
+                    .pins()
+                    .check(self.caller.as_deref(), Instant::now());
+                match verdict.reason() {
+                    None => self.lookup(id, Lookup::Pin(pin)),
+                    Some(reason) => self
+                        .core
+                        .handle(Input::PinRefused { id, reason }, Instant::now()),
+                }
+            }
             CrmCommand::LookupAni { id, number } => self.lookup(id, Lookup::Ani(number)),
             CrmCommand::Card(write) => {
                 if let Some(card) = &self.services.card {
@@ -435,6 +450,8 @@ impl Driver {
             return;
         };
         let inbox = self.inbox.clone();
+        let services = self.services.clone();
+        let caller = self.caller.clone();
         tokio::spawn(
             async move {
                 let now = Utc::now();
@@ -457,6 +474,9 @@ impl Driver {
                         None
                     }
                 };
+                if found.is_none() && matches!(what, Lookup::Pin(_)) {
+                    services.pins().failed(caller.as_deref(), Instant::now());
+                }
                 let _ = inbox.send(Input::LookupResult { id, found });
             }
             .in_current_span(),
@@ -674,11 +694,12 @@ async fn move_ticket_on_transfer(services: &Services, call_id: &str, login: &str
     }
 }
 
-/// Logs what the caller's leg reports that the machine does not act on.
+/// Logs what a leg reports that the machine does not act on (the caller's time-out is
+/// acted on; an agent's is only logged).
 fn log_media(event: &MediaEvent) {
     match event {
         MediaEvent::RemoteLatched { addr } => debug!(%addr, "RTP latched to the peer's source"),
-        MediaEvent::RtpTimeout => warn!("no RTP from the caller"),
+        MediaEvent::RtpTimeout => warn!("no RTP from the agent's phone"),
         other => debug!(?other, "media event"),
     }
 }

@@ -19,7 +19,7 @@ pub mod reload;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use media::{EngineStats, MediaEngine, Prompt, PromptLibrary};
@@ -192,6 +192,15 @@ pub(crate) struct Services {
     store: Option<crm::Store>,
     card: Option<CardWriter>,
     voicemail: Option<voicemail::Voicemail>,
+    /// Failed PINs across calls: a PIN is looked up only while it allows.
+    pins: Mutex<::call::PinGuard>,
+}
+
+impl Services {
+    /// The PIN guard (a poisoned lock still holds a usable count).
+    pub(crate) fn pins(&self) -> std::sync::MutexGuard<'_, ::call::PinGuard> {
+        self.pins.lock().unwrap_or_else(|p| p.into_inner())
+    }
 }
 
 /// The calls in progress: counted for telemetry, and signalled when one ends so that a
@@ -398,6 +407,7 @@ impl Switchboard {
                     store: engines.store,
                     card: engines.card,
                     voicemail: engines.voicemail,
+                    pins: Mutex::new(::call::PinGuard::new(::call::PinLimits::default())),
                 }),
                 tally: Arc::new(Tally {
                     active: Arc::new(AtomicU64::new(0)),
@@ -407,6 +417,14 @@ impl Switchboard {
             finished,
             control,
         }
+    }
+
+    /// Limits on failed PINs across calls (`[call]` `pin_failures_*`); the defaults of
+    /// [`call::PinLimits`] until set. Counts so far are forgotten.
+    #[must_use]
+    pub fn with_pin_limits(self, limits: ::call::PinLimits) -> Self {
+        *self.handles.services.pins() = ::call::PinGuard::new(limits);
+        self
     }
 
     pub fn telemetry(&self) -> TelemetrySource {

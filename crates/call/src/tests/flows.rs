@@ -718,21 +718,43 @@ fn digits_typed_during_a_lookup_reach_the_ivr_after_it() {
         lookup: None,
         ..Auto::default()
     };
-    let mut w = World::with("200", settings(), auto);
+    let mut w = World::with("600", settings(), auto);
+    let (token, _) = w.last_play();
+    w.input(Input::PlaybackFinished {
+        token,
+        interrupted: false,
+    });
+    for digit in "12345".chars() {
+        w.input(Input::Dtmf {
+            digit,
+            duration: Duration::from_millis(80),
+        });
+    }
+    assert_eq!(w.held_lookups, [1]);
+    w.take();
     w.input(Input::Dtmf {
         digit: '5',
         duration: Duration::from_millis(80),
     });
-    assert!(
-        !w.out
-            .iter()
-            .any(|c| matches!(c, Command::Publish(Event::Dtmf { .. })))
+    // Shown at once (masked: a lookup is an identification), heard by the IVR after it.
+    assert_eq!(
+        w.take(),
+        [Command::Publish(Event::Dtmf {
+            call_id: CALL_ID.into(),
+            digit: events::MASKED_DIGIT
+        })]
     );
     w.input(Input::LookupResult { id: 1, found: None });
+    let after = w.take();
+    let play = after
+        .iter()
+        .position(|c| matches!(c, Command::Media(MediaCommand::Play { .. })));
+    let stop = after
+        .iter()
+        .position(|c| matches!(c, Command::Media(MediaCommand::StopPlayback)));
     assert!(
-        w.out
-            .iter()
-            .any(|c| matches!(c, Command::Publish(Event::Dtmf { digit: '5', .. })))
+        matches!((play, stop), (Some(p), Some(s)) if p < s),
+        "the key barges into the retry's prompt: {after:#?}"
     );
 }
 
@@ -979,5 +1001,242 @@ fn the_screen_pop_carries_the_callers_way_typed() {
             },
             events::JourneyStep::Queued { queue: "q1".into() },
         ])
+    );
+}
+
+/// The call card's and the bus's word for a media time-out, and the end it gives.
+fn ended_by_media_timeout(w: &World) {
+    assert!(
+        w.steps().iter().any(|s| s.starts_with("media_timeout")),
+        "{:#?}",
+        w.steps()
+    );
+    assert!(w.out.iter().any(|c| matches!(
+        c,
+        Command::Publish(Event::CallEnded {
+            outcome: Outcome::Failed,
+            ..
+        })
+    )));
+    assert_eq!(
+        w.count(|c| matches!(c, Command::Gateway(GatewayCommand::Hangup(Leg::Caller)))),
+        1,
+        "one BYE"
+    );
+    assert_eq!(
+        w.count(|c| matches!(c, Command::Media(MediaCommand::Release(Leg::Caller)))),
+        1
+    );
+    assert_eq!(w.call.poll_timeout(), None);
+}
+
+#[test]
+fn no_rtp_from_the_caller_ends_the_call_in_the_ivr() {
+    let mut w = World::start("500");
+    assert_eq!(w.call.phase(), Phase::Ivr);
+    w.input(Input::CallerMediaTimeout);
+    assert!(w.call.is_finished(), "{:#?}", w.out);
+    ended_by_media_timeout(&w);
+    assert_eq!(
+        w.finished(),
+        Some((Outcome::Failed, Some(CallOutcome::EndedInIvr)))
+    );
+    // Our BYE's confirmation comes after: nothing more happens.
+    w.take();
+    w.deliver_owed();
+    assert!(w.take().is_empty());
+}
+
+#[test]
+fn no_rtp_from_the_caller_in_the_queue_abandons_it_and_ends_the_agents_leg() {
+    let mut w = World::ringing("1001");
+    let leg = w.agent_leg();
+    w.input(Input::CallerMediaTimeout);
+    assert!(
+        w.out
+            .contains(&Command::Gateway(GatewayCommand::Hangup(Leg::Agent(leg))))
+    );
+    assert_eq!(
+        w.acd_reports().last(),
+        Some(&acd::Input::CallAbandoned { call: World::key() })
+    );
+    w.deliver_owed();
+    ended_by_media_timeout(&w);
+    assert_eq!(w.finished().map(|(o, _)| o), Some(Outcome::Failed));
+}
+
+#[test]
+fn no_rtp_during_a_voicemail_keeps_what_was_recorded() {
+    let mut w = World::start("300");
+    let (token, prompts) = w.last_play();
+    assert_eq!(prompts, ["voicemail_greeting", "beep"]);
+    w.input(Input::PlaybackFinished {
+        token,
+        interrupted: false,
+    });
+    assert!(
+        w.out
+            .iter()
+            .any(|c| matches!(c, Command::Media(MediaCommand::StartRecording { .. }))),
+        "{:#?}",
+        w.out
+    );
+    w.advance(Duration::from_secs(40));
+    w.input(Input::CallerMediaTimeout);
+    assert!(
+        w.out.contains(&Command::Media(MediaCommand::StopRecording)),
+        "{:#?}",
+        w.out
+    );
+    w.input(Input::RecordingFinished {
+        path: "/vm/general/call.wav".into(),
+        duration: Duration::from_secs(40),
+        end: media::RecordingEnd::Stopped,
+    });
+    assert!(
+        w.out
+            .iter()
+            .any(|c| matches!(c, Command::Voicemail(VoicemailCommand::File { .. }))),
+        "{:#?}",
+        w.out
+    );
+    w.deliver_owed();
+    ended_by_media_timeout(&w);
+    assert_eq!(
+        w.finished(),
+        Some((Outcome::Failed, Some(CallOutcome::Voicemail)))
+    );
+}
+
+#[test]
+fn no_rtp_before_the_answer_or_while_ending_changes_nothing() {
+    let mut s = settings();
+    s.answer_delay = Duration::from_secs(2);
+    let mut w = World::with("500", s, Auto::default());
+    assert_eq!(w.call.phase(), Phase::Ringing);
+    w.take();
+    w.input(Input::CallerMediaTimeout);
+    assert!(w.take().is_empty());
+    w.advance(Duration::from_secs(2));
+    assert_eq!(w.call.phase(), Phase::Ivr);
+}
+
+/// A caller dials the PIN line and types `pins`, one per prompt, until the call leaves the
+/// IVR. Returns the call's world.
+fn try_pins(
+    guard: &std::rc::Rc<std::cell::RefCell<PinGuard>>,
+    at: Duration,
+    pins: &[&str],
+) -> World {
+    let auto = Auto {
+        pins: Some(guard.clone()),
+        ..Auto::default()
+    };
+    let mut w = World::with("600", settings(), auto);
+    w.advance(at);
+    for pin in pins {
+        if w.call.phase() != Phase::Ivr {
+            break;
+        }
+        for digit in pin.chars() {
+            w.input(Input::Dtmf {
+                digit,
+                duration: Duration::from_millis(80),
+            });
+        }
+        // Whatever plays next (the retry, "not identified") is heard to its end.
+        let (token, _) = w.last_play();
+        w.input(Input::PlaybackFinished {
+            token,
+            interrupted: false,
+        });
+    }
+    w
+}
+
+#[test]
+fn pins_tried_across_calls_from_one_number_are_refused_and_the_caller_goes_on_unidentified() {
+    let guard = std::rc::Rc::new(std::cell::RefCell::new(PinGuard::new(PinLimits::default())));
+    // Two calls, two wrong PINs each; a third call's first PIN is the fifth failure.
+    for (call, at) in [(1, 0), (2, 60), (3, 120)] {
+        let pins: &[&str] = if call == 3 {
+            &["11113"]
+        } else {
+            &["11111", "11112"]
+        };
+        let w = try_pins(&guard, Duration::from_secs(at), pins);
+        let lookups = w.count(|c| matches!(c, Command::Crm(CrmCommand::LookupPin { .. })));
+        assert_eq!(lookups, pins.len(), "call {call}: every PIN looked up");
+    }
+    // The sixth attempt is not looked up: unidentified at once, to the queue.
+    let w = try_pins(&guard, Duration::from_secs(180), &["11114", "11115"]);
+    assert_eq!(w.call.phase(), Phase::Queued, "{:#?}", w.out);
+    let refused: Vec<String> = w
+        .steps()
+        .into_iter()
+        .filter(|s| s.contains("pin refused"))
+        .collect();
+    assert_eq!(
+        refused,
+        ["pin: pin refused (5 failed PINs from this number recently)"]
+    );
+    assert!(
+        w.out
+            .contains(&Command::Crm(CrmCommand::Card(CardWrite::Identity {
+                customer: None,
+                result: Identity::Failed
+            })))
+    );
+    // No second prompt for a PIN, and no digit anywhere but the lookup the guard withheld.
+    let plays: Vec<Vec<String>> = w
+        .out
+        .iter()
+        .filter_map(|c| match c {
+            Command::Media(MediaCommand::Play { prompts, .. }) => Some(prompts.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        plays,
+        [
+            vec!["pin_request"],
+            vec!["not_identified"],
+            vec!["hold_music"]
+        ],
+        "{:#?}",
+        w.out
+    );
+    let text = format!(
+        "{:?}",
+        w.out
+            .iter()
+            .filter(|c| !matches!(c, Command::Crm(CrmCommand::LookupPin { .. })))
+            .collect::<Vec<_>>()
+    );
+    assert!(!text.contains("11114") && !text.contains("11115"), "{text}");
+    // Another number is still looked up.
+    let other = {
+        let auto = Auto {
+            pins: Some(guard.clone()),
+            ..Auto::default()
+        };
+        let mut w = World::with("600", settings(), auto);
+        w.caller = Some("+390600000002".into());
+        for digit in "22222".chars() {
+            w.input(Input::Dtmf {
+                digit,
+                duration: Duration::from_millis(80),
+            });
+        }
+        let (token, _) = w.last_play();
+        w.input(Input::PlaybackFinished {
+            token,
+            interrupted: true,
+        });
+        w
+    };
+    assert_eq!(
+        other.count(|c| matches!(c, Command::Crm(CrmCommand::LookupPin { .. }))),
+        1
     );
 }

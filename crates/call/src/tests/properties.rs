@@ -28,6 +28,7 @@ enum Step {
     CallerEnds,
     Shutdown,
     MediaGone,
+    MediaTimeout,
     PlaybackEnds,
     Digit(char),
     RecordingEnds(u64),
@@ -52,6 +53,7 @@ fn step() -> impl Strategy<Value = Step> {
         1 => Just(Step::CallerEnds),
         1 => Just(Step::Shutdown),
         1 => Just(Step::MediaGone),
+        1 => Just(Step::MediaTimeout),
         3 => Just(Step::PlaybackEnds),
         2 => prop::sample::select(vec!['1', '2', '#', '5']).prop_map(Step::Digit),
         2 => (0u64..8).prop_map(Step::RecordingEnds),
@@ -140,6 +142,7 @@ fn apply(w: &mut World, s: Step, placed: &[CallRef]) {
         Step::CallerEnds => w.input(Input::CallerEnded(EndReason::RemoteBye)),
         Step::Shutdown => w.input(Input::Shutdown),
         Step::MediaGone => w.input(Input::CallerMediaGone),
+        Step::MediaTimeout => w.input(Input::CallerMediaTimeout),
         Step::PlaybackEnds => {
             if w.out
                 .iter()

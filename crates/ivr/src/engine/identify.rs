@@ -51,6 +51,36 @@ impl Engine {
         }
     }
 
+    /// The PIN was not looked up (the caller's number, or everyone, failed too often lately):
+    /// unidentified at once, without a second attempt.
+    pub(super) fn on_refused(&mut self, now: Instant) {
+        let tree = Arc::clone(&self.tree);
+        let Node::Identify(i) = &tree.nodes[self.node] else {
+            return;
+        };
+        self.step(
+            StepKind::Identification {
+                node: self.name(self.node),
+                method: self.method(),
+                attempt: self.attempt,
+                customer_id: None,
+                no_input: false,
+            },
+            now,
+        );
+        self.digits.clear();
+        self.carry.clear();
+        let lang = self.language.clone();
+        if let Some(next) = self.play(
+            i.not_identified.get(&lang),
+            false,
+            After::Goto(i.on_failure),
+            now,
+        ) {
+            self.goto(next, now);
+        }
+    }
+
     /// An identification attempt failed: explain and try again, fall back from ANI to PIN, or
     /// go on unidentified (R-IVR-4).
     pub(super) fn id_miss(&mut self, no_input: bool, now: Instant) -> Option<NodeId> {
