@@ -12,10 +12,12 @@
 //! - [`queues`]: the per-queue report and the phone channel's overview;
 //! - [`agents`]: the per-agent report;
 //! - [`sla`]: the contract's monthly SLA report with the overflow rule and penalty points;
-//! - [`erlang`]: the Erlang-C forecast.
+//! - [`erlang`]: the Erlang-C forecast;
+//! - [`export`]: reports as tables, and tables as CSV and XLSX.
 
 pub mod agents;
 pub mod erlang;
+pub mod export;
 pub mod ledger;
 pub mod period;
 pub mod queues;

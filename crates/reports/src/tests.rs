@@ -759,3 +759,100 @@ mod recount {
         }
     }
 }
+
+mod exports {
+    use super::*;
+    use crate::export::{Cell, Lang, calls_table, queue_table, sla_table, to_csv, to_xlsx};
+    use calamine::{Data, Reader, Xlsx};
+
+    fn sheet(bytes: &[u8], name: &str) -> Vec<Vec<Data>> {
+        let mut book = Xlsx::new(std::io::Cursor::new(bytes.to_vec())).unwrap();
+        let range = book.worksheet_range(name).unwrap();
+        range.rows().map(<[Data]>::to_vec).collect()
+    }
+
+    #[test]
+    fn the_workbook_holds_the_numbers_of_the_report() {
+        let log = morning();
+        let period = Period::new(d("2026-03-02"), d("2026-03-02"), Rome).unwrap();
+        let folded = log.fold(period.end());
+        let options = CallsOptions {
+            sampling: Sampling::Day,
+            ..CallsOptions::default()
+        };
+        let report = queue_report(&period, &folded, &options);
+        let tables = [
+            queue_table(&report, Lang::It),
+            calls_table(&calls_overview(&period, &folded, &options), Lang::It),
+        ];
+        let bytes = to_xlsx(&tables).unwrap();
+        let rows = sheet(&bytes, "Code");
+        assert_eq!(rows[0][0], Data::String("Periodo".into()));
+        assert_eq!(rows[0][2], Data::String("Offerte".into()));
+        // One day row and one total row for `tecnica`.
+        assert_eq!(rows.len(), 3);
+        let json = serde_json::to_value(&report.rows[0]).unwrap();
+        assert_eq!(rows[1][0], Data::String("2026-03-02".into()));
+        assert_eq!(rows[1][2], Data::Float(json["offered"].as_f64().unwrap()));
+        assert_eq!(rows[1][3], Data::Float(json["answered"].as_f64().unwrap()));
+        assert_eq!(
+            rows[1][10],
+            Data::Float(json["answer_time"]["mean_s"].as_f64().unwrap())
+        );
+        assert_eq!(
+            rows[1][15],
+            Data::Float(json["service_level_pct"].as_f64().unwrap())
+        );
+        assert_eq!(rows[2][0], Data::String("Totale".into()));
+        let calls = sheet(&bytes, "Chiamate");
+        assert_eq!(calls[1][1], Data::Float(7.0));
+    }
+
+    #[test]
+    fn the_sla_sheet_and_csv() {
+        let period = Period::month(2026, 3, Rome).unwrap();
+        let folded = morning().fold(period.end());
+        let cal = always_open();
+        let r = sla_report(
+            &period,
+            SlaInputs {
+                folded: &folded,
+                tickets: &[],
+                downtimes: &[],
+                calendar: &cal,
+                as_of: period.end(),
+            },
+            &SlaSettings::default(),
+        );
+        let table = sla_table(&r, Lang::En);
+        let bytes = to_xlsx(std::slice::from_ref(&table)).unwrap();
+        let rows = sheet(&bytes, "SLA 2026-03");
+        let c2 = rows
+            .iter()
+            .find(|row| row[0] == Data::String("SLA.C.2".into()))
+            .unwrap();
+        let line = r.lines.iter().find(|l| l.id == "SLA.C.2").unwrap();
+        assert_eq!(c2[1], Data::Float(line.measured_pct.unwrap()));
+        assert_eq!(c2[9], Data::Float(f64::from(line.penalty_points)));
+
+        let csv = String::from_utf8(to_csv(&[table]).unwrap()).unwrap();
+        assert!(csv.starts_with("Service level,Measured (%),"), "{csv}");
+        assert!(csv.contains("SLA.C.2,"), "{csv}");
+    }
+
+    #[test]
+    fn text_cannot_become_a_formula_and_sheet_names_are_valid() {
+        let table = crate::export::Table {
+            name: "a/b:c*d?e[f]g\\h that is much longer than allowed".into(),
+            headers: vec!["queue".into()],
+            rows: vec![vec![Cell::Text(
+                "=HYPERLINK(\"http://example.org\")".into(),
+            )]],
+        };
+        let csv = String::from_utf8(to_csv(std::slice::from_ref(&table)).unwrap()).unwrap();
+        assert!(csv.contains("'=HYPERLINK"), "{csv}");
+        let bytes = to_xlsx(&[table]).unwrap();
+        let book = Xlsx::new(std::io::Cursor::new(bytes)).unwrap();
+        assert_eq!(book.sheet_names(), vec!["a-b-c-d-e-f-g-h that is much lo"]);
+    }
+}
