@@ -13,7 +13,8 @@
 //! - [`agents`]: the per-agent report;
 //! - [`sla`]: the contract's monthly SLA report with the overflow rule and penalty points;
 //! - [`erlang`]: the Erlang-C forecast;
-//! - [`export`]: reports as tables, and tables as CSV and XLSX.
+//! - [`export`]: reports as tables, and tables as CSV and XLSX;
+//! - [`synth`]: a synthetic event log for benchmarks and demos.
 
 pub mod agents;
 pub mod erlang;
@@ -23,6 +24,7 @@ pub mod period;
 pub mod queues;
 pub mod sla;
 pub mod stats;
+pub mod synth;
 
 pub use ledger::{CallRecord, Folded, Ledger, QueueVisit, VisitEnd};
 pub use period::{Bucket, Period, PeriodError, Sampling};
