@@ -2,8 +2,8 @@
 //! wrap-up; calls offered, answered and let ring; average handling time (talk + wrap-up per
 //! answered call); Service Requests closed.
 //!
-//! Times are cut at the buckets' edges (an agent ready 08:45–09:30 counts 15 minutes in the
-//! 08:00 band and 30 in the 09:00 band). Offers count when the phone rang, answers when they were answered.
+//! Times are cut at the hours' edges (an agent ready 08:45–09:30 counts 15 minutes in the
+//! 08:00 band and 30 in the 09:00 band), so every sampling adds whole hours. Offers count when the phone rang, answers when they were answered.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -62,23 +62,25 @@ fn secs(ms: i64) -> f64 {
 pub fn agent_report(period: &Period, folded: &Folded, sampling: Sampling) -> Vec<AgentRow> {
     let mut acc: BTreeMap<(Bucket, String), AgentAcc> = BTreeMap::new();
     let mut agents: BTreeSet<String> = BTreeSet::new();
-    for span in &folded.spans {
-        agents.insert(span.agent.clone());
-        for (bucket, d) in period.split(sampling, span.from, span.to) {
-            let ms = d.num_milliseconds();
-            let a = acc.entry((bucket, span.agent.clone())).or_default();
-            *a.ms.entry(span.state.as_str()).or_default() += ms;
-            match span.state {
-                AgentStatus::NotReady => {
-                    *a.not_ready
-                        .entry(span.reason.clone().unwrap_or_default())
-                        .or_default() += ms;
-                }
-                AgentStatus::WrapUp => {
-                    a.wrap_ms += u64::try_from(ms).unwrap_or(0);
-                }
-                _ => {}
+    for h in &folded.agent_hours {
+        if !period.contains(h.hour) {
+            continue;
+        }
+        agents.insert(h.agent.clone());
+        let ms = i64::try_from(h.ms).unwrap_or(i64::MAX);
+        let a = acc
+            .entry((period.bucket(sampling, h.hour), h.agent.clone()))
+            .or_default();
+        *a.ms.entry(h.state.as_str()).or_default() += ms;
+        match h.state {
+            AgentStatus::NotReady => {
+                *a.not_ready
+                    .entry(h.reason.clone().unwrap_or_default())
+                    .or_default() += ms;
             }
+            // Handling time counts each wrap-up whole, where it started.
+            AgentStatus::WrapUp => a.wrap_ms += h.started_ms,
+            _ => {}
         }
     }
     for call in &folded.calls {

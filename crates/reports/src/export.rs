@@ -122,7 +122,7 @@ fn queue_cells(r: &QueueRow) -> Vec<Cell> {
         r.answer_time.p90_s.into(),
         r.queue_time.mean_s.into(),
         r.talk_time.mean_s.into(),
-        r.wrap_up.mean_s.into(),
+        r.average_wrap_up_s.into(),
         pct(r.service_level_pct),
         pct(r.abandoned_pct),
     ]

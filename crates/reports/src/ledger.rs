@@ -117,6 +117,88 @@ pub struct StateSpan {
     pub queue: Option<String>,
 }
 
+/// An agent's time in one state within one clock hour (UTC hours, which are local hours in
+/// every whole-hour time zone): what the agent report and the wrap-ups of the queue report
+/// read. Compact (a working day is tens of rows per agent, whatever the calls) and exact for
+/// every sampling, whose buckets are whole hours.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentHour {
+    /// The hour's first instant.
+    pub hour: DateTime<Utc>,
+    pub agent: String,
+    pub state: AgentStatus,
+    /// The not-ready reason.
+    pub reason: Option<String>,
+    /// For wrap-ups: the queue of the call they follow.
+    pub queue: Option<String>,
+    /// Time in the state within the hour, milliseconds.
+    pub ms: u64,
+    /// Spans of the state that started in this hour …
+    pub started: u64,
+    /// … and their whole lengths (a wrap-up is counted where it started), milliseconds.
+    pub started_ms: u64,
+}
+
+/// The hour `at` falls in.
+pub fn hour_of(at: DateTime<Utc>) -> DateTime<Utc> {
+    let secs = at.timestamp().div_euclid(3600) * 3600;
+    DateTime::from_timestamp(secs, 0).unwrap_or(at)
+}
+
+/// The spans cut into [`AgentHour`]s, merged per (hour, agent, state, reason, queue), sorted.
+pub fn agent_hours(spans: &[StateSpan]) -> Vec<AgentHour> {
+    /// (hour, agent, state, reason, queue) → (ms, started, started_ms).
+    type Key<'a> = (
+        DateTime<Utc>,
+        &'a str,
+        &'static str,
+        Option<&'a str>,
+        Option<&'a str>,
+    );
+    let mut map: std::collections::BTreeMap<Key<'_>, (u64, u64, u64)> =
+        std::collections::BTreeMap::new();
+    for span in spans {
+        let key = |hour| {
+            (
+                hour,
+                span.agent.as_str(),
+                span.state.as_str(),
+                span.reason.as_deref(),
+                span.queue.as_deref(),
+            )
+        };
+        let whole = u64::try_from((span.to - span.from).num_milliseconds()).unwrap_or(0);
+        let first = map.entry(key(hour_of(span.from))).or_default();
+        first.1 += 1;
+        first.2 += whole;
+        let mut at = span.from;
+        while at < span.to {
+            let hour = hour_of(at);
+            let edge = (hour + chrono::Duration::hours(1)).min(span.to);
+            map.entry(key(hour)).or_default().0 +=
+                u64::try_from((edge - at).num_milliseconds()).unwrap_or(0);
+            at = edge;
+        }
+    }
+    map.into_iter()
+        .map(
+            |((hour, agent, state, reason, queue), (ms, started, started_ms))| AgentHour {
+                hour,
+                agent: agent.to_owned(),
+                state: AgentStatus::ALL
+                    .into_iter()
+                    .find(|s| s.as_str() == state)
+                    .unwrap_or(AgentStatus::LoggedOut),
+                reason: reason.map(str::to_owned),
+                queue: queue.map(str::to_owned),
+                ms,
+                started,
+                started_ms,
+            },
+        )
+        .collect()
+}
+
 /// A Service Request closed by an operator.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Closure {
@@ -460,7 +542,7 @@ impl Ledger {
         }
         Folded {
             calls: self.calls,
-            spans: self.spans,
+            agent_hours: agent_hours(&self.spans),
             closures: self.closures,
         }
     }
@@ -471,7 +553,8 @@ impl Ledger {
 pub struct Folded {
     /// In order of first appearance.
     pub calls: Vec<CallRecord>,
-    pub spans: Vec<StateSpan>,
+    /// Agents' time per hour and state.
+    pub agent_hours: Vec<AgentHour>,
     pub closures: Vec<Closure>,
 }
 

@@ -5,8 +5,8 @@
 //! never disagree. Sans-IO: callers read the events (and the CRM's tickets) and hand them
 //! over; nothing here reads a clock or a database.
 //!
-//! - [`ledger`]: the fold of events into call records (queue visits, offers), agents' state
-//!   spans and ticket closures;
+//! - [`ledger`]: the fold of events into call records (queue visits, offers), agents' time
+//!   per hour and state, and ticket closures;
 //! - [`period`]: a report's period (whole local days) and its sampling (hour band, day,
 //!   week, month);
 //! - [`queues`]: the per-queue report and the phone channel's overview;
@@ -26,7 +26,7 @@ pub mod sla;
 pub mod stats;
 pub mod synth;
 
-pub use ledger::{CallRecord, Folded, Ledger, QueueVisit, VisitEnd};
+pub use ledger::{AgentHour, CallRecord, Folded, Ledger, QueueVisit, VisitEnd};
 pub use period::{Bucket, Period, PeriodError, Sampling};
 
 #[cfg(test)]

@@ -19,7 +19,7 @@ use serde::Serialize;
 
 use crate::ledger::{Folded, VisitEnd};
 use crate::period::{Bucket, Period, Sampling};
-use crate::stats::{DurationSummary, Durations, percent};
+use crate::stats::{DurationSummary, Durations, percent, round2};
 
 /// Choices of the calls reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,7 +56,8 @@ struct QueueAcc {
     answer: Durations,
     queue_time: Durations,
     talk: Durations,
-    wrap_up: Durations,
+    wrap_ups: u64,
+    wrap_up_ms: u64,
 }
 
 /// One queue in one bucket.
@@ -81,7 +82,9 @@ pub struct QueueRow {
     /// Waits of every call that left the queue (answered, abandoned, overflowed).
     pub queue_time: DurationSummary,
     pub talk_time: DurationSummary,
-    pub wrap_up: DurationSummary,
+    /// Wrap-ups that followed the queue's calls, and their mean length in seconds.
+    pub wrap_ups: u64,
+    pub average_wrap_up_s: Option<f64>,
     /// Percent, as the console computes it.
     pub service_level_pct: Option<f64>,
     /// Abandoned (over the short threshold) ÷ offered, percent.
@@ -113,7 +116,10 @@ fn row(bucket: Bucket, queue: &str, mut a: QueueAcc) -> QueueRow {
         answer_time: a.answer.summary(),
         queue_time: a.queue_time.summary(),
         talk_time: a.talk.summary(),
-        wrap_up: a.wrap_up.summary(),
+        wrap_ups: a.wrap_ups,
+        #[expect(clippy::cast_precision_loss, reason = "sums stay far below 2^52 ms")]
+        average_wrap_up_s: (a.wrap_ups > 0)
+            .then(|| round2(a.wrap_up_ms as f64 / a.wrap_ups as f64 / 1000.0)),
         service_level_pct: percent(a.answered_in_target, counted),
         abandoned_pct: percent(a.abandoned, a.offered),
     }
@@ -180,17 +186,17 @@ fn accumulate(
             }
         }
     }
-    for span in &folded.spans {
-        let Some(queue) = &span.queue else { continue };
-        if span.state != events::AgentStatus::WrapUp || !period.contains(span.from) {
+    for h in &folded.agent_hours {
+        let Some(queue) = &h.queue else { continue };
+        if h.state != events::AgentStatus::WrapUp || h.started == 0 || !period.contains(h.hour) {
             continue;
         }
         queues.insert(queue.clone());
-        let ms = u64::try_from((span.to - span.from).num_milliseconds()).unwrap_or(0);
-        acc.entry((period.bucket(sampling, span.from), queue.clone()))
-            .or_default()
-            .wrap_up
-            .push(ms);
+        let a = acc
+            .entry((period.bucket(sampling, h.hour), queue.clone()))
+            .or_default();
+        a.wrap_ups += h.started;
+        a.wrap_up_ms += h.started_ms;
     }
     for bucket in period.buckets(sampling) {
         for q in &queues {

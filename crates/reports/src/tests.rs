@@ -398,7 +398,8 @@ fn a_wrap_up_belongs_to_the_queue_of_the_call_it_follows() {
     log.agent("bruno", t("2026-03-02T07:01:40Z"), AgentStatus::Ready, None);
     let period = Period::new(d("2026-03-02"), d("2026-03-02"), Rome).unwrap();
     let report = queue_report(&period, &log.fold(period.end()), &CallsOptions::default());
-    assert_eq!(report.totals[0].wrap_up.mean_s, Some(30.0));
+    assert_eq!(report.totals[0].wrap_ups, 1);
+    assert_eq!(report.totals[0].average_wrap_up_s, Some(30.0));
 }
 
 fn ticket(
@@ -880,4 +881,31 @@ fn the_synthetic_log_is_deterministic_and_counts_every_call() {
     let agents = agent_report(&period, &folded, Sampling::Total);
     assert_eq!(agents.len(), 4);
     assert!(agents.iter().all(|a| a.logged_in_s >= 5.0 * 10.0 * 3600.0));
+}
+
+#[test]
+fn agent_time_is_cut_at_hours_and_a_span_starts_once() {
+    use crate::ledger::{StateSpan, agent_hours};
+    let span = StateSpan {
+        agent: "anna".into(),
+        state: AgentStatus::WrapUp,
+        reason: None,
+        from: t("2026-03-02T07:45:00Z"),
+        to: t("2026-03-02T09:30:00Z"),
+        queue: Some("tecnica".into()),
+    };
+    let hours = agent_hours(&[span]);
+    let got: Vec<_> = hours
+        .iter()
+        .map(|h| (h.hour, h.ms / 60_000, h.started, h.started_ms / 60_000))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (t("2026-03-02T07:00:00Z"), 15, 1, 105),
+            (t("2026-03-02T08:00:00Z"), 60, 0, 0),
+            (t("2026-03-02T09:00:00Z"), 30, 0, 0),
+        ]
+    );
+    assert!(hours.iter().all(|h| h.queue.as_deref() == Some("tecnica")));
 }
