@@ -71,7 +71,7 @@ fn main() {
             SlaInputs {
                 folded: &folded,
                 tickets: &[],
-                downtimes: &[],
+                downtimes: None,
                 calendar: &cal,
                 as_of: period.end(),
             },

@@ -408,3 +408,48 @@ pub fn to_xlsx(tables: &[Table]) -> Result<Vec<u8>, ExportError> {
     }
     Ok(book.save_to_buffer()?)
 }
+
+/// The Service Requests report.
+pub fn tickets_table(rows: &[crate::tickets::TicketRow], lang: Lang) -> Table {
+    Table {
+        name: match lang {
+            Lang::It => "Richieste",
+            Lang::En => "Requests",
+        }
+        .to_owned(),
+        headers: headers(
+            lang,
+            &[
+                ("Periodo", "Period"),
+                ("Canale", "Channel"),
+                ("Tipo", "Type"),
+                ("Create", "Created"),
+                ("Risolte", "Resolved"),
+                ("Risolte al primo contatto", "Resolved at first contact"),
+                ("Primo contatto (%)", "First contact (%)"),
+                ("Prese in carico in tempo", "Taken in charge in time"),
+                ("Prese in carico misurate", "Taken in charge counted"),
+                ("Risolte in tempo", "Resolved in time"),
+                ("Risoluzioni misurate", "Resolutions counted"),
+            ],
+        ),
+        rows: rows
+            .iter()
+            .map(|r| {
+                vec![
+                    Cell::Text(r.label.clone()),
+                    Cell::Text(r.channel.clone()),
+                    Cell::Text(r.ticket_type.clone()),
+                    Cell::Int(r.created),
+                    Cell::Int(r.resolved),
+                    Cell::Int(r.first_contact),
+                    pct(r.first_contact_pct),
+                    Cell::Int(r.taken_in_time),
+                    Cell::Int(r.taken_counted),
+                    Cell::Int(r.resolved_in_time),
+                    Cell::Int(r.resolved_counted),
+                ]
+            })
+            .collect(),
+    }
+}

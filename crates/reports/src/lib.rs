@@ -11,6 +11,7 @@
 //!   week, month);
 //! - [`queues`]: the per-queue report and the phone channel's overview;
 //! - [`agents`]: the per-agent report;
+//! - [`tickets`]: the Service Requests report;
 //! - [`sla`]: the contract's monthly SLA report with the overflow rule and penalty points;
 //! - [`erlang`]: the Erlang-C forecast;
 //! - [`export`]: reports as tables, and tables as CSV and XLSX;
@@ -25,6 +26,7 @@ pub mod queues;
 pub mod sla;
 pub mod stats;
 pub mod synth;
+pub mod tickets;
 
 pub use ledger::{AgentHour, CallRecord, Folded, Ledger, QueueVisit, VisitEnd};
 pub use period::{Bucket, Period, PeriodError, Sampling};

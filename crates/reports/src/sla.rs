@@ -48,6 +48,8 @@ use crate::stats::{percent, round2};
 pub struct TicketFacts {
     pub number: String,
     pub channel: TicketChannel,
+    /// Wire name of its type.
+    pub ticket_type: String,
     pub queue: String,
     pub created_at: DateTime<Utc>,
     /// Taken in charge: the first operator action (the first-response clock stopped).
@@ -264,15 +266,18 @@ fn queued(call: &CallRecord, short_abandon_ms: u64) -> Queued {
 pub struct SlaInputs<'a> {
     pub folded: &'a Folded,
     pub tickets: &'a [TicketFacts],
-    pub downtimes: &'a [Downtime],
+    /// The components' recorded downtimes; `None` when availability is not recorded (its
+    /// lines are then reported as not measured, never as 100 %).
+    pub downtimes: Option<&'a [Downtime]>,
     /// The service time (open hours) and the working-time clock of O.1–O.3.
     pub calendar: &'a BusinessCalendar,
     /// When the report is computed (clocks still running are pending before it).
     pub as_of: DateTime<Utc>,
 }
 
-/// `Sla` clock outcome for one off-line request.
-fn within(
+/// Whether a clock of `limit` working time from `from` stopped in time at `done`; `None`
+/// while it still runs at `as_of`.
+pub(crate) fn within(
     calendar: &BusinessCalendar,
     from: DateTime<Utc>,
     done: Option<DateTime<Utc>>,
@@ -441,9 +446,21 @@ pub fn sla_report(period: &Period, inputs: SlaInputs<'_>, settings: &SlaSettings
 /// seconds of the measured hours.
 fn availability(
     period: &Period,
-    downtimes: &[Downtime],
+    downtimes: Option<&[Downtime]>,
     calendar: &BusinessCalendar,
 ) -> Vec<SlaLine> {
+    let Some(downtimes) = downtimes else {
+        return [
+            ("ACD.service_time", 90.0),
+            ("ACD.other_hours", 85.0),
+            ("CTI.service_time", 90.0),
+            ("CTI.other_hours", 85.0),
+            ("IVR.around_the_clock", 95.0),
+        ]
+        .into_iter()
+        .map(|(id, threshold)| line(id, 0, 0, Direction::AtLeast, threshold, 0))
+        .collect();
+    };
     let (start, end) = (period.start(), period.end());
     let secs = |d: Duration| u64::try_from(d.num_seconds()).unwrap_or(0);
     let all = end - start;

@@ -411,6 +411,7 @@ fn ticket(
     TicketFacts {
         number: "1".into(),
         channel,
+        ticket_type: "incident".into(),
         queue: "tecnica".into(),
         created_at: t(created),
         taken_at: taken.map(t),
@@ -447,7 +448,7 @@ fn sla_queue_time_edges_exactly_30_and_90_seconds() {
         SlaInputs {
             folded: &folded,
             tickets: &[],
-            downtimes: &[],
+            downtimes: Some(&[]),
             calendar: &cal,
             as_of: period.end(),
         },
@@ -526,7 +527,7 @@ fn overflow_lowers_the_call_thresholds_of_the_month() {
         SlaInputs {
             folded: &folded,
             tickets: &[],
-            downtimes: &[],
+            downtimes: Some(&[]),
             calendar: &cal,
             as_of: period.end(),
         },
@@ -575,7 +576,7 @@ fn offline_clocks_run_on_the_business_calendar() {
         SlaInputs {
             folded: &folded,
             tickets: &tickets,
-            downtimes: &[],
+            downtimes: Some(&[]),
             calendar: &cal,
             as_of: t("2026-03-10T08:00:00Z"),
         },
@@ -621,7 +622,7 @@ fn availability_splits_service_time_and_other_hours() {
         SlaInputs {
             folded: &folded,
             tickets: &[],
-            downtimes: &downtimes,
+            downtimes: Some(&downtimes),
             calendar: &cal,
             as_of: period.end(),
         },
@@ -684,7 +685,7 @@ fn a_call_overflowed_between_queues_keeps_its_queue_time() {
         SlaInputs {
             folded: &folded,
             tickets: &[],
-            downtimes: &[],
+            downtimes: Some(&[]),
             calendar: &cal,
             as_of: period.end(),
         },
@@ -819,7 +820,7 @@ mod exports {
             SlaInputs {
                 folded: &folded,
                 tickets: &[],
-                downtimes: &[],
+                downtimes: Some(&[]),
                 calendar: &cal,
                 as_of: period.end(),
             },
@@ -908,4 +909,69 @@ fn agent_time_is_cut_at_hours_and_a_span_starts_once() {
         ]
     );
     assert!(hours.iter().all(|h| h.queue.as_deref() == Some("tecnica")));
+}
+
+#[test]
+fn ticket_report_counts_channels_types_and_clocks() {
+    use crate::tickets::ticket_report;
+    let cal = office_hours();
+    let mut phone = ticket(
+        TicketChannel::Phone,
+        "2026-03-02T09:00:00Z",
+        Some("2026-03-02T09:01:00Z"),
+        Some("2026-03-02T09:05:00Z"),
+    );
+    phone.first_contact = true;
+    let tickets = vec![
+        phone,
+        ticket(
+            TicketChannel::Voicemail,
+            "2026-03-02T10:00:00Z",
+            Some("2026-03-02T16:00:00Z"),
+            None,
+        ),
+    ];
+    let period = Period::new(d("2026-03-02"), d("2026-03-02"), Rome).unwrap();
+    let rows = ticket_report(
+        &period,
+        &tickets,
+        Sampling::Total,
+        &cal,
+        &SlaSettings::default(),
+        t("2026-03-02T17:00:00Z"),
+    );
+    assert_eq!(rows.len(), 2);
+    let p = rows.iter().find(|r| r.channel == "phone").unwrap();
+    assert_eq!((p.created, p.resolved, p.first_contact), (1, 1, 1));
+    assert_eq!(p.first_contact_pct, Some(100.0));
+    let v = rows.iter().find(|r| r.channel == "voicemail").unwrap();
+    // Taken 6 working hours after: late; unresolved, 7 working hours gone: pending.
+    assert_eq!((v.taken_in_time, v.taken_counted), (0, 1));
+    assert_eq!(v.resolved_counted, 0);
+}
+
+#[test]
+fn availability_without_records_is_not_measured() {
+    let period = Period::month(2026, 3, Rome).unwrap();
+    let folded = Folded::default();
+    let cal = office_hours();
+    let r = sla_report(
+        &period,
+        SlaInputs {
+            folded: &folded,
+            tickets: &[],
+            downtimes: None,
+            calendar: &cal,
+            as_of: period.end(),
+        },
+        &SlaSettings::default(),
+    );
+    for id in [
+        "ACD.service_time",
+        "CTI.other_hours",
+        "IVR.around_the_clock",
+    ] {
+        let l = find(&r, id);
+        assert_eq!((l.measured_pct, l.met), (None, None), "{id}");
+    }
 }
