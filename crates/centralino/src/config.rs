@@ -40,6 +40,8 @@ pub struct Config {
     pub acd: acd::AcdConfig,
     /// Operators' sign-in against the administration's directory; absent: local accounts only.
     pub directory: Option<directory::DirectoryConfig>,
+    /// Reports and the SLA: short abandons, the sized load per month.
+    pub reports: console::api::reports::ReportsSection,
     /// What validation found worth saying but not wrong (e.g. unreachable IVR nodes).
     #[serde(skip)]
     pub warnings: Vec<ConfigError>,
@@ -194,6 +196,12 @@ impl Config {
                 .validate()
                 .into_iter()
                 .map(|p| key(p.path, p.message)),
+        );
+        errors.extend(
+            self.reports
+                .problems()
+                .into_iter()
+                .map(|(path, message)| near(path, message)),
         );
         let database = self.database.validate().into_iter();
         errors.extend(database.map(|p| error(Locate::Key, p.path, p.at, p.message)));
@@ -440,6 +448,20 @@ mod tests {
             "{err}"
         );
         assert_eq!(err.errors[0].line, Some(2));
+    }
+
+    #[test]
+    fn the_reports_section_names_a_bad_month_and_its_line() {
+        let text = "[reports]\nshort_abandon_s = 5\n\n[reports.sized.march]\ncalls = 100\n";
+        let err = Config::parse(text, "x.toml").unwrap_err();
+        assert_eq!(err.errors.len(), 1, "{err}");
+        assert_eq!(err.errors[0].field, "reports.sized.march");
+        assert_eq!(err.errors[0].line, Some(4));
+        let ok = "[reports.sized.default]\ncalls = 100\n[reports.sized.\"2026-03\"]\noffline = 9\n";
+        let config = Config::parse(ok, "x.toml").unwrap();
+        assert_eq!(config.reports.sized["2026-03"].offline, Some(9));
+        let err = Config::parse("[reports]\nshort_abandon = 5\n", "x.toml").unwrap_err();
+        assert_eq!(err.errors[0].field, "reports.short_abandon");
     }
 
     #[test]

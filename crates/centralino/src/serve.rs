@@ -198,6 +198,16 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             signin: console::api::session::SignIn::new(config.http.login.signin(directory)),
             session_idle: config.http.session_lifetimes().0,
             session_max_age: config.http.session_lifetimes().1,
+            reports: console::api::reports::ReportsConfig {
+                section: config.reports.clone(),
+                // Validated with the file: a calendar that does not build was refused.
+                calendar: config
+                    .sla
+                    .calendar
+                    .as_ref()
+                    .and_then(|c| calendar::BusinessCalendar::new(c).ok())
+                    .map(std::sync::Arc::new),
+            },
             ..console::api::ApiConfig::default()
         },
     );

@@ -54,6 +54,7 @@ pub mod lookup;
 pub mod openapi;
 pub mod policy;
 pub mod prompts;
+pub mod reports;
 pub mod schema;
 pub mod session;
 pub mod sessions;
@@ -137,6 +138,8 @@ pub struct ApiConfig {
     pub bus: Option<::events::EventBus>,
     /// How logins are checked: directory, rate limits, hash pool ([`session::SignIn`]).
     pub signin: session::SignIn,
+    /// The reports' settings and the service's calendar ([`reports`]).
+    pub reports: reports::ReportsConfig,
 }
 
 impl Default for ApiConfig {
@@ -151,6 +154,7 @@ impl Default for ApiConfig {
             figures: crate::figures::Figures::default(),
             bus: None,
             signin: session::SignIn::default(),
+            reports: reports::ReportsConfig::default(),
         }
     }
 }
@@ -336,6 +340,8 @@ pub fn routes() -> Vec<Route> {
             post(site::set_phone_secret),
         ),
         route("post", "/api/v1/admin/reload", post(agents::reload)),
+        route("get", "/api/v1/reports/sla", get(reports::sla)),
+        route("get", "/api/v1/reports/{report}", get(reports::show)),
         route("get", "/api/v1/prompts", get(prompts::list)),
         route("get", "/api/v1/prompts/backup", get(prompts::backup)),
         route(

@@ -11,7 +11,7 @@ use utoipa::{Modify, OpenApi};
 
 use super::schema;
 use super::{
-    agents, attachments, calls, customers, prompts, session, site, ticket_actions, tickets,
+    agents, attachments, calls, customers, prompts, reports, session, site, ticket_actions, tickets,
 };
 
 /// The event stream's path. It is served beside [`super::routes`] (its handler needs the bus,
@@ -47,6 +47,7 @@ pub const EVENTS_PATH: &str = "/api/v1/events";
         site::disable_user, site::set_phone_secret,
         prompts::list, prompts::backup, prompts::restore, prompts::audio, prompts::upload,
         prompts::delete,
+        reports::show, reports::sla,
         crate::events::upgrade,
     ),
     components(

@@ -424,3 +424,21 @@ impl utoipa::PartialSchema for Binary {
 }
 
 impl ToSchema for Binary {}
+
+/// A report: JSON (an object whose fields the report's documentation in `crates/reports`
+/// lists), or the same figures as CSV (`text/csv`) or a workbook
+/// (`application/vnd.openxmlformats-officedocument.spreadsheetml.sheet`) when `format` asks.
+pub struct Report;
+
+impl utoipa::PartialSchema for Report {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::Object)
+            .description(Some(
+                "The report's rows (and totals, per queue), its period, time zone and sampling",
+            ))
+            .into()
+    }
+}
+
+impl ToSchema for Report {}

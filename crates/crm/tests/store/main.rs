@@ -5,6 +5,7 @@ mod tickets;
 
 mod demo;
 mod event_log;
+mod first_contact;
 mod journal;
 mod maintenance;
 mod model;

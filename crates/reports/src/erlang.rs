@@ -1,0 +1,165 @@
+//! Erlang C: the forecast the supervisor console shows per queue for the next 30 minutes —
+//! the service level the agents ready now can give at the current arrival rate and handling
+//! time, and how many agents the target needs.
+//!
+//! With arrival rate λ (calls/s), mean handling time h (s), traffic A = λh erlangs and N
+//! agents (N > A), the probability that a call waits is Erlang C:
+//! `C(N, A) = N·B(N, A) / (N − A·(1 − B(N, A)))`, with Erlang B from the stable recursion
+//! `B(0) = 1, B(n) = A·B(n−1) / (n + A·B(n−1))`. The share of calls answered within t is
+//! `1 − C(N, A)·e^(−(N − A)·t/h)`. With N ≤ A the queue grows without bound: every call waits
+//! and the service level is 0.
+
+use serde::Serialize;
+
+/// Erlang B: the probability that all `agents` are busy with `traffic` erlangs offered.
+pub fn erlang_b(agents: u32, traffic: f64) -> f64 {
+    let mut b = 1.0;
+    for n in 1..=agents {
+        b = traffic * b / (f64::from(n) + traffic * b);
+    }
+    b
+}
+
+/// Erlang C: the probability that a call waits. 1 when `agents` cannot carry `traffic`.
+pub fn erlang_c(agents: u32, traffic: f64) -> f64 {
+    if traffic <= 0.0 {
+        return 0.0;
+    }
+    let n = f64::from(agents);
+    if n <= traffic {
+        return 1.0;
+    }
+    let b = erlang_b(agents, traffic);
+    n * b / (n - traffic * (1.0 - b))
+}
+
+/// The share (0–1) of calls answered within `target_s` seconds.
+pub fn service_level(agents: u32, arrivals_per_s: f64, handling_s: f64, target_s: f64) -> f64 {
+    let traffic = arrivals_per_s * handling_s;
+    if traffic <= 0.0 {
+        return 1.0;
+    }
+    let n = f64::from(agents);
+    if n <= traffic || handling_s <= 0.0 {
+        return 0.0;
+    }
+    (1.0 - erlang_c(agents, traffic) * (-(n - traffic) * target_s / handling_s).exp())
+        .clamp(0.0, 1.0)
+}
+
+/// The fewest agents for `goal` (0–1) of calls within `target_s`; `None` past 10,000 agents.
+pub fn agents_needed(
+    arrivals_per_s: f64,
+    handling_s: f64,
+    target_s: f64,
+    goal: f64,
+) -> Option<u32> {
+    let traffic = arrivals_per_s * handling_s;
+    if traffic <= 0.0 {
+        return Some(0);
+    }
+    // Start just above the traffic: fewer agents can never keep up.
+    #[expect(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        reason = "traffic is positive and bounded by the loop's limit"
+    )]
+    let first = (traffic.floor() as u32).saturating_add(1);
+    (first..=10_000).find(|&n| service_level(n, arrivals_per_s, handling_s, target_s) >= goal)
+}
+
+/// A queue's forecast for the next half hour.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Forecast {
+    /// Calls per hour, as measured over the recent window.
+    pub arrivals_per_hour: f64,
+    /// Mean handling time (talk + wrap-up), seconds.
+    pub handling_s: f64,
+    /// Erlangs offered.
+    pub traffic: f64,
+    /// Agents ready or busy on the queue now.
+    pub agents: u32,
+    /// Expected share answered within the target with those agents, percent.
+    pub expected_service_level_pct: f64,
+    /// Agents the goal needs.
+    pub agents_needed: Option<u32>,
+}
+
+/// The forecast from `arrivals` calls over `window_s` seconds.
+#[expect(clippy::cast_precision_loss, reason = "small counts")]
+pub fn forecast(
+    arrivals: u64,
+    window_s: f64,
+    handling_s: f64,
+    agents: u32,
+    target_s: f64,
+    goal: f64,
+) -> Forecast {
+    let rate = if window_s > 0.0 {
+        arrivals as f64 / window_s
+    } else {
+        0.0
+    };
+    Forecast {
+        arrivals_per_hour: crate::stats::round2(rate * 3600.0),
+        handling_s: crate::stats::round2(handling_s),
+        traffic: crate::stats::round2(rate * handling_s),
+        agents,
+        expected_service_level_pct: crate::stats::round2(
+            100.0 * service_level(agents, rate, handling_s, target_s),
+        ),
+        agents_needed: agents_needed(rate, handling_s, target_s, goal),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn close(a: f64, b: f64, eps: f64) -> bool {
+        (a - b).abs() < eps
+    }
+
+    #[test]
+    fn textbook_values() {
+        // 360 calls/h, 240 s handling = 24 erlangs. Expected values from the closed form
+        // with factorials (A^N/N!·N/(N−A) over the sum), computed independently.
+        let rate = 360.0 / 3600.0;
+        assert!(
+            close(erlang_c(25, 24.0), 0.7785, 0.0005),
+            "{}",
+            erlang_c(25, 24.0)
+        );
+        assert!(close(erlang_c(30, 24.0), 0.1729, 0.0005));
+        let sl = service_level(28, rate, 240.0, 20.0);
+        assert!(close(sl, 0.7613, 0.0005), "{sl}");
+        assert_eq!(agents_needed(rate, 240.0, 20.0, 0.8), Some(29));
+        assert_eq!(agents_needed(rate, 240.0, 20.0, 0.85), Some(30));
+        // Erlang B of 1 agent: A / (1 + A).
+        assert!(close(erlang_b(1, 1.0), 0.5, 1e-12));
+    }
+
+    #[test]
+    fn edges() {
+        assert_eq!(erlang_c(3, 0.0), 0.0);
+        assert_eq!(erlang_c(2, 2.0), 1.0);
+        assert_eq!(
+            service_level(2, 1.0, 2.0, 30.0),
+            0.0,
+            "2 erlangs on 2 agents"
+        );
+        assert_eq!(service_level(0, 0.0, 120.0, 30.0), 1.0, "no calls");
+        assert_eq!(agents_needed(0.0, 120.0, 30.0, 0.9), Some(0));
+        // More agents never lower the service level.
+        let mut last = 0.0;
+        for n in 1..40 {
+            let sl = service_level(n, 0.1, 180.0, 30.0);
+            assert!(sl >= last, "{n}: {sl} < {last}");
+            last = sl;
+        }
+        let f = forecast(60, 1800.0, 180.0, 8, 30.0, 0.9);
+        assert_eq!(f.arrivals_per_hour, 120.0);
+        assert_eq!(f.traffic, 6.0);
+        assert!(f.agents_needed.unwrap() >= 7);
+    }
+}
