@@ -129,6 +129,14 @@ pub struct RegistrarSection {
     pub algorithms: Vec<String>,
     pub min_expires_s: u64,
     pub max_expires_s: u64,
+    /// Failed authentications for one user from one address, within `failure_window_s`, that
+    /// lock that user out from that address for `lockout_s`.
+    pub max_failures: u32,
+    /// Failed authentications from one address for any users, within `failure_window_s`, that
+    /// lock the whole address out for `lockout_s` (a scanner); above `max_failures`.
+    pub max_address_failures: u32,
+    pub failure_window_s: u64,
+    pub lockout_s: u64,
 }
 
 impl Default for RegistrarSection {
@@ -139,6 +147,10 @@ impl Default for RegistrarSection {
             algorithms: vec!["MD5".into(), "SHA-256".into()],
             min_expires_s: 60,
             max_expires_s: 3600,
+            max_failures: 5,
+            max_address_failures: 50,
+            failure_window_s: 60,
+            lockout_s: 300,
         }
     }
 }
@@ -147,7 +159,8 @@ impl RegistrarSection {
     /// Every problem found; empty means valid.
     #[must_use]
     pub fn validate(&self) -> Vec<ConfigProblem> {
-        self.algorithms
+        let mut problems: Vec<ConfigProblem> = self
+            .algorithms
             .iter()
             .enumerate()
             .filter(|(_, a)| !matches!(a.as_str(), "MD5" | "SHA-256"))
@@ -157,7 +170,24 @@ impl RegistrarSection {
                     format!("'{a}' is not MD5 or SHA-256"),
                 )
             })
-            .collect()
+            .collect();
+        if self.max_failures == 0 {
+            problems.push(problem("registrar.max_failures", "must be above 0"));
+        }
+        if self.max_address_failures < self.max_failures {
+            problems.push(problem(
+                "registrar.max_address_failures",
+                format!(
+                    "must be at least max_failures ({} < {}): otherwise one phone with a \
+                     wrong password locks out every phone at its address",
+                    self.max_address_failures, self.max_failures
+                ),
+            ));
+        }
+        if self.failure_window_s == 0 {
+            problems.push(problem("registrar.failure_window_s", "must be above 0"));
+        }
+        problems
     }
 
     /// The registrar's configuration.
@@ -177,6 +207,10 @@ impl RegistrarSection {
                 .collect(),
             min_expires: u32::try_from(self.min_expires_s).unwrap_or(u32::MAX),
             max_expires: u32::try_from(self.max_expires_s).unwrap_or(u32::MAX),
+            max_failures: self.max_failures,
+            max_address_failures: self.max_address_failures,
+            failure_window: Duration::from_secs(self.failure_window_s),
+            lockout: Duration::from_secs(self.lockout_s),
             ..RegistrarConfig::default()
         }
     }
@@ -205,6 +239,18 @@ mod tests {
         let problems = registrar.validate();
         assert_eq!(problems.len(), 1);
         assert_eq!(problems[0].path, "registrar.algorithms[1]");
+        let limits = RegistrarSection {
+            max_failures: 10,
+            max_address_failures: 5,
+            ..RegistrarSection::default()
+        };
+        let paths: Vec<_> = limits.validate().into_iter().map(|p| p.path).collect();
+        assert_eq!(paths, ["registrar.max_address_failures"]);
+        let section: RegistrarSection =
+            toml::from_str("max_failures = 3\nmax_address_failures = 30\nlockout_s = 60").unwrap();
+        let config = section.registrar();
+        assert_eq!((config.max_failures, config.max_address_failures), (3, 30));
+        assert_eq!(config.lockout, Duration::from_secs(60));
     }
 
     #[test]
