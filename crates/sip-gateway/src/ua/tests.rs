@@ -510,6 +510,29 @@ fn responses_are_routed_per_via() {
     );
 }
 
+/// Issue 14: an OPTIONS whose Via names another `maddr` got its response there, so a spoofed
+/// request could aim responses at a third party. It goes to the source now.
+#[test]
+fn a_via_maddr_does_not_redirect_the_response() {
+    let mut ua = ua();
+    let t0 = Instant::now();
+    for (branch, params) in [
+        ("z9hG4bKm1", ";maddr=192.0.2.99"),
+        ("z9hG4bKm2", ";maddr=192.0.2.99;rport"),
+        ("z9hG4bKm3", ";maddr=239.255.255.1;ttl=1"),
+    ] {
+        let options = format!(
+            "OPTIONS sip:127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch={branch}{params}\r\n\
+             From: <sip:ping@127.0.0.1>;tag=p\r\nTo: <sip:127.0.0.1:5060>\r\nCall-ID: {branch}@test\r\n\
+             CSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+        );
+        ua.handle_datagram(options.as_bytes(), peer(), t0);
+        let (to, bytes) = ua.poll_transmit().expect("answered");
+        assert!(String::from_utf8(bytes).unwrap().starts_with("SIP/2.0 200"));
+        assert_eq!(to.addr, CALLER.parse().unwrap(), "{params}");
+    }
+}
+
 #[test]
 fn requests_from_outside_allow_from_are_dropped_unanswered() {
     let mut ua = UserAgent::new(UserAgentConfig {
