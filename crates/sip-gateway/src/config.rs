@@ -12,6 +12,7 @@ use crate::auth::{Algorithm, Credentials};
 use crate::gateway::GatewayConfig;
 use crate::registrar::RegistrarConfig;
 use crate::transaction::TimerConfig;
+use crate::transport::{ConnectionTimeouts, TcpLimits};
 use crate::ua::UserAgentConfig;
 
 /// One problem in `[sip]` or `[registrar]`.
@@ -51,6 +52,14 @@ pub struct SipSection {
     /// Networks allowed to send SIP requests (the PBX/carrier, agents' phones); requests from
     /// anywhere else are dropped unanswered.
     pub allow_from: Vec<ipnet::IpNet>,
+    /// TCP connections accepted at once, in all and from one address.
+    pub tcp_max_connections: usize,
+    pub tcp_max_connections_per_address: usize,
+    /// An accepted TCP connection that has not delivered a valid SIP message this long after
+    /// it opened is closed.
+    pub tcp_first_message_timeout_s: u64,
+    /// A TCP connection that carried a valid message is closed after this long idle.
+    pub tcp_idle_timeout_s: u64,
 }
 
 impl Default for SipSection {
@@ -65,6 +74,10 @@ impl Default for SipSection {
                 "127.0.0.0/8".parse().expect("valid literal"),
                 "::1/128".parse().expect("valid literal"),
             ],
+            tcp_max_connections: 1024,
+            tcp_max_connections_per_address: 64,
+            tcp_first_message_timeout_s: 10,
+            tcp_idle_timeout_s: 600,
         }
     }
 }
@@ -92,6 +105,22 @@ impl SipSection {
         if self.max_calls == 0 {
             problems.push(problem("sip.max_calls", "must be above 0"));
         }
+        for (path, value) in [
+            ("sip.tcp_max_connections", self.tcp_max_connections as u64),
+            (
+                "sip.tcp_max_connections_per_address",
+                self.tcp_max_connections_per_address as u64,
+            ),
+            (
+                "sip.tcp_first_message_timeout_s",
+                self.tcp_first_message_timeout_s,
+            ),
+            ("sip.tcp_idle_timeout_s", self.tcp_idle_timeout_s),
+        ] {
+            if value == 0 {
+                problems.push(problem(path, "must be above 0"));
+            }
+        }
         problems
     }
 
@@ -110,6 +139,14 @@ impl SipSection {
                 allow_from: self.allow_from.clone(),
                 registrar: registrar.enabled.then(|| registrar.registrar()),
                 credentials,
+                tcp: TcpLimits {
+                    max_connections: self.tcp_max_connections,
+                    max_connections_per_address: self.tcp_max_connections_per_address,
+                    timeouts: ConnectionTimeouts {
+                        first_message: Some(Duration::from_secs(self.tcp_first_message_timeout_s)),
+                        idle: Duration::from_secs(self.tcp_idle_timeout_s),
+                    },
+                },
                 ..UserAgentConfig::default()
             },
         }
@@ -263,6 +300,7 @@ mod tests {
             Credentials::default(),
         );
         assert_eq!(gateway.ua.timers.t1, Duration::from_millis(500));
+        assert_eq!(gateway.ua.tcp, TcpLimits::default());
         let registrar = gateway.ua.registrar.expect("enabled by default");
         assert_eq!(registrar.algorithms, [Algorithm::Sha256]);
         assert_eq!(registrar.min_expires, 60);

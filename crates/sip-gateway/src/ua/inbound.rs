@@ -251,6 +251,7 @@ impl UserAgent {
                 end_reason: None,
                 ack: None,
                 refer: None,
+                called: None,
             },
         );
         self.by_dialog.insert((call_id, local_tag), call);

@@ -109,6 +109,8 @@ impl UserAgent {
             .map_err(|e| UaError::NotPlaced(e.to_string()))?;
         self.client_txs.insert(tx, (call, ClientKind::Invite));
         self.by_dialog.insert((call_id, local_tag), call);
+        let called = super::canonical_ip(dialog.peer.addr.ip());
+        *self.called.entry(called).or_default() += 1;
         self.calls.insert(
             call,
             Call {
@@ -126,6 +128,7 @@ impl UserAgent {
                 end_reason: None,
                 ack: None,
                 refer: None,
+                called: Some(called),
             },
         );
         self.process(now);
