@@ -592,3 +592,59 @@ fn bad_contacts_are_400() {
     assert_eq!(code(&resp), 400);
     assert!(matches!(&resp.status_code, rsip::StatusCode::Other(400, r) if r == "Bad Contact"));
 }
+
+/// The shape of a response: status, header names in order, and the challenges with their
+/// nonce blanked out. What an enumerator (svwar) could compare.
+fn shape(resp: &rsip::Response) -> (u16, Vec<String>, Vec<String>) {
+    let names = resp
+        .headers
+        .iter()
+        .map(|h| {
+            h.to_string()
+                .split(':')
+                .next()
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect();
+    let challenges = challenges(resp)
+        .into_iter()
+        .map(|c| {
+            let nonce = parse_digest(&c).unwrap().get("nonce").unwrap().to_string();
+            c.replace(&nonce, "N")
+        })
+        .collect();
+    (code(resp), names, challenges)
+}
+
+/// Issue 14, extension enumeration: a user that exists and one that does not are challenged
+/// alike, a wrong answer for either fails alike, and both count toward the same lockouts.
+#[test]
+fn known_and_unknown_users_are_indistinguishable() {
+    let mut reg = registrar();
+    let t0 = Instant::now();
+    let mut known = Phone::new("1001", "guess", 5062);
+    let mut unknown = Phone::new("9999", "guess", 5064);
+    let first = (
+        known.send(&mut reg, &[DESK], None, t0),
+        unknown.send(&mut reg, &["<sip:9999@127.0.0.1:5064>"], None, t0),
+    );
+    assert_eq!(shape(&first.0), shape(&first.1));
+    assert_eq!(code(&first.0), 401);
+    for i in 0..5 {
+        let at = t0 + Duration::from_secs(i);
+        let wrong = (
+            known.send(&mut reg, &[DESK], None, at),
+            unknown.send(&mut reg, &["<sip:9999@127.0.0.1:5064>"], None, at),
+        );
+        assert_eq!(shape(&wrong.0), shape(&wrong.1), "attempt {i}");
+    }
+    let stats = reg.stats(t0);
+    assert_eq!((stats.auth_failures, stats.blocked_users), (10, 2));
+    let locked = (
+        known.send(&mut reg, &[DESK], None, t0),
+        unknown.send(&mut reg, &["<sip:9999@127.0.0.1:5064>"], None, t0),
+    );
+    assert_eq!(shape(&locked.0), shape(&locked.1));
+    assert_eq!(code(&locked.0), 403);
+}
