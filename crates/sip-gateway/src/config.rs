@@ -60,6 +60,9 @@ pub struct SipSection {
     pub tcp_first_message_timeout_s: u64,
     /// A TCP connection that carried a valid message is closed after this long idle.
     pub tcp_idle_timeout_s: u64,
+    /// Networks (the carrier's trunk) whose `P-Asserted-Identity` gives the caller's number;
+    /// from anywhere else that header is ignored and the caller is the From user.
+    pub trust_asserted_identity_from: Vec<ipnet::IpNet>,
 }
 
 impl Default for SipSection {
@@ -78,6 +81,7 @@ impl Default for SipSection {
             tcp_max_connections_per_address: 64,
             tcp_first_message_timeout_s: 10,
             tcp_idle_timeout_s: 600,
+            trust_asserted_identity_from: Vec::new(),
         }
     }
 }
@@ -139,6 +143,7 @@ impl SipSection {
                 allow_from: self.allow_from.clone(),
                 registrar: registrar.enabled.then(|| registrar.registrar()),
                 credentials,
+                trust_asserted_identity_from: self.trust_asserted_identity_from.clone(),
                 tcp: TcpLimits {
                     max_connections: self.tcp_max_connections,
                     max_connections_per_address: self.tcp_max_connections_per_address,

@@ -76,6 +76,10 @@ pub struct UserAgentConfig {
     /// Limits on the TCP connections peers open to us. Not used by this sans-IO core: read by
     /// the driver ([`crate::gateway`]), kept here with `allow_from`, the other admission rule.
     pub tcp: crate::transport::TcpLimits,
+    /// Sources whose `P-Asserted-Identity` (RFC 3325) is believed: the trunk's carrier, which
+    /// vouches for the caller's number. From anywhere else the header is ignored, since any
+    /// caller can write one. Empty (the default): the caller is always the From user.
+    pub trust_asserted_identity_from: Vec<ipnet::IpNet>,
 }
 
 impl Default for UserAgentConfig {
@@ -94,6 +98,7 @@ impl Default for UserAgentConfig {
             credentials: Credentials::default(),
             rng_seed: None,
             tcp: crate::transport::TcpLimits::default(),
+            trust_asserted_identity_from: Vec::new(),
         }
     }
 }
@@ -108,16 +113,32 @@ pub struct IncomingCall {
     pub call: CallRef,
     /// The SIP Call-ID header value.
     pub sip_call_id: String,
-    /// The From URI and its user part (the caller's number, ANI).
+    /// The From URI and its user part (what the caller claims; see [`IncomingCall::caller`]).
     pub from_uri: String,
     pub from_user: Option<String>,
     pub from_display: Option<String>,
+    /// The number in `P-Asserted-Identity` (the user part of its sip: URI, or its tel:
+    /// number), only when the INVITE came from a source in
+    /// [`UserAgentConfig::trust_asserted_identity_from`]; `None` otherwise.
+    pub asserted_user: Option<String>,
+    /// The trusted source asked (RFC 3325 §9.3, `Privacy: id`) that the caller's identity not
+    /// be shown to others. It is still the caller's number for the CRM's lookup.
+    pub privacy_id: bool,
     /// The dialled number: the user part of the Request-URI (or of To when it has none).
     pub dialled: Option<String>,
     pub request_uri: String,
     pub source: Peer,
     /// The offer's negotiation result (codec, payload types, remote RTP address, direction).
     pub media: Negotiated,
+}
+
+impl IncomingCall {
+    /// The caller's number (ANI): the asserted identity of a trusted trunk, else the From
+    /// user.
+    #[must_use]
+    pub fn caller(&self) -> Option<&str> {
+        self.asserted_user.as_deref().or(self.from_user.as_deref())
+    }
 }
 
 /// Why a call ended.
@@ -361,6 +382,15 @@ impl UserAgent {
     /// Whether SIP from `addr` is admitted: its address is in `allow_from`, or is one we
     /// placed a call to. A refusal is counted in [`UaStats::denied`]; the driver asks this for
     /// each TCP connection at accept, and [`Self::handle_datagram`] for each message.
+    /// Whether a `P-Asserted-Identity` from `addr` is believed.
+    fn trusts_identity_from(&self, addr: SocketAddr) -> bool {
+        let ip = canonical_ip(addr.ip());
+        self.config
+            .trust_asserted_identity_from
+            .iter()
+            .any(|net| net.contains(&ip))
+    }
+
     pub fn admits(&mut self, addr: SocketAddr) -> bool {
         let ip = canonical_ip(addr.ip());
         if self.config.allow_from.iter().any(|net| net.contains(&ip))

@@ -819,3 +819,80 @@ fn refer_before_the_answer_is_forbidden() {
     );
     assert!(sent(&mut ua).iter().any(|m| m.starts_with("SIP/2.0 403")));
 }
+
+/// An INVITE from the caller's address with extra header lines before Content-Type.
+fn invite_with(extra: &str) -> Vec<u8> {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let text = String::from_utf8(invite(
+        &format!("z9hG4bKpai{n}"),
+        &format!("pai{n}@test"),
+        OFFER,
+    ))
+    .unwrap();
+    text.replacen("Content-Type:", &format!("{extra}Content-Type:"), 1)
+        .into_bytes()
+}
+
+fn offered(ua: &mut UserAgent, bytes: &[u8]) -> IncomingCall {
+    ua.handle_datagram(bytes, peer(), Instant::now());
+    match events(ua).as_slice() {
+        [UaEvent::IncomingCall(incoming)] => (**incoming).clone(),
+        other => panic!("expected one incoming call, got {other:?}"),
+    }
+}
+
+/// Issue 14: the caller's number came from From, which any caller writes. From a trusted
+/// trunk it now comes from P-Asserted-Identity (sip: user part or tel: number), and the
+/// trunk's `Privacy: id` is passed on.
+#[test]
+fn asserted_identity_from_a_trusted_trunk_is_the_caller() {
+    let mut ua = UserAgent::new(UserAgentConfig {
+        trust_asserted_identity_from: vec!["127.0.0.1/32".parse().unwrap()],
+        ..UserAgentConfig::default()
+    });
+    let call = offered(
+        &mut ua,
+        &invite_with("P-Asserted-Identity: \"Rossi\" <sip:+390612345678@carrier.example>\r\n"),
+    );
+    assert_eq!(call.caller(), Some("+390612345678"));
+    assert_eq!(call.from_user.as_deref(), Some("0600000001"));
+    assert!(!call.privacy_id);
+    let call = offered(
+        &mut ua,
+        &invite_with(
+            "P-Asserted-Identity: <tel:+39-06-1234-5679>\r\n\
+             p-asserted-identity: <sip:other@carrier.example>\r\nPrivacy: id\r\n",
+        ),
+    );
+    assert_eq!(call.caller(), Some("+390612345679"));
+    assert!(call.privacy_id, "the trunk asked for privacy");
+    // A value that is no number is not taken: the From user stays the caller.
+    let call = offered(
+        &mut ua,
+        &invite_with("P-Asserted-Identity: <sip:a%0Ab@carrier.example>\r\n"),
+    );
+    assert_eq!(call.caller(), Some("0600000001"));
+}
+
+/// From a source not trusted, P-Asserted-Identity (and Privacy) is ignored.
+#[test]
+fn asserted_identity_from_anyone_else_is_ignored() {
+    let mut ua = UserAgent::new(UserAgentConfig {
+        trust_asserted_identity_from: vec!["192.0.2.0/24".parse().unwrap()],
+        ..UserAgentConfig::default()
+    });
+    let call = offered(
+        &mut ua,
+        &invite_with("P-Asserted-Identity: <sip:+390699999999@forged.example>\r\nPrivacy: id\r\n"),
+    );
+    assert_eq!(call.asserted_user, None);
+    assert_eq!(call.caller(), Some("0600000001"));
+    assert!(!call.privacy_id);
+    // And with the default (trust no one) too.
+    let call = offered(
+        &mut UserAgent::new(UserAgentConfig::default()),
+        &invite_with("P-Asserted-Identity: <sip:+390699999999@forged.example>\r\n"),
+    );
+    assert_eq!(call.caller(), Some("0600000001"));
+}
