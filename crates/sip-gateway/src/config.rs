@@ -63,6 +63,10 @@ pub struct SipSection {
     /// Networks (the carrier's trunk) whose `P-Asserted-Identity` gives the caller's number;
     /// from anywhere else that header is ignored and the caller is the From user.
     pub trust_asserted_identity_from: Vec<ipnet::IpNet>,
+    /// Networks peers' RTP may be sent to (an SDP c= outside them gets 488); empty: any
+    /// unicast address. Multicast, broadcast, and loopback from a remote peer are always
+    /// refused.
+    pub media_networks: Vec<ipnet::IpNet>,
 }
 
 impl Default for SipSection {
@@ -82,6 +86,7 @@ impl Default for SipSection {
             tcp_first_message_timeout_s: 10,
             tcp_idle_timeout_s: 600,
             trust_asserted_identity_from: Vec::new(),
+            media_networks: Vec::new(),
         }
     }
 }
@@ -144,6 +149,7 @@ impl SipSection {
                 registrar: registrar.enabled.then(|| registrar.registrar()),
                 credentials,
                 trust_asserted_identity_from: self.trust_asserted_identity_from.clone(),
+                media_networks: self.media_networks.clone(),
                 tcp: TcpLimits {
                     max_connections: self.tcp_max_connections,
                     max_connections_per_address: self.tcp_max_connections_per_address,

@@ -168,6 +168,11 @@ impl UserAgent {
                 return;
             }
         };
+        if let Err(reason) = self.check_media_address(&media, peer.addr) {
+            info!(source = %peer.addr, rtp = %media.remote_rtp, reason, "INVITE refused");
+            self.reply(tx, &request, 488, now);
+            return;
+        }
         let Some(incoming) = self.new_call(tx, &request, peer, offer, media.clone()) else {
             self.reply(tx, &request, 400, now);
             return;
@@ -420,8 +425,17 @@ impl UserAgent {
                     return;
                 }
             };
+            let signalling = self.calls[&call].dialog.peer.addr;
             match sdp::negotiate(&offer, &self.config.codecs) {
-                Ok(media) => Some((offer, media)),
+                Ok(media) => match self.check_media_address(&media, signalling) {
+                    Ok(()) => Some((offer, media)),
+                    // The call keeps the media it had.
+                    Err(reason) => {
+                        info!(?call, rtp = %media.remote_rtp, reason, "re-INVITE refused");
+                        self.reply_in_dialog(call, tx, &request, 488, now);
+                        return;
+                    }
+                },
                 Err(error) => {
                     info!(?call, %error, "re-INVITE refused");
                     self.reply_in_dialog(call, tx, &request, 488, now);

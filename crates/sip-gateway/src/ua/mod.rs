@@ -80,6 +80,11 @@ pub struct UserAgentConfig {
     /// vouches for the caller's number. From anywhere else the header is ignored, since any
     /// caller can write one. Empty (the default): the caller is always the From user.
     pub trust_asserted_identity_from: Vec<ipnet::IpNet>,
+    /// Where peers' RTP may be sent: an SDP connection address outside these networks is
+    /// refused with 488. Empty (the default): any unicast address. Multicast, broadcast, and
+    /// loopback signalled from elsewhere are refused always (see
+    /// [`UserAgent::check_media_address`]).
+    pub media_networks: Vec<ipnet::IpNet>,
 }
 
 impl Default for UserAgentConfig {
@@ -99,6 +104,7 @@ impl Default for UserAgentConfig {
             rng_seed: None,
             tcp: crate::transport::TcpLimits::default(),
             trust_asserted_identity_from: Vec::new(),
+            media_networks: Vec::new(),
         }
     }
 }
@@ -382,6 +388,39 @@ impl UserAgent {
     /// Whether SIP from `addr` is admitted: its address is in `allow_from`, or is one we
     /// placed a call to. A refusal is counted in [`UaStats::denied`]; the driver asks this for
     /// each TCP connection at accept, and [`Self::handle_datagram`] for each message.
+    /// Whether we may send RTP to the address an offer or answer gave (`media.remote_rtp`),
+    /// signalled from `signalling`: the unspecified address (RFC 2543 hold: we send nothing)
+    /// is fine; multicast and broadcast never are; loopback only when the signalling came from
+    /// loopback too; and within `media_networks` when that is set. Otherwise a spoofed INVITE
+    /// could aim our hold music at a third party (reflection, issue 14).
+    pub fn check_media_address(
+        &self,
+        media: &Negotiated,
+        signalling: SocketAddr,
+    ) -> Result<(), &'static str> {
+        let ip = canonical_ip(media.remote_rtp.ip());
+        if ip.is_unspecified() {
+            return Ok(());
+        }
+        if ip.is_multicast() {
+            return Err("multicast media address");
+        }
+        if let std::net::IpAddr::V4(v4) = ip
+            && v4.is_broadcast()
+        {
+            return Err("broadcast media address");
+        }
+        if ip.is_loopback() && !canonical_ip(signalling.ip()).is_loopback() {
+            return Err("loopback media address from a remote peer");
+        }
+        if !self.config.media_networks.is_empty()
+            && !self.config.media_networks.iter().any(|n| n.contains(&ip))
+        {
+            return Err("media address outside media_networks");
+        }
+        Ok(())
+    }
+
     /// Whether a `P-Asserted-Identity` from `addr` is believed.
     fn trusts_identity_from(&self, addr: SocketAddr) -> bool {
         let ip = canonical_ip(addr.ip());

@@ -306,6 +306,12 @@ impl UserAgent {
                 sdp::negotiate_answer(&c.offer, &answer)
                     .map_err(|e| warn!(?call, error = %e, "unusable SDP answer"))
             });
+        let signalling = c.dialog.peer.addr;
+        let negotiated = negotiated.and_then(|media| {
+            self.check_media_address(&media, signalling)
+                .map(|()| media)
+                .map_err(|reason| warn!(?call, reason, "unusable SDP answer"))
+        });
         self.layer.send_stateless(SipMessage::Request(ack), dest);
         match negotiated {
             _ if cancel_wanted => self.send_bye(call, EndReason::LocalHangup, now),

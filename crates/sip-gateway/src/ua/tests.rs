@@ -896,3 +896,106 @@ fn asserted_identity_from_anyone_else_is_ignored() {
     );
     assert_eq!(call.caller(), Some("0600000001"));
 }
+
+/// The test offer with its connection address replaced.
+fn offer_at(ip: &str) -> String {
+    OFFER.replace("c=IN IP4 127.0.0.1", &format!("c=IN IP4 {ip}"))
+}
+
+/// What an INVITE from `source` with its media at `ip` gets: the status of our final
+/// response (200 stands for "offered to the switchboard", answered here).
+fn invite_media(ua: &mut UserAgent, source: &str, ip: &str, n: u32) -> u16 {
+    let from = Peer {
+        addr: source.parse().unwrap(),
+        transport: TransportKind::Udp,
+    };
+    let t0 = Instant::now();
+    ua.handle_datagram(
+        &invite(
+            &format!("z9hG4bKc{n}"),
+            &format!("c{n}@media"),
+            &offer_at(ip),
+        ),
+        from,
+        t0,
+    );
+    if let [UaEvent::IncomingCall(incoming)] = events(ua).as_slice() {
+        ua.answer(incoming.call, "127.0.0.1:20000".parse().unwrap(), t0)
+            .unwrap();
+    }
+    let out = sent(ua);
+    let last = out.last().expect("an answer");
+    status_line(last)
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// Issue 14, reflection: an offer may not aim our RTP at multicast, broadcast, or loopback
+/// (unless the signalling came from loopback), nor outside `media_networks` when set; the
+/// unspecified address is hold and stays accepted.
+#[test]
+fn offers_aiming_media_elsewhere_get_488() {
+    let mut ua = UserAgent::new(UserAgentConfig {
+        allow_from: vec!["0.0.0.0/0".parse().unwrap()],
+        ..UserAgentConfig::default()
+    });
+    let lo = "127.0.0.1:5070";
+    let remote = "192.0.2.7:5060";
+    assert_eq!(invite_media(&mut ua, lo, "224.0.0.1", 1), 488);
+    assert_eq!(invite_media(&mut ua, lo, "239.255.255.250", 2), 488);
+    assert_eq!(invite_media(&mut ua, lo, "255.255.255.255", 3), 488);
+    assert_eq!(invite_media(&mut ua, remote, "127.0.0.1", 4), 488);
+    assert_eq!(invite_media(&mut ua, lo, "127.0.0.1", 5), 200);
+    assert_eq!(invite_media(&mut ua, remote, "192.0.2.8", 6), 200);
+    assert_eq!(invite_media(&mut ua, remote, "0.0.0.0", 7), 200, "hold");
+
+    let mut ua = UserAgent::new(UserAgentConfig {
+        allow_from: vec!["0.0.0.0/0".parse().unwrap()],
+        media_networks: vec!["10.0.0.0/8".parse().unwrap()],
+        ..UserAgentConfig::default()
+    });
+    assert_eq!(invite_media(&mut ua, remote, "192.0.2.8", 8), 488);
+    assert_eq!(invite_media(&mut ua, remote, "10.1.2.3", 9), 200);
+}
+
+/// A re-INVITE moving the media to a refused address gets 488 and the call keeps its media.
+#[test]
+fn a_reinvite_aiming_media_elsewhere_is_refused_and_the_call_keeps_its_media() {
+    let mut ua = ua();
+    let (_call, tag, t0) = answered_call(&mut ua, "c7@test");
+    ua.handle_datagram(
+        &in_dialog("ACK", "z9hG4bKa", "c7@test", &tag, 1, ""),
+        peer(),
+        t0,
+    );
+    ua.handle_datagram(
+        &in_dialog(
+            "INVITE",
+            "z9hG4bKr1",
+            "c7@test",
+            &tag,
+            2,
+            &offer_at("224.0.1.1"),
+        ),
+        peer(),
+        t0,
+    );
+    let out = sent(&mut ua);
+    assert!(out.iter().any(|m| m.starts_with("SIP/2.0 488")), "{out:?}");
+    assert!(events(&mut ua).is_empty(), "no media change");
+    // The call is still there and a sound re-INVITE is taken.
+    let hold = format!("{OFFER}a=sendonly\r\n");
+    ua.handle_datagram(
+        &in_dialog("INVITE", "z9hG4bKr2", "c7@test", &tag, 3, &hold),
+        peer(),
+        t0,
+    );
+    assert!(sent(&mut ua).iter().any(|m| m.starts_with("SIP/2.0 200")));
+    assert!(matches!(
+        events(&mut ua).as_slice(),
+        [UaEvent::MediaChanged { .. }]
+    ));
+}
