@@ -551,7 +551,9 @@ fn requests_from_outside_allow_from_are_dropped_unanswered() {
         addr: "192.0.2.7:5060".parse().unwrap(),
         transport: TransportKind::Udp,
     };
-    ua.handle_datagram(&invite("z9hG4bKacl2", "acl2@test", OFFER), pbx, t0);
+    // (Its media on its own network: loopback media from a remote peer is refused.)
+    let offer = offer_at("192.0.2.7");
+    ua.handle_datagram(&invite("z9hG4bKacl2", "acl2@test", &offer), pbx, t0);
     assert!(matches!(
         events(&mut ua).as_slice(),
         [UaEvent::IncomingCall(_)]
