@@ -61,6 +61,16 @@ use crate::ua::build::{random_token, set_body};
 use contact::{ContactSpec, aor_user, contact_key, parse_contact, parse_delta, secs};
 use limit::{FailureLimiter, UserAtAddress, user_at};
 
+/// Runs the registrar's Contact and To readers on one header value: for the fuzz targets
+/// (`fuzz/fuzz_targets/sip_headers.rs`), not an API.
+#[doc(hidden)]
+pub fn fuzz_contact_value(value: &str) {
+    if let Some(ContactSpec::Uri { uri, .. }) = parse_contact(value) {
+        let _ = contact_key(&uri);
+    }
+    let _ = aor_user(value);
+}
+
 /// Settings of the registrar.
 #[derive(Clone)]
 pub struct RegistrarConfig {
