@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs beyond the Rust toolchain, and only what is missing:
 #   - sipp (Debian package sip-tester), baresip and tshark, for the SIP end-to-end tests;
+#     sipvicious and sipsak for the hostile-network tests and the SIP flood drill;
 #   - chromium and chromium-driver, for the web console end-to-end tests;
 #   - slapd and ldap-utils, for the directory sign-in tests (each test runs its own slapd on a
 #     free loopback port with a temporary configuration; the package's own server is not used);
@@ -47,6 +48,10 @@ command -v curl >/dev/null || missing+=(curl)
 # OpenLDAP's server and clients for the directory sign-in tests (crates/console/tests/api).
 command -v slapd >/dev/null || [[ -x /usr/sbin/slapd ]] || missing+=(slapd)
 command -v ldapadd >/dev/null || missing+=(ldap-utils)
+# Hostile SIP tools for tests/e2e_hostile.rs (svmap, svwar, svcrack; 0.3.3 in Debian 12) and
+# sipsak for the flood drill (scripts/drill-sip-flood.sh).
+command -v svwar >/dev/null || missing+=(sipvicious)
+command -v sipsak >/dev/null || missing+=(sipsak)
 if [[ ${#missing[@]} -gt 0 ]]; then
     # tshark asks whether non-root users may capture; answer no, without a prompt. slapd
     # asks for a domain and an admin password for a server of its own: the tests need none.

@@ -49,6 +49,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         config.http.listen = http;
     }
     exposure::refuse_public_demo(&config, args.force_demo)?;
+    raise_open_files_limit();
     let (store, site_now) = open_site(&config, &args).await?;
     let (prompts, prompts_dir, uploaded_dir) = load_prompts(&config, &args.data).await?;
     // Loaded before anything starts: a certificate that does not load stops the start here.
@@ -282,6 +283,19 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 /// The database with what the site needs before calls: the demo data (when asked), the
 /// escalation targets, the file's queues and agents provisioned; the people and queues in
 /// force. Warns of IVR routes to queues that take no calls.
+/// Raises the soft limit on open descriptors to the hard one: every SIP TCP connection and
+/// every RTP port takes one, and a default soft limit of 1024 is reached long before the
+/// machine's capacity. Logged, so an operator sees what the process got.
+fn raise_open_files_limit() {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(soft) => {
+            let hard = rlimit::getrlimit(rlimit::Resource::NOFILE).map_or(soft, |(_, hard)| hard);
+            info!(soft, hard, "open files limit");
+        }
+        Err(error) => warn!(%error, "cannot raise the open files limit"),
+    }
+}
+
 async fn open_site(config: &Config, args: &ServeArgs) -> anyhow::Result<(crm::Store, crm::Site)> {
     let store = open_store(config, &args.data).await?;
     exposure::refuse_demo_accounts(config, &store, args.force_demo).await?;

@@ -12,6 +12,7 @@ use crate::auth::{Algorithm, Credentials};
 use crate::gateway::GatewayConfig;
 use crate::registrar::RegistrarConfig;
 use crate::transaction::TimerConfig;
+use crate::transport::{ConnectionTimeouts, TcpLimits};
 use crate::ua::UserAgentConfig;
 
 /// One problem in `[sip]` or `[registrar]`.
@@ -51,6 +52,21 @@ pub struct SipSection {
     /// Networks allowed to send SIP requests (the PBX/carrier, agents' phones); requests from
     /// anywhere else are dropped unanswered.
     pub allow_from: Vec<ipnet::IpNet>,
+    /// TCP connections accepted at once, in all and from one address.
+    pub tcp_max_connections: usize,
+    pub tcp_max_connections_per_address: usize,
+    /// An accepted TCP connection that has not delivered a valid SIP message this long after
+    /// it opened is closed.
+    pub tcp_first_message_timeout_s: u64,
+    /// A TCP connection that carried a valid message is closed after this long idle.
+    pub tcp_idle_timeout_s: u64,
+    /// Networks (the carrier's trunk) whose `P-Asserted-Identity` gives the caller's number;
+    /// from anywhere else that header is ignored and the caller is the From user.
+    pub trust_asserted_identity_from: Vec<ipnet::IpNet>,
+    /// Networks peers' RTP may be sent to (an SDP c= outside them gets 488); empty: any
+    /// unicast address. Multicast, broadcast, and loopback from a remote peer are always
+    /// refused.
+    pub media_networks: Vec<ipnet::IpNet>,
 }
 
 impl Default for SipSection {
@@ -65,6 +81,12 @@ impl Default for SipSection {
                 "127.0.0.0/8".parse().expect("valid literal"),
                 "::1/128".parse().expect("valid literal"),
             ],
+            tcp_max_connections: 1024,
+            tcp_max_connections_per_address: 64,
+            tcp_first_message_timeout_s: 10,
+            tcp_idle_timeout_s: 600,
+            trust_asserted_identity_from: Vec::new(),
+            media_networks: Vec::new(),
         }
     }
 }
@@ -92,6 +114,22 @@ impl SipSection {
         if self.max_calls == 0 {
             problems.push(problem("sip.max_calls", "must be above 0"));
         }
+        for (path, value) in [
+            ("sip.tcp_max_connections", self.tcp_max_connections as u64),
+            (
+                "sip.tcp_max_connections_per_address",
+                self.tcp_max_connections_per_address as u64,
+            ),
+            (
+                "sip.tcp_first_message_timeout_s",
+                self.tcp_first_message_timeout_s,
+            ),
+            ("sip.tcp_idle_timeout_s", self.tcp_idle_timeout_s),
+        ] {
+            if value == 0 {
+                problems.push(problem(path, "must be above 0"));
+            }
+        }
         problems
     }
 
@@ -110,6 +148,16 @@ impl SipSection {
                 allow_from: self.allow_from.clone(),
                 registrar: registrar.enabled.then(|| registrar.registrar()),
                 credentials,
+                trust_asserted_identity_from: self.trust_asserted_identity_from.clone(),
+                media_networks: self.media_networks.clone(),
+                tcp: TcpLimits {
+                    max_connections: self.tcp_max_connections,
+                    max_connections_per_address: self.tcp_max_connections_per_address,
+                    timeouts: ConnectionTimeouts {
+                        first_message: Some(Duration::from_secs(self.tcp_first_message_timeout_s)),
+                        idle: Duration::from_secs(self.tcp_idle_timeout_s),
+                    },
+                },
                 ..UserAgentConfig::default()
             },
         }
@@ -129,6 +177,14 @@ pub struct RegistrarSection {
     pub algorithms: Vec<String>,
     pub min_expires_s: u64,
     pub max_expires_s: u64,
+    /// Failed authentications for one user from one address, within `failure_window_s`, that
+    /// lock that user out from that address for `lockout_s`.
+    pub max_failures: u32,
+    /// Failed authentications from one address for any users, within `failure_window_s`, that
+    /// lock the whole address out for `lockout_s` (a scanner); above `max_failures`.
+    pub max_address_failures: u32,
+    pub failure_window_s: u64,
+    pub lockout_s: u64,
 }
 
 impl Default for RegistrarSection {
@@ -139,6 +195,10 @@ impl Default for RegistrarSection {
             algorithms: vec!["MD5".into(), "SHA-256".into()],
             min_expires_s: 60,
             max_expires_s: 3600,
+            max_failures: 5,
+            max_address_failures: 50,
+            failure_window_s: 60,
+            lockout_s: 300,
         }
     }
 }
@@ -147,7 +207,8 @@ impl RegistrarSection {
     /// Every problem found; empty means valid.
     #[must_use]
     pub fn validate(&self) -> Vec<ConfigProblem> {
-        self.algorithms
+        let mut problems: Vec<ConfigProblem> = self
+            .algorithms
             .iter()
             .enumerate()
             .filter(|(_, a)| !matches!(a.as_str(), "MD5" | "SHA-256"))
@@ -157,7 +218,24 @@ impl RegistrarSection {
                     format!("'{a}' is not MD5 or SHA-256"),
                 )
             })
-            .collect()
+            .collect();
+        if self.max_failures == 0 {
+            problems.push(problem("registrar.max_failures", "must be above 0"));
+        }
+        if self.max_address_failures < self.max_failures {
+            problems.push(problem(
+                "registrar.max_address_failures",
+                format!(
+                    "must be at least max_failures ({} < {}): otherwise one phone with a \
+                     wrong password locks out every phone at its address",
+                    self.max_address_failures, self.max_failures
+                ),
+            ));
+        }
+        if self.failure_window_s == 0 {
+            problems.push(problem("registrar.failure_window_s", "must be above 0"));
+        }
+        problems
     }
 
     /// The registrar's configuration.
@@ -177,6 +255,10 @@ impl RegistrarSection {
                 .collect(),
             min_expires: u32::try_from(self.min_expires_s).unwrap_or(u32::MAX),
             max_expires: u32::try_from(self.max_expires_s).unwrap_or(u32::MAX),
+            max_failures: self.max_failures,
+            max_address_failures: self.max_address_failures,
+            failure_window: Duration::from_secs(self.failure_window_s),
+            lockout: Duration::from_secs(self.lockout_s),
             ..RegistrarConfig::default()
         }
     }
@@ -205,6 +287,18 @@ mod tests {
         let problems = registrar.validate();
         assert_eq!(problems.len(), 1);
         assert_eq!(problems[0].path, "registrar.algorithms[1]");
+        let limits = RegistrarSection {
+            max_failures: 10,
+            max_address_failures: 5,
+            ..RegistrarSection::default()
+        };
+        let paths: Vec<_> = limits.validate().into_iter().map(|p| p.path).collect();
+        assert_eq!(paths, ["registrar.max_address_failures"]);
+        let section: RegistrarSection =
+            toml::from_str("max_failures = 3\nmax_address_failures = 30\nlockout_s = 60").unwrap();
+        let config = section.registrar();
+        assert_eq!((config.max_failures, config.max_address_failures), (3, 30));
+        assert_eq!(config.lockout, Duration::from_secs(60));
     }
 
     #[test]
@@ -217,6 +311,7 @@ mod tests {
             Credentials::default(),
         );
         assert_eq!(gateway.ua.timers.t1, Duration::from_millis(500));
+        assert_eq!(gateway.ua.tcp, TcpLimits::default());
         let registrar = gateway.ua.registrar.expect("enabled by default");
         assert_eq!(registrar.algorithms, [Algorithm::Sha256]);
         assert_eq!(registrar.min_expires, 60);

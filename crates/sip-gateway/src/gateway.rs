@@ -6,12 +6,12 @@
 //! [`Gateway::bindings`] says where a user's phones are. A call placed with
 //! [`Gateway::call`] to a registered contact goes to the address the phone registered from.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::{broadcast, mpsc, oneshot};
@@ -20,7 +20,7 @@ use tracing::{debug, error, warn};
 use crate::auth::Credentials;
 use crate::registrar::{Binding, RegistrarStats, RegistrationEvent};
 use crate::transaction::{Peer, TransportKind};
-use crate::transport::{StreamEvent, spawn_connect, spawn_connection};
+use crate::transport::{StreamEvent, TcpLimits, spawn_connect, spawn_connection};
 use crate::ua::{CallRef, OutgoingCall, UaError, UaEvent, UaStats, UserAgent, UserAgentConfig};
 
 /// Settings of the gateway.
@@ -56,6 +56,11 @@ pub struct GatewayStats {
     pub ua: UaStats,
     pub transactions_stats: crate::transaction::TransactionStats,
     pub tcp_connections: usize,
+    /// TCP connections closed at accept: over `max_connections` or
+    /// `max_connections_per_address` (those from outside `allow_from` count in `ua.denied`).
+    pub tcp_refused: u64,
+    /// `accept` failures (descriptors exhausted, …): each pauses accepting briefly.
+    pub tcp_accept_errors: u64,
     pub datagrams_received: u64,
     pub datagrams_sent: u64,
     /// REGISTERs whose digest authentication failed.
@@ -110,6 +115,13 @@ impl Gateway {
         let received = Arc::new(AtomicU64::new(0));
         let (registrations, _) = broadcast::channel(REGISTRATION_EVENTS);
         let driver = Driver {
+            tcp_limits: config.ua.tcp,
+            accepted: HashSet::new(),
+            accepted_per_ip: HashMap::new(),
+            tcp_refused: 0,
+            tcp_accept_errors: 0,
+            accept_log: LogLimiter::default(),
+            refuse_log: LogLimiter::default(),
             registrations: registrations.clone(),
             ua: UserAgent::new(config.ua),
             udp,
@@ -232,6 +244,44 @@ struct Driver {
     registrations: broadcast::Sender<RegistrationEvent>,
     received: Arc<AtomicU64>,
     sent: u64,
+    tcp_limits: TcpLimits,
+    /// Connections we accepted (not those we opened) and how many per address.
+    accepted: HashSet<SocketAddr>,
+    accepted_per_ip: HashMap<IpAddr, usize>,
+    tcp_refused: u64,
+    tcp_accept_errors: u64,
+    accept_log: LogLimiter,
+    refuse_log: LogLimiter,
+}
+
+/// How long accepting pauses after `accept` fails (EMFILE, ENFILE, ENOBUFS…): the pending
+/// connection stays in the backlog, so accepting again at once would fail again at once.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// At most one warning per this interval for a repeated condition (accept failures, refused
+/// connections); the count of those not logged goes with the next one.
+const LOG_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Logs a repeated condition at most once per [`LOG_INTERVAL`].
+#[derive(Debug, Default)]
+struct LogLimiter {
+    last: Option<Instant>,
+    suppressed: u64,
+}
+
+impl LogLimiter {
+    /// `Some(suppressed since the last log)` when this occurrence should be logged.
+    fn allow(&mut self, now: Instant) -> Option<u64> {
+        if self
+            .last
+            .is_some_and(|last| now.saturating_duration_since(last) < LOG_INTERVAL)
+        {
+            self.suppressed += 1;
+            return None;
+        }
+        self.last = Some(now);
+        Some(std::mem::take(&mut self.suppressed))
+    }
 }
 
 /// Largest datagram we accept; SIP over UDP must stay well below (RFC 3261 §18.1.1).
@@ -241,6 +291,7 @@ impl Driver {
     async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Command>) {
         let (stream_tx, mut stream_rx) = mpsc::channel::<StreamEvent>(1024);
         let mut buf = vec![0u8; MAX_DATAGRAM];
+        let mut accept_resumes: Option<tokio::time::Instant> = None;
         loop {
             let deadline = self.ua.poll_timeout().map(tokio::time::Instant::from_std);
             tokio::select! {
@@ -253,10 +304,24 @@ impl Driver {
                     // ICMP port unreachable surfaces here on Linux; nothing to do.
                     Err(error) => debug!(%error, "UDP receive error"),
                 },
-                accepted = self.tcp.accept() => match accepted {
-                    Ok((stream, peer)) => spawn_connection(stream, peer, stream_tx.clone()),
-                    Err(error) => warn!(%error, "TCP accept failed"),
+                accepted = self.tcp.accept(), if accept_resumes.is_none() => match accepted {
+                    Ok((stream, peer)) => self.accept(stream, peer, &stream_tx),
+                    Err(error) => {
+                        self.tcp_accept_errors += 1;
+                        if let Some(suppressed) = self.accept_log.allow(Instant::now()) {
+                            warn!(
+                                %error,
+                                suppressed,
+                                "TCP accept failed: pausing accepts (later failures logged \
+                                 once per 10 s)"
+                            );
+                        }
+                        accept_resumes = Some(tokio::time::Instant::now() + ACCEPT_BACKOFF);
+                    }
                 },
+                _ = sleep_until(accept_resumes), if accept_resumes.is_some() => {
+                    accept_resumes = None;
+                }
                 Some(event) = stream_rx.recv() => match event {
                     StreamEvent::Opened { peer, writer } => {
                         self.connections.insert(peer, writer);
@@ -268,6 +333,14 @@ impl Driver {
                     }
                     StreamEvent::Closed { peer } => {
                         self.connections.remove(&peer);
+                        if self.accepted.remove(&peer)
+                            && let Some(n) = self.accepted_per_ip.get_mut(&peer.ip())
+                        {
+                            *n -= 1;
+                            if *n == 0 {
+                                self.accepted_per_ip.remove(&peer.ip());
+                            }
+                        }
                     }
                 },
                 command = commands.recv() => match command {
@@ -279,6 +352,44 @@ impl Driver {
             self.flush(&stream_tx).await;
         }
         debug!("gateway driver stopped");
+    }
+
+    /// A connection was accepted: closed at once (dropping the stream) when its address is not
+    /// admitted or a connection limit is reached, else run.
+    fn accept(
+        &mut self,
+        stream: tokio::net::TcpStream,
+        peer: SocketAddr,
+        stream_tx: &mpsc::Sender<StreamEvent>,
+    ) {
+        if !self.ua.admits(peer) {
+            return;
+        }
+        let from_ip = self.accepted_per_ip.get(&peer.ip()).copied().unwrap_or(0);
+        let limit = if self.accepted.len() >= self.tcp_limits.max_connections {
+            Some("max_connections")
+        } else if from_ip >= self.tcp_limits.max_connections_per_address {
+            Some("max_connections_per_address")
+        } else {
+            None
+        };
+        if let Some(limit) = limit {
+            self.tcp_refused += 1;
+            if let Some(suppressed) = self.refuse_log.allow(Instant::now()) {
+                warn!(
+                    %peer,
+                    limit,
+                    open = self.accepted.len(),
+                    from_address = from_ip,
+                    suppressed,
+                    "TCP connection refused: limit reached (logged once per 10 s)"
+                );
+            }
+            return;
+        }
+        self.accepted.insert(peer);
+        *self.accepted_per_ip.entry(peer.ip()).or_default() += 1;
+        spawn_connection(stream, peer, stream_tx.clone(), self.tcp_limits.timeouts);
     }
 
     fn command(&mut self, command: Command) {
@@ -300,6 +411,8 @@ impl Driver {
                     ua: self.ua.stats(),
                     transactions_stats: self.ua.transaction_stats(),
                     tcp_connections: self.connections.len(),
+                    tcp_refused: self.tcp_refused,
+                    tcp_accept_errors: self.tcp_accept_errors,
                     datagrams_received: self.received.load(Ordering::Relaxed),
                     datagrams_sent: self.sent,
                     auth_failures: self.ua.stats().auth_failures,
@@ -350,7 +463,12 @@ impl Driver {
                             warn!(peer = %peer.addr, "TCP connection backed up: message dropped");
                         }
                     }
-                    None => spawn_connect(peer.addr, bytes, stream_tx.clone()),
+                    None => spawn_connect(
+                        peer.addr,
+                        bytes,
+                        stream_tx.clone(),
+                        self.tcp_limits.timeouts.idle,
+                    ),
                 },
             }
         }

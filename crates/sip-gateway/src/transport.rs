@@ -30,11 +30,33 @@ pub enum StreamEvent {
 /// (UDP-like loss the transaction layer already copes with), never buffered without bound.
 const WRITE_QUEUE: usize = 256;
 
-/// A connection idle this long is closed (RFC 3261 §18.3 leaves the policy to us).
-const IDLE_TIMEOUT: Duration = Duration::from_secs(600);
+/// How long a connection may stay open (RFC 3261 §18.3 leaves the policy to us).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionTimeouts {
+    /// An accepted connection must deliver its first whole, parsable SIP message within this
+    /// time of being accepted, or it is closed: idle or trickling connections cannot hold
+    /// descriptors. `None` for connections we opened ourselves.
+    pub first_message: Option<Duration>,
+    /// Once a valid message came, the connection is closed after this long without input.
+    pub idle: Duration,
+}
+
+impl Default for ConnectionTimeouts {
+    fn default() -> Self {
+        ConnectionTimeouts {
+            first_message: Some(Duration::from_secs(10)),
+            idle: Duration::from_secs(600),
+        }
+    }
+}
 
 /// Runs one connection until it closes, reporting through `events`.
-pub fn spawn_connection(stream: TcpStream, peer: SocketAddr, events: mpsc::Sender<StreamEvent>) {
+pub fn spawn_connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    events: mpsc::Sender<StreamEvent>,
+    timeouts: ConnectionTimeouts,
+) {
     let _ = stream.set_nodelay(true);
     let (mut reader, mut writer) = stream.into_split();
     let (tx, mut rx) = mpsc::channel::<Vec<u8>>(WRITE_QUEUE);
@@ -59,10 +81,23 @@ pub fn spawn_connection(stream: TcpStream, peer: SocketAddr, events: mpsc::Sende
         });
         let mut framer = StreamFramer::default();
         let mut buf = vec![0u8; 16 * 1024];
+        // Until a valid message arrives, one deadline from the start (not per read: a peer
+        // sending a byte now and then must not keep the connection).
+        let mut first_deadline = timeouts
+            .first_message
+            .map(|t| tokio::time::Instant::now() + t);
         loop {
-            let read = tokio::time::timeout(IDLE_TIMEOUT, reader.read(&mut buf)).await;
+            let deadline =
+                first_deadline.unwrap_or_else(|| tokio::time::Instant::now() + timeouts.idle);
+            let read = tokio::time::timeout_at(deadline, reader.read(&mut buf)).await;
             let n = match read {
-                Ok(Ok(0)) | Err(_) => break,
+                Err(_) => {
+                    if first_deadline.is_some() {
+                        debug!(%peer, "closing TCP connection: no valid SIP message in time");
+                    }
+                    break;
+                }
+                Ok(Ok(0)) => break,
                 Ok(Ok(n)) => n,
                 Ok(Err(error)) => {
                     debug!(%peer, %error, "TCP read failed");
@@ -78,6 +113,11 @@ pub fn spawn_connection(stream: TcpStream, peer: SocketAddr, events: mpsc::Sende
             while let Some(next) = framer.next_message() {
                 match next {
                     Ok(bytes) => {
+                        // A malformed message is still passed on (it gets its 400), but only a
+                        // valid one earns the long idle time-out.
+                        if first_deadline.is_some() && crate::message::parse(&bytes).is_ok() {
+                            first_deadline = None;
+                        }
                         if events
                             .send(StreamEvent::Message { peer, bytes })
                             .await
@@ -103,17 +143,49 @@ pub fn spawn_connection(stream: TcpStream, peer: SocketAddr, events: mpsc::Sende
     });
 }
 
-/// Connects to `peer` and runs the connection; the first message is sent once it is up.
-pub fn spawn_connect(peer: SocketAddr, first: Vec<u8>, events: mpsc::Sender<StreamEvent>) {
+/// Connects to `peer` and runs the connection (closed after `idle` without input); the first
+/// message is sent once it is up.
+pub fn spawn_connect(
+    peer: SocketAddr,
+    first: Vec<u8>,
+    events: mpsc::Sender<StreamEvent>,
+    idle: Duration,
+) {
     tokio::spawn(async move {
         match tokio::time::timeout(Duration::from_secs(5), TcpStream::connect(peer)).await {
             Ok(Ok(mut stream)) => {
                 if stream.write_all(&first).await.is_ok() {
-                    spawn_connection(stream, peer, events);
+                    let ours = ConnectionTimeouts {
+                        first_message: None,
+                        idle,
+                    };
+                    spawn_connection(stream, peer, events, ours);
                 }
             }
             Ok(Err(error)) => warn!(%peer, %error, "TCP connect failed"),
             Err(_) => warn!(%peer, "TCP connect timed out"),
         }
     });
+}
+
+/// Limits on the TCP connections peers open to us: descriptors are a shared resource (RTP
+/// ports need them too), so neither one address nor all of them together may take them all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TcpLimits {
+    /// Accepted connections open at once; beyond it new ones are closed at accept.
+    pub max_connections: usize,
+    /// Accepted connections open at once from one IP address.
+    pub max_connections_per_address: usize,
+    /// See [`ConnectionTimeouts`].
+    pub timeouts: ConnectionTimeouts,
+}
+
+impl Default for TcpLimits {
+    fn default() -> Self {
+        TcpLimits {
+            max_connections: 1024,
+            max_connections_per_address: 64,
+            timeouts: ConnectionTimeouts::default(),
+        }
+    }
 }

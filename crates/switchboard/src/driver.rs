@@ -61,7 +61,7 @@ pub(crate) fn spawn(
             let setup = Setup {
                 id: call_id.clone(),
                 sip_call_id: incoming.sip_call_id.clone(),
-                caller: incoming.from_user.clone(),
+                caller: incoming.caller().map(str::to_string),
                 dialled: incoming.dialled.clone(),
                 media: incoming.media.clone(),
                 settings: ::call::Settings {

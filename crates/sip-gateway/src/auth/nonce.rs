@@ -212,21 +212,27 @@ impl DigestAuth {
                 got: uri.to_string(),
             });
         }
-        let secrets = credentials.get(user).ok_or(AuthFailure::UnknownUser)?;
-        let expected = response_digest(
-            algorithm,
-            secrets.get(algorithm),
-            nonce,
-            nc_text,
-            cnonce,
-            qop,
-            method,
-            uri,
-        );
-        if !constant_time_eq(
+        // An unknown user is answered after the same work as a known one with a wrong
+        // password (a digest against a stand-in HA1 no password gives), so neither the
+        // response nor its timing tells an enumerator (svwar) which users exist.
+        let secrets = credentials.get(user);
+        let stand_in;
+        let ha1 = match secrets {
+            Some(secrets) => secrets.get(algorithm),
+            None => {
+                stand_in = algorithm.hash_hex(&self.sign(user.as_bytes()));
+                stand_in.as_str()
+            }
+        };
+        let expected = response_digest(algorithm, ha1, nonce, nc_text, cnonce, qop, method, uri);
+        let matches = constant_time_eq(
             expected.as_bytes(),
             response.to_ascii_lowercase().as_bytes(),
-        ) {
+        );
+        if secrets.is_none() {
+            return Err(AuthFailure::UnknownUser);
+        }
+        if !matches {
             return Err(AuthFailure::WrongResponse);
         }
         let expires = match self.nonce_state(nonce, now) {

@@ -269,10 +269,13 @@ pub fn add_received_rport(request: &mut rsip::Request, source: SocketAddr) {
 /// - reliable transport: the response goes back on the connection the request came on; the
 ///   address returned is where to open a new one if that connection is gone: the `received`
 ///   address (else sent-by) and the sent-by port;
-/// - unreliable with `maddr`: that address, sent-by port;
 /// - unreliable with `received` and a filled-in `rport`: exactly there;
 /// - unreliable with `received`: that address, sent-by port;
 /// - otherwise sent-by.
+///
+/// `maddr` is deliberately not honoured (RFC 3261 §18.2.2 would send to it): it names an
+/// address other than the request's source, so a spoofed request could aim our responses at a
+/// third party (reflection, issue 14). Responses go where the request came from.
 ///
 /// Ports default to 5060 (5061 for TLS). `None` when there is no parsable Via or the address
 /// would need DNS (a host name sent-by without `received`; RFC 3263 resolution is not done
@@ -286,9 +289,6 @@ pub fn response_destination(
     if transport_reliable {
         let ip = hop.received().or_else(|| hop.sent_by_ip())?;
         return Some(SocketAddr::new(ip, sent_by_port));
-    }
-    if let Some(maddr) = hop.maddr() {
-        return Some(SocketAddr::new(maddr, sent_by_port));
     }
     let port = hop.rport().flatten().unwrap_or(sent_by_port);
     let ip = hop.received().or_else(|| hop.sent_by_ip())?;

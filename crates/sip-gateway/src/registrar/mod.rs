@@ -17,8 +17,11 @@
 //! by `now` too, so a late timer never hands out an expired contact.
 //!
 //! ## What a REGISTER gets
-//! - `403` while its source is in a failed-authentication cool-down (`max_failures` failures
-//!   within `failure_window` start a `lockout`);
+//! - `403` while the user it claims, at its source address, is in a failed-authentication
+//!   cool-down (`max_failures` failures for one user from one address within `failure_window`
+//!   start a `lockout`), or while the source address itself is (`max_address_failures`
+//!   failures from one address, for any users, within `failure_window`). Other users behind
+//!   the same address (an office NAT) are not affected by one phone's wrong password;
 //! - `401` with a SHA-256 and an MD5 challenge when it has no (or a wrong) `Authorization`;
 //!   `stale=true` when only the nonce was old (RFC 7616 §3.3);
 //! - `403` when the authenticated user is not the user of To (§10.3 step 4), or the request
@@ -56,7 +59,17 @@ use crate::rng::SipRng;
 use crate::transaction::Peer;
 use crate::ua::build::{random_token, set_body};
 use contact::{ContactSpec, aor_user, contact_key, parse_contact, parse_delta, secs};
-use limit::FailureLimiter;
+use limit::{FailureLimiter, UserAtAddress, user_at};
+
+/// Runs the registrar's Contact and To readers on one header value: for the fuzz targets
+/// (`fuzz/fuzz_targets/sip_headers.rs`), not an API.
+#[doc(hidden)]
+pub fn fuzz_contact_value(value: &str) {
+    if let Some(ContactSpec::Uri { uri, .. }) = parse_contact(value) {
+        let _ = contact_key(&uri);
+    }
+    let _ = aor_user(value);
+}
 
 /// Settings of the registrar.
 #[derive(Clone)]
@@ -76,9 +89,13 @@ pub struct RegistrarConfig {
     /// Expiry when the request names none (RFC 3261 §10.3 step 7 lets the registrar choose).
     pub default_expires: u32,
     pub max_contacts_per_user: usize,
-    /// Failed authentications from one source IP, within `failure_window`, that start a
-    /// `lockout` during which its REGISTERs get 403.
+    /// Failed authentications for one user from one source IP, within `failure_window`, that
+    /// start a `lockout` during which that user's REGISTERs from that IP get 403.
     pub max_failures: u32,
+    /// Failed authentications from one source IP for any users, within `failure_window`, that
+    /// start a `lockout` of the whole address (a scanner trying many users). Higher than
+    /// `max_failures`, so that one misconfigured phone does not lock out its office.
+    pub max_address_failures: u32,
     pub failure_window: Duration,
     pub lockout: Duration,
     /// The key nonces are signed with; random when `None` (nonces then turn stale on restart,
@@ -97,6 +114,7 @@ impl Default for RegistrarConfig {
             default_expires: 3600,
             max_contacts_per_user: 5,
             max_failures: 5,
+            max_address_failures: 50,
             failure_window: Duration::from_secs(60),
             lockout: Duration::from_secs(300),
             nonce_secret: None,
@@ -115,6 +133,7 @@ impl fmt::Debug for RegistrarConfig {
             .field("default_expires", &self.default_expires)
             .field("max_contacts_per_user", &self.max_contacts_per_user)
             .field("max_failures", &self.max_failures)
+            .field("max_address_failures", &self.max_address_failures)
             .field("failure_window", &self.failure_window)
             .field("lockout", &self.lockout)
             .finish_non_exhaustive()
@@ -139,10 +158,13 @@ pub struct RegistrarStats {
     pub challenges: u64,
     /// Authentications that failed (wrong password, unknown user, replay, …).
     pub auth_failures: u64,
-    /// REGISTERs refused because their source was in a cool-down.
+    /// REGISTERs refused because their user at their source, or their source, was in a
+    /// cool-down.
     pub rate_limited: u64,
-    /// Sources in a cool-down now.
+    /// Source addresses in a cool-down now (every user refused from them).
     pub blocked_sources: usize,
+    /// (user, source address) pairs in a cool-down now.
+    pub blocked_users: usize,
     /// Current bindings and users with at least one.
     pub bindings: usize,
     pub registered_users: usize,
@@ -161,7 +183,10 @@ pub struct Registrar {
     config: RegistrarConfig,
     credentials: Credentials,
     auth: DigestAuth,
-    limiter: FailureLimiter,
+    /// Failures per (claimed user, source address).
+    user_limiter: FailureLimiter<UserAtAddress>,
+    /// Failures per source address, whatever the user.
+    address_limiter: FailureLimiter<std::net::IpAddr>,
     users: HashMap<String, Vec<Stored>>,
     /// (expiry, user, key) of every binding: the next deadline is the first.
     expiries: BTreeSet<(Instant, String, String)>,
@@ -204,8 +229,13 @@ impl Registrar {
                 .with_algorithms(&config.algorithms)
                 .with_rng(rng.fork()),
             rng,
-            limiter: FailureLimiter::new(
+            user_limiter: FailureLimiter::new(
                 config.max_failures,
+                config.failure_window,
+                config.lockout,
+            ),
+            address_limiter: FailureLimiter::new(
+                config.max_address_failures,
                 config.failure_window,
                 config.lockout,
             ),
@@ -232,7 +262,8 @@ impl Registrar {
     #[must_use]
     pub fn stats(&self, now: Instant) -> RegistrarStats {
         RegistrarStats {
-            blocked_sources: self.limiter.blocked(now),
+            blocked_sources: self.address_limiter.blocked(now),
+            blocked_users: self.user_limiter.blocked(now),
             bindings: self.expiries.len(),
             registered_users: self.users.len(),
             ..self.stats.clone()
@@ -313,7 +344,8 @@ impl Registrar {
             self.changed(&user);
         }
         self.auth.handle_timeout(now);
-        self.limiter.handle_timeout(now);
+        self.user_limiter.handle_timeout(now);
+        self.address_limiter.handle_timeout(now);
     }
 
     #[must_use]
@@ -331,11 +363,6 @@ impl Registrar {
     ) -> rsip::Response {
         self.stats.registers += 1;
         let ip = source.addr.ip();
-        if self.limiter.is_blocked(ip, now) {
-            self.stats.rate_limited += 1;
-            debug!(source = %source.addr, "REGISTER refused: source in cool-down");
-            return self.reply(request, 403);
-        }
         let authorizations: Vec<&str> = request
             .headers
             .iter()
@@ -351,16 +378,25 @@ impl Registrar {
                 parse_digest(v).is_ok_and(|p| p.get("realm") == Some(self.config.realm.as_str()))
             })
             .or(authorizations.first());
+        // The user this request is for: the one it authenticates as, else the one of To.
+        let claimed = ours
+            .and_then(|a| parse_digest(a).ok())
+            .and_then(|p| p.get("username").map(str::to_string))
+            .or_else(|| request.to_header().ok().and_then(|to| aor_user(to.value())))
+            .unwrap_or_default();
+        let user_key = user_at(&claimed, ip);
+        if self.address_limiter.is_blocked(&ip, now) || self.user_limiter.is_blocked(&user_key, now)
+        {
+            self.stats.rate_limited += 1;
+            debug!(user = ?claimed, source = %source.addr, "REGISTER refused: in cool-down");
+            return self.reply(request, 403);
+        }
         let Some(authorization) = ours else {
             self.stats.challenges += 1;
             return self.challenge(request, false, now);
         };
         let uri = request.uri.to_string();
         let method = request.method.to_string();
-        let claimed = parse_digest(authorization)
-            .ok()
-            .and_then(|p| p.get("username").map(str::to_string))
-            .unwrap_or_default();
         let user = match self
             .auth
             .verify(&method, &uri, authorization, &self.credentials, now)
@@ -368,18 +404,27 @@ impl Registrar {
             Ok(user) => user,
             Err(AuthFailure::Stale) => {
                 self.stats.challenges += 1;
-                debug!(user = %claimed, source = %source.addr, "stale nonce: new challenge");
+                debug!(user = ?claimed, source = %source.addr, "stale nonce: new challenge");
                 return self.challenge(request, true, now);
             }
             Err(failure) => {
                 self.stats.auth_failures += 1;
                 warn!(
-                    user = %claimed,
+                    user = ?claimed,
                     source = %source.addr,
                     reason = %failure,
                     "REGISTER authentication failed"
                 );
-                if let Some(until) = self.limiter.record_failure(ip, now) {
+                if let Some(until) = self.user_limiter.record_failure(user_key, now) {
+                    warn!(
+                        user = ?claimed,
+                        source = %source.addr,
+                        lockout_s = until.saturating_duration_since(now).as_secs(),
+                        "too many failed authentications: this user's REGISTERs from this \
+                         source refused"
+                    );
+                }
+                if let Some(until) = self.address_limiter.record_failure(ip, now) {
                     warn!(
                         source = %source.addr,
                         lockout_s = until.saturating_duration_since(now).as_secs(),

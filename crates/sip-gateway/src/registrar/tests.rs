@@ -468,7 +468,7 @@ fn contact_limit_evicts_the_oldest_and_refuses_oversized_requests() {
 }
 
 #[test]
-fn five_failures_lock_the_source_out_but_not_others() {
+fn five_failures_lock_the_user_at_that_source_out_but_not_others() {
     let mut reg = registrar();
     let t0 = Instant::now();
     let mut attacker = Phone::new("1001", "guess", 7000);
@@ -479,7 +479,7 @@ fn five_failures_lock_the_source_out_but_not_others() {
         assert_eq!(code(&resp), 401, "attempt {i}");
     }
     assert_eq!(reg.stats(t0).auth_failures, 5);
-    // Now even the right password from that source is refused, without a challenge.
+    // Now even the right password for that user from that source is refused, unchallenged.
     let mut same_source = Phone::new("1001", "demo1001", 7001);
     same_source.source.addr = "127.0.0.66:7001".parse().unwrap();
     let t1 = t0 + Duration::from_secs(10);
@@ -487,8 +487,15 @@ fn five_failures_lock_the_source_out_but_not_others() {
     assert_eq!(code(&resp), 403);
     assert!(challenges(&resp).is_empty());
     let stats = reg.stats(t1);
-    assert_eq!((stats.rate_limited, stats.blocked_sources), (1, 1));
-    // Another source is unaffected.
+    assert_eq!(
+        (
+            stats.rate_limited,
+            stats.blocked_users,
+            stats.blocked_sources
+        ),
+        (1, 1, 0)
+    );
+    // The same user from another source is unaffected.
     let mut agent = Phone::new("1001", "demo1001", 5062);
     assert_eq!(code(&agent.register(&mut reg, &[DESK], None, t1)), 200);
     // After the cool-down the source may try again.
@@ -498,6 +505,69 @@ fn five_failures_lock_the_source_out_but_not_others() {
         code(&same_source.register(&mut reg, &[DESK], None, t2)),
         200
     );
+}
+
+/// Issue 14: one phone with a wrong password behind an office NAT locked every agent's phone
+/// at that address out. Another user from the same address still registers.
+#[test]
+fn a_locked_out_phone_does_not_lock_out_its_neighbours_behind_the_same_address() {
+    let mut reg = registrar();
+    let t0 = Instant::now();
+    let mut misconfigured = Phone::new("1001", "old password", 5062);
+    misconfigured.send(&mut reg, &[DESK], None, t0);
+    for i in 0..6 {
+        misconfigured.send(&mut reg, &[DESK], None, t0 + Duration::from_secs(i));
+    }
+    let t1 = t0 + Duration::from_secs(10);
+    let mut right = Phone::new("1001", "demo1001", 5063);
+    assert_eq!(code(&right.register(&mut reg, &[DESK], None, t1)), 403);
+    let mut neighbour = Phone::new("1002", "demo1002", 5070);
+    let resp = neighbour.register(&mut reg, &["<sip:1002@127.0.0.1:5070>"], None, t1);
+    assert_eq!(
+        code(&resp),
+        200,
+        "another agent at the same address registers"
+    );
+}
+
+/// A scanner trying many user names from one address is stopped by the address limit, which
+/// is higher than the user limit; other addresses are not.
+#[test]
+fn many_users_failing_from_one_address_lock_the_address() {
+    let mut reg = Registrar::new(
+        RegistrarConfig {
+            max_address_failures: 12,
+            ..config()
+        },
+        Credentials::from_passwords(REALM, [("1001", "demo1001"), ("1002", "demo1002")]),
+    );
+    let t0 = Instant::now();
+    let scanner_ip = "127.0.0.77";
+    // Three guesses each for a range of users (some exist, most do not): never five for one.
+    let users = ["2000", "2001", "2002", "2003", "1001"];
+    let mut failures = 0;
+    'scan: for user in users {
+        let mut guess = Phone::new(user, "1234", 9000);
+        guess.source.addr = format!("{scanner_ip}:9000").parse().unwrap();
+        guess.send(&mut reg, &[], None, t0);
+        for _ in 0..3 {
+            let resp = guess.send(&mut reg, &[], None, t0);
+            if code(&resp) == 403 {
+                break 'scan;
+            }
+            failures += 1;
+        }
+    }
+    assert_eq!(failures, 12, "the twelfth failure locks the address");
+    assert_eq!(reg.stats(t0).blocked_sources, 1);
+    // Even a right password from there is refused now, for any user.
+    let mut right = Phone::new("1002", "demo1002", 9001);
+    right.source.addr = format!("{scanner_ip}:9001").parse().unwrap();
+    assert_eq!(code(&right.send(&mut reg, &[], None, t0)), 403);
+    // Another address is not affected.
+    let mut agent = Phone::new("1002", "demo1002", 5070);
+    let resp = agent.register(&mut reg, &["<sip:1002@127.0.0.1:5070>"], None, t0);
+    assert_eq!(code(&resp), 200);
 }
 
 #[test]
@@ -521,4 +591,60 @@ fn bad_contacts_are_400() {
     let resp = phone.register(&mut reg, &["<tel:+390600000001>"], None, t0);
     assert_eq!(code(&resp), 400);
     assert!(matches!(&resp.status_code, rsip::StatusCode::Other(400, r) if r == "Bad Contact"));
+}
+
+/// The shape of a response: status, header names in order, and the challenges with their
+/// nonce blanked out. What an enumerator (svwar) could compare.
+fn shape(resp: &rsip::Response) -> (u16, Vec<String>, Vec<String>) {
+    let names = resp
+        .headers
+        .iter()
+        .map(|h| {
+            h.to_string()
+                .split(':')
+                .next()
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect();
+    let challenges = challenges(resp)
+        .into_iter()
+        .map(|c| {
+            let nonce = parse_digest(&c).unwrap().get("nonce").unwrap().to_string();
+            c.replace(&nonce, "N")
+        })
+        .collect();
+    (code(resp), names, challenges)
+}
+
+/// Issue 14, extension enumeration: a user that exists and one that does not are challenged
+/// alike, a wrong answer for either fails alike, and both count toward the same lockouts.
+#[test]
+fn known_and_unknown_users_are_indistinguishable() {
+    let mut reg = registrar();
+    let t0 = Instant::now();
+    let mut known = Phone::new("1001", "guess", 5062);
+    let mut unknown = Phone::new("9999", "guess", 5064);
+    let first = (
+        known.send(&mut reg, &[DESK], None, t0),
+        unknown.send(&mut reg, &["<sip:9999@127.0.0.1:5064>"], None, t0),
+    );
+    assert_eq!(shape(&first.0), shape(&first.1));
+    assert_eq!(code(&first.0), 401);
+    for i in 0..5 {
+        let at = t0 + Duration::from_secs(i);
+        let wrong = (
+            known.send(&mut reg, &[DESK], None, at),
+            unknown.send(&mut reg, &["<sip:9999@127.0.0.1:5064>"], None, at),
+        );
+        assert_eq!(shape(&wrong.0), shape(&wrong.1), "attempt {i}");
+    }
+    let stats = reg.stats(t0);
+    assert_eq!((stats.auth_failures, stats.blocked_users), (10, 2));
+    let locked = (
+        known.send(&mut reg, &[DESK], None, t0),
+        unknown.send(&mut reg, &["<sip:9999@127.0.0.1:5064>"], None, t0),
+    );
+    assert_eq!(shape(&locked.0), shape(&locked.1));
+    assert_eq!(code(&locked.0), 403);
 }

@@ -168,6 +168,11 @@ impl UserAgent {
                 return;
             }
         };
+        if let Err(reason) = self.check_media_address(&media, peer.addr) {
+            info!(source = %peer.addr, rtp = %media.remote_rtp, reason, "INVITE refused");
+            self.reply(tx, &request, 488, now);
+            return;
+        }
         let Some(incoming) = self.new_call(tx, &request, peer, offer, media.clone()) else {
             self.reply(tx, &request, 400, now);
             return;
@@ -202,7 +207,19 @@ impl UserAgent {
             .user()
             .map(str::to_string)
             .or_else(|| from_uri(&to).and_then(|u| u.user().map(str::to_string)));
+        let trusted = self.trusts_identity_from(peer.addr);
+        let asserted_user = trusted.then(|| asserted_user(request)).flatten();
+        let privacy_id = trusted && privacy_id(request);
+        if !trusted
+            && header_values(request, "P-Asserted-Identity")
+                .next()
+                .is_some()
+        {
+            debug!(source = %peer.addr, "P-Asserted-Identity from an untrusted source ignored");
+        }
         let incoming = IncomingCall {
+            asserted_user,
+            privacy_id,
             call,
             sip_call_id: call_id.clone(),
             from_uri: from_uri_value
@@ -251,6 +268,7 @@ impl UserAgent {
                 end_reason: None,
                 ack: None,
                 refer: None,
+                called: None,
             },
         );
         self.by_dialog.insert((call_id, local_tag), call);
@@ -407,8 +425,17 @@ impl UserAgent {
                     return;
                 }
             };
+            let signalling = self.calls[&call].dialog.peer.addr;
             match sdp::negotiate(&offer, &self.config.codecs) {
-                Ok(media) => Some((offer, media)),
+                Ok(media) => match self.check_media_address(&media, signalling) {
+                    Ok(()) => Some((offer, media)),
+                    // The call keeps the media it had.
+                    Err(reason) => {
+                        info!(?call, rtp = %media.remote_rtp, reason, "re-INVITE refused");
+                        self.reply_in_dialog(call, tx, &request, 488, now);
+                        return;
+                    }
+                },
                 Err(error) => {
                     info!(?call, %error, "re-INVITE refused");
                     self.reply_in_dialog(call, tx, &request, 488, now);
@@ -510,6 +537,60 @@ fn from_uri(value: &str) -> Option<rsip::Uri> {
         _ => value.split(';').next()?,
     };
     rsip::Uri::try_from(inner.trim()).ok()
+}
+
+/// The values of every header named `name` (case-insensitive; not split at commas).
+fn header_values<'a>(request: &'a rsip::Request, name: &'a str) -> impl Iterator<Item = &'a str> {
+    request.headers.iter().filter_map(move |h| match h {
+        Header::Other(n, v) if n.eq_ignore_ascii_case(name) => Some(v.as_str()),
+        _ => None,
+    })
+}
+
+/// The caller's number in `P-Asserted-Identity` (RFC 3325 §9.1): the user part of the first
+/// sip:/sips: URI, or the number of a tel: URI (RFC 3966, visual separators dropped), among
+/// the header's values. `None` when there is no usable one.
+pub(crate) fn asserted_user(request: &rsip::Request) -> Option<String> {
+    header_values(request, "P-Asserted-Identity")
+        .flat_map(|v| v.split(','))
+        .find_map(identity_number)
+}
+
+/// The number of one `P-Asserted-Identity` value (`"Name" <sip:+39…@host>` or `<tel:+39…>`).
+fn identity_number(value: &str) -> Option<String> {
+    let value = value.trim();
+    let inner = match (value.find('<'), value.rfind('>')) {
+        (Some(a), Some(b)) if a < b => &value[a + 1..b],
+        _ => value.split(';').next()?,
+    };
+    let inner = inner.trim();
+    let lower = inner.to_ascii_lowercase();
+    let number: String = if let Some(rest) = lower.strip_prefix("tel:") {
+        inner[4..4 + rest.len()]
+            .split(';')
+            .next()?
+            .chars()
+            .filter(|c| !matches!(c, '-' | '.' | '(' | ')' | ' '))
+            .collect()
+    } else if lower.starts_with("sip:") || lower.starts_with("sips:") {
+        let uri = rsip::Uri::try_from(inner).ok()?;
+        uri.user()?.to_string()
+    } else {
+        return None;
+    };
+    let valid = !number.is_empty()
+        && number.len() <= 64
+        && number
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '*' | '#'));
+    valid.then_some(number)
+}
+
+/// Whether `Privacy` asks that the identity be withheld (RFC 3323 §4.2 `id`, or `user`).
+fn privacy_id(request: &rsip::Request) -> bool {
+    header_values(request, "Privacy")
+        .flat_map(|v| v.split(';'))
+        .any(|p| matches!(p.trim().to_ascii_lowercase().as_str(), "id" | "user"))
 }
 
 /// The display name of a From value, without quotes.

@@ -57,10 +57,11 @@ pub struct UserAgentConfig {
     pub codecs: Vec<Codec>,
     /// Calls beyond this number are refused with 503.
     pub max_calls: usize,
-    /// Sources allowed to send us requests (the PBX/carrier side of the trunk, agents'
-    /// phones). Requests from elsewhere are dropped unanswered and counted: no reflection, and
-    /// nothing for a scanner to learn. Responses to our own requests are not filtered here
-    /// (they only match transactions we started).
+    /// Sources allowed to send us SIP (the PBX/carrier side of the trunk, agents' phones).
+    /// Messages from elsewhere are dropped unanswered and counted, before they are parsed: no
+    /// reflection, nothing for a scanner to learn, and a flood costs one lookup per datagram.
+    /// The only exception is the address of a call we placed (its responses and in-dialog
+    /// requests come from there).
     pub allow_from: Vec<ipnet::IpNet>,
     /// The registrar for agents' phones; `None` (the default) answers REGISTER with 405.
     pub registrar: Option<RegistrarConfig>,
@@ -72,6 +73,18 @@ pub struct UserAgentConfig {
     /// exchange. `None` (the default, and the only sound choice in production, where these
     /// values must not be guessable) seeds from the operating system's entropy.
     pub rng_seed: Option<u64>,
+    /// Limits on the TCP connections peers open to us. Not used by this sans-IO core: read by
+    /// the driver ([`crate::gateway`]), kept here with `allow_from`, the other admission rule.
+    pub tcp: crate::transport::TcpLimits,
+    /// Sources whose `P-Asserted-Identity` (RFC 3325) is believed: the trunk's carrier, which
+    /// vouches for the caller's number. From anywhere else the header is ignored, since any
+    /// caller can write one. Empty (the default): the caller is always the From user.
+    pub trust_asserted_identity_from: Vec<ipnet::IpNet>,
+    /// Where peers' RTP may be sent: an SDP connection address outside these networks is
+    /// refused with 488. Empty (the default): any unicast address. Multicast, broadcast, and
+    /// loopback signalled from elsewhere are refused always (see
+    /// [`UserAgent::check_media_address`]).
+    pub media_networks: Vec<ipnet::IpNet>,
 }
 
 impl Default for UserAgentConfig {
@@ -89,6 +102,9 @@ impl Default for UserAgentConfig {
             registrar: None,
             credentials: Credentials::default(),
             rng_seed: None,
+            tcp: crate::transport::TcpLimits::default(),
+            trust_asserted_identity_from: Vec::new(),
+            media_networks: Vec::new(),
         }
     }
 }
@@ -103,16 +119,32 @@ pub struct IncomingCall {
     pub call: CallRef,
     /// The SIP Call-ID header value.
     pub sip_call_id: String,
-    /// The From URI and its user part (the caller's number, ANI).
+    /// The From URI and its user part (what the caller claims; see [`IncomingCall::caller`]).
     pub from_uri: String,
     pub from_user: Option<String>,
     pub from_display: Option<String>,
+    /// The number in `P-Asserted-Identity` (the user part of its sip: URI, or its tel:
+    /// number), only when the INVITE came from a source in
+    /// [`UserAgentConfig::trust_asserted_identity_from`]; `None` otherwise.
+    pub asserted_user: Option<String>,
+    /// The trusted source asked (RFC 3325 §9.3, `Privacy: id`) that the caller's identity not
+    /// be shown to others. It is still the caller's number for the CRM's lookup.
+    pub privacy_id: bool,
     /// The dialled number: the user part of the Request-URI (or of To when it has none).
     pub dialled: Option<String>,
     pub request_uri: String,
     pub source: Peer,
     /// The offer's negotiation result (codec, payload types, remote RTP address, direction).
     pub media: Negotiated,
+}
+
+impl IncomingCall {
+    /// The caller's number (ANI): the asserted identity of a trusted trunk, else the From
+    /// user.
+    #[must_use]
+    pub fn caller(&self) -> Option<&str> {
+        self.asserted_user.as_deref().or(self.from_user.as_deref())
+    }
 }
 
 /// Why a call ended.
@@ -187,7 +219,7 @@ pub struct UaStats {
     pub calls_offered: u64,
     pub calls_rejected: u64,
     pub malformed: u64,
-    /// Requests dropped because their source is not in `allow_from`.
+    /// Messages (and TCP connections) dropped because their source is not in `allow_from`.
     pub denied: u64,
     pub requests_received: u64,
     pub responses_received: u64,
@@ -231,6 +263,9 @@ struct Call {
     ack: Option<rsip::Request>,
     /// A REFER accepted in this dialog and not yet finally reported.
     refer: Option<refer::PendingRefer>,
+    /// Outbound: the address we called, admitted even outside `allow_from` while the call
+    /// lasts (see [`UserAgent::admits`]).
+    called: Option<std::net::IpAddr>,
 }
 
 /// What a client transaction of ours is for.
@@ -256,6 +291,9 @@ pub struct UserAgent {
     next_call: u64,
     stats: UaStats,
     registrar: Option<Registrar>,
+    /// Addresses of the calls we placed (how many calls each): their messages are admitted
+    /// even when outside `allow_from`.
+    called: HashMap<std::net::IpAddr, usize>,
     /// Every random value the core draws comes from here (see [`UserAgentConfig::rng_seed`]).
     rng: SipRng,
 }
@@ -280,6 +318,7 @@ impl UserAgent {
             events: VecDeque::new(),
             next_call: 1,
             stats: UaStats::default(),
+            called: HashMap::new(),
         }
     }
 
@@ -311,14 +350,14 @@ impl UserAgent {
 
     /// One whole SIP message from the transport (a UDP datagram or a framed TCP message).
     pub fn handle_datagram(&mut self, bytes: &[u8], peer: Peer, now: Instant) {
+        // Who may talk to us is decided before any work is done on what they sent.
+        if !self.admits(peer.addr) {
+            return;
+        }
         if bytes.iter().all(|b| b.is_ascii_whitespace()) {
             return; // keep-alive (RFC 5626 §3.5.1)
         }
         match message::parse(bytes) {
-            Ok(SipMessage::Request(_)) if !self.allowed(peer.addr.ip()) => {
-                self.stats.denied += 1;
-                debug!(peer = %peer.addr, "request from a source outside allow_from dropped");
-            }
             Ok(SipMessage::Request(mut request)) => {
                 self.stats.requests_received += 1;
                 message::add_received_rport(&mut request, peer.addr);
@@ -329,9 +368,6 @@ impl UserAgent {
                 self.stats.responses_received += 1;
                 self.layer
                     .handle_message(SipMessage::Response(response), peer, now);
-            }
-            Err(_) if !self.allowed(peer.addr.ip()) => {
-                self.stats.denied += 1;
             }
             Err(error) => {
                 self.stats.malformed += 1;
@@ -349,12 +385,61 @@ impl UserAgent {
         self.process(now);
     }
 
-    fn allowed(&self, ip: std::net::IpAddr) -> bool {
-        let ip = match ip {
-            std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, std::net::IpAddr::V4),
-            v4 => v4,
-        };
-        self.config.allow_from.iter().any(|net| net.contains(&ip))
+    /// Whether SIP from `addr` is admitted: its address is in `allow_from`, or is one we
+    /// placed a call to. A refusal is counted in [`UaStats::denied`]; the driver asks this for
+    /// each TCP connection at accept, and [`Self::handle_datagram`] for each message.
+    /// Whether we may send RTP to the address an offer or answer gave (`media.remote_rtp`),
+    /// signalled from `signalling`: the unspecified address (RFC 2543 hold: we send nothing)
+    /// is fine; multicast and broadcast never are; loopback only when the signalling came from
+    /// loopback too; and within `media_networks` when that is set. Otherwise a spoofed INVITE
+    /// could aim our hold music at a third party (reflection, issue 14).
+    pub fn check_media_address(
+        &self,
+        media: &Negotiated,
+        signalling: SocketAddr,
+    ) -> Result<(), &'static str> {
+        let ip = canonical_ip(media.remote_rtp.ip());
+        if ip.is_unspecified() {
+            return Ok(());
+        }
+        if ip.is_multicast() {
+            return Err("multicast media address");
+        }
+        if let std::net::IpAddr::V4(v4) = ip
+            && v4.is_broadcast()
+        {
+            return Err("broadcast media address");
+        }
+        if ip.is_loopback() && !canonical_ip(signalling.ip()).is_loopback() {
+            return Err("loopback media address from a remote peer");
+        }
+        if !self.config.media_networks.is_empty()
+            && !self.config.media_networks.iter().any(|n| n.contains(&ip))
+        {
+            return Err("media address outside media_networks");
+        }
+        Ok(())
+    }
+
+    /// Whether a `P-Asserted-Identity` from `addr` is believed.
+    fn trusts_identity_from(&self, addr: SocketAddr) -> bool {
+        let ip = canonical_ip(addr.ip());
+        self.config
+            .trust_asserted_identity_from
+            .iter()
+            .any(|net| net.contains(&ip))
+    }
+
+    pub fn admits(&mut self, addr: SocketAddr) -> bool {
+        let ip = canonical_ip(addr.ip());
+        if self.config.allow_from.iter().any(|net| net.contains(&ip))
+            || self.called.contains_key(&ip)
+        {
+            return true;
+        }
+        self.stats.denied += 1;
+        debug!(peer = %addr, "SIP from a source outside allow_from dropped");
+        false
     }
 
     pub fn handle_timeout(&mut self, now: Instant) {
@@ -492,6 +577,14 @@ impl UserAgent {
 
     fn end(&mut self, call: CallRef, reason: EndReason) {
         if let Some(c) = self.calls.remove(&call) {
+            if let Some(ip) = c.called
+                && let Some(n) = self.called.get_mut(&ip)
+            {
+                *n -= 1;
+                if *n == 0 {
+                    self.called.remove(&ip);
+                }
+            }
             self.by_dialog
                 .remove(&(c.dialog.call_id.clone(), c.dialog.local_tag.clone()));
             self.events.push_back(UaEvent::CallEnded { call, reason });
@@ -619,6 +712,15 @@ impl UserAgent {
         }
         set_body(&mut resp.headers, &[], None);
         self.send_response(tx, resp, now);
+    }
+}
+
+/// An IPv4-mapped IPv6 address as the IPv4 address it is, so one `allow_from` entry covers a
+/// peer on a dual-stack socket too.
+fn canonical_ip(ip: std::net::IpAddr) -> std::net::IpAddr {
+    match ip {
+        std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, std::net::IpAddr::V4),
+        v4 => v4,
     }
 }
 

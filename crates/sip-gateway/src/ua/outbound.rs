@@ -109,6 +109,8 @@ impl UserAgent {
             .map_err(|e| UaError::NotPlaced(e.to_string()))?;
         self.client_txs.insert(tx, (call, ClientKind::Invite));
         self.by_dialog.insert((call_id, local_tag), call);
+        let called = super::canonical_ip(dialog.peer.addr.ip());
+        *self.called.entry(called).or_default() += 1;
         self.calls.insert(
             call,
             Call {
@@ -126,6 +128,7 @@ impl UserAgent {
                 end_reason: None,
                 ack: None,
                 refer: None,
+                called: Some(called),
             },
         );
         self.process(now);
@@ -303,6 +306,12 @@ impl UserAgent {
                 sdp::negotiate_answer(&c.offer, &answer)
                     .map_err(|e| warn!(?call, error = %e, "unusable SDP answer"))
             });
+        let signalling = c.dialog.peer.addr;
+        let negotiated = negotiated.and_then(|media| {
+            self.check_media_address(&media, signalling)
+                .map(|()| media)
+                .map_err(|reason| warn!(?call, reason, "unusable SDP answer"))
+        });
         self.layer.send_stateless(SipMessage::Request(ack), dest);
         match negotiated {
             _ if cancel_wanted => self.send_bye(call, EndReason::LocalHangup, now),

@@ -223,3 +223,42 @@ fn an_answer_without_a_common_codec_is_acked_then_ended() {
     assert!(out.iter().any(|m| m.starts_with("BYE ")));
     assert!(events(&mut ua).is_empty(), "ends when the BYE is answered");
 }
+
+/// Issue 14: only `allow_from` and the addresses we called may talk to us, and that is
+/// decided before parsing. A forged answer from elsewhere (which matched our transaction by
+/// its branch before) is dropped; the callee's own answer is taken, even from outside
+/// `allow_from`, and once the call is over its address is refused again.
+#[test]
+fn only_the_called_address_and_allow_from_are_heard() {
+    let mut ua = UserAgent::new(UserAgentConfig {
+        allow_from: vec!["192.0.2.0/24".parse().unwrap()],
+        ..UserAgentConfig::default()
+    });
+    let t0 = Instant::now();
+    let call = ua.call(outgoing(), t0).unwrap();
+    let invite = sent(&mut ua).remove(0);
+    let forger = Peer {
+        addr: "127.0.0.9:5070".parse().unwrap(),
+        transport: TransportKind::Udp,
+    };
+    ua.handle_datagram(&respond(&invite, 200, Some("forged"), ANSWER), forger, t0);
+    assert!(events(&mut ua).is_empty(), "a forged answer is not heard");
+    assert_eq!(ua.stats().denied, 1);
+    assert_eq!(ua.stats().responses_received, 0, "dropped before parsing");
+    ua.handle_datagram(&respond(&invite, 200, Some("callee"), ANSWER), peer(), t0);
+    assert!(matches!(
+        events(&mut ua).as_slice(),
+        [UaEvent::Answered { .. }]
+    ));
+    ua.hangup(call, t0).unwrap();
+    let bye = sent(&mut ua)
+        .into_iter()
+        .find(|m| m.starts_with("BYE"))
+        .expect("BYE sent");
+    ua.handle_datagram(&respond(&bye, 200, Some("callee"), ""), peer(), t0);
+    assert!(matches!(
+        events(&mut ua).as_slice(),
+        [UaEvent::CallEnded { .. }]
+    ));
+    assert!(!ua.admits(peer().addr), "the call is over");
+}

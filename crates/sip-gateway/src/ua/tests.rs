@@ -510,6 +510,29 @@ fn responses_are_routed_per_via() {
     );
 }
 
+/// Issue 14: an OPTIONS whose Via names another `maddr` got its response there, so a spoofed
+/// request could aim responses at a third party. It goes to the source now.
+#[test]
+fn a_via_maddr_does_not_redirect_the_response() {
+    let mut ua = ua();
+    let t0 = Instant::now();
+    for (branch, params) in [
+        ("z9hG4bKm1", ";maddr=192.0.2.99"),
+        ("z9hG4bKm2", ";maddr=192.0.2.99;rport"),
+        ("z9hG4bKm3", ";maddr=239.255.255.1;ttl=1"),
+    ] {
+        let options = format!(
+            "OPTIONS sip:127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch={branch}{params}\r\n\
+             From: <sip:ping@127.0.0.1>;tag=p\r\nTo: <sip:127.0.0.1:5060>\r\nCall-ID: {branch}@test\r\n\
+             CSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+        );
+        ua.handle_datagram(options.as_bytes(), peer(), t0);
+        let (to, bytes) = ua.poll_transmit().expect("answered");
+        assert!(String::from_utf8(bytes).unwrap().starts_with("SIP/2.0 200"));
+        assert_eq!(to.addr, CALLER.parse().unwrap(), "{params}");
+    }
+}
+
 #[test]
 fn requests_from_outside_allow_from_are_dropped_unanswered() {
     let mut ua = UserAgent::new(UserAgentConfig {
@@ -528,7 +551,9 @@ fn requests_from_outside_allow_from_are_dropped_unanswered() {
         addr: "192.0.2.7:5060".parse().unwrap(),
         transport: TransportKind::Udp,
     };
-    ua.handle_datagram(&invite("z9hG4bKacl2", "acl2@test", OFFER), pbx, t0);
+    // (Its media on its own network: loopback media from a remote peer is refused.)
+    let offer = offer_at("192.0.2.7");
+    ua.handle_datagram(&invite("z9hG4bKacl2", "acl2@test", &offer), pbx, t0);
     assert!(matches!(
         events(&mut ua).as_slice(),
         [UaEvent::IncomingCall(_)]
@@ -795,4 +820,184 @@ fn refer_before_the_answer_is_forbidden() {
         t0,
     );
     assert!(sent(&mut ua).iter().any(|m| m.starts_with("SIP/2.0 403")));
+}
+
+/// An INVITE from the caller's address with extra header lines before Content-Type.
+fn invite_with(extra: &str) -> Vec<u8> {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let text = String::from_utf8(invite(
+        &format!("z9hG4bKpai{n}"),
+        &format!("pai{n}@test"),
+        OFFER,
+    ))
+    .unwrap();
+    text.replacen("Content-Type:", &format!("{extra}Content-Type:"), 1)
+        .into_bytes()
+}
+
+fn offered(ua: &mut UserAgent, bytes: &[u8]) -> IncomingCall {
+    ua.handle_datagram(bytes, peer(), Instant::now());
+    match events(ua).as_slice() {
+        [UaEvent::IncomingCall(incoming)] => (**incoming).clone(),
+        other => panic!("expected one incoming call, got {other:?}"),
+    }
+}
+
+/// Issue 14: the caller's number came from From, which any caller writes. From a trusted
+/// trunk it now comes from P-Asserted-Identity (sip: user part or tel: number), and the
+/// trunk's `Privacy: id` is passed on.
+#[test]
+fn asserted_identity_from_a_trusted_trunk_is_the_caller() {
+    let mut ua = UserAgent::new(UserAgentConfig {
+        trust_asserted_identity_from: vec!["127.0.0.1/32".parse().unwrap()],
+        ..UserAgentConfig::default()
+    });
+    let call = offered(
+        &mut ua,
+        &invite_with("P-Asserted-Identity: \"Rossi\" <sip:+390612345678@carrier.example>\r\n"),
+    );
+    assert_eq!(call.caller(), Some("+390612345678"));
+    assert_eq!(call.from_user.as_deref(), Some("0600000001"));
+    assert!(!call.privacy_id);
+    let call = offered(
+        &mut ua,
+        &invite_with(
+            "P-Asserted-Identity: <tel:+39-06-1234-5679>\r\n\
+             p-asserted-identity: <sip:other@carrier.example>\r\nPrivacy: id\r\n",
+        ),
+    );
+    assert_eq!(call.caller(), Some("+390612345679"));
+    assert!(call.privacy_id, "the trunk asked for privacy");
+    // A value that is no number is not taken: the From user stays the caller.
+    let call = offered(
+        &mut ua,
+        &invite_with("P-Asserted-Identity: <sip:a%0Ab@carrier.example>\r\n"),
+    );
+    assert_eq!(call.caller(), Some("0600000001"));
+}
+
+/// From a source not trusted, P-Asserted-Identity (and Privacy) is ignored.
+#[test]
+fn asserted_identity_from_anyone_else_is_ignored() {
+    let mut ua = UserAgent::new(UserAgentConfig {
+        trust_asserted_identity_from: vec!["192.0.2.0/24".parse().unwrap()],
+        ..UserAgentConfig::default()
+    });
+    let call = offered(
+        &mut ua,
+        &invite_with("P-Asserted-Identity: <sip:+390699999999@forged.example>\r\nPrivacy: id\r\n"),
+    );
+    assert_eq!(call.asserted_user, None);
+    assert_eq!(call.caller(), Some("0600000001"));
+    assert!(!call.privacy_id);
+    // And with the default (trust no one) too.
+    let call = offered(
+        &mut UserAgent::new(UserAgentConfig::default()),
+        &invite_with("P-Asserted-Identity: <sip:+390699999999@forged.example>\r\n"),
+    );
+    assert_eq!(call.caller(), Some("0600000001"));
+}
+
+/// The test offer with its connection address replaced.
+fn offer_at(ip: &str) -> String {
+    OFFER.replace("c=IN IP4 127.0.0.1", &format!("c=IN IP4 {ip}"))
+}
+
+/// What an INVITE from `source` with its media at `ip` gets: the status of our final
+/// response (200 stands for "offered to the switchboard", answered here).
+fn invite_media(ua: &mut UserAgent, source: &str, ip: &str, n: u32) -> u16 {
+    let from = Peer {
+        addr: source.parse().unwrap(),
+        transport: TransportKind::Udp,
+    };
+    let t0 = Instant::now();
+    ua.handle_datagram(
+        &invite(
+            &format!("z9hG4bKc{n}"),
+            &format!("c{n}@media"),
+            &offer_at(ip),
+        ),
+        from,
+        t0,
+    );
+    if let [UaEvent::IncomingCall(incoming)] = events(ua).as_slice() {
+        ua.answer(incoming.call, "127.0.0.1:20000".parse().unwrap(), t0)
+            .unwrap();
+    }
+    let out = sent(ua);
+    let last = out.last().expect("an answer");
+    status_line(last)
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// Issue 14, reflection: an offer may not aim our RTP at multicast, broadcast, or loopback
+/// (unless the signalling came from loopback), nor outside `media_networks` when set; the
+/// unspecified address is hold and stays accepted.
+#[test]
+fn offers_aiming_media_elsewhere_get_488() {
+    let mut ua = UserAgent::new(UserAgentConfig {
+        allow_from: vec!["0.0.0.0/0".parse().unwrap()],
+        ..UserAgentConfig::default()
+    });
+    let lo = "127.0.0.1:5070";
+    let remote = "192.0.2.7:5060";
+    assert_eq!(invite_media(&mut ua, lo, "224.0.0.1", 1), 488);
+    assert_eq!(invite_media(&mut ua, lo, "239.255.255.250", 2), 488);
+    assert_eq!(invite_media(&mut ua, lo, "255.255.255.255", 3), 488);
+    assert_eq!(invite_media(&mut ua, remote, "127.0.0.1", 4), 488);
+    assert_eq!(invite_media(&mut ua, lo, "127.0.0.1", 5), 200);
+    assert_eq!(invite_media(&mut ua, remote, "192.0.2.8", 6), 200);
+    assert_eq!(invite_media(&mut ua, remote, "0.0.0.0", 7), 200, "hold");
+
+    let mut ua = UserAgent::new(UserAgentConfig {
+        allow_from: vec!["0.0.0.0/0".parse().unwrap()],
+        media_networks: vec!["10.0.0.0/8".parse().unwrap()],
+        ..UserAgentConfig::default()
+    });
+    assert_eq!(invite_media(&mut ua, remote, "192.0.2.8", 8), 488);
+    assert_eq!(invite_media(&mut ua, remote, "10.1.2.3", 9), 200);
+}
+
+/// A re-INVITE moving the media to a refused address gets 488 and the call keeps its media.
+#[test]
+fn a_reinvite_aiming_media_elsewhere_is_refused_and_the_call_keeps_its_media() {
+    let mut ua = ua();
+    let (_call, tag, t0) = answered_call(&mut ua, "c7@test");
+    ua.handle_datagram(
+        &in_dialog("ACK", "z9hG4bKa", "c7@test", &tag, 1, ""),
+        peer(),
+        t0,
+    );
+    ua.handle_datagram(
+        &in_dialog(
+            "INVITE",
+            "z9hG4bKr1",
+            "c7@test",
+            &tag,
+            2,
+            &offer_at("224.0.1.1"),
+        ),
+        peer(),
+        t0,
+    );
+    let out = sent(&mut ua);
+    assert!(out.iter().any(|m| m.starts_with("SIP/2.0 488")), "{out:?}");
+    assert!(events(&mut ua).is_empty(), "no media change");
+    // The call is still there and a sound re-INVITE is taken.
+    let hold = format!("{OFFER}a=sendonly\r\n");
+    ua.handle_datagram(
+        &in_dialog("INVITE", "z9hG4bKr2", "c7@test", &tag, 3, &hold),
+        peer(),
+        t0,
+    );
+    assert!(sent(&mut ua).iter().any(|m| m.starts_with("SIP/2.0 200")));
+    assert!(matches!(
+        events(&mut ua).as_slice(),
+        [UaEvent::MediaChanged { .. }]
+    ));
 }

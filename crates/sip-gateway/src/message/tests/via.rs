@@ -110,7 +110,8 @@ fn response_destination_per_rfc3261_18_2_2() {
             "SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK1;maddr=239.255.255.1;received=203.0.113.9",
             false
         ),
-        addr("239.255.255.1:5060")
+        // maddr is not honoured: the response goes to the request's source (reflection).
+        addr("203.0.113.9:5060")
     );
     assert_eq!(
         dest("SIP/2.0/TLS 192.0.2.1;branch=z9hG4bK1", true),
