@@ -115,7 +115,7 @@ pub use error::{Error, Result};
 pub use event_log::LoggedEvent;
 pub use first_contact::{FirstContact, TicketFacts};
 pub use import::ImportedTicket;
-pub use journal::{CallWrite, JournaledStore, Replay, Written};
+pub use journal::{CallWrite, JournalText, JournaledStore, Replay, Written, parse_journal};
 pub use lifecycle::{Action, Change, LifecycleError, Snapshot, State};
 pub use number::SystemId;
 pub use queues::Queue;
