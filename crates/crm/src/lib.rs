@@ -120,6 +120,7 @@ pub use lifecycle::{Action, Change, LifecycleError, Snapshot, State};
 pub use number::SystemId;
 pub use queues::Queue;
 pub use search::{COUNT_CAP, SearchPage, SortBy, TicketQuery};
+pub use settings::SqliteSynchronous;
 pub use site::{
     Membership, Phone, PhoneKind, QueueSettings, Site, SiteQueue, SiteUser, UserChange,
 };
