@@ -81,11 +81,11 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         })?;
     // One journal for every write a call makes (the voicemail hand-offs included) and for the
     // event log, so an outage keeps their order.
-    let journal = Arc::new(crm::JournaledStore::new(
-        store.clone(),
-        args.data.join("journal").join("calls.jsonl"),
-    ));
-    let card = CardWriter::spawn(journal.clone());
+    let journal = Arc::new(
+        crm::JournaledStore::new(store.clone(), args.data.join("journal").join("calls.jsonl"))
+            .with_queue_limit(config.database.queued_writes_max),
+    );
+    let card = CardWriter::spawn(journal.clone()).context("cannot open the call writes' queue")?;
     let sb_config = config.switchboard(&args.data);
     let voicemail = voicemail::Voicemail::new(sb_config.voicemail.clone(), journal.clone());
     // Before any call: messages a crash interrupted or left unfiled become tickets.

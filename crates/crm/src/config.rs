@@ -57,6 +57,9 @@ pub struct DatabaseConfig {
     pub postgres_synchronous_commit: bool,
     /// SQLite: `normal` (default) or `full` (see [`crate::SqliteSynchronous`]).
     pub sqlite_synchronous: crate::SqliteSynchronous,
+    /// Call writes kept in memory while the database is slow or away; beyond, they spill
+    /// to disk beside the journal (see [`crate::write_queue`]).
+    pub queued_writes_max: usize,
 }
 
 impl Default for DatabaseConfig {
@@ -68,6 +71,7 @@ impl Default for DatabaseConfig {
             demo_data: false,
             postgres_synchronous_commit: true,
             sqlite_synchronous: crate::SqliteSynchronous::Normal,
+            queued_writes_max: crate::write_queue::DEFAULT_LIMIT,
         }
     }
 }
@@ -95,6 +99,12 @@ impl DatabaseConfig {
                     "'{}' is not a country calling code (digits only, e.g. 39)",
                     self.default_country_code
                 ),
+            ));
+        }
+        if self.queued_writes_max == 0 {
+            problems.push(ConfigProblem::new(
+                "database.queued_writes_max",
+                "must be at least 1 (writes beyond it spill to disk)",
             ));
         }
         problems

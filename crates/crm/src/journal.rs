@@ -146,6 +146,8 @@ pub struct JournaledStore {
     /// A write is finding out whether the database is back (one at a time: the others go
     /// straight to the journal meanwhile, instead of each waiting out the database's timeout).
     probing: std::sync::atomic::AtomicBool,
+    /// Writes a [`crate::WriteQueue`] in front of this journal keeps in memory.
+    queue_limit: usize,
 }
 
 /// What a journal file holds, read leniently: one bad line never hides the others.
@@ -264,7 +266,7 @@ fn has_entries(path: &Path) -> bool {
     std::fs::metadata(path).is_ok_and(|m| m.len() > 0)
 }
 
-fn append_entries(path: &Path, entries: &[CallWrite]) -> Result<()> {
+pub(crate) fn append_entries(path: &Path, entries: &[CallWrite]) -> Result<()> {
     let io = |e: std::io::Error| Error::Journal(format!("{}: {e}", path.display()));
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(io)?;
@@ -313,7 +315,22 @@ impl JournaledStore {
             path,
             lock: Mutex::new(()),
             probing: std::sync::atomic::AtomicBool::new(false),
+            queue_limit: crate::write_queue::DEFAULT_LIMIT,
         }
+    }
+
+    /// Keeps at most `limit` writes in the memory of the queues made by
+    /// [`JournaledStore::write_queue`] (`database.queued_writes_max`).
+    #[must_use]
+    pub fn with_queue_limit(mut self, limit: usize) -> Self {
+        self.queue_limit = limit;
+        self
+    }
+
+    /// A queue in front of this journal, bounded in memory, spilling beside it (see
+    /// [`crate::write_queue`]).
+    pub fn write_queue(&self) -> Result<(crate::WriteQueue, crate::WriteQueueReader)> {
+        crate::write_queue::write_queue(&self.path, self.queue_limit)
     }
 
     /// The store behind the journal.

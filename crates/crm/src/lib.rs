@@ -101,6 +101,7 @@ mod ticket_insert;
 pub mod tickets;
 pub mod types;
 pub mod voicemail;
+pub mod write_queue;
 mod writer;
 
 pub use access::{Access, AuditEntry, PasswordCost, Role, User};
@@ -133,3 +134,4 @@ pub use types::{
     UserId,
 };
 pub use voicemail::{MessageClocks, VoicemailFiled, VoicemailMessage};
+pub use write_queue::{Queued, WriteQueue, WriteQueueReader};

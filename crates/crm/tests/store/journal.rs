@@ -236,3 +236,95 @@ async fn a_corrupt_and_a_torn_line_never_block_the_rest() {
     })
     .await;
 }
+
+/// The database is away (another connection holds SQLite's write lock) while calls keep
+/// writing: each write waits out the database's timeout, so writes pile up. The queue in
+/// front of the journal keeps at most its limit in memory and spills the rest to disk; when
+/// the lock is released every write is in the database, once, in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn during_an_outage_the_write_queue_stays_bounded_and_loses_nothing() {
+    use crm::{Queued, write_queue::spill_path};
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("crm.db").display());
+    let mut s = settings();
+    s.acquire_timeout = std::time::Duration::from_millis(100);
+    let store = Store::connect_with(&url, s).await.unwrap();
+    let journal = dir.path().join("calls.jsonl");
+    let js = Arc::new(JournaledStore::new(store.clone(), &journal).with_queue_limit(4));
+    let (queue, mut reader) = js.write_queue().unwrap();
+    // The one task applying writes, as the call-card writer does.
+    let applier = tokio::spawn({
+        let js = js.clone();
+        async move {
+            while let Some(item) = reader.pop().await {
+                match item {
+                    Queued::Write(w) => {
+                        js.write(w).await.unwrap();
+                    }
+                    Queued::Awaited(w, reply) => {
+                        let _ = reply.send(js.write(w).await);
+                    }
+                    Queued::Flush(done) => {
+                        let _ = done.send(());
+                    }
+                }
+            }
+        }
+    });
+    let mut lock = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    sqlx::query("BEGIN EXCLUSIVE")
+        .execute(&mut lock)
+        .await
+        .unwrap();
+    let calls: Vec<String> = (0..10).map(|i| format!("c-q{i}")).collect();
+    let mut most = 0;
+    for id in &calls {
+        queue.push(Queued::Write(CallWrite::StartCall(NewCall {
+            call_id: id.clone(),
+            sip_call_id: None,
+            caller: "+390600000004".into(),
+            dialled: "800100200".into(),
+            started: t0(),
+        })));
+        queue.push(Queued::Write(CallWrite::IvrStep {
+            call_id: id.clone(),
+            step: "menu:1".into(),
+        }));
+        most = most.max(queue.in_memory());
+    }
+    assert!(most <= 4, "at most the limit in memory, saw {most}");
+    assert!(queue.spilled_total() >= 10, "{}", queue.spilled_total());
+    assert!(spill_path(&journal).exists());
+    sqlx::query("ROLLBACK").execute(&mut lock).await.unwrap();
+    drop(lock);
+    // Wait until the queue is empty: a flush queued in memory is answered after every
+    // write before it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        queue.push(Queued::Flush(tx));
+        rx.await.unwrap();
+        if queue.spilled() == 0 && queue.in_memory() == 0 {
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            queue.push(Queued::Flush(tx));
+            rx.await.unwrap();
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "queue never drained");
+    }
+    while js.pending().unwrap() > 0 {
+        js.replay().await.unwrap();
+        assert!(
+            std::time::Instant::now() < deadline,
+            "journal never replayed"
+        );
+    }
+    for id in &calls {
+        assert_eq!(store.call(id).await.unwrap().ivr_path, ["menu:1"], "{id}");
+    }
+    assert!(!spill_path(&journal).exists());
+    assert!(!journal.with_extension("rejected").exists());
+    drop(queue);
+    applier.await.unwrap();
+}
