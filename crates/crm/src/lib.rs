@@ -107,7 +107,8 @@ mod writer;
 pub use access::{Access, AuditEntry, PasswordCost, Role, User};
 pub use articles::{Article, Attachment, NewArticle, NewAttachment};
 pub use calls::{
-    AnsweredCall, CallOutcome, CallRecord, IdentityResult, NewCall, QueueEvent, QueueEventKind,
+    AnsweredCall, CallOutcome, CallRecord, IdentityResult, InterruptedCall, NewCall, QueueEvent,
+    QueueEventKind,
 };
 pub use credentials::SipCredential;
 pub use customers::{Customer, CustomerUpdate, NewCustomer};

@@ -328,3 +328,53 @@ async fn during_an_outage_the_write_queue_stays_bounded_and_loses_nothing() {
     drop(queue);
     applier.await.unwrap();
 }
+
+/// After a crash (reproduced: `kill -9` with a caller in queue), the call's record had no
+/// end and no outcome forever. At start every record left open is closed `interrupted` at
+/// the last time known of the call; a second start closes nothing more.
+async fn calls_left_open_by_a_crash_are_closed_interrupted(store: Store) {
+    let call = |id: &str, started| NewCall {
+        call_id: id.into(),
+        sip_call_id: None,
+        caller: "+390600000005".into(),
+        dialled: "800100200".into(),
+        started,
+    };
+    for id in ["c-done", "c-queued", "c-ivr"] {
+        store.start_call(&call(id, t0())).await.unwrap();
+    }
+    store
+        .end_call(
+            "c-done",
+            t0() + Duration::seconds(40),
+            crm::CallOutcome::Answered,
+        )
+        .await
+        .unwrap();
+    store
+        .queue_event(&QueueEvent {
+            call_id: "c-queued".into(),
+            queue: "raw".into(),
+            at: t0() + Duration::seconds(30),
+            kind: QueueEventKind::Enter,
+            agent: None,
+            detail: None,
+        })
+        .await
+        .unwrap();
+    let closed = store.close_interrupted_calls().await.unwrap();
+    let ids: Vec<_> = closed.iter().map(|c| c.call_id.as_str()).collect();
+    assert_eq!(ids, ["c-ivr", "c-queued"]);
+    let queued = store.call("c-queued").await.unwrap();
+    assert_eq!(queued.outcome, Some(crm::CallOutcome::Interrupted));
+    assert_eq!(queued.ended, Some(t0() + Duration::seconds(30)));
+    let ivr = store.call("c-ivr").await.unwrap();
+    assert_eq!(
+        (ivr.outcome, ivr.ended),
+        (Some(crm::CallOutcome::Interrupted), Some(t0()))
+    );
+    let done = store.call("c-done").await.unwrap();
+    assert_eq!(done.outcome, Some(crm::CallOutcome::Answered));
+    assert!(store.close_interrupted_calls().await.unwrap().is_empty());
+}
+crate::common::both!(calls_left_open_by_a_crash_are_closed_interrupted);
