@@ -173,15 +173,17 @@ pub fn parse_journal(bytes: &[u8]) -> JournalText {
     let mut lines = bytes.split(|b| *b == b'\n').peekable();
     while let Some(line) = lines.next() {
         let last = lines.peek().is_none();
-        let line = String::from_utf8_lossy(line);
-        if line.trim().is_empty() {
+        if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        match serde_json::from_str::<CallWrite>(&line) {
+        // Bytes that are not UTF-8 are not a record (never "repaired" into another one).
+        match serde_json::from_slice::<CallWrite>(line) {
             Ok(w) => text.entries.push(w),
             // The piece after the last newline: cut by a crash.
-            Err(_) if last => text.torn = Some(line.into_owned()),
-            Err(_) => text.corrupt.push(line.into_owned()),
+            Err(_) if last => text.torn = Some(String::from_utf8_lossy(line).into_owned()),
+            Err(_) => text
+                .corrupt
+                .push(String::from_utf8_lossy(line).into_owned()),
         }
     }
     text
@@ -249,6 +251,8 @@ fn seal_tail(path: &Path) -> Result<()> {
     if serde_json::from_slice::<CallWrite>(tail).is_ok() {
         f.seek(SeekFrom::End(0)).map_err(io)?;
         f.write_all(b"\n").map_err(io)?;
+    } else if tail.iter().all(u8::is_ascii_whitespace) {
+        f.set_len(start as u64).map_err(io)?;
     } else {
         let torn = String::from_utf8_lossy(tail).into_owned();
         tracing::warn!(
