@@ -203,3 +203,156 @@ impl Drop for SmallDisk {
             .status();
     }
 }
+
+/// A PostgreSQL cluster of the test's own (initdb into a temporary folder, owned by the
+/// `postgres` user, on a free port on 127.0.0.1, trust authentication), started and stopped
+/// with `pg_ctl`: stopping it never touches the machine's shared server. Removed on drop.
+pub struct PrivatePostgres {
+    bin: std::path::PathBuf,
+    dir: std::path::PathBuf,
+    pub port: u16,
+}
+
+impl PrivatePostgres {
+    /// Creates and starts the cluster with a database `centralino`.
+    pub fn start() -> PrivatePostgres {
+        let bin = std::fs::read_dir("/usr/lib/postgresql")
+            .expect("PostgreSQL installed (/usr/lib/postgresql)")
+            .flatten()
+            .map(|e| e.path().join("bin"))
+            .filter(|b| b.join("initdb").exists())
+            .max()
+            .expect("an initdb under /usr/lib/postgresql/*/bin");
+        let dir = std::env::temp_dir().join(format!(
+            "centralino-pg-{}-{:x}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let pg = PrivatePostgres {
+            bin,
+            dir,
+            port: super::free_sip_port(),
+        };
+        pg.as_postgres(&["chown", "-R", "postgres:postgres"], &[&pg.dir], true);
+        let data = pg.dir.join("data");
+        pg.as_postgres(
+            &[
+                pg.bin.join("initdb").to_str().unwrap(),
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "-D",
+            ],
+            &[&data],
+            false,
+        );
+        pg.start_again();
+        let out = std::process::Command::new("psql")
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &pg.port.to_string(),
+                "-U",
+                "postgres",
+            ])
+            .args(["-d", "postgres", "-c", "CREATE DATABASE centralino"])
+            .output()
+            .expect("run psql");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        pg
+    }
+
+    fn as_postgres(&self, command: &[&str], paths: &[&Path], as_root: bool) {
+        let mut c = if as_root {
+            std::process::Command::new(command[0])
+        } else {
+            let mut c = std::process::Command::new("runuser");
+            c.args(["-u", "postgres", "--", command[0]]);
+            c
+        };
+        c.args(&command[1..]).args(paths);
+        let out = c.output().expect("run a PostgreSQL tool");
+        assert!(
+            out.status.success(),
+            "{command:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    fn pg_ctl(&self, args: &[&str]) {
+        let data = self.dir.join("data");
+        let mut all = vec![self.bin.join("pg_ctl").to_str().unwrap().to_string()];
+        all.extend(["-D".to_string(), data.to_str().unwrap().to_string()]);
+        all.extend(args.iter().map(|s| s.to_string()));
+        let refs: Vec<&str> = all.iter().map(String::as_str).collect();
+        self.as_postgres(&refs, &[], false);
+    }
+
+    /// The URL of its `centralino` database.
+    pub fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/centralino", self.port)
+    }
+
+    /// Stops the server (`pg_ctl stop -m fast`: connections are cut).
+    pub fn stop(&self) {
+        self.pg_ctl(&["stop", "-m", "fast", "-w"]);
+    }
+
+    /// Starts the server (again) and waits until it takes connections.
+    pub fn start_again(&self) {
+        let log = self.dir.join("server.log");
+        let options = format!(
+            "-c listen_addresses=127.0.0.1 -c port={} -c unix_socket_directories={} -c fsync=off",
+            self.port,
+            self.dir.display()
+        );
+        self.pg_ctl(&["start", "-w", "-l", log.to_str().unwrap(), "-o", &options]);
+    }
+
+    /// Runs `sql` with `psql` and returns its rows, columns split by `|`.
+    pub fn query(&self, sql: &str) -> String {
+        let out = std::process::Command::new("psql")
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                "postgres",
+            ])
+            .args(["-d", "centralino", "-At", "-F", "|", "-c", sql])
+            .output()
+            .expect("run psql");
+        assert!(
+            out.status.success(),
+            "psql {sql}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+}
+
+impl Drop for PrivatePostgres {
+    fn drop(&mut self) {
+        let data = self.dir.join("data");
+        let _ = std::process::Command::new("runuser")
+            .args(["-u", "postgres", "--"])
+            .arg(self.bin.join("pg_ctl"))
+            .args(["-D"])
+            .arg(&data)
+            .args(["stop", "-m", "immediate", "-w"])
+            .output();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}

@@ -77,6 +77,19 @@ pub enum CallWrite {
         /// When.
         now: DateTime<Utc>,
     },
+    /// [`Store::open_ticket_for_answered_call`] with the queue and the agent named, resolved
+    /// to their ids when applied: what a call writes when the database could not be asked
+    /// for them at answer (it was away). `answered.queue` and `answered.agent` are ignored.
+    OpenTicketNamed {
+        /// Call id.
+        call_id: String,
+        /// The queue's name.
+        queue: String,
+        /// What the ACD knows (the agent by `agent_login`).
+        answered: AnsweredCall,
+        /// When.
+        now: DateTime<Utc>,
+    },
     /// [`Store::file_voicemail`]: a recorded message becomes (or joins) a Service Request.
     /// The WAV is named by its path, read when applied; filing is idempotent by call id.
     Voicemail(crate::voicemail::VoicemailMessage),
@@ -381,6 +394,25 @@ impl JournaledStore {
             } => {
                 let t = s
                     .open_ticket_for_answered_call(call_id, answered.clone(), *now)
+                    .await?;
+                return Ok(Some(Box::new(t)));
+            }
+            CallWrite::OpenTicketNamed {
+                call_id,
+                queue,
+                answered,
+                now,
+            } => {
+                let mut answered = answered.clone();
+                answered.queue = s
+                    .queue_by_name(queue)
+                    .await?
+                    .ok_or_else(|| Error::not_found("queue", queue))?;
+                if let Some(login) = &answered.agent_login {
+                    answered.agent = s.user_by_login(login).await?.map(|u| u.id);
+                }
+                let t = s
+                    .open_ticket_for_answered_call(call_id, answered, *now)
                     .await?;
                 return Ok(Some(Box::new(t)));
             }
