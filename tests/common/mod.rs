@@ -11,6 +11,7 @@
 #![allow(dead_code)]
 
 pub mod agents;
+pub mod drills;
 pub mod keypad;
 pub mod web;
 
@@ -335,6 +336,25 @@ impl Server {
             .wait_exit(Duration::from_secs(20))
             .expect("the server did not stop within 20 s of SIGTERM");
         assert!(status.success(), "the server stopped with {status}");
+        self.exit = None;
+        self.spawn();
+        let config =
+            fs::read_to_string(self.dir.path().join("centralino.toml")).expect("read config");
+        self.wait_healthy(&config);
+    }
+
+    /// Kills the server with SIGKILL (no shutdown of any kind: a crash) and waits for it.
+    pub fn kill9(&mut self) {
+        if let Some(child) = self.child.as_mut() {
+            let _ = child.kill();
+            self.exit = child.wait().ok();
+        }
+    }
+
+    /// Starts the server again after it ended (however it ended), on the same ports, data
+    /// directory and configuration; waits until it is healthy.
+    pub fn start_again(&mut self) {
+        assert!(self.try_wait().is_some(), "the server still runs");
         self.exit = None;
         self.spawn();
         let config =
@@ -821,6 +841,12 @@ impl SippRun {
             errors: read(err),
             output: format!("{}\n{}", read(out), read(screen)),
         }
+    }
+
+    /// Ends SIPp at once (a peer that vanished) and waits for it.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     /// True while SIPp runs.

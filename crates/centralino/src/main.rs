@@ -7,6 +7,7 @@ mod exposure;
 mod init;
 mod maintenance;
 mod prompts;
+mod recovery;
 mod restore;
 mod serve;
 mod site;

@@ -17,7 +17,7 @@ use tokio::sync::watch;
 use tracing::{error, info, warn};
 
 use crate::config::Config;
-use crate::{exposure, load_config, open_store, prompts, site};
+use crate::{exposure, load_config, open_store, prompts, recovery, site};
 
 #[derive(clap::Args)]
 pub struct ServeArgs {
@@ -82,11 +82,13 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         })?;
     // One journal for every write a call makes (the voicemail hand-offs included) and for the
     // event log, so an outage keeps their order.
-    let journal = Arc::new(crm::JournaledStore::new(
-        store.clone(),
-        args.data.join("journal").join("calls.jsonl"),
-    ));
-    let card = CardWriter::spawn(journal.clone());
+    let journal = Arc::new(
+        crm::JournaledStore::new(store.clone(), args.data.join("journal").join("calls.jsonl"))
+            .with_queue_limit(config.database.queued_writes_max),
+    );
+    // Before any call: what a crash left open (journal, call records, agents) is closed.
+    let recovered = recovery::recover(&journal).await;
+    let card = CardWriter::spawn(journal.clone()).context("cannot open the call writes' queue")?;
     let sb_config = config.switchboard(&args.data);
     let voicemail = voicemail::Voicemail::new(sb_config.voicemail.clone(), journal.clone());
     // Before any call: messages a crash interrupted or left unfiled become tickets.
@@ -106,6 +108,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         version: env!("CARGO_PKG_VERSION").to_string(),
         at: chrono::Utc::now(),
     });
+    recovery::announce(&bus, &recovered, chrono::Utc::now());
     let acd = AcdHandle::spawn(
         acd::Acd::new(
             site::acd_config(&site_now, config.acd.ring_timeout_s, config.acd.wrap_up_s),

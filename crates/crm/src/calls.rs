@@ -60,7 +60,7 @@ name_enum!(
 name_enum!(
     /// How a call ended.
     CallOutcome, "call outcome",
-    "answered, abandoned, voicemail, ended_in_ivr or out_of_hours" {
+    "answered, abandoned, voicemail, ended_in_ivr, out_of_hours or interrupted" {
         /// An agent talked to the caller.
         Answered = "answered",
         /// The caller hung up while queued.
@@ -71,6 +71,9 @@ name_enum!(
         EndedInIvr = "ended_in_ivr",
         /// Out of service hours, no message.
         OutOfHours = "out_of_hours",
+        /// The process stopped (crashed, killed) during the call; closed at the next start
+        /// ([`Store::close_interrupted_calls`]).
+        Interrupted = "interrupted",
     }
 );
 
@@ -124,6 +127,17 @@ pub struct CallRecord {
     pub outcome: Option<CallOutcome>,
     /// The Service Request it opened.
     pub ticket: Option<TicketId>,
+}
+
+/// A call a previous run left open, as [`Store::close_interrupted_calls`] closed it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InterruptedCall {
+    /// Our call id.
+    pub call_id: String,
+    /// Arrival.
+    pub started: DateTime<Utc>,
+    /// The end written: the last thing known of the call.
+    pub ended: DateTime<Utc>,
 }
 
 /// One queue log row.
@@ -275,6 +289,51 @@ impl Store {
             return Err(Error::not_found("call", call_id));
         }
         Ok(())
+    }
+
+    /// Closes every call record a previous run left open (no end: the process stopped
+    /// during the call) with the outcome `interrupted`. Its end is the last time anything
+    /// is known of it: its latest event in the event log or queue log, else its start
+    /// (the moment of the crash itself is not known; this is the lower bound). Run at start,
+    /// after the journal's replay (a journaled end wins: it is replayed first) and before
+    /// any call of this run starts. A repeat closes nothing more.
+    pub async fn close_interrupted_calls(&self) -> Result<Vec<InterruptedCall>> {
+        let mut tx = self.begin_write().await?;
+        let rows = sqlx::query(
+            "SELECT c.call_id, c.started, \
+             (SELECT MAX(e.at) FROM event_log e WHERE e.call_id = c.call_id) AS last_event, \
+             (SELECT MAX(q.at) FROM queue_events q WHERE q.call_id = c.call_id) AS last_queue \
+             FROM calls c WHERE c.ended IS NULL ORDER BY c.started, c.call_id",
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut closed = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let started: i64 = r.try_get("started")?;
+            let last = [
+                r.try_get::<Option<i64>, _>("last_event")?,
+                r.try_get::<Option<i64>, _>("last_queue")?,
+            ]
+            .into_iter()
+            .flatten()
+            .fold(started, i64::max);
+            let call_id: String = r.try_get("call_id")?;
+            sqlx::query(
+                "UPDATE calls SET ended = $1, outcome = $2 WHERE call_id = $3 AND ended IS NULL",
+            )
+            .bind(last)
+            .bind(CallOutcome::Interrupted.as_str())
+            .bind(&call_id)
+            .execute(&mut *tx)
+            .await?;
+            closed.push(InterruptedCall {
+                call_id,
+                started: from_ms(started),
+                ended: from_ms(last),
+            });
+        }
+        tx.commit().await?;
+        Ok(closed)
     }
 
     /// Appends a queue log event (and sets the call card's queue on `enter`).

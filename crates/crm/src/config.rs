@@ -55,6 +55,11 @@ pub struct DatabaseConfig {
     /// PostgreSQL: `false` commits without waiting for the WAL flush (see
     /// [`Settings::postgres_synchronous_commit`]).
     pub postgres_synchronous_commit: bool,
+    /// SQLite: `normal` (default) or `full` (see [`crate::SqliteSynchronous`]).
+    pub sqlite_synchronous: crate::SqliteSynchronous,
+    /// Call writes kept in memory while the database is slow or away; beyond, they spill
+    /// to disk beside the journal (see [`crate::write_queue`]).
+    pub queued_writes_max: usize,
 }
 
 impl Default for DatabaseConfig {
@@ -65,6 +70,8 @@ impl Default for DatabaseConfig {
             system_id: 10,
             demo_data: false,
             postgres_synchronous_commit: true,
+            sqlite_synchronous: crate::SqliteSynchronous::Normal,
+            queued_writes_max: crate::write_queue::DEFAULT_LIMIT,
         }
     }
 }
@@ -94,6 +101,12 @@ impl DatabaseConfig {
                 ),
             ));
         }
+        if self.queued_writes_max == 0 {
+            problems.push(ConfigProblem::new(
+                "database.queued_writes_max",
+                "must be at least 1 (writes beyond it spill to disk)",
+            ));
+        }
         problems
     }
 
@@ -115,6 +128,7 @@ impl DatabaseConfig {
                 .then(|| self.default_country_code.clone()),
             pin_secret,
             postgres_synchronous_commit: self.postgres_synchronous_commit,
+            sqlite_synchronous: self.sqlite_synchronous,
             ..Settings::default()
         })
     }
@@ -255,6 +269,17 @@ mod tests {
             ["database.system_id", "database.default_country_code"]
         );
         assert!(DatabaseConfig::default().validate().is_empty());
+    }
+
+    #[test]
+    fn sqlite_synchronous_is_normal_unless_set_to_full() {
+        let c = DatabaseConfig::default();
+        assert_eq!(c.sqlite_synchronous, crate::SqliteSynchronous::Normal);
+        let c: DatabaseConfig = toml::from_str("sqlite_synchronous = \"full\"").unwrap();
+        let s = c.settings(vec![1; 32], "centralino").unwrap();
+        assert_eq!(s.sqlite_synchronous, crate::SqliteSynchronous::Full);
+        let e = toml::from_str::<DatabaseConfig>("sqlite_synchronous = \"fast\"").unwrap_err();
+        assert!(e.to_string().contains("normal"), "{e}");
     }
 
     #[test]

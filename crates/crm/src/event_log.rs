@@ -45,6 +45,18 @@ fn queue_row(r: &sqlx::any::AnyRow) -> Result<QueueEvent> {
 }
 
 impl Store {
+    /// The bodies of the latest `limit` events of `kind`, newest first (start-up recovery
+    /// reads the last `agent.state` of each agent with it).
+    pub async fn latest_events_of_kind(&self, kind: &str, limit: u32) -> Result<Vec<String>> {
+        let rows =
+            sqlx::query("SELECT body FROM event_log WHERE kind = $1 ORDER BY id DESC LIMIT $2")
+                .bind(kind)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter().map(|r| Ok(r.try_get("body")?)).collect()
+    }
+
     /// Appends `e` and its queue log row (setting the call card's queue on `enter`), in one
     /// transaction. `false` when an event with this id is already there (nothing written).
     pub async fn append_event(&self, e: &LoggedEvent) -> Result<bool> {

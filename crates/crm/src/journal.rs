@@ -8,6 +8,14 @@
 //! an IVR step may then appear twice.
 //! An entry the database refuses for a reason other than being unreachable (e.g. an unknown
 //! call id) is moved to `<journal>.rejected` so it cannot block the ones behind it.
+//!
+//! The file is read leniently ([`parse_journal`]): a crash between a record and its newline,
+//! or in the middle of a record, leaves a last line that is whole (kept) or torn (moved to
+//! the rejected file with a warning: its writer was never told it was journaled); a line
+//! in the middle that is not a call write (a disk's corruption, a hand edit) is moved there
+//! too, with an error in the log, and every other record is replayed. Before anything is
+//! appended the file is made to end with a newline, so a record is never glued onto a torn
+//! one.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -65,6 +73,19 @@ pub enum CallWrite {
         /// Call id.
         call_id: String,
         /// What the ACD knows.
+        answered: AnsweredCall,
+        /// When.
+        now: DateTime<Utc>,
+    },
+    /// [`Store::open_ticket_for_answered_call`] with the queue and the agent named, resolved
+    /// to their ids when applied: what a call writes when the database could not be asked
+    /// for them at answer (it was away). `answered.queue` and `answered.agent` are ignored.
+    OpenTicketNamed {
+        /// Call id.
+        call_id: String,
+        /// The queue's name.
+        queue: String,
+        /// What the ACD knows (the agent by `agent_login`).
         answered: AnsweredCall,
         /// When.
         now: DateTime<Utc>,
@@ -138,21 +159,123 @@ pub struct JournaledStore {
     /// A write is finding out whether the database is back (one at a time: the others go
     /// straight to the journal meanwhile, instead of each waiting out the database's timeout).
     probing: std::sync::atomic::AtomicBool,
+    /// Writes a [`crate::WriteQueue`] in front of this journal keeps in memory.
+    queue_limit: usize,
 }
 
-fn read_entries(path: &Path) -> Result<Vec<CallWrite>> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(Error::Journal(e.to_string())),
+/// What a journal file holds, read leniently: one bad line never hides the others.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct JournalText {
+    /// The complete records, in order.
+    pub entries: Vec<CallWrite>,
+    /// Whole lines (ended by a newline) that are not a call write: corruption in the middle
+    /// of the file. [`JournaledStore`] moves them to `<journal>.rejected`, never drops them.
+    pub corrupt: Vec<String>,
+    /// The last line when it has no newline and is not a whole record: a write a crash cut
+    /// in half (its writer was never told it was journaled). Left out of the replay.
+    pub torn: Option<String>,
+}
+
+/// Reads a journal's bytes: every line that is a call write, in order; the others set aside
+/// as corrupt (a whole line) or torn (an unterminated last line that does not parse). An
+/// unterminated last line that parses is a whole record (the crash came between the record
+/// and its newline) and is kept. Never fails and never panics, whatever the bytes.
+#[must_use]
+pub fn parse_journal(bytes: &[u8]) -> JournalText {
+    let mut text = JournalText::default();
+    let mut lines = bytes.split(|b| *b == b'\n').peekable();
+    while let Some(line) = lines.next() {
+        let last = lines.peek().is_none();
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        // Bytes that are not UTF-8 are not a record (never "repaired" into another one).
+        match serde_json::from_slice::<CallWrite>(line) {
+            Ok(w) => text.entries.push(w),
+            // The piece after the last newline: cut by a crash.
+            Err(_) if last => text.torn = Some(String::from_utf8_lossy(line).into_owned()),
+            Err(_) => text
+                .corrupt
+                .push(String::from_utf8_lossy(line).into_owned()),
+        }
+    }
+    text
+}
+
+fn read_journal(path: &Path) -> Result<JournalText> {
+    match std::fs::read(path) {
+        Ok(bytes) => Ok(parse_journal(&bytes)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(JournalText::default()),
+        Err(e) => Err(Error::Journal(format!("{}: {e}", path.display()))),
+    }
+}
+
+/// Where refused entries and corrupt or torn lines go: `<journal>.rejected`.
+fn rejected_path(path: &Path) -> PathBuf {
+    path.with_extension("rejected")
+}
+
+/// Appends raw `lines` to the rejected file (kept for a person to read, never replayed).
+fn quarantine_lines(path: &Path, lines: &[String]) -> Result<()> {
+    let rejected = rejected_path(path);
+    let io = |e: std::io::Error| Error::Journal(format!("{}: {e}", rejected.display()));
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&rejected)
+        .map_err(io)?;
+    for line in lines {
+        writeln!(f, "{line}").map_err(io)?;
+    }
+    f.sync_data().map_err(io)
+}
+
+/// Makes the journal end with a newline before anything is appended, so a new record is
+/// never glued onto a line a crash cut: a last line that is a whole record gets its newline;
+/// a torn one is moved to the rejected file (with a warning) and cut off.
+fn seal_tail(path: &Path) -> Result<()> {
+    use std::io::{Read, Seek, SeekFrom};
+    let io = |e: std::io::Error| Error::Journal(format!("{}: {e}", path.display()));
+    let mut f = match std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(io(e)),
     };
-    text.lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| {
-            serde_json::from_str(l)
-                .map_err(|e| Error::invalid("journal line", "a JSON call write", e))
-        })
-        .collect()
+    let len = f.metadata().map_err(io)?.len();
+    if len == 0 {
+        return Ok(());
+    }
+    let mut last = [0u8; 1];
+    f.seek(SeekFrom::Start(len - 1)).map_err(io)?;
+    f.read_exact(&mut last).map_err(io)?;
+    if last[0] == b'\n' {
+        return Ok(());
+    }
+    // Rare (only after a crash): read the whole file to find the last line.
+    let mut bytes = Vec::new();
+    f.seek(SeekFrom::Start(0)).map_err(io)?;
+    f.read_to_end(&mut bytes).map_err(io)?;
+    let start = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+    let tail = &bytes[start..];
+    if serde_json::from_slice::<CallWrite>(tail).is_ok() {
+        f.seek(SeekFrom::End(0)).map_err(io)?;
+        f.write_all(b"\n").map_err(io)?;
+    } else if tail.iter().all(u8::is_ascii_whitespace) {
+        f.set_len(start as u64).map_err(io)?;
+    } else {
+        let torn = String::from_utf8_lossy(tail).into_owned();
+        tracing::warn!(
+            journal = %path.display(), bytes = tail.len(),
+            "journal: a record cut by a crash moved to the rejected file"
+        );
+        quarantine_lines(path, &[torn])?;
+        f.set_len(start as u64).map_err(io)?;
+    }
+    f.sync_data().map_err(io)
 }
 
 /// Whether writes wait in the journal (it is emptied, not removed, when replayed).
@@ -160,11 +283,12 @@ fn has_entries(path: &Path) -> bool {
     std::fs::metadata(path).is_ok_and(|m| m.len() > 0)
 }
 
-fn append_entries(path: &Path, entries: &[CallWrite]) -> Result<()> {
+pub(crate) fn append_entries(path: &Path, entries: &[CallWrite]) -> Result<()> {
     let io = |e: std::io::Error| Error::Journal(format!("{}: {e}", path.display()));
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(io)?;
     }
+    seal_tail(path)?;
     let mut f = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -195,13 +319,35 @@ fn rewrite_entries(path: &Path, entries: &[CallWrite]) -> Result<()> {
 
 impl JournaledStore {
     /// Journals into the file at `path` (created when first needed).
+    ///
+    /// A last line a crash cut in half is set aside now (see [`parse_journal`]); failing
+    /// that (a read-only disk, say) it is set aside before the first append.
     pub fn new(store: Store, path: impl Into<PathBuf>) -> Self {
+        let path = path.into();
+        if let Err(e) = seal_tail(&path) {
+            tracing::warn!(error = %e, "journal: cannot check its last line now");
+        }
         JournaledStore {
             store,
-            path: path.into(),
+            path,
             lock: Mutex::new(()),
             probing: std::sync::atomic::AtomicBool::new(false),
+            queue_limit: crate::write_queue::DEFAULT_LIMIT,
         }
+    }
+
+    /// Keeps at most `limit` writes in the memory of the queues made by
+    /// [`JournaledStore::write_queue`] (`database.queued_writes_max`).
+    #[must_use]
+    pub fn with_queue_limit(mut self, limit: usize) -> Self {
+        self.queue_limit = limit;
+        self
+    }
+
+    /// A queue in front of this journal, bounded in memory, spilling beside it (see
+    /// [`crate::write_queue`]).
+    pub fn write_queue(&self) -> Result<(crate::WriteQueue, crate::WriteQueueReader)> {
+        crate::write_queue::write_queue(&self.path, self.queue_limit)
     }
 
     /// The store behind the journal.
@@ -211,7 +357,12 @@ impl JournaledStore {
 
     /// How many writes wait in the journal.
     pub fn pending(&self) -> Result<usize> {
-        Ok(read_entries(&self.path)?.len())
+        Ok(read_journal(&self.path)?.entries.len())
+    }
+
+    /// The journal's file.
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 
     async fn apply(&self, w: &CallWrite) -> Result<Option<Box<Ticket>>> {
@@ -243,6 +394,25 @@ impl JournaledStore {
             } => {
                 let t = s
                     .open_ticket_for_answered_call(call_id, answered.clone(), *now)
+                    .await?;
+                return Ok(Some(Box::new(t)));
+            }
+            CallWrite::OpenTicketNamed {
+                call_id,
+                queue,
+                answered,
+                now,
+            } => {
+                let mut answered = answered.clone();
+                answered.queue = s
+                    .queue_by_name(queue)
+                    .await?
+                    .ok_or_else(|| Error::not_found("queue", queue))?;
+                if let Some(login) = &answered.agent_login {
+                    answered.agent = s.user_by_login(login).await?.map(|u| u.id);
+                }
+                let t = s
+                    .open_ticket_for_answered_call(call_id, answered, *now)
                     .await?;
                 return Ok(Some(Box::new(t)));
             }
@@ -305,7 +475,23 @@ impl JournaledStore {
     }
 
     async fn replay_locked(&self) -> Result<Replay> {
-        let entries = read_entries(&self.path)?;
+        let JournalText {
+            entries,
+            corrupt,
+            torn,
+        } = read_journal(&self.path)?;
+        if !corrupt.is_empty() || torn.is_some() {
+            // One bad line never blocks the rest: set aside (kept), then the journal holds
+            // only the records.
+            let bad: Vec<String> = corrupt.into_iter().chain(torn).collect();
+            tracing::error!(
+                journal = %self.path.display(), lines = bad.len(),
+                rejected = %rejected_path(&self.path).display(),
+                "journal: lines that are not call writes moved to the rejected file"
+            );
+            quarantine_lines(&self.path, &bad)?;
+            rewrite_entries(&self.path, &entries)?;
+        }
         let mut report = Replay::default();
         if entries.is_empty() {
             return Ok(report);
@@ -328,10 +514,7 @@ impl JournaledStore {
                 }
                 Err(e) => {
                     tracing::error!(error = %e, ?w, "journal entry refused, moved aside");
-                    append_entries(
-                        &self.path.with_extension("rejected"),
-                        std::slice::from_ref(w),
-                    )?;
+                    append_entries(&rejected_path(&self.path), std::slice::from_ref(w))?;
                     report.rejected += 1;
                 }
             }
@@ -340,3 +523,7 @@ impl JournaledStore {
         Ok(report)
     }
 }
+
+#[cfg(test)]
+#[path = "journal_tests.rs"]
+mod tests;

@@ -101,12 +101,14 @@ mod ticket_insert;
 pub mod tickets;
 pub mod types;
 pub mod voicemail;
+pub mod write_queue;
 mod writer;
 
 pub use access::{Access, AuditEntry, PasswordCost, Role, User};
 pub use articles::{Article, Attachment, NewArticle, NewAttachment};
 pub use calls::{
-    AnsweredCall, CallOutcome, CallRecord, IdentityResult, NewCall, QueueEvent, QueueEventKind,
+    AnsweredCall, CallOutcome, CallRecord, IdentityResult, InterruptedCall, NewCall, QueueEvent,
+    QueueEventKind,
 };
 pub use credentials::SipCredential;
 pub use customers::{Customer, CustomerUpdate, NewCustomer};
@@ -115,11 +117,12 @@ pub use error::{Error, Result};
 pub use event_log::LoggedEvent;
 pub use first_contact::{FirstContact, TicketFacts};
 pub use import::ImportedTicket;
-pub use journal::{CallWrite, JournaledStore, Replay, Written};
+pub use journal::{CallWrite, JournalText, JournaledStore, Replay, Written, parse_journal};
 pub use lifecycle::{Action, Change, LifecycleError, Snapshot, State};
 pub use number::SystemId;
 pub use queues::Queue;
 pub use search::{COUNT_CAP, SearchPage, SortBy, TicketQuery};
+pub use settings::SqliteSynchronous;
 pub use site::{
     Membership, Phone, PhoneKind, QueueSettings, Site, SiteQueue, SiteUser, UserChange,
 };
@@ -132,3 +135,4 @@ pub use types::{
     UserId,
 };
 pub use voicemail::{MessageClocks, VoicemailFiled, VoicemailMessage};
+pub use write_queue::{Queued, WriteQueue, WriteQueueReader};

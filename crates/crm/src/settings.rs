@@ -62,6 +62,36 @@ pub struct Settings {
     /// may lose the last commits, about a third of a second of them, never corrupts). See
     /// README `database.postgres_synchronous_commit`.
     pub postgres_synchronous_commit: bool,
+    /// SQLite only: how a commit reaches the disk (`PRAGMA synchronous` on every
+    /// connection, the ticket writer's included). See [`SqliteSynchronous`] and README
+    /// `database.sqlite_synchronous`.
+    pub sqlite_synchronous: SqliteSynchronous,
+}
+
+/// SQLite's `synchronous` in WAL mode: the trade between a commit's cost and what a power
+/// cut may take (docs/SECURITY.md, "Crashes, outages and a full disk").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SqliteSynchronous {
+    /// `NORMAL`: no fsync per commit (the log is synced at checkpoints). A crash of the
+    /// process loses nothing; a power cut or a crash of the machine may lose the last
+    /// commits, never corrupts. The default.
+    #[default]
+    Normal,
+    /// `FULL`: every commit waits for the log's fsync; a power cut loses no commit that was
+    /// answered. Each commit costs a disk flush.
+    Full,
+}
+
+impl SqliteSynchronous {
+    /// The pragma's value.
+    #[must_use]
+    pub const fn as_pragma(self) -> &'static str {
+        match self {
+            SqliteSynchronous::Normal => "NORMAL",
+            SqliteSynchronous::Full => "FULL",
+        }
+    }
 }
 
 impl std::fmt::Debug for Settings {
@@ -80,6 +110,7 @@ impl std::fmt::Debug for Settings {
                 "postgres_synchronous_commit",
                 &self.postgres_synchronous_commit,
             )
+            .field("sqlite_synchronous", &self.sqlite_synchronous)
             .finish()
     }
 }
@@ -100,6 +131,7 @@ impl Default for Settings {
             time_zone: chrono_tz::Europe::Rome,
             sip_realm: "centralino".to_string(),
             postgres_synchronous_commit: true,
+            sqlite_synchronous: SqliteSynchronous::Normal,
         }
     }
 }

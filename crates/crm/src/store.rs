@@ -21,8 +21,9 @@ static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migratio
 
 /// Pool options; on SQLite every connection waits up to `acquire_timeout` for the write lock
 /// (`PRAGMA busy_timeout`) instead of failing at once when another writer holds it, commits
-/// with `synchronous = NORMAL` (in WAL mode: durable across a crash of the process, a power
-/// cut may lose the last commits but never corrupts; no fsync per commit) and reads pages
+/// with `settings.sqlite_synchronous` (default `NORMAL`: in WAL mode durable across a crash
+/// of the process, a power cut may lose the last commits but never corrupts, no fsync per
+/// commit; `FULL`: an fsync per commit, nothing answered is lost) and reads pages
 /// through a memory map. `max` caps the pool below `settings.max_connections`.
 fn pool_options(backend: Backend, settings: &Settings, max: u32) -> AnyPoolOptions {
     let options = AnyPoolOptions::new()
@@ -41,11 +42,12 @@ fn pool_options(backend: Backend, settings: &Settings, max: u32) -> AnyPoolOptio
         });
     }
     let busy_ms = settings.acquire_timeout.as_millis().min(i32::MAX as u128);
+    let synchronous = settings.sqlite_synchronous.as_pragma();
     options.after_connect(move |conn, _meta| {
         Box::pin(async move {
             for pragma in [
                 format!("PRAGMA busy_timeout = {busy_ms}"),
-                "PRAGMA synchronous = NORMAL".to_string(),
+                format!("PRAGMA synchronous = {synchronous}"),
                 // The checkpoint thread of `crate::writer` folds the log in, off the
                 // commits' path (file databases; in memory there is no log).
                 "PRAGMA wal_autocheckpoint = 0".to_string(),
@@ -246,7 +248,7 @@ impl Store {
 
     /// How commits reach the disk, as the database says it (for the start's log): on
     /// PostgreSQL `synchronous_commit` (`on`, `off`, …), on SQLite `synchronous` (`1` is
-    /// NORMAL).
+    /// NORMAL, `2` FULL).
     pub async fn commit_mode(&self) -> Result<String> {
         let sql = match self.backend {
             Backend::Sqlite => "SELECT CAST(synchronous AS TEXT) FROM pragma_synchronous",

@@ -13,7 +13,7 @@
 //! other processes and the store's sqlx transactions interleave safely (SQLite's write lock,
 //! waited for up to the busy timeout).
 //!
-//! A caller's create is durable (committed, `synchronous = NORMAL` in WAL mode as the pool)
+//! A caller's create is durable (committed, with the pool's `synchronous` in WAL mode)
 //! before its answer arrives. The thread ends when the last [`Store`](crate::Store) clone
 //! holding it is dropped.
 //!
@@ -75,6 +75,7 @@ impl Writer {
         let ctx = Context {
             path,
             busy: settings.acquire_timeout,
+            synchronous: settings.sqlite_synchronous.as_pragma(),
         };
         let (checkpoints, stop) = mpsc::channel::<()>();
         let (path, busy) = (ctx.path.clone(), ctx.busy);
@@ -129,16 +130,19 @@ fn db_error(e: rusqlite::Error) -> Error {
 struct Context {
     path: String,
     busy: Duration,
+    /// `PRAGMA synchronous`, as the pool's connections.
+    synchronous: &'static str,
 }
 
 fn open(ctx: &Context) -> rusqlite::Result<rusqlite::Connection> {
     let conn = rusqlite::Connection::open(&ctx.path)?;
     conn.busy_timeout(ctx.busy)?;
     // The pool's settings (see `store::pool_options`); WAL is the file's, set by migrate.
-    conn.execute_batch(
-        "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -16384; \
+    conn.execute_batch(&format!(
+        "PRAGMA foreign_keys = ON; PRAGMA synchronous = {}; PRAGMA cache_size = -16384; \
          PRAGMA wal_autocheckpoint = 0;",
-    )?;
+        ctx.synchronous
+    ))?;
     conn.set_prepared_statement_cache_capacity(16);
     Ok(conn)
 }

@@ -5,6 +5,14 @@
 //! call's, and stops at the maximum duration. [`FileRecording`] writes it to `<path>.tmp` and
 //! renames it to `<path>` only once the WAV header is final, so a crash never leaves a
 //! half-written file at `path`.
+//!
+//! **A write that fails** (the disk filled up, ENOSPC; an I/O error) does not lose what was
+//! recorded: [`FileRecording::fail`] keeps the audio that reached the disk, sets the WAV
+//! header's sizes to it in place (no new block is needed: the header's bytes are already
+//! there) and renames the file into place, ending the recording as if its maximum had been
+//! reached ([`RecordingEnd::MaxDuration`]): the call files the message and tells the caller
+//! it was saved, as it would at the maximum length. Only when nothing playable reached the
+//! disk is the file removed and [`RecordingEnd::Error`] reported.
 
 use std::fs::File;
 use std::io::{BufWriter, Seek, Write};
@@ -239,17 +247,81 @@ impl FileRecording {
         }
     }
 
-    /// Abandons the recording after a write error.
+    /// Ends the recording after a write error, keeping what reached the disk (see the
+    /// module docs); `error` is reported only when nothing could be kept.
     pub fn fail(self, error: String) -> MediaEvent {
         let tmp = temp_path(&self.path);
+        // Dropping the writer tries once more to write what it buffered (and the header):
+        // whatever of it reaches the disk is kept too.
         drop(self.recorder);
-        let _ = std::fs::remove_file(&tmp);
-        MediaEvent::RecordingFinished {
-            path: self.path,
-            duration: Duration::ZERO,
-            reason: RecordingEnd::Error(error),
+        let kept = salvage(&tmp).and_then(|kept| {
+            std::fs::rename(&tmp, &self.path)?;
+            Ok(kept)
+        });
+        match kept {
+            Ok(Some(duration)) if !duration.is_zero() => {
+                tracing::error!(%error, path = %self.path.display(), ms = duration.as_millis() as u64,
+                    "recording cut by a write error: the audio written is kept");
+                MediaEvent::RecordingFinished {
+                    path: self.path,
+                    duration,
+                    reason: RecordingEnd::MaxDuration,
+                }
+            }
+            other => {
+                if let Err(e) = other {
+                    tracing::error!(error = %e, path = %tmp.display(), "cannot keep a cut recording");
+                }
+                let _ = std::fs::remove_file(&tmp);
+                let _ = std::fs::remove_file(&self.path);
+                MediaEvent::RecordingFinished {
+                    path: self.path,
+                    duration: Duration::ZERO,
+                    reason: RecordingEnd::Error(error),
+                }
+            }
         }
     }
+}
+
+/// Sets the RIFF and data sizes of the WAV at `path` to the audio it holds (whole 16-bit
+/// samples; a torn last one is cut), writing only over bytes already there. `Ok(None)` when
+/// the file does not hold a header up to its data chunk.
+pub fn salvage(path: &Path) -> std::io::Result<Option<Duration>> {
+    use std::io::{Read, SeekFrom};
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)?;
+    let len = f.metadata()?.len();
+    let mut head = vec![0u8; len.min(4096) as usize];
+    f.read_exact(&mut head)?;
+    if head.len() < 12 || &head[0..4] != b"RIFF" || &head[8..12] != b"WAVE" {
+        return Ok(None);
+    }
+    let le32 = |b: &[u8]| u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+    let mut at = 12usize;
+    while at + 8 <= head.len() {
+        let size = le32(&head[at + 4..at + 8]) as usize;
+        if &head[at..at + 4] == b"data" {
+            let start = (at + 8) as u64;
+            let frame = u64::from(wav_spec().bits_per_sample / 8) * u64::from(wav_spec().channels);
+            let data = (len - start) - (len - start) % frame;
+            f.set_len(start + data)?;
+            let riff = u32::try_from(start + data - 8).unwrap_or(u32::MAX);
+            f.seek(SeekFrom::Start(4))?;
+            f.write_all(&riff.to_le_bytes())?;
+            f.seek(SeekFrom::Start(at as u64 + 4))?;
+            f.write_all(&u32::try_from(data).unwrap_or(u32::MAX).to_le_bytes())?;
+            f.sync_all()?;
+            let samples = data / frame;
+            return Ok(Some(Duration::from_micros(
+                samples * 1_000_000 / u64::from(SAMPLE_RATE),
+            )));
+        }
+        at = at.saturating_add(8 + size + (size & 1));
+    }
+    Ok(None)
 }
 
 #[cfg(test)]

@@ -155,3 +155,78 @@ fn unwritable_target_reports_an_error_and_leaves_nothing() {
     }
     assert!(!temp_path(&target).exists());
 }
+
+/// A write error (a full disk) mid-recording: what reached the disk is kept as a valid WAV
+/// at the target path and the recording ends as at its maximum, so the call files it.
+#[test]
+fn a_write_error_keeps_the_audio_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("vm.wav");
+    let now = Instant::now();
+    let mut rec = FileRecording::start(path.clone(), Duration::from_secs(60), now).unwrap();
+    let frame = [LOUD; 160];
+    for k in 0..150u32 {
+        rec.recorder()
+            .handle_audio(audio(1, k * 160, &frame), now)
+            .unwrap();
+    }
+    let ev = rec.fail("cannot write vm.wav: No space left on device (os error 28)".into());
+    assert_eq!(
+        ev,
+        MediaEvent::RecordingFinished {
+            path: path.clone(),
+            duration: Duration::from_secs(3),
+            reason: RecordingEnd::MaxDuration,
+        }
+    );
+    assert!(!temp_path(&path).exists());
+    let mut r = hound::WavReader::open(&path).unwrap();
+    assert_eq!(r.spec(), wav_spec());
+    assert_eq!(r.len(), 150 * 160);
+    let loud = crate::g711::ulaw_decode(LOUD);
+    assert!(r.samples::<i16>().all(|s| s.unwrap() == loud));
+}
+
+/// What a full disk leaves: a header with stale sizes and audio cut mid-sample. The header
+/// is set to the whole samples there.
+#[test]
+fn salvage_sets_the_header_to_the_whole_samples_on_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cut.wav.tmp");
+    let mut w = hound::WavWriter::create(&path, wav_spec()).unwrap();
+    for i in 0..8000i16 {
+        w.write_sample(i).unwrap();
+    }
+    w.finalize().unwrap();
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes.truncate(44 + 2 * 4000 + 1);
+    bytes[4..8].copy_from_slice(&0u32.to_le_bytes());
+    bytes[40..44].copy_from_slice(&0u32.to_le_bytes());
+    std::fs::write(&path, bytes).unwrap();
+    assert_eq!(salvage(&path).unwrap(), Some(Duration::from_millis(500)));
+    let mut r = hound::WavReader::open(&path).unwrap();
+    assert_eq!(r.len(), 4000);
+    assert_eq!(r.samples::<i16>().nth(3999).unwrap().unwrap(), 3999);
+    // Nothing playable: not a message.
+    let empty = dir.path().join("empty.wav.tmp");
+    std::fs::write(&empty, b"RIFF").unwrap();
+    assert_eq!(salvage(&empty).unwrap(), None);
+    let mut rec = FileRecording::start(
+        dir.path().join("e.wav"),
+        Duration::from_secs(1),
+        Instant::now(),
+    )
+    .unwrap();
+    let _ = rec.recorder();
+    match rec.fail("disk full".into()) {
+        MediaEvent::RecordingFinished {
+            reason: RecordingEnd::Error(e),
+            duration,
+            ..
+        } => {
+            assert_eq!((e.as_str(), duration), ("disk full", Duration::ZERO));
+        }
+        other => panic!("expected an error, got {other:?}"),
+    }
+    assert!(!dir.path().join("e.wav").exists() && !dir.path().join("e.wav.tmp").exists());
+}

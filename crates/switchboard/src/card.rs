@@ -3,53 +3,46 @@
 //! writes to disk instead of losing them, and a slow database never stalls a call's audio or
 //! signalling. The call task only enqueues; the writer applies.
 //!
+//! The writes wait in a [`crm::WriteQueue`]: at most `database.queued_writes_max` in
+//! memory, the rest spilled to disk beside the journal, so a long outage does not grow the
+//! process's memory and loses nothing.
+//!
 //! Only the ticket of an answered call is awaited (the agent's screen pop needs its number);
 //! when that write is journaled the screen pop says so and the ticket appears on replay.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use crm::{CallWrite, JournaledStore, Ticket, Written};
-use tokio::sync::{mpsc, oneshot};
+use crm::{CallWrite, JournaledStore, Queued, Ticket, WriteQueue, WriteQueueReader, Written};
+use tokio::sync::oneshot;
 use tracing::{debug, error, info, warn};
 
 /// How often the writer retries the journal while writes wait in it.
 const REPLAY_EVERY: Duration = Duration::from_secs(5);
 
-enum Job {
-    Write(CallWrite),
-    /// A write whose outcome the caller waits for.
-    WriteAwaited(CallWrite, oneshot::Sender<Result<Written, crm::Error>>),
-    Flush(oneshot::Sender<()>),
-}
-
 /// Enqueues call writes; cheap to clone.
 #[derive(Clone)]
 pub struct CardWriter {
-    jobs: mpsc::UnboundedSender<Job>,
+    jobs: WriteQueue,
 }
 
 impl CardWriter {
     /// Starts the writer task over `store`.
-    pub fn spawn(store: Arc<JournaledStore>) -> CardWriter {
-        let (jobs, rx) = mpsc::unbounded_channel();
+    pub fn spawn(store: Arc<JournaledStore>) -> Result<CardWriter, crm::Error> {
+        let (jobs, rx) = store.write_queue()?;
         tokio::spawn(run(store, rx));
-        CardWriter { jobs }
+        Ok(CardWriter { jobs })
     }
 
     /// Enqueues a write; it is applied after every write enqueued before it.
     pub fn write(&self, w: CallWrite) {
-        if self.jobs.send(Job::Write(w)).is_err() {
-            error!("call card writer stopped: a call write was not recorded");
-        }
+        self.jobs.push(Queued::Write(w));
     }
 
     /// Enqueues a write and waits for it: `Applied(ticket)` or `Journaled`.
     pub async fn write_awaited(&self, w: CallWrite) -> Result<Written, crm::Error> {
         let (tx, rx) = oneshot::channel();
-        self.jobs
-            .send(Job::WriteAwaited(w, tx))
-            .map_err(|_| crm::Error::Journal("call card writer stopped".into()))?;
+        self.jobs.push(Queued::Awaited(w, tx));
         rx.await
             .map_err(|_| crm::Error::Journal("call card writer stopped".into()))?
     }
@@ -73,27 +66,26 @@ impl CardWriter {
     /// Waits until every write enqueued before has been applied or journaled.
     pub async fn flush(&self) {
         let (tx, rx) = oneshot::channel();
-        if self.jobs.send(Job::Flush(tx)).is_ok() {
-            let _ = rx.await;
-        }
+        self.jobs.push(Queued::Flush(tx));
+        let _ = rx.await;
     }
 }
 
-async fn run(store: Arc<JournaledStore>, mut jobs: mpsc::UnboundedReceiver<Job>) {
+async fn run(store: Arc<JournaledStore>, mut jobs: WriteQueueReader) {
     let mut replay = tokio::time::interval(REPLAY_EVERY);
     replay.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
-            job = jobs.recv() => match job {
-                Some(Job::Write(w)) => {
+            job = jobs.pop() => match job {
+                Some(Queued::Write(w)) => {
                     if let Err(e) = store.write(w.clone()).await {
                         error!(error = %e, write = ?w, "call write refused");
                     }
                 }
-                Some(Job::WriteAwaited(w, reply)) => {
+                Some(Queued::Awaited(w, reply)) => {
                     let _ = reply.send(store.write(w).await);
                 }
-                Some(Job::Flush(done)) => {
+                Some(Queued::Flush(done)) => {
                     let _ = done.send(());
                 }
                 None => return,

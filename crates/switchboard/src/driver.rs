@@ -612,15 +612,17 @@ struct Answer {
 async fn open_ticket(services: &Services, call_id: &str, a: Answer) -> Option<String> {
     let store = services.store.as_ref()?;
     let card = services.card.as_ref()?;
+    // With the database away the queue and the agent are journaled by name, resolved when
+    // the write is applied: the Service Request opens then, never lost.
     let queue_id = match store.queue_by_name(&a.queue).await {
-        Ok(Some(id)) => id,
+        Ok(Some(id)) => Some(id),
         Ok(None) => {
             warn!(queue = %a.queue, "no CRM queue of that name: no Service Request");
             return None;
         }
         Err(error) => {
             warn!(%error, "CRM unreachable: the Service Request is journaled");
-            return None;
+            None
         }
     };
     let agent = store.user_by_login(&a.agent).await.ok().flatten();
@@ -629,22 +631,30 @@ async fn open_ticket(services: &Services, call_id: &str, a: Answer) -> Option<St
         .as_deref()
         .and_then(|t| t.parse().ok())
         .unwrap_or(crm::TicketType::InformationRequest);
-    let ticket = card
-        .open_ticket(CallWrite::OpenTicket {
+    let answered = AnsweredCall {
+        queue: queue_id.unwrap_or(crm::QueueId(0)),
+        agent: agent.as_ref().map(|u| u.id),
+        agent_login: Some(a.agent.clone()),
+        answered: Utc::now(),
+        wait_ms: a.waited.as_millis() as u64,
+        title: a.title,
+        ticket_type,
+        service_area: a.area,
+    };
+    let write = match queue_id {
+        Some(_) => CallWrite::OpenTicket {
             call_id: call_id.to_string(),
-            answered: AnsweredCall {
-                queue: queue_id,
-                agent: agent.as_ref().map(|u| u.id),
-                agent_login: Some(a.agent.clone()),
-                answered: Utc::now(),
-                wait_ms: a.waited.as_millis() as u64,
-                title: a.title,
-                ticket_type,
-                service_area: a.area,
-            },
+            answered,
             now: Utc::now(),
-        })
-        .await?;
+        },
+        None => CallWrite::OpenTicketNamed {
+            call_id: call_id.to_string(),
+            queue: a.queue.clone(),
+            answered,
+            now: Utc::now(),
+        },
+    };
+    let ticket = card.open_ticket(write).await?;
     // After a transfer the ticket already exists: the agent answering now takes it over.
     if let Some(agent) = &agent
         && ticket.owner != Some(agent.id)

@@ -40,6 +40,7 @@ pub fn settings() -> Settings {
         time_zone: chrono_tz::Europe::Rome,
         sip_realm: "centralino".to_string(),
         postgres_synchronous_commit: true,
+        sqlite_synchronous: crm::SqliteSynchronous::Normal,
     }
 }
 

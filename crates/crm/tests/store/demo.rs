@@ -347,3 +347,25 @@ async fn postgres_commits_wait_for_the_flush_unless_told_not_to(store: Store) {
     deferred.close().await;
 }
 both!(postgres_commits_wait_for_the_flush_unless_told_not_to);
+
+/// `database.sqlite_synchronous = "full"`: every connection commits with an fsync
+/// (`synchronous` 2), and creates go on through the writer thread set the same way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_commits_fsync_when_set_to_full() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("crm.db").display());
+    let mut settings = crate::common::settings();
+    settings.sqlite_synchronous = crm::SqliteSynchronous::Full;
+    let store = Store::connect_with(&url, settings).await.unwrap();
+    assert_eq!(store.commit_mode().await.unwrap(), "2");
+    let t = store
+        .create_ticket(
+            crm::NewTicket::new("commit sincrono", crm::Channel::Phone),
+            Actor::System,
+            t0(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.ticket(t.id).await.unwrap().title, "commit sincrono");
+    store.close().await;
+}
