@@ -154,14 +154,18 @@ impl Error {
 #[derive(Debug)]
 pub struct JournaledStore {
     store: Store,
-    path: PathBuf,
+    pub(crate) path: PathBuf,
     lock: Mutex<()>,
     /// A write is finding out whether the database is back (one at a time: the others go
     /// straight to the journal meanwhile, instead of each waiting out the database's timeout).
     probing: std::sync::atomic::AtomicBool,
     /// Writes a [`crate::WriteQueue`] in front of this journal keeps in memory.
-    queue_limit: usize,
+    pub(crate) queue_limit: usize,
 }
+
+/// Writes a [`crate::WriteQueue`] keeps in memory by default before it spills
+/// (`database.queued_writes_max`).
+pub const DEFAULT_QUEUE_LIMIT: usize = 10_000;
 
 /// What a journal file holds, read leniently: one bad line never hides the others.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -332,22 +336,8 @@ impl JournaledStore {
             path,
             lock: Mutex::new(()),
             probing: std::sync::atomic::AtomicBool::new(false),
-            queue_limit: crate::write_queue::DEFAULT_LIMIT,
+            queue_limit: DEFAULT_QUEUE_LIMIT,
         }
-    }
-
-    /// Keeps at most `limit` writes in the memory of the queues made by
-    /// [`JournaledStore::write_queue`] (`database.queued_writes_max`).
-    #[must_use]
-    pub fn with_queue_limit(mut self, limit: usize) -> Self {
-        self.queue_limit = limit;
-        self
-    }
-
-    /// A queue in front of this journal, bounded in memory, spilling beside it (see
-    /// [`crate::write_queue`]).
-    pub fn write_queue(&self) -> Result<(crate::WriteQueue, crate::WriteQueueReader)> {
-        crate::write_queue::write_queue(&self.path, self.queue_limit)
     }
 
     /// The store behind the journal.

@@ -26,10 +26,25 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::{Notify, oneshot};
 
 use crate::error::Result;
-use crate::journal::{CallWrite, Written, append_entries, parse_journal};
+use crate::journal::{CallWrite, JournaledStore, Written, append_entries, parse_journal};
 
 /// Writes kept in memory by default before the queue spills (`database.queued_writes_max`).
-pub const DEFAULT_LIMIT: usize = 10_000;
+pub const DEFAULT_LIMIT: usize = crate::journal::DEFAULT_QUEUE_LIMIT;
+
+impl JournaledStore {
+    /// Keeps at most `limit` writes in the memory of the queues made by
+    /// [`JournaledStore::write_queue`] (`database.queued_writes_max`).
+    #[must_use]
+    pub fn with_queue_limit(mut self, limit: usize) -> Self {
+        self.queue_limit = limit;
+        self
+    }
+
+    /// A queue in front of this journal, bounded in memory, spilling beside it.
+    pub fn write_queue(&self) -> Result<(WriteQueue, WriteQueueReader)> {
+        write_queue(&self.path, self.queue_limit)
+    }
+}
 
 /// One item of the queue.
 #[derive(Debug)]

@@ -12,10 +12,11 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use crm::Role;
 use events::live::{AgentRequest, LiveView, Refused};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use super::auth::{ApiJson, ApiPath};
 use super::error::{ApiError, ApiResult};
+pub use super::schema::{AgentJson, AgentsByState, QueueJson};
 use super::{Api, Caller};
 
 /// Supervisors and admins see and steer every agent and queue.
@@ -34,24 +35,6 @@ pub async fn live_view(api: &Api) -> ApiResult<LiveView> {
         .view()
         .await
         .ok_or_else(|| ApiError::Unavailable("the ACD has stopped".into()))
-}
-
-/// One agent as `GET /api/v1/agents` shows it.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-#[schema(as = Agent)]
-pub struct AgentJson {
-    pub login: String,
-    /// `logged_out`, `ready`, `ringing`, `talking`, `wrap_up` or `not_ready`.
-    pub state: &'static str,
-    pub reason: Option<String>,
-    /// When the state began (for `ready`: since when the agent is idle).
-    pub since: DateTime<Utc>,
-    pub seconds_in_state: u64,
-    /// Whether the agent's phone is registered (or has a static contact).
-    pub registered: bool,
-    pub queues: Vec<String>,
-    /// Our call id of the call ringing at or talking with the agent.
-    pub current_call: Option<String>,
 }
 
 /// `GET /api/v1/agents`.
@@ -162,43 +145,6 @@ pub async fn set_state(
         Err(Refused::UnknownAgent(_)) => Err(ApiError::NotFound(format!("no agent {login}"))),
         Err(e) => Err(ApiError::Conflict(e.to_string())),
     }
-}
-
-/// One queue as `GET /api/v1/queues` shows it.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-#[schema(as = Queue)]
-pub struct QueueJson {
-    pub name: String,
-    /// Calls waiting, those being offered included.
-    pub waiting: usize,
-    pub ringing: usize,
-    pub oldest_wait_s: f64,
-    /// Agents by state (`ready` counts registered and unregistered; `available` only those
-    /// that can be offered a call).
-    pub agents: AgentsByState,
-    pub answered: u64,
-    pub abandoned: u64,
-    /// Share of calls answered within the queue's threshold (30 s in the demo), today; `null`
-    /// before the first call counts.
-    pub service_level: Option<f64>,
-    /// Waiting calls per available agent (R-SUP-1 "average load").
-    pub load: Option<f64>,
-    pub expected_wait_s: f64,
-    /// Mean wait, from entering the queue to an agent's answer, of the calls answered today;
-    /// `null` before the first.
-    pub avg_answer_time_s: Option<f64>,
-}
-
-/// Agents of a queue by state.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct AgentsByState {
-    pub logged_out: usize,
-    pub ready: usize,
-    pub ringing: usize,
-    pub talking: usize,
-    pub wrap_up: usize,
-    pub not_ready: usize,
-    pub available: usize,
 }
 
 /// `GET /api/v1/queues`.

@@ -14,6 +14,36 @@ use super::{
     agents, attachments, calls, customers, prompts, reports, session, site, ticket_actions, tickets,
 };
 
+/// The event stream's description: the stream is served by `crate::events::upgrade` beside
+/// [`super::routes`] (its handler needs the bus), so its document entry is written here, where
+/// the document is assembled, instead of importing the event stream back into the API.
+#[utoipa::path(
+    get,
+    operation_id = "events_upgrade",
+    path = "/api/v1/events",
+    tag = "events",
+    summary = "The live event stream (WebSocket, RFC 6455)",
+    description = "Upgrades to a WebSocket (RFC 6455) that sends one JSON text message per \
+        event, a `snapshot` first. Authenticated by `Authorization: Bearer`, `?token=` \
+        (browsers cannot set headers on a WebSocket) or the session cookie from this server's \
+        own pages (checked by `Origin`). Supervisors and admins see every event; an agent sees \
+        their own state and calls and what happens in their queues, as their rights are now \
+        (read again on every `site.changed`). A client too slow for the bus gets `resync` and \
+        a fresh `snapshot`; when the session ends the server closes with code 4401. Clients \
+        send nothing. The messages are `StreamMessage` (`x-websocket-message`).",
+    params(schema::StreamParams, ("Upgrade" = String, Header, description = "websocket")),
+    responses(
+        (status = 101, description = "Switching Protocols: the WebSocket is open; each message is a StreamMessage (JSON text)"),
+        (status = 401, response = crate::api::schema::Unauthorized),
+        (status = 403, description = "the session cookie was sent from another origin", body = crate::api::schema::Problem, content_type = "application/problem+json"),
+    )
+)]
+#[allow(
+    dead_code,
+    reason = "describes crate::events::upgrade for the document only"
+)]
+fn event_stream() {}
+
 /// The event stream's path. It is served beside [`super::routes`] (its handler needs the bus,
 /// not only the API), so the route-table test counts it separately.
 pub const EVENTS_PATH: &str = "/api/v1/events";
@@ -48,7 +78,7 @@ pub const EVENTS_PATH: &str = "/api/v1/events";
         prompts::list, prompts::backup, prompts::restore, prompts::audio, prompts::upload,
         prompts::delete,
         reports::show, reports::sla,
-        crate::events::upgrade,
+        event_stream,
     ),
     components(
         schemas(schema::StreamMessage),

@@ -9,7 +9,7 @@
 #![allow(dead_code)]
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{ToResponse, ToSchema};
 
@@ -284,8 +284,8 @@ pub struct User {
     full_name: String,
     role: crm::Role,
     active: bool,
-    queues: Vec<super::site::MembershipJson>,
-    permissions: Vec<super::site::PermissionJson>,
+    queues: Vec<MembershipJson>,
+    permissions: Vec<PermissionJson>,
     phone: Option<PhoneView>,
 }
 
@@ -335,9 +335,9 @@ pub struct EventSnapshot {
     kind: SnapshotTag,
     at: DateTime<Utc>,
     user: StreamUser,
-    queues: Vec<super::agents::QueueJson>,
-    agents: Vec<super::agents::AgentJson>,
-    hourly: Vec<crate::events::HourCount>,
+    queues: Vec<QueueJson>,
+    agents: Vec<AgentJson>,
+    hourly: Vec<HourCount>,
     /// The automatic wrap-up time, if any.
     wrap_up_s: Option<u64>,
 }
@@ -442,3 +442,103 @@ impl utoipa::PartialSchema for Report {
 }
 
 impl ToSchema for Report {}
+
+// Answer and request types that handlers fill in and the event stream's snapshot carries:
+// they live here, below every handler, so the schemas never import a handler back.
+
+/// A queue membership as the API shows and takes it.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = Membership)]
+#[serde(deny_unknown_fields)]
+pub struct MembershipJson {
+    pub queue: String,
+    /// 1-100 (default 1).
+    #[serde(default = "one")]
+    pub weight: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// A CRM permission.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = Permission)]
+#[serde(deny_unknown_fields)]
+pub struct PermissionJson {
+    pub queue: String,
+    /// `read` or `write`.
+    pub access: String,
+}
+
+/// One agent as `GET /api/v1/agents` shows it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = Agent)]
+pub struct AgentJson {
+    pub login: String,
+    /// `logged_out`, `ready`, `ringing`, `talking`, `wrap_up` or `not_ready`.
+    pub state: &'static str,
+    pub reason: Option<String>,
+    /// When the state began (for `ready`: since when the agent is idle).
+    pub since: DateTime<Utc>,
+    pub seconds_in_state: u64,
+    /// Whether the agent's phone is registered (or has a static contact).
+    pub registered: bool,
+    pub queues: Vec<String>,
+    /// Our call id of the call ringing at or talking with the agent.
+    pub current_call: Option<String>,
+}
+
+/// One queue as `GET /api/v1/queues` shows it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = Queue)]
+pub struct QueueJson {
+    pub name: String,
+    /// Calls waiting, those being offered included.
+    pub waiting: usize,
+    pub ringing: usize,
+    pub oldest_wait_s: f64,
+    /// Agents by state (`ready` counts registered and unregistered; `available` only those
+    /// that can be offered a call).
+    pub agents: AgentsByState,
+    pub answered: u64,
+    pub abandoned: u64,
+    /// Share of calls answered within the queue's threshold (30 s in the demo), today; `null`
+    /// before the first call counts.
+    pub service_level: Option<f64>,
+    /// Waiting calls per available agent (R-SUP-1 "average load").
+    pub load: Option<f64>,
+    pub expected_wait_s: f64,
+    /// Mean wait, from entering the queue to an agent's answer, of the calls answered today;
+    /// `null` before the first.
+    pub avg_answer_time_s: Option<f64>,
+}
+
+/// Agents of a queue by state.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AgentsByState {
+    pub logged_out: usize,
+    pub ready: usize,
+    pub ringing: usize,
+    pub talking: usize,
+    pub wrap_up: usize,
+    pub not_ready: usize,
+    pub available: usize,
+}
+
+/// One bucket of the series.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct HourCount {
+    /// The bucket's first instant (a whole UTC hour).
+    pub hour: DateTime<Utc>,
+    /// Calls started in it.
+    pub calls: u64,
+}
+
+/// The query of the upgrade request.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct StreamParams {
+    /// The session token, for clients that cannot set `Authorization`.
+    pub token: Option<String>,
+}

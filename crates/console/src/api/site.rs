@@ -18,11 +18,12 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use crm::{Access, Membership, PhoneKind, QueueSettings, Role, SiteQueue, SiteUser, UserChange};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Deserializer};
 use serde_json::json;
 
 use super::auth::{ApiJson, ApiPath};
 use super::error::{ApiError, ApiResult};
+pub use super::schema::{MembershipJson, PermissionJson};
 use super::{Api, Caller};
 
 /// Only admins administer.
@@ -42,31 +43,6 @@ fn explicit<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
     d: D,
 ) -> Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(d).map(Some)
-}
-
-/// A queue membership as the API shows and takes it.
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
-#[schema(as = Membership)]
-#[serde(deny_unknown_fields)]
-pub struct MembershipJson {
-    pub queue: String,
-    /// 1-100 (default 1).
-    #[serde(default = "one")]
-    pub weight: u32,
-}
-
-fn one() -> u32 {
-    1
-}
-
-/// A CRM permission.
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
-#[schema(as = Permission)]
-#[serde(deny_unknown_fields)]
-pub struct PermissionJson {
-    pub queue: String,
-    /// `read` or `write`.
-    pub access: String,
 }
 
 /// A phone as the API takes it.

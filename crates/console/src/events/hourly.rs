@@ -10,19 +10,11 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use serde::Serialize;
 
 /// Hours kept (the chart shows 24; one more day for the time-zone shift).
 const KEEP_HOURS: i64 = 48;
 
-/// One bucket of the series.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-pub struct HourCount {
-    /// The bucket's first instant (a whole UTC hour).
-    pub hour: DateTime<Utc>,
-    /// Calls started in it.
-    pub calls: u64,
-}
+pub use crate::api::schema::HourCount;
 
 /// Calls started per UTC hour.
 #[derive(Debug, Default)]

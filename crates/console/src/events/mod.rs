@@ -28,7 +28,6 @@ use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgr
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::broadcast::error::RecvError;
 
@@ -84,13 +83,7 @@ impl EventStream {
     }
 }
 
-/// The query of the upgrade request.
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct StreamParams {
-    /// The session token, for clients that cannot set `Authorization`.
-    pub token: Option<String>,
-}
+pub use crate::api::schema::StreamParams;
 
 /// The live session and active user behind `token` (sliding the session's expiry, as any
 /// request does).
@@ -131,27 +124,7 @@ fn same_origin(headers: &HeaderMap) -> bool {
 
 /// `GET /api/v1/events`: 101 and the stream, 401 without a live session, 403 for a cookie
 /// sent from another origin.
-#[utoipa::path(
-    get,
-    operation_id = "events_upgrade",
-    path = "/api/v1/events",
-    tag = "events",
-    summary = "The live event stream (WebSocket, RFC 6455)",
-    description = "Upgrades to a WebSocket (RFC 6455) that sends one JSON text message per \
-        event, a `snapshot` first. Authenticated by `Authorization: Bearer`, `?token=` \
-        (browsers cannot set headers on a WebSocket) or the session cookie from this server's \
-        own pages (checked by `Origin`). Supervisors and admins see every event; an agent sees \
-        their own state and calls and what happens in their queues, as their rights are now \
-        (read again on every `site.changed`). A client too slow for the bus gets `resync` and \
-        a fresh `snapshot`; when the session ends the server closes with code 4401. Clients \
-        send nothing. The messages are `StreamMessage` (`x-websocket-message`).",
-    params(StreamParams, ("Upgrade" = String, Header, description = "websocket")),
-    responses(
-        (status = 101, description = "Switching Protocols: the WebSocket is open; each message is a StreamMessage (JSON text)"),
-        (status = 401, response = crate::api::schema::Unauthorized),
-        (status = 403, description = "the session cookie was sent from another origin", body = crate::api::schema::Problem, content_type = "application/problem+json"),
-    )
-)]
+/// (Described in the OpenAPI document by [`crate::api::openapi`]'s `event_stream`.)
 pub async fn upgrade(
     State(stream): State<EventStream>,
     Query(params): Query<StreamParams>,
