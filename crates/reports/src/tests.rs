@@ -421,6 +421,29 @@ fn ticket(
     }
 }
 
+/// The SLA report of `period` over `folded` and `tickets`, as of `as_of`.
+fn sla(
+    period: &Period,
+    folded: &Folded,
+    tickets: &[TicketFacts],
+    downtimes: Option<&[Downtime]>,
+    calendar: &BusinessCalendar,
+    as_of: DateTime<Utc>,
+    settings: &SlaSettings,
+) -> crate::sla::SlaReport {
+    sla_report(
+        period,
+        SlaInputs {
+            folded,
+            tickets,
+            downtimes,
+            calendar,
+            as_of,
+        },
+        settings,
+    )
+}
+
 fn find<'a>(r: &'a crate::sla::SlaReport, id: &str) -> &'a crate::sla::SlaLine {
     r.lines.iter().find(|l| l.id == id).unwrap()
 }
@@ -443,15 +466,13 @@ fn sla_queue_time_edges_exactly_30_and_90_seconds() {
     let period = Period::month(2026, 3, Rome).unwrap();
     let folded = log.fold(period.end());
     let cal = always_open();
-    let r = sla_report(
+    let r = sla(
         &period,
-        SlaInputs {
-            folded: &folded,
-            tickets: &[],
-            downtimes: Some(&[]),
-            calendar: &cal,
-            as_of: period.end(),
-        },
+        &folded,
+        &[],
+        Some(&[]),
+        &cal,
+        period.end(),
         &SlaSettings::default(),
     );
     let c2 = find(&r, "SLA.C.2");
@@ -522,15 +543,13 @@ fn overflow_lowers_the_call_thresholds_of_the_month() {
         sized_calls: Some(10),
         ..SlaSettings::default()
     };
-    let r = sla_report(
+    let r = sla(
         &period,
-        SlaInputs {
-            folded: &folded,
-            tickets: &[],
-            downtimes: Some(&[]),
-            calendar: &cal,
-            as_of: period.end(),
-        },
+        &folded,
+        &[],
+        Some(&[]),
+        &cal,
+        period.end(),
         &settings,
     );
     assert_eq!(r.calls.points, 1, "11 calls on 10 sized: +10 %");
@@ -571,15 +590,13 @@ fn offline_clocks_run_on_the_business_calendar() {
     ];
     let period = Period::month(2026, 3, Rome).unwrap();
     let folded = Folded::default();
-    let r = sla_report(
+    let r = sla(
         &period,
-        SlaInputs {
-            folded: &folded,
-            tickets: &tickets,
-            downtimes: Some(&[]),
-            calendar: &cal,
-            as_of: t("2026-03-10T08:00:00Z"),
-        },
+        &folded,
+        &tickets,
+        Some(&[]),
+        &cal,
+        t("2026-03-10T08:00:00Z"),
         &SlaSettings::default(),
     );
     let o1 = find(&r, "SLA.O.1");
@@ -617,15 +634,13 @@ fn availability_splits_service_time_and_other_hours() {
         },
     ];
     let folded = Folded::default();
-    let r = sla_report(
+    let r = sla(
         &period,
-        SlaInputs {
-            folded: &folded,
-            tickets: &[],
-            downtimes: Some(&downtimes),
-            calendar: &cal,
-            as_of: period.end(),
-        },
+        &folded,
+        &[],
+        Some(&downtimes),
+        &cal,
+        period.end(),
         &SlaSettings::default(),
     );
     // March 2026: 22 working days of 10 h = 220 h of service time; 743 h in all (spring
@@ -680,15 +695,13 @@ fn a_call_overflowed_between_queues_keeps_its_queue_time() {
     let period = Period::month(2026, 3, Rome).unwrap();
     let folded = log.fold(period.end());
     let cal = always_open();
-    let r = sla_report(
+    let r = sla(
         &period,
-        SlaInputs {
-            folded: &folded,
-            tickets: &[],
-            downtimes: Some(&[]),
-            calendar: &cal,
-            as_of: period.end(),
-        },
+        &folded,
+        &[],
+        Some(&[]),
+        &cal,
+        period.end(),
         &SlaSettings::default(),
     );
     let c2 = find(&r, "SLA.C.2");
@@ -815,15 +828,13 @@ mod exports {
         let period = Period::month(2026, 3, Rome).unwrap();
         let folded = morning().fold(period.end());
         let cal = always_open();
-        let r = sla_report(
+        let r = sla(
             &period,
-            SlaInputs {
-                folded: &folded,
-                tickets: &[],
-                downtimes: Some(&[]),
-                calendar: &cal,
-                as_of: period.end(),
-            },
+            &folded,
+            &[],
+            Some(&[]),
+            &cal,
+            period.end(),
             &SlaSettings::default(),
         );
         let table = sla_table(&r, Lang::En);
@@ -955,15 +966,13 @@ fn availability_without_records_is_not_measured() {
     let period = Period::month(2026, 3, Rome).unwrap();
     let folded = Folded::default();
     let cal = office_hours();
-    let r = sla_report(
+    let r = sla(
         &period,
-        SlaInputs {
-            folded: &folded,
-            tickets: &[],
-            downtimes: None,
-            calendar: &cal,
-            as_of: period.end(),
-        },
+        &folded,
+        &[],
+        None,
+        &cal,
+        period.end(),
         &SlaSettings::default(),
     );
     for id in [
