@@ -192,13 +192,26 @@ async fn accept_backs_off_when_descriptors_run_out() {
     .await;
     let to = gateway.local_addr();
     let udp_probe = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let open_now = std::fs::read_dir("/proc/self/fd").unwrap().count() as u64;
+    // The clients' sockets are made before the limit drops, so only the gateway's `accept`
+    // needs a new descriptor afterwards (connecting allocates none).
+    let sockets: Vec<TcpSocket> = (0..6)
+        .map(|_| {
+            let socket = TcpSocket::new_v4().unwrap();
+            socket.bind("127.0.0.6:0".parse().unwrap()).unwrap();
+            socket
+        })
+        .collect();
+    // The kernel hands out the lowest free descriptor and refuses one at or above the soft
+    // limit: a limit equal to the lowest free descriptor makes every allocation fail.
+    let lowest_free = {
+        use std::os::fd::AsRawFd;
+        std::fs::File::open("/dev/null").unwrap().as_raw_fd() as u64
+    };
     let (soft, hard) = rlimit::getrlimit(rlimit::Resource::NOFILE).unwrap();
-    // Room for the clients' six sockets and two accepted ones.
-    rlimit::setrlimit(rlimit::Resource::NOFILE, open_now + 8, hard).unwrap();
+    rlimit::setrlimit(rlimit::Resource::NOFILE, lowest_free, hard).unwrap();
     let mut clients = Vec::new();
-    for _ in 0..6 {
-        clients.push(connect_from("127.0.0.6", to).await);
+    for socket in sockets {
+        clients.push(socket.connect(to).await.unwrap());
     }
     // Let the accept loop meet EMFILE for a while: a measured window, not a synchronisation.
     tokio::time::sleep(Duration::from_millis(500)).await;
