@@ -276,6 +276,7 @@ fn sip_figures(sip: GatewayStats) -> SipFigures {
         timeouts_no_answer: t.timeouts,
         timeouts_no_ack: t.ack_timeouts,
         tcp_connections: sip.tcp_connections as u64,
+        dialogs_active: sip.calls as u64,
     }
 }
 
@@ -288,6 +289,7 @@ fn media_figures(media: &EngineStats) -> MediaFigures {
         rtp_packets_relayed: media.rtp_packets_relayed,
         rtcp_packets_sent: media.rtcp_packets_sent,
         late_ticks: media.late_ticks,
+        rtp_foreign_packets: media.rtp_foreign_packets,
         send_interval: Histogram {
             buckets: SEND_INTERVAL_BOUNDS
                 .iter()
