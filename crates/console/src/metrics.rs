@@ -32,6 +32,7 @@ pub struct Metrics {
     sip_dialogs: IntGauge,
     rtp_relayed: IntCounter,
     sip_auth_failures: IntCounter,
+    sip_registers_dropped: IntCounter,
     registered_phones: IntGauge,
     queue_waiting: IntGaugeVec,
     queue_oldest: GaugeVec,
@@ -221,6 +222,11 @@ impl Metrics {
                 "centralino_sip_auth_failures_total",
                 "Failed digest authentications of agents' phones (wrong password, unknown user, replay).",
             ),
+            sip_registers_dropped: counter(
+                &r,
+                "centralino_sip_registers_dropped_total",
+                "REGISTERs without valid credentials dropped unanswered: their source address was over registrar.challenge_rate_per_address (a REGISTER flood).",
+            ),
             registered_phones: gauge(
                 &r,
                 "centralino_sip_registered_users",
@@ -402,6 +408,7 @@ impl Metrics {
         self.calls_active.set(telemetry.calls_active as i64);
         if let Some(sip) = &telemetry.sip {
             catch_up(&self.sip_auth_failures, sip.auth_failures);
+            catch_up(&self.sip_registers_dropped, sip.registers_dropped);
             if let Some(registered) = sip.registered_phones {
                 self.registered_phones.set(registered as i64);
             }
@@ -495,6 +502,7 @@ mod tests {
             calls_active: 0,
             sip: Some(SipFigures {
                 dialogs_active: dialogs,
+                registers_dropped: foreign * 2,
                 ..SipFigures::default()
             }),
             media: MediaFigures {

@@ -36,6 +36,9 @@ pub struct SipFigures {
     pub denied: u64,
     /// Digest authentications that failed.
     pub auth_failures: u64,
+    /// REGISTERs without valid credentials dropped unanswered: their source address was over
+    /// its challenge rate (a REGISTER flood).
+    pub registers_dropped: u64,
     /// Phones registered now; `None` without a registrar.
     pub registered_phones: Option<u64>,
     /// Transactions alive now.
