@@ -221,3 +221,55 @@ fn legitimate_calls_succeed_during_floods() {
     // is locked out by it.
     assert!(!server.log().contains("too many failed authentications"));
 }
+
+/// Issue 14: with `sip.max_calls` calls in progress the next INVITE gets 503 and is written to
+/// the event log as `call.refused` (a contact that found no free line, for SLA.C.1).
+#[test]
+fn a_call_over_max_calls_is_refused_and_logged() {
+    let server = Server::start(&format!(
+        "[sip]\nmax_calls = 1\n\n{}",
+        listening(0, "welcome", 30)
+    ));
+    let held = sipp_start("uac_answer_bye.xml", &server, &["-d", "5000"]);
+    common::drills::poll("the first call answered", Duration::from_secs(10), || {
+        held.messages_so_far().contains("SIP/2.0 200").then_some(())
+    });
+    let (socket, port) = raw_sip_socket();
+    let sdp = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+               m=audio 40000 RTP/AVP 0\r\n";
+    let invite = format!(
+        "INVITE sip:800100200@{addr} SIP/2.0\r\n\
+         Via: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bKrefused;rport\r\n\
+         From: <sip:0600000042@127.0.0.1:{port}>;tag=r1\r\n\
+         To: <sip:800100200@{addr}>\r\n\
+         Call-ID: refused-e2e\r\n\
+         CSeq: 1 INVITE\r\n\
+         Contact: <sip:0600000042@127.0.0.1:{port}>\r\n\
+         Max-Forwards: 70\r\n\
+         Content-Type: application/sdp\r\n\
+         Content-Length: {}\r\n\r\n{sdp}",
+        sdp.len(),
+        addr = server.sip_addr(),
+    );
+    let answers = raw_exchange(&socket, &server, invite.as_bytes(), Duration::from_secs(2));
+    assert!(
+        answers.iter().any(|a| a.starts_with("SIP/2.0 503 ")),
+        "{answers:#?}"
+    );
+    let db = server.dir().join("data/centralino.db");
+    let body = common::drills::poll(
+        "call.refused in the event log",
+        Duration::from_secs(10),
+        || {
+            let body = common::drills::sqlite(
+                &db,
+                "SELECT body FROM event_log WHERE kind = 'call.refused'",
+            );
+            (!body.is_empty()).then_some(body)
+        },
+    );
+    assert!(body.contains("\"caller\":\"0600000042\""), "{body}");
+    assert!(body.contains("\"called\":\"800100200\""), "{body}");
+    assert!(body.contains("\"reason\":\"capacity\""), "{body}");
+    held.wait().assert_ok(&server);
+}
