@@ -4,7 +4,8 @@
 # time (INVITE -> 200, SIPp's rtd) of legitimate calls from 127.0.0.1:
 #   (a) alone;
 #   (b) during an INVITE flood from 127.0.0.2 (outside allow_from: dropped unanswered);
-#   (c) during a REGISTER flood from 127.0.0.1 (each challenged with a 401).
+#   (c) during a REGISTER flood from 127.0.0.1 (no credentials: challenged with a 401 within
+#       registrar.challenge_rate_per_address, dropped beyond it).
 # Prints p50/p99/max setup time and failed calls for each, and the flood's achieved rate.
 #
 #   scripts/drill-sip-flood.sh
@@ -12,7 +13,9 @@
 #
 # Knobs: DRILL_BIN (default target/debug/centralino, built with cargo build -p centralino),
 # DRILL_FLOOD_RATE (messages/s, 1000), DRILL_SECONDS (flood length, 10), DRILL_CALL_RATE
-# (legitimate calls/s, 10), DRILL_SIP_PORT (16060), DRILL_HTTP_PORT (18180).
+# (legitimate calls/s, 10), DRILL_SIP_PORT (16060), DRILL_HTTP_PORT (18180), DRILL_EXTRA_TOML
+# (appended to the drill's configuration, e.g. "[registrar]" lines: a challenge rate of
+# 1000000 per address turns the REGISTER limit off, to measure without it).
 # Every SIPp run is bounded (-m, -timeout, timeout(1)); only loopback is used.
 set -euo pipefail
 
@@ -56,6 +59,7 @@ next = "bye"
 [ivr.nodes.bye]
 kind = "hangup"
 TOML
+[[ -n "${DRILL_EXTRA_TOML:-}" ]] && printf '%s\n' "$DRILL_EXTRA_TOML" >>"$work/drill.toml"
 
 server_pid=""
 cleanup() {
@@ -117,4 +121,6 @@ printf '%-34s %8s %8s %8s %7s\n' "REGISTER flood ${RATE}/s" "$a" "$b" "$c" "$d"
 for f in invite_flood register_flood; do
     say "$f: $(sipp_col() { awk -F';' -v col="$1" 'NR == 1 {for (i = 1; i <= NF; i++) if ($i == col) c = i} END {print (c ? $c : "?")}' "$work/$f/stat.csv"; }; echo "sent $(sipp_col 'OutgoingCall(C)') calls, failed $(sipp_col 'FailedCall(C)')")"
 done
+metric() { curl -fsS -m 5 "http://127.0.0.1:$HTTP_PORT/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
+say "server: $(metric centralino_sip_registers_dropped_total) REGISTERs dropped over the challenge rate, $(metric centralino_sip_messages_sent_total) SIP messages sent"
 say "server: $(grep -c 'WARN' "$work/server.log" || true) warnings in its log"

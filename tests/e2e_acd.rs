@@ -377,6 +377,39 @@ fn audio_crosses_the_bridge_and_the_callers_bye_ends_both_legs() {
         relayed >= 80.0,
         "both directions relayed (≥ 2 × 40 packets): {relayed}"
     );
+    // Both legs are dialogs the gateway holds (centralino_sip_dialogs_active), and RTP from
+    // another port than the latched caller's is dropped and counted
+    // (centralino_rtp_foreign_packets_total).
+    let dialogs = api.metric("centralino_sip_dialogs_active");
+    assert!(
+        dialogs >= 2.0,
+        "caller and agent legs are live dialogs: {dialogs}"
+    );
+    let foreign_before = api.metric("centralino_rtp_foreign_packets_total");
+    let intruder = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind intruder");
+    for n in 0..10u16 {
+        let mut packet = vec![0x80, 0x00];
+        packet.extend(n.to_be_bytes());
+        packet.extend((u32::from(n) * 160).to_be_bytes());
+        packet.extend(0x0bad_f00d_u32.to_be_bytes());
+        packet.extend(EchoProbe::frame(n));
+        intruder
+            .send_to(&packet, SocketAddr::from(([127, 0, 0, 1], server_rtp)))
+            .expect("send foreign RTP");
+    }
+    let foreign = api.wait(
+        "the foreign packets counted on /metrics",
+        Duration::from_secs(5),
+        |api| {
+            let n = api.metric("centralino_rtp_foreign_packets_total") - foreign_before;
+            if n >= 10.0 {
+                Ok(n)
+            } else {
+                Err(format!("{n} counted"))
+            }
+        },
+    );
+    assert_eq!(foreign, 10.0, "each foreign datagram counted once");
 
     let caller = caller.wait();
     caller.assert_ok(&server);
@@ -391,8 +424,16 @@ fn audio_crosses_the_bridge_and_the_callers_bye_ends_both_legs() {
     let card = assert_answered(&api, &caller.call_id(), "1001");
     let waited = card["wait_ms"].as_u64().expect("wait");
     assert!(waited < 3_000, "answered at the first ring: {waited} ms");
-    // Wrap-up (1 s), then ready for the next call.
+    // Wrap-up (1 s), then ready for the next call; no dialog is left behind.
     api.wait_agent("1001", "ready", None);
+    api.wait("no dialog left", Duration::from_secs(5), |api| {
+        let n = api.metric("centralino_sip_dialogs_active");
+        if n == 0.0 {
+            Ok(())
+        } else {
+            Err(format!("{n} dialogs"))
+        }
+    });
 }
 
 /// Transfer to second level (R-ACD-6): agent 1001 talks with the caller and sends the call,

@@ -154,8 +154,9 @@ fn sipvicious_learns_nothing_cracks_nothing_and_breaks_nothing() {
 }
 
 /// An INVITE flood from an address outside `allow_from` (127.0.0.2), then a REGISTER flood
-/// from an allowed one: legitimate calls placed during each still succeed. (Their setup
-/// times are measured by scripts/drill-sip-flood.sh, not asserted here.)
+/// from an allowed one: legitimate calls placed during each still succeed, and the REGISTER
+/// flood gets its source's burst of challenges, then is dropped (counted on /metrics). (The
+/// calls' setup times are measured by scripts/drill-sip-flood.sh, not asserted here.)
 #[test]
 fn legitimate_calls_succeed_during_floods() {
     let server = Server::start_demo_edited(
@@ -184,6 +185,8 @@ fn legitimate_calls_succeed_during_floods() {
         flood.report()
     );
 
+    let api = common::agents::Api::supervisor(&server);
+    let sent_before = api.metric("centralino_sip_messages_sent_total");
     let flood = sipp_start(
         "register_flood.xml",
         &server,
@@ -195,10 +198,78 @@ fn legitimate_calls_succeed_during_floods() {
     let flood = flood.wait();
     assert!(
         flood.success(),
-        "the REGISTER flood was not answered:\n{}",
+        "the REGISTER flood did not run:\n{}",
         flood.report()
     );
-    // The flood's REGISTERs carry no credentials: challenged, not failed, so nobody is
-    // locked out by it.
+    // The source's burst of challenges (registrar.challenge_burst_per_address, 100) was
+    // answered; beyond its rate (10/s) the flood was dropped unanswered and counted. (1,000
+    // REGISTERs at 200/s: however slowly SIPp sends them, fewer than 100 + 10/s × its time
+    // are answered.)
+    let dropped = api.metric("centralino_sip_registers_dropped_total");
+    assert!(
+        (1.0..=900.0).contains(&dropped),
+        "{dropped} REGISTERs dropped\n{}",
+        tail(&server.log(), 40)
+    );
+    let sent = api.metric("centralino_sip_messages_sent_total") - sent_before;
+    assert!(
+        sent >= 100.0 && sent <= 1000.0 - dropped + 100.0,
+        "{sent} messages sent for the flood's {} answered REGISTERs and 3 calls",
+        1000.0 - dropped
+    );
+    // The flood's REGISTERs carry no credentials: challenged or dropped, not failed, so nobody
+    // is locked out by it.
     assert!(!server.log().contains("too many failed authentications"));
+}
+
+/// Issue 14: with `sip.max_calls` calls in progress the next INVITE gets 503 and is written to
+/// the event log as `call.refused` (a contact that found no free line, for SLA.C.1).
+#[test]
+fn a_call_over_max_calls_is_refused_and_logged() {
+    let server = Server::start(&format!(
+        "[sip]\nmax_calls = 1\n\n{}",
+        listening(0, "welcome", 30)
+    ));
+    let held = sipp_start("uac_answer_bye.xml", &server, &["-d", "5000"]);
+    common::drills::poll("the first call answered", Duration::from_secs(10), || {
+        held.messages_so_far().contains("SIP/2.0 200").then_some(())
+    });
+    let (socket, port) = raw_sip_socket();
+    let sdp = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+               m=audio 40000 RTP/AVP 0\r\n";
+    let invite = format!(
+        "INVITE sip:800100200@{addr} SIP/2.0\r\n\
+         Via: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bKrefused;rport\r\n\
+         From: <sip:0600000042@127.0.0.1:{port}>;tag=r1\r\n\
+         To: <sip:800100200@{addr}>\r\n\
+         Call-ID: refused-e2e\r\n\
+         CSeq: 1 INVITE\r\n\
+         Contact: <sip:0600000042@127.0.0.1:{port}>\r\n\
+         Max-Forwards: 70\r\n\
+         Content-Type: application/sdp\r\n\
+         Content-Length: {}\r\n\r\n{sdp}",
+        sdp.len(),
+        addr = server.sip_addr(),
+    );
+    let answers = raw_exchange(&socket, &server, invite.as_bytes(), Duration::from_secs(2));
+    assert!(
+        answers.iter().any(|a| a.starts_with("SIP/2.0 503 ")),
+        "{answers:#?}"
+    );
+    let db = server.dir().join("data/centralino.db");
+    let body = common::drills::poll(
+        "call.refused in the event log",
+        Duration::from_secs(10),
+        || {
+            let body = common::drills::sqlite(
+                &db,
+                "SELECT body FROM event_log WHERE kind = 'call.refused'",
+            );
+            (!body.is_empty()).then_some(body)
+        },
+    );
+    assert!(body.contains("\"caller\":\"0600000042\""), "{body}");
+    assert!(body.contains("\"called\":\"800100200\""), "{body}");
+    assert!(body.contains("\"reason\":\"capacity\""), "{body}");
+    held.wait().assert_ok(&server);
 }

@@ -23,26 +23,15 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::Context;
-use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
+use sha2::Digest;
 use tracing::info;
 
 use crate::maintenance::{SiteArgs, database_kind};
 
-/// The `format` of a manifest.
-pub const FORMAT: &str = "centralino-backup";
-/// The manifest's layout version.
-pub const FORMAT_VERSION: u32 = 1;
-/// The manifest's member name.
-pub const MANIFEST: &str = "manifest.json";
-/// The PIN key's name, in the data directory and in the archive.
-pub const PIN_KEY: &str = "pin.key";
-/// The data directory's folders that are archived whole.
-pub const FOLDERS: &[&str] = &["prompts", "voicemail", "journal"];
-/// The SQLite copy's member name.
-pub const SQLITE_MEMBER: &str = "database/centralino.db";
-/// The PostgreSQL dump's member name.
-pub const POSTGRES_MEMBER: &str = "database/centralino.pgdump";
+pub use centralino::archive::{
+    FOLDERS, FORMAT, FORMAT_VERSION, Hashing, MANIFEST, Manifest, Member, PIN_KEY, POSTGRES_MEMBER,
+    SQLITE_MEMBER, create_private_file,
+};
 
 /// `centralino backup`.
 #[derive(clap::Args, Debug)]
@@ -53,38 +42,6 @@ pub struct BackupArgs {
     /// `centralino-backup-<UTC time>.tar` in the current directory.
     #[arg(long, short)]
     pub output: Option<PathBuf>,
-}
-
-/// What the archive holds, written last as `manifest.json`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Manifest {
-    /// Always [`FORMAT`].
-    pub format: String,
-    /// [`FORMAT_VERSION`] when written.
-    pub format_version: u32,
-    /// The centralino that wrote it.
-    pub centralino_version: String,
-    /// The newest database migration applied at the time.
-    pub schema_version: i64,
-    /// `sqlite` or `postgres`.
-    pub database: String,
-    /// When, RFC 3339 UTC.
-    pub created_at: String,
-    /// Every other member.
-    pub members: Vec<Member>,
-}
-
-/// One archived file.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
-pub struct Member {
-    /// Path inside the archive, `/`-separated.
-    pub path: String,
-    /// Bytes.
-    pub size: u64,
-    /// SHA-256, lower-case hex.
-    pub sha256: String,
 }
 
 /// Runs `backup`.
@@ -331,47 +288,6 @@ fn write_archive(
     let file = out.into_inner().map_err(|e| e.into_error())?;
     file.sync_all()?;
     Ok(manifest)
-}
-
-/// A reader that hashes and counts what passes through it.
-pub struct Hashing<R> {
-    inner: R,
-    /// SHA-256 so far.
-    pub hasher: Sha256,
-    /// Bytes so far.
-    pub count: u64,
-}
-
-impl<R> Hashing<R> {
-    /// Wraps `inner`.
-    pub fn new(inner: R) -> Self {
-        Hashing {
-            inner,
-            hasher: Sha256::new(),
-            count: 0,
-        }
-    }
-}
-
-impl<R: Read> Read for Hashing<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.count += n as u64;
-        Ok(n)
-    }
-}
-
-/// Opens a new file for writing, refusing to replace one; `0600` on Unix from the start.
-pub fn create_private_file(path: &Path) -> io::Result<fs::File> {
-    let mut options = fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    options.open(path)
 }
 
 /// The file an `sqlite:` URL names (`None` for an in-memory database).

@@ -13,30 +13,21 @@
 //! folders are put in place, and the store is opened once: migrations bring an older
 //! backup up to this version.
 
-use std::collections::BTreeMap;
 use std::fs;
-use std::io::{self, BufReader, Read};
-use std::path::{Component, Path, PathBuf};
+use std::io;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::Context;
-use sha2::Digest;
 use tracing::info;
 
+use centralino::archive::unpack;
+
 use crate::backup::{
-    FOLDERS, FORMAT, FORMAT_VERSION, Hashing, MANIFEST, Manifest, Member, PIN_KEY, POSTGRES_MEMBER,
-    SQLITE_MEMBER, create_private_file, libpq_target, run_tool, sqlite_file,
+    FOLDERS, PIN_KEY, POSTGRES_MEMBER, SQLITE_MEMBER, create_private_file, libpq_target, run_tool,
+    sqlite_file,
 };
 use crate::maintenance::{Refused, SiteArgs, create_private_dir, database_kind};
-
-/// Most members an archive may have.
-const MAX_MEMBERS: usize = 1_000_000;
-/// Largest manifest read.
-const MAX_MANIFEST: u64 = 64 << 20;
-/// Largest PIN key read.
-const MAX_PIN_KEY: u64 = 4096;
-/// Longest member path.
-const MAX_PATH: usize = 1024;
 
 /// `centralino restore`.
 #[derive(clap::Args, Debug)]
@@ -48,13 +39,6 @@ pub struct RestoreArgs {
     /// Replace the database and files that are already there.
     #[arg(long)]
     pub force: bool,
-}
-
-/// An archive unpacked and checked.
-struct Unpacked {
-    manifest: Manifest,
-    /// The staging folder (removed on drop).
-    dir: tempfile::TempDir,
 }
 
 /// Runs `restore`.
@@ -225,158 +209,6 @@ pub async fn run(args: RestoreArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Unpacks `archive` into a staging folder in `data` and checks it against its manifest.
-fn unpack(archive: &Path, data: &Path) -> anyhow::Result<Unpacked> {
-    let file =
-        fs::File::open(archive).with_context(|| format!("cannot open {}", archive.display()))?;
-    let dir = tempfile::Builder::new()
-        .prefix(".restore-")
-        .tempdir_in(data)
-        .with_context(|| format!("cannot create a staging folder in {}", data.display()))?;
-    let damaged = |what: String| {
-        anyhow::anyhow!(
-            "{} is damaged or not a centralino backup: {what}",
-            archive.display()
-        )
-    };
-    let mut tar = tar::Archive::new(BufReader::new(file));
-    let mut found: BTreeMap<String, Member> = BTreeMap::new();
-    let mut manifest: Option<Vec<u8>> = None;
-    let entries = tar.entries().map_err(|e| damaged(e.to_string()))?;
-    for entry in entries {
-        let mut entry = entry.map_err(|e| damaged(e.to_string()))?;
-        if found.len() >= MAX_MEMBERS {
-            return Err(damaged(format!("more than {MAX_MEMBERS} members")));
-        }
-        let path = entry.path().map_err(|e| damaged(e.to_string()))?;
-        let name = member_name(&path).map_err(damaged)?;
-        let entry_type = entry.header().entry_type();
-        if !entry_type.is_file() {
-            return Err(damaged(format!(
-                "{name}: not a regular file ({entry_type:?})"
-            )));
-        }
-        let size = entry.header().size().map_err(|e| damaged(e.to_string()))?;
-        if manifest.is_some() {
-            return Err(damaged(format!("{name} after the manifest")));
-        }
-        if found.contains_key(&name) {
-            return Err(damaged(format!("{name} twice")));
-        }
-        if name == MANIFEST {
-            if size > MAX_MANIFEST {
-                return Err(damaged(format!("a manifest of {size} bytes")));
-            }
-            let mut text = Vec::with_capacity(size as usize);
-            (&mut entry)
-                .take(size)
-                .read_to_end(&mut text)
-                .map_err(|e| damaged(format!("{name}: {e}")))?;
-            if text.len() as u64 != size {
-                return Err(damaged(format!("{name} is truncated")));
-            }
-            manifest = Some(text);
-            continue;
-        }
-        if name == PIN_KEY && size > MAX_PIN_KEY {
-            return Err(damaged(format!("a pin.key of {size} bytes")));
-        }
-        let target = dir.path().join(&name);
-        if let Some(parent) = target.parent() {
-            fs::create_dir_all(parent)?;
-        }
-        let mut out = create_private_file(&target)
-            .with_context(|| format!("cannot write {}", target.display()))?;
-        let mut reader = Hashing::new((&mut entry).take(size));
-        io::copy(&mut reader, &mut out).map_err(|e| damaged(format!("{name}: {e}")))?;
-        if reader.count != size {
-            return Err(damaged(format!(
-                "{name} is truncated ({} of {size} bytes)",
-                reader.count
-            )));
-        }
-        found.insert(
-            name.clone(),
-            Member {
-                path: name,
-                size,
-                sha256: hex::encode(reader.hasher.finalize()),
-            },
-        );
-    }
-    let Some(text) = manifest else {
-        return Err(damaged(
-            "no manifest.json (it is the last member: the archive is truncated)".into(),
-        ));
-    };
-    let manifest: Manifest =
-        serde_json::from_slice(&text).map_err(|e| damaged(format!("manifest.json: {e}")))?;
-    if manifest.format != FORMAT || manifest.format_version != FORMAT_VERSION {
-        return Err(damaged(format!(
-            "expected format {FORMAT} version {FORMAT_VERSION}, got {} version {}",
-            manifest.format, manifest.format_version
-        )));
-    }
-    for listed in &manifest.members {
-        match found.remove(&listed.path) {
-            Some(got) if got == *listed => {}
-            Some(got) => {
-                return Err(damaged(format!(
-                    "{}: checksum mismatch (manifest {} bytes sha256 {}, archive {} bytes \
-                     sha256 {})",
-                    listed.path, listed.size, listed.sha256, got.size, got.sha256
-                )));
-            }
-            None => return Err(damaged(format!("{} is missing", listed.path))),
-        }
-    }
-    if let Some(extra) = found.keys().next() {
-        return Err(damaged(format!("{extra} is not in the manifest")));
-    }
-    let database = match manifest.database.as_str() {
-        "sqlite" => SQLITE_MEMBER,
-        "postgres" => POSTGRES_MEMBER,
-        other => return Err(damaged(format!("unknown database kind `{other}`"))),
-    };
-    for needed in [database, PIN_KEY] {
-        if !manifest.members.iter().any(|m| m.path == needed) {
-            return Err(damaged(format!("{needed} is missing")));
-        }
-    }
-    Ok(Unpacked { manifest, dir })
-}
-
-/// A member path a backup writes, checked: relative, no `..`, UTF-8, bounded, under a
-/// known name.
-fn member_name(path: &Path) -> Result<String, String> {
-    let shown = path.display().to_string();
-    let mut parts = Vec::new();
-    for component in path.components() {
-        match component {
-            Component::Normal(part) => match part.to_str() {
-                Some(part) => parts.push(part),
-                None => return Err(format!("{shown}: not UTF-8")),
-            },
-            Component::CurDir => {}
-            _ => return Err(format!("{shown}: not a plain relative path")),
-        }
-    }
-    let name = parts.join("/");
-    if name.len() > MAX_PATH || parts.len() > 32 {
-        return Err(format!("{shown}: path too long"));
-    }
-    let known = name == MANIFEST
-        || name == PIN_KEY
-        || name == SQLITE_MEMBER
-        || name == POSTGRES_MEMBER
-        || (parts.len() >= 2 && FOLDERS.contains(&parts[0]));
-    if known {
-        Ok(name)
-    } else {
-        Err(format!("{shown}: not a member a backup writes"))
-    }
-}
-
 /// Regular files under `dir` (0 when it does not exist).
 fn count_files(dir: &Path) -> usize {
     let Ok(entries) = fs::read_dir(dir) else {
@@ -403,28 +235,4 @@ fn move_file(from: &Path, to: &Path) -> anyhow::Result<()> {
     io::copy(&mut source, &mut target)?;
     target.sync_all()?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_the_paths_a_backup_writes_are_accepted() {
-        assert_eq!(member_name(Path::new("pin.key")).unwrap(), "pin.key");
-        assert_eq!(
-            member_name(Path::new("./voicemail/general/a.wav")).unwrap(),
-            "voicemail/general/a.wav"
-        );
-        for bad in [
-            "../pin.key",
-            "/etc/passwd",
-            "prompts/../../x",
-            "etc/shadow",
-            "prompts",
-            "database/other.db",
-        ] {
-            assert!(member_name(Path::new(bad)).is_err(), "{bad}");
-        }
-    }
 }

@@ -28,8 +28,11 @@ pub struct Metrics {
     rtcp_sent: IntCounter,
     media_legs: IntGauge,
     media_late_ticks: IntCounter,
+    rtp_foreign: IntCounter,
+    sip_dialogs: IntGauge,
     rtp_relayed: IntCounter,
     sip_auth_failures: IntCounter,
+    sip_registers_dropped: IntCounter,
     registered_phones: IntGauge,
     queue_waiting: IntGaugeVec,
     queue_oldest: GaugeVec,
@@ -219,6 +222,11 @@ impl Metrics {
                 "centralino_sip_auth_failures_total",
                 "Failed digest authentications of agents' phones (wrong password, unknown user, replay).",
             ),
+            sip_registers_dropped: counter(
+                &r,
+                "centralino_sip_registers_dropped_total",
+                "REGISTERs without valid credentials dropped unanswered: their source address was over registrar.challenge_rate_per_address (a REGISTER flood).",
+            ),
             registered_phones: gauge(
                 &r,
                 "centralino_sip_registered_users",
@@ -281,6 +289,16 @@ impl Metrics {
                 &r,
                 "centralino_media_late_ticks_total",
                 "Media send ticks that ran late.",
+            ),
+            rtp_foreign: counter(
+                &r,
+                "centralino_rtp_foreign_packets_total",
+                "RTP and RTCP datagrams dropped because they came from a source other than the leg's peer (off-path injection, hijack attempts, stray streams).",
+            ),
+            sip_dialogs: gauge(
+                &r,
+                "centralino_sip_dialogs_active",
+                "SIP dialogs (calls) the gateway holds: offered, answered or hanging up.",
             ),
             event_log_refused: counter(
                 &r,
@@ -390,6 +408,7 @@ impl Metrics {
         self.calls_active.set(telemetry.calls_active as i64);
         if let Some(sip) = &telemetry.sip {
             catch_up(&self.sip_auth_failures, sip.auth_failures);
+            catch_up(&self.sip_registers_dropped, sip.registers_dropped);
             if let Some(registered) = sip.registered_phones {
                 self.registered_phones.set(registered as i64);
             }
@@ -429,6 +448,7 @@ impl Metrics {
                 catch_up(&vec.with_label_values(&[label]), total);
             }
             self.sip_tcp_connections.set(sip.tcp_connections as i64);
+            self.sip_dialogs.set(sip.dialogs_active as i64);
         }
         let media = &telemetry.media;
         catch_up(&self.rtp_sent, media.rtp_packets_sent);
@@ -436,6 +456,7 @@ impl Metrics {
         catch_up(&self.rtcp_sent, media.rtcp_packets_sent);
         catch_up(&self.media_late_ticks, media.late_ticks);
         catch_up(&self.rtp_relayed, media.rtp_packets_relayed);
+        catch_up(&self.rtp_foreign, media.rtp_foreign_packets);
         self.media_legs.set(media.legs_active as i64);
         let mut out = Vec::new();
         TextEncoder::new()
@@ -469,4 +490,49 @@ fn send_interval_histogram(out: &mut String, h: &Histogram) {
     let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {}", h.count);
     let _ = writeln!(out, "{name}_sum {}", h.sum.as_secs_f64());
     let _ = writeln!(out, "{name}_count {}", h.count);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use events::telemetry::{MediaFigures, SipFigures};
+
+    fn telemetry(dialogs: u64, foreign: u64) -> Telemetry {
+        Telemetry {
+            calls_active: 0,
+            sip: Some(SipFigures {
+                dialogs_active: dialogs,
+                registers_dropped: foreign * 2,
+                ..SipFigures::default()
+            }),
+            media: MediaFigures {
+                rtp_foreign_packets: foreign,
+                ..MediaFigures::default()
+            },
+        }
+    }
+
+    /// The soak watches live dialogs (a gauge: it goes down too) and the media engine's
+    /// foreign RTP (a counter carried up to the engine's total).
+    #[test]
+    fn dialogs_and_foreign_rtp_are_exported() {
+        let m = Metrics::new();
+        let text = m.render(&telemetry(3, 7));
+        assert!(
+            text.contains(
+                "# TYPE centralino_sip_dialogs_active gauge\ncentralino_sip_dialogs_active 3\n"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("# TYPE centralino_rtp_foreign_packets_total counter\ncentralino_rtp_foreign_packets_total 7\n"), "{text}");
+        let text = m.render(&telemetry(1, 12));
+        assert!(
+            text.contains("\ncentralino_sip_dialogs_active 1\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("\ncentralino_rtp_foreign_packets_total 12\n"),
+            "{text}"
+        );
+    }
 }

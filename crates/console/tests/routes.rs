@@ -143,6 +143,8 @@ async fn metrics_carry_the_contract_names_and_count_events() {
         "# TYPE centralino_sip_messages_received_total counter",
         "# TYPE centralino_rtp_packets_sent_total counter",
         "centralino_media_legs_active 0",
+        "centralino_rtp_foreign_packets_total 0",
+        "centralino_sip_dialogs_active 0",
         "# TYPE centralino_rtp_send_interval_seconds histogram",
         "centralino_rtp_send_interval_seconds_bucket{le=\"0.02\"}",
         "centralino_rtp_send_interval_seconds_bucket{le=\"+Inf\"}",

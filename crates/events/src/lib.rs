@@ -340,6 +340,19 @@ pub enum Event {
         outcome: Outcome,
         duration_ms: u64,
     },
+    /// A call refused at the trunk before it became a call (no `call_id`, no `call.started`):
+    /// over `sip.max_calls` (`reason` `capacity`), or while shutting down (`shutdown`). A
+    /// contact that found no free line, for SLA.C.1. Calls from outside `sip.allow_from` are
+    /// not contacts and never appear.
+    #[serde(rename = "call.refused")]
+    CallRefused {
+        /// What the caller claims (the From user), as in `call.started`.
+        caller: Option<String>,
+        /// The dialled number.
+        called: Option<String>,
+        reason: String,
+        at: DateTime<Utc>,
+    },
     /// A step of the IVR (R-TEL-2): the call card's path, live.
     #[serde(rename = "call.ivr")]
     IvrStep { call_id: String, step: String },
@@ -528,12 +541,13 @@ pub enum Event {
 
 impl Event {
     /// Every wire name, in declaration order.
-    pub const KINDS: [&'static str; 26] = [
+    pub const KINDS: [&'static str; 27] = [
         "call.started",
         "call.answered",
         "call.dtmf",
         "call.media_changed",
         "call.ended",
+        "call.refused",
         "call.ivr",
         "call.queued",
         "call.offered",
@@ -565,6 +579,7 @@ impl Event {
             Event::Dtmf { .. } => "call.dtmf",
             Event::MediaChanged { .. } => "call.media_changed",
             Event::CallEnded { .. } => "call.ended",
+            Event::CallRefused { .. } => "call.refused",
             Event::IvrStep { .. } => "call.ivr",
             Event::CallQueued { .. } => "call.queued",
             Event::CallOffered { .. } => "call.offered",
@@ -612,6 +627,7 @@ impl Event {
             | Event::QueueOverflowed { call_id, .. } => Some(call_id),
             Event::TicketCreated { call_id, .. } => call_id.as_deref(),
             Event::QueueChanged { .. }
+            | Event::CallRefused { .. }
             | Event::AgentState { .. }
             | Event::TicketUpdated { .. }
             | Event::TicketEscalation { .. }
@@ -625,7 +641,8 @@ impl Event {
     /// state change); the others happen when they are published.
     pub fn at(&self) -> Option<DateTime<Utc>> {
         match self {
-            Event::QueueEntered { at, .. }
+            Event::CallRefused { at, .. }
+            | Event::QueueEntered { at, .. }
             | Event::QueueOffered { at, .. }
             | Event::QueueConnected { at, .. }
             | Event::QueueRingNoAnswer { at, .. }
@@ -669,6 +686,12 @@ impl Event {
                 call_id: c(),
                 outcome: Outcome::CallerHangup,
                 duration_ms: 1,
+            },
+            Event::CallRefused {
+                caller: Some("0600000001".into()),
+                called: Some("800100200".into()),
+                reason: "capacity".into(),
+                at,
             },
             Event::IvrStep {
                 call_id: c(),

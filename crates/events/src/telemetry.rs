@@ -36,6 +36,9 @@ pub struct SipFigures {
     pub denied: u64,
     /// Digest authentications that failed.
     pub auth_failures: u64,
+    /// REGISTERs without valid credentials dropped unanswered: their source address was over
+    /// its challenge rate (a REGISTER flood).
+    pub registers_dropped: u64,
     /// Phones registered now; `None` without a registrar.
     pub registered_phones: Option<u64>,
     /// Transactions alive now.
@@ -50,6 +53,8 @@ pub struct SipFigures {
     pub timeouts_no_ack: u64,
     /// TCP connections open now.
     pub tcp_connections: u64,
+    /// Dialogs (calls) the gateway holds now: offered, answered or hanging up.
+    pub dialogs_active: u64,
 }
 
 /// The media engine's counters (totals since start, unless named live).
@@ -64,6 +69,9 @@ pub struct MediaFigures {
     pub rtcp_packets_sent: u64,
     /// Send passes that started more than 5 ms late.
     pub late_ticks: u64,
+    /// RTP and RTCP datagrams dropped because they came from a source other than the leg's
+    /// peer (off-path injection, a hijack attempt, a stray stream).
+    pub rtp_foreign_packets: u64,
     /// Intervals between successive send passes of each shard, in the buckets of
     /// [`SEND_INTERVAL_BOUNDS`].
     pub send_interval: Histogram,

@@ -340,6 +340,24 @@ impl Ledger {
                 call.ended_at = Some(at);
                 call.outcome = Some(*outcome);
             }
+            // Refused at the trunk (no free line): a contact that never became a call, so a
+            // record of its own, outside the index (it has no call id to be found by).
+            Event::CallRefused {
+                caller,
+                called,
+                at: refused_at,
+                ..
+            } => self.calls.push(CallRecord {
+                call_id: format!("refused-{}", self.calls.len()),
+                started_at: *refused_at,
+                partial: false,
+                caller: caller.clone(),
+                dialled: called.clone(),
+                welcomed: false,
+                ended_at: Some(*refused_at),
+                outcome: Some(Outcome::Rejected),
+                visits: Vec::new(),
+            }),
             Event::QueueEntered {
                 call_id,
                 queue,

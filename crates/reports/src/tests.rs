@@ -984,3 +984,51 @@ fn availability_without_records_is_not_measured() {
         assert_eq!((l.measured_pct, l.met), (None, None), "{id}");
     }
 }
+
+/// Issue 14: a call refused at the trunk (`call.refused`: no free line) is a contact that
+/// did not reach the welcome message (SLA.C.1) and a refused call in the calls overview.
+#[test]
+fn calls_refused_at_the_trunk_count_against_sla_c1() {
+    let mut log = Log::default();
+    let at = t("2026-03-02T09:00:00Z");
+    for i in 0..3 {
+        log.call(
+            &format!("ok{i}"),
+            at + Duration::minutes(i),
+            "tecnica",
+            End::Answered {
+                agent: "anna",
+                wait_s: 5.0,
+                talk_s: 10,
+            },
+        );
+    }
+    let refused = at + Duration::minutes(5);
+    log.push(
+        refused,
+        Event::CallRefused {
+            caller: Some("+390000000009".into()),
+            called: Some("800000000".into()),
+            reason: "capacity".into(),
+            at: refused,
+        },
+    );
+    let period = Period::month(2026, 3, Rome).unwrap();
+    let folded = log.fold(period.end());
+    let r = sla(
+        &period,
+        &folded,
+        &[],
+        Some(&[]),
+        &always_open(),
+        period.end(),
+        &SlaSettings::default(),
+    );
+    let c1 = find(&r, "SLA.C.1");
+    assert_eq!((c1.numerator, c1.denominator), (3, 4));
+    let overview = calls_overview(&period, &folded, &CallsOptions::default());
+    let total: (u64, u64, u64) = overview.iter().fold((0, 0, 0), |(c, r, w), row| {
+        (c + row.contacts, r + row.refused, w + row.welcomed)
+    });
+    assert_eq!(total, (4, 1, 3), "(contacts, refused, welcomed)");
+}

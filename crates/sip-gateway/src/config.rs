@@ -185,6 +185,13 @@ pub struct RegistrarSection {
     pub max_address_failures: u32,
     pub failure_window_s: u64,
     pub lockout_s: u64,
+    /// REGISTERs without valid credentials answered per second per source address (each
+    /// costs a nonce and a 401); beyond it and `challenge_burst_per_address` they are
+    /// dropped unanswered and counted (a REGISTER flood).
+    pub challenge_rate_per_address: u32,
+    /// How many such REGISTERs one address may send at once: every phone behind an office
+    /// NAT refreshing together.
+    pub challenge_burst_per_address: u32,
 }
 
 impl Default for RegistrarSection {
@@ -199,6 +206,8 @@ impl Default for RegistrarSection {
             max_address_failures: 50,
             failure_window_s: 60,
             lockout_s: 300,
+            challenge_rate_per_address: 10,
+            challenge_burst_per_address: 100,
         }
     }
 }
@@ -235,6 +244,18 @@ impl RegistrarSection {
         if self.failure_window_s == 0 {
             problems.push(problem("registrar.failure_window_s", "must be above 0"));
         }
+        if self.challenge_rate_per_address == 0 {
+            problems.push(problem(
+                "registrar.challenge_rate_per_address",
+                "must be above 0: with none, no phone could ever register",
+            ));
+        }
+        if self.challenge_burst_per_address == 0 {
+            problems.push(problem(
+                "registrar.challenge_burst_per_address",
+                "must be above 0: with none, no phone could ever register",
+            ));
+        }
         problems
     }
 
@@ -259,6 +280,8 @@ impl RegistrarSection {
             max_address_failures: self.max_address_failures,
             failure_window: Duration::from_secs(self.failure_window_s),
             lockout: Duration::from_secs(self.lockout_s),
+            challenge_rate: self.challenge_rate_per_address,
+            challenge_burst: self.challenge_burst_per_address,
             ..RegistrarConfig::default()
         }
     }
@@ -299,6 +322,26 @@ mod tests {
         let config = section.registrar();
         assert_eq!((config.max_failures, config.max_address_failures), (3, 30));
         assert_eq!(config.lockout, Duration::from_secs(60));
+        let challenges = RegistrarSection {
+            challenge_rate_per_address: 0,
+            challenge_burst_per_address: 0,
+            ..RegistrarSection::default()
+        };
+        let paths: Vec<_> = challenges.validate().into_iter().map(|p| p.path).collect();
+        assert_eq!(
+            paths,
+            [
+                "registrar.challenge_rate_per_address",
+                "registrar.challenge_burst_per_address"
+            ]
+        );
+        let section: RegistrarSection =
+            toml::from_str("challenge_rate_per_address = 2\nchallenge_burst_per_address = 30")
+                .unwrap();
+        let config = section.registrar();
+        assert_eq!((config.challenge_rate, config.challenge_burst), (2, 30));
+        let config = RegistrarSection::default().registrar();
+        assert_eq!((config.challenge_rate, config.challenge_burst), (10, 100));
     }
 
     #[test]

@@ -267,6 +267,7 @@ fn sip_figures(sip: GatewayStats) -> SipFigures {
         malformed: sip.ua.malformed,
         denied: sip.ua.denied,
         auth_failures: sip.ua.auth_failures,
+        registers_dropped: sip.registrar.as_ref().map_or(0, |r| r.challenges_dropped),
         registered_phones: sip.registrar.map(|r| r.registered_users as u64),
         transactions_live: sip.transactions as u64,
         server_transactions: t.server_created,
@@ -276,6 +277,7 @@ fn sip_figures(sip: GatewayStats) -> SipFigures {
         timeouts_no_answer: t.timeouts,
         timeouts_no_ack: t.ack_timeouts,
         tcp_connections: sip.tcp_connections as u64,
+        dialogs_active: sip.calls as u64,
     }
 }
 
@@ -288,6 +290,7 @@ fn media_figures(media: &EngineStats) -> MediaFigures {
         rtp_packets_relayed: media.rtp_packets_relayed,
         rtcp_packets_sent: media.rtcp_packets_sent,
         late_ticks: media.late_ticks,
+        rtp_foreign_packets: media.rtp_foreign_packets,
         send_interval: Histogram {
             buckets: SEND_INTERVAL_BOUNDS
                 .iter()
@@ -471,6 +474,12 @@ impl Switchboard {
                     Some(UaEvent::IncomingCall(incoming)) => {
                         if stopping {
                             gateway.reject(incoming.call, 503);
+                            self.handles.services.bus.publish(Event::CallRefused {
+                                caller: incoming.caller().map(str::to_string),
+                                called: incoming.dialled.clone(),
+                                reason: "shutdown".into(),
+                                at: chrono::Utc::now(),
+                            });
                             continue;
                         }
                         let (tx, rx) = mpsc::unbounded_channel();
@@ -508,6 +517,16 @@ impl Switchboard {
                             gateway.notify_transfer(call, 603);
                         }
                     },
+                    // Refused at the trunk before it was a call: only the event log hears
+                    // of it (SLA.C.1 counts it as a contact that found no free line).
+                    Some(UaEvent::CallRefused { caller, called, reason, .. }) => {
+                        self.handles.services.bus.publish(Event::CallRefused {
+                            caller,
+                            called,
+                            reason: reason.into(),
+                            at: chrono::Utc::now(),
+                        });
+                    }
                     Some(UaEvent::CallEnded { call, reason }) => {
                         if let Some(route) = routes.remove(&call) {
                             let _ = route.inbox.send(if route.placed {

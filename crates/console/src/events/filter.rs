@@ -167,8 +167,9 @@ impl EventFilter {
             }
             Event::SystemStarted { .. } | Event::SystemStopping { .. } => true,
             // The administration's changes are for those who oversee (agents see their own
-            // effect: a queue, a state).
-            Event::SiteChanged { .. } => false,
+            // effect: a queue, a state); so are calls refused at the trunk (no queue, no
+            // agent: a capacity matter).
+            Event::SiteChanged { .. } | Event::CallRefused { .. } => false,
         }
     }
 

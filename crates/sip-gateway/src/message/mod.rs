@@ -57,6 +57,43 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use syntax::excerpt;
 
+/// Whether `bytes` look like a REGISTER without an `Authorization` header, judged without
+/// parsing: the first word of the first non-empty line, and the names of the header lines
+/// (up to the blank line). It is how a REGISTER flood is dropped before the parser's work
+/// (issue 14); the user agent checks the parsed request too, so a message this misjudges
+/// is still limited, only later.
+#[must_use]
+pub fn is_unauthenticated_register(bytes: &[u8]) -> bool {
+    let start = bytes
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(bytes.len());
+    let mut lines = bytes[start..].split(|&b| b == b'\n');
+    let Some(first) = lines.next() else {
+        return false;
+    };
+    let is_register = first.get(..9).is_some_and(|m| {
+        m[..8].eq_ignore_ascii_case(b"REGISTER") && (m[8] == b' ' || m[8] == b'\t')
+    });
+    if !is_register {
+        return false;
+    }
+    for line in lines {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.is_empty() {
+            break;
+        }
+        if let Some(colon) = line.iter().position(|&b| b == b':')
+            && line[..colon]
+                .trim_ascii_end()
+                .eq_ignore_ascii_case(b"Authorization")
+        {
+            return false;
+        }
+    }
+    true
+}
+
 /// Parses one whole message: a UDP datagram, or one message cut from a stream by
 /// [`StreamFramer`]. See the module documentation for what is normalised and checked.
 pub fn parse(datagram: &[u8]) -> Result<rsip::SipMessage, ParseError> {

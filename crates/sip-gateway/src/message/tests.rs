@@ -525,3 +525,43 @@ fn parse_serialize_round_trip_on_a_busy_message() {
     let second = parse(&serialize(&first)).unwrap();
     assert_eq!(first, second);
 }
+
+/// Issue 14: the quick look that drops a REGISTER flood before parsing.
+#[test]
+fn unauthenticated_registers_are_recognised_without_parsing() {
+    let register = |headers: &str| {
+        format!(
+            "REGISTER sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.5;branch=z9hG4bKr\r\n\
+             {headers}Content-Length: 0\r\n\r\n"
+        )
+        .into_bytes()
+    };
+    assert!(is_unauthenticated_register(&register("")));
+    assert!(is_unauthenticated_register(&register(
+        "Proxy-Authorization: Digest x=1\r\n"
+    )));
+    assert!(!is_unauthenticated_register(&register(
+        "Authorization: Digest username=\"1001\"\r\n"
+    )));
+    assert!(!is_unauthenticated_register(&register(
+        "authorization : Digest username=\"1001\"\r\n"
+    )));
+    // Leading CRLFs (RFC 3261 §7.5) and bare LF line ends.
+    let mut lf = b"\r\n\r\n".to_vec();
+    lf.extend(b"REGISTER sip:127.0.0.1 SIP/2.0\nAuthorization: Digest x=1\n\n");
+    assert!(!is_unauthenticated_register(&lf));
+    // Authorization in the body is not a header.
+    let mut body = register("");
+    body.extend(b"Authorization: Digest x=1\r\n");
+    assert!(is_unauthenticated_register(&body));
+    // Other requests and responses are not REGISTERs.
+    assert!(!is_unauthenticated_register(&invite("", "")));
+    assert!(!is_unauthenticated_register(
+        b"REGISTERX sip:a SIP/2.0\r\n\r\n"
+    ));
+    assert!(!is_unauthenticated_register(
+        b"SIP/2.0 200 OK\r\nCSeq: 1 REGISTER\r\n\r\n"
+    ));
+    assert!(!is_unauthenticated_register(b"REGIS"));
+    assert!(!is_unauthenticated_register(b""));
+}

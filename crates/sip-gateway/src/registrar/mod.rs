@@ -36,6 +36,7 @@
 //!   step 8). Updates are all-or-nothing. When a user would exceed `max_contacts_per_user`,
 //!   the bindings refreshed longest ago make room.
 
+mod challenge;
 mod contact;
 mod limit;
 
@@ -58,6 +59,7 @@ use crate::message::SipMessageExt;
 use crate::rng::SipRng;
 use crate::transaction::Peer;
 use crate::ua::build::{random_token, set_body};
+use challenge::ChallengeLimiter;
 use contact::{ContactSpec, aor_user, contact_key, parse_contact, parse_delta, secs};
 use limit::{FailureLimiter, UserAtAddress, user_at};
 
@@ -98,6 +100,12 @@ pub struct RegistrarConfig {
     pub max_address_failures: u32,
     pub failure_window: Duration,
     pub lockout: Duration,
+    /// Challenges (401s, and 403s of a cool-down) per second per source address for
+    /// REGISTERs that carry no valid credentials; above it, and beyond `challenge_burst`,
+    /// they are dropped unanswered and counted ([`RegistrarStats::challenges_dropped`]).
+    pub challenge_rate: u32,
+    /// Challenges one address may get at once (a whole office's phones refreshing together).
+    pub challenge_burst: u32,
     /// The key nonces are signed with; random when `None` (nonces then turn stale on restart,
     /// which phones absorb with one more round trip).
     pub nonce_secret: Option<Vec<u8>>,
@@ -117,6 +125,8 @@ impl Default for RegistrarConfig {
             max_address_failures: 50,
             failure_window: Duration::from_secs(60),
             lockout: Duration::from_secs(300),
+            challenge_rate: 10,
+            challenge_burst: 100,
             nonce_secret: None,
         }
     }
@@ -136,6 +146,8 @@ impl fmt::Debug for RegistrarConfig {
             .field("max_address_failures", &self.max_address_failures)
             .field("failure_window", &self.failure_window)
             .field("lockout", &self.lockout)
+            .field("challenge_rate", &self.challenge_rate)
+            .field("challenge_burst", &self.challenge_burst)
             .finish_non_exhaustive()
     }
 }
@@ -165,6 +177,11 @@ pub struct RegistrarStats {
     pub blocked_sources: usize,
     /// (user, source address) pairs in a cool-down now.
     pub blocked_users: usize,
+    /// REGISTERs without valid credentials dropped unanswered: their source was over
+    /// `challenge_rate` (a REGISTER flood).
+    pub challenges_dropped: u64,
+    /// Source addresses whose challenge rate is being tracked now (bounded).
+    pub challenge_sources: usize,
     /// Current bindings and users with at least one.
     pub bindings: usize,
     pub registered_users: usize,
@@ -187,6 +204,8 @@ pub struct Registrar {
     user_limiter: FailureLimiter<UserAtAddress>,
     /// Failures per source address, whatever the user.
     address_limiter: FailureLimiter<std::net::IpAddr>,
+    /// Challenges per source address (REGISTER floods).
+    challenge_limiter: ChallengeLimiter,
     users: HashMap<String, Vec<Stored>>,
     /// (expiry, user, key) of every binding: the next deadline is the first.
     expiries: BTreeSet<(Instant, String, String)>,
@@ -239,6 +258,7 @@ impl Registrar {
                 config.failure_window,
                 config.lockout,
             ),
+            challenge_limiter: ChallengeLimiter::new(config.challenge_rate, config.challenge_burst),
             config,
             credentials,
             users: HashMap::new(),
@@ -264,6 +284,7 @@ impl Registrar {
         RegistrarStats {
             blocked_sources: self.address_limiter.blocked(now),
             blocked_users: self.user_limiter.blocked(now),
+            challenge_sources: self.challenge_limiter.len(),
             bindings: self.expiries.len(),
             registered_users: self.users.len(),
             ..self.stats.clone()
@@ -346,6 +367,25 @@ impl Registrar {
         self.auth.handle_timeout(now);
         self.user_limiter.handle_timeout(now);
         self.address_limiter.handle_timeout(now);
+        self.challenge_limiter.sweep(now);
+    }
+
+    /// Takes one challenge from `ip`'s bucket: `false` when the address is over
+    /// `challenge_rate` and the REGISTER must be dropped unanswered (counted). The user agent
+    /// asks this before it even parses a REGISTER that carries no `Authorization`
+    /// ([`crate::message::is_unauthenticated_register`]), so a flood costs a table lookup per
+    /// datagram; [`Registrar::handle_register`] asks it for the challenges and refusals of
+    /// REGISTERs whose credentials failed.
+    pub fn admit_challenge(&mut self, ip: std::net::IpAddr, now: Instant) -> bool {
+        let ip = match ip {
+            std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, std::net::IpAddr::V4),
+            v4 => v4,
+        };
+        if self.challenge_limiter.admit(ip, now) {
+            return true;
+        }
+        self.stats.challenges_dropped += 1;
+        false
     }
 
     #[must_use]
@@ -354,13 +394,19 @@ impl Registrar {
     }
 
     /// Handles one REGISTER that came from `source`, returning the final response to send
-    /// (RFC 3261 §10.3). Bindings change only on a 200.
+    /// (RFC 3261 §10.3), or `None` when it must be dropped unanswered: its credentials failed
+    /// (or it is in a cool-down) and its source is over `challenge_rate`. Bindings change only
+    /// on a 200.
+    ///
+    /// A REGISTER without `Authorization` is challenged here without taking from the
+    /// challenge rate: the caller takes it first, before parsing
+    /// ([`Registrar::admit_challenge`]).
     pub fn handle_register(
         &mut self,
         request: &rsip::Request,
         source: &Peer,
         now: Instant,
-    ) -> rsip::Response {
+    ) -> Option<rsip::Response> {
         self.stats.registers += 1;
         let ip = source.addr.ip();
         let authorizations: Vec<&str> = request
@@ -388,12 +434,15 @@ impl Registrar {
         if self.address_limiter.is_blocked(&ip, now) || self.user_limiter.is_blocked(&user_key, now)
         {
             self.stats.rate_limited += 1;
+            if ours.is_some() && !self.admit_challenge(ip, now) {
+                return None;
+            }
             debug!(user = ?claimed, source = %source.addr, "REGISTER refused: in cool-down");
-            return self.reply(request, 403);
+            return Some(self.reply(request, 403));
         }
         let Some(authorization) = ours else {
             self.stats.challenges += 1;
-            return self.challenge(request, false, now);
+            return Some(self.challenge(request, false, now));
         };
         let uri = request.uri.to_string();
         let method = request.method.to_string();
@@ -403,9 +452,12 @@ impl Registrar {
         {
             Ok(user) => user,
             Err(AuthFailure::Stale) => {
+                if !self.admit_challenge(ip, now) {
+                    return None;
+                }
                 self.stats.challenges += 1;
                 debug!(user = ?claimed, source = %source.addr, "stale nonce: new challenge");
-                return self.challenge(request, true, now);
+                return Some(self.challenge(request, true, now));
             }
             Err(failure) => {
                 self.stats.auth_failures += 1;
@@ -431,19 +483,22 @@ impl Registrar {
                         "too many failed authentications: REGISTERs from this source refused"
                     );
                 }
-                return self.challenge(request, false, now);
+                if !self.admit_challenge(ip, now) {
+                    return None;
+                }
+                return Some(self.challenge(request, false, now));
             }
         };
         // RFC 3261 §10.3 steps 4–5: the authenticated user may change only its own bindings.
         let to_user = request.to_header().ok().and_then(|to| aor_user(to.value()));
         if to_user.as_deref() != Some(user.as_str()) {
             warn!(%user, to = ?to_user, source = %source.addr, "REGISTER for another user refused");
-            return self.reply(request, 403);
+            return Some(self.reply(request, 403));
         }
-        match self.update(request, &user, source, now) {
+        Some(match self.update(request, &user, source, now) {
             Ok(()) => self.ok(request, &user, now),
             Err(response) => response,
-        }
+        })
     }
 
     /// Validates every Contact, then commits all changes or none (RFC 3261 §10.3 steps 6–7).

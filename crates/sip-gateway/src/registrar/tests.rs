@@ -126,7 +126,9 @@ impl Phone {
         now: Instant,
     ) -> rsip::Response {
         let request = self.request(contacts, expires);
-        let resp = reg.handle_register(&request, &self.source, now);
+        let resp = reg
+            .handle_register(&request, &self.source, now)
+            .expect("answered");
         if resp.status_code.code() == 401 {
             let challenge = challenges(&resp).remove(0);
             let p = parse_digest(&challenge).unwrap();
@@ -314,9 +316,12 @@ fn replayed_register_is_a_failure() {
     let t0 = Instant::now();
     phone.send(&mut reg, &[DESK], None, t0);
     let request = phone.request(&[DESK], None);
-    assert_eq!(code(&reg.handle_register(&request, &phone.source, t0)), 200);
+    assert_eq!(
+        code(&reg.handle_register(&request, &phone.source, t0).unwrap()),
+        200
+    );
     // The same bytes again (a new branch would not change the digest): nc did not grow.
-    let replay = reg.handle_register(&request, &source(6000), t0);
+    let replay = reg.handle_register(&request, &source(6000), t0).unwrap();
     assert_eq!(code(&replay), 401);
     assert_eq!(reg.stats(t0).auth_failures, 1);
 }
@@ -429,9 +434,12 @@ fn same_call_id_with_an_old_cseq_is_refused() {
     phone.nonce = None;
     phone.send(&mut reg, &[DESK], None, t0);
     let newer = phone.request(&[DESK], None);
-    assert_eq!(code(&reg.handle_register(&newer, &phone.source, t0)), 200);
+    assert_eq!(
+        code(&reg.handle_register(&newer, &phone.source, t0).unwrap()),
+        200
+    );
     // The unregister sent first arrives last: §10.3 step 7 refuses it.
-    let resp = reg.handle_register(&older, &phone.source, t0);
+    let resp = reg.handle_register(&older, &phone.source, t0).unwrap();
     assert_eq!(code(&resp), 500);
     assert_eq!(reg.bindings("1001", t0).len(), 1);
     // Another Call-ID (the phone rebooted) may do anything.
@@ -647,4 +655,86 @@ fn known_and_unknown_users_are_indistinguishable() {
     );
     assert_eq!(shape(&locked.0), shape(&locked.1));
     assert_eq!(code(&locked.0), 403);
+}
+
+/// Issue 14: the challenges and refusals that REGISTERs with failed credentials cost are
+/// limited per source address like those without credentials; valid credentials never are.
+#[test]
+fn failed_credentials_over_the_challenge_rate_get_no_answer_but_valid_ones_do() {
+    let mut reg = Registrar::new(
+        RegistrarConfig {
+            challenge_rate: 1,
+            challenge_burst: 3,
+            max_failures: 100,
+            max_address_failures: 100,
+            ..config()
+        },
+        Credentials::from_passwords(REALM, [("1001", "demo1001"), ("1002", "demo1002")]),
+    );
+    let t0 = Instant::now();
+    let mut guesser = Phone::new("1002", "guess", 5070);
+    assert_eq!(code(&guesser.send(&mut reg, &[DESK], None, t0)), 401);
+    let answered: Vec<Option<u16>> = (0..10)
+        .map(|_| {
+            let request = guesser.request(&[DESK], None);
+            reg.handle_register(&request, &guesser.source, t0)
+                .map(|r| code(&r))
+        })
+        .collect();
+    assert_eq!(answered[..3], [Some(401); 3]);
+    assert_eq!(answered[3..], [None; 7]);
+    let stats = reg.stats(t0);
+    assert_eq!(stats.auth_failures, 10, "every failure still counts");
+    assert_eq!(stats.challenges_dropped, 7);
+    // A phone at the same address with the right password registers at once.
+    // (Its first, unauthenticated REGISTER is taken from the rate by the user agent before
+    // parsing, not here.)
+    let mut phone = Phone::new("1001", "demo1001", 5062);
+    assert_eq!(code(&phone.register(&mut reg, &[DESK], None, t0)), 200);
+    // A stale nonce's new challenge is a challenge too: none left now, one a second later.
+    let later = t0 + Duration::from_secs(400);
+    for _ in 0..3 {
+        let request = guesser.request(&[DESK], None);
+        let _ = reg.handle_register(&request, &guesser.source, later);
+    }
+    let request = phone.request(&[DESK], None);
+    assert!(
+        reg.handle_register(&request, &phone.source, later)
+            .is_none()
+    );
+    let request = phone.request(&[DESK], None);
+    let stale = reg
+        .handle_register(&request, &phone.source, later + Duration::from_secs(1))
+        .expect("a challenge earned back");
+    assert!(challenges(&stale).iter().all(|c| c.contains("stale=true")));
+}
+
+/// Issue 14: a source in its cool-down gets its 403s within the challenge rate too.
+#[test]
+fn a_locked_out_source_is_answered_within_the_challenge_rate() {
+    let mut reg = Registrar::new(
+        RegistrarConfig {
+            challenge_rate: 1,
+            challenge_burst: 2,
+            max_failures: 2,
+            max_address_failures: 2,
+            ..config()
+        },
+        Credentials::from_passwords(REALM, [("1001", "demo1001")]),
+    );
+    let t0 = Instant::now();
+    let mut guesser = Phone::new("1001", "guess", 5070);
+    assert_eq!(code(&guesser.send(&mut reg, &[DESK], None, t0)), 401);
+    let codes: Vec<Option<u16>> = (0..4)
+        .map(|_| {
+            let request = guesser.request(&[DESK], None);
+            reg.handle_register(&request, &guesser.source, t0)
+                .map(|r| code(&r))
+        })
+        .collect();
+    // Two failures (two challenges: the burst), then locked out: the 403s have no token left.
+    assert_eq!(codes, [Some(401), Some(401), None, None]);
+    let request = guesser.request(&[DESK], None);
+    let refused = reg.handle_register(&request, &guesser.source, t0 + Duration::from_secs(1));
+    assert_eq!(refused.map(|r| code(&r)), Some(403));
 }

@@ -303,6 +303,23 @@ impl TransactionLayer {
         self.out.transmits.push_back(Transmit { peer, message });
     }
 
+    /// Ends server transaction `id` without any response: the TU decided to drop its request
+    /// silently (a REGISTER flood, issue 14). A non-INVITE server transaction waiting for its
+    /// TU has no timer of its own and would otherwise live for ever. A retransmission of the
+    /// request afterwards is a new request to the TU. Client transactions and unknown ids
+    /// are left alone; no event is emitted.
+    pub fn abandon(&mut self, id: TransactionId) {
+        if self.transactions.get(&id).is_some_and(|tx| {
+            matches!(
+                tx.machine,
+                Machine::NonInviteServer(_) | Machine::InviteServer(_)
+            )
+        }) {
+            self.remove(id);
+            self.tidy_timers();
+        }
+    }
+
     /// The transport could not send for transaction `id`: it terminates and the TU is told with
     /// [`TransactionEvent::TransportError`] (RFC 3261 §17.1.4, §17.2.4). Unknown ids are
     /// ignored.

@@ -150,6 +150,9 @@ impl UserAgent {
         now: Instant,
     ) {
         if self.calls.len() >= self.config.max_calls {
+            info!(source = %peer.addr, max_calls = self.config.max_calls, "INVITE refused: no free line");
+            let refused = self.refused(&request, &peer, "capacity");
+            self.events.push_back(refused);
             self.reply(tx, &request, 503, now);
             return;
         }
@@ -180,6 +183,34 @@ impl UserAgent {
         self.stats.calls_offered += 1;
         self.events
             .push_back(UaEvent::IncomingCall(Box::new(incoming)));
+    }
+
+    /// [`UaEvent::CallRefused`] for an INVITE refused before it became a call: the caller as
+    /// [`IncomingCall::caller`] would say, the dialled number as [`IncomingCall::dialled`].
+    fn refused(&self, request: &rsip::Request, peer: &Peer, reason: &'static str) -> UaEvent {
+        let from_user = request
+            .from_header()
+            .ok()
+            .and_then(|from| from_uri(from.value()))
+            .and_then(|u| u.user().map(str::to_string));
+        let caller = self
+            .trusts_identity_from(peer.addr)
+            .then(|| asserted_user(request))
+            .flatten()
+            .or(from_user);
+        let called = request.uri.user().map(str::to_string).or_else(|| {
+            request
+                .to_header()
+                .ok()
+                .and_then(|to| from_uri(to.value()))
+                .and_then(|u| u.user().map(str::to_string))
+        });
+        UaEvent::CallRefused {
+            sip_call_id: request.call_id().map(|c| c.to_string()).unwrap_or_default(),
+            caller,
+            called,
+            reason,
+        }
     }
 
     pub(super) fn new_call(

@@ -195,6 +195,17 @@ pub enum UaEvent {
         /// The `Referred-By` value, when the phone sent one.
         referred_by: Option<String>,
     },
+    /// An INVITE refused before it became a call (no [`CallRef`]): over `max_calls`
+    /// (`reason` `capacity`). Already answered (503). Not for sources outside `allow_from`,
+    /// which are not contacts.
+    CallRefused {
+        sip_call_id: String,
+        /// As [`IncomingCall::caller`].
+        caller: Option<String>,
+        /// As [`IncomingCall::dialled`].
+        called: Option<String>,
+        reason: &'static str,
+    },
     /// The call is over; the handle is no longer valid.
     CallEnded {
         call: CallRef,
@@ -357,8 +368,27 @@ impl UserAgent {
         if bytes.iter().all(|b| b.is_ascii_whitespace()) {
             return; // keep-alive (RFC 5626 §3.5.1)
         }
+        // A REGISTER without credentials costs a challenge (a nonce, a 401): over its
+        // source's challenge rate it is dropped here, before it is parsed (issue 14).
+        let charged = self.registrar.is_some() && message::is_unauthenticated_register(bytes);
+        if charged && !self.admit_challenge(peer.addr, now) {
+            return;
+        }
         match message::parse(bytes) {
             Ok(SipMessage::Request(mut request)) => {
+                // What the quick look missed (an odd spelling the parser normalises) is
+                // limited here, still before a transaction or a nonce is made.
+                if !charged
+                    && self.registrar.is_some()
+                    && request.method == Method::Register
+                    && !request
+                        .headers
+                        .iter()
+                        .any(|h| matches!(h, rsip::Header::Authorization(_)))
+                    && !self.admit_challenge(peer.addr, now)
+                {
+                    return;
+                }
                 self.stats.requests_received += 1;
                 message::add_received_rport(&mut request, peer.addr);
                 self.layer
@@ -428,6 +458,18 @@ impl UserAgent {
             .trust_asserted_identity_from
             .iter()
             .any(|net| net.contains(&ip))
+    }
+
+    /// Takes a challenge from `addr`'s rate ([`Registrar::admit_challenge`]); `false`: drop.
+    fn admit_challenge(&mut self, addr: SocketAddr, now: Instant) -> bool {
+        let Some(registrar) = self.registrar.as_mut() else {
+            return true;
+        };
+        if registrar.admit_challenge(canonical_ip(addr.ip()), now) {
+            return true;
+        }
+        debug!(peer = %addr, "REGISTER without credentials over the challenge rate: dropped");
+        false
     }
 
     pub fn admits(&mut self, addr: SocketAddr) -> bool {

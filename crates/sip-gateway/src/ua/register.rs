@@ -23,7 +23,12 @@ impl UserAgent {
         let Some(registrar) = self.registrar.as_mut() else {
             return;
         };
-        let mut resp = registrar.handle_register(request, peer, now);
+        let Some(mut resp) = registrar.handle_register(request, peer, now) else {
+            // Failed credentials over the source's challenge rate: no answer, and no
+            // transaction left waiting for one.
+            self.layer.abandon(tx);
+            return;
+        };
         resp.headers
             .push(rsip::headers::Server::new(self.config.user_agent.clone()).into());
         self.send_response(tx, resp, now);

@@ -246,3 +246,105 @@ fn a_call_to_an_unregistered_target_uses_the_given_peer() {
 
 const ANSWER: &str = "v=0\r\no=- 7 7 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
     m=audio 42000 RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\n";
+
+/// Issue 14: a REGISTER flood without credentials from one address gets its burst of 401s,
+/// then one per `1 / challenge_rate`; the rest is dropped before parsing, costs no
+/// transaction, and is counted. Meanwhile a call from the same address is offered and a
+/// phone at that address that already holds a nonce registers.
+#[test]
+fn a_register_flood_gets_challenges_at_the_rate_and_leaves_calls_and_phones_alone() {
+    let mut ua = registrar_ua();
+    let t0 = Instant::now();
+    // The phone got its challenge before the flood.
+    ua.handle_datagram(&register(1, None, 600), nat_peer(), t0);
+    let challenge = sent_to(&mut ua).remove(0).1;
+    let www = header(&challenge, "WWW-Authenticate").unwrap().to_string();
+    let before = ua.transactions();
+
+    // 1,000 REGISTERs without credentials at 1,000/s from the phone's NAT address.
+    let mut answered = 0;
+    for i in 0..1000u32 {
+        let at = t0 + Duration::from_millis(u64::from(i));
+        ua.handle_datagram(&register(100 + i, None, 600), nat_peer(), at);
+        for (_, message) in sent_to(&mut ua) {
+            assert_eq!(status_line(&message), "SIP/2.0 401 Unauthorized");
+            answered += 1;
+        }
+    }
+    // The default burst (100, with the phone's first REGISTER) and 10/s over the second.
+    assert!((108..=110).contains(&answered), "{answered} challenged");
+    let stats = ua.registrar_stats(t0).unwrap();
+    assert_eq!(stats.challenges_dropped, 1000 - answered);
+    assert_eq!(
+        ua.transactions(),
+        before + answered as usize,
+        "a dropped REGISTER leaves no transaction"
+    );
+    assert_eq!(
+        ua.stats().requests_received,
+        1 + answered,
+        "nor was it parsed"
+    );
+
+    // Still flooded (the bucket is empty): a call from that address is offered ...
+    let during = t0 + Duration::from_millis(1000);
+    let caller = Peer {
+        addr: "127.0.0.1:40002".parse().unwrap(),
+        transport: TransportKind::Udp,
+    };
+    ua.handle_datagram(
+        &super::tests::invite("z9hG4bKflood-call", "flood-call", super::tests::OFFER),
+        caller,
+        during,
+    );
+    assert!(
+        events(&mut ua)
+            .iter()
+            .any(|e| matches!(e, UaEvent::IncomingCall(_))),
+        "the INVITE reached the switchboard"
+    );
+    // ... and the phone's authenticated REGISTER is answered 200.
+    ua.handle_datagram(&register(2, Some(&answer(&www)), 600), nat_peer(), during);
+    let out = sent_to(&mut ua);
+    assert!(
+        out.iter()
+            .any(|(_, m)| status_line(m) == "SIP/2.0 200 OK" && m.contains("CSeq: 2 REGISTER")),
+        "{out:?}"
+    );
+    assert_eq!(ua.bindings("1001", during).len(), 1);
+}
+
+/// Issue 14: a REGISTER whose credentials fail, over the challenge rate, is dropped and its
+/// server transaction ended (a non-INVITE server transaction waiting for its TU has no timer:
+/// it would otherwise stay for ever).
+#[test]
+fn failed_credentials_over_the_rate_leave_no_transaction_behind() {
+    let mut ua = UserAgent::new(UserAgentConfig {
+        registrar: Some(RegistrarConfig {
+            challenge_rate: 1,
+            challenge_burst: 1,
+            ..RegistrarConfig::default()
+        }),
+        credentials: Credentials::from_passwords("centralino", [("1001", "demo1001")]),
+        ..UserAgentConfig::default()
+    });
+    let t0 = Instant::now();
+    ua.handle_datagram(&register(1, None, 600), nat_peer(), t0);
+    let challenge = sent_to(&mut ua).remove(0).1;
+    let www = header(&challenge, "WWW-Authenticate").unwrap().to_string();
+    let wrong = answer(&www).replace("response=\"", "response=\"0");
+    let before = ua.transactions();
+    ua.handle_datagram(&register(2, Some(&wrong), 600), nat_peer(), t0);
+    assert!(sent_to(&mut ua).is_empty(), "no answer over the rate");
+    assert_eq!(ua.transactions(), before);
+    assert_eq!(ua.stats().auth_failures, 1);
+    assert_eq!(ua.registrar_stats(t0).unwrap().challenges_dropped, 1);
+    // A second later a token is back: the same kind of failure is challenged again.
+    ua.handle_datagram(
+        &register(3, Some(&wrong), 600),
+        nat_peer(),
+        t0 + Duration::from_secs(1),
+    );
+    let out = sent_to(&mut ua);
+    assert_eq!(status_line(&out[0].1), "SIP/2.0 401 Unauthorized");
+}

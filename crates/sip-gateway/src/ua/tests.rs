@@ -1001,3 +1001,56 @@ fn a_reinvite_aiming_media_elsewhere_is_refused_and_the_call_keeps_its_media() {
         [UaEvent::MediaChanged { .. }]
     ));
 }
+
+/// Issue 14: an INVITE over `max_calls` gets 503 and is reported as
+/// [`UaEvent::CallRefused`] (the event log's `call.refused`, SLA.C.1), once even when the
+/// INVITE is retransmitted; an INVITE from outside `allow_from` is not a contact and is not.
+#[test]
+fn an_invite_over_max_calls_is_refused_with_503_and_reported_once() {
+    let mut ua = UserAgent::new(UserAgentConfig {
+        max_calls: 1,
+        ..UserAgentConfig::default()
+    });
+    let now = Instant::now();
+    ua.handle_datagram(&invite("z9hG4bKfirst", "first", OFFER), peer(), now);
+    assert!(matches!(
+        events(&mut ua).as_slice(),
+        [UaEvent::IncomingCall(_)]
+    ));
+    let _ = sent(&mut ua);
+    let second = invite("z9hG4bKsecond", "second", OFFER);
+    ua.handle_datagram(&second, peer(), now);
+    let out = sent(&mut ua);
+    assert_eq!(status_line(&out[0]), "SIP/2.0 503 Service Unavailable");
+    match events(&mut ua).as_slice() {
+        [
+            UaEvent::CallRefused {
+                sip_call_id,
+                caller,
+                called,
+                reason,
+            },
+        ] => {
+            assert_eq!(sip_call_id, "second");
+            assert_eq!(caller.as_deref(), Some("0600000001"));
+            assert_eq!(called.as_deref(), Some("800100200"));
+            assert_eq!(*reason, "capacity");
+        }
+        other => panic!("{other:?}"),
+    }
+    // The retransmission is absorbed by its transaction: the 503 again, no second event.
+    ua.handle_datagram(&second, peer(), now + Duration::from_millis(500));
+    assert_eq!(
+        status_line(&sent(&mut ua)[0]),
+        "SIP/2.0 503 Service Unavailable"
+    );
+    assert!(events(&mut ua).is_empty());
+    // From outside allow_from: dropped, not a contact.
+    let outside = Peer {
+        addr: "192.0.2.50:5060".parse().unwrap(),
+        transport: TransportKind::Udp,
+    };
+    ua.handle_datagram(&invite("z9hG4bKthird", "third", OFFER), outside, now);
+    assert!(sent(&mut ua).is_empty());
+    assert!(events(&mut ua).is_empty());
+}
