@@ -38,15 +38,19 @@ pub enum Outcome {
     Rejected,
     /// The media or signalling path failed.
     Failed,
+    /// The service stopped under the call: a graceful stop ended it, or start-up recovery
+    /// closed what a crash left open. Neither the caller nor the service's flow ended it.
+    Interrupted,
 }
 
 impl Outcome {
-    pub const ALL: [Outcome; 5] = [
+    pub const ALL: [Outcome; 6] = [
         Outcome::CallerHangup,
         Outcome::ServerHangup,
         Outcome::Abandoned,
         Outcome::Rejected,
         Outcome::Failed,
+        Outcome::Interrupted,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -56,6 +60,7 @@ impl Outcome {
             Outcome::Abandoned => "abandoned",
             Outcome::Rejected => "rejected",
             Outcome::Failed => "failed",
+            Outcome::Interrupted => "interrupted",
         }
     }
 }
@@ -144,6 +149,32 @@ impl AgentStatus {
             AgentStatus::Talking => "talking",
             AgentStatus::WrapUp => "wrap_up",
             AgentStatus::NotReady => "not_ready",
+        }
+    }
+}
+
+/// A part of the service whose availability the contract measures (issue 15).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Component {
+    /// Automatic call distribution: the ACD's actor answers.
+    Acd,
+    /// Computer-telephony integration: the HTTP API answers its own `/health` and the event
+    /// stream's bus carries events.
+    Cti,
+    /// The IVR: the call side takes calls and the media engine runs.
+    Ivr,
+}
+
+impl Component {
+    pub const ALL: [Component; 3] = [Component::Acd, Component::Cti, Component::Ivr];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Component::Acd => "acd",
+            Component::Cti => "cti",
+            Component::Ivr => "ivr",
         }
     }
 }
@@ -514,6 +545,19 @@ pub enum Event {
     /// The process was asked to stop; calls in progress are being ended.
     #[serde(rename = "system.stopping")]
     SystemStopping { at: DateTime<Utc> },
+    /// The process is alive (every `[availability] heartbeat_s`): a run that ends without
+    /// `system.stopping` (a crash) was up until its last heartbeat.
+    #[serde(rename = "system.heartbeat")]
+    SystemHeartbeat { at: DateTime<Utc> },
+    /// A component's health probe changed its answer: `up` false from `at` until the next
+    /// `up` true (or the process's stop), with why.
+    #[serde(rename = "component.state")]
+    ComponentState {
+        component: Component,
+        up: bool,
+        reason: String,
+        at: DateTime<Utc>,
+    },
     /// An administrator changed the site's people or queues (a user, a queue, a membership,
     /// a phone, a permission): the running service applies the database's new state.
     #[serde(rename = "site.changed")]
@@ -528,7 +572,7 @@ pub enum Event {
 
 impl Event {
     /// Every wire name, in declaration order.
-    pub const KINDS: [&'static str; 26] = [
+    pub const KINDS: [&'static str; 28] = [
         "call.started",
         "call.answered",
         "call.dtmf",
@@ -554,6 +598,8 @@ impl Event {
         "queue.overflowed",
         "system.started",
         "system.stopping",
+        "system.heartbeat",
+        "component.state",
         "site.changed",
     ];
 
@@ -585,6 +631,8 @@ impl Event {
             Event::QueueOverflowed { .. } => "queue.overflowed",
             Event::SystemStarted { .. } => "system.started",
             Event::SystemStopping { .. } => "system.stopping",
+            Event::SystemHeartbeat { .. } => "system.heartbeat",
+            Event::ComponentState { .. } => "component.state",
             Event::SiteChanged { .. } => "site.changed",
         }
     }
@@ -617,6 +665,8 @@ impl Event {
             | Event::TicketEscalation { .. }
             | Event::SystemStarted { .. }
             | Event::SystemStopping { .. }
+            | Event::SystemHeartbeat { .. }
+            | Event::ComponentState { .. }
             | Event::SiteChanged { .. } => None,
         }
     }
@@ -636,6 +686,8 @@ impl Event {
             | Event::QueueOverflowed { at, .. }
             | Event::SystemStarted { at, .. }
             | Event::SystemStopping { at }
+            | Event::SystemHeartbeat { at }
+            | Event::ComponentState { at, .. }
             | Event::SiteChanged { at, .. } => Some(*at),
             _ => None,
         }
@@ -813,6 +865,13 @@ impl Event {
                 at,
             },
             Event::SystemStopping { at },
+            Event::SystemHeartbeat { at },
+            Event::ComponentState {
+                component: Component::Acd,
+                up: false,
+                reason: "no answer in 2 s".into(),
+                at,
+            },
             Event::SiteChanged {
                 subject: "queue:tecnica".into(),
                 by: "admin".into(),

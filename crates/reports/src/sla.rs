@@ -62,14 +62,8 @@ pub struct TicketFacts {
     pub first_contact: bool,
 }
 
-/// A component whose availability the contract measures.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Component {
-    Acd,
-    Cti,
-    Ivr,
-}
+/// A component whose availability the contract measures (the events' vocabulary).
+pub use events::Component;
 
 /// A time a component was down.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -168,7 +168,11 @@ impl EventFilter {
             Event::SystemStarted { .. } | Event::SystemStopping { .. } => true,
             // The administration's changes are for those who oversee (agents see their own
             // effect: a queue, a state).
-            Event::SiteChanged { .. } => false,
+            // Heartbeats and the components' health are for the supervisors' console (and
+            // the reports): an agent's desktop has nothing to do with them.
+            Event::SiteChanged { .. }
+            | Event::SystemHeartbeat { .. }
+            | Event::ComponentState { .. } => false,
         }
     }
 
