@@ -80,6 +80,9 @@ pub enum CallOutcome {
     EndedInIvr,
     /// Out of service hours, no message.
     OutOfHours,
+    /// The service stopped under the call (a graceful stop; start-up recovery after a
+    /// crash writes the same on the call record).
+    Interrupted,
 }
 
 impl CallOutcome {
@@ -90,6 +93,7 @@ impl CallOutcome {
             CallOutcome::Voicemail => "voicemail",
             CallOutcome::EndedInIvr => "ended_in_ivr",
             CallOutcome::OutOfHours => "out_of_hours",
+            CallOutcome::Interrupted => "interrupted",
         }
     }
 }
