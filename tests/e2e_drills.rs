@@ -506,3 +506,51 @@ fn an_orderly_stop_and_a_crash_are_down_time_in_the_sla_report() {
         "the crash left no stop"
     );
 }
+
+/// A graceful stop (SIGTERM) with a caller waiting in queue (issue 14): the caller gets our
+/// BYE, the call record is closed `interrupted` and the event log's `call.ended` says so,
+/// before the process exits.
+#[test]
+fn sigterm_with_a_call_in_queue_ends_it_interrupted_with_a_bye() {
+    let mut server = Server::start_demo("");
+    let db = server.dir().join("data/centralino.db");
+    let api = Api::supervisor(&server);
+    // Nobody is ready in the queue `cittadini`: the caller waits there.
+    let queued = HeldCall::dial_with(
+        "uac_keypad_server_bye.xml",
+        &server,
+        "800100201",
+        "+390644444444",
+        60,
+    );
+    api.wait("a caller waiting", WAIT, |api| {
+        let q = api.queue(QUEUE);
+        if q["waiting"] == 1 {
+            Ok(())
+        } else {
+            Err(q.to_string())
+        }
+    });
+    let sip_call_id = queued.sip_call_id.clone();
+    server.sigterm();
+    let status = server
+        .wait_exit(Duration::from_secs(20))
+        .expect("stopped within 20 s");
+    assert!(status.success(), "{status}");
+    // The scenario passes only when the server's BYE came (and was answered).
+    let result = queued.run.wait();
+    assert!(result.success(), "{}", result.report());
+    let (call_id, ended, outcome) = card(&db, &sip_call_id).expect("the card");
+    assert_eq!(outcome, "interrupted");
+    assert!(!ended.is_empty());
+    let ended_event = sqlite(
+        &db,
+        &format!(
+            "SELECT body FROM event_log WHERE kind = 'call.ended' AND call_id = '{call_id}'"
+        ),
+    );
+    assert!(
+        ended_event.contains(r#""outcome":"interrupted""#),
+        "{ended_event}"
+    );
+}
