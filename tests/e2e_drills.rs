@@ -442,7 +442,8 @@ fn postgres_stopped_while_calls_are_answered_and_voicemail_is_left_loses_nothing
 /// heartbeat to the next start).
 #[test]
 fn an_orderly_stop_and_a_crash_are_down_time_in_the_sla_report() {
-    let mut server = Server::start_demo("[availability]\nheartbeat_s = 1\nprobe_timeout_ms = 500\n");
+    let mut server =
+        Server::start_demo("[availability]\nheartbeat_s = 1\nprobe_timeout_ms = 500\n");
     let db = server.dir().join("data/centralino.db");
     let beats = || {
         sqlite(
@@ -471,10 +472,16 @@ fn an_orderly_stop_and_a_crash_are_down_time_in_the_sla_report() {
             "CTI.service_time",
             "CTI.other_hours",
         ] {
-            assert!(line(id)["measured_pct"].is_number(), "{id} measured: {report}");
+            assert!(
+                line(id)["measured_pct"].is_number(),
+                "{id} measured: {report}"
+            );
         }
         let l = line("IVR.around_the_clock");
-        (l["numerator"].as_u64().unwrap(), l["denominator"].as_u64().unwrap())
+        (
+            l["numerator"].as_u64().unwrap(),
+            l["denominator"].as_u64().unwrap(),
+        )
     };
     // Before this server's first start nothing ran: down, and measured from there.
     let (up_before, all) = ivr(&server);
@@ -482,11 +489,16 @@ fn an_orderly_stop_and_a_crash_are_down_time_in_the_sla_report() {
     // The outages are the drill itself: each lasts at least this long.
     let outage = Duration::from_secs(2);
     server.sigterm();
-    assert!(server.wait_exit(Duration::from_secs(20)).is_some(), "stopped");
+    assert!(
+        server.wait_exit(Duration::from_secs(20)).is_some(),
+        "stopped"
+    );
     std::thread::sleep(outage);
     server.start_again();
     let before = beats();
-    poll("a heartbeat of the new run", WAIT, || (beats() > before).then_some(()));
+    poll("a heartbeat of the new run", WAIT, || {
+        (beats() > before).then_some(())
+    });
     server.kill9();
     std::thread::sleep(outage);
     server.start_again();
@@ -495,14 +507,22 @@ fn an_orderly_stop_and_a_crash_are_down_time_in_the_sla_report() {
     let down = up_before - up_after;
     // Two outages of at least 2 s each (the crash counts from the last heartbeat, at most
     // 1 s before it) and the restarts' own seconds; well under a minute.
-    assert!((4..60).contains(&down), "down {down} s more than before the outages");
+    assert!(
+        (4..60).contains(&down),
+        "down {down} s more than before the outages"
+    );
     let kinds = sqlite(
         &db,
         "SELECT kind FROM event_log WHERE kind IN ('system.started', 'system.stopping') ORDER BY id",
     );
     assert_eq!(
         kinds.lines().collect::<Vec<_>>(),
-        ["system.started", "system.stopping", "system.started", "system.started"],
+        [
+            "system.started",
+            "system.stopping",
+            "system.started",
+            "system.started"
+        ],
         "the crash left no stop"
     );
 }
@@ -545,9 +565,7 @@ fn sigterm_with_a_call_in_queue_ends_it_interrupted_with_a_bye() {
     assert!(!ended.is_empty());
     let ended_event = sqlite(
         &db,
-        &format!(
-            "SELECT body FROM event_log WHERE kind = 'call.ended' AND call_id = '{call_id}'"
-        ),
+        &format!("SELECT body FROM event_log WHERE kind = 'call.ended' AND call_id = '{call_id}'"),
     );
     assert!(
         ended_event.contains(r#""outcome":"interrupted""#),

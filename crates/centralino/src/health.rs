@@ -147,7 +147,10 @@ impl Probes {
         match tokio::time::timeout(limit, self.acd.snapshot()).await {
             Ok(Some(_)) => Ok(()),
             Ok(None) => Err("the ACD task has stopped".to_owned()),
-            Err(_) => Err(format!("the ACD did not answer in {} ms", limit.as_millis())),
+            Err(_) => Err(format!(
+                "the ACD did not answer in {} ms",
+                limit.as_millis()
+            )),
         }
     }
 
@@ -181,7 +184,9 @@ async fn http_health(addr: SocketAddr, https: bool, limit: Duration) -> Result<(
             return Ok(());
         }
         stream
-            .write_all(b"GET /api/v1/health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            .write_all(
+                b"GET /api/v1/health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+            )
             .await
             .map_err(|e| format!("HTTP request not sent: {e}"))?;
         let mut head = [0u8; 16];
@@ -282,7 +287,10 @@ mod tests {
             Event::ComponentState { component: Component::Acd, reason, .. } if reason == "no answer"
         ));
         // Still down: nothing new but the heartbeat.
-        assert_eq!(kinds(&h.round(acd_down(), at())), [("system.heartbeat", None)]);
+        assert_eq!(
+            kinds(&h.round(acd_down(), at())),
+            [("system.heartbeat", None)]
+        );
         assert_eq!(
             kinds(&h.round(ok(), at())),
             [("component.state", Some(true)), ("system.heartbeat", None)]

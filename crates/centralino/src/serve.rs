@@ -246,9 +246,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             http: http_addr,
             https: scheme == "https",
             telemetry,
-            calls_alive: Arc::new(move || {
-                calls_running.load(std::sync::atomic::Ordering::Relaxed)
-            }),
+            calls_alive: Arc::new(move || calls_running.load(std::sync::atomic::Ordering::Relaxed)),
         },
         bus.clone(),
         &config.availability,

@@ -133,9 +133,13 @@ impl Store {
         to: DateTime<Utc>,
     ) -> Result<Vec<LoggedEvent>> {
         let before = |kinds: &'static str| {
-            let sql = format!("SELECT MAX(at) AS at FROM event_log WHERE kind IN ({kinds}) AND at < $1");
+            let sql =
+                format!("SELECT MAX(at) AS at FROM event_log WHERE kind IN ({kinds}) AND at < $1");
             async move {
-                let row = sqlx::query(&sql).bind(to_ms(from)).fetch_one(&self.pool).await?;
+                let row = sqlx::query(&sql)
+                    .bind(to_ms(from))
+                    .fetch_one(&self.pool)
+                    .await?;
                 Ok::<_, crate::error::Error>(row.try_get::<Option<i64>, _>("at")?)
             }
         };

@@ -126,7 +126,13 @@ async fn closed_at_first_contact(api: &Api, closer: &str, call_id: &str) -> bool
     let agent = live
         .as_ref()
         .and_then(|v| v.agents.iter().find(|a| a.login == closer));
-    first_contact_rule(closer, call_id, call.agent.as_deref(), call.ended.is_some(), agent)
+    first_contact_rule(
+        closer,
+        call_id,
+        call.agent.as_deref(),
+        call.ended.is_some(),
+        agent,
+    )
 }
 
 /// [`closed_at_first_contact`]'s rule, pure.
@@ -747,18 +753,48 @@ mod tests {
     #[test]
     fn first_contact_is_the_taker_closing_during_the_call_or_its_wrap_up() {
         let talking = agent(AgentStatus::Talking, Some("c1"));
-        assert!(first_contact_rule("a1", "c1", Some("a1"), false, Some(&talking)));
+        assert!(first_contact_rule(
+            "a1",
+            "c1",
+            Some("a1"),
+            false,
+            Some(&talking)
+        ));
         // Talking, but on another call.
         let other = agent(AgentStatus::Talking, Some("c2"));
-        assert!(!first_contact_rule("a1", "c1", Some("a1"), true, Some(&other)));
+        assert!(!first_contact_rule(
+            "a1",
+            "c1",
+            Some("a1"),
+            true,
+            Some(&other)
+        ));
         // In the wrap-up after the call.
         let wrap = agent(AgentStatus::WrapUp, None);
-        assert!(first_contact_rule("a1", "c1", Some("a1"), true, Some(&wrap)));
+        assert!(first_contact_rule(
+            "a1",
+            "c1",
+            Some("a1"),
+            true,
+            Some(&wrap)
+        ));
         // Someone else took the call.
-        assert!(!first_contact_rule("a1", "c1", Some("a2"), true, Some(&wrap)));
+        assert!(!first_contact_rule(
+            "a1",
+            "c1",
+            Some("a2"),
+            true,
+            Some(&wrap)
+        ));
         // Ready again after the wrap-up, or the ACD does not answer: not first contact.
         let ready = agent(AgentStatus::Ready, None);
-        assert!(!first_contact_rule("a1", "c1", Some("a1"), true, Some(&ready)));
+        assert!(!first_contact_rule(
+            "a1",
+            "c1",
+            Some("a1"),
+            true,
+            Some(&ready)
+        ));
         assert!(!first_contact_rule("a1", "c1", Some("a1"), true, None));
     }
 }

@@ -423,13 +423,21 @@ async fn first_contact_is_judged_at_closing_and_corrected(f: Fixture) {
         .await
         .unwrap();
     f.store
-        .end_call("call-fc", at + TimeDelta::minutes(3), crm::CallOutcome::Answered)
+        .end_call(
+            "call-fc",
+            at + TimeDelta::minutes(3),
+            crm::CallOutcome::Answered,
+        )
         .await
         .unwrap();
     let a1 = f.login("a1").await;
     let fc = path(&t.number, "first-contact");
     let r = f.get(&fc, &a1).await.expect(StatusCode::OK);
-    assert_eq!(r.json["first_contact"], serde_json::Value::Null, "not judged yet");
+    assert_eq!(
+        r.json["first_contact"],
+        serde_json::Value::Null,
+        "not judged yet"
+    );
     f.put(
         &path(&t.number, "state"),
         &a1,
