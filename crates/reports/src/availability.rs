@@ -97,6 +97,10 @@ impl Fold {
         }
     }
 
+    fn stopped(&self) -> bool {
+        matches!(self.process, Process::Stopped { .. })
+    }
+
     fn alive(&mut self, at: DateTime<Utc>) {
         self.process = match self.process {
             Process::Running { last_alive } => Process::Running {
@@ -121,20 +125,14 @@ impl Fold {
                 self.down_since = [None; 3];
                 self.process = Process::Running { last_alive: at };
             }
-            Event::SystemStopping { .. } => {
-                if !matches!(self.process, Process::Stopped { .. }) {
-                    self.close_components(at);
-                    self.process = Process::Stopped { since: at };
-                }
+            Event::SystemStopping { .. } if !self.stopped() => {
+                self.close_components(at);
+                self.process = Process::Stopped { since: at };
             }
-            Event::SystemHeartbeat { .. } => {
-                // A heartbeat after an orderly stop belongs to that stop's last moments.
-                if !matches!(self.process, Process::Stopped { .. }) {
-                    self.alive(at);
-                }
-            }
+            // A heartbeat after an orderly stop belongs to that stop's last moments.
+            Event::SystemHeartbeat { .. } if !self.stopped() => self.alive(at),
             Event::ComponentState { component, up, .. } => {
-                if matches!(self.process, Process::Stopped { .. }) {
+                if self.stopped() {
                     return;
                 }
                 self.alive(at);
