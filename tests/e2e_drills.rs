@@ -435,3 +435,140 @@ fn postgres_stopped_while_calls_are_answered_and_voicemail_is_left_loses_nothing
         || pg.start_again(),
     );
 }
+
+/// Availability (issue 15): the real server stopped in order (SIGTERM) and once with
+/// `kill -9`, each time started again after a pause; the SLA report of the month counts
+/// both outages as down time of the ACD, the CTI and the IVR (the crash from the last
+/// heartbeat to the next start).
+#[test]
+fn an_orderly_stop_and_a_crash_are_down_time_in_the_sla_report() {
+    let mut server =
+        Server::start_demo("[availability]\nheartbeat_s = 1\nprobe_timeout_ms = 500\n");
+    let db = server.dir().join("data/centralino.db");
+    let beats = || {
+        sqlite(
+            &db,
+            "SELECT COUNT(*) FROM event_log WHERE kind = 'system.heartbeat'",
+        )
+        .parse::<u32>()
+        .unwrap_or(0)
+    };
+    poll("a heartbeat logged", WAIT, || (beats() > 0).then_some(()));
+    let month = chrono::Utc::now().format("%Y-%m").to_string();
+    // The IVR's (up, measured) seconds of the month.
+    let ivr = |server: &Server| {
+        let report = Api::supervisor(server).get(&format!("/api/v1/reports/sla?month={month}"));
+        let lines = report["lines"].as_array().expect("lines").clone();
+        let line = |id: &str| {
+            lines
+                .iter()
+                .find(|l| l["id"] == id)
+                .unwrap_or_else(|| panic!("no line {id} in {report}"))
+                .clone()
+        };
+        for id in [
+            "ACD.service_time",
+            "ACD.other_hours",
+            "CTI.service_time",
+            "CTI.other_hours",
+        ] {
+            assert!(
+                line(id)["measured_pct"].is_number(),
+                "{id} measured: {report}"
+            );
+        }
+        let l = line("IVR.around_the_clock");
+        (
+            l["numerator"].as_u64().unwrap(),
+            l["denominator"].as_u64().unwrap(),
+        )
+    };
+    // Before this server's first start nothing ran: down, and measured from there.
+    let (up_before, all) = ivr(&server);
+    assert!(all >= 28 * 24 * 3600, "the whole month is measured");
+    // The outages are the drill itself: each lasts at least this long.
+    let outage = Duration::from_secs(2);
+    server.sigterm();
+    assert!(
+        server.wait_exit(Duration::from_secs(20)).is_some(),
+        "stopped"
+    );
+    std::thread::sleep(outage);
+    server.start_again();
+    let before = beats();
+    poll("a heartbeat of the new run", WAIT, || {
+        (beats() > before).then_some(())
+    });
+    server.kill9();
+    std::thread::sleep(outage);
+    server.start_again();
+
+    let (up_after, _) = ivr(&server);
+    let down = up_before - up_after;
+    // Two outages of at least 2 s each (the crash counts from the last heartbeat, at most
+    // 1 s before it) and the restarts' own seconds; well under a minute.
+    assert!(
+        (4..60).contains(&down),
+        "down {down} s more than before the outages"
+    );
+    let kinds = sqlite(
+        &db,
+        "SELECT kind FROM event_log WHERE kind IN ('system.started', 'system.stopping') ORDER BY id",
+    );
+    assert_eq!(
+        kinds.lines().collect::<Vec<_>>(),
+        [
+            "system.started",
+            "system.stopping",
+            "system.started",
+            "system.started"
+        ],
+        "the crash left no stop"
+    );
+}
+
+/// A graceful stop (SIGTERM) with a caller waiting in queue (issue 14): the caller gets our
+/// BYE, the call record is closed `interrupted` and the event log's `call.ended` says so,
+/// before the process exits.
+#[test]
+fn sigterm_with_a_call_in_queue_ends_it_interrupted_with_a_bye() {
+    let mut server = Server::start_demo("");
+    let db = server.dir().join("data/centralino.db");
+    let api = Api::supervisor(&server);
+    // Nobody is ready in the queue `cittadini`: the caller waits there.
+    let queued = HeldCall::dial_with(
+        "uac_keypad_server_bye.xml",
+        &server,
+        "800100201",
+        "+390644444444",
+        60,
+    );
+    api.wait("a caller waiting", WAIT, |api| {
+        let q = api.queue(QUEUE);
+        if q["waiting"] == 1 {
+            Ok(())
+        } else {
+            Err(q.to_string())
+        }
+    });
+    let sip_call_id = queued.sip_call_id.clone();
+    server.sigterm();
+    let status = server
+        .wait_exit(Duration::from_secs(20))
+        .expect("stopped within 20 s");
+    assert!(status.success(), "{status}");
+    // The scenario passes only when the server's BYE came (and was answered).
+    let result = queued.run.wait();
+    assert!(result.success(), "{}", result.report());
+    let (call_id, ended, outcome) = card(&db, &sip_call_id).expect("the card");
+    assert_eq!(outcome, "interrupted");
+    assert!(!ended.is_empty());
+    let ended_event = sqlite(
+        &db,
+        &format!("SELECT body FROM event_log WHERE kind = 'call.ended' AND call_id = '{call_id}'"),
+    );
+    assert!(
+        ended_event.contains(r#""outcome":"interrupted""#),
+        "{ended_event}"
+    );
+}

@@ -145,6 +145,9 @@ pub struct Call {
     pub(crate) connected: Option<queue_phase::Connected>,
     /// We hung up because no RTP came from the caller: the call ends as `failed`.
     media_timed_out: bool,
+    /// The service is stopping under the call (`Input::Shutdown` before it ended): it
+    /// ends `interrupted`, whatever ended its phase.
+    interrupted: bool,
 }
 
 impl Call {
@@ -175,6 +178,7 @@ impl Call {
             connected: None,
             released: Vec::new(),
             media_timed_out: false,
+            interrupted: false,
         };
         call.publish(Event::CallStarted {
             call_id: call.id.clone(),
@@ -233,6 +237,9 @@ impl Call {
         if self.is_finished() {
             debug!(?input, "input after the end of the call");
             return;
+        }
+        if matches!(input, Input::Shutdown) && !matches!(self.state, State::Ending(_)) {
+            self.interrupted = true;
         }
         let input = match input {
             Input::CallerMediaTimeout => match self.media_timeout() {
@@ -544,7 +551,13 @@ impl Call {
         }
     }
 
-    fn finish(&mut self, e: Ending, now: Instant) {
+    fn finish(&mut self, mut e: Ending, now: Instant) {
+        if self.interrupted {
+            // The stop ended the call, not the caller nor the flow: recorded as such (the
+            // journey written so far is in the call card's steps).
+            e.outcome = Outcome::Interrupted;
+            e.journey = e.journey.map(|_| CallOutcome::Interrupted);
+        }
         if !self.placing.is_empty() || !self.retired.is_empty() {
             warn!(
                 placing = self.placing.len(),

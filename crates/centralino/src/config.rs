@@ -42,6 +42,8 @@ pub struct Config {
     pub directory: Option<directory::DirectoryConfig>,
     /// Reports and the SLA: short abandons, the sized load per month.
     pub reports: console::api::reports::ReportsSection,
+    /// Heartbeats and the components' probes (issue 15).
+    pub availability: crate::health::AvailabilitySection,
     /// What validation found worth saying but not wrong (e.g. unreachable IVR nodes).
     #[serde(skip)]
     pub warnings: Vec<ConfigError>,
@@ -202,6 +204,12 @@ impl Config {
                 .problems()
                 .into_iter()
                 .map(|(path, message)| near(path, message)),
+        );
+        errors.extend(
+            self.availability
+                .problems()
+                .into_iter()
+                .map(|(path, message)| key(path, message)),
         );
         let database = self.database.validate().into_iter();
         errors.extend(database.map(|p| error(Locate::Key, p.path, p.at, p.message)));

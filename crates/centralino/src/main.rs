@@ -4,6 +4,7 @@ mod admin;
 mod backup;
 mod config;
 mod exposure;
+mod health;
 mod init;
 mod maintenance;
 mod prompts;

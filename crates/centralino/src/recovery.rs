@@ -12,7 +12,7 @@
 //!    and the figures read from the log agree with the ACD.
 //!
 //! Steps 2 and 3 are announced on the bus once the event log's writer runs ([`announce`]):
-//! `call.ended` (outcome `failed`: the signalling path was lost) for each call closed and
+//! `call.ended` (outcome `interrupted`, as the call record says) for each call closed and
 //! `agent.state` `logged_out` (reason `restart`) for each agent. The voicemail recording a
 //! crash cut is the voicemail crate's (`Voicemail::recover`: repaired, filed once).
 //!
@@ -103,7 +103,7 @@ pub fn announce(bus: &EventBus, recovered: &Recovered, now: DateTime<Utc>) {
     for c in &recovered.calls {
         bus.publish(Event::CallEnded {
             call_id: c.call_id.clone(),
-            outcome: Outcome::Failed,
+            outcome: Outcome::Interrupted,
             duration_ms: u64::try_from((c.ended - c.started).num_milliseconds()).unwrap_or(0),
         });
     }

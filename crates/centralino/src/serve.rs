@@ -17,7 +17,7 @@ use tokio::sync::watch;
 use tracing::{error, info, warn};
 
 use crate::config::Config;
-use crate::{exposure, load_config, open_store, prompts, recovery, site};
+use crate::{exposure, health, load_config, open_store, prompts, recovery, site};
 
 #[derive(clap::Args)]
 pub struct ServeArgs {
@@ -170,6 +170,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
         None => None,
     };
+    let telemetry = switchboard.telemetry();
     let reload_hook = args.config.clone().map(|path| {
         let reloader = reloader.clone();
         let runtime = tokio::runtime::Handle::current();
@@ -179,7 +180,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let app = console::router_with(
         console::AppState {
             metrics,
-            telemetry: Arc::new(switchboard.telemetry()),
+            telemetry: Arc::new(telemetry.clone()),
             metrics_public: config.http.metrics_public,
             store: store.clone(),
             acd: Some(Arc::new(acd.clone())),
@@ -230,7 +231,26 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         config.http.limits(),
         http_stop_rx,
     ));
-    let calls = tokio::spawn(switchboard.run(gateway_events, shutdown_rx));
+    let calls_running = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let calls = tokio::spawn({
+        let running = calls_running.clone();
+        async move {
+            switchboard.run(gateway_events, shutdown_rx).await;
+            running.store(false, std::sync::atomic::Ordering::Relaxed);
+        }
+    });
+    // The components' probes and the heartbeat (issue 15), until the stop.
+    let probes = health::spawn(
+        health::Probes {
+            acd: acd.clone(),
+            http: http_addr,
+            https: scheme == "https",
+            telemetry,
+            calls_alive: Arc::new(move || calls_running.load(std::sync::atomic::Ordering::Relaxed)),
+        },
+        bus.clone(),
+        &config.availability,
+    );
 
     info!(
         sip = %gateway.local_addr(),
@@ -252,6 +272,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
     }
     info!("stopping: no new calls, ending calls in progress");
+    probes.abort();
     bus.publish(events::Event::SystemStopping {
         at: chrono::Utc::now(),
     });

@@ -122,6 +122,56 @@ impl Store {
             .collect()
     }
 
+    /// The availability records (`system.started`, `system.stopping`, `system.heartbeat`,
+    /// `component.state`) the reports need for `from` .. `to`, in time order: those of the
+    /// period, and before it from the last start or stop (so the state at `from` is known),
+    /// heartbeats only from the last one before `from` (the sign of life a crash at the
+    /// period's start needs).
+    pub async fn availability_records(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<LoggedEvent>> {
+        let before = |kinds: &'static str| {
+            let sql =
+                format!("SELECT MAX(at) AS at FROM event_log WHERE kind IN ({kinds}) AND at < $1");
+            async move {
+                let row = sqlx::query(&sql)
+                    .bind(to_ms(from))
+                    .fetch_one(&self.pool)
+                    .await?;
+                Ok::<_, crate::error::Error>(row.try_get::<Option<i64>, _>("at")?)
+            }
+        };
+        let anchor = before("'system.started', 'system.stopping'").await?;
+        let beat = before("'system.heartbeat'").await?;
+        let lo = anchor.unwrap_or(to_ms(from));
+        let beats_from = beat.unwrap_or(to_ms(from)).max(lo);
+        let rows = sqlx::query(
+            "SELECT event_id, at, kind, call_id, body FROM event_log \
+             WHERE at >= $1 AND at < $2 AND kind IN ('system.started', 'system.stopping', \
+             'component.state', 'system.heartbeat') \
+             AND (kind <> 'system.heartbeat' OR at >= $3) ORDER BY at, id",
+        )
+        .bind(lo)
+        .bind(to_ms(to))
+        .bind(beats_from)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(LoggedEvent {
+                    event_id: r.try_get("event_id")?,
+                    at: from_ms(r.try_get("at")?),
+                    kind: r.try_get("kind")?,
+                    call_id: r.try_get("call_id")?,
+                    body: r.try_get("body")?,
+                    queue_row: None,
+                })
+            })
+            .collect()
+    }
+
     /// The queue log rows of every call, from `from` (included) to `to` (excluded), in log
     /// order.
     pub async fn queue_log_between(

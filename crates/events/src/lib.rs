@@ -38,15 +38,19 @@ pub enum Outcome {
     Rejected,
     /// The media or signalling path failed.
     Failed,
+    /// The service stopped under the call: a graceful stop ended it, or start-up recovery
+    /// closed what a crash left open. Neither the caller nor the service's flow ended it.
+    Interrupted,
 }
 
 impl Outcome {
-    pub const ALL: [Outcome; 5] = [
+    pub const ALL: [Outcome; 6] = [
         Outcome::CallerHangup,
         Outcome::ServerHangup,
         Outcome::Abandoned,
         Outcome::Rejected,
         Outcome::Failed,
+        Outcome::Interrupted,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -56,6 +60,7 @@ impl Outcome {
             Outcome::Abandoned => "abandoned",
             Outcome::Rejected => "rejected",
             Outcome::Failed => "failed",
+            Outcome::Interrupted => "interrupted",
         }
     }
 }
@@ -75,6 +80,9 @@ pub enum CallOutcome {
     EndedInIvr,
     /// Out of service hours, no message.
     OutOfHours,
+    /// The service stopped under the call (a graceful stop; start-up recovery after a
+    /// crash writes the same on the call record).
+    Interrupted,
 }
 
 impl CallOutcome {
@@ -85,6 +93,7 @@ impl CallOutcome {
             CallOutcome::Voicemail => "voicemail",
             CallOutcome::EndedInIvr => "ended_in_ivr",
             CallOutcome::OutOfHours => "out_of_hours",
+            CallOutcome::Interrupted => "interrupted",
         }
     }
 }
@@ -144,6 +153,32 @@ impl AgentStatus {
             AgentStatus::Talking => "talking",
             AgentStatus::WrapUp => "wrap_up",
             AgentStatus::NotReady => "not_ready",
+        }
+    }
+}
+
+/// A part of the service whose availability the contract measures (issue 15).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Component {
+    /// Automatic call distribution: the ACD's actor answers.
+    Acd,
+    /// Computer-telephony integration: the HTTP API answers its own `/health` and the event
+    /// stream's bus carries events.
+    Cti,
+    /// The IVR: the call side takes calls and the media engine runs.
+    Ivr,
+}
+
+impl Component {
+    pub const ALL: [Component; 3] = [Component::Acd, Component::Cti, Component::Ivr];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Component::Acd => "acd",
+            Component::Cti => "cti",
+            Component::Ivr => "ivr",
         }
     }
 }
@@ -527,6 +562,19 @@ pub enum Event {
     /// The process was asked to stop; calls in progress are being ended.
     #[serde(rename = "system.stopping")]
     SystemStopping { at: DateTime<Utc> },
+    /// The process is alive (every `[availability] heartbeat_s`): a run that ends without
+    /// `system.stopping` (a crash) was up until its last heartbeat.
+    #[serde(rename = "system.heartbeat")]
+    SystemHeartbeat { at: DateTime<Utc> },
+    /// A component's health probe changed its answer: `up` false from `at` until the next
+    /// `up` true (or the process's stop), with why.
+    #[serde(rename = "component.state")]
+    ComponentState {
+        component: Component,
+        up: bool,
+        reason: String,
+        at: DateTime<Utc>,
+    },
     /// An administrator changed the site's people or queues (a user, a queue, a membership,
     /// a phone, a permission): the running service applies the database's new state.
     #[serde(rename = "site.changed")]
@@ -541,7 +589,7 @@ pub enum Event {
 
 impl Event {
     /// Every wire name, in declaration order.
-    pub const KINDS: [&'static str; 27] = [
+    pub const KINDS: [&'static str; 29] = [
         "call.started",
         "call.answered",
         "call.dtmf",
@@ -568,6 +616,8 @@ impl Event {
         "queue.overflowed",
         "system.started",
         "system.stopping",
+        "system.heartbeat",
+        "component.state",
         "site.changed",
     ];
 
@@ -600,6 +650,8 @@ impl Event {
             Event::QueueOverflowed { .. } => "queue.overflowed",
             Event::SystemStarted { .. } => "system.started",
             Event::SystemStopping { .. } => "system.stopping",
+            Event::SystemHeartbeat { .. } => "system.heartbeat",
+            Event::ComponentState { .. } => "component.state",
             Event::SiteChanged { .. } => "site.changed",
         }
     }
@@ -633,6 +685,8 @@ impl Event {
             | Event::TicketEscalation { .. }
             | Event::SystemStarted { .. }
             | Event::SystemStopping { .. }
+            | Event::SystemHeartbeat { .. }
+            | Event::ComponentState { .. }
             | Event::SiteChanged { .. } => None,
         }
     }
@@ -653,6 +707,8 @@ impl Event {
             | Event::QueueOverflowed { at, .. }
             | Event::SystemStarted { at, .. }
             | Event::SystemStopping { at }
+            | Event::SystemHeartbeat { at }
+            | Event::ComponentState { at, .. }
             | Event::SiteChanged { at, .. } => Some(*at),
             _ => None,
         }
@@ -836,6 +892,13 @@ impl Event {
                 at,
             },
             Event::SystemStopping { at },
+            Event::SystemHeartbeat { at },
+            Event::ComponentState {
+                component: Component::Acd,
+                up: false,
+                reason: "no answer in 2 s".into(),
+                at,
+            },
             Event::SiteChanged {
                 subject: "queue:tecnica".into(),
                 by: "admin".into(),

@@ -12,12 +12,14 @@
 //! - [`queues`]: the per-queue report and the phone channel's overview;
 //! - [`agents`]: the per-agent report;
 //! - [`tickets`]: the Service Requests report;
+//! - [`availability`]: the components' down time from the availability records;
 //! - [`sla`]: the contract's monthly SLA report with the overflow rule and penalty points;
 //! - [`erlang`]: the Erlang-C forecast;
 //! - [`export`]: reports as tables, and tables as CSV and XLSX;
 //! - [`synth`]: a synthetic event log for benchmarks and demos.
 
 pub mod agents;
+pub mod availability;
 pub mod erlang;
 pub mod export;
 pub mod ledger;

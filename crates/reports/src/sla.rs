@@ -62,14 +62,8 @@ pub struct TicketFacts {
     pub first_contact: bool,
 }
 
-/// A component whose availability the contract measures.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Component {
-    Acd,
-    Cti,
-    Ivr,
-}
+/// A component whose availability the contract measures (the events' vocabulary).
+pub use events::Component;
 
 /// A time a component was down.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -243,6 +237,14 @@ fn queued(call: &CallRecord, short_abandon_ms: u64) -> Queued {
             }
             VisitEnd::Abandoned { wait_ms, .. } => {
                 let total = waited + wait_ms;
+                if call.outcome == Some(events::Outcome::Interrupted) {
+                    // The service's stop cut the wait, not the caller (issue 14): the wait
+                    // counts for C.2, no abandonment for C.3.
+                    return Queued::Counted {
+                        queue_time_ms: total,
+                        abandoned: false,
+                    };
+                }
                 if total < short_abandon_ms {
                     return Queued::Short;
                 }

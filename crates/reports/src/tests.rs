@@ -1032,3 +1032,49 @@ fn calls_refused_at_the_trunk_count_against_sla_c1() {
     });
     assert_eq!(total, (4, 1, 3), "(contacts, refused, welcomed)");
 }
+
+#[test]
+fn a_wait_cut_by_the_services_stop_is_not_an_abandonment() {
+    let mut log = Log::default();
+    let at = t("2026-03-02T09:00:00Z");
+    log.call("gave-up", at, "tecnica", End::Abandoned { wait_s: 40.0 });
+    log.call(
+        "stopped",
+        at + Duration::minutes(5),
+        "tecnica",
+        End::Abandoned { wait_s: 20.0 },
+    );
+    // The second was ended by a graceful stop: its call.ended says `interrupted`.
+    for (_, e) in &mut log.0 {
+        if let Event::CallEnded {
+            call_id, outcome, ..
+        } = e
+            && call_id == "stopped"
+        {
+            *outcome = Outcome::Interrupted;
+        }
+    }
+    let period = Period::month(2026, 3, Rome).unwrap();
+    let folded = log.fold(period.end());
+    let r = sla(
+        &period,
+        &folded,
+        &[],
+        Some(&[]),
+        &always_open(),
+        period.end(),
+        &SlaSettings::default(),
+    );
+    let c3 = find(&r, "SLA.C.3");
+    assert_eq!(
+        (c3.numerator, c3.denominator),
+        (1, 2),
+        "only the caller gave up"
+    );
+    let c2 = find(&r, "SLA.C.2");
+    assert_eq!(
+        (c2.numerator, c2.denominator),
+        (1, 2),
+        "20 s of waiting counts"
+    );
+}

@@ -593,6 +593,7 @@ fn card_write(call_id: &str, write: CardWrite) -> CallWrite {
                 events::CallOutcome::Voicemail => CallOutcome::Voicemail,
                 events::CallOutcome::EndedInIvr => CallOutcome::EndedInIvr,
                 events::CallOutcome::OutOfHours => CallOutcome::OutOfHours,
+                events::CallOutcome::Interrupted => CallOutcome::Interrupted,
             },
         },
     }

@@ -811,18 +811,42 @@ fn shutdown_ends_a_conversation_and_waits_for_both_legs() {
     );
     assert_eq!(w.call.phase(), Phase::Ending);
     w.deliver_owed();
+    // The stop ended it: `call.ended` and the call card say `interrupted` (issue 14).
     assert_eq!(
         w.finished(),
-        Some((Outcome::ServerHangup, Some(CallOutcome::Answered)))
+        Some((Outcome::Interrupted, Some(CallOutcome::Interrupted)))
     );
-    // A gateway that never confirms is waited for HANGUP_WAIT, not forever.
+    assert!(w.out.iter().any(|c| matches!(
+        c,
+        Command::Publish(Event::CallEnded {
+            outcome: Outcome::Interrupted,
+            ..
+        })
+    )));
+    // In queue: the caller gets a BYE; a gateway that never confirms is waited for
+    // HANGUP_WAIT, not forever.
     let mut w = World::queued();
     w.input(Input::Shutdown);
+    assert!(
+        w.out
+            .contains(&Command::Gateway(GatewayCommand::Hangup(Leg::Caller)))
+    );
     w.advance(HANGUP_WAIT);
     assert_eq!(
         w.finished(),
-        Some((Outcome::ServerHangup, Some(CallOutcome::Abandoned)))
+        Some((Outcome::Interrupted, Some(CallOutcome::Interrupted)))
     );
+}
+
+#[test]
+fn a_call_already_ending_when_the_stop_comes_keeps_its_own_outcome() {
+    let mut w = World::queued();
+    w.input(Input::CallerEnded(EndReason::RemoteBye));
+    w.input(Input::Shutdown);
+    w.deliver_owed();
+    w.advance(HANGUP_WAIT);
+    let (outcome, _) = w.finished().expect("finished");
+    assert_ne!(outcome, Outcome::Interrupted, "the caller ended it first");
 }
 
 #[test]
@@ -839,7 +863,7 @@ fn shutdown_while_ringing_before_the_answer_rejects_with_503() {
     );
     assert_eq!(
         w.finished(),
-        Some((Outcome::Rejected, Some(CallOutcome::EndedInIvr)))
+        Some((Outcome::Interrupted, Some(CallOutcome::Interrupted)))
     );
     // Ringing then answered after the delay.
     let mut w = World::with("100", s.clone(), Auto::default());

@@ -290,6 +290,16 @@ pub fn routes() -> Vec<Route> {
             get(attachments::download),
         ),
         route("put", "/api/v1/tickets/{number}/state", put(ta::set_state)),
+        route(
+            "get",
+            "/api/v1/tickets/{number}/first-contact",
+            get(ta::first_contact),
+        ),
+        route(
+            "put",
+            "/api/v1/tickets/{number}/first-contact",
+            put(ta::set_first_contact),
+        ),
         route("post", "/api/v1/tickets/{number}/lock", post(ta::lock)),
         route("post", "/api/v1/tickets/{number}/unlock", post(ta::unlock)),
         route("put", "/api/v1/tickets/{number}/owner", put(ta::set_owner)),

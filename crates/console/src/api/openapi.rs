@@ -66,6 +66,7 @@ pub const EVENTS_PATH: &str = "/api/v1/events";
         tickets::search, tickets::due, tickets::create, tickets::show,
         ticket_actions::add_article, attachments::download,
         ticket_actions::set_state, ticket_actions::lock, ticket_actions::unlock,
+        ticket_actions::first_contact, ticket_actions::set_first_contact,
         ticket_actions::set_owner, ticket_actions::set_responsible, ticket_actions::set_queue,
         ticket_actions::set_priority, ticket_actions::set_type, ticket_actions::link,
         customers::search, customers::create, customers::show, customers::update,

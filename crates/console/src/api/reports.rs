@@ -422,13 +422,25 @@ pub async fn sla(
     let (cal, calendar_name) = config.calendar();
     let folded = fold(&api, &period).await?;
     let tickets = tickets(&api, &period).await?;
+    let records: Vec<(DateTime<Utc>, Event)> = api
+        .store()
+        .availability_records(period.start(), period.end())
+        .await?
+        .into_iter()
+        .filter_map(|e| Some((e.at, serde_json::from_str::<Event>(&e.body).ok()?)))
+        .collect();
+    // The components' health as recorded (reports::availability); none: not measured.
+    let downtimes = reports::availability::downtimes(
+        records.iter().map(|(at, e)| (*at, e)),
+        period.start(),
+        period.end(),
+    );
     let report = sla_report(
         &period,
         SlaInputs {
             folded: &folded,
             tickets: &tickets,
-            // Component availability is not recorded yet: its lines say "not measured".
-            downtimes: None,
+            downtimes: downtimes.as_deref(),
             calendar: &cal,
             as_of: api.now(),
         },

@@ -95,12 +95,153 @@ async fn view(api: &Api, t: &Ticket) -> ApiResult<Response> {
 /// Applies one life-cycle action and answers with the ticket.
 async fn act(api: &Api, caller: &Caller, number: &str, action: Action) -> ApiResult<Response> {
     let before = writable(api, caller, number).await?;
+    let closing = matches!(action, Action::Close { .. }) && !before.state.is_closed();
     let t = api
         .store()
         .act(before.id, caller.actor(), action, api.now())
         .await?;
+    if closing && let Some(call_id) = &t.call_id {
+        let value = closed_at_first_contact(api, &caller.user.login, call_id).await;
+        api.store()
+            .judge_first_contact(t.id, value, caller.actor(), api.now())
+            .await?;
+    }
     ticket_events::updated(api, &caller.user, &before, &t, Vec::new()).await?;
     view(api, &t).await
+}
+
+/// Resolved at first contact (SLA.C.4), judged when a ticket opened by call `call_id` is
+/// closed by `closer`: the call record names `closer` as the agent who took it, and the
+/// ACD shows `closer` now talking on that call, or in the wrap-up after it (the call has
+/// ended). Anything else, or an ACD or database that does not answer, is `false`; the
+/// operator or a supervisor can correct it (`PUT …/first-contact`).
+async fn closed_at_first_contact(api: &Api, closer: &str, call_id: &str) -> bool {
+    let Ok(call) = api.store().call(call_id).await else {
+        return false;
+    };
+    let live = match api.acd() {
+        Ok(acd) => acd.view().await,
+        Err(_) => None,
+    };
+    let agent = live
+        .as_ref()
+        .and_then(|v| v.agents.iter().find(|a| a.login == closer));
+    first_contact_rule(
+        closer,
+        call_id,
+        call.agent.as_deref(),
+        call.ended.is_some(),
+        agent,
+    )
+}
+
+/// [`closed_at_first_contact`]'s rule, pure.
+pub(crate) fn first_contact_rule(
+    closer: &str,
+    call_id: &str,
+    call_agent: Option<&str>,
+    call_ended: bool,
+    live: Option<&events::live::AgentLive>,
+) -> bool {
+    if call_agent != Some(closer) {
+        return false;
+    }
+    match live.map(|a| (a.status, a.current_call.as_deref())) {
+        Some((events::AgentStatus::Talking, Some(current))) => current == call_id,
+        Some((events::AgentStatus::WrapUp, _)) => call_ended,
+        _ => false,
+    }
+}
+
+/// `PUT …/first-contact` body.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FirstContactChange {
+    /// Resolved at first contact.
+    pub first_contact: bool,
+}
+
+/// The first-contact flag of a ticket.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct FirstContactView {
+    /// `null` until judged (at closing) or corrected.
+    pub first_contact: Option<bool>,
+    /// Set by a person's correction rather than at closing.
+    pub corrected: bool,
+    /// Who judged or corrected it (a login).
+    pub by: Option<String>,
+    pub at: Option<DateTime<Utc>>,
+}
+
+async fn first_contact_view(api: &Api, t: &Ticket) -> ApiResult<Response> {
+    let flag = api.store().first_contact(t.id).await?;
+    let by = match flag.as_ref().and_then(|f| f.by) {
+        Some(id) => Some(api.store().user(id).await?.login),
+        None => None,
+    };
+    Ok(axum::Json(FirstContactView {
+        first_contact: flag.as_ref().map(|f| f.first_contact),
+        corrected: flag.as_ref().is_some_and(|f| f.corrected),
+        by,
+        at: flag.map(|f| f.at),
+    })
+    .into_response())
+}
+
+/// `GET /api/v1/tickets/{number}/first-contact`.
+#[utoipa::path(
+    get,
+    operation_id = "ticket_actions_first_contact",
+    path = "/api/v1/tickets/{number}/first-contact",
+    tag = "tickets",
+    summary = "Whether the ticket was resolved at first contact (SLA.C.4)",
+    params(("number" = String, Path, description = "the ticket number")),
+    responses(
+        (status = 200, description = "the flag", body = FirstContactView),
+        (status = 401, response = crate::api::schema::Unauthorized),
+        (status = 403, response = crate::api::schema::Forbidden),
+        (status = 404, response = crate::api::schema::NotFound),
+    )
+)]
+pub async fn first_contact(
+    State(api): State<Api>,
+    caller: Caller,
+    ApiPath(number): ApiPath<String>,
+) -> ApiResult<Response> {
+    let t = load(&api, &number).await?;
+    caller.require_ticket(&api, &t, Access::Read).await?;
+    first_contact_view(&api, &t).await
+}
+
+/// `PUT /api/v1/tickets/{number}/first-contact`: an operator's or supervisor's correction
+/// (write access to the ticket's queue, as for closing); kept over later judgements.
+#[utoipa::path(
+    put,
+    operation_id = "ticket_actions_set_first_contact",
+    path = "/api/v1/tickets/{number}/first-contact",
+    tag = "tickets",
+    summary = "Correct the resolved-at-first-contact flag",
+    params(("number" = String, Path, description = "the ticket number")),
+    request_body = FirstContactChange,
+    responses(
+        (status = 200, description = "the flag after the correction", body = FirstContactView),
+        (status = 401, response = crate::api::schema::Unauthorized),
+        (status = 403, response = crate::api::schema::Forbidden),
+        (status = 404, response = crate::api::schema::NotFound),
+        (status = 422, response = crate::api::schema::Invalid),
+    )
+)]
+pub async fn set_first_contact(
+    State(api): State<Api>,
+    caller: Caller,
+    ApiPath(number): ApiPath<String>,
+    ApiJson(body): ApiJson<FirstContactChange>,
+) -> ApiResult<Response> {
+    let t = writable(&api, &caller, &number).await?;
+    api.store()
+        .correct_first_contact(t.id, body.first_contact, caller.user.id, api.now())
+        .await?;
+    first_contact_view(&api, &t).await
 }
 
 /// `POST /api/v1/tickets/{number}/articles`: 201 with the article.
@@ -589,4 +730,71 @@ pub async fn link(
     let this = store.ticket(before.id).await?;
     ticket_events::updated(&api, &caller.user, &before, &this, Vec::new()).await?;
     view(&api, &this).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::first_contact_rule;
+    use events::AgentStatus;
+    use events::live::AgentLive;
+
+    fn agent(status: AgentStatus, call: Option<&str>) -> AgentLive {
+        AgentLive {
+            login: "a1".into(),
+            status,
+            reason: None,
+            since: std::time::Instant::now(),
+            registered: true,
+            queues: vec!["cittadini".into()],
+            current_call: call.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn first_contact_is_the_taker_closing_during_the_call_or_its_wrap_up() {
+        let talking = agent(AgentStatus::Talking, Some("c1"));
+        assert!(first_contact_rule(
+            "a1",
+            "c1",
+            Some("a1"),
+            false,
+            Some(&talking)
+        ));
+        // Talking, but on another call.
+        let other = agent(AgentStatus::Talking, Some("c2"));
+        assert!(!first_contact_rule(
+            "a1",
+            "c1",
+            Some("a1"),
+            true,
+            Some(&other)
+        ));
+        // In the wrap-up after the call.
+        let wrap = agent(AgentStatus::WrapUp, None);
+        assert!(first_contact_rule(
+            "a1",
+            "c1",
+            Some("a1"),
+            true,
+            Some(&wrap)
+        ));
+        // Someone else took the call.
+        assert!(!first_contact_rule(
+            "a1",
+            "c1",
+            Some("a2"),
+            true,
+            Some(&wrap)
+        ));
+        // Ready again after the wrap-up, or the ACD does not answer: not first contact.
+        let ready = agent(AgentStatus::Ready, None);
+        assert!(!first_contact_rule(
+            "a1",
+            "c1",
+            Some("a1"),
+            true,
+            Some(&ready)
+        ));
+        assert!(!first_contact_rule("a1", "c1", Some("a1"), true, None));
+    }
 }

@@ -168,8 +168,13 @@ impl EventFilter {
             Event::SystemStarted { .. } | Event::SystemStopping { .. } => true,
             // The administration's changes are for those who oversee (agents see their own
             // effect: a queue, a state); so are calls refused at the trunk (no queue, no
-            // agent: a capacity matter).
-            Event::SiteChanged { .. } | Event::CallRefused { .. } => false,
+            // agent: a capacity matter). Heartbeats and the components' health are for the
+            // supervisors' console (and the reports): an agent's desktop has nothing to do
+            // with them.
+            Event::SiteChanged { .. }
+            | Event::CallRefused { .. }
+            | Event::SystemHeartbeat { .. }
+            | Event::ComponentState { .. } => false,
         }
     }
 

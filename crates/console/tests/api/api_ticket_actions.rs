@@ -386,3 +386,112 @@ async fn links_children_and_merge(f: Fixture) {
     assert!(d.contains("merged"), "{d}");
 }
 both!(links_children_and_merge);
+
+/// SLA.C.4: a ticket opened by a call is judged at closing (here `false`: the closer a1 is
+/// not talking on the call nor in its wrap-up: the ACD has a1 logged out), can be read by
+/// whoever reads the ticket and corrected by whoever may close it; the correction stays
+/// over a later closing.
+async fn first_contact_is_judged_at_closing_and_corrected(f: Fixture) {
+    let at = f.now();
+    f.store
+        .start_call(&crm::NewCall {
+            call_id: "call-fc".into(),
+            sip_call_id: None,
+            caller: "+390600000001".into(),
+            dialled: "800100201".into(),
+            started: at,
+        })
+        .await
+        .unwrap();
+    let queue = f.store.queue_by_name("cittadini").await.unwrap().unwrap();
+    let t = f
+        .store
+        .open_ticket_for_answered_call(
+            "call-fc",
+            crm::AnsweredCall {
+                queue,
+                agent: Some(f.a1),
+                agent_login: Some("a1".into()),
+                answered: at,
+                wait_ms: 1000,
+                title: "chiamata".into(),
+                ticket_type: crm::TicketType::Other,
+                service_area: None,
+            },
+            at,
+        )
+        .await
+        .unwrap();
+    f.store
+        .end_call(
+            "call-fc",
+            at + TimeDelta::minutes(3),
+            crm::CallOutcome::Answered,
+        )
+        .await
+        .unwrap();
+    let a1 = f.login("a1").await;
+    let fc = path(&t.number, "first-contact");
+    let r = f.get(&fc, &a1).await.expect(StatusCode::OK);
+    assert_eq!(
+        r.json["first_contact"],
+        serde_json::Value::Null,
+        "not judged yet"
+    );
+    f.put(
+        &path(&t.number, "state"),
+        &a1,
+        json!({"state": "closed_successful"}),
+    )
+    .await
+    .expect(StatusCode::OK);
+    let r = f.get(&fc, &a1).await.expect(StatusCode::OK);
+    assert_eq!(r.json["first_contact"], false, "{}", r.json);
+    assert_eq!(r.json["corrected"], false);
+    assert_eq!(r.json["by"], "a1");
+    // The operator corrects it.
+    let r = f
+        .put(&fc, &a1, json!({"first_contact": true}))
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(r.json["first_contact"], true);
+    assert_eq!(r.json["corrected"], true);
+    // Reopened and closed again: the correction stays.
+    f.put(&path(&t.number, "state"), &a1, json!({"state": "open"}))
+        .await
+        .expect(StatusCode::OK);
+    f.put(
+        &path(&t.number, "state"),
+        &a1,
+        json!({"state": "closed_successful"}),
+    )
+    .await
+    .expect(StatusCode::OK);
+    let r = f.get(&fc, &a1).await.expect(StatusCode::OK);
+    assert_eq!(r.json["first_contact"], true);
+    // A wrong body is 422 naming the field; a ticket not there 404.
+    f.put(&fc, &a1, json!({"first_contact": "yes"}))
+        .await
+        .problem(StatusCode::UNPROCESSABLE_ENTITY);
+    f.put(
+        &path("2026030242999999", "first-contact"),
+        &a1,
+        json!({"first_contact": true}),
+    )
+    .await
+    .problem(StatusCode::NOT_FOUND);
+    // Only read access to `imprese`: a1 may read the flag of its tickets but not correct it.
+    let adm = f.login("adm").await;
+    let imprese = f.ticket(&adm, "imprese", "impresa").await;
+    f.get(&path(&imprese, "first-contact"), &a1)
+        .await
+        .expect(StatusCode::OK);
+    f.put(
+        &path(&imprese, "first-contact"),
+        &a1,
+        json!({"first_contact": true}),
+    )
+    .await
+    .problem(StatusCode::FORBIDDEN);
+}
+both!(first_contact_is_judged_at_closing_and_corrected);

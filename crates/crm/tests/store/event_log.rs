@@ -76,3 +76,49 @@ async fn events_append_once_in_order_with_their_queue_rows(store: Store) {
     assert_eq!(later.len(), 2);
 }
 both!(events_append_once_in_order_with_their_queue_rows);
+
+fn record(n: u32, kind: &str, at: chrono::DateTime<chrono::Utc>) -> LoggedEvent {
+    LoggedEvent {
+        event_id: format!("av-{n}"),
+        at,
+        kind: kind.into(),
+        call_id: None,
+        body: format!(r#"{{"type":"{kind}"}}"#),
+        queue_row: None,
+    }
+}
+
+async fn availability_records_start_from_the_last_start_or_stop_before_the_period(store: Store) {
+    let h = |n: i64| t0() + Duration::hours(n);
+    let log = [
+        record(0, "system.started", h(-50)),
+        record(1, "system.heartbeat", h(-49)),
+        record(2, "system.stopping", h(-48)),
+        record(3, "system.started", h(-30)),
+        record(4, "system.heartbeat", h(-29)),
+        record(5, "component.state", h(-20)),
+        record(6, "system.heartbeat", h(-2)),
+        record(7, "queue.changed", h(1)),
+        record(8, "system.heartbeat", h(2)),
+        record(9, "system.started", h(3)),
+        record(10, "system.heartbeat", h(30)),
+    ];
+    for e in &log {
+        assert!(store.append_event(e).await.unwrap());
+    }
+    let got = store.availability_records(t0(), h(24)).await.unwrap();
+    let ids: Vec<&str> = got.iter().map(|e| e.event_id.as_str()).collect();
+    // From the last start before the period (av-3): its component change, the last
+    // heartbeat before the period, the period's records; not other kinds, not after it.
+    assert_eq!(ids, ["av-3", "av-5", "av-6", "av-8", "av-9"]);
+    // Nothing before, nothing in: empty.
+    assert!(
+        store
+            .availability_records(h(-100), h(-60))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+both!(availability_records_start_from_the_last_start_or_stop_before_the_period);
