@@ -12,7 +12,7 @@ use proptest::prelude::*;
 
 use crate::agents::agent_report;
 use crate::facts::{
-    assemble, decode_call, decode_open, encode_call, encode_open, merge_hours, meets, to_reopen,
+    assemble, decode_call, decode_open, encode_call, encode_open, meets, merge_hours, to_reopen,
 };
 use crate::ledger::{AgentHour, CallRecord, Closure, Folded, Ledger};
 use crate::period::{Period, Sampling};
@@ -243,8 +243,14 @@ fn log(seed: u64) -> Log {
                 at: s(-5_000),
             },
         ),
-        (s(-20_000), state("9 notte", AgentStatus::Ready, None, s(-20_000))),
-        (s(-5_000), state("9 notte", AgentStatus::Ringing, None, s(-5_000))),
+        (
+            s(-20_000),
+            state("9 notte", AgentStatus::Ready, None, s(-20_000)),
+        ),
+        (
+            s(-5_000),
+            state("9 notte", AgentStatus::Ringing, None, s(-5_000)),
+        ),
         (
             s(2_000),
             Event::QueueConnected {
@@ -256,7 +262,10 @@ fn log(seed: u64) -> Log {
                 at: s(2_000),
             },
         ),
-        (s(2_000), state("9 notte", AgentStatus::Talking, None, s(2_000))),
+        (
+            s(2_000),
+            state("9 notte", AgentStatus::Talking, None, s(2_000)),
+        ),
         (
             s(90_000),
             Event::CallEnded {
@@ -275,10 +284,18 @@ fn log(seed: u64) -> Log {
                 at: s(90_001),
             },
         ),
-        (s(90_001), state("9 notte", AgentStatus::WrapUp, None, s(90_001))),
+        (
+            s(90_001),
+            state("9 notte", AgentStatus::WrapUp, None, s(90_001)),
+        ),
         (
             s(3_700_000),
-            state("9 notte", AgentStatus::NotReady, Some("pausa\nlunga"), s(3_700_000)),
+            state(
+                "9 notte",
+                AgentStatus::NotReady,
+                Some("pausa\nlunga"),
+                s(3_700_000),
+            ),
         ),
         (
             s(0),
@@ -316,7 +333,10 @@ fn log(seed: u64) -> Log {
                 at: s(4 * 86_400_000),
             },
         ),
-        (s(5 * 86_400_000), state("9 notte", AgentStatus::LoggedOut, None, s(5 * 86_400_000))),
+        (
+            s(5 * 86_400_000),
+            state("9 notte", AgentStatus::LoggedOut, None, s(5 * 86_400_000)),
+        ),
     ];
     log.extend(edge);
     // Log order: by publication time, in the order published within an instant.
@@ -360,7 +380,9 @@ fn check(log: &Log, cuts: &[usize], read: usize) -> Result<(), TestCaseError> {
         }
         let until = log[..upto]
             .last()
-            .map_or(t("2025-01-27T00:00:00Z"), |(at, _)| *at + Duration::minutes(1));
+            .map_or(t("2025-01-27T00:00:00Z"), |(at, _)| {
+                *at + Duration::minutes(1)
+            });
         let whole = Folded::from_events(log[..upto].iter().map(|(at, e)| (*at, e)), until);
         for period in periods() {
             let facts = store.folded(log, upto, &period, until);
@@ -424,7 +446,13 @@ fn the_encoding_round_trips() {
     }
     assert_eq!(decode_open(&encode_open(&cp.open)).unwrap(), cp.open);
     // Damaged rows are errors, not panics.
-    for bad in ["", "x", "1.0|2", "1.0|0|~|~|0|~|~|1|=q|0|0|Z", "1.0|0|~|~|0|~|~|0|extra"] {
+    for bad in [
+        "",
+        "x",
+        "1.0|2",
+        "1.0|0|~|~|0|~|~|1|=q|0|0|Z",
+        "1.0|0|~|~|0|~|~|0|extra",
+    ] {
         assert!(decode_call("c", bad).is_err(), "{bad:?}");
     }
     assert!(decode_open("Q|x").is_err());
