@@ -9,6 +9,7 @@ mod init;
 mod maintenance;
 mod prompts;
 mod recovery;
+mod reports_synth;
 mod restore;
 mod serve;
 mod site;
@@ -84,6 +85,11 @@ enum Command {
     Backup(backup::BackupArgs),
     /// Put a backup archive back (server stopped); refuses to replace data without --force.
     Restore(restore::RestoreArgs),
+    /// Reports: `synth` writes a synthetic year into the event log (benchmarks, demos).
+    Reports {
+        #[command(subcommand)]
+        action: reports_synth::ReportsCommand,
+    },
     /// Add N invented tickets (deterministic from the seed) for benchmarks and demos.
     GenTickets {
         /// How many.
@@ -175,6 +181,7 @@ fn main() -> ExitCode {
             store.close().await;
             result
         }),
+        Command::Reports { action } => run(reports_synth::run(action)),
         Command::Migrate { config, data } => run(async move {
             let config = load_config(config.as_deref())?;
             let store = open_store(&config, &data).await?;

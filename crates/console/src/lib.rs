@@ -19,6 +19,7 @@ pub mod events;
 pub mod figures;
 pub mod metrics;
 pub mod record;
+pub mod report_facts;
 pub mod server;
 pub mod web;
 

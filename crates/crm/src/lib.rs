@@ -90,6 +90,7 @@ pub mod maintenance;
 pub mod number;
 mod pg_writer;
 pub mod queues;
+pub mod report_facts;
 pub mod search;
 pub mod settings;
 pub mod site;
@@ -121,6 +122,7 @@ pub use journal::{CallWrite, JournalText, JournaledStore, Replay, Written, parse
 pub use lifecycle::{Action, Change, LifecycleError, Snapshot, State};
 pub use number::SystemId;
 pub use queues::Queue;
+pub use report_facts::{FactBatch, FactCall, FactClosure, FactHour, ReportRead, Watermark};
 pub use search::{COUNT_CAP, SearchPage, SortBy, TicketQuery};
 pub use settings::SqliteSynchronous;
 pub use site::{

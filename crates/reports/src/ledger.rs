@@ -219,6 +219,70 @@ struct AgentNow {
     span_queue: Option<String>,
 }
 
+/// An agent's state as the fold last saw it: the open end of a checkpoint (see
+/// [`crate::facts`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentOpen {
+    pub login: String,
+    pub state: AgentStatus,
+    pub reason: Option<String>,
+    pub since: DateTime<Utc>,
+    /// The queue of the agent's last answered call.
+    pub last_queue: Option<String>,
+    /// The queue the current span belongs to (a wrap-up's).
+    pub span_queue: Option<String>,
+}
+
+/// What a ledger still holds open after the events it was fed: calls not ended (or ended
+/// recently, see [`Ledger::checkpoint`]) and every agent's current state. Folding resumes
+/// from it exactly where it stopped.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OpenState {
+    /// In order of first appearance.
+    pub calls: Vec<CallRecord>,
+    /// Sorted by login.
+    pub agents: Vec<AgentOpen>,
+}
+
+/// A ledger cut at a watermark: what is final, and what stays open.
+#[derive(Debug, Clone, Default)]
+pub struct Checkpoint {
+    /// Calls that ended, and calls without an event for a day (a lost `call.ended`): final
+    /// unless a later event reopens them.
+    pub calls: Vec<CallRecord>,
+    /// The hours of the agents' spans that ended.
+    pub agent_hours: Vec<AgentHour>,
+    pub closures: Vec<Closure>,
+    pub open: OpenState,
+}
+
+/// The earliest and latest instants a call record mentions (start, end, visits, offers,
+/// answers): every report that counts the call counts it at one of them.
+pub fn call_span(call: &CallRecord) -> (DateTime<Utc>, DateTime<Utc>) {
+    let mut first = call.started_at;
+    let mut last = call.started_at;
+    let mut see = |t: DateTime<Utc>| {
+        first = first.min(t);
+        last = last.max(t);
+    };
+    if let Some(t) = call.ended_at {
+        see(t);
+    }
+    for v in &call.visits {
+        see(v.entered_at);
+        for o in &v.offers {
+            see(o.at);
+        }
+        match &v.end {
+            VisitEnd::Waiting => {}
+            VisitEnd::Answered { at, .. }
+            | VisitEnd::Abandoned { at, .. }
+            | VisitEnd::Overflowed { at, .. } => see(*at),
+        }
+    }
+    (first, last)
+}
+
 /// The fold. Feed it every event of the window in log order with [`Ledger::observe`], then
 /// [`Ledger::finish`] at the window's end.
 #[derive(Debug, Default)]
@@ -233,6 +297,99 @@ pub struct Ledger {
 impl Ledger {
     pub fn new() -> Ledger {
         Ledger::default()
+    }
+
+    /// A ledger that continues from `open` (a [`Checkpoint`]'s open end).
+    pub fn resume(open: OpenState) -> Ledger {
+        let mut ledger = Ledger::new();
+        for call in open.calls {
+            ledger.reopen(call);
+        }
+        for a in open.agents {
+            ledger.agents.insert(
+                a.login,
+                AgentNow {
+                    state: a.state,
+                    reason: a.reason,
+                    since: a.since,
+                    last_queue: a.last_queue,
+                    span_queue: a.span_queue,
+                },
+            );
+        }
+        ledger
+    }
+
+    /// Takes back a call already checkpointed as final, because an event about it follows
+    /// (so the fold goes on as if it had never been cut). No-op when the call is open here.
+    pub fn reopen(&mut self, call: CallRecord) {
+        if self.index.contains_key(&call.call_id) {
+            return;
+        }
+        self.index.insert(call.call_id.clone(), self.calls.len());
+        self.calls.push(call);
+    }
+
+    /// Whether the ledger holds a record of `call_id`.
+    pub fn has_call(&self, call_id: &str) -> bool {
+        self.index.contains_key(call_id)
+    }
+
+    /// The call an event adds to or changes the record of, for the events the fold keeps
+    /// call records for (not DTMF, IVR steps, tickets).
+    pub fn call_of(event: &Event) -> Option<&str> {
+        match event {
+            Event::CallStarted { call_id, .. }
+            | Event::CallAnswered { call_id, .. }
+            | Event::CallEnded { call_id, .. }
+            | Event::QueueEntered { call_id, .. }
+            | Event::QueueOffered { call_id, .. }
+            | Event::QueueRingNoAnswer { call_id, .. }
+            | Event::QueueRejected { call_id, .. }
+            | Event::QueueConnected { call_id, .. }
+            | Event::QueueAbandoned { call_id, .. }
+            | Event::QueueOverflowed { call_id, .. }
+            | Event::QueueCompleted { call_id, .. }
+            | Event::QueueTransferred { call_id, .. } => Some(call_id),
+            _ => None,
+        }
+    }
+
+    /// Cuts the fold after the last event observed: calls that ended, or that mention
+    /// nothing at or after `stale_before`, are final (a later event about one reopens it,
+    /// [`Ledger::reopen`]); the agents' finished spans become hours; the rest stays open.
+    pub fn checkpoint(self, stale_before: DateTime<Utc>) -> Checkpoint {
+        let mut done = Vec::new();
+        let mut open = Vec::new();
+        for call in self.calls {
+            if call.ended_at.is_some() || call_span(&call).1 < stale_before {
+                done.push(call);
+            } else {
+                open.push(call);
+            }
+        }
+        let mut agents: Vec<AgentOpen> = self
+            .agents
+            .into_iter()
+            .map(|(login, a)| AgentOpen {
+                login,
+                state: a.state,
+                reason: a.reason,
+                since: a.since,
+                last_queue: a.last_queue,
+                span_queue: a.span_queue,
+            })
+            .collect();
+        agents.sort_by(|a, b| a.login.cmp(&b.login));
+        Checkpoint {
+            calls: done,
+            agent_hours: agent_hours(&self.spans),
+            closures: self.closures,
+            open: OpenState {
+                calls: open,
+                agents,
+            },
+        }
     }
 
     fn call(&mut self, call_id: &str, at: DateTime<Utc>) -> &mut CallRecord {

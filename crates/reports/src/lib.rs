@@ -16,12 +16,15 @@
 //! - [`sla`]: the contract's monthly SLA report with the overflow rule and penalty points;
 //! - [`erlang`]: the Erlang-C forecast;
 //! - [`export`]: reports as tables, and tables as CSV and XLSX;
+//! - [`facts`]: the fold persisted at a watermark (compact per-call facts), and reports
+//!   assembled from it and the events after it;
 //! - [`synth`]: a synthetic event log for benchmarks and demos.
 
 pub mod agents;
 pub mod availability;
 pub mod erlang;
 pub mod export;
+pub mod facts;
 pub mod ledger;
 pub mod period;
 pub mod queues;
@@ -30,8 +33,12 @@ pub mod stats;
 pub mod synth;
 pub mod tickets;
 
-pub use ledger::{AgentHour, CallRecord, Folded, Ledger, QueueVisit, VisitEnd};
+pub use ledger::{
+    AgentHour, AgentOpen, CallRecord, Checkpoint, Folded, Ledger, OpenState, QueueVisit, VisitEnd,
+};
 pub use period::{Bucket, Period, PeriodError, Sampling};
 
+#[cfg(test)]
+mod facts_tests;
 #[cfg(test)]
 mod tests;

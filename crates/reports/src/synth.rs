@@ -38,6 +38,13 @@ struct AgentSim {
 
 /// The events, in publication order, with their times.
 pub fn synthesize(spec: &SynthSpec) -> Vec<(DateTime<Utc>, Event)> {
+    synthesize_from(spec, 0)
+}
+
+/// As [`synthesize`], numbering calls (and their tickets) after `first_seq`: a long span
+/// generated in parts (a month at a time, `first_seq` the calls of the parts before) keeps
+/// every call id unique.
+pub fn synthesize_from(spec: &SynthSpec, first_seq: u64) -> Vec<(DateTime<Utc>, Event)> {
     let mut rng = StdRng::seed_from_u64(spec.seed);
     let open_days: Vec<NaiveDate> = (0..spec.days)
         .filter_map(|i| {
@@ -49,7 +56,7 @@ pub fn synthesize(spec: &SynthSpec) -> Vec<(DateTime<Utc>, Event)> {
     let per_day = spec.calls / (open_days.len().max(1) as u64);
     let mut extra = spec.calls % (open_days.len().max(1) as u64);
     let mut out: Vec<(DateTime<Utc>, Event)> = Vec::new();
-    let mut seq = 0u64;
+    let mut seq = first_seq;
     for day in open_days {
         let midnight = local_midnight(spec.tz, day);
         let opens = midnight + Duration::hours(8);

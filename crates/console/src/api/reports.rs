@@ -17,9 +17,9 @@ use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use calendar::{BusinessCalendar, CalendarConfig};
-use chrono::{DateTime, Datelike, NaiveDate, TimeDelta, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use crm::Role;
-use events::{Event, TicketChannel};
+use events::TicketChannel;
 use reports::export::{
     Lang, Table, agents_table, calls_table, queue_table, sla_table, tickets_table, to_csv, to_xlsx,
 };
@@ -28,7 +28,6 @@ use reports::queues::{CallsOptions, calls_overview, queue_report};
 use reports::sla::{SlaInputs, SlaSettings, TicketFacts, sla_report};
 use reports::{Folded, agents::agent_report, tickets::ticket_report};
 use serde::{Deserialize, Serialize};
-use tracing::warn;
 
 use super::auth::ApiQuery;
 use super::error::{ApiError, ApiResult};
@@ -184,34 +183,22 @@ fn may_read_reports(caller: &Caller) -> ApiResult<()> {
     }
 }
 
-/// How far before a period the events are read: an agent's state at the period's start is
-/// the last one published before it (agents log in every working day).
-const LOOKBACK: TimeDelta = TimeDelta::hours(24);
-
+/// The reports' input for `period`: the event log folded up to now, from the stored facts
+/// (brought up to date first) and the events that arrived since ([`crate::report_facts`]).
+/// Every call that counts in the period is complete as far as the log goes: a call that
+/// entered a queue before midnight and was answered after counts as answered.
 async fn fold(api: &Api, period: &Period) -> ApiResult<Folded> {
-    let logged = api
-        .store()
-        .events_between(period.start() - LOOKBACK, period.end())
-        .await?;
-    let mut parsed: Vec<(DateTime<Utc>, Event)> = Vec::with_capacity(logged.len());
-    let mut unreadable = 0usize;
-    for e in logged {
-        match serde_json::from_str::<Event>(&e.body) {
-            Ok(event) => parsed.push((e.at, event)),
-            Err(_) => unreadable += 1,
-        }
-    }
-    if unreadable > 0 {
-        warn!(
-            unreadable,
-            "reports: event log rows that are not events were skipped"
-        );
-    }
-    let until = period.end().min(api.now());
-    Ok(Folded::from_events(
-        parsed.iter().map(|(at, e)| (*at, e)),
-        until,
-    ))
+    let failed = |e: crate::report_facts::FactsLoadError| match e {
+        crate::report_facts::FactsLoadError::Store(e) => ApiError::Store(e),
+        e @ crate::report_facts::FactsLoadError::Facts(_) => ApiError::Unavailable(e.to_string()),
+    };
+    let store = api.store();
+    crate::report_facts::materialize(store)
+        .await
+        .map_err(failed)?;
+    crate::report_facts::folded(store, period.start(), period.end(), api.now())
+        .await
+        .map_err(failed)
 }
 
 async fn tickets(api: &Api, period: &Period) -> ApiResult<Vec<TicketFacts>> {
