@@ -8,11 +8,23 @@
 //! `B(0) = 1, B(n) = A·B(n−1) / (n + A·B(n−1))`. The share of calls answered within t is
 //! `1 − C(N, A)·e^(−(N − A)·t/h)`. With N ≤ A the queue grows without bound: every call waits
 //! and the service level is 0.
+//!
+//! Inputs that are not rates or times (negative, NaN, infinite) give no forecast rather than
+//! a number: [`service_level`] is 0 and [`agents_needed`] `None` for them, so a corrupt
+//! measurement can never show as a good service level.
 
 use serde::Serialize;
 
+/// Whether `x` is a usable rate or duration: finite and not negative.
+fn usable(x: f64) -> bool {
+    x.is_finite() && x >= 0.0
+}
+
 /// Erlang B: the probability that all `agents` are busy with `traffic` erlangs offered.
 pub fn erlang_b(agents: u32, traffic: f64) -> f64 {
+    if !usable(traffic) {
+        return 1.0;
+    }
     let mut b = 1.0;
     for n in 1..=agents {
         b = traffic * b / (f64::from(n) + traffic * b);
@@ -22,7 +34,10 @@ pub fn erlang_b(agents: u32, traffic: f64) -> f64 {
 
 /// Erlang C: the probability that a call waits. 1 when `agents` cannot carry `traffic`.
 pub fn erlang_c(agents: u32, traffic: f64) -> f64 {
-    if traffic <= 0.0 {
+    if !usable(traffic) {
+        return 1.0;
+    }
+    if traffic == 0.0 {
         return 0.0;
     }
     let n = f64::from(agents);
@@ -35,8 +50,14 @@ pub fn erlang_c(agents: u32, traffic: f64) -> f64 {
 
 /// The share (0–1) of calls answered within `target_s` seconds.
 pub fn service_level(agents: u32, arrivals_per_s: f64, handling_s: f64, target_s: f64) -> f64 {
+    if !(usable(arrivals_per_s) && usable(handling_s) && usable(target_s)) {
+        return 0.0;
+    }
     let traffic = arrivals_per_s * handling_s;
-    if traffic <= 0.0 {
+    if !traffic.is_finite() {
+        return 0.0;
+    }
+    if traffic == 0.0 {
         return 1.0;
     }
     let n = f64::from(agents);
@@ -54,8 +75,14 @@ pub fn agents_needed(
     target_s: f64,
     goal: f64,
 ) -> Option<u32> {
+    if !(usable(arrivals_per_s) && usable(handling_s) && usable(target_s) && goal.is_finite()) {
+        return None;
+    }
     let traffic = arrivals_per_s * handling_s;
-    if traffic <= 0.0 {
+    if traffic > 10_000.0 {
+        return None;
+    }
+    if traffic == 0.0 {
         return Some(0);
     }
     // Start just above the traffic: fewer agents can never keep up.
@@ -157,9 +184,59 @@ mod tests {
             assert!(sl >= last, "{n}: {sl} < {last}");
             last = sl;
         }
+        // Exactly on the boundary: 3 agents for 3 erlangs cannot keep up, 4 can.
+        assert_eq!(erlang_c(3, 3.0), 1.0);
+        assert!(erlang_c(4, 3.0) < 1.0);
+        assert_eq!(agents_needed(0.1, 30.0, 30.0, 0.0), Some(4), "first N above A = 3");
+        // Traffic beyond any staffing this forecast sizes.
+        assert_eq!(agents_needed(100.0, 200.0, 30.0, 0.9), None);
+        // No agents on duty with calls arriving.
+        assert_eq!(service_level(0, 0.01, 180.0, 30.0), 0.0);
         let f = forecast(60, 1800.0, 180.0, 8, 30.0, 0.9);
         assert_eq!(f.arrivals_per_hour, 120.0);
         assert_eq!(f.traffic, 6.0);
         assert!(f.agents_needed.unwrap() >= 7);
+    }
+
+    /// Erlang C against the closed form `A^N/N!·N/(N−A) / (Σ_{k<N} A^k/k! + A^N/N!·N/(N−A))`,
+    /// values computed independently (Python, exact factorials) and found in the usual tables.
+    #[test]
+    fn erlang_c_table() {
+        for (agents, traffic, expected) in [
+            (2, 1.0, 0.333_333),
+            (3, 2.0, 0.444_444),
+            (5, 4.0, 0.554_113),
+            (10, 8.0, 0.409_180),
+            (11, 10.0, 0.682_118),
+            (15, 10.0, 0.102_042),
+        ] {
+            let c = erlang_c(agents, traffic);
+            assert!(close(c, expected, 5e-6), "C({agents}, {traffic}) = {c}");
+        }
+        // 200 calls/h of 180 s = 10 erlangs on 11 agents: 1 − 0.682118·e^(−30/180).
+        let sl = service_level(11, 200.0 / 3600.0, 180.0, 30.0);
+        assert!(close(sl, 0.422_599, 5e-6), "{sl}");
+        // Many agents: the recursion stays finite and the level reaches 1.
+        assert!(close(service_level(500, 1.0, 400.0, 30.0), 1.0, 1e-9));
+    }
+
+    #[test]
+    fn inputs_that_are_not_rates_give_no_forecast() {
+        for (rate, handling) in [
+            (f64::NAN, 180.0),
+            (0.1, f64::NAN),
+            (-0.1, -180.0),
+            (f64::INFINITY, 180.0),
+            (0.1, f64::INFINITY),
+        ] {
+            assert_eq!(service_level(10, rate, handling, 30.0), 0.0, "{rate} {handling}");
+            assert_eq!(agents_needed(rate, handling, 30.0, 0.9), None, "{rate} {handling}");
+        }
+        assert_eq!(erlang_c(3, f64::NAN), 1.0);
+        assert_eq!(erlang_c(3, -1.0), 1.0);
+        assert_eq!(service_level(10, 0.1, 180.0, -1.0), 0.0);
+        let f = forecast(10, 0.0, 180.0, 2, 30.0, 0.9);
+        assert_eq!(f.arrivals_per_hour, 0.0, "an empty window measures no arrivals");
+        assert_eq!(f.agents_needed, Some(0));
     }
 }
