@@ -55,6 +55,7 @@ pub mod openapi;
 pub mod policy;
 pub mod prompts;
 pub mod reports;
+pub mod reports_live;
 pub mod schema;
 pub mod session;
 pub mod sessions;
@@ -341,6 +342,7 @@ pub fn routes() -> Vec<Route> {
         ),
         route("post", "/api/v1/admin/reload", post(agents::reload)),
         route("get", "/api/v1/reports/sla", get(reports::sla)),
+        route("get", "/api/v1/reports/live", get(reports_live::live)),
         route("get", "/api/v1/reports/{report}", get(reports::show)),
         route("get", "/api/v1/prompts", get(prompts::list)),
         route("get", "/api/v1/prompts/backup", get(prompts::backup)),

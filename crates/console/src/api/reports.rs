@@ -85,7 +85,7 @@ impl ReportsSection {
         out
     }
 
-    fn sized_for(&self, month: &str) -> SizedLoad {
+    pub(super) fn sized_for(&self, month: &str) -> SizedLoad {
         self.sized
             .get(month)
             .or_else(|| self.sized.get("default"))
@@ -104,7 +104,7 @@ pub struct ReportsConfig {
 }
 
 impl ReportsConfig {
-    fn calendar(&self) -> (Arc<BusinessCalendar>, &'static str) {
+    pub(super) fn calendar(&self) -> (Arc<BusinessCalendar>, &'static str) {
         match &self.calendar {
             Some(c) => (c.clone(), "sla.calendar"),
             None => {
@@ -188,7 +188,7 @@ fn may_read_reports(caller: &Caller) -> ApiResult<()> {
 /// the last one published before it (agents log in every working day).
 const LOOKBACK: TimeDelta = TimeDelta::hours(24);
 
-async fn fold(api: &Api, period: &Period) -> ApiResult<Folded> {
+pub(super) async fn fold(api: &Api, period: &Period) -> ApiResult<Folded> {
     let logged = api
         .store()
         .events_between(period.start() - LOOKBACK, period.end())
