@@ -8,7 +8,9 @@ import { api, whoami, setupChrome, notify, failure, h, when } from './common.js'
 
 const SVG = 'http://www.w3.org/2000/svg';
 const TABS = ['queues', 'calls', 'agents', 'tickets', 'sla'];
-const page = { tab: 'queues', data: null, query: null };
+// `dateChosen`: the day was given (address, form); until then "today" is the browser's, and
+// the first answer's time zone (the site's, which the reports' days are in) corrects it.
+const page = { tab: 'queues', data: null, query: null, dateChosen: false };
 
 // ---------------------------------------------------------------- period
 
@@ -60,7 +62,8 @@ function fromAddress() {
   const p = new URLSearchParams(window.location.search);
   const today = iso(new Date());
   const kind = ['day', 'week', 'month', 'year', 'range'].includes(p.get('kind')) ? p.get('kind') : 'day';
-  const date = /^\d{4}-\d{2}-\d{2}$/.test(p.get('date') || '') ? p.get('date') : today;
+  page.dateChosen = /^\d{4}-\d{2}-\d{2}$/.test(p.get('date') || '');
+  const date = page.dateChosen ? p.get('date') : today;
   const [from, to] = periodOf(kind, date, p.get('from'), p.get('to'));
   const sampling = ['hour_band', 'day', 'week', 'month', 'total'].includes(p.get('sampling')) ? p.get('sampling') : 'hour_band';
   page.tab = TABS.includes(p.get('tab')) ? p.get('tab') : 'queues';
@@ -335,6 +338,14 @@ async function load() {
   try {
     page.data = await api('GET', reportPath(q, 'json'));
     notify('');
+    if (!page.dateChosen && page.data.timezone) {
+      page.dateChosen = true;
+      const siteToday = new Intl.DateTimeFormat('en-CA', { timeZone: page.data.timezone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(new Date());
+      if (siteToday !== q.date && q.kind !== 'range') {
+        document.getElementById('date').value = siteToday;
+        return load();
+      }
+    }
   } catch (e) {
     page.data = null;
     notify(failure(e), true);
@@ -353,6 +364,7 @@ async function main() {
   document.getElementById('kind').addEventListener('change', () => { showFields(); load(); });
   document.getElementById('sampling').addEventListener('change', load);
   document.getElementById('controls').addEventListener('submit', (e) => { e.preventDefault(); load(); });
+  ['date', 'from', 'to'].forEach((id) => document.getElementById(id).addEventListener('change', () => { page.dateChosen = true; }));
   document.getElementById('print').addEventListener('click', () => window.print());
   const tabs = [...document.querySelectorAll('[role=tab]')];
   tabs.forEach((b, i) => {
@@ -365,7 +377,8 @@ async function main() {
       next.focus(); next.click();
     });
   });
-  window.addEventListener('langchange', () => { draw(); if (page.query) { document.getElementById('csv').href = reportPath(page.query, 'csv'); document.getElementById('xlsx').href = reportPath(page.query, 'xlsx'); } });
+  // Redrawn in the new language; draw() also points the downloads at the new language's columns.
+  window.addEventListener('langchange', draw);
   load();
 }
 
