@@ -203,6 +203,34 @@ fn reports_page_and_live_gauges_after_a_real_call() {
     );
     boss.screenshot(TEST, "2-reports-italian");
 
+    // Agents: time in each state drawn as stacked bars, the answered call counted.
+    boss.click("#tab-agents");
+    boss.wait_js(
+        "the agents' report",
+        "return document.body.dataset.ready === 'true' \
+         && document.querySelector('#report-chart rect.bar[data-series=\"talking_s\"][data-category=\"1001\"]') !== null",
+        WAIT,
+    );
+    let agents = api.get(&format!(
+        "/api/v1/reports/agents?from={today}&to={today}&sampling=hour_band"
+    ));
+    let answered: u64 = agents["rows"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .filter(|r| r["agent"] == "1001")
+        .filter_map(|r| r["answered"].as_u64())
+        .sum();
+    assert_eq!(answered, 1, "{agents}");
+    assert_eq!(
+        boss.eval(
+            "return [...document.querySelectorAll('#report-table tr[data-agent=\"1001\"] td.answered')] \
+             .reduce((n, c) => n + Number(c.dataset.value), 0)"
+        ),
+        answered,
+    );
+    boss.screenshot(TEST, "3-reports-agents-italian");
+
     // The month's SLA: the same lines as the API's.
     boss.click("#tab-sla");
     boss.wait_js(
@@ -251,7 +279,7 @@ fn reports_page_and_live_gauges_after_a_real_call() {
         false,
         "the overflow rule's effect is said"
     );
-    boss.screenshot(TEST, "3-reports-sla-italian");
+    boss.screenshot(TEST, "4-reports-sla-italian");
 
     // Print: no navigation, no controls, the print header with the period; the chart kept.
     boss.cdp(
@@ -277,7 +305,7 @@ fn reports_page_and_live_gauges_after_a_real_call() {
     );
     assert!(print["chart"].as_f64() > Some(50.0), "{print}");
     assert_eq!(print["rows"], "avoid", "rows are not cut: {print}");
-    boss.screenshot(TEST, "4-reports-print");
+    boss.screenshot(TEST, "5-reports-print");
     boss.cdp(
         "Emulation.setEmulatedMedia",
         serde_json::json!({"media": ""}),

@@ -94,6 +94,13 @@ const hours = (v) => (v == null ? '—' : num(v / 3600, 1));
 /** A cell: the number as people read it, the raw value for scripts (`data-value`). */
 const cell = (text, value, cls) => h('td', { class: cls, dataset: { value: value == null ? '' : String(value) } }, text);
 
+/** A time as the site reads it (the reports' time zone), in the operator's language. */
+function siteTime(isoTime, tz) {
+  try {
+    return new Date(isoTime).toLocaleString(locale(), { timeZone: tz, dateStyle: 'short', timeStyle: 'short' });
+  } catch (_) { return when(isoTime); }
+}
+
 // ---------------------------------------------------------------- charts
 
 /**
@@ -108,7 +115,10 @@ function barChart(svg, { categories, series, stacked = false, unit = '' }) {
   const totals = categories.map((_, i) => (stacked
     ? series.reduce((s, x) => s + (x.values[i] || 0), 0)
     : Math.max(0, ...series.map((x) => x.values[i] || 0))));
-  const max = niceMax(Math.max(1, ...totals));
+  // Four steps of a round size; counts get whole-number steps.
+  const whole = series.every((x) => x.values.every((v) => Number.isInteger(v || 0)));
+  const step = niceStep(Math.max(1, ...totals) / 4, whole);
+  const max = step * 4;
   const nodes = [];
   const el = (tag, attrs, text) => {
     const e = document.createElementNS(SVG, tag);
@@ -149,7 +159,7 @@ function barChart(svg, { categories, series, stacked = false, unit = '' }) {
 
 /** SLA lines as horizontal bars (measured) with the applied threshold as a tick. */
 function slaChart(svg, lines) {
-  const W = 900, rowH = 26, left = 170, right = 70, top = 10;
+  const W = 900, rowH = 26, left = 170, right = 120, top = 10;
   const H = top + lines.length * rowH + 24;
   svg.setAttribute('viewBox', `0 0 ${W} ${H}`);
   const plotW = W - left - right;
@@ -176,7 +186,7 @@ function slaChart(svg, lines) {
     nodes.push(r);
     const tx = left + (plotW * l.applied_threshold_pct) / 100;
     nodes.push(el('line', { x1: tx, x2: tx, y1: y + 1, y2: y + rowH - 3, class: 'threshold' }));
-    nodes.push(el('text', { x: W - right + 6, y: y + 16, class: 'label' }, v == null ? t('not_measured') : pct(v)));
+    nodes.push(el('text', { x: W - right + 6, y: y + 16, class: `label ${cls}` }, v == null ? t('not_measured') : pct(v)));
   });
   const title = svg.querySelector('title');
   svg.replaceChildren(title, ...nodes);
@@ -186,9 +196,14 @@ function slaChart(svg, lines) {
     h('span', { class: 'key' }, h('span', { class: 'swatch threshold', 'aria-hidden': 'true' }), t('threshold_applied')));
 }
 
-function niceMax(v) {
+/** The smallest of 1, 2, 2.5, 5 × 10^n at least `v` (whole numbers, at least 1, for counts). */
+function niceStep(v, whole) {
+  if (whole && v <= 1) return 1;
   const p = 10 ** Math.floor(Math.log10(v));
-  for (const m of [1, 2, 2.5, 5, 10]) if (m * p >= v) return m * p;
+  for (const m of [1, 2, 2.5, 5, 10]) {
+    const s = m * p;
+    if (s >= v && (!whole || Number.isInteger(s))) return s;
+  }
   return 10 * p;
 }
 
@@ -251,9 +266,12 @@ const RENDER = {
     const agents = [...new Set(d.rows.map((r) => r.agent))];
     const sum = (a, f) => d.rows.filter((r) => r.agent === a).reduce((s, r) => s + (r[f] || 0), 0);
     const states = ['ready_s', 'talking_s', 'wrap_up_s', 'not_ready_s'];
+    // Hours, or minutes when nobody reached an hour (a short period, a quiet day).
+    const longest = Math.max(0, ...agents.map((a) => states.reduce((n, k) => n + sum(a, k), 0)));
+    const [per, unit] = longest >= 3600 ? [3600, ' h'] : [60, ' min'];
     barChart(document.getElementById('report-chart'), {
-      categories: agents, stacked: true, unit: ' h',
-      series: states.map((k) => ({ key: k, label: t(k.replace(/_s$/, '')), values: agents.map((a) => Math.round(sum(a, k) / 36) / 100) })),
+      categories: agents, stacked: true, unit,
+      series: states.map((k) => ({ key: k, label: t(k.replace(/_s$/, '')), values: agents.map((a) => Math.round((100 * sum(a, k)) / per) / 100) })),
     });
     table([t('col_period'), t('col_agent'), t('col_logged_in_h'), t('col_ready_h'), t('col_talking_h'), t('col_wrap_up_h'),
       t('col_not_ready_h'), t('col_offers'), t('col_answered'), t('col_ring_no_answer'), t('col_aht'), t('col_tickets_closed')],
@@ -314,7 +332,7 @@ function draw() {
   const period = page.tab === 'sla'
     ? t('period_sla', { month: d.month })
     : t('period_text', { from: q.from, to: q.to, sampling: t(`sampling_${q.sampling}`) });
-  const generated = t('generated_at', { time: when(d.generated_at), tz: d.timezone || '' });
+  const generated = t('generated_at', { time: siteTime(d.generated_at, d.timezone), tz: d.timezone || '' });
   document.getElementById('report-title').textContent = title;
   document.getElementById('report-period').textContent = `${period} · ${generated}`;
   document.getElementById('print-title').textContent = title;
