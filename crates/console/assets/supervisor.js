@@ -9,9 +9,10 @@ const OLDEST_WAIT_ALERT_S = 30;
 const SERVICE_LEVEL_ALERT = 0.9;
 
 const sup = { queues: new Map(), agents: new Map(), hourly: [], refresh: null, at: Date.now(), live: null, liveTimer: null };
-/** The gauges and forecast are read again this often, and a little after call events. */
+/** The gauges and forecast are read again this often, and a little after call events (the
+ * server computes them at most every 5 s for every console together). */
 const LIVE_REFRESH_MS = 30000;
-const LIVE_DEBOUNCE_MS = 2000;
+const LIVE_DEBOUNCE_MS = 5000;
 const SVG = 'http://www.w3.org/2000/svg';
 
 function drawQueues() {

@@ -16,7 +16,8 @@
 //!   Without a handled call in the window the handling time is [`DEFAULT_HANDLING_S`] and the
 //!   answer says so (`handling_measured: false`).
 //!
-//! Supervisors and administrators only, like the reports.
+//! One answer serves every console for [`CACHE_S`] seconds (it costs a fold of the month so
+//! far: see PERFORMANCE.md, issue 15). Supervisors and administrators only, like the reports.
 
 use chrono::{Datelike, Duration};
 use crm::Role;
@@ -41,6 +42,9 @@ pub const TARGET_S: f64 = 30.0;
 pub const GOAL_PCT: f64 = 90.0;
 /// The handling time assumed while no call of the queue ended in the handling window.
 pub const DEFAULT_HANDLING_S: f64 = 180.0;
+
+/// An answer is reused this long (every open console asks every 30 s and after call events).
+pub const CACHE_S: i64 = 5;
 
 /// The lines of the SLA report the gauges show.
 const GAUGE_LINES: [&str; 3] = ["SLA.C.2", "SLA.C.2.max", "SLA.C.3"];
@@ -173,6 +177,19 @@ pub async fn live(
         )));
     }
     let now = api.now();
+    if let Some((at, report)) = api.live_report().as_ref()
+        && *at <= now
+        && now - *at < Duration::seconds(CACHE_S)
+    {
+        return Ok(axum::Json(report.clone()));
+    }
+    let report = compute(&api, now).await?;
+    *api.live_report() = Some((now, report.clone()));
+    Ok(axum::Json(report))
+}
+
+/// The live report at `now`.
+async fn compute(api: &Api, now: chrono::DateTime<chrono::Utc>) -> ApiResult<LiveReport> {
     let tz = api.store().settings().time_zone;
     let today = now.with_timezone(&tz).date_naive();
     let month = Period::month(today.year(), today.month(), tz)
@@ -180,7 +197,7 @@ pub async fn live(
     let day = Period::new(today, today, tz).map_err(|e| ApiError::Unavailable(e.to_string()))?;
     // One fold for both: today lies in the month (and the forecast's windows in its
     // look-back).
-    let folded = fold(&api, &month).await?;
+    let folded = fold(api, &month).await?;
     let config = &api.config().reports;
     let sized = config
         .section
@@ -270,10 +287,10 @@ pub async fn live(
             })
             .collect(),
     });
-    Ok(axum::Json(LiveReport {
+    Ok(LiveReport {
         generated_at: now.to_rfc3339(),
         timezone: tz.name().to_owned(),
         sla,
         forecast,
-    }))
+    })
 }

@@ -220,5 +220,43 @@ async fn gauges_and_forecast_of_a_known_morning(f: Fixture) {
     f.get("/api/v1/reports/live", &adm)
         .await
         .expect(StatusCode::OK);
+
+    // One answer serves every console for 5 s: a call entering now shows after that.
+    let entered = Event::QueueEntered {
+        call_id: "later".into(),
+        queue: "cittadini".into(),
+        position: 2,
+        at: f.now(),
+    };
+    f.store
+        .append_events(&[logged(100, f.now(), &entered)])
+        .await
+        .unwrap();
+    let arrivals = |live: &Value| live["forecast"]["queues"][0]["arrivals"].clone();
+    let cached = f
+        .get("/api/v1/reports/live", &sup)
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(
+        arrivals(&cached.json),
+        4,
+        "the same instant: the answer already made"
+    );
+    f.advance(Duration::seconds(4));
+    let cached = f
+        .get("/api/v1/reports/live", &sup)
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(
+        arrivals(&cached.json),
+        4,
+        "4 s later: still the answer already made"
+    );
+    f.advance(Duration::seconds(1));
+    let fresh = f
+        .get("/api/v1/reports/live", &sup)
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(arrivals(&fresh.json), 5, "5 s later: computed again");
 }
 both!(gauges_and_forecast_of_a_known_morning);
