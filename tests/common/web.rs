@@ -261,6 +261,17 @@ impl Browser {
         path
     }
 
+    /// Runs a Chrome DevTools Protocol command through chromedriver's `goog/cdp/execute`
+    /// extension, e.g. `Emulation.setEmulatedMedia` with `{"media": "print"}` to lay the page
+    /// out as the browser prints it.
+    pub fn cdp(&self, cmd: &str, params: serde_json::Value) -> serde_json::Value {
+        self.command(
+            "POST",
+            "/goog/cdp/execute",
+            serde_json::json!({"cmd": cmd, "params": params}),
+        )
+    }
+
     /// The page's path.
     pub fn path(&self) -> String {
         self.eval("return window.location.pathname")

@@ -1,5 +1,6 @@
 // The supervisor console (R-SUP-1): queues and agents live from /api/v1/events, thresholds
-// highlighted, calls per hour drawn as SVG, an agent set not ready.
+// highlighted, calls per hour drawn as SVG, an agent set not ready; the SLA gauges (today,
+// month to date) and the Erlang-C forecast per queue from /api/v1/reports/live.
 import { t } from './i18n.js';
 import { api, whoami, connectEvents, setupChrome, duration, notify, failure, h, when } from './common.js';
 
@@ -7,7 +8,11 @@ import { api, whoami, connectEvents, setupChrome, duration, notify, failure, h, 
 const OLDEST_WAIT_ALERT_S = 30;
 const SERVICE_LEVEL_ALERT = 0.9;
 
-const sup = { queues: new Map(), agents: new Map(), hourly: [], refresh: null, at: Date.now() };
+const sup = { queues: new Map(), agents: new Map(), hourly: [], refresh: null, at: Date.now(), live: null, liveTimer: null };
+/** The gauges and forecast are read again this often, and a little after call events (the
+ * server computes them at most every 5 s for every console together). */
+const LIVE_REFRESH_MS = 30000;
+const LIVE_DEBOUNCE_MS = 5000;
 const SVG = 'http://www.w3.org/2000/svg';
 
 function drawQueues() {
@@ -129,6 +134,62 @@ function drawDue() {
     : [h('tr', {}, h('td', { colspan: '6' }, t('no_results')))]));
 }
 
+/** The SLA gauges (today, month to date) and the forecast: GET /api/v1/reports/live. */
+async function loadLive() {
+  try {
+    sup.live = await api('GET', '/api/v1/reports/live');
+  } catch (e) { notify(failure(e), true); return; }
+  drawLive();
+}
+
+/** Call events move the gauges: read them again, at most every few seconds. */
+function scheduleLive() {
+  if (sup.liveTimer) return;
+  sup.liveTimer = setTimeout(() => { sup.liveTimer = null; loadLive(); }, LIVE_DEBOUNCE_MS);
+}
+
+const GAUGE_NAMES = { 'SLA.C.2': 'gauge_c2', 'SLA.C.2.max': 'gauge_c2max', 'SLA.C.3': 'gauge_c3' };
+
+function drawLive() {
+  const live = sup.live;
+  if (!live) return;
+  const lang = document.documentElement.lang === 'it' ? 'it-IT' : 'en-GB';
+  const fmt = (v, d = 1) => Number(v).toLocaleString(lang, { minimumFractionDigits: d, maximumFractionDigits: d });
+  const sets = live.sla.map((set) => h('div', { class: 'gauge-set', dataset: { scope: set.scope } },
+    h('h3', {}, t(`sla_${set.scope}`)),
+    h('div', { class: 'gauges' }, set.gauges.map((g) => {
+      const state = g.met == null ? 'na' : g.met ? 'ok' : 'bad';
+      const dir = g.direction === 'at_most' ? '≤' : '≥';
+      return h('div', { class: `gauge ${state}`, role: 'group', 'aria-label': `${g.id} ${t(GAUGE_NAMES[g.id])}`, dataset: { sla: g.id, met: String(g.met) } },
+        h('span', { class: 'what' }, `${g.id} · ${t(GAUGE_NAMES[g.id])}`),
+        h('span', { class: 'value', dataset: { value: g.measured_pct == null ? '' : String(g.measured_pct) } },
+          g.measured_pct == null ? '—' : `${fmt(g.measured_pct)} %`),
+        h('small', {}, t('gauge_target', { dir, value: `${fmt(g.threshold_pct, 0)} %` })),
+        h('small', {}, g.denominator ? t('gauge_of', { n: g.numerator, d: g.denominator }) : t('gauge_none')));
+    }))));
+  document.getElementById('sla-live').replaceChildren(...sets);
+  const f = live.forecast;
+  document.getElementById('forecast-panel').hidden = !f;
+  if (!f) return;
+  document.getElementById('forecast-title').textContent = t('forecast', { min: f.horizon_min });
+  document.getElementById('forecast-help').textContent = t('forecast_help', {
+    arrivals: f.arrival_window_min, handling: f.handling_window_min, goal: f.goal_pct, target: f.target_s,
+  });
+  document.querySelector('#forecast tbody').replaceChildren(...f.queues.map((q) => {
+    const short = q.agents_needed != null && q.agents < q.agents_needed;
+    const low = q.expected_service_level_pct < f.goal_pct;
+    return h('tr', { dataset: { queue: q.queue } },
+      h('td', { class: 'name' }, q.queue),
+      h('td', { class: 'arrivals' }, fmt(q.arrivals_per_hour)),
+      h('td', { class: 'handling', title: q.handling_measured ? null : t('handling_assumed') },
+        `${fmt(q.handling_s, 0)}${q.handling_measured ? '' : ' *'}`),
+      h('td', { class: 'traffic' }, fmt(q.traffic, 2)),
+      h('td', { class: 'on-duty' }, q.agents), h('td', { class: 'ready' }, q.agents_ready),
+      h('td', { class: `expected ${low ? 'alert' : 'ok'}` }, `${fmt(q.expected_service_level_pct)} %`),
+      h('td', { class: `needed ${short ? 'alert' : ''}` }, q.agents_needed == null ? '—' : q.agents_needed));
+  }));
+}
+
 function onEvent(ev) {
   switch (ev.type) {
     case 'ticket.escalation':
@@ -140,11 +201,13 @@ function onEvent(ev) {
       sup.agents = new Map(ev.agents.map((a) => [a.login, a]));
       sup.hourly = ev.hourly;
       drawQueues(); drawAgents(); drawChart();
+      loadLive();
       break;
     case 'queue.changed': {
       const q = sup.queues.get(ev.queue);
       if (q) { q.waiting = ev.waiting; q.oldest_wait_s = ev.oldest_wait_s; sup.at = Date.now(); drawQueues(); }
       scheduleRefresh();
+      scheduleLive();
       break;
     }
     case 'agent.state': {
@@ -154,6 +217,7 @@ function onEvent(ev) {
       sup.agents.set(ev.login, a);
       drawAgents();
       scheduleRefresh();
+      scheduleLive();
       break;
     }
     case 'call.offered':
@@ -168,6 +232,7 @@ function onEvent(ev) {
       break;
     case 'call.ended':
       scheduleRefresh();
+      scheduleLive();
       break;
     default:
   }
@@ -194,7 +259,8 @@ async function main() {
   let me;
   try { me = await whoami(); } catch (_) { return; }
   setupChrome(me);
-  window.addEventListener('langchange', () => { drawQueues(); drawAgents(); drawChart(); drawDue(); });
+  window.addEventListener('langchange', () => { drawQueues(); drawAgents(); drawChart(); drawDue(); drawLive(); });
+  setInterval(loadLive, LIVE_REFRESH_MS);
   setInterval(tick, 1000);
   loadDue();
   // Clocks also cross their due time between events the sweep sends (and tickets get taken

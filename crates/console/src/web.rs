@@ -1,12 +1,13 @@
 //! The web consoles (R-PLT-1, R-SUP-1, R-SUP-5): `/` (login), `/desktop` (agent desktop),
-//! `/supervisor` (live console), `/admin` (announcements), `/admin/site` (people and queues,
-//! R-PLT-2, R-ACD-7) and their static files under `/assets/`, embedded in the binary (plain
+//! `/supervisor` (live console), `/reports` (reports and the monthly SLA, R-SUP-2 … R-SUP-5),
+//! `/admin` (announcements), `/admin/site` (people and queues, R-PLT-2, R-ACD-7) and their
+//! static files under `/assets/`, embedded in the binary (plain
 //! HTML, CSS and ES modules from `crates/console/assets/`, no build step).
 //!
 //! # Run loop
 //! Stateless handlers over the [`Api`]'s session table. Pages are checked server-side on
 //! every load: `/desktop` needs a live session cookie (else 303 to the login page, which
-//! returns there after login), `/supervisor` and `/admin` a supervisor or admin (an agent gets
+//! returns there after login), `/supervisor`, `/reports` and `/admin` a supervisor or admin (an agent gets
 //! 403), `/admin/site` an admin (a supervisor gets 403). The
 //! pages then talk only to `/api/v1` with the HttpOnly cookie and `X-CSRF-Token`, where every
 //! call is checked again ([`crate::api::policy`]). Static files hold no data and need no
@@ -39,6 +40,7 @@ pub const ASSETS: &[(&str, &str, &str)] = &[
     ("supervisor.js", JS, include_str!("../assets/supervisor.js")),
     ("admin.js", JS, include_str!("../assets/admin.js")),
     ("site.js", JS, include_str!("../assets/site.js")),
+    ("reports.js", JS, include_str!("../assets/reports.js")),
 ];
 
 const JS: &str = "text/javascript; charset=utf-8";
@@ -47,6 +49,7 @@ const DESKTOP_HTML: &str = include_str!("../assets/desktop.html");
 const SUPERVISOR_HTML: &str = include_str!("../assets/supervisor.html");
 const ADMIN_HTML: &str = include_str!("../assets/admin.html");
 const SITE_HTML: &str = include_str!("../assets/site.html");
+const REPORTS_HTML: &str = include_str!("../assets/reports.html");
 const FORBIDDEN_HTML: &str = include_str!("../assets/forbidden.html");
 
 /// The Content Security Policy of every page: our own origin only (`'self'` covers the
@@ -86,6 +89,7 @@ pub fn router(api: Api) -> Router {
         .route("/supervisor", get(supervisor_page))
         .route("/admin", get(admin_page))
         .route("/admin/site", get(site_page))
+        .route("/reports", get(reports_page))
         .route("/assets/{name}", get(asset))
         .with_state(api)
 }
@@ -147,6 +151,18 @@ async fn admin_page(State(api): State<Api>, headers: HeaderMap) -> Response {
 /// The site's people and queues (R-PLT-2, R-ACD-7): admins only, like the API behind it.
 async fn site_page(State(api): State<Api>, headers: HeaderMap) -> Response {
     guarded(&api, &headers, PageAccess::Admin, "/admin/site", SITE_HTML).await
+}
+
+/// Reports and the monthly SLA (R-SUP-2 … R-SUP-5): supervisors and admins, like the API.
+async fn reports_page(State(api): State<Api>, headers: HeaderMap) -> Response {
+    guarded(
+        &api,
+        &headers,
+        PageAccess::Supervisor,
+        "/reports",
+        REPORTS_HTML,
+    )
+    .await
 }
 
 async fn login_page(State(api): State<Api>, headers: HeaderMap) -> Response {
@@ -226,6 +242,7 @@ mod tests {
             SUPERVISOR_HTML,
             ADMIN_HTML,
             SITE_HTML,
+            REPORTS_HTML,
             FORBIDDEN_HTML,
         ] {
             for reference in page.split("/assets/").skip(1) {

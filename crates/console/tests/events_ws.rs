@@ -619,3 +619,38 @@ async fn only_admins_open_the_people_and_queues_page() {
         "the page sets phone secrets"
     );
 }
+
+/// `/reports` (R-SUP-2 … R-SUP-5): without a session the login page (and back here after
+/// it), an agent the 403 page, supervisors and admins the page with its script.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn supervisors_and_admins_open_the_reports_page_agents_do_not() {
+    let env = start().await;
+    let (status, head, _) = http(&env, "GET", "/reports", &[], None).await;
+    assert_eq!(status, 303);
+    assert!(head.contains("location: /?next=/reports"), "{head}");
+    let (a1, _) = login(&env, "a1").await;
+    let cookie = format!("centralino_session={a1}");
+    let (status, _, body) = http(&env, "GET", "/reports", &[("cookie", &cookie)], None).await;
+    assert_eq!(status, 403, "an agent may not open the reports");
+    assert!(body.contains("id=\"forbidden\""), "{body}");
+    assert!(!body.contains("/assets/reports.js"), "{body}");
+    for who in ["sup", "adm"] {
+        let (token, _) = login(&env, who).await;
+        let cookie = format!("centralino_session={token}");
+        let (status, head, body) =
+            http(&env, "GET", "/reports", &[("cookie", &cookie)], None).await;
+        assert_eq!(status, 200, "{who}: {body}");
+        assert!(body.contains("/assets/reports.js"), "{body}");
+        assert!(
+            head.to_ascii_lowercase()
+                .contains("content-security-policy: default-src 'none'; script-src 'self'"),
+            "{head}"
+        );
+    }
+    let (status, _, body) = http(&env, "GET", "/assets/reports.js", &[], None).await;
+    assert_eq!(status, 200);
+    assert!(
+        body.contains("/api/v1/reports/"),
+        "the page's script is served"
+    );
+}

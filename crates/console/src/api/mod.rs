@@ -55,6 +55,7 @@ pub mod openapi;
 pub mod policy;
 pub mod prompts;
 pub mod reports;
+pub mod reports_live;
 pub mod schema;
 pub mod session;
 pub mod sessions;
@@ -168,6 +169,9 @@ struct Inner {
     /// A PHC hash checked when the login is unknown, so both failures cost the same
     /// (made on first need: it costs one argon2 hash).
     decoy_hash: OnceLock<String>,
+    /// The last answer of `GET /api/v1/reports/live` and when it was computed: every console
+    /// asks for it, one month's fold serves them all for a few seconds.
+    pub(crate) live_report: Mutex<Option<(DateTime<Utc>, reports_live::LiveReport)>>,
 }
 
 /// The API's shared state: the store, the session table, the configuration. Cheap to clone.
@@ -191,6 +195,7 @@ impl Api {
                 acd,
                 config,
                 decoy_hash: OnceLock::new(),
+                live_report: Mutex::new(None),
             }),
         }
     }
@@ -234,6 +239,16 @@ impl Api {
     pub fn sessions(&self) -> MutexGuard<'_, Sessions> {
         self.inner
             .sessions
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The cached live report (a poisoned lock is recovered: the slot is only replaced whole).
+    pub(crate) fn live_report(
+        &self,
+    ) -> MutexGuard<'_, Option<(DateTime<Utc>, reports_live::LiveReport)>> {
+        self.inner
+            .live_report
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -351,6 +366,7 @@ pub fn routes() -> Vec<Route> {
         ),
         route("post", "/api/v1/admin/reload", post(agents::reload)),
         route("get", "/api/v1/reports/sla", get(reports::sla)),
+        route("get", "/api/v1/reports/live", get(reports_live::live)),
         route("get", "/api/v1/reports/{report}", get(reports::show)),
         route("get", "/api/v1/prompts", get(prompts::list)),
         route("get", "/api/v1/prompts/backup", get(prompts::backup)),

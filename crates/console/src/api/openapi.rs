@@ -11,7 +11,8 @@ use utoipa::{Modify, OpenApi};
 
 use super::schema;
 use super::{
-    agents, attachments, calls, customers, prompts, reports, session, site, ticket_actions, tickets,
+    agents, attachments, calls, customers, prompts, reports, reports_live, session, site,
+    ticket_actions, tickets,
 };
 
 /// The event stream's description: the stream is served by `crate::events::upgrade` beside
@@ -78,7 +79,7 @@ pub const EVENTS_PATH: &str = "/api/v1/events";
         site::disable_user, site::set_phone_secret,
         prompts::list, prompts::backup, prompts::restore, prompts::audio, prompts::upload,
         prompts::delete,
-        reports::show, reports::sla,
+        reports::show, reports::sla, reports_live::live,
         event_stream,
     ),
     components(

@@ -19,7 +19,7 @@ use axum::response::{IntoResponse, Response};
 use calendar::{BusinessCalendar, CalendarConfig};
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use crm::Role;
-use events::TicketChannel;
+use events::{Event, TicketChannel};
 use reports::export::{
     Lang, Table, agents_table, calls_table, queue_table, sla_table, tickets_table, to_csv, to_xlsx,
 };
@@ -84,7 +84,7 @@ impl ReportsSection {
         out
     }
 
-    fn sized_for(&self, month: &str) -> SizedLoad {
+    pub(super) fn sized_for(&self, month: &str) -> SizedLoad {
         self.sized
             .get(month)
             .or_else(|| self.sized.get("default"))
@@ -103,7 +103,7 @@ pub struct ReportsConfig {
 }
 
 impl ReportsConfig {
-    fn calendar(&self) -> (Arc<BusinessCalendar>, &'static str) {
+    pub(super) fn calendar(&self) -> (Arc<BusinessCalendar>, &'static str) {
         match &self.calendar {
             Some(c) => (c.clone(), "sla.calendar"),
             None => {
@@ -187,7 +187,7 @@ fn may_read_reports(caller: &Caller) -> ApiResult<()> {
 /// (brought up to date first) and the events that arrived since ([`crate::report_facts`]).
 /// Every call that counts in the period is complete as far as the log goes: a call that
 /// entered a queue before midnight and was answered after counts as answered.
-async fn fold(api: &Api, period: &Period) -> ApiResult<Folded> {
+pub(super) async fn fold(api: &Api, period: &Period) -> ApiResult<Folded> {
     let failed = |e: crate::report_facts::FactsLoadError| match e {
         crate::report_facts::FactsLoadError::Store(e) => ApiError::Store(e),
         e @ crate::report_facts::FactsLoadError::Facts(_) => ApiError::Unavailable(e.to_string()),

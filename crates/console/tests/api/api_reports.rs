@@ -8,7 +8,7 @@ use events::{AgentStatus, Event, Outcome};
 
 use crate::common::{Fixture, both, t0};
 
-fn logged(n: usize, at: DateTime<Utc>, event: &Event) -> LoggedEvent {
+pub(crate) fn logged(n: usize, at: DateTime<Utc>, event: &Event) -> LoggedEvent {
     LoggedEvent {
         event_id: format!("test-{n}"),
         at,
@@ -21,7 +21,7 @@ fn logged(n: usize, at: DateTime<Utc>, event: &Event) -> LoggedEvent {
 
 /// Three calls in `cittadini` at 10:00 Rome: answered after 12 s (talk 90 s), abandoned after
 /// 40 s, abandoned after 2 s (short); an agent ready from 09:00 Rome.
-fn morning() -> Vec<(DateTime<Utc>, Event)> {
+pub(crate) fn morning() -> Vec<(DateTime<Utc>, Event)> {
     let mut out = Vec::new();
     out.push((
         t0(),

@@ -11,6 +11,7 @@ mod api_openapi;
 mod api_prompts;
 mod api_report_facts;
 mod api_reports;
+mod api_reports_live;
 mod api_session;
 mod api_signin;
 mod api_site;
