@@ -176,9 +176,11 @@ async fn health(State(state): State<AppState>) -> Response {
 /// `GET /metrics`: Prometheus text format.
 async fn metrics(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    api::session::ClientAddr(client): api::session::ClientAddr,
 ) -> Response {
-    if !state.metrics_public && !peer.ip().is_loopback() {
+    // The client, not a proxy in front: behind a trusted local proxy every request would
+    // otherwise come from loopback.
+    if !state.metrics_public && !client.is_some_and(|ip| ip.is_loopback()) {
         return (
             StatusCode::FORBIDDEN,
             "metrics are served to loopback clients only\n",
