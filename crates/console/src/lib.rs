@@ -22,14 +22,13 @@ pub mod record;
 pub mod server;
 pub mod web;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use ::events::EventBus;
 use ::events::live::LiveAcd;
 use ::events::telemetry::TelemetryProbe;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
