@@ -60,6 +60,11 @@ pub struct HttpSection {
     /// Connections open at once from one client address, an IPv6 /64 counting as one (1 to
     /// 1000000; default 128; a proxy in front is one address).
     pub max_connections_per_address: usize,
+    /// Reverse proxies (addresses or CIDR networks) whose `X-Forwarded-For` is believed:
+    /// login rate limits, logs and `/metrics`' loopback rule then see the client the proxy
+    /// names (the rightmost entry not itself a listed proxy). Empty (default): the header
+    /// is ignored.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 /// `[http.login]`: failed logins allowed per window, per login and per client address (then
@@ -162,6 +167,7 @@ impl Default for HttpSection {
             upload_timeout_s: limits.upload_timeout.as_secs(),
             max_connections: limits.max_connections,
             max_connections_per_address: limits.max_connections_per_address,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -226,6 +232,7 @@ impl HttpSection {
             upload_timeout: Duration::from_secs(self.upload_timeout_s),
             max_connections: self.max_connections,
             max_connections_per_address: self.max_connections_per_address,
+            trusted_proxies: self.trusted_proxies.clone(),
         }
     }
 
@@ -276,7 +283,8 @@ mod tests {
     fn web_limits_and_session_lifetimes_are_read_and_checked() {
         let http: HttpSection = toml::from_str(
             "session_max_age_s = 3600\nheader_timeout_s = 2\nrequest_timeout_s = 5\n\
-             upload_timeout_s = 60\nmax_connections = 50\nmax_connections_per_address = 5\n",
+             upload_timeout_s = 60\nmax_connections = 50\nmax_connections_per_address = 5\n\
+             trusted_proxies = [\"10.0.0.0/30\", \"::1/128\"]\n",
         )
         .unwrap();
         assert!(http.validate().is_empty(), "{:?}", http.validate());
@@ -288,6 +296,8 @@ mod tests {
             (limits.max_connections, limits.max_connections_per_address),
             (50, 5)
         );
+        assert_eq!(limits.trusted_proxies.len(), 2);
+        assert!(toml::from_str::<HttpSection>("trusted_proxies = [\"not an address\"]").is_err());
         assert_eq!(
             http.session_lifetimes(),
             (Duration::from_secs(8 * 3600), Duration::from_secs(3600))

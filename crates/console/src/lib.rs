@@ -23,14 +23,13 @@ pub mod report_facts;
 pub mod server;
 pub mod web;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use ::events::EventBus;
 use ::events::live::LiveAcd;
 use ::events::telemetry::TelemetryProbe;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -177,9 +176,11 @@ async fn health(State(state): State<AppState>) -> Response {
 /// `GET /metrics`: Prometheus text format.
 async fn metrics(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    api::session::ClientAddr(client): api::session::ClientAddr,
 ) -> Response {
-    if !state.metrics_public && !peer.ip().is_loopback() {
+    // The client, not a proxy in front: behind a trusted local proxy every request would
+    // otherwise come from loopback.
+    if !state.metrics_public && !client.is_some_and(|ip| ip.is_loopback()) {
         return (
             StatusCode::FORBIDDEN,
             "metrics are served to loopback clients only\n",

@@ -19,7 +19,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::io;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{Method, StatusCode, header};
+use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use hyper::server::conn::{http1, http2};
@@ -54,6 +54,9 @@ pub struct HttpLimits {
     pub max_connections: usize,
     /// Connections open at once from one client address (IPv6: one /64).
     pub max_connections_per_address: usize,
+    /// Reverse proxies whose `X-Forwarded-For` is believed: a request from one of them is
+    /// taken as coming from the address it names ([`forwarded_client`]).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl Default for HttpLimits {
@@ -64,8 +67,60 @@ impl Default for HttpLimits {
             upload_timeout: Duration::from_secs(300),
             max_connections: 1024,
             max_connections_per_address: 128,
+            trusted_proxies: Vec::new(),
         }
     }
+}
+
+/// The client's address as the application sees it (a request extension set by [`serve`]):
+/// the TCP peer, or, when the peer is a trusted proxy, the address its `X-Forwarded-For`
+/// names. Rate limits, `/metrics`' loopback rule and logs use it; the connection caps count
+/// TCP peers (a proxy is one address there).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientIp(pub IpAddr);
+
+/// The client behind `peer`: `peer` itself unless it is in `trusted`; then the
+/// `X-Forwarded-For` chain (every such header, in order, comma-separated) is read from the
+/// right, skipping addresses in `trusted` (proxies behind proxies), and the first other
+/// address is the client. Entries to its left were written by the client and are not
+/// believed. A malformed entry ends the walk at the last address believed, so a client
+/// cannot hide behind garbage; a chain of trusted proxies only gives its leftmost.
+pub fn forwarded_client(peer: IpAddr, headers: &HeaderMap, trusted: &[ipnet::IpNet]) -> IpAddr {
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    if !is_trusted(&peer) {
+        return peer;
+    }
+    let entries: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .flat_map(|value| value.to_str().unwrap_or("!").split(','))
+        .map(str::trim)
+        .collect();
+    let mut client = peer;
+    for entry in entries.iter().rev() {
+        let Some(ip) = parse_forwarded_entry(entry) else {
+            return client;
+        };
+        client = ip;
+        if !is_trusted(&ip) {
+            return ip;
+        }
+    }
+    client
+}
+
+/// One `X-Forwarded-For` entry: an address, IPv6 maybe in brackets, maybe with a port.
+fn parse_forwarded_entry(entry: &str) -> Option<IpAddr> {
+    if let Ok(ip) = entry.parse::<IpAddr>() {
+        return Some(ip);
+    }
+    if let Ok(addr) = entry.parse::<SocketAddr>() {
+        return Some(addr.ip());
+    }
+    entry
+        .strip_prefix('[')
+        .and_then(|rest| rest.strip_suffix(']'))
+        .and_then(|inner| inner.parse().ok())
 }
 
 /// A log line written at most once per [`LOG_EVERY`].
@@ -253,6 +308,7 @@ pub async fn serve(
     let tls = tls.map(tokio_rustls::TlsAcceptor::from);
     let global = Arc::new(Semaphore::new(limits.max_connections));
     let per_address = Arc::new(PerAddress::default());
+    let trusted: Arc<[ipnet::IpNet]> = limits.trusted_proxies.clone().into();
     // HTTP/1.1, and HTTP/2 where TLS negotiates it (ALPN, RFC 7301): each connection's
     // protocol is known before its first byte, so the header time-out runs from the start
     // (no version sniffing that would wait for a silent client without end).
@@ -301,8 +357,11 @@ pub async fn serve(
             continue;
         };
         let _ = tcp.set_nodelay(true);
+        let trusted = trusted.clone();
         let service = app.clone().map_request(move |mut request: Request<_>| {
+            let client = forwarded_client(peer.ip(), request.headers(), &trusted);
             request.extensions_mut().insert(ConnectInfo(peer));
+            request.extensions_mut().insert(ClientIp(client));
             request
         });
         let connection = Connection {
@@ -461,6 +520,59 @@ mod tests {
         assert_ne!(address_key(a), address_key(c));
         let mapped: IpAddr = "::ffff:192.0.2.7".parse().unwrap();
         assert_eq!(address_key(mapped), "192.0.2.7".parse::<IpAddr>().unwrap());
+    }
+
+    fn xff(values: &[&str]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for v in values {
+            headers.append("x-forwarded-for", v.parse().unwrap());
+        }
+        headers
+    }
+
+    #[test]
+    fn forwarded_for_is_believed_only_from_a_trusted_proxy_and_only_its_own_entry() {
+        let trusted: Vec<ipnet::IpNet> = vec!["10.0.0.0/30".parse().unwrap()];
+        let proxy: IpAddr = "10.0.0.1".parse().unwrap();
+        let stranger: IpAddr = "198.51.100.9".parse().unwrap();
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        // Not from a trusted proxy: the header is the client's own words, ignored.
+        assert_eq!(
+            forwarded_client(stranger, &xff(&["203.0.113.5"]), &trusted),
+            stranger
+        );
+        // From the proxy: the rightmost entry is what the proxy saw.
+        assert_eq!(
+            forwarded_client(proxy, &xff(&["203.0.113.5"]), &trusted),
+            ip("203.0.113.5")
+        );
+        // A client that forges entries to the left is still its own address.
+        assert_eq!(
+            forwarded_client(
+                proxy,
+                &xff(&["127.0.0.1, 192.0.2.7", "203.0.113.5"]),
+                &trusted
+            ),
+            ip("203.0.113.5")
+        );
+        // Proxies behind proxies are skipped; ports and brackets are read.
+        assert_eq!(
+            forwarded_client(proxy, &xff(&["[2001:db8::7]:4711, 10.0.0.2"]), &trusted),
+            ip("2001:db8::7")
+        );
+        assert_eq!(
+            forwarded_client(proxy, &xff(&["192.0.2.8:555"]), &trusted),
+            ip("192.0.2.8")
+        );
+        // No header, or garbage where the client would be: the last address believed.
+        assert_eq!(forwarded_client(proxy, &HeaderMap::new(), &trusted), proxy);
+        assert_eq!(
+            forwarded_client(proxy, &xff(&["nonsense, 10.0.0.2"]), &trusted),
+            ip("10.0.0.2")
+        );
+        assert_eq!(forwarded_client(proxy, &xff(&["unknown"]), &trusted), proxy);
+        // No trusted proxies (the default): nobody is believed.
+        assert_eq!(forwarded_client(proxy, &xff(&["203.0.113.5"]), &[]), proxy);
     }
 
     #[test]

@@ -16,13 +16,20 @@ use tokio::sync::watch;
 /// Longest any single wait of these tests may take.
 const WAIT: Duration = Duration::from_secs(10);
 
-/// A small application: `/ok` answers with the client's address, `/pending` never answers,
+/// A small application: `/ok` answers with the TCP peer's address, `/client` with the client's
+/// as the rate limits see it, `/pending` never answers,
 /// and two routes that take 1.5 s: the event stream's path and a prompt upload.
 fn app() -> Router {
     Router::new()
         .route(
             "/ok",
             get(|ConnectInfo(peer): ConnectInfo<SocketAddr>| async move { peer.to_string() }),
+        )
+        .route(
+            "/client",
+            get(|console::api::session::ClientAddr(client): console::api::session::ClientAddr| async move {
+                format!("client {}", client.map(|ip| ip.to_string()).unwrap_or_default())
+            }),
         )
         .route("/pending", get(std::future::pending::<()>))
         .route(
@@ -230,4 +237,25 @@ async fn one_address_cannot_take_every_connection() {
         "served as 127.0.0.2: {answer}"
     );
     drop(held);
+}
+
+/// Behind a trusted proxy the client is the address the proxy names in `X-Forwarded-For`;
+/// from anyone else the header is the client's own words and ignored.
+#[tokio::test]
+async fn forwarded_for_names_the_client_only_from_a_trusted_proxy() {
+    let limits = HttpLimits {
+        trusted_proxies: vec!["127.0.0.1/32".parse().unwrap()],
+        ..HttpLimits::default()
+    };
+    let (addr, _stop) = start(limits).await;
+    let head = "GET /client HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\
+                X-Forwarded-For: 127.0.0.9, 203.0.113.5\r\n\r\n";
+    let via_proxy = request(addr, Some("127.0.0.1"), head).await.unwrap();
+    assert!(via_proxy.ends_with("client 203.0.113.5"), "{via_proxy}");
+    let direct = request(addr, Some("127.0.0.2"), head).await.unwrap();
+    assert!(direct.ends_with("client 127.0.0.2"), "{direct}");
+    let no_header = request(addr, Some("127.0.0.1"), &get_ok("/client"))
+        .await
+        .unwrap();
+    assert!(no_header.ends_with("client 127.0.0.1"), "{no_header}");
 }

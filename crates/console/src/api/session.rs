@@ -17,8 +17,9 @@
 //! look alike (401, one message) and cost alike: directory checks run beside a decoy hash
 //! check, so each refusal costs at least one argon2 verification.
 //!
-//! The client address is the TCP peer (axum `ConnectInfo`): there is no trusted reverse
-//! proxy setting yet, so `X-Forwarded-For` is ignored; behind a proxy every client counts as
+//! The client address is the TCP peer, or, behind a reverse proxy listed in
+//! `http.trusted_proxies`, the address the proxy names in `X-Forwarded-For`
+//! ([`crate::server::ClientIp`]); without that setting every client behind a proxy counts as
 //! the proxy's address.
 
 pub mod limit;
@@ -119,19 +120,24 @@ impl SignIn {
     }
 }
 
-/// The client's address: the TCP peer when the server runs with `ConnectInfo`, else
-/// unknown (then only the per-login limit applies).
+/// The client's address: as [`crate::server::serve`] read it ([`crate::server::ClientIp`]:
+/// the TCP peer, or the client a trusted proxy names), else the TCP peer when the server
+/// runs with `ConnectInfo`, else unknown (then only the per-login limit applies).
 #[derive(Debug, Clone, Copy)]
 pub struct ClientAddr(pub Option<IpAddr>);
 
 impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        if let Some(client) = parts.extensions.get::<crate::server::ClientIp>() {
+            return Ok(ClientAddr(Some(client.0)));
+        }
+        // The extractor, not the bare extension: it also reads `MockConnectInfo` (tests).
         Ok(ClientAddr(
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
+            ConnectInfo::<SocketAddr>::from_request_parts(parts, state)
+                .await
+                .ok()
                 .map(|c| c.0.ip()),
         ))
     }
