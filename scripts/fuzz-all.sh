@@ -42,8 +42,9 @@ one() {
         && rc=0 || rc=$?
     end=$(date +%s)
     local execs rss result
-    execs=$(awk -F': *' '/^stat::number_of_executed_units/ {print $2}' "$log" | tail -1)
-    rss=$(awk -F': *' '/^stat::peak_rss_mb/ {print $2}' "$log" | tail -1)
+    # "stat::number_of_executed_units: 123": the value is the last field.
+    execs=$(awk '/^stat::number_of_executed_units/ {print $NF}' "$log" | tail -1)
+    rss=$(awk '/^stat::peak_rss_mb/ {print $NF}' "$log" | tail -1)
     if [[ "$rc" == 0 ]]; then result="no crash"; else
         result="exit $rc: $(grep -m1 -E 'ERROR: libFuzzer|panicked at|SUMMARY' "$log" | cut -c1-160) (artifact in fuzz/artifacts/$t/)"
     fi
