@@ -150,6 +150,12 @@ pub enum Input {
     /// gone, or was never there (a spoofed INVITE aiming our audio at someone else). We hang
     /// up; the call card says `media_timeout` and `call.ended` says `failed`.
     CallerMediaTimeout,
+    /// No RTP came from the agent's phone on `call` for the media time-out on a two-way leg
+    /// (the media engine's `RtpTimeout` on the agent's leg; not while the agent holds the
+    /// call). In a conversation the agent's phone is taken as gone: both legs are hung up,
+    /// the ACD hears the end of the call (the agent goes to wrap-up), the call card says
+    /// `media_timeout: no RTP from the agent's phone` and `call.ended` says `failed`.
+    AgentMediaTimeout(CallRef),
     /// The ACD's command for this call.
     Acd(acd::Action),
     /// The ACD refused the call (unknown queue).

@@ -143,8 +143,9 @@ pub struct Call {
     pub(crate) local_rtp: Option<SocketAddr>,
     /// The answered conversation whose `call.connected` waits for the ticket's number.
     pub(crate) connected: Option<queue_phase::Connected>,
-    /// We hung up because no RTP came from the caller: the call ends as `failed`.
-    media_timed_out: bool,
+    /// We hung up because no RTP came from the caller or from the agent's phone in
+    /// conversation: the call ends as `failed`.
+    pub(crate) media_timed_out: bool,
     /// The service is stopping under the call (`Input::Shutdown` before it ended): it
     /// ends `interrupted`, whatever ended its phase.
     interrupted: bool,
@@ -358,6 +359,12 @@ impl Call {
             {
                 self.filing_pending = false;
                 self.filed(filing);
+                None
+            }
+            Input::AgentMediaTimeout(call)
+                if self.retired.contains(&call) || self.released.contains(&call) =>
+            {
+                debug!(?call, "no RTP from an agent leg already closed");
                 None
             }
             Input::LookupResult { .. } | Input::PinRefused { .. }

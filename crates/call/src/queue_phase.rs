@@ -189,6 +189,9 @@ impl Call {
             Input::Agent(call, event) if q.agent_call() == Some(call) => {
                 return self.on_agent(q, call, event, now);
             }
+            Input::AgentMediaTimeout(call) if q.agent_call() == Some(call) => {
+                return self.agent_media_timeout(q, call, now);
+            }
             Input::Agent(call, event) => {
                 // A leg this call never knew as current (a race with its own placement).
                 if let AgentLegEvent::Answered(_) = event
@@ -378,6 +381,44 @@ impl Call {
             }
         }
         self.state = State::Queue(q);
+    }
+
+    /// No RTP from the agent's phone on a two-way leg: in a conversation the agent's side is
+    /// taken as gone, as if the phone had hung up, except that we end its leg too (BYE both
+    /// sides), the ACD hears the end of the call (the agent goes to wrap-up) and the call
+    /// ends `failed` with the card's step saying whose media stopped. Before the bridge no
+    /// RTP is owed; while the agent holds the call the media engine does not time out.
+    fn agent_media_timeout(&mut self, mut q: Box<QueueState>, call: CallRef, now: Instant) {
+        let Agent::Talking(c) = &q.agent else {
+            tracing::debug!(
+                ?call,
+                "no RTP from an agent leg not in conversation: ignored"
+            );
+            self.state = State::Queue(q);
+            return;
+        };
+        if c.held {
+            // A time-out that crossed the agent's hold: a held phone owes no RTP.
+            tracing::debug!(
+                ?call,
+                "no RTP from the agent's phone while it holds: ignored"
+            );
+            self.state = State::Queue(q);
+            return;
+        };
+        warn!(
+            agent = %c.agent,
+            reason = "agent_media_timeout",
+            "no RTP from the agent's phone: hanging up both legs"
+        );
+        self.media_timed_out = true;
+        self.step("media_timeout: no RTP from the agent's phone".to_string());
+        self.drop_agent(&mut q);
+        self.acd(AcdCommand::Report(acd::Input::CallEnded {
+            call: self.key(),
+        }));
+        self.gateway(GatewayCommand::Hangup(Leg::Caller));
+        self.end(Ended::Local, Some(CallOutcome::Answered), now);
     }
 
     fn bridged(&mut self, q: &mut QueueState, result: Result<(), String>, now: Instant) {
