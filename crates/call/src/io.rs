@@ -43,8 +43,14 @@ pub struct Setup {
     /// Our call id (UUID v7).
     pub id: String,
     pub sip_call_id: String,
-    /// The caller's number (From user), if any.
+    /// The caller's number (ANI: the asserted identity of a trusted trunk, else the From
+    /// user), if any.
     pub caller: Option<String>,
+    /// A trusted trunk asked that the caller's identity be withheld (RFC 3323 `Privacy: id`
+    /// or `user`): the number still identifies the customer in the CRM and is written on
+    /// the call card, but every agent-facing surface the call feeds (its events, the agent
+    /// phone's INVITE, the Service Request's title) says [`events::ANONYMOUS_CALLER`].
+    pub caller_withheld: bool,
     pub dialled: Option<String>,
     /// The caller's media as negotiated from the INVITE's offer.
     pub media: Negotiated,

@@ -156,6 +156,7 @@ impl Call {
     pub fn new(setup: Setup, now: Instant) -> Call {
         info!(
             caller = setup.caller.as_deref().unwrap_or("anonymous"),
+            withheld = setup.caller_withheld,
             dialled = setup.dialled.as_deref().unwrap_or(""),
             "incoming call"
         );
@@ -184,11 +185,21 @@ impl Call {
         call.publish(Event::CallStarted {
             call_id: call.id.clone(),
             sip_call_id: call.setup.sip_call_id.clone(),
-            caller: call.setup.caller.clone(),
+            caller: call.shown_caller(),
             dialled: call.setup.dialled.clone(),
         });
         call.media(MediaCommand::AllocateCaller);
         call
+    }
+
+    /// The caller's number as agents may see it: [`events::ANONYMOUS_CALLER`] when the trunk
+    /// asked for privacy (the CRM still gets the number), else the number.
+    pub(crate) fn shown_caller(&self) -> Option<String> {
+        if self.setup.caller_withheld {
+            Some(events::ANONYMOUS_CALLER.to_string())
+        } else {
+            self.caller.number.clone()
+        }
     }
 
     /// Our call id.

@@ -164,7 +164,7 @@ impl Call {
                         agent: agent.clone(),
                         queue: q.queue.clone(),
                         channel: TicketChannel::Phone,
-                        caller: self.caller.number.clone(),
+                        caller: self.shown_caller(),
                         customer_id: self.caller.customer.as_ref().map(|c| c.id),
                         customer_name: self.caller.customer.as_ref().map(|c| c.name.clone()),
                         identified_by: self.caller.identified_by,
@@ -240,14 +240,26 @@ impl Call {
                     }));
                 } else {
                     self.placing.push(agent.clone());
+                    // A withheld caller reaches the phone as RFC 3323's anonymous From, with
+                    // no name either (the desktop's screen pop names an identified customer).
+                    let (caller, display) = if self.setup.caller_withheld {
+                        (
+                            events::ANONYMOUS_CALLER.to_string(),
+                            Some("Anonymous".to_string()),
+                        )
+                    } else {
+                        (
+                            self.caller
+                                .number
+                                .clone()
+                                .unwrap_or_else(|| events::ANONYMOUS_CALLER.into()),
+                            self.caller.customer.as_ref().map(|c| c.name.clone()),
+                        )
+                    };
                     self.commands.push_back(Command::PlaceAgentLeg {
                         agent: agent.clone(),
-                        caller: self
-                            .caller
-                            .number
-                            .clone()
-                            .unwrap_or_else(|| "anonymous".into()),
-                        display: self.caller.customer.as_ref().map(|c| c.name.clone()),
+                        caller,
+                        display,
                     });
                     q.agent = Agent::Placing { agent };
                 }
@@ -433,10 +445,20 @@ impl Call {
                     agent: agent.clone(),
                 }));
                 info!(agent = %agent, waited_ms = waited.as_millis() as u64, "agent answered: bridged");
-                let number = self.caller.number.as_deref().unwrap_or("anonymous");
-                let title = match &self.caller.customer {
-                    Some(c) => format!("Phone call from {} ({number})", c.name),
-                    None => format!("Phone call from {number}"),
+                // The title is read by agents: a withheld number is not in it.
+                let title = match (&self.caller.customer, self.shown_caller()) {
+                    (Some(c), _) if self.setup.caller_withheld => {
+                        format!("Phone call from {} (number withheld)", c.name)
+                    }
+                    (Some(c), number) => format!(
+                        "Phone call from {} ({})",
+                        c.name,
+                        number.as_deref().unwrap_or(events::ANONYMOUS_CALLER)
+                    ),
+                    (None, number) => format!(
+                        "Phone call from {}",
+                        number.as_deref().unwrap_or(events::ANONYMOUS_CALLER)
+                    ),
                 };
                 self.crm(CrmCommand::OpenTicket {
                     queue: q.queue.clone(),

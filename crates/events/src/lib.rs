@@ -345,6 +345,11 @@ pub struct TicketChange {
 /// (`0-9`, `*`, `#`, `A-D`), so a masked key is never mistaken for a pressed one.
 pub const MASKED_DIGIT: char = 'x';
 
+/// The caller as agent-facing events show a caller whose trusted trunk asked that the
+/// identity be withheld (RFC 3323 `Privacy: id`), and a caller with no number at all: the
+/// user part of RFC 3323's anonymous URI.
+pub const ANONYMOUS_CALLER: &str = "anonymous";
+
 /// An event on the bus. Serialised with a `type` field as CONTRACT.md's event stream says.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
@@ -354,6 +359,8 @@ pub enum Event {
     CallStarted {
         call_id: String,
         sip_call_id: String,
+        /// The caller's number; [`ANONYMOUS_CALLER`] when a trusted trunk asked that it be
+        /// withheld (the call card keeps it for the administration).
         caller: Option<String>,
         dialled: Option<String>,
     },
@@ -405,6 +412,8 @@ pub enum Event {
         agent: String,
         queue: String,
         channel: TicketChannel,
+        /// The caller's number; [`ANONYMOUS_CALLER`] when a trusted trunk asked that it be
+        /// withheld (the customer is still identified by it).
         caller: Option<String>,
         customer_id: Option<i64>,
         customer_name: Option<String>,

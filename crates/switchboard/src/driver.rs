@@ -62,6 +62,7 @@ pub(crate) fn spawn(
                 id: call_id.clone(),
                 sip_call_id: incoming.sip_call_id.clone(),
                 caller: incoming.caller().map(str::to_string),
+                caller_withheld: incoming.privacy_id,
                 dialled: incoming.dialled.clone(),
                 media: incoming.media.clone(),
                 settings: ::call::Settings {

@@ -885,6 +885,7 @@ fn no_media_port_refuses_the_call_without_a_card() {
         id: CALL_ID.into(),
         sip_call_id: "s".into(),
         caller: None,
+        caller_withheld: false,
         dialled: None,
         media: negotiated(Direction::SendRecv),
         settings: settings(),
