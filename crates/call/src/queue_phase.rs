@@ -599,10 +599,13 @@ impl Call {
     }
 
     /// The caller's side ended while queued or talking: the agent's leg goes too and the ACD
-    /// hears it.
+    /// hears it: cut by the service's stop (never an abandon), ended after a conversation,
+    /// or abandoned.
     fn leave_queue(&mut self, mut q: Box<QueueState>, ended: Ended, now: Instant) {
         self.drop_agent(&mut q);
-        let report = if q.talked {
+        let report = if self.interrupted {
+            acd::Input::CallInterrupted { call: self.key() }
+        } else if q.talked {
             acd::Input::CallEnded { call: self.key() }
         } else {
             acd::Input::CallAbandoned { call: self.key() }

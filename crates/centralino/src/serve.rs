@@ -284,6 +284,15 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     {
         warn!("calls still up after 10 s: exiting anyway");
     }
+    // The calls have told the ACD how they ended (a queued call as interrupted, never
+    // abandoned); now every signed-in agent is logged out in the event log, so the log is
+    // complete without a restart and the next start's recovery finds nobody to log out.
+    if tokio::time::timeout(Duration::from_secs(2), acd.log_out_all("shutdown"))
+        .await
+        .is_err()
+    {
+        warn!("the ACD did not log the agents out within 2 s: the next start will");
+    }
     let _ = http_stop_tx.send(true);
     match tokio::time::timeout(Duration::from_secs(5), http).await {
         Ok(Ok(Err(error))) => warn!(%error, "HTTP server error at shutdown"),

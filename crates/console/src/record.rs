@@ -225,6 +225,25 @@ pub fn queue_log_row(event: &Event) -> Option<QueueEvent> {
             None,
             Some(format!("position {position}, waited {} s", secs(wait_ms))),
         ),
+        Event::QueueLeft {
+            call_id,
+            queue,
+            position,
+            wait_ms,
+            reason,
+            at,
+            ..
+        } => row(
+            call_id,
+            queue,
+            *at,
+            QueueEventKind::Left,
+            None,
+            Some(format!(
+                "{reason}, position {position}, waited {} s",
+                secs(wait_ms)
+            )),
+        ),
         Event::QueueCompleted {
             call_id,
             queue,

@@ -536,6 +536,20 @@ pub enum Event {
         within_service_level: bool,
         at: DateTime<Utc>,
     },
+    /// The call left the queue while waiting or ringing, at `position`, after `wait_ms`, for
+    /// a reason that is neither the caller's nor the queue's: `reason` `interrupted` (the
+    /// service stopped under it). Not an abandon: live counters and the queue log do not
+    /// count it as one.
+    #[serde(rename = "queue.left")]
+    QueueLeft {
+        call_id: String,
+        queue: String,
+        position: usize,
+        wait_ms: u64,
+        within_service_level: bool,
+        reason: String,
+        at: DateTime<Utc>,
+    },
     /// The conversation ended after `talk_ms`.
     #[serde(rename = "queue.completed")]
     QueueCompleted {
@@ -598,7 +612,7 @@ pub enum Event {
 
 impl Event {
     /// Every wire name, in declaration order.
-    pub const KINDS: [&'static str; 29] = [
+    pub const KINDS: [&'static str; 30] = [
         "call.started",
         "call.answered",
         "call.dtmf",
@@ -620,6 +634,7 @@ impl Event {
         "queue.ring_no_answer",
         "queue.rejected",
         "queue.abandoned",
+        "queue.left",
         "queue.completed",
         "queue.transferred",
         "queue.overflowed",
@@ -654,6 +669,7 @@ impl Event {
             Event::QueueRingNoAnswer { .. } => "queue.ring_no_answer",
             Event::QueueRejected { .. } => "queue.rejected",
             Event::QueueAbandoned { .. } => "queue.abandoned",
+            Event::QueueLeft { .. } => "queue.left",
             Event::QueueCompleted { .. } => "queue.completed",
             Event::QueueTransferred { .. } => "queue.transferred",
             Event::QueueOverflowed { .. } => "queue.overflowed",
@@ -683,6 +699,7 @@ impl Event {
             | Event::QueueRingNoAnswer { call_id, .. }
             | Event::QueueRejected { call_id, .. }
             | Event::QueueAbandoned { call_id, .. }
+            | Event::QueueLeft { call_id, .. }
             | Event::QueueCompleted { call_id, .. }
             | Event::QueueTransferred { call_id, .. }
             | Event::QueueOverflowed { call_id, .. } => Some(call_id),
@@ -711,6 +728,7 @@ impl Event {
             | Event::QueueRingNoAnswer { at, .. }
             | Event::QueueRejected { at, .. }
             | Event::QueueAbandoned { at, .. }
+            | Event::QueueLeft { at, .. }
             | Event::QueueCompleted { at, .. }
             | Event::QueueTransferred { at, .. }
             | Event::QueueOverflowed { at, .. }
@@ -874,6 +892,15 @@ impl Event {
                 within_service_level: true,
                 at,
             },
+            Event::QueueLeft {
+                call_id: c(),
+                queue: q(),
+                position: 1,
+                wait_ms: 1,
+                within_service_level: true,
+                reason: "interrupted".into(),
+                at,
+            },
             Event::QueueCompleted {
                 call_id: c(),
                 queue: q(),
@@ -932,6 +959,7 @@ impl Event {
             | Event::QueueRingNoAnswer { queue, .. }
             | Event::QueueRejected { queue, .. }
             | Event::QueueAbandoned { queue, .. }
+            | Event::QueueLeft { queue, .. }
             | Event::QueueCompleted { queue, .. }
             | Event::QueueTransferred { queue, .. }
             | Event::QueueOverflowed { queue, .. } => Some(queue),

@@ -831,10 +831,27 @@ fn shutdown_ends_a_conversation_and_waits_for_both_legs() {
         w.out
             .contains(&Command::Gateway(GatewayCommand::Hangup(Leg::Caller)))
     );
+    // The ACD hears that the stop took the call out, never an abandon.
+    assert_eq!(
+        w.acd_reports(),
+        [acd::Input::CallInterrupted { call: World::key() }]
+    );
     w.advance(HANGUP_WAIT);
     assert_eq!(
         w.finished(),
         Some((Outcome::Interrupted, Some(CallOutcome::Interrupted)))
+    );
+    // Ringing an agent when the stop comes: the same, and the agent's phone gets its CANCEL.
+    let mut w = World::ringing("1001");
+    let leg = w.agent_leg();
+    w.input(Input::Shutdown);
+    assert!(
+        w.out
+            .contains(&Command::Gateway(GatewayCommand::Hangup(Leg::Agent(leg))))
+    );
+    assert_eq!(
+        w.acd_reports(),
+        [acd::Input::CallInterrupted { call: World::key() }]
     );
 }
 

@@ -238,12 +238,12 @@ proptest! {
         if enqueued && !left_acd {
             // After the end only late answers to offers that crossed it may follow.
             let end = reports.iter().position(|r| matches!(r,
-                acd::Input::CallEnded { .. } | acd::Input::CallAbandoned { .. }));
+                acd::Input::CallEnded { .. } | acd::Input::CallAbandoned { .. } | acd::Input::CallInterrupted { .. }));
             prop_assert!(end.is_some(), "the ACD never heard the end: {:?}", reports);
             prop_assert!(reports[end.unwrap() + 1..].iter().all(|r| matches!(r, acd::Input::OfferFailed { .. })),
                 "after the end: {:?}", reports);
             let ends = reports.iter().filter(|r| matches!(r,
-                acd::Input::CallEnded { .. } | acd::Input::CallAbandoned { .. })).count();
+                acd::Input::CallEnded { .. } | acd::Input::CallAbandoned { .. } | acd::Input::CallInterrupted { .. })).count();
             prop_assert_eq!(ends, 1);
         }
         // Nothing more comes out of a finished call.
