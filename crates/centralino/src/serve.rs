@@ -74,7 +74,16 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     // One bus; its recorded side feeds the one writer of the event log, which also derives
     // the queue log, the console's figures and the event metrics (console::record).
-    let (bus, event_log) = EventBus::recorded(events::DEFAULT_CAPACITY, Arc::new(chrono::Utc::now));
+    // Bounded in memory by `events.memory_limit`; past it events wait in a spill file.
+    let (bus, event_log) = EventBus::recorded_with(
+        events::DEFAULT_CAPACITY,
+        Arc::new(chrono::Utc::now),
+        events::RecordLimits {
+            memory: config.events.memory_limit,
+            spill: args.data.join("events.spill"),
+        },
+    )
+    .context("the event log's spill file")?;
     let tree =
         switchboard::reload::build_ivr(&config.ivr_config(), &prompts).map_err(|problems| {
             let text: Vec<String> = problems.iter().map(ToString::to_string).collect();

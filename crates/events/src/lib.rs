@@ -15,7 +15,10 @@
 //! same whether a field is typed here or was a string before.
 
 pub mod live;
+mod spill;
 pub mod telemetry;
+
+pub use spill::{DEFAULT_MEMORY_LIMIT, RecordLimits, RecordedLog, SpillError};
 
 use std::sync::{Arc, Mutex};
 
@@ -987,7 +990,9 @@ struct Recorder {
     /// The last sequence number given; held while both channels are sent to, so the log and
     /// the live stream see the same order.
     seq: Mutex<u64>,
-    log: mpsc::UnboundedSender<Recorded>,
+    /// Bounded: past it, events go to `spill` (see the `spill` module).
+    log: mpsc::Sender<Recorded>,
+    spill: Arc<spill::Spill>,
 }
 
 /// The bus. Two ways out:
@@ -995,9 +1000,11 @@ struct Recorder {
 ///   subscribe; a reader too slow loses the oldest events and is told so by
 ///   `RecvError::Lagged` (the event stream then resyncs from a snapshot). The publisher never
 ///   waits.
-/// - the **recorded** side ([`EventBus::recorded`]): one unbounded channel to the one writer
-///   of the event log, which misses nothing; everything derived from events that must be
-///   exact (event log, queue log, counters, metrics) reads it (docs/DECISIONS.md, 2026-12-02).
+/// - the **recorded** side ([`EventBus::recorded_with`]): one channel to the one writer of
+///   the event log, which misses nothing; everything derived from events that must be exact
+///   (event log, queue log, counters, metrics) reads it (docs/DECISIONS.md, 2026-12-02). It
+///   holds [`RecordLimits::memory`] events; past that publishers append to a spill file the
+///   writer reads first ([`RecordedLog`]): bounded memory, no wait, no loss.
 #[derive(Clone)]
 pub struct EventBus {
     sender: broadcast::Sender<Event>,
@@ -1014,21 +1021,63 @@ impl EventBus {
     }
 
     /// A bus whose every event is also handed, stamped by `clock` and numbered, to the
-    /// returned receiver (the event log's writer), in publication order.
-    pub fn recorded(
+    /// returned log (the event log's writer), in publication order: [`DEFAULT_MEMORY_LIMIT`]
+    /// events in memory, the rest in a spill file of the temporary directory (tests, tools;
+    /// the service names its own with [`EventBus::recorded_with`]).
+    pub fn recorded(capacity: usize, clock: Clock) -> (EventBus, RecordedLog) {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let spill = std::env::temp_dir().join(format!(
+            "centralino-events-{}-{n}.spill",
+            std::process::id()
+        ));
+        let limits = RecordLimits {
+            memory: DEFAULT_MEMORY_LIMIT,
+            spill,
+        };
+        Self::recorded_with(capacity, clock, limits).expect("the temporary directory is writable")
+    }
+
+    /// [`EventBus::recorded`] with the recorded side bounded by `limits`: at most
+    /// `limits.memory` events wait in memory, later ones in the file `limits.spill` until the
+    /// writer has read it. A spill file a previous run left non-empty is kept beside it.
+    pub fn recorded_with(
         capacity: usize,
         clock: Clock,
-    ) -> (EventBus, mpsc::UnboundedReceiver<Recorded>) {
-        let (log, rx) = mpsc::unbounded_channel();
+        limits: RecordLimits,
+    ) -> Result<(EventBus, RecordedLog), SpillError> {
+        if limits.memory == 0 {
+            return Err(SpillError::ZeroLimit);
+        }
+        let spill = Arc::new(spill::Spill::new(limits.spill)?);
+        let (log, rx) = mpsc::channel(limits.memory);
         let bus = EventBus {
             sender: broadcast::channel(capacity).0,
             recorder: Some(Arc::new(Recorder {
                 clock,
                 seq: Mutex::new(0),
                 log,
+                spill: spill.clone(),
             })),
         };
-        (bus, rx)
+        Ok((bus, RecordedLog::new(rx, spill)))
+    }
+
+    /// Events ever written to the spill file because the writer was behind by the memory
+    /// limit (`centralino_events_spilled_total`); 0 when not recorded.
+    pub fn spilled_total(&self) -> u64 {
+        self.recorder
+            .as_ref()
+            .map_or(0, |r| r.spill.spilled_total())
+    }
+
+    /// Events published and not yet taken by the event log's writer, in memory and spilled
+    /// (`centralino_events_backlog`); 0 when not recorded.
+    pub fn record_backlog(&self) -> u64 {
+        self.recorder.as_ref().map_or(0, |r| {
+            let in_memory = r.log.max_capacity() - r.log.capacity();
+            in_memory as u64 + r.spill.pending()
+        })
     }
 
     pub fn publish(&self, event: Event) {
@@ -1044,8 +1093,9 @@ impl EventBus {
             at: (recorder.clock)(),
             event: event.clone(),
         };
-        // A closed log means the process is stopping; the live side still gets it.
-        let _ = recorder.log.send(recorded);
+        // Memory or spill, in order, never waiting (a closed log means the process is
+        // stopping; the live side still gets it).
+        recorder.spill.send(&recorder.log, recorded);
         let _ = self.sender.send(event);
     }
 
@@ -1214,6 +1264,6 @@ mod tests {
             let r = log.recv().await.unwrap();
             assert_eq!((r.seq, r.at, r.event), (i as u64 + 1, at, e));
         }
-        assert!(log.try_recv().is_err());
+        assert!(log.try_recv().is_none());
     }
 }
