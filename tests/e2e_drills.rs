@@ -37,12 +37,14 @@ fn kill_9_with_calls_in_every_phase_then_restart_closes_everything_once() {
     let db = server.dir().join("data/centralino.db");
     let api = Api::supervisor(&server);
 
-    // Agent 1001 answers the first queued call and talks until the server hangs up.
+    // Agent 1001 answers the first queued call and talks until the server hangs up; its
+    // phone echoes the caller's audio (an agent's phone silent for the media time-out, 30 s,
+    // would be hung up, and the voicemail below takes about that long).
     let phone = Phone::register(&server, "1001");
     let agent = phone.start(
         &server,
         "agent_answer_wait_bye.xml",
-        &["-m", "1", "-timeout", "120s"],
+        &["-m", "1", "-timeout", "120s", "-rtp_echo"],
     );
     api.wait("agent 1001 registered", WAIT, |api| {
         let a = api.agent("1001");
