@@ -406,6 +406,9 @@ impl Call {
                     dialled: self.setup.dialled.clone().unwrap_or_default(),
                 };
                 self.card(card);
+                if self.setup.caller_withheld {
+                    self.step(events::WITHHELD_STEP.to_string());
+                }
                 if self.setup.settings.answer_delay.is_zero() {
                     self.answer(now);
                 } else {

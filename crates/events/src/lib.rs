@@ -353,6 +353,11 @@ pub const MASKED_DIGIT: char = 'x';
 /// user part of RFC 3323's anonymous URI.
 pub const ANONYMOUS_CALLER: &str = "anonymous";
 
+/// The call card's step written at the start of a call whose caller withheld the number: the
+/// card keeps the number for the administration, and the API shows it only to those who may
+/// read every call (agents read [`ANONYMOUS_CALLER`] on their own calls' cards).
+pub const WITHHELD_STEP: &str = "privacy: the caller's number is withheld";
+
 /// An event on the bus. Serialised with a `type` field as CONTRACT.md's event stream says.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]

@@ -58,6 +58,8 @@ fn a_withheld_number_identifies_the_customer_but_reaches_no_agent_facing_surface
     })));
     assert!(w.out.iter().any(|c| matches!(c,
         Command::Crm(CrmCommand::Card(CardWrite::Start { caller, .. })) if caller == NUMBER)));
+    // The card says the number was withheld, so the API hides it from agents.
+    assert!(w.steps().contains(&events::WITHHELD_STEP.to_string()));
 
     // call.started and the screen pop say anonymous, and still name the customer found.
     assert!(w.out.iter().any(|c| matches!(c,
@@ -116,6 +118,7 @@ fn a_withheld_number_identifies_the_customer_but_reaches_no_agent_facing_surface
 #[test]
 fn a_number_not_withheld_is_shown_as_before() {
     let w = answered(World::with("200", settings(), maria()));
+    assert!(!w.steps().contains(&events::WITHHELD_STEP.to_string()));
     assert!(w.out.iter().any(|c| matches!(c,
         Command::Publish(Event::CallOffered { caller: Some(c), .. }) if c == NUMBER)));
     assert!(w.out.iter().any(|c| matches!(c,
