@@ -436,6 +436,71 @@ fn audio_crosses_the_bridge_and_the_callers_bye_ends_both_legs() {
     });
 }
 
+/// An agent's phone that answers and then sends no RTP (a phone that died, a network that
+/// dropped it) is hung up at the media time-out (2 s here), and so is the caller, whose own RTP
+/// flows all along (the test sends it): the call card says whose media stopped, `call.ended`
+/// says `failed` and the agent goes through wrap-up to ready.
+#[test]
+fn an_agents_phone_that_sends_no_rtp_ends_the_call_at_the_media_timeout() {
+    let server = Server::start(&format!("rtp_timeout_s = 2\n{}", acd_config(4, &["1001"])));
+    let api = Api::supervisor(&server);
+    // Without -rtp_echo the agent's SIPp sends no RTP at all.
+    let mut agents = phones(&server, &[("1001", "agent_answer_wait_bye.xml", &[])]);
+    wait_registered(&api, &["1001"]);
+    api.set_state("1001", "ready");
+    api.wait_agent("1001", "ready", None);
+    let caller = sipp_start("uac_server_bye.xml", &server, &[]);
+    current_call(&api, "1001", "talking");
+    let server_rtp = answered_rtp_port(&caller.messages_so_far())
+        .expect("the server's SDP answer in the caller's message log");
+    // The caller talks: one 20 ms PCMU frame per tick from 127.0.0.1 (the address of its
+    // SDP) until the server's BYE, at most 15 s.
+    let voice = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind the caller's RTP");
+    let started = std::time::Instant::now();
+    let mut n = 0u16;
+    while !caller.messages_so_far().contains("BYE sip:") {
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "no BYE 15 s after the agent answered"
+        );
+        let mut packet = vec![0x80, 0x00];
+        packet.extend(n.to_be_bytes());
+        packet.extend((u32::from(n) * 160).to_be_bytes());
+        packet.extend(0x1234_5678_u32.to_be_bytes());
+        packet.extend(EchoProbe::frame(n));
+        voice
+            .send_to(&packet, SocketAddr::from(([127, 0, 0, 1], server_rtp)))
+            .expect("send the caller's RTP");
+        n = n.wrapping_add(1);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let hung_up_after = started.elapsed();
+    assert!(
+        hung_up_after >= Duration::from_millis(1500),
+        "BYE after {hung_up_after:?}, before the 2 s time-out could pass"
+    );
+    let caller = caller.wait();
+    caller.assert_ok(&server);
+    let (_, agent) = agents.pop().expect("1001");
+    let agent = agent.wait();
+    agent.assert_ok(&server);
+    assert_eq!(
+        messages_starting(&agent, "received", "BYE").len(),
+        1,
+        "the agent's leg got our BYE"
+    );
+    let card = assert_answered(&api, &caller.call_id(), "1001");
+    let steps = card["ivr_path"].to_string();
+    assert!(
+        steps.contains("media_timeout: no RTP from the agent's phone"),
+        "the card says whose media stopped: {card}"
+    );
+    let log = server.call_log(&caller.call_id()).join("\n");
+    assert!(log.contains("outcome=\"failed\""), "{log}");
+    // The ACD heard the end: wrap-up (1 s), then ready.
+    api.wait_agent("1001", "ready", None);
+}
+
 /// Transfer to second level (R-ACD-6): agent 1001 talks with the caller and sends the call,
 /// with its Service Request, to `secondo-livello` through the API. 1001's leg ends and 1001
 /// enters wrap-up; 2001's phone rings and answers; the ticket moved to the second-level queue,

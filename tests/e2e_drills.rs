@@ -37,12 +37,14 @@ fn kill_9_with_calls_in_every_phase_then_restart_closes_everything_once() {
     let db = server.dir().join("data/centralino.db");
     let api = Api::supervisor(&server);
 
-    // Agent 1001 answers the first queued call and talks until the server hangs up.
+    // Agent 1001 answers the first queued call and talks until the server hangs up; its
+    // phone echoes the caller's audio (an agent's phone silent for the media time-out, 30 s,
+    // would be hung up, and the voicemail below takes about that long).
     let phone = Phone::register(&server, "1001");
     let agent = phone.start(
         &server,
         "agent_answer_wait_bye.xml",
-        &["-m", "1", "-timeout", "120s"],
+        &["-m", "1", "-timeout", "120s", "-rtp_echo"],
     );
     api.wait("agent 1001 registered", WAIT, |api| {
         let a = api.agent("1001");
@@ -535,7 +537,10 @@ fn sigterm_with_a_call_in_queue_ends_it_interrupted_with_a_bye() {
     let mut server = Server::start_demo("");
     let db = server.dir().join("data/centralino.db");
     let api = Api::supervisor(&server);
-    // Nobody is ready in the queue `cittadini`: the caller waits there.
+    // Agent 1001 is signed in but not ready: nobody takes calls in the queue `cittadini`,
+    // the caller waits there.
+    api.set_state("1001", "not_ready");
+    api.wait_agent("1001", "not_ready", None);
     let queued = HeldCall::dial_with(
         "uac_keypad_server_bye.xml",
         &server,
@@ -571,4 +576,57 @@ fn sigterm_with_a_call_in_queue_ends_it_interrupted_with_a_bye() {
         ended_event.contains(r#""outcome":"interrupted""#),
         "{ended_event}"
     );
+    // The ACD let the call go as interrupted: `queue.left`, never `queue.abandoned`, in
+    // the event log and in the queue log.
+    let queue_events = sqlite(
+        &db,
+        &format!(
+            "SELECT kind FROM event_log WHERE kind LIKE 'queue.%' AND call_id = '{call_id}' ORDER BY id"
+        ),
+    );
+    assert!(
+        queue_events.lines().any(|k| k == "queue.left"),
+        "{queue_events}"
+    );
+    assert!(
+        !queue_events.lines().any(|k| k == "queue.abandoned"),
+        "{queue_events}"
+    );
+    let left = sqlite(
+        &db,
+        &format!("SELECT body FROM event_log WHERE kind = 'queue.left' AND call_id = '{call_id}'"),
+    );
+    assert!(left.contains(r#""reason":"interrupted""#), "{left}");
+    let queue_log = sqlite(
+        &db,
+        &format!("SELECT kind FROM queue_events WHERE call_id = '{call_id}' ORDER BY id"),
+    );
+    assert_eq!(
+        queue_log.lines().collect::<Vec<_>>(),
+        ["enter", "left"],
+        "the queue log counts no abandon"
+    );
+    // Every signed-in agent was logged out by the stop itself, in this run's event log.
+    let last_state = sqlite(
+        &db,
+        "SELECT body FROM event_log WHERE kind = 'agent.state' \
+         AND body LIKE '%\"1001\"%' ORDER BY id DESC LIMIT 1",
+    );
+    assert!(
+        last_state.contains(r#""state":"logged_out""#)
+            && last_state.contains(r#""reason":"shutdown""#),
+        "{last_state}"
+    );
+    // So the next start has nobody to log out.
+    server.start_again();
+    let log = server.log();
+    assert!(
+        !log.contains("agents signed in when the previous run stopped"),
+        "recovery logged agents out again"
+    );
+    let restarts = sqlite(
+        &db,
+        "SELECT count(*) FROM event_log WHERE kind = 'agent.state' AND body LIKE '%\"restart\"%'",
+    );
+    assert_eq!(restarts.trim(), "0");
 }

@@ -260,6 +260,11 @@ impl Acd {
                 self.start_wrap_up(agent, now);
             }
             Input::Reconfigure(config) => self.reconfigure(config, now)?,
+            Input::CallInterrupted { call } => {
+                let id = self.call_id(&call)?;
+                self.call_interrupted(id, now);
+            }
+            Input::LogOutAll { reason } => self.log_out_all(&reason, now),
         }
         Ok(())
     }
@@ -362,7 +367,7 @@ impl Acd {
 
     /// The caller hung up, or the call ended: abandon while waiting or ringing, completion while
     /// talking.
-    fn caller_gone(&mut self, id: CallId, now: Instant) {
+    pub(crate) fn caller_gone(&mut self, id: CallId, now: Instant) {
         let call = &self.calls[&id];
         let (queue, place, key) = (call.queue, call.place, call.key.clone());
         let queue_name = self.queues[queue].config.name.clone();

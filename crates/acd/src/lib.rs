@@ -69,6 +69,7 @@ mod dispatch;
 mod engine;
 mod reconfigure;
 mod stats;
+mod stop;
 mod timers;
 mod types;
 

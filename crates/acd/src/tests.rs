@@ -9,6 +9,7 @@ use crate::{
 
 mod life_cycle;
 mod proptests;
+mod stop;
 
 pub(crate) const S: Duration = Duration::from_secs(1);
 

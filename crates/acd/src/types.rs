@@ -152,6 +152,15 @@ pub enum Input {
     Transfer { call: CallKey, queue: String },
     /// New configuration, applied without losing calls or agent states.
     Reconfigure(AcdConfig),
+    /// The service is stopping under the call: waiting or ringing, it leaves its queue as
+    /// [`AcdEvent::Interrupted`] (the ringing offer is cancelled), never as an abandon, so the
+    /// live counters and the queue log do not count it against the queue. In conversation it
+    /// completes as [`Input::CallEnded`] does (the talk happened).
+    CallInterrupted { call: CallKey },
+    /// The service is stopping: every agent not logged out is logged out now with `reason`
+    /// (one [`AcdEvent::AgentState`] each; a ringing offer is withdrawn, wrap-up and requests
+    /// pending after a call are dropped), so the event log is complete without a restart.
+    LogOutAll { reason: String },
 }
 
 /// A command for the driver.
@@ -226,6 +235,15 @@ pub enum AcdEvent {
         position: usize,
         wait: Duration,
     },
+    /// The service stopped under the call while it waited or rang (`position` 1 = next in
+    /// line): it left the queue, and is not an abandon.
+    Interrupted {
+        at: Instant,
+        call: CallKey,
+        queue: String,
+        position: usize,
+        wait: Duration,
+    },
     /// The conversation ended after `talk`.
     Complete {
         at: Instant,
@@ -273,6 +291,7 @@ impl AcdEvent {
             | Self::RingNoAnswer { at, .. }
             | Self::Reject { at, .. }
             | Self::Abandon { at, .. }
+            | Self::Interrupted { at, .. }
             | Self::Complete { at, .. }
             | Self::Transfer { at, .. }
             | Self::Overflow { at, .. }

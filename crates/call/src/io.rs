@@ -43,8 +43,14 @@ pub struct Setup {
     /// Our call id (UUID v7).
     pub id: String,
     pub sip_call_id: String,
-    /// The caller's number (From user), if any.
+    /// The caller's number (ANI: the asserted identity of a trusted trunk, else the From
+    /// user), if any.
     pub caller: Option<String>,
+    /// A trusted trunk asked that the caller's identity be withheld (RFC 3323 `Privacy: id`
+    /// or `user`): the number still identifies the customer in the CRM and is written on
+    /// the call card, but every agent-facing surface the call feeds (its events, the agent
+    /// phone's INVITE, the Service Request's title) says [`events::ANONYMOUS_CALLER`].
+    pub caller_withheld: bool,
     pub dialled: Option<String>,
     /// The caller's media as negotiated from the INVITE's offer.
     pub media: Negotiated,
@@ -150,6 +156,12 @@ pub enum Input {
     /// gone, or was never there (a spoofed INVITE aiming our audio at someone else). We hang
     /// up; the call card says `media_timeout` and `call.ended` says `failed`.
     CallerMediaTimeout,
+    /// No RTP came from the agent's phone on `call` for the media time-out on a two-way leg
+    /// (the media engine's `RtpTimeout` on the agent's leg; not while the agent holds the
+    /// call). In a conversation the agent's phone is taken as gone: both legs are hung up,
+    /// the ACD hears the end of the call (the agent goes to wrap-up), the call card says
+    /// `media_timeout: no RTP from the agent's phone` and `call.ended` says `failed`.
+    AgentMediaTimeout(CallRef),
     /// The ACD's command for this call.
     Acd(acd::Action),
     /// The ACD refused the call (unknown queue).

@@ -143,8 +143,9 @@ pub struct Call {
     pub(crate) local_rtp: Option<SocketAddr>,
     /// The answered conversation whose `call.connected` waits for the ticket's number.
     pub(crate) connected: Option<queue_phase::Connected>,
-    /// We hung up because no RTP came from the caller: the call ends as `failed`.
-    media_timed_out: bool,
+    /// We hung up because no RTP came from the caller or from the agent's phone in
+    /// conversation: the call ends as `failed`.
+    pub(crate) media_timed_out: bool,
     /// The service is stopping under the call (`Input::Shutdown` before it ended): it
     /// ends `interrupted`, whatever ended its phase.
     interrupted: bool,
@@ -155,6 +156,7 @@ impl Call {
     pub fn new(setup: Setup, now: Instant) -> Call {
         info!(
             caller = setup.caller.as_deref().unwrap_or("anonymous"),
+            withheld = setup.caller_withheld,
             dialled = setup.dialled.as_deref().unwrap_or(""),
             "incoming call"
         );
@@ -183,11 +185,21 @@ impl Call {
         call.publish(Event::CallStarted {
             call_id: call.id.clone(),
             sip_call_id: call.setup.sip_call_id.clone(),
-            caller: call.setup.caller.clone(),
+            caller: call.shown_caller(),
             dialled: call.setup.dialled.clone(),
         });
         call.media(MediaCommand::AllocateCaller);
         call
+    }
+
+    /// The caller's number as agents may see it: [`events::ANONYMOUS_CALLER`] when the trunk
+    /// asked for privacy (the CRM still gets the number), else the number.
+    pub(crate) fn shown_caller(&self) -> Option<String> {
+        if self.setup.caller_withheld {
+            Some(events::ANONYMOUS_CALLER.to_string())
+        } else {
+            self.caller.number.clone()
+        }
     }
 
     /// Our call id.
@@ -360,6 +372,12 @@ impl Call {
                 self.filed(filing);
                 None
             }
+            Input::AgentMediaTimeout(call)
+                if self.retired.contains(&call) || self.released.contains(&call) =>
+            {
+                debug!(?call, "no RTP from an agent leg already closed");
+                None
+            }
             Input::LookupResult { .. } | Input::PinRefused { .. }
                 if !matches!(self.state, State::Ivr(_)) =>
             {
@@ -388,6 +406,9 @@ impl Call {
                     dialled: self.setup.dialled.clone().unwrap_or_default(),
                 };
                 self.card(card);
+                if self.setup.caller_withheld {
+                    self.step(events::WITHHELD_STEP.to_string());
+                }
                 if self.setup.settings.answer_delay.is_zero() {
                     self.answer(now);
                 } else {

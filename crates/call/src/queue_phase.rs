@@ -164,7 +164,7 @@ impl Call {
                         agent: agent.clone(),
                         queue: q.queue.clone(),
                         channel: TicketChannel::Phone,
-                        caller: self.caller.number.clone(),
+                        caller: self.shown_caller(),
                         customer_id: self.caller.customer.as_ref().map(|c| c.id),
                         customer_name: self.caller.customer.as_ref().map(|c| c.name.clone()),
                         identified_by: self.caller.identified_by,
@@ -188,6 +188,9 @@ impl Call {
             },
             Input::Agent(call, event) if q.agent_call() == Some(call) => {
                 return self.on_agent(q, call, event, now);
+            }
+            Input::AgentMediaTimeout(call) if q.agent_call() == Some(call) => {
+                return self.agent_media_timeout(q, call, now);
             }
             Input::Agent(call, event) => {
                 // A leg this call never knew as current (a race with its own placement).
@@ -237,14 +240,26 @@ impl Call {
                     }));
                 } else {
                     self.placing.push(agent.clone());
+                    // A withheld caller reaches the phone as RFC 3323's anonymous From, with
+                    // no name either (the desktop's screen pop names an identified customer).
+                    let (caller, display) = if self.setup.caller_withheld {
+                        (
+                            events::ANONYMOUS_CALLER.to_string(),
+                            Some("Anonymous".to_string()),
+                        )
+                    } else {
+                        (
+                            self.caller
+                                .number
+                                .clone()
+                                .unwrap_or_else(|| events::ANONYMOUS_CALLER.into()),
+                            self.caller.customer.as_ref().map(|c| c.name.clone()),
+                        )
+                    };
                     self.commands.push_back(Command::PlaceAgentLeg {
                         agent: agent.clone(),
-                        caller: self
-                            .caller
-                            .number
-                            .clone()
-                            .unwrap_or_else(|| "anonymous".into()),
-                        display: self.caller.customer.as_ref().map(|c| c.name.clone()),
+                        caller,
+                        display,
                     });
                     q.agent = Agent::Placing { agent };
                 }
@@ -380,6 +395,44 @@ impl Call {
         self.state = State::Queue(q);
     }
 
+    /// No RTP from the agent's phone on a two-way leg: in a conversation the agent's side is
+    /// taken as gone, as if the phone had hung up, except that we end its leg too (BYE both
+    /// sides), the ACD hears the end of the call (the agent goes to wrap-up) and the call
+    /// ends `failed` with the card's step saying whose media stopped. Before the bridge no
+    /// RTP is owed; while the agent holds the call the media engine does not time out.
+    fn agent_media_timeout(&mut self, mut q: Box<QueueState>, call: CallRef, now: Instant) {
+        let Agent::Talking(c) = &q.agent else {
+            tracing::debug!(
+                ?call,
+                "no RTP from an agent leg not in conversation: ignored"
+            );
+            self.state = State::Queue(q);
+            return;
+        };
+        if c.held {
+            // A time-out that crossed the agent's hold: a held phone owes no RTP.
+            tracing::debug!(
+                ?call,
+                "no RTP from the agent's phone while it holds: ignored"
+            );
+            self.state = State::Queue(q);
+            return;
+        };
+        warn!(
+            agent = %c.agent,
+            reason = "agent_media_timeout",
+            "no RTP from the agent's phone: hanging up both legs"
+        );
+        self.media_timed_out = true;
+        self.step("media_timeout: no RTP from the agent's phone".to_string());
+        self.drop_agent(&mut q);
+        self.acd(AcdCommand::Report(acd::Input::CallEnded {
+            call: self.key(),
+        }));
+        self.gateway(GatewayCommand::Hangup(Leg::Caller));
+        self.end(Ended::Local, Some(CallOutcome::Answered), now);
+    }
+
     fn bridged(&mut self, q: &mut QueueState, result: Result<(), String>, now: Instant) {
         match (std::mem::replace(&mut q.agent, Agent::None), result) {
             (Agent::Bridging { agent, call }, Ok(())) => {
@@ -392,10 +445,20 @@ impl Call {
                     agent: agent.clone(),
                 }));
                 info!(agent = %agent, waited_ms = waited.as_millis() as u64, "agent answered: bridged");
-                let number = self.caller.number.as_deref().unwrap_or("anonymous");
-                let title = match &self.caller.customer {
-                    Some(c) => format!("Phone call from {} ({number})", c.name),
-                    None => format!("Phone call from {number}"),
+                // The title is read by agents: a withheld number is not in it.
+                let title = match (&self.caller.customer, self.shown_caller()) {
+                    (Some(c), _) if self.setup.caller_withheld => {
+                        format!("Phone call from {} (number withheld)", c.name)
+                    }
+                    (Some(c), number) => format!(
+                        "Phone call from {} ({})",
+                        c.name,
+                        number.as_deref().unwrap_or(events::ANONYMOUS_CALLER)
+                    ),
+                    (None, number) => format!(
+                        "Phone call from {}",
+                        number.as_deref().unwrap_or(events::ANONYMOUS_CALLER)
+                    ),
                 };
                 self.crm(CrmCommand::OpenTicket {
                     queue: q.queue.clone(),
@@ -536,10 +599,13 @@ impl Call {
     }
 
     /// The caller's side ended while queued or talking: the agent's leg goes too and the ACD
-    /// hears it.
+    /// hears it: cut by the service's stop (never an abandon), ended after a conversation,
+    /// or abandoned.
     fn leave_queue(&mut self, mut q: Box<QueueState>, ended: Ended, now: Instant) {
         self.drop_agent(&mut q);
-        let report = if q.talked {
+        let report = if self.interrupted {
+            acd::Input::CallInterrupted { call: self.key() }
+        } else if q.talked {
             acd::Input::CallEnded { call: self.key() }
         } else {
             acd::Input::CallAbandoned { call: self.key() }

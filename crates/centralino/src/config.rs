@@ -44,9 +44,27 @@ pub struct Config {
     pub reports: console::api::reports::ReportsSection,
     /// Heartbeats and the components' probes (issue 15).
     pub availability: crate::health::AvailabilitySection,
+    /// The event log's in-memory bound (issue 14).
+    pub events: EventsSection,
     /// What validation found worth saying but not wrong (e.g. unreachable IVR nodes).
     #[serde(skip)]
     pub warnings: Vec<ConfigError>,
+}
+
+/// `[events]`: how many events wait in memory for the event log's writer; past that they
+/// wait in `<data>/events.spill` (never dropped, never blocking a publisher).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EventsSection {
+    pub memory_limit: usize,
+}
+
+impl Default for EventsSection {
+    fn default() -> Self {
+        EventsSection {
+            memory_limit: events::DEFAULT_MEMORY_LIMIT,
+        }
+    }
 }
 
 /// The IVR of a configuration that has no `[ivr]`: the welcome prompt, then goodbye.
@@ -211,6 +229,12 @@ impl Config {
                 .into_iter()
                 .map(|(path, message)| key(path, message)),
         );
+        if self.events.memory_limit == 0 {
+            errors.push(key(
+                "events.memory_limit".into(),
+                "expected at least 1 event, got 0".into(),
+            ));
+        }
         let database = self.database.validate().into_iter();
         errors.extend(database.map(|p| error(Locate::Key, p.path, p.at, p.message)));
         let call = self.call.validate(&self.numbers).into_iter();

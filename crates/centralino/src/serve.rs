@@ -74,7 +74,16 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     // One bus; its recorded side feeds the one writer of the event log, which also derives
     // the queue log, the console's figures and the event metrics (console::record).
-    let (bus, event_log) = EventBus::recorded(events::DEFAULT_CAPACITY, Arc::new(chrono::Utc::now));
+    // Bounded in memory by `events.memory_limit`; past it events wait in a spill file.
+    let (bus, event_log) = EventBus::recorded_with(
+        events::DEFAULT_CAPACITY,
+        Arc::new(chrono::Utc::now),
+        events::RecordLimits {
+            memory: config.events.memory_limit,
+            spill: args.data.join("events.spill"),
+        },
+    )
+    .context("the event log's spill file")?;
     let tree =
         switchboard::reload::build_ivr(&config.ivr_config(), &prompts).map_err(|problems| {
             let text: Vec<String> = problems.iter().map(ToString::to_string).collect();
@@ -283,6 +292,15 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .is_err()
     {
         warn!("calls still up after 10 s: exiting anyway");
+    }
+    // The calls have told the ACD how they ended (a queued call as interrupted, never
+    // abandoned); now every signed-in agent is logged out in the event log, so the log is
+    // complete without a restart and the next start's recovery finds nobody to log out.
+    if tokio::time::timeout(Duration::from_secs(2), acd.log_out_all("shutdown"))
+        .await
+        .is_err()
+    {
+        warn!("the ACD did not log the agents out within 2 s: the next start will");
     }
     let _ = http_stop_tx.send(true);
     match tokio::time::timeout(Duration::from_secs(5), http).await {

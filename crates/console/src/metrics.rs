@@ -45,6 +45,10 @@ pub struct Metrics {
     sip_transaction_timeouts: IntCounterVec,
     event_log_refused: IntCounter,
     event_stream_resyncs: IntCounter,
+    events_spilled: IntCounter,
+    events_backlog: IntGauge,
+    /// The recorded bus whose spill and backlog are read at scrape time.
+    recorder: std::sync::OnceLock<events::EventBus>,
 }
 
 /// `le` bounds of the HTTP request duration histogram, in seconds.
@@ -310,6 +314,17 @@ impl Metrics {
                 "centralino_event_stream_resyncs_total",
                 "Times an event stream client fell behind the bus and was sent a fresh snapshot.",
             ),
+            events_spilled: counter(
+                &r,
+                "centralino_events_spilled_total",
+                "Events written to the spill file because the event log's writer was behind by events.memory_limit (none lost: the writer reads them first).",
+            ),
+            events_backlog: gauge(
+                &r,
+                "centralino_events_backlog",
+                "Events published and not yet taken by the event log's writer, in memory and spilled.",
+            ),
+            recorder: std::sync::OnceLock::new(),
             registry: r,
         }
     }
@@ -353,6 +368,11 @@ impl Metrics {
             .encode(&families, &mut out)
             .expect("text encoding to a Vec cannot fail");
         String::from_utf8(out).expect("the text format is UTF-8")
+    }
+
+    /// Reads `bus`'s spill and backlog at every scrape (the first bus given is kept).
+    pub fn watch_recorder(&self, bus: events::EventBus) {
+        let _ = self.recorder.set(bus);
     }
 
     /// Counts an event the database refused to log.
@@ -404,6 +424,11 @@ impl Metrics {
                     .with_label_values(&[state.as_str()])
                     .set(n as i64);
             }
+        }
+        if let Some(bus) = self.recorder.get() {
+            catch_up(&self.events_spilled, bus.spilled_total());
+            self.events_backlog
+                .set(i64::try_from(bus.record_backlog()).unwrap_or(i64::MAX));
         }
         self.calls_active.set(telemetry.calls_active as i64);
         if let Some(sip) = &telemetry.sip {

@@ -5,8 +5,9 @@
 //! transaction ([`queue_log_row`]: the only place queue log rows are made).
 //!
 //! # Run loop
-//! One task reads the bus's lossless side (an unbounded channel, see docs/DECISIONS.md
-//! 2026-12-02) until every publisher is gone: for each event it writes, then hands the event
+//! One task reads the bus's lossless side (a channel bounded in memory that spills to a file
+//! past `events.memory_limit`, see `events::RecordedLog` and docs/DECISIONS.md) until every
+//! publisher is gone: for each event it writes, then hands the event
 //! to the [`Figures`] derived from the log, then tells [`EventLogWriter::flush`] waiters how
 //! far it got. It never drops an event: a refused write (a bug, not an outage) is logged as
 //! an error and counted in `centralino_event_log_refused_total`; a backlog is logged as it
@@ -14,10 +15,10 @@
 
 use std::sync::Arc;
 
-use ::events::{Event, EventBus, Recorded};
+use ::events::{Event, EventBus, Recorded, RecordedLog};
 use chrono::{DateTime, Utc};
 use crm::{CallWrite, JournaledStore, LoggedEvent, QueueEvent, QueueEventKind};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
 use crate::figures::Figures;
 
@@ -41,11 +42,12 @@ impl EventLogWriter {
     /// meanwhile wait in `log`. A database away at start leaves the figures empty (logged).
     pub async fn start(
         bus: EventBus,
-        log: mpsc::UnboundedReceiver<Recorded>,
+        log: RecordedLog,
         store: Arc<JournaledStore>,
         figures: Figures,
         now: DateTime<Utc>,
     ) -> EventLogWriter {
+        figures.metrics().watch_recorder(bus.clone());
         match figures.rebuild(store.store(), now).await {
             Ok(read) => tracing::info!(events = read, "figures rebuilt from the event log"),
             Err(error) => {
@@ -68,7 +70,7 @@ impl EventLogWriter {
 }
 
 async fn run(
-    mut log: mpsc::UnboundedReceiver<Recorded>,
+    mut log: RecordedLog,
     store: Arc<JournaledStore>,
     figures: Figures,
     boot: String,
@@ -224,6 +226,25 @@ pub fn queue_log_row(event: &Event) -> Option<QueueEvent> {
             QueueEventKind::Abandon,
             None,
             Some(format!("position {position}, waited {} s", secs(wait_ms))),
+        ),
+        Event::QueueLeft {
+            call_id,
+            queue,
+            position,
+            wait_ms,
+            reason,
+            at,
+            ..
+        } => row(
+            call_id,
+            queue,
+            *at,
+            QueueEventKind::Left,
+            None,
+            Some(format!(
+                "{reason}, position {position}, waited {} s",
+                secs(wait_ms)
+            )),
         ),
         Event::QueueCompleted {
             call_id,

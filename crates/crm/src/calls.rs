@@ -35,7 +35,7 @@ name_enum!(
 name_enum!(
     /// Queue log events, as reports count them (R-ACD-*).
     QueueEventKind, "queue event",
-    "enter, offer, connect, ring_no_answer, reject, abandon, complete, transfer or timeout" {
+    "enter, offer, connect, ring_no_answer, reject, abandon, left, complete, transfer or timeout" {
         /// The call entered the queue.
         Enter = "enter",
         /// The call was offered to (rang) an agent.
@@ -48,6 +48,9 @@ name_enum!(
         Reject = "reject",
         /// The caller hung up while waiting.
         Abandon = "abandon",
+        /// The call left the queue for another reason (the detail says which: the service
+        /// stopped under it). Not an abandon.
+        Left = "left",
         /// The conversation ended.
         Complete = "complete",
         /// The call was transferred.

@@ -92,9 +92,16 @@ impl Store {
             std::io::ErrorKind::NotFound => Error::not_found("voicemail message", m.wav.display()),
             _ => Error::Journal(format!("{}: {e}", m.wav.display())),
         })?;
+        // The call card: the caller when the message does not say (recovered after a crash),
+        // and whether the caller withheld the number (`events::WITHHELD_STEP`): then the
+        // number still finds the customer, but the ticket agents read does not show it.
+        let card = self.call(&m.call_id).await.ok();
+        let withheld = card
+            .as_ref()
+            .is_some_and(|c| c.ivr_path.iter().any(|s| s == events::WITHHELD_STEP));
         let caller = match &m.caller {
             Some(c) => Some(c.clone()),
-            None => self.call(&m.call_id).await.ok().map(|c| c.caller),
+            None => card.map(|c| c.caller),
         };
         let mut tx = self.begin_write().await?;
         // Checked again under the write lock: another node may have filed it meanwhile
@@ -114,7 +121,11 @@ impl Store {
             Some(number) => self.caller_customer_in_tx(&mut tx, number, now).await?,
             None => None,
         };
-        let from = caller.as_deref().unwrap_or("anonymous caller");
+        let from = if withheld {
+            "a caller who withheld the number"
+        } else {
+            caller.as_deref().unwrap_or("anonymous caller")
+        };
         let name = m
             .wav
             .file_name()

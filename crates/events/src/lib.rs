@@ -15,7 +15,10 @@
 //! same whether a field is typed here or was a string before.
 
 pub mod live;
+mod spill;
 pub mod telemetry;
+
+pub use spill::{DEFAULT_MEMORY_LIMIT, RecordLimits, RecordedLog, SpillError};
 
 use std::sync::{Arc, Mutex};
 
@@ -345,6 +348,16 @@ pub struct TicketChange {
 /// (`0-9`, `*`, `#`, `A-D`), so a masked key is never mistaken for a pressed one.
 pub const MASKED_DIGIT: char = 'x';
 
+/// The caller as agent-facing events show a caller whose trusted trunk asked that the
+/// identity be withheld (RFC 3323 `Privacy: id`), and a caller with no number at all: the
+/// user part of RFC 3323's anonymous URI.
+pub const ANONYMOUS_CALLER: &str = "anonymous";
+
+/// The call card's step written at the start of a call whose caller withheld the number: the
+/// card keeps the number for the administration, and the API shows it only to those who may
+/// read every call (agents read [`ANONYMOUS_CALLER`] on their own calls' cards).
+pub const WITHHELD_STEP: &str = "privacy: the caller's number is withheld";
+
 /// An event on the bus. Serialised with a `type` field as CONTRACT.md's event stream says.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
@@ -354,6 +367,8 @@ pub enum Event {
     CallStarted {
         call_id: String,
         sip_call_id: String,
+        /// The caller's number; [`ANONYMOUS_CALLER`] when a trusted trunk asked that it be
+        /// withheld (the call card keeps it for the administration).
         caller: Option<String>,
         dialled: Option<String>,
     },
@@ -405,6 +420,8 @@ pub enum Event {
         agent: String,
         queue: String,
         channel: TicketChannel,
+        /// The caller's number; [`ANONYMOUS_CALLER`] when a trusted trunk asked that it be
+        /// withheld (the customer is still identified by it).
         caller: Option<String>,
         customer_id: Option<i64>,
         customer_name: Option<String>,
@@ -527,6 +544,20 @@ pub enum Event {
         within_service_level: bool,
         at: DateTime<Utc>,
     },
+    /// The call left the queue while waiting or ringing, at `position`, after `wait_ms`, for
+    /// a reason that is neither the caller's nor the queue's: `reason` `interrupted` (the
+    /// service stopped under it). Not an abandon: live counters and the queue log do not
+    /// count it as one.
+    #[serde(rename = "queue.left")]
+    QueueLeft {
+        call_id: String,
+        queue: String,
+        position: usize,
+        wait_ms: u64,
+        within_service_level: bool,
+        reason: String,
+        at: DateTime<Utc>,
+    },
     /// The conversation ended after `talk_ms`.
     #[serde(rename = "queue.completed")]
     QueueCompleted {
@@ -589,7 +620,7 @@ pub enum Event {
 
 impl Event {
     /// Every wire name, in declaration order.
-    pub const KINDS: [&'static str; 29] = [
+    pub const KINDS: [&'static str; 30] = [
         "call.started",
         "call.answered",
         "call.dtmf",
@@ -611,6 +642,7 @@ impl Event {
         "queue.ring_no_answer",
         "queue.rejected",
         "queue.abandoned",
+        "queue.left",
         "queue.completed",
         "queue.transferred",
         "queue.overflowed",
@@ -645,6 +677,7 @@ impl Event {
             Event::QueueRingNoAnswer { .. } => "queue.ring_no_answer",
             Event::QueueRejected { .. } => "queue.rejected",
             Event::QueueAbandoned { .. } => "queue.abandoned",
+            Event::QueueLeft { .. } => "queue.left",
             Event::QueueCompleted { .. } => "queue.completed",
             Event::QueueTransferred { .. } => "queue.transferred",
             Event::QueueOverflowed { .. } => "queue.overflowed",
@@ -674,6 +707,7 @@ impl Event {
             | Event::QueueRingNoAnswer { call_id, .. }
             | Event::QueueRejected { call_id, .. }
             | Event::QueueAbandoned { call_id, .. }
+            | Event::QueueLeft { call_id, .. }
             | Event::QueueCompleted { call_id, .. }
             | Event::QueueTransferred { call_id, .. }
             | Event::QueueOverflowed { call_id, .. } => Some(call_id),
@@ -702,6 +736,7 @@ impl Event {
             | Event::QueueRingNoAnswer { at, .. }
             | Event::QueueRejected { at, .. }
             | Event::QueueAbandoned { at, .. }
+            | Event::QueueLeft { at, .. }
             | Event::QueueCompleted { at, .. }
             | Event::QueueTransferred { at, .. }
             | Event::QueueOverflowed { at, .. }
@@ -865,6 +900,15 @@ impl Event {
                 within_service_level: true,
                 at,
             },
+            Event::QueueLeft {
+                call_id: c(),
+                queue: q(),
+                position: 1,
+                wait_ms: 1,
+                within_service_level: true,
+                reason: "interrupted".into(),
+                at,
+            },
             Event::QueueCompleted {
                 call_id: c(),
                 queue: q(),
@@ -923,6 +967,7 @@ impl Event {
             | Event::QueueRingNoAnswer { queue, .. }
             | Event::QueueRejected { queue, .. }
             | Event::QueueAbandoned { queue, .. }
+            | Event::QueueLeft { queue, .. }
             | Event::QueueCompleted { queue, .. }
             | Event::QueueTransferred { queue, .. }
             | Event::QueueOverflowed { queue, .. } => Some(queue),
@@ -950,7 +995,9 @@ struct Recorder {
     /// The last sequence number given; held while both channels are sent to, so the log and
     /// the live stream see the same order.
     seq: Mutex<u64>,
-    log: mpsc::UnboundedSender<Recorded>,
+    /// Bounded: past it, events go to `spill` (see the `spill` module).
+    log: mpsc::Sender<Recorded>,
+    spill: Arc<spill::Spill>,
 }
 
 /// The bus. Two ways out:
@@ -958,9 +1005,11 @@ struct Recorder {
 ///   subscribe; a reader too slow loses the oldest events and is told so by
 ///   `RecvError::Lagged` (the event stream then resyncs from a snapshot). The publisher never
 ///   waits.
-/// - the **recorded** side ([`EventBus::recorded`]): one unbounded channel to the one writer
-///   of the event log, which misses nothing; everything derived from events that must be
-///   exact (event log, queue log, counters, metrics) reads it (docs/DECISIONS.md, 2026-12-02).
+/// - the **recorded** side ([`EventBus::recorded_with`]): one channel to the one writer of
+///   the event log, which misses nothing; everything derived from events that must be exact
+///   (event log, queue log, counters, metrics) reads it (docs/DECISIONS.md, 2026-12-02). It
+///   holds [`RecordLimits::memory`] events; past that publishers append to a spill file the
+///   writer reads first ([`RecordedLog`]): bounded memory, no wait, no loss.
 #[derive(Clone)]
 pub struct EventBus {
     sender: broadcast::Sender<Event>,
@@ -977,21 +1026,63 @@ impl EventBus {
     }
 
     /// A bus whose every event is also handed, stamped by `clock` and numbered, to the
-    /// returned receiver (the event log's writer), in publication order.
-    pub fn recorded(
+    /// returned log (the event log's writer), in publication order: [`DEFAULT_MEMORY_LIMIT`]
+    /// events in memory, the rest in a spill file of the temporary directory (tests, tools;
+    /// the service names its own with [`EventBus::recorded_with`]).
+    pub fn recorded(capacity: usize, clock: Clock) -> (EventBus, RecordedLog) {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let spill = std::env::temp_dir().join(format!(
+            "centralino-events-{}-{n}.spill",
+            std::process::id()
+        ));
+        let limits = RecordLimits {
+            memory: DEFAULT_MEMORY_LIMIT,
+            spill,
+        };
+        Self::recorded_with(capacity, clock, limits).expect("the temporary directory is writable")
+    }
+
+    /// [`EventBus::recorded`] with the recorded side bounded by `limits`: at most
+    /// `limits.memory` events wait in memory, later ones in the file `limits.spill` until the
+    /// writer has read it. A spill file a previous run left non-empty is kept beside it.
+    pub fn recorded_with(
         capacity: usize,
         clock: Clock,
-    ) -> (EventBus, mpsc::UnboundedReceiver<Recorded>) {
-        let (log, rx) = mpsc::unbounded_channel();
+        limits: RecordLimits,
+    ) -> Result<(EventBus, RecordedLog), SpillError> {
+        if limits.memory == 0 {
+            return Err(SpillError::ZeroLimit);
+        }
+        let spill = Arc::new(spill::Spill::new(limits.spill)?);
+        let (log, rx) = mpsc::channel(limits.memory);
         let bus = EventBus {
             sender: broadcast::channel(capacity).0,
             recorder: Some(Arc::new(Recorder {
                 clock,
                 seq: Mutex::new(0),
                 log,
+                spill: spill.clone(),
             })),
         };
-        (bus, rx)
+        Ok((bus, RecordedLog::new(rx, spill)))
+    }
+
+    /// Events ever written to the spill file because the writer was behind by the memory
+    /// limit (`centralino_events_spilled_total`); 0 when not recorded.
+    pub fn spilled_total(&self) -> u64 {
+        self.recorder
+            .as_ref()
+            .map_or(0, |r| r.spill.spilled_total())
+    }
+
+    /// Events published and not yet taken by the event log's writer, in memory and spilled
+    /// (`centralino_events_backlog`); 0 when not recorded.
+    pub fn record_backlog(&self) -> u64 {
+        self.recorder.as_ref().map_or(0, |r| {
+            let in_memory = r.log.max_capacity() - r.log.capacity();
+            in_memory as u64 + r.spill.pending()
+        })
     }
 
     pub fn publish(&self, event: Event) {
@@ -1007,8 +1098,9 @@ impl EventBus {
             at: (recorder.clock)(),
             event: event.clone(),
         };
-        // A closed log means the process is stopping; the live side still gets it.
-        let _ = recorder.log.send(recorded);
+        // Memory or spill, in order, never waiting (a closed log means the process is
+        // stopping; the live side still gets it).
+        recorder.spill.send(&recorder.log, recorded);
         let _ = self.sender.send(event);
     }
 
@@ -1177,6 +1269,6 @@ mod tests {
             let r = log.recv().await.unwrap();
             assert_eq!((r.seq, r.at, r.event), (i as u64 + 1, at, e));
         }
-        assert!(log.try_recv().is_err());
+        assert!(log.try_recv().is_none());
     }
 }

@@ -348,6 +348,7 @@ impl Ledger {
             | Event::QueueRejected { call_id, .. }
             | Event::QueueConnected { call_id, .. }
             | Event::QueueAbandoned { call_id, .. }
+            | Event::QueueLeft { call_id, .. }
             | Event::QueueOverflowed { call_id, .. }
             | Event::QueueCompleted { call_id, .. }
             | Event::QueueTransferred { call_id, .. } => Some(call_id),
@@ -571,7 +572,17 @@ impl Ledger {
                     a.last_queue = Some(queue.clone());
                 }
             }
+            // A call the service's stop took out of the queue ends its visit like an abandon;
+            // the call's `interrupted` outcome keeps it out of the abandonment figures (`sla`).
             Event::QueueAbandoned {
+                call_id,
+                queue,
+                wait_ms,
+                within_service_level,
+                at: left,
+                ..
+            }
+            | Event::QueueLeft {
                 call_id,
                 queue,
                 wait_ms,

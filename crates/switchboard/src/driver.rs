@@ -62,6 +62,7 @@ pub(crate) fn spawn(
                 id: call_id.clone(),
                 sip_call_id: incoming.sip_call_id.clone(),
                 caller: incoming.caller().map(str::to_string),
+                caller_withheld: incoming.privacy_id,
                 dialled: incoming.dialled.clone(),
                 media: incoming.media.clone(),
                 settings: ::call::Settings {
@@ -340,9 +341,10 @@ impl Driver {
         };
         match self.lines.place_call(out, self.inbox.clone()).await {
             Ok(call) => {
-                // What the agent's leg reports is only logged: the agent's own keys and
-                // timeouts are the phone's business.
-                tokio::spawn(log_agent_media(events).in_current_span());
+                // The agent's leg's RTP time-out goes to the call (it ends the
+                // conversation); the rest it reports is only logged: the agent's own keys
+                // are the phone's business.
+                tokio::spawn(agent_media(events, call, self.inbox.clone()).in_current_span());
                 self.agents.insert(call, leg);
                 Ok(call)
             }
@@ -705,19 +707,26 @@ async fn move_ticket_on_transfer(services: &Services, call_id: &str, login: &str
     }
 }
 
-/// Logs what a leg reports that the machine does not act on (the caller's time-out is
-/// acted on; an agent's is only logged).
+/// Logs what a leg reports that the machine does not act on.
 fn log_media(event: &MediaEvent) {
     match event {
         MediaEvent::RemoteLatched { addr } => debug!(%addr, "RTP latched to the peer's source"),
-        MediaEvent::RtpTimeout => warn!("no RTP from the agent's phone"),
         other => debug!(?other, "media event"),
     }
 }
 
-async fn log_agent_media(mut events: MediaEvents) {
+/// An agent leg's media events: its RTP time-out goes to the call's inbox as
+/// [`Input::AgentMediaTimeout`]; the rest is logged. Ends with the leg (or the call).
+async fn agent_media(mut events: MediaEvents, call: CallRef, inbox: mpsc::UnboundedSender<Input>) {
     while let Some(event) = events.recv().await {
-        log_media(&event);
+        match event {
+            MediaEvent::RtpTimeout => {
+                if inbox.send(Input::AgentMediaTimeout(call)).is_err() {
+                    return;
+                }
+            }
+            other => log_media(&other),
+        }
     }
 }
 

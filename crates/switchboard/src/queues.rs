@@ -107,6 +107,17 @@ impl AcdHandle {
         rx.await.map_err(|_| acd::AcdError::UnknownCall(call))?
     }
 
+    /// The service is stopping: every signed-in agent is logged out with `reason`. Returns
+    /// once the ACD has published their `agent.state` events on the bus (the snapshot that
+    /// follows on the same channel is answered after the engine's outputs are drained), so
+    /// an event log flushed afterwards has them.
+    pub async fn log_out_all(&self, reason: &str) {
+        self.input(Input::LogOutAll {
+            reason: reason.to_string(),
+        });
+        let _ = self.snapshot().await;
+    }
+
     /// The live view of queues and agents; `None` once the ACD task has stopped.
     pub async fn snapshot(&self) -> Option<LiveView> {
         let (tx, rx) = oneshot::channel();
@@ -275,6 +286,7 @@ async fn run(mut engine: acd::Acd, mut commands: mpsc::UnboundedReceiver<Command
             }
             match &event {
                 AcdEvent::Abandon { call, .. }
+                | AcdEvent::Interrupted { call, .. }
                 | AcdEvent::Complete { call, .. }
                 | AcdEvent::Overflow { call, .. } => {
                     calls.remove(call);
@@ -307,6 +319,7 @@ fn event_queue(event: &AcdEvent) -> Option<&str> {
         | AcdEvent::RingNoAnswer { queue, .. }
         | AcdEvent::Reject { queue, .. }
         | AcdEvent::Abandon { queue, .. }
+        | AcdEvent::Interrupted { queue, .. }
         | AcdEvent::Complete { queue, .. }
         | AcdEvent::Transfer { queue, .. }
         | AcdEvent::Overflow { queue, .. } => Some(queue),
@@ -405,6 +418,21 @@ fn translate(engine: &acd::Acd, event: &AcdEvent, now: Instant) -> Event {
             queue,
             position,
             wait_ms: ms(&wait),
+            at: wall(at, now),
+        },
+        AcdEvent::Interrupted {
+            at,
+            call,
+            queue,
+            position,
+            wait,
+        } => Event::QueueLeft {
+            call_id: call.0,
+            within_service_level: on_time(&queue, &wait),
+            queue,
+            position,
+            wait_ms: ms(&wait),
+            reason: "interrupted".into(),
             at: wall(at, now),
         },
         AcdEvent::Complete {

@@ -363,6 +363,43 @@ async fn an_interrupted_recording_is_repaired_and_filed_at_start(w: World) {
     );
 }
 
+/// A caller who withheld the number (the call card's privacy step): the message still finds
+/// the caller's customer by the number, but the ticket agents read does not show it.
+async fn a_withheld_number_is_not_in_the_voicemail_ticket(w: World) {
+    w.store
+        .start_call(&crm::NewCall {
+            call_id: "call-withheld-1".into(),
+            sip_call_id: None,
+            caller: "+390600000008".into(),
+            dialled: "800100299".into(),
+            started: t0(),
+        })
+        .await
+        .unwrap();
+    w.store
+        .record_ivr_step("call-withheld-1", events::WITHHELD_STEP)
+        .await
+        .unwrap();
+    let vm = w.voicemail();
+    let message = record(&vm, "call-withheld-1", "+390600000008", 2).await;
+    number(&vm.file(message).await);
+    let tickets = w.voicemail_tickets().await;
+    assert_eq!(tickets.len(), 1);
+    let t = &tickets[0];
+    assert!(!t.title.contains("0600000008"), "{}", t.title);
+    let customer = w
+        .store
+        .customer(t.customer.unwrap(), crm::Actor::System, t0())
+        .await
+        .unwrap();
+    assert_eq!(customer.phones, ["+390600000008"], "matched by the number");
+    let articles = w.store.articles(t.id).await.unwrap();
+    for a in &articles {
+        let text = format!("{a:?}");
+        assert!(!text.contains("0600000008"), "{text}");
+    }
+}
+
 async fn sqlite<F, Fut>(body: F)
 where
     F: FnOnce(World) -> Fut,
@@ -443,3 +480,4 @@ macro_rules! both {
 both!(filed_while_down_becomes_one_ticket);
 both!(a_replay_after_a_crash_does_not_file_twice);
 both!(an_interrupted_recording_is_repaired_and_filed_at_start);
+both!(a_withheld_number_is_not_in_the_voicemail_ticket);

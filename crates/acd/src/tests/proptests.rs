@@ -189,7 +189,8 @@ impl Model {
                 self.place_of.remove(&call.0);
                 self.talking.insert(call.0.clone(), agent_idx(agent));
             }
-            AcdEvent::Abandon { call, position, .. } => {
+            AcdEvent::Abandon { call, position, .. }
+            | AcdEvent::Interrupted { call, position, .. } => {
                 let (q, place) = self.place_of.remove(&call.0).expect("waiting or ringing");
                 prop_assert_eq!(*position, self.rank(q, place));
                 self.waiting[q].remove(&place);

@@ -831,10 +831,27 @@ fn shutdown_ends_a_conversation_and_waits_for_both_legs() {
         w.out
             .contains(&Command::Gateway(GatewayCommand::Hangup(Leg::Caller)))
     );
+    // The ACD hears that the stop took the call out, never an abandon.
+    assert_eq!(
+        w.acd_reports(),
+        [acd::Input::CallInterrupted { call: World::key() }]
+    );
     w.advance(HANGUP_WAIT);
     assert_eq!(
         w.finished(),
         Some((Outcome::Interrupted, Some(CallOutcome::Interrupted)))
+    );
+    // Ringing an agent when the stop comes: the same, and the agent's phone gets its CANCEL.
+    let mut w = World::ringing("1001");
+    let leg = w.agent_leg();
+    w.input(Input::Shutdown);
+    assert!(
+        w.out
+            .contains(&Command::Gateway(GatewayCommand::Hangup(Leg::Agent(leg))))
+    );
+    assert_eq!(
+        w.acd_reports(),
+        [acd::Input::CallInterrupted { call: World::key() }]
     );
 }
 
@@ -885,6 +902,7 @@ fn no_media_port_refuses_the_call_without_a_card() {
         id: CALL_ID.into(),
         sip_call_id: "s".into(),
         caller: None,
+        caller_withheld: false,
         dialled: None,
         media: negotiated(Direction::SendRecv),
         settings: settings(),
@@ -1262,5 +1280,110 @@ fn pins_tried_across_calls_from_one_number_are_refused_and_the_caller_goes_on_un
     assert_eq!(
         other.count(|c| matches!(c, Command::Crm(CrmCommand::LookupPin { .. }))),
         1
+    );
+}
+
+#[test]
+fn no_rtp_from_the_agents_phone_ends_the_conversation_on_both_sides() {
+    let mut w = World::talking("1001");
+    let leg = w.agent_leg();
+    w.take();
+    w.input(Input::AgentMediaTimeout(leg));
+    let out = w.take();
+    assert!(
+        out.contains(&Command::Gateway(GatewayCommand::Hangup(Leg::Agent(leg)))),
+        "BYE to the agent's phone: {out:#?}"
+    );
+    assert!(
+        out.contains(&Command::Gateway(GatewayCommand::Hangup(Leg::Caller))),
+        "BYE to the caller: {out:#?}"
+    );
+    // The ACD hears the end of the conversation: the agent goes to wrap-up.
+    assert_eq!(
+        w.acd_reports().last(),
+        Some(&acd::Input::CallEnded { call: World::key() })
+    );
+    assert!(
+        w.steps()
+            .contains(&"media_timeout: no RTP from the agent's phone".to_string()),
+        "{:#?}",
+        w.steps()
+    );
+    assert_eq!(w.call.phase(), Phase::Ending);
+    // Both hang-ups are confirmed: the call is over, failed, its journey answered.
+    w.deliver_owed();
+    assert!(w.call.is_finished(), "{:#?}", w.out);
+    ended_by_media_timeout(&w);
+    assert_eq!(
+        w.finished(),
+        Some((Outcome::Failed, Some(CallOutcome::Answered)))
+    );
+    assert_eq!(
+        w.count(|c| matches!(c, Command::Media(MediaCommand::Release(Leg::Agent(l))) if *l == leg)),
+        1,
+        "the agent's media leg is released once"
+    );
+    assert_eq!(
+        w.count(|c| matches!(c, Command::Gateway(GatewayCommand::Hangup(Leg::Agent(_))))),
+        1,
+        "one BYE to the agent"
+    );
+}
+
+#[test]
+fn no_rtp_from_the_agents_phone_is_waited_for_until_the_hang_up_wait() {
+    // The phone whose media stopped may not answer our BYE either: the call still ends.
+    let mut w = World::talking("1001");
+    let leg = w.agent_leg();
+    w.input(Input::AgentMediaTimeout(leg));
+    w.owed.clear();
+    assert!(!w.call.is_finished());
+    w.advance(HANGUP_WAIT);
+    assert!(w.call.is_finished(), "{:#?}", w.out);
+    assert_eq!(
+        w.finished(),
+        Some((Outcome::Failed, Some(CallOutcome::Answered)))
+    );
+    assert_eq!(w.call.poll_timeout(), None);
+}
+
+#[test]
+fn no_rtp_from_an_agent_leg_outside_a_conversation_changes_nothing() {
+    // Ringing: the phone owes no RTP before its answer.
+    let mut w = World::ringing("1001");
+    let leg = w.agent_leg();
+    w.take();
+    w.input(Input::AgentMediaTimeout(leg));
+    assert!(w.take().is_empty());
+    assert_eq!(w.call.phase(), Phase::Offering);
+
+    // Held by the agent: a time-out that crossed the hold is ignored.
+    let mut w = World::talking("1001");
+    let leg = w.agent_leg();
+    w.input(Input::Agent(
+        leg,
+        AgentLegEvent::MediaChanged(negotiated(Direction::RecvOnly)),
+    ));
+    assert_eq!(w.call.phase(), Phase::Held);
+    w.take();
+    w.input(Input::AgentMediaTimeout(leg));
+    assert!(w.take().is_empty());
+    assert_eq!(w.call.phase(), Phase::Held);
+
+    // A leg the agent already hung up, and a leg that is not the call's current one.
+    let mut w = World::talking("1001");
+    let leg = w.agent_leg();
+    w.input(Input::Agent(
+        leg,
+        AgentLegEvent::Ended(EndReason::RemoteBye),
+    ));
+    w.take();
+    w.input(Input::AgentMediaTimeout(leg));
+    w.input(Input::AgentMediaTimeout(CallRef(9999)));
+    assert!(w.take().is_empty());
+    w.deliver_owed();
+    assert_eq!(
+        w.finished(),
+        Some((Outcome::ServerHangup, Some(CallOutcome::Answered)))
     );
 }

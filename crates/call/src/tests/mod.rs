@@ -4,6 +4,7 @@
 //! a playback ends, when a lookup comes back) and jump the clock to the next deadline.
 
 mod flows;
+mod privacy;
 mod properties;
 mod secrets;
 
@@ -184,11 +185,21 @@ impl World {
     }
 
     pub fn with(dialled: &str, settings: Settings, auto: Auto) -> World {
+        World::build(dialled, settings, auto, false)
+    }
+
+    /// A call whose trusted trunk asked that the caller's number be withheld.
+    pub fn withheld(dialled: &str, auto: Auto) -> World {
+        World::build(dialled, settings(), auto, true)
+    }
+
+    fn build(dialled: &str, settings: Settings, auto: Auto, caller_withheld: bool) -> World {
         let t0 = Instant::now();
         let setup = Setup {
             id: CALL_ID.into(),
             sip_call_id: "sip-1@example.org".into(),
             caller: Some("+390600000001".into()),
+            caller_withheld,
             dialled: Some(dialled.into()),
             media: negotiated(Direction::SendRecv),
             settings,

@@ -29,6 +29,7 @@ enum Step {
     Shutdown,
     MediaGone,
     MediaTimeout,
+    AgentMediaTimeout,
     PlaybackEnds,
     Digit(char),
     RecordingEnds(u64),
@@ -54,6 +55,7 @@ fn step() -> impl Strategy<Value = Step> {
         1 => Just(Step::Shutdown),
         1 => Just(Step::MediaGone),
         1 => Just(Step::MediaTimeout),
+        1 => Just(Step::AgentMediaTimeout),
         3 => Just(Step::PlaybackEnds),
         2 => prop::sample::select(vec!['1', '2', '#', '5']).prop_map(Step::Digit),
         2 => (0u64..8).prop_map(Step::RecordingEnds),
@@ -143,6 +145,11 @@ fn apply(w: &mut World, s: Step, placed: &[CallRef]) {
         Step::Shutdown => w.input(Input::Shutdown),
         Step::MediaGone => w.input(Input::CallerMediaGone),
         Step::MediaTimeout => w.input(Input::CallerMediaTimeout),
+        Step::AgentMediaTimeout => {
+            if let Some(leg) = placed.last().copied() {
+                w.input(Input::AgentMediaTimeout(leg));
+            }
+        }
         Step::PlaybackEnds => {
             if w.out
                 .iter()
@@ -231,12 +238,12 @@ proptest! {
         if enqueued && !left_acd {
             // After the end only late answers to offers that crossed it may follow.
             let end = reports.iter().position(|r| matches!(r,
-                acd::Input::CallEnded { .. } | acd::Input::CallAbandoned { .. }));
+                acd::Input::CallEnded { .. } | acd::Input::CallAbandoned { .. } | acd::Input::CallInterrupted { .. }));
             prop_assert!(end.is_some(), "the ACD never heard the end: {:?}", reports);
             prop_assert!(reports[end.unwrap() + 1..].iter().all(|r| matches!(r, acd::Input::OfferFailed { .. })),
                 "after the end: {:?}", reports);
             let ends = reports.iter().filter(|r| matches!(r,
-                acd::Input::CallEnded { .. } | acd::Input::CallAbandoned { .. })).count();
+                acd::Input::CallEnded { .. } | acd::Input::CallAbandoned { .. } | acd::Input::CallInterrupted { .. })).count();
             prop_assert_eq!(ends, 1);
         }
         // Nothing more comes out of a finished call.

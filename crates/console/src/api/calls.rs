@@ -8,13 +8,22 @@ use serde::Deserialize;
 
 use super::auth::{ApiJson, ApiPath, ApiQuery};
 use super::error::{ApiError, ApiResult};
+use super::policy::{Capability, role_allows};
 use super::views::Names;
 use super::{Api, Caller};
 
 async fn card(api: &Api, caller: &Caller, call: &CallRecord) -> ApiResult<Response> {
     caller.require_call(api, call).await?;
     let mut names = Names::new(api).await?;
-    Ok(axum::Json(names.call(call).await?).into_response())
+    let mut card = names.call(call).await?;
+    // A caller who withheld the number (trusted trunk, `Privacy: id`): the number stays on
+    // the card for those who read every call (supervisors, administrators), not for agents.
+    if call.ivr_path.iter().any(|s| s == events::WITHHELD_STEP)
+        && !role_allows(caller.user.role, Capability::ReadAllCalls)
+    {
+        card["caller"] = events::ANONYMOUS_CALLER.into();
+    }
+    Ok(axum::Json(card).into_response())
 }
 
 /// `GET /api/v1/calls/{call_id}`.

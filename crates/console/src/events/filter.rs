@@ -162,6 +162,7 @@ impl EventFilter {
                 ..
             } => agent == login || mine(queue) || self.calls.contains_key(call_id),
             Event::QueueAbandoned { call_id, queue, .. }
+            | Event::QueueLeft { call_id, queue, .. }
             | Event::QueueOverflowed { call_id, queue, .. } => {
                 mine(queue) || self.calls.contains_key(call_id)
             }

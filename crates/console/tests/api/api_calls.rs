@@ -134,6 +134,35 @@ async fn agents_see_own_calls_and_their_queues_calls(f: Fixture) {
 }
 both!(agents_see_own_calls_and_their_queues_calls);
 
+async fn a_withheld_number_is_on_the_card_for_supervisors_only(f: Fixture) {
+    answered_call(&f, "c-4", "cittadini").await;
+    f.store
+        .record_ivr_step("c-4", events::WITHHELD_STEP)
+        .await
+        .unwrap();
+    // The agent who answered reads the card, without the number.
+    let a1 = f.login("a1").await;
+    let card = f.get("/api/v1/calls/c-4", &a1).await.expect(StatusCode::OK);
+    assert_eq!(card.json["caller"], events::ANONYMOUS_CALLER);
+    assert!(!card.text.contains("0612345678"), "{}", card.text);
+    let by_sip = f
+        .get("/api/v1/calls?sip_call_id=sip-c-4@pbx", &a1)
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(by_sip.json["caller"], events::ANONYMOUS_CALLER);
+    // Those who read every call see the number the call record keeps.
+    for who in ["sup", "adm"] {
+        let t = f.login(who).await;
+        let card = f.get("/api/v1/calls/c-4", &t).await.expect(StatusCode::OK);
+        assert_eq!(card.json["caller"], "+390612345678", "{who}");
+    }
+    // A call that was not withheld shows its number to the agent.
+    answered_call(&f, "c-5", "cittadini").await;
+    let card = f.get("/api/v1/calls/c-5", &a1).await.expect(StatusCode::OK);
+    assert_eq!(card.json["caller"], "+390612345678");
+}
+both!(a_withheld_number_is_on_the_card_for_supervisors_only);
+
 async fn unknown_calls_are_404_and_the_query_is_required(f: Fixture) {
     let sup = f.login("sup").await;
     f.get("/api/v1/calls/nope", &sup)

@@ -18,5 +18,6 @@ mod api_site;
 mod api_ticket_actions;
 mod api_ticket_events;
 mod api_tickets;
+mod event_spill;
 mod restart;
 mod slapd;
