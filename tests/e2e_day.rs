@@ -39,6 +39,8 @@ struct Recount {
     phone_requests: u64,
     /// Requests closed by their owner (the agent of the call) while the call was up.
     closed_by_owner_in_call: u64,
+    /// Waits of the answered calls (ms), in order.
+    answer_waits_ms: Vec<u64>,
 }
 
 fn recount(db: &std::path::Path) -> (Recount, Vec<u64>) {
@@ -59,7 +61,9 @@ fn recount(db: &std::path::Path) -> (Recount, Vec<u64>) {
             "queue.entered" => r.queued += 1,
             "queue.connected" => {
                 r.answered += 1;
-                r.answered_within_30s += u64::from(e["wait_ms"].as_u64().unwrap() < 30_000);
+                let wait = e["wait_ms"].as_u64().unwrap();
+                r.answered_within_30s += u64::from(wait < 30_000);
+                r.answer_waits_ms.push(wait);
                 talking.insert(e["agent"].as_str().unwrap().to_string());
             }
             "queue.completed" => {
@@ -178,7 +182,17 @@ fn a_scripted_day_reports_console_and_recount_agree() {
             abandoned: 1,
             phone_requests: 2,
             closed_by_owner_in_call: 1,
+            answer_waits_ms: counted.answer_waits_ms.clone(),
         }
+    );
+    // The agent's phone rings 200 ms before it answers (agent_answer_bye.xml).
+    assert!(
+        counted
+            .answer_waits_ms
+            .iter()
+            .all(|w| (200..3_000).contains(w)),
+        "answered after the phone's 200 ms ring: {:?}",
+        counted.answer_waits_ms
     );
     assert!(
         waits.len() == 1 && (3_500..6_000).contains(&waits[0]),
@@ -206,6 +220,14 @@ fn a_scripted_day_reports_console_and_recount_agree() {
     );
     assert_eq!(row["abandoned"], counted.abandoned, "{row}");
     assert_eq!(row["abandoned_short"], 0, "{row}");
+    let waits = &counted.answer_waits_ms;
+    let mean_s = waits.iter().sum::<u64>() as f64 / waits.len() as f64 / 1000.0;
+    assert_eq!(row["answer_time"]["count"], waits.len(), "{row}");
+    assert_eq!(
+        row["answer_time"]["mean_s"].as_f64(),
+        Some((mean_s * 100.0).round() / 100.0),
+        "{row}"
+    );
 
     // Agents.
     let agents = api.get(&format!("/api/v1/reports/agents?{range}"));
