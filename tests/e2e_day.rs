@@ -6,7 +6,10 @@
 //!    agent closes the call's Service Request while talking (resolved at first contact);
 //! 2. a call answered at once; its request stays open;
 //! 3. the agent not ready: a caller waits 4 s in queue and hangs up (abandoned, over the 2 s
-//!    short-abandon threshold).
+//!    short-abandon threshold);
+//! 4. still nobody ready: a caller waits out the queue's 6 s, overflows to the `general`
+//!    mailbox and leaves a 3 s message (the test's keypad is the caller's voice), which opens
+//!    a voicemail Service Request.
 //!
 //! Then the reports API (`queues`, `agents`, `tickets`, `sla`), the live gauges
 //! (`/api/v1/reports/live`), the supervisor console's queue counters (`/api/v1/queues`) and a
@@ -33,10 +36,12 @@ struct Recount {
     /// Calls the server answered (reached the welcome).
     welcomed: u64,
     queued: u64,
+    overflowed: u64,
     answered: u64,
     answered_within_30s: u64,
     abandoned: u64,
     phone_requests: u64,
+    voicemail_requests: u64,
     /// Requests closed by their owner (the agent of the call) while the call was up.
     closed_by_owner_in_call: u64,
     /// Waits of the answered calls (ms), in order.
@@ -59,6 +64,7 @@ fn recount(db: &std::path::Path) -> (Recount, Vec<u64>) {
             }
             "call.answered" => r.welcomed += 1,
             "queue.entered" => r.queued += 1,
+            "queue.overflowed" => r.overflowed += 1,
             "queue.connected" => {
                 r.answered += 1;
                 let wait = e["wait_ms"].as_u64().unwrap();
@@ -77,6 +83,7 @@ fn recount(db: &std::path::Path) -> (Recount, Vec<u64>) {
             "ticket.created" if e["channel"] == "phone" && !call.is_empty() => {
                 r.phone_requests += 1;
             }
+            "ticket.created" if e["channel"] == "voicemail" => r.voicemail_requests += 1,
             "ticket.updated" => {
                 let closing = e["changes"].as_array().is_some_and(|c| {
                     c.iter().any(|c| {
@@ -109,9 +116,16 @@ fn line(report: &Value, id: &str) -> (u64, u64) {
 
 #[test]
 fn a_scripted_day_reports_console_and_recount_agree() {
+    let queue = format!("[[acd.queues]]\nname = \"{QUEUE}\"\n");
+    let acd = acd_config(15, &["1001"]);
+    assert!(acd.contains(&queue), "{acd}");
+    let acd = acd.replacen(
+        &queue,
+        &format!("{queue}max_wait_s = 6\noverflow = \"voicemail:general\"\n"),
+        1,
+    );
     let server = Server::start(&format!(
-        "[sip]\nmax_calls = 2\n\n[reports]\nshort_abandon_s = 2\n\n{}",
-        acd_config(15, &["1001"])
+        "[sip]\nmax_calls = 2\n\n[reports]\nshort_abandon_s = 2\n\n{acd}"
     ));
     let api = Api::supervisor(&server);
     let agent = server.login("1001", "demo1001");
@@ -164,23 +178,59 @@ fn a_scripted_day_reports_console_and_recount_agree() {
     let waiting = sipp_start("uac_answer_bye.xml", &server, &["-d", "4000"]);
     waiting.wait().assert_ok(&server);
 
+    // 4. Still nobody: the caller overflows to the mailbox after 6 s and leaves a message.
+    let mut voice = keypad::Keypad::new();
+    let port = voice.port();
+    let leaving = sipp_start(
+        "uac_keypad_server_bye.xml",
+        &server,
+        &[
+            "-s",
+            "800100200",
+            "-key",
+            "rtp_port",
+            &port,
+            "-key",
+            "caller",
+            "0600000088",
+            "-d",
+            "60000",
+            "-timeout",
+            "60s",
+        ],
+    );
+    assert!(voice.wait_for_audio(WAIT), "the caller hears the queue");
+    assert!(
+        server.wait_log(
+            |log| log.contains("recording a message"),
+            Duration::from_secs(40)
+        ),
+        "no recording started:\n{}",
+        tail(&server.log(), 40)
+    );
+    std::thread::sleep(Duration::from_secs(3)); // the caller speaks for 3 s
+    voice.press("#");
+    leaving.wait().assert_ok(&server);
+
     // The recount, once the log holds the abandonment and the refusal.
     let db = server.dir().join("data/centralino.db");
     let (counted, waits) = poll("the day in the event log", WAIT, || {
         let (r, waits) = recount(&db);
-        (r.abandoned == 1 && r.refused == 1 && r.contacts == 4).then_some((r, waits))
+        (r.abandoned == 1 && r.refused == 1 && r.voicemail_requests == 1).then_some((r, waits))
     });
     assert_eq!(
         counted,
         Recount {
-            contacts: 4,
+            contacts: 5,
             refused: 1,
-            welcomed: 3,
-            queued: 3,
+            welcomed: 4,
+            queued: 4,
+            overflowed: 1,
             answered: 2,
             answered_within_30s: 2,
             abandoned: 1,
             phone_requests: 2,
+            voicemail_requests: 1,
             closed_by_owner_in_call: 1,
             answer_waits_ms: counted.answer_waits_ms.clone(),
         }
@@ -219,6 +269,7 @@ fn a_scripted_day_reports_console_and_recount_agree() {
         "{row}"
     );
     assert_eq!(row["abandoned"], counted.abandoned, "{row}");
+    assert_eq!(row["overflowed"], counted.overflowed, "{row}");
     assert_eq!(row["abandoned_short"], 0, "{row}");
     let waits = &counted.answer_waits_ms;
     let mean_s = waits.iter().sum::<u64>() as f64 / waits.len() as f64 / 1000.0;
@@ -268,7 +319,8 @@ fn a_scripted_day_reports_console_and_recount_agree() {
     // The month's SLA (the server started today: the month is this day).
     let sla = api.get(&format!("/api/v1/reports/sla?month={month}"));
     assert_eq!(line(&sla, "SLA.C.1"), (counted.welcomed, counted.contacts));
-    let queued_counted = counted.answered + counted.abandoned;
+    // Answered, abandoned over the threshold, and overflowed (waited, not abandoned).
+    let queued_counted = counted.answered + counted.abandoned + counted.overflowed;
     assert_eq!(
         line(&sla, "SLA.C.2"),
         (queued_counted, queued_counted),
@@ -279,6 +331,9 @@ fn a_scripted_day_reports_console_and_recount_agree() {
         line(&sla, "SLA.C.4"),
         (counted.closed_by_owner_in_call, counted.phone_requests)
     );
+
+    // The message's request waits to be taken in charge: pending, not yet late.
+    assert_eq!(sla["offline_pending"], counted.voicemail_requests, "{sla}");
 
     // Live gauges, today and month to date: the same lines.
     for scope in live["sla"].as_array().expect("scopes") {
