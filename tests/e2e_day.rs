@@ -14,7 +14,8 @@
 //! Then the reports API (`queues`, `agents`, `tickets`, `sla`), the live gauges
 //! (`/api/v1/reports/live`), the supervisor console's queue counters (`/api/v1/queues`) and a
 //! recount written here from the raw event log (read from the database with `sqlite3`) agree
-//! number for number. Needs `sipp` and `sqlite3`.
+//! number for number; `serve` has folded the day into report facts in the background before any
+//! report was asked, and stops cleanly. Needs `sipp` and `sqlite3`.
 
 mod common;
 
@@ -124,8 +125,8 @@ fn a_scripted_day_reports_console_and_recount_agree() {
         &format!("{queue}max_wait_s = 6\noverflow = \"voicemail:general\"\n"),
         1,
     );
-    let server = Server::start(&format!(
-        "[sip]\nmax_calls = 2\n\n[reports]\nshort_abandon_s = 2\n\n{acd}"
+    let mut server = Server::start(&format!(
+        "[sip]\nmax_calls = 2\n\n[reports]\nshort_abandon_s = 2\nmaterialize_every_s = 1\n\n{acd}"
     ));
     let api = Api::supervisor(&server);
     let agent = server.login("1001", "demo1001");
@@ -249,6 +250,14 @@ fn a_scripted_day_reports_console_and_recount_agree() {
         "abandoned after the caller's 4 s: {waits:?}"
     );
 
+    // Before any report is asked, serve's background task has folded the day into facts.
+    poll("the day's calls folded in the background", WAIT, || {
+        let folded: u64 = sqlite(&db, "SELECT COUNT(*) FROM report_calls")
+            .parse()
+            .ok()?;
+        (folded >= counted.queued).then_some(())
+    });
+
     // The live view first: its `to` is today.
     let live = api.get("/api/v1/reports/live");
     let today = live["sla"][0]["to"].as_str().expect("today").to_string();
@@ -346,4 +355,17 @@ fn a_scripted_day_reports_console_and_recount_agree() {
     let q = api.queue(QUEUE);
     assert_eq!(q["answered"], counted.answered, "{q}");
     assert_eq!(q["abandoned"], counted.abandoned, "{q}");
+
+    // A graceful stop ends the background task with the rest.
+    server.sigterm();
+    let status = server
+        .wait_exit(Duration::from_secs(20))
+        .expect("stopped within 20 s of SIGTERM");
+    assert!(status.success(), "{status}");
+    let log = server.log();
+    assert!(
+        !log.contains("report facts not brought up to date"),
+        "{}",
+        tail(&log, 40)
+    );
 }
