@@ -234,24 +234,7 @@ fn a_call_over_max_calls_is_refused_and_logged() {
     common::drills::poll("the first call answered", Duration::from_secs(10), || {
         held.messages_so_far().contains("SIP/2.0 200").then_some(())
     });
-    let (socket, port) = raw_sip_socket();
-    let sdp = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
-               m=audio 40000 RTP/AVP 0\r\n";
-    let invite = format!(
-        "INVITE sip:800100200@{addr} SIP/2.0\r\n\
-         Via: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bKrefused;rport\r\n\
-         From: <sip:0600000042@127.0.0.1:{port}>;tag=r1\r\n\
-         To: <sip:800100200@{addr}>\r\n\
-         Call-ID: refused-e2e\r\n\
-         CSeq: 1 INVITE\r\n\
-         Contact: <sip:0600000042@127.0.0.1:{port}>\r\n\
-         Max-Forwards: 70\r\n\
-         Content-Type: application/sdp\r\n\
-         Content-Length: {}\r\n\r\n{sdp}",
-        sdp.len(),
-        addr = server.sip_addr(),
-    );
-    let answers = raw_exchange(&socket, &server, invite.as_bytes(), Duration::from_secs(2));
+    let answers = invite_over_capacity(&server, "refused-e2e", "0600000042");
     assert!(
         answers.iter().any(|a| a.starts_with("SIP/2.0 503 ")),
         "{answers:#?}"

@@ -404,6 +404,48 @@ fn identified_caller_pop_note_close_and_supervisor_follows_live() {
          return s && s.textContent === 'closed (successful)'",
         WAIT,
     );
+    // Closed by the agent who took the call, in its wrap-up: resolved at first contact,
+    // shown checked with who set it; the agent unchecks it and the API reads the correction.
+    desk.wait_js(
+        "the first-contact box checked, set at closing by 1001",
+        "const b = document.getElementById('first-contact'); \
+         const by = document.getElementById('first-contact-by'); \
+         return b && b.checked && by.dataset.corrected === 'false' \
+           && by.textContent.startsWith('set at closing by 1001')",
+        WAIT,
+    );
+    let judged = api.get(&format!("/api/v1/tickets/{number}"));
+    assert_eq!(judged["first_contact"]["first_contact"], true, "{judged}");
+    assert_eq!(judged["first_contact"]["by"], "1001", "{judged}");
+    desk.click("#first-contact");
+    desk.wait_js(
+        "the first-contact box unchecked, corrected by 1001",
+        "const b = document.getElementById('first-contact'); \
+         const by = document.getElementById('first-contact-by'); \
+         return b && !b.checked && by.dataset.corrected === 'true' \
+           && by.textContent.startsWith('corrected by 1001')",
+        WAIT,
+    );
+    let flag = api.get(&format!("/api/v1/tickets/{number}/first-contact"));
+    assert_eq!(flag["first_contact"], false, "{flag}");
+    assert_eq!(flag["corrected"], true, "{flag}");
+    assert_eq!(flag["by"], "1001", "{flag}");
+    let history = api.get(&format!("/api/v1/tickets/{number}"))["history"].clone();
+    let marks: Vec<_> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|h| h["kind"] == "first_contact")
+        .map(|h| (h["old"].clone(), h["new"].clone()))
+        .collect();
+    assert_eq!(
+        marks,
+        vec![
+            (serde_json::Value::Null, "true".into()),
+            ("true".into(), "false".into())
+        ],
+        "{history}"
+    );
     // The list of the queues' new and open tickets follows: the closed one leaves it.
     desk.wait_js(
         "the closed ticket gone from My queues",

@@ -1068,6 +1068,30 @@ pub fn raw_exchange(
     out
 }
 
+/// Sends one INVITE (to the demo's 800100200, from `caller`, Call-ID `call_id`) from a raw
+/// socket and returns every answer within 2 s: with `sip.max_calls` calls in progress the
+/// server answers 503 and logs `call.refused`.
+pub fn invite_over_capacity(server: &Server, call_id: &str, caller: &str) -> Vec<String> {
+    let (socket, port) = raw_sip_socket();
+    let sdp = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+               m=audio 40000 RTP/AVP 0\r\n";
+    let invite = format!(
+        "INVITE sip:800100200@{addr} SIP/2.0\r\n\
+         Via: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bK{call_id};rport\r\n\
+         From: <sip:{caller}@127.0.0.1:{port}>;tag=r1\r\n\
+         To: <sip:800100200@{addr}>\r\n\
+         Call-ID: {call_id}\r\n\
+         CSeq: 1 INVITE\r\n\
+         Contact: <sip:{caller}@127.0.0.1:{port}>\r\n\
+         Max-Forwards: 70\r\n\
+         Content-Type: application/sdp\r\n\
+         Content-Length: {}\r\n\r\n{sdp}",
+        sdp.len(),
+        addr = server.sip_addr(),
+    );
+    raw_exchange(&socket, server, invite.as_bytes(), Duration::from_secs(2))
+}
+
 /// A configuration whose IVR plays `prompt`, then listens: every digit is collected (and
 /// logged) until the caller is silent for `idle_s`, then the server hangs up. The end-to-end
 /// tests of the trunk and media use it to hold a call open without a menu.

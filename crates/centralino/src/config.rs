@@ -497,6 +497,20 @@ mod tests {
     }
 
     #[test]
+    fn the_materializer_interval_defaults_to_a_minute_and_zero_turns_it_off() {
+        let config = Config::parse("", "x.toml").unwrap();
+        assert_eq!(
+            config.reports.materialize_every(),
+            Some(std::time::Duration::from_secs(60))
+        );
+        let off = Config::parse("[reports]\nmaterialize_every_s = 0\n", "x.toml").unwrap();
+        assert_eq!(off.reports.materialize_every(), None);
+        let err = Config::parse("[reports]\nmaterialize_every_s = 90000\n", "x.toml").unwrap_err();
+        assert_eq!(err.errors[0].field, "reports.materialize_every_s", "{err}");
+        assert_eq!(err.errors[0].line, Some(2));
+    }
+
+    #[test]
     fn the_voicemail_section_is_checked_by_its_crate_and_located_here() {
         let text =
             "[voicemail]\nmax_length_s = 60\n\n[voicemail.calendar]\ntimezone = \"Mars/Olympus\"\n";

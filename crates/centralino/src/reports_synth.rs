@@ -8,13 +8,29 @@
 //! `--chunk` events per transaction; event ids are derived from the seed and the year, so
 //! running it again writes nothing twice. Then the report facts are brought up to date
 //! (`console::report_facts::materialize`), unless `--no-facts`.
+//!
+//! Unless `--no-tickets`, each month's Service Requests go to the CRM too
+//! (`reports::synth_tickets`): phone requests of answered calls, those closed in the
+//! wrap-up resolved at first contact, and off-line voicemail, e-mail and web requests taken
+//! in charge and resolved on the SLA calendar (`[sla.calendar]`, around the clock without
+//! one), written through the CRM's bulk import (`Store::import_tickets`: the insertion,
+//! articles and life-cycle actions of tickets made one by one), a month per transaction. The
+//! invented agents (`2001`…, no usable password) and the queues are created when missing. A
+//! month whose first phone request exists is skipped, so a rerun writes nothing twice.
 
+use std::collections::HashMap;
 use std::time::Instant;
 
 use anyhow::Context;
-use chrono::{Datelike, NaiveDate, Weekday};
-use crm::LoggedEvent;
+use calendar::{BusinessCalendar, CalendarConfig};
+use chrono::{Datelike, NaiveDate, Utc, Weekday};
+use crm::{
+    Action, Actor, ArticleKind, Channel, ImportedTicket, LoggedEvent, NewArticle, NewTicket,
+    QueueId, Role, Store, UserId,
+};
+use events::TicketChannel;
 use reports::synth::{SynthSpec, synthesize_from};
+use reports::synth_tickets::{SynthTicket, synthesize_tickets};
 use tracing::info;
 
 use crate::maintenance::SiteArgs;
@@ -50,6 +66,9 @@ pub struct SynthArgs {
     /// Do not bring the report facts up to date afterwards.
     #[arg(long)]
     pub no_facts: bool,
+    /// Write only the event log, no Service Requests.
+    #[arg(long)]
+    pub no_tickets: bool,
     #[command(flatten)]
     pub site: SiteArgs,
 }
@@ -85,6 +104,13 @@ pub async fn run(command: ReportsCommand) -> anyhow::Result<()> {
     let store = crate::open_store(&config, &args.site.data).await?;
     let tz = store.settings().time_zone;
     let year_days = open_days(first, next_year);
+    let calendar = sla_calendar(&config)?;
+    let people = if args.no_tickets {
+        None
+    } else {
+        Some(People::ensure(&store, &queues, args.agents).await?)
+    };
+    let mut tickets = 0usize;
     let started = Instant::now();
     let (mut written, mut total, mut seq, mut calls_left) = (0usize, 0usize, 0u64, args.calls);
     for month in 1..=12u32 {
@@ -131,10 +157,16 @@ pub async fn run(command: ReportsCommand) -> anyhow::Result<()> {
                 .await
                 .context("cannot write the event log")?;
         }
+        let requests = match &people {
+            Some(people) => write_tickets(&store, people, &spec, &events, &calendar).await?,
+            None => 0,
+        };
+        tickets += requests;
         info!(
             month = format!("{}-{month:02}", args.year),
             calls,
             events = rows.len(),
+            requests,
             "synthetic month written"
         );
     }
@@ -143,6 +175,7 @@ pub async fn run(command: ReportsCommand) -> anyhow::Result<()> {
         events = total,
         new = written,
         calls = args.calls,
+        requests = tickets,
         seconds = format!("{secs:.1}"),
         per_second = format!("{:.0}", total as f64 / secs.max(1e-9)),
         "synthetic year written"
@@ -161,4 +194,145 @@ pub async fn run(command: ReportsCommand) -> anyhow::Result<()> {
     store.refresh_statistics().await.ok();
     store.close().await;
     Ok(())
+}
+
+/// The calendar the SLA report counts working time on: `[sla.calendar]`, else around the clock.
+fn sla_calendar(config: &crate::config::Config) -> anyhow::Result<BusinessCalendar> {
+    let always = CalendarConfig {
+        always_open: true,
+        ..CalendarConfig::default()
+    };
+    let cfg = config.sla.calendar.as_ref().unwrap_or(&always);
+    BusinessCalendar::new(cfg).map_err(|e| anyhow::anyhow!("sla.calendar: {e}"))
+}
+
+/// The queues and invented agents the requests are written to, by name and login.
+struct People {
+    queues: HashMap<String, QueueId>,
+    agents: HashMap<String, UserId>,
+}
+
+impl People {
+    /// Creates the queues and agents (`2001`…) the database lacks.
+    async fn ensure(store: &Store, queues: &[String], agents: u32) -> anyhow::Result<People> {
+        let now = Utc::now();
+        let mut people = People {
+            queues: HashMap::new(),
+            agents: HashMap::new(),
+        };
+        for name in queues {
+            let id = match store.queue_by_name(name).await? {
+                Some(id) => id,
+                None => store.create_queue(name, false, now).await?.id,
+            };
+            people.queues.insert(name.clone(), id);
+        }
+        for i in 0..agents {
+            let login = format!("{}", 2001 + i);
+            let id = match store.user_by_login(&login).await? {
+                Some(user) => user.id,
+                None => {
+                    // Nobody signs in as an invented agent: a password no one knows.
+                    let password: String = (0..32)
+                        .map(|_| char::from(b'a' + rand::random_range(0..26u8)))
+                        .collect();
+                    let name = format!("Agente sintetico {login}");
+                    store
+                        .add_user(
+                            &login,
+                            &name,
+                            Role::AgentFirstLevel,
+                            &password,
+                            Actor::System,
+                            now,
+                        )
+                        .await
+                        .with_context(|| format!("cannot create the invented agent {login}"))?
+                        .id
+                }
+            };
+            people.agents.insert(login, id);
+        }
+        Ok(people)
+    }
+}
+
+/// Writes the month's Service Requests (one transaction); 0 when its first phone request is
+/// there already (a rerun).
+async fn write_tickets(
+    store: &Store,
+    people: &People,
+    spec: &SynthSpec,
+    events: &[(chrono::DateTime<Utc>, events::Event)],
+    calendar: &BusinessCalendar,
+) -> anyhow::Result<usize> {
+    let planned = synthesize_tickets(spec, events, calendar);
+    let marker = planned
+        .iter()
+        .find(|t| t.channel == TicketChannel::Phone)
+        .and_then(|t| t.call_id.as_deref());
+    match marker {
+        None => return Ok(0),
+        Some(call) if store.has_ticket_for_call(call).await? => return Ok(0),
+        Some(_) => {}
+    }
+    let batch: Vec<ImportedTicket> = planned
+        .iter()
+        .map(|t| imported(t, people))
+        .collect::<anyhow::Result<_>>()?;
+    store
+        .import_tickets(&batch)
+        .await
+        .context("cannot write the synthetic Service Requests")?;
+    Ok(batch.len())
+}
+
+fn imported(t: &SynthTicket, people: &People) -> anyhow::Result<ImportedTicket> {
+    let queue = *people
+        .queues
+        .get(&t.queue)
+        .with_context(|| format!("queue {} not created", t.queue))?;
+    let agent = *people
+        .agents
+        .get(&t.agent)
+        .with_context(|| format!("agent {} not created", t.agent))?;
+    let (channel, kind, title) = match t.channel {
+        TicketChannel::Phone => (
+            Channel::Phone,
+            ArticleKind::PhoneReceived,
+            "Richiesta telefonica",
+        ),
+        TicketChannel::Voicemail => (
+            Channel::Voicemail,
+            ArticleKind::Voicemail,
+            "Messaggio in segreteria",
+        ),
+        TicketChannel::Email => (Channel::Email, ArticleKind::EmailIn, "Richiesta via e-mail"),
+        TicketChannel::Web => (Channel::Web, ArticleKind::Web, "Richiesta dal sito"),
+        TicketChannel::Fax => (Channel::Fax, ArticleKind::Fax, "Richiesta via fax"),
+    };
+    let mut ticket = NewTicket::new(title, channel);
+    ticket.queue = Some(queue);
+    ticket.call_id = t.call_id.clone();
+    if t.channel == TicketChannel::Phone {
+        ticket.owner = Some(agent);
+    }
+    let body = format!(
+        "Richiesta sintetica per i report (dati inventati) da {}.",
+        t.sender
+    );
+    let mut actions = Vec::new();
+    if let Some(at) = t.taken {
+        actions.push((Actor::User(agent), Action::Lock, at));
+    }
+    if let Some(at) = t.resolved {
+        actions.push((Actor::User(agent), Action::Close { successful: true }, at));
+    }
+    Ok(ImportedTicket {
+        ticket,
+        created: t.created,
+        articles: vec![NewArticle::new(kind, &t.sender, title, body)],
+        actions,
+        first_contact: t.first_contact,
+    })
 }

@@ -178,6 +178,17 @@ export class Tickets {
         h('button', { type: 'submit' }, t('second_level'))),
     );
     const fact = (k, v) => [h('dt', {}, k), h('dd', {}, v ?? '—')];
+    // Resolved at first contact (SLA.C.4), for requests a call opened: judged by the server
+    // at closing; the operator corrects it here (PUT …/first-contact, which checks the right).
+    const fc = x.first_contact || {};
+    const firstContact = x.call_id ? fact(t('first_contact'), h('span', {},
+      h('input', {
+        type: 'checkbox', id: 'first-contact', checked: fc.first_contact === true, 'aria-label': t('first_contact'),
+        onchange: (ev) => this.act('PUT', '/first-contact', { first_contact: ev.target.checked }),
+      }),
+      ' ', h('small', { id: 'first-contact-by', dataset: { corrected: String(!!fc.corrected) } },
+        fc.first_contact == null ? t('first_contact_pending')
+          : t(fc.corrected ? 'first_contact_corrected' : 'first_contact_judged', { who: fc.by ?? '—', when: when(fc.at) })))) : [];
     // Who has heard the attachments (the server writes each listening in the history).
     const heard = [...new Set((x.history || []).filter((e) => e.kind === 'listened').map((e) => e.actor || '—'))];
     this.view.replaceChildren(
@@ -187,7 +198,7 @@ export class Tickets {
         fact(t('state'), h('span', { id: 'ticket-state' }, t('state_' + x.state) + (x.pending_until ? ` (${when(x.pending_until)})` : ''))),
         fact(t('queue'), x.queue), fact(t('priority'), x.priority), fact(t('type'), x.type.replace(/_/g, ' ')),
         fact(t('owner'), x.owner + (x.locked ? ' 🔒' : '')), fact(t('channel'), x.channel),
-        fact(t('created'), when(x.created)), fact(t('parent_number'), x.parent)),
+        fact(t('created'), when(x.created)), fact(t('parent_number'), x.parent), ...firstContact),
       actions,
       h('h3', {}, t('articles')),
       h('div', { class: 'articles' }, x.articles.map((a) => h('article', {},

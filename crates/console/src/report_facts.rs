@@ -10,6 +10,9 @@
 //! - [`folded`] assembles a report's input: the stored facts of the period, plus the events
 //!   after the watermark folded in memory on the open state saved with it, from one state
 //!   of the database. It equals folding the whole log (see `reports::facts`).
+//! - [`Materializer`] runs [`materialize`] in the background every few seconds
+//!   (`[reports] materialize_every_s`), so the first report of the morning finds the night's
+//!   events already folded; a failed pass is logged and tried again at the next tick.
 
 use std::collections::HashSet;
 
@@ -21,7 +24,9 @@ use reports::facts::{
 };
 use reports::ledger::{AgentHour, Closure, call_span};
 use reports::{Folded, Ledger};
-use tracing::warn;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tracing::{debug, warn};
 
 /// Events folded per transaction.
 pub const CHUNK: u32 = 50_000;
@@ -203,4 +208,86 @@ pub async fn folded(
         })
         .collect();
     Ok(assemble(calls, hours, closures, tail))
+}
+
+/// What the background materializer has done so far (its last pass is the most recent).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Passes {
+    /// Passes that ended, well or not.
+    pub done: u64,
+    /// Events folded over all passes.
+    pub folded: u64,
+    /// Passes that failed.
+    pub failed: u64,
+    /// The error of the last pass, `None` when it succeeded.
+    pub last_error: Option<String>,
+}
+
+/// [`materialize`] run in the background every `every`: the first pass at once, then one
+/// per tick (a pass longer than the interval delays the next, never two at once). An error
+/// is logged and the next tick tries again. [`Materializer::stop`] ends it: a pass cut
+/// there loses only its uncommitted chunk (each chunk is one transaction).
+#[derive(Debug)]
+pub struct Materializer {
+    stop: watch::Sender<bool>,
+    passes: watch::Receiver<Passes>,
+    task: JoinHandle<()>,
+}
+
+impl Materializer {
+    /// Starts the task on the current runtime.
+    pub fn spawn(store: Store, every: std::time::Duration) -> Materializer {
+        let (stop, mut stopped) = watch::channel(false);
+        let (report, passes) = watch::channel(Passes::default());
+        let every = every.max(std::time::Duration::from_millis(1));
+        let task = tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(every);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    biased;
+                    _ = stopped.changed() => return,
+                    _ = ticks.tick() => {}
+                }
+                let outcome = tokio::select! {
+                    biased;
+                    _ = stopped.changed() => return,
+                    outcome = materialize(&store) => outcome,
+                };
+                report.send_modify(|p| {
+                    p.done += 1;
+                    match outcome {
+                        Ok(folded) => {
+                            if folded > 0 {
+                                debug!(folded, "reports: facts brought up to date");
+                            }
+                            p.folded += folded;
+                            p.last_error = None;
+                        }
+                        Err(error) => {
+                            warn!(%error, "reports: report facts not brought up to date; trying again at the next tick");
+                            p.failed += 1;
+                            p.last_error = Some(error.to_string());
+                        }
+                    }
+                });
+            }
+        });
+        Materializer { stop, passes, task }
+    }
+
+    /// The passes so far; `changed()` wakes at the end of each.
+    pub fn passes(&self) -> watch::Receiver<Passes> {
+        self.passes.clone()
+    }
+
+    /// Stops the task and waits for it (a pass in progress is abandoned at its next await).
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        if let Err(error) = self.task.await
+            && error.is_panic()
+        {
+            warn!(%error, "reports: the facts materializer panicked");
+        }
+    }
 }

@@ -441,6 +441,7 @@ async fn write_batch(
                 created: p.created,
                 articles: vec![p.article],
                 actions: p.actions,
+                first_contact: None,
             }
         })
         .collect();

@@ -61,10 +61,25 @@ impl Store {
         at: DateTime<Utc>,
     ) -> Result<()> {
         let mut tx = self.begin_write().await?;
+        Self::set_first_contact_in_tx(&mut tx, ticket, value, corrected, actor, at).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// [`Store::judge_first_contact`] of a ticket created in `tx` (bulk import): it has no
+    /// correction to keep.
+    pub(crate) async fn set_first_contact_in_tx(
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        ticket: TicketId,
+        value: bool,
+        corrected: bool,
+        actor: Actor,
+        at: DateTime<Utc>,
+    ) -> Result<()> {
         let old =
             sqlx::query("SELECT first_contact FROM ticket_first_contact WHERE ticket_id = $1")
                 .bind(ticket.0)
-                .fetch_optional(&mut *tx)
+                .fetch_optional(&mut **tx)
                 .await?
                 .map(|r| flag(&r, "first_contact"))
                 .transpose()?;
@@ -79,10 +94,10 @@ impl Store {
         .bind(corrected)
         .bind(actor.user_id())
         .bind(to_ms(at))
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
         record(
-            &mut tx,
+            tx,
             ticket,
             at,
             actor,
@@ -91,9 +106,16 @@ impl Store {
             Some(value.to_string()),
             corrected.then(|| "corrected".to_owned()),
         )
-        .await?;
-        tx.commit().await?;
-        Ok(())
+        .await
+    }
+
+    /// Whether a Service Request was opened by the call `call_id` (any channel).
+    pub async fn has_ticket_for_call(&self, call_id: &str) -> Result<bool> {
+        let found: Option<i64> = sqlx::query_scalar("SELECT id FROM tickets WHERE call_id = $1")
+            .bind(call_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(found.is_some())
     }
 
     /// Records, at closing, whether the ticket was resolved at first contact. A ticket

@@ -23,6 +23,10 @@ pub struct ImportedTicket {
     pub articles: Vec<NewArticle>,
     /// Then its life-cycle actions: who, what, when (checked as any other action).
     pub actions: Vec<(Actor, Action, DateTime<Utc>)>,
+    /// Resolved at first contact, as judged when it was closed: recorded after the actions,
+    /// by the actor and at the time of its last `Close` (by the system at `created` when
+    /// there is none).
+    pub first_contact: Option<bool>,
 }
 
 impl Store {
@@ -47,6 +51,15 @@ impl Store {
                     self.close_children_in_tx(&mut tx, id, *successful, *at)
                         .await?;
                 }
+            }
+            if let Some(value) = t.first_contact {
+                let (who, at) = t
+                    .actions
+                    .iter()
+                    .rev()
+                    .find(|(_, a, _)| matches!(a, Action::Close { .. }))
+                    .map_or((Actor::System, t.created), |(who, _, at)| (*who, *at));
+                Self::set_first_contact_in_tx(&mut tx, id, value, false, who, at).await?;
             }
             ids.push(id);
         }

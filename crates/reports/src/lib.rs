@@ -31,6 +31,7 @@ pub mod queues;
 pub mod sla;
 pub mod stats;
 pub mod synth;
+pub mod synth_tickets;
 pub mod tickets;
 
 pub use ledger::{

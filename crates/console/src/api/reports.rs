@@ -42,6 +42,9 @@ pub struct ReportsSection {
     /// The sized load per month, for the overflow rule (§8.7), by `YYYY-MM`; a month not
     /// listed takes `default`.
     pub sized: BTreeMap<String, SizedLoad>,
+    /// `serve` folds the event log into report facts this often (seconds; 0: only when a
+    /// report is asked for).
+    pub materialize_every_s: u64,
 }
 
 impl Default for ReportsSection {
@@ -49,6 +52,7 @@ impl Default for ReportsSection {
         ReportsSection {
             short_abandon_s: 5,
             sized: BTreeMap::new(),
+            materialize_every_s: 60,
         }
     }
 }
@@ -73,6 +77,12 @@ impl ReportsSection {
                 "at most 600 seconds".to_owned(),
             ));
         }
+        if self.materialize_every_s > 86_400 {
+            out.push((
+                "reports.materialize_every_s".to_owned(),
+                "at most 86400 seconds (a day); 0 turns the periodic run off".to_owned(),
+            ));
+        }
         for key in self.sized.keys() {
             if key != "default" && parse_month(key).is_none() {
                 out.push((
@@ -82,6 +92,12 @@ impl ReportsSection {
             }
         }
         out
+    }
+
+    /// The interval of the background materializer, `None` when it is off.
+    pub fn materialize_every(&self) -> Option<std::time::Duration> {
+        (self.materialize_every_s > 0)
+            .then(|| std::time::Duration::from_secs(self.materialize_every_s))
     }
 
     pub(super) fn sized_for(&self, month: &str) -> SizedLoad {

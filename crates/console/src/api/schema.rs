@@ -137,6 +137,9 @@ pub struct TicketDetail {
     articles: Vec<Article>,
     history: Vec<HistoryRow>,
     children: Vec<ChildTicket>,
+    /// Resolved at first contact (SLA.C.4): `first_contact` is `null` until judged at
+    /// closing; corrected with `PUT /api/v1/tickets/{number}/first-contact`.
+    first_contact: crate::api::ticket_actions::FirstContactView,
 }
 
 /// One page of a ticket search.

@@ -173,19 +173,23 @@ pub struct FirstContactView {
     pub at: Option<DateTime<Utc>>,
 }
 
-async fn first_contact_view(api: &Api, t: &Ticket) -> ApiResult<Response> {
+/// The ticket's flag as the API shows it (also part of the ticket's full view).
+pub(crate) async fn first_contact_of(api: &Api, t: &Ticket) -> ApiResult<FirstContactView> {
     let flag = api.store().first_contact(t.id).await?;
     let by = match flag.as_ref().and_then(|f| f.by) {
         Some(id) => Some(api.store().user(id).await?.login),
         None => None,
     };
-    Ok(axum::Json(FirstContactView {
+    Ok(FirstContactView {
         first_contact: flag.as_ref().map(|f| f.first_contact),
         corrected: flag.as_ref().is_some_and(|f| f.corrected),
         by,
         at: flag.map(|f| f.at),
     })
-    .into_response())
+}
+
+async fn first_contact_view(api: &Api, t: &Ticket) -> ApiResult<Response> {
+    Ok(axum::Json(first_contact_of(api, t).await?).into_response())
 }
 
 /// `GET /api/v1/tickets/{number}/first-contact`.

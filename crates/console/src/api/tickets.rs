@@ -326,6 +326,10 @@ pub(crate) async fn detail(api: &Api, t: &Ticket) -> ApiResult<Value> {
     // The take-in-charge and resolution clocks (R-VM-2), when the ticket has them.
     view["sla"] = serde_json::to_value(store.sla_of(t.id).await?).unwrap_or(Value::Null);
     view["children"] = Value::Array(children);
+    // Resolved at first contact (SLA.C.4): judged at closing, corrected by an operator.
+    view["first_contact"] =
+        serde_json::to_value(super::ticket_actions::first_contact_of(api, t).await?)
+            .unwrap_or(Value::Null);
     Ok(view)
 }
 

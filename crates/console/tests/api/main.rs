@@ -10,6 +10,7 @@ mod api_customers;
 mod api_openapi;
 mod api_prompts;
 mod api_report_facts;
+mod api_report_materializer;
 mod api_reports;
 mod api_reports_live;
 mod api_session;

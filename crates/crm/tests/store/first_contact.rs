@@ -94,3 +94,41 @@ async fn first_contact_is_judged_corrected_and_read_by_reports(store: Store) {
     assert_eq!(facts[1].closed, None);
 }
 both!(first_contact_is_judged_corrected_and_read_by_reports);
+
+/// A bulk import judges the flag in its transaction, by the closer at the closing time, and
+/// a call's ticket is found by the call's id.
+async fn an_import_judges_first_contact_at_its_close(store: Store) {
+    let ids = users(&store, &[Role::AgentFirstLevel]).await;
+    let mut phone = NewTicket::new("anagrafe", Channel::Phone);
+    phone.call_id = Some("syn-1".into());
+    let closed_at = t0() + Duration::minutes(4);
+    let made = store
+        .import_tickets(&[crm::ImportedTicket {
+            ticket: phone,
+            created: t0(),
+            articles: Vec::new(),
+            actions: vec![
+                (Actor::User(ids[0]), Action::Lock, t0()),
+                (
+                    Actor::User(ids[0]),
+                    Action::Close { successful: true },
+                    closed_at,
+                ),
+            ],
+            first_contact: Some(true),
+        }])
+        .await
+        .unwrap();
+    let judged = store.first_contact(made[0]).await.unwrap().unwrap();
+    assert!(judged.first_contact && !judged.corrected);
+    assert_eq!((judged.by, judged.at), (Some(ids[0]), closed_at));
+    assert!(store.has_ticket_for_call("syn-1").await.unwrap());
+    assert!(!store.has_ticket_for_call("syn-2").await.unwrap());
+    let facts = store
+        .ticket_facts(t0(), t0() + Duration::days(1))
+        .await
+        .unwrap();
+    assert_eq!(facts[0].first_response_at, Some(t0()), "taken by the lock");
+    assert_eq!(facts[0].first_contact, Some(true));
+}
+both!(an_import_judges_first_contact_at_its_close);

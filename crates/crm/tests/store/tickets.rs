@@ -152,6 +152,7 @@ async fn numbers_in_order_across_every_path(store: Store) {
                     created: t0(),
                     articles: Vec::new(),
                     actions: Vec::new(),
+                    first_contact: None,
                 })
                 .collect();
             for id in importer.import_tickets(&batch).await.unwrap() {
