@@ -44,6 +44,8 @@ pub struct Config {
     pub reports: console::api::reports::ReportsSection,
     /// Heartbeats and the components' probes (issue 15).
     pub availability: crate::health::AvailabilitySection,
+    /// The citizen's public web form (issue 16).
+    pub web_form: console::api::web_form::WebFormSection,
     /// What validation found worth saying but not wrong (e.g. unreachable IVR nodes).
     #[serde(skip)]
     pub warnings: Vec<ConfigError>,
@@ -198,6 +200,12 @@ impl Config {
                 .validate()
                 .into_iter()
                 .map(|p| key(p.path, p.message)),
+        );
+        errors.extend(
+            self.web_form
+                .validate()
+                .into_iter()
+                .map(|p| near(p.path, p.message)),
         );
         errors.extend(
             self.reports
