@@ -339,9 +339,7 @@ impl Blend {
                     .entry(queue.clone())
                     .or_default()
                     .insert(place, item.clone());
-                let members = self.acd.queues[self.acd.queue_index[&queue]]
-                    .members
-                    .clone();
+                let q = self.acd.queue_index[&queue];
                 self.items.insert(
                     item,
                     Item {
@@ -353,10 +351,7 @@ impl Blend {
                     },
                 );
                 // The longest idle of the members who may take an item now.
-                let mut free: Vec<AgentIdx> =
-                    members.into_iter().filter(|&a| self.may_take(a)).collect();
-                free.sort_by_key(|&a| (self.acd.agents[a].since, a));
-                for a in free {
+                if let Some(a) = self.longest_idle_taker(q, None) {
                     self.offer_to(a, now);
                 }
             }
@@ -659,18 +654,26 @@ impl Blend {
             .or_default()
             .insert(place, key.clone());
         self.release(a, now);
-        // Someone else may take it now.
-        let members = self.acd.queues[self.acd.queue_index[&queue]]
-            .members
-            .clone();
-        let mut free: Vec<AgentIdx> = members
-            .into_iter()
-            .filter(|&m| m != a && self.may_take(m))
-            .collect();
-        free.sort_by_key(|&m| (self.acd.agents[m].since, m));
-        for m in free {
+        // Someone else may take it now (the agent's own next item was offered by `release`).
+        if self
+            .items
+            .get(key)
+            .is_some_and(|i| i.phase == ItemPhase::Waiting)
+            && let Some(m) = self.longest_idle_taker(self.acd.queue_index[&queue], Some(a))
+        {
             self.offer_to(m, now);
         }
+    }
+
+    /// The member of queue `q` (other than `except`) idle the longest among those who may
+    /// take an item now: one pass over the members, no allocation.
+    fn longest_idle_taker(&self, q: usize, except: Option<AgentIdx>) -> Option<AgentIdx> {
+        self.acd.queues[q]
+            .members
+            .iter()
+            .copied()
+            .filter(|&m| Some(m) != except && self.may_take(m))
+            .min_by_key(|&m| (self.acd.agents[m].since, m))
     }
 
     /// Agent `a` has no item any more: a blended agent held off calls for it is ready again.
