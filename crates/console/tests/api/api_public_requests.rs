@@ -418,3 +418,62 @@ async fn a_disabled_form_is_404(f: Fixture) {
         .expect(StatusCode::NOT_FOUND);
 }
 both!(a_disabled_form_is_404);
+
+/// Over a real socket behind a trusted reverse proxy (`http.trusted_proxies`): the limit
+/// counts the citizen the proxy names in `X-Forwarded-For`, not the proxy, so one busy
+/// citizen does not shut out the others who come through the same proxy.
+async fn behind_a_trusted_proxy_the_limit_counts_each_citizen(f: Fixture) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let limits = console::server::HttpLimits {
+        trusted_proxies: vec!["127.0.0.1/32".parse().unwrap()],
+        ..console::server::HttpLimits::default()
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (_stop, stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(console::server::serve(
+        listener,
+        public_app(&f, Some(section())),
+        None,
+        limits,
+        stopped,
+    ));
+    let body = maria().to_string();
+    let post_as = |citizen: &'static str| {
+        let body = body.clone();
+        async move {
+            let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+            let head = format!(
+                "POST /api/v1/public/requests HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\
+                 Content-Type: application/json\r\nContent-Length: {}\r\n\
+                 X-Forwarded-For: {citizen}\r\n\r\n{body}",
+                body.len()
+            );
+            stream.write_all(head.as_bytes()).await.unwrap();
+            let mut answer = Vec::new();
+            tokio::time::timeout(
+                std::time::Duration::from_secs(10),
+                stream.read_to_end(&mut answer),
+            )
+            .await
+            .expect("an answer within 10 s")
+            .unwrap();
+            let answer = String::from_utf8_lossy(&answer).into_owned();
+            answer
+                .split(' ')
+                .nth(1)
+                .and_then(|s| s.parse::<u16>().ok())
+                .unwrap_or_else(|| panic!("no status in {answer}"))
+        }
+    };
+    for _ in 0..3 {
+        assert_eq!(post_as("203.0.113.5").await, 201);
+    }
+    assert_eq!(post_as("203.0.113.5").await, 429);
+    assert_eq!(
+        post_as("203.0.113.6").await,
+        201,
+        "another citizen, same proxy"
+    );
+}
+both!(behind_a_trusted_proxy_the_limit_counts_each_citizen);
