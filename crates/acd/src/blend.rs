@@ -330,7 +330,12 @@ impl Blend {
                 if self.items.contains_key(&item) {
                     return Err(BlendError::DuplicateItem(item));
                 }
-                if !self.acd.queue_index.contains_key(&queue) {
+                let active = self
+                    .acd
+                    .queue_index
+                    .get(&queue)
+                    .map(|&q| self.acd.queues[q].active);
+                if active != Some(true) {
                     return Err(AcdError::UnknownQueue(queue).into());
                 }
                 let place = (self.config.priority(channel), self.next_place);
@@ -492,6 +497,24 @@ impl Blend {
                 login,
                 state: RequestedState::Ready,
             } if self.item_of(&login).is_some() => return Err(BlendError::HoldsItem(login)),
+            Input::Reconfigure(config) => {
+                // A queue with items stays, as one with calls does.
+                for item in self.items.values() {
+                    if !config.queues.iter().any(|q| q.name == item.queue) {
+                        let n = self
+                            .items
+                            .values()
+                            .filter(|i| i.queue == item.queue)
+                            .count();
+                        return Err(AcdError::QueueInUse {
+                            queue: item.queue.clone(),
+                            calls: n,
+                        }
+                        .into());
+                    }
+                }
+                Input::Reconfigure(config)
+            }
             other => other,
         };
         self.acd.handle(input, now)?;

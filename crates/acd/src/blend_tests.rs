@@ -264,6 +264,45 @@ fn channel_priority_then_arrival_and_a_declined_item_keeps_its_place() {
     );
 }
 
+#[test]
+fn a_queue_with_items_is_not_removed_and_unknown_queues_are_refused() {
+    let t0 = Instant::now();
+    let mut b = blend(&[("a", &["q0"])], t0);
+    item(&mut b, "web-1", ItemChannel::Web, t0);
+    let only_q1 = AcdConfig {
+        queues: vec![QueueConfig::new("q1")],
+        agents: vec![AgentConfig::new("a", &["q1"])],
+        ..AcdConfig::default()
+    };
+    let err = b
+        .handle(BlendInput::Call(Input::Reconfigure(only_q1)), t0)
+        .unwrap_err();
+    assert!(err.to_string().contains("q0"), "{err}");
+    assert_eq!(b.waiting_items("q0"), [ItemKey::from("web-1")]);
+    let err = b
+        .handle(
+            BlendInput::ItemArrived {
+                item: "x".into(),
+                channel: ItemChannel::Fax,
+                queue: "nowhere".into(),
+            },
+            t0,
+        )
+        .unwrap_err();
+    assert!(err.to_string().contains("nowhere"), "{err}");
+    let err = b
+        .handle(
+            BlendInput::ItemArrived {
+                item: "web-1".into(),
+                channel: ItemChannel::Web,
+                queue: "q0".into(),
+            },
+            t0,
+        )
+        .unwrap_err();
+    assert!(matches!(err, crate::BlendError::DuplicateItem(_)), "{err}");
+}
+
 #[derive(Debug, Clone)]
 enum Op {
     Call(usize),
