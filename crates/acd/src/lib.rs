@@ -71,6 +71,7 @@
 //! of them, O(position); live figures walk the queue's agents.
 
 mod blend;
+mod blend_types;
 mod config;
 mod counters;
 mod dispatch;
