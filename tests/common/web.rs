@@ -233,6 +233,22 @@ impl Browser {
         );
     }
 
+    /// Presses `keys` one after the other on whatever has the focus (WebDriver §17.5 key
+    /// actions): text, and `\u{E004}` Tab, `\u{E007}` Enter and the other WebDriver keys, as a
+    /// keyboard-only user would.
+    pub fn press_keys(&self, keys: &str) {
+        let mut actions = Vec::new();
+        for c in keys.chars() {
+            actions.push(serde_json::json!({"type": "keyDown", "value": c.to_string()}));
+            actions.push(serde_json::json!({"type": "keyUp", "value": c.to_string()}));
+        }
+        self.command(
+            "POST",
+            "/actions",
+            serde_json::json!({"actions": [{"type": "key", "id": "keyboard", "actions": actions}]}),
+        );
+    }
+
     /// Empties the field `css` (WebDriver §14.2), e.g. a number input before typing a new value.
     pub fn clear(&self, css: &str) {
         let id = self.element(css);

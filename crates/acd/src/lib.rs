@@ -57,12 +57,21 @@
 //! Service level: answered within the threshold ÷ (answered + abandoned or overflowed after the
 //! threshold). See [`QueueStats`].
 //!
+//! # Blended routing
+//!
+//! [`Blend`] wraps the engine with off-line work items (e-mail, web, voicemail, fax) and each
+//! agent's [`Mode`] (on-line, off-line, blended): calls take precedence, an item goes to a
+//! blended agent only when idle with no call waiting for them, never during a call or its
+//! wrap-up (R-ACD-5). Its module documentation has the rules and their cost.
+//!
 //! # Cost
 //!
 //! Dispatch decisions are O(log n) in calls and agents (measured by `examples/bench_dispatch.rs`).
 //! Computing a caller's position (announcements, abandons, head arrivals) walks the callers ahead
 //! of them, O(position); live figures walk the queue's agents.
 
+mod blend;
+mod blend_types;
 mod config;
 mod counters;
 mod dispatch;
@@ -73,6 +82,10 @@ mod stop;
 mod timers;
 mod types;
 
+pub use blend::{
+    Blend, BlendConfig, BlendError, BlendInput, ITEM_REASON, ItemAction, ItemChannel, ItemKey,
+    Mode, NO_ANSWER_REASON, OFFLINE_REASON,
+};
 pub use config::{AcdConfig, AgentConfig, ConfigProblem, OverflowTarget, QueueConfig};
 pub use engine::Acd;
 pub use stats::{AgentCounts, AgentView, QueueStats};
@@ -80,5 +93,7 @@ pub use types::{
     AcdError, AcdEvent, Action, AgentState, CallKey, Input, OfferFailure, RequestedState,
 };
 
+#[cfg(test)]
+mod blend_tests;
 #[cfg(test)]
 mod tests;

@@ -46,6 +46,8 @@ pub struct Config {
     pub availability: crate::health::AvailabilitySection,
     /// The event log's in-memory bound (issue 14).
     pub events: EventsSection,
+    /// The citizen's public web form (issue 16).
+    pub web_form: console::api::web_form::WebFormSection,
     /// What validation found worth saying but not wrong (e.g. unreachable IVR nodes).
     #[serde(skip)]
     pub warnings: Vec<ConfigError>,
@@ -216,6 +218,12 @@ impl Config {
                 .validate()
                 .into_iter()
                 .map(|p| key(p.path, p.message)),
+        );
+        errors.extend(
+            self.web_form
+                .validate()
+                .into_iter()
+                .map(|p| near(p.path, p.message)),
         );
         errors.extend(
             self.reports

@@ -227,6 +227,17 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                     .and_then(|c| calendar::BusinessCalendar::new(c).ok())
                     .map(std::sync::Arc::new),
             },
+            // The citizen's web form, its clocks on the service's calendar (SLA.O).
+            web_form: config.web_form.enabled.then(|| {
+                config.web_form.form(
+                    config
+                        .sla
+                        .calendar
+                        .as_ref()
+                        .and_then(|c| calendar::BusinessCalendar::new(c).ok())
+                        .map(std::sync::Arc::new),
+                )
+            }),
             ..console::api::ApiConfig::default()
         },
     );

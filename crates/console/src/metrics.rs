@@ -49,12 +49,32 @@ pub struct Metrics {
     events_backlog: IntGauge,
     /// The recorded bus whose spill and backlog are read at scrape time.
     recorder: std::sync::OnceLock<events::EventBus>,
+    web_form: IntCounterVec,
 }
 
 /// `le` bounds of the HTTP request duration histogram, in seconds.
 const HTTP_DURATION_BOUNDS: [f64; 12] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
 ];
+
+/// `centralino_web_form_requests_total{outcome}`, every outcome present from the start.
+fn web_form_counter(registry: &Registry) -> IntCounterVec {
+    let c = register(
+        registry,
+        IntCounterVec::new(
+            Opts::new(
+                "centralino_web_form_requests_total",
+                "Submissions of the public web form, by outcome (opened, honeypot, rate_limited, invalid, too_large).",
+            ),
+            &["outcome"],
+        )
+        .expect("valid metric"),
+    );
+    for outcome in crate::api::web_form::Outcome::ALL {
+        c.with_label_values(&[outcome.as_str()]);
+    }
+    c
+}
 
 fn register<C: Collector + Clone + 'static>(registry: &Registry, collector: C) -> C {
     registry
@@ -216,6 +236,7 @@ impl Metrics {
             queue_oldest,
             agents,
             tickets_created: tickets,
+            web_form: web_form_counter(&r),
             rtp_relayed: counter(
                 &r,
                 "centralino_rtp_packets_relayed_total",
@@ -378,6 +399,12 @@ impl Metrics {
     /// Counts an event the database refused to log.
     pub fn event_log_refused(&self) {
         self.event_log_refused.inc();
+    }
+
+    /// Counts one submission of the public web form by what became of it
+    /// ([`crate::api::web_form::Outcome`]).
+    pub fn web_form(&self, outcome: &str) {
+        self.web_form.with_label_values(&[outcome]).inc();
     }
 
     /// Counts an event stream client resynchronised after falling behind.

@@ -1,6 +1,7 @@
 //! The web consoles (R-PLT-1, R-SUP-1, R-SUP-5): `/` (login), `/desktop` (agent desktop),
 //! `/supervisor` (live console), `/reports` (reports and the monthly SLA, R-SUP-2 … R-SUP-5),
-//! `/admin` (announcements), `/admin/site` (people and queues, R-PLT-2, R-ACD-7) and their
+//! `/admin` (announcements), `/admin/site` (people and queues, R-PLT-2, R-ACD-7), `/request`
+//! (the citizen's public web form, issue 16, no login) and their
 //! static files under `/assets/`, embedded in the binary (plain
 //! HTML, CSS and ES modules from `crates/console/assets/`, no build step).
 //!
@@ -41,6 +42,7 @@ pub const ASSETS: &[(&str, &str, &str)] = &[
     ("admin.js", JS, include_str!("../assets/admin.js")),
     ("site.js", JS, include_str!("../assets/site.js")),
     ("reports.js", JS, include_str!("../assets/reports.js")),
+    ("request.js", JS, include_str!("../assets/request.js")),
 ];
 
 const JS: &str = "text/javascript; charset=utf-8";
@@ -51,6 +53,7 @@ const ADMIN_HTML: &str = include_str!("../assets/admin.html");
 const SITE_HTML: &str = include_str!("../assets/site.html");
 const REPORTS_HTML: &str = include_str!("../assets/reports.html");
 const FORBIDDEN_HTML: &str = include_str!("../assets/forbidden.html");
+const REQUEST_HTML: &str = include_str!("../assets/request.html");
 
 /// The Content Security Policy of every page: our own origin only (`'self'` covers the
 /// same-origin WebSocket in CSP Level 3 §6.7.2.5; `ws:`/`wss:` are listed for older engines).
@@ -90,6 +93,7 @@ pub fn router(api: Api) -> Router {
         .route("/admin", get(admin_page))
         .route("/admin/site", get(site_page))
         .route("/reports", get(reports_page))
+        .route("/request", get(request_page))
         .route("/assets/{name}", get(asset))
         .with_state(api)
 }
@@ -163,6 +167,14 @@ async fn reports_page(State(api): State<Api>, headers: HeaderMap) -> Response {
         REPORTS_HTML,
     )
     .await
+}
+
+/// The citizen's web form (issue 16): public, no session; 404 when `[web_form]` is off.
+async fn request_page(State(api): State<Api>, headers: HeaderMap) -> Response {
+    if api.config().web_form.is_none() {
+        return (StatusCode::NOT_FOUND, "the web form is not enabled here\n").into_response();
+    }
+    guarded(&api, &headers, PageAccess::Public, "/request", REQUEST_HTML).await
 }
 
 async fn login_page(State(api): State<Api>, headers: HeaderMap) -> Response {
@@ -244,6 +256,7 @@ mod tests {
             SITE_HTML,
             REPORTS_HTML,
             FORBIDDEN_HTML,
+            REQUEST_HTML,
         ] {
             for reference in page.split("/assets/").skip(1) {
                 let name: String = reference

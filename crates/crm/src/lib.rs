@@ -104,6 +104,7 @@ pub mod types;
 pub mod voicemail;
 pub mod write_queue;
 mod writer;
+pub mod written;
 
 pub use access::{Access, AuditEntry, PasswordCost, Role, User};
 pub use articles::{Article, Attachment, NewArticle, NewAttachment};
@@ -138,3 +139,4 @@ pub use types::{
 };
 pub use voicemail::{MessageClocks, VoicemailFiled, VoicemailMessage};
 pub use write_queue::{Queued, WriteQueue, WriteQueueReader};
+pub use written::{OpenedRequest, WrittenRequest};

@@ -64,6 +64,7 @@ pub mod ticket_actions;
 pub mod ticket_events;
 pub mod tickets;
 pub mod views;
+pub mod web_form;
 
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
@@ -141,6 +142,8 @@ pub struct ApiConfig {
     pub signin: session::SignIn,
     /// The reports' settings and the service's calendar ([`reports`]).
     pub reports: reports::ReportsConfig,
+    /// The public web form (`[web_form]`); absent: its route answers 404.
+    pub web_form: Option<web_form::WebForm>,
 }
 
 impl Default for ApiConfig {
@@ -156,6 +159,7 @@ impl Default for ApiConfig {
             bus: None,
             signin: session::SignIn::default(),
             reports: reports::ReportsConfig::default(),
+            web_form: None,
         }
     }
 }
@@ -382,6 +386,11 @@ pub fn routes() -> Vec<Route> {
             put(prompts::upload).layer(DefaultBodyLimit::max(prompts::MAX_UPLOAD_BYTES)),
         ),
         route("delete", PROMPT, delete(prompts::delete)),
+        route(
+            "post",
+            "/api/v1/public/requests",
+            post(web_form::create).layer(DefaultBodyLimit::disable()),
+        ),
     ]
 }
 

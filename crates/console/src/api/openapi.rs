@@ -12,7 +12,7 @@ use utoipa::{Modify, OpenApi};
 use super::schema;
 use super::{
     agents, attachments, calls, customers, prompts, reports, reports_live, session, site,
-    ticket_actions, tickets,
+    ticket_actions, tickets, web_form,
 };
 
 /// The event stream's description: the stream is served by `crate::events::upgrade` beside
@@ -80,6 +80,7 @@ pub const EVENTS_PATH: &str = "/api/v1/events";
         prompts::list, prompts::backup, prompts::restore, prompts::audio, prompts::upload,
         prompts::delete,
         reports::show, reports::sla, reports_live::live,
+        web_form::create,
         event_stream,
     ),
     components(
@@ -253,7 +254,8 @@ mod tests {
                 assert_eq!(
                     anonymous,
                     path == "/api/v1/openapi.json"
-                        || (path == "/api/v1/session" && method == "post"),
+                        || (path == "/api/v1/session" && method == "post")
+                        || path.starts_with("/api/v1/public/"),
                     "{what}: security {}",
                     op["security"]
                 );

@@ -545,3 +545,11 @@ pub struct StreamParams {
     /// The session token, for clients that cannot set `Authorization`.
     pub token: Option<String>,
 }
+
+/// A request opened from the public web form.
+#[derive(Serialize, ToSchema)]
+pub struct PublicRequestOpened {
+    /// The ticket number to quote.
+    #[schema(example = "2026030242000015")]
+    number: String,
+}

@@ -111,6 +111,10 @@ async fn every_route_is_served_and_refuses_anonymous_callers(f: Fixture) {
             ("post", "/api/v1/session") => {
                 r.problem(StatusCode::UNPROCESSABLE_ENTITY);
             }
+            // The citizen's web form needs no login; the fixture runs it disabled.
+            ("post", "/api/v1/public/requests") => {
+                r.problem(StatusCode::NOT_FOUND);
+            }
             _ => {
                 assert_eq!(
                     r.headers

@@ -9,6 +9,7 @@ mod api_calls;
 mod api_customers;
 mod api_openapi;
 mod api_prompts;
+mod api_public_requests;
 mod api_report_facts;
 mod api_report_materializer;
 mod api_reports;
