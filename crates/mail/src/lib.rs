@@ -11,15 +11,23 @@
 //! | [`template`] | confirmation, pending reminder, closure, Italian and English |
 //! | [`outbox`] | queued → sending → sent, retry with back-off, failed |
 //!
+//! The edge, on tokio: [`ingest`] (parse, classify, file, queue the confirmation),
+//! [`imap`] (one fetcher per mailbox: TLS or STARTTLS, IDLE or polling, UID-based, `\Seen`
+//! only after the message is stored) and [`smtp`] (the outbox through the relay with
+//! `lettre`: STARTTLS or TLS, AUTH).
+//!
 //! The store side (raw messages, the message → ticket mapping, the outbox table) is
 //! `crm::mail`; the transport (IMAP in, SMTP out) drives both.
 
 #![warn(missing_docs)]
 
 pub mod classify;
+pub mod imap;
+pub mod ingest;
 pub mod outbox;
 pub mod parse;
 pub mod pec;
+pub mod smtp;
 pub mod template;
 pub mod thread;
 
