@@ -438,6 +438,25 @@ impl Store {
         .transpose()
     }
 
+    /// Every kept inbound message, oldest first.
+    pub async fn stored_mail_list(&self) -> Result<Vec<StoredMail>> {
+        let rows =
+            sqlx::query("SELECT source_key, class, note, ticket_id, raw FROM mail_in ORDER BY id")
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(StoredMail {
+                    source_key: r.try_get("source_key")?,
+                    class: r.try_get("class")?,
+                    note: r.try_get("note")?,
+                    ticket: r.try_get::<Option<i64>, _>("ticket_id")?.map(TicketId),
+                    raw: r.try_get("raw")?,
+                })
+            })
+            .collect()
+    }
+
     /// How many inbound messages are kept.
     pub async fn mail_count(&self) -> Result<u64> {
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM mail_in")

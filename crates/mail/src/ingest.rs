@@ -32,6 +32,8 @@ pub struct Ingest {
     pub reopen_within: Duration,
     /// The domain of the Message-IDs we make.
     pub message_id_domain: String,
+    /// Told when a mail is queued (the outbox sender's [`crate::smtp::Sender::wake`]).
+    pub outbox: Option<std::sync::Arc<tokio::sync::Notify>>,
 }
 
 /// A store or template failure while filing.
@@ -158,6 +160,9 @@ impl Ingest {
                     now,
                 )
                 .await?;
+            if let Some(wake) = &self.outbox {
+                wake.notify_one();
+            }
         }
         Ok(filed)
     }
