@@ -44,6 +44,8 @@ pub struct Config {
     pub reports: console::api::reports::ReportsSection,
     /// Heartbeats and the components' probes (issue 15).
     pub availability: crate::health::AvailabilitySection,
+    /// E-mail in (IMAP mailboxes) and out (the SMTP relay) (issue 16); absent: no mail.
+    pub mail: mail::config::MailSection,
     /// What validation found worth saying but not wrong (e.g. unreachable IVR nodes).
     #[serde(skip)]
     pub warnings: Vec<ConfigError>,
@@ -210,6 +212,12 @@ impl Config {
                 .problems()
                 .into_iter()
                 .map(|(path, message)| key(path, message)),
+        );
+        errors.extend(
+            self.mail
+                .problems()
+                .into_iter()
+                .map(|(path, message)| near(path, message)),
         );
         let database = self.database.validate().into_iter();
         errors.extend(database.map(|p| error(Locate::Key, p.path, p.at, p.message)));

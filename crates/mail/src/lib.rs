@@ -22,6 +22,7 @@
 #![warn(missing_docs)]
 
 pub mod classify;
+pub mod config;
 pub mod imap;
 pub mod ingest;
 pub mod outbox;
