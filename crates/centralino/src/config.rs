@@ -467,6 +467,22 @@ mod tests {
     }
 
     #[test]
+    fn the_mail_section_names_its_field_and_line() {
+        let text = "[mail]\nfrom = \"urp@comune.example\"\n[mail.smtp]\nhost = \"smtp.example\"\n\
+                    [[mail.mailbox]]\nname = \"urp\"\nhost = \"imap.example\"\ntls = \"none\"\n\
+                    user = \"u\"\npassword_file = \"/p\"\nqueue = \"urp\"\n";
+        let err = Config::parse(text, "x.toml").unwrap_err();
+        assert_eq!(err.errors.len(), 1, "{err}");
+        assert_eq!(err.errors[0].field, "mail.mailbox[0].tls");
+        assert_eq!(err.errors[0].line, Some(8), "{err}");
+        let ok = text.replace("tls = \"none\"", "tls = \"starttls\"");
+        assert_eq!(
+            Config::parse(&ok, "x.toml").unwrap().mail.mailbox[0].queue,
+            "urp"
+        );
+    }
+
+    #[test]
     fn the_reports_section_names_a_bad_month_and_its_line() {
         let text = "[reports]\nshort_abandon_s = 5\n\n[reports.sized.march]\ncalls = 100\n";
         let err = Config::parse(text, "x.toml").unwrap_err();

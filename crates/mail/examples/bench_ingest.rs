@@ -20,12 +20,16 @@ use mail::ingest::Ingest;
 async fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let n: usize = args.first().and_then(|a| a.parse().ok()).unwrap_or(2000);
-    let pg = args.iter().position(|a| a == "--pg").and_then(|i| args.get(i + 1)).cloned();
+    let pg = args
+        .iter()
+        .position(|a| a == "--pg")
+        .and_then(|i| args.get(i + 1))
+        .cloned();
     let sys = common::MailSystem::start(&["urp"]);
     let db = tempfile::tempdir().unwrap();
-    let url = pg.clone().unwrap_or_else(|| {
-        format!("sqlite://{}?mode=rwc", db.path().join("crm.db").display())
-    });
+    let url = pg
+        .clone()
+        .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", db.path().join("crm.db").display()));
     let store = crm::Store::connect(&url).await.unwrap();
     store.create_queue("urp", false, Utc::now()).await.unwrap();
     let account = Account {
@@ -47,9 +51,15 @@ async fn main() {
              Content-Type: text/plain; charset=utf-8\r\n\r\n\
              Buongiorno, segnalo un lampione spento in via {i}. Grazie.\r\n"
         );
-        session.append("INBOX", None, None, raw.as_bytes()).await.unwrap();
+        session
+            .append("INBOX", None, None, raw.as_bytes())
+            .await
+            .unwrap();
     }
-    println!("appended {n} messages in {:.2} s", t.elapsed().as_secs_f64());
+    println!(
+        "appended {n} messages in {:.2} s",
+        t.elapsed().as_secs_f64()
+    );
     let fetcher = Fetcher {
         account: account.clone(),
         ingest: Ingest {
@@ -69,7 +79,10 @@ async fn main() {
     let secs = t.elapsed().as_secs_f64();
     assert_eq!(filed, n);
     assert_eq!(store.ticket_count().await.unwrap(), n as u64);
-    assert_eq!(store.outbox(Some("queued"), u32::MAX).await.unwrap().len(), n);
+    assert_eq!(
+        store.outbox(Some("queued"), u32::MAX).await.unwrap().len(),
+        n
+    );
     println!(
         "ingest: {n} messages → {n} tickets + {n} queued confirmations in {secs:.2} s = {:.0} messages/s ({})",
         n as f64 / secs,
