@@ -189,6 +189,18 @@ fn outbox_from_row(row: &AnyRow) -> Result<OutboxMail> {
 impl Store {
     /// Files one fetched message (see the module documentation).
     pub async fn file_mail(&self, m: &InboundMail, reopen_within: Duration) -> Result<MailFiled> {
+        self.file_mail_with(m, reopen_within, |_| None).await
+    }
+
+    /// As [`Self::file_mail`]; when the message opened a ticket and may be answered,
+    /// `confirm` makes the confirmation, queued in the same transaction (one commit per
+    /// message, and the confirmation exists exactly when the filing does).
+    pub async fn file_mail_with(
+        &self,
+        m: &InboundMail,
+        reopen_within: Duration,
+        confirm: impl FnOnce(&MailFiled) -> Option<OutgoingMail>,
+    ) -> Result<MailFiled> {
         if let Some(f) = self.mail_filing(&m.source_key).await? {
             return Ok(f);
         }
@@ -393,9 +405,8 @@ impl Store {
         .bind(to_ms(now))
         .execute(&mut *tx)
         .await?;
-        tx.commit().await?;
         let reply_to = c.and_then(|c| c.from_address.clone());
-        Ok(MailFiled {
+        let filed = MailFiled {
             ticket,
             number,
             title,
@@ -409,7 +420,15 @@ impl Store {
             reply_to,
             message_id: c.and_then(|c| c.message_id.clone()),
             duplicate: false,
-        })
+        };
+        if filed.opened
+            && filed.answerable
+            && let Some(mail) = confirm(&filed)
+        {
+            self.queue_mail_in_tx(&mut tx, &mail, now).await?;
+        }
+        tx.commit().await?;
+        Ok(filed)
     }
 
     /// How a message was filed, if it was.
@@ -521,13 +540,23 @@ impl Store {
     /// its ticket; `false` when that key was queued before (nothing written).
     pub async fn queue_mail(&self, mail: &OutgoingMail, now: DateTime<Utc>) -> Result<bool> {
         let mut tx = self.begin_write().await?;
+        let queued = self.queue_mail_in_tx(&mut tx, mail, now).await?;
+        tx.commit().await?;
+        Ok(queued)
+    }
+
+    async fn queue_mail_in_tx(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        mail: &OutgoingMail,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
         let taken: Option<i64> =
             sqlx::query_scalar("SELECT id FROM mail_outbox WHERE dedup_key = $1")
                 .bind(&mail.dedup_key)
-                .fetch_optional(&mut *tx)
+                .fetch_optional(&mut **tx)
                 .await?;
         if taken.is_some() {
-            tx.commit().await?;
             return Ok(false);
         }
         let article = match mail.ticket {
@@ -539,7 +568,7 @@ impl Store {
                     format!("To: {}\n\n{}", mail.recipient, mail.body),
                 );
                 Some(
-                    self.add_article_in_tx(&mut tx, t, Actor::System, &a, now)
+                    self.add_article_in_tx(tx, t, Actor::System, &a, now)
                         .await?
                         .0,
                 )
@@ -561,9 +590,8 @@ impl Store {
         .bind(&mail.subject)
         .bind(&mail.body)
         .bind(to_ms(now))
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
-        tx.commit().await?;
         Ok(true)
     }
 

@@ -1,9 +1,10 @@
 //! One fetched message into the store, and its confirmation into the outbox.
 //!
-//! [`Ingest::file`] parses, classifies and files the message (`crm::Store::file_mail`,
-//! idempotent by source key), then, for a new ticket opened by a message that may be
-//! answered, queues the confirmation with the request number, keyed `confirmation:<ticket>`
-//! so that it is queued once however often the message is filed. Automatic mail, faxes,
+//! [`Ingest::file`] parses, classifies and files the message (`crm::Store::file_mail_with`,
+//! idempotent by source key) and, for a new ticket opened by a message that may be
+//! answered, queues the confirmation with the request number in the same transaction
+//! (keyed `confirmation:<ticket>` besides), so it is queued once however often the message
+//! is fetched. Automatic mail, faxes,
 //! mail without a sender and unreadable mail are filed and never answered.
 
 use std::time::Duration;
@@ -36,15 +37,12 @@ pub struct Ingest {
     pub outbox: Option<std::sync::Arc<tokio::sync::Notify>>,
 }
 
-/// A store or template failure while filing.
+/// A store failure while filing (the message stays unseen and is fetched again).
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
     /// The store refused or is away.
     #[error(transparent)]
     Store(#[from] crm::Error),
-    /// An administrator's template does not render.
-    #[error("mail template {0}: {1}")]
-    Template(&'static str, crate::template::TemplateError),
 }
 
 fn class_name(c: Class) -> &'static str {
@@ -124,45 +122,53 @@ impl Ingest {
         now: DateTime<Utc>,
     ) -> Result<MailFiled, IngestError> {
         let m = self.inbound(source_key, raw, now);
-        let filed = store.file_mail(&m, self.reopen_within).await?;
+        // The template is read before the filing's transaction (an administrator's edit or
+        // the built-in one) and rendered inside it, once the number is known.
+        let template = match store
+            .mail_template(Purpose::Confirmation.as_str(), self.lang.as_str())
+            .await?
+        {
+            Some((subject, body)) => Template { subject, body },
+            None => default_template(Purpose::Confirmation, self.lang),
+        };
+        // An edit that does not render never stops the mail: the built-in text goes instead.
+        let template = match template.check() {
+            Ok(()) => template,
+            Err(e) => {
+                tracing::warn!(error = %e, "confirmation template: using the built-in one");
+                default_template(Purpose::Confirmation, self.lang)
+            }
+        };
+        let filed = store
+            .file_mail_with(&m, self.reopen_within, |filed| {
+                let to = filed.reply_to.clone()?;
+                let mail = template
+                    .render(&Values {
+                        number: filed.number.clone(),
+                        title: filed.title.clone(),
+                        name: filed.reply_name.clone(),
+                        queue: self.queue.clone(),
+                        link: String::new(),
+                    })
+                    .ok()?;
+                Some(OutgoingMail {
+                    dedup_key: format!("confirmation:{}", filed.ticket.0),
+                    ticket: Some(filed.ticket),
+                    message_id: format!("{}@{}", uuid::Uuid::now_v7(), self.message_id_domain),
+                    in_reply_to: filed.message_id.clone(),
+                    sender: self.from.clone(),
+                    recipient: to,
+                    subject: mail.subject,
+                    body: mail.body,
+                })
+            })
+            .await?;
         if filed.opened
             && filed.answerable
-            && let Some(to) = &filed.reply_to
+            && !filed.duplicate
+            && let Some(wake) = &self.outbox
         {
-            let template = match store
-                .mail_template(Purpose::Confirmation.as_str(), self.lang.as_str())
-                .await?
-            {
-                Some((subject, body)) => Template { subject, body },
-                None => default_template(Purpose::Confirmation, self.lang),
-            };
-            let mail = template
-                .render(&Values {
-                    number: filed.number.clone(),
-                    title: filed.title.clone(),
-                    name: filed.reply_name.clone(),
-                    queue: self.queue.clone(),
-                    link: String::new(),
-                })
-                .map_err(|e| IngestError::Template("confirmation", e))?;
-            store
-                .queue_mail(
-                    &OutgoingMail {
-                        dedup_key: format!("confirmation:{}", filed.ticket.0),
-                        ticket: Some(filed.ticket),
-                        message_id: format!("{}@{}", uuid::Uuid::now_v7(), self.message_id_domain),
-                        in_reply_to: filed.message_id.clone(),
-                        sender: self.from.clone(),
-                        recipient: to.clone(),
-                        subject: mail.subject,
-                        body: mail.body,
-                    },
-                    now,
-                )
-                .await?;
-            if let Some(wake) = &self.outbox {
-                wake.notify_one();
-            }
+            wake.notify_one();
         }
         Ok(filed)
     }

@@ -387,3 +387,36 @@ async fn the_outbox_retries_and_never_sends_twice(store: Store) {
     );
 }
 both!(the_outbox_retries_and_never_sends_twice);
+
+async fn the_confirmation_is_queued_with_the_filing_once(store: Store) {
+    let confirm = |f: &crm::MailFiled| Some(confirmation(f.ticket, &f.number));
+    let m = inbound("e/1/1", Ok(content("mario@example.org", "Buca")));
+    let f = store.file_mail_with(&m, WEEK, confirm).await.unwrap();
+    let out = store.outbox(None, 10).await.unwrap();
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].mail.ticket, Some(f.ticket));
+    // Fetched again: no second confirmation (the filing is found, nothing runs).
+    let again = store
+        .file_mail_with(&m, WEEK, |_| panic!("not asked for a duplicate"))
+        .await
+        .unwrap();
+    assert!(again.duplicate);
+    // A reply and an auto-reply are never confirmed.
+    let mut reply = content("mario@example.org", "Re: Buca");
+    reply.tagged_numbers = vec![f.number.clone()];
+    store
+        .file_mail_with(&inbound("e/1/2", Ok(reply)), WEEK, |_| panic!("a reply"))
+        .await
+        .unwrap();
+    let mut auto = content("bot@example.org", "Fuori ufficio");
+    auto.answerable = false;
+    auto.class = "auto_reply".into();
+    store
+        .file_mail_with(&inbound("e/1/3", Ok(auto)), WEEK, |_| {
+            panic!("an auto-reply")
+        })
+        .await
+        .unwrap();
+    assert_eq!(store.outbox(None, 10).await.unwrap().len(), 1);
+}
+both!(the_confirmation_is_queued_with_the_filing_once);
