@@ -52,12 +52,20 @@ command -v ldapadd >/dev/null || missing+=(ldap-utils)
 # sipsak for the flood drill (scripts/drill-sip-flood.sh).
 command -v svwar >/dev/null || missing+=(sipvicious)
 command -v sipsak >/dev/null || missing+=(sipsak)
+# A real mail system for the e-mail tests (crates/mail/tests): each test runs its own dovecot
+# (IMAP + LMTP, passwd-file users, mail in a temp dir) and postfix (SMTP relay delivering to
+# that dovecot by LMTP) on free loopback ports with configurations of its own; the packages'
+# own servers are not used (stopped after install when the package started them).
+[[ -x /usr/sbin/dovecot ]] || missing+=(dovecot-imapd dovecot-lmtpd)
+[[ -x /usr/sbin/postfix ]] || missing+=(postfix)
 if [[ ${#missing[@]} -gt 0 ]]; then
     # tshark asks whether non-root users may capture; answer no, without a prompt. slapd
     # asks for a domain and an admin password for a server of its own: the tests need none.
     if is_root && command -v debconf-set-selections >/dev/null; then
         echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
         echo "slapd slapd/no_configuration boolean true" | debconf-set-selections
+        # postfix: no system mail configuration; the tests bring their own.
+        echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
     fi
     apt_install "${missing[@]}" || true
 fi
@@ -71,6 +79,12 @@ if command -v slapd >/dev/null || [[ -x /usr/sbin/slapd ]]; then
     say "slapd: $( (slapd -VV 2>&1 || /usr/sbin/slapd -VV 2>&1) | grep -o 'slapd [0-9.]*' | head -1)"
 else
     say "WARNING: slapd is not installed: the directory sign-in tests will fail"
+fi
+
+if [[ -x /usr/sbin/dovecot && -x /usr/sbin/postfix ]]; then
+    say "mail: $(/usr/sbin/dovecot --version 2>/dev/null | head -1 | cut -d' ' -f1) dovecot, postfix $(/usr/sbin/postconf -d -h mail_version 2>/dev/null)"
+else
+    say "WARNING: dovecot or postfix is not installed: the e-mail tests will fail"
 fi
 
 # --- PostgreSQL on 127.0.0.1:5432 --------------------------------------------------------------

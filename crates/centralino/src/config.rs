@@ -48,6 +48,8 @@ pub struct Config {
     pub events: EventsSection,
     /// The citizen's public web form (issue 16).
     pub web_form: console::api::web_form::WebFormSection,
+    /// E-mail in (IMAP mailboxes) and out (the SMTP relay) (issue 16); absent: no mail.
+    pub mail: mail::config::MailSection,
     /// What validation found worth saying but not wrong (e.g. unreachable IVR nodes).
     #[serde(skip)]
     pub warnings: Vec<ConfigError>,
@@ -243,6 +245,12 @@ impl Config {
                 "expected at least 1 event, got 0".into(),
             ));
         }
+        errors.extend(
+            self.mail
+                .problems()
+                .into_iter()
+                .map(|(path, message)| near(path, message)),
+        );
         let database = self.database.validate().into_iter();
         errors.extend(database.map(|p| error(Locate::Key, p.path, p.at, p.message)));
         let call = self.call.validate(&self.numbers).into_iter();
@@ -488,6 +496,22 @@ mod tests {
             "{err}"
         );
         assert_eq!(err.errors[0].line, Some(2));
+    }
+
+    #[test]
+    fn the_mail_section_names_its_field_and_line() {
+        let text = "[mail]\nfrom = \"urp@comune.example\"\n[mail.smtp]\nhost = \"smtp.example\"\n\
+                    [[mail.mailbox]]\nname = \"urp\"\nhost = \"imap.example\"\ntls = \"none\"\n\
+                    user = \"u\"\npassword_file = \"/p\"\nqueue = \"urp\"\n";
+        let err = Config::parse(text, "x.toml").unwrap_err();
+        assert_eq!(err.errors.len(), 1, "{err}");
+        assert_eq!(err.errors[0].field, "mail.mailbox[0].tls");
+        assert_eq!(err.errors[0].line, Some(8), "{err}");
+        let ok = text.replace("tls = \"none\"", "tls = \"starttls\"");
+        assert_eq!(
+            Config::parse(&ok, "x.toml").unwrap().mail.mailbox[0].queue,
+            "urp"
+        );
     }
 
     #[test]

@@ -184,6 +184,12 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
         None => None,
     };
+    // E-mail ([mail]): one fetcher per mailbox and the outbox sender; they end with the
+    // process (a mail half-sent is resent at most once at the next start: mail::outbox).
+    let _mail_tasks = config
+        .mail
+        .spawn(store.clone())
+        .map_err(|problem| anyhow::anyhow!("{problem}"))?;
     let telemetry = switchboard.telemetry();
     let reload_hook = args.config.clone().map(|path| {
         let reloader = reloader.clone();

@@ -40,6 +40,7 @@
 //! | [`api_queries`] | reads the console's API needs |
 //! | [`import`] | bulk import: tickets with their articles and actions |
 //! | [`journal`] | on-disk journal of call writes while the database is away |
+//! | [`mail`] | inbound e-mail filed on tickets (raw kept), the outbox, mail templates |
 //! | [`maintenance`] | backup snapshot, schema version, empty database, administrators |
 //!
 //! The escalation sweep (`spawn_escalation_sweep`) checks the clocks periodically and
@@ -86,6 +87,7 @@ pub mod import;
 pub mod journal;
 pub mod lifecycle;
 pub mod links;
+pub mod mail;
 pub mod maintenance;
 pub mod number;
 mod pg_writer;
@@ -121,6 +123,7 @@ pub use first_contact::{FirstContact, TicketFacts};
 pub use import::ImportedTicket;
 pub use journal::{CallWrite, JournalText, JournaledStore, Replay, Written, parse_journal};
 pub use lifecycle::{Action, Change, LifecycleError, Snapshot, State};
+pub use mail::{InboundMail, MailContent, MailFiled, OutboxMail, OutgoingMail, StoredMail};
 pub use number::SystemId;
 pub use queues::Queue;
 pub use report_facts::{FactBatch, FactCall, FactClosure, FactHour, ReportRead, Watermark};

@@ -7,6 +7,7 @@ mod demo;
 mod event_log;
 mod first_contact;
 mod journal;
+mod mail;
 mod maintenance;
 mod model;
 mod people;
