@@ -377,10 +377,7 @@ impl Registrar {
     /// datagram; [`Registrar::handle_register`] asks it for the challenges and refusals of
     /// REGISTERs whose credentials failed.
     pub fn admit_challenge(&mut self, ip: std::net::IpAddr, now: Instant) -> bool {
-        let ip = match ip {
-            std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, std::net::IpAddr::V4),
-            v4 => v4,
-        };
+        let ip = ip.to_canonical();
         if self.challenge_limiter.admit(ip, now) {
             return true;
         }
@@ -408,7 +405,9 @@ impl Registrar {
         now: Instant,
     ) -> Option<rsip::Response> {
         self.stats.registers += 1;
-        let ip = source.addr.ip();
+        // One key per host: an IPv4 client seen on a dual-stack socket (`::ffff:a.b.c.d`) is
+        // the same address as seen on an IPv4 one, for lockouts as for the challenge rate.
+        let ip = source.addr.ip().to_canonical();
         let authorizations: Vec<&str> = request
             .headers
             .iter()

@@ -515,6 +515,25 @@ fn five_failures_lock_the_user_at_that_source_out_but_not_others() {
     );
 }
 
+/// A dual-stack socket shows an IPv4 client as `::ffff:a.b.c.d`: the lockout it earned that
+/// way holds when the same host arrives over IPv4, and the other way round.
+#[test]
+fn a_lockout_holds_across_the_ipv4_and_ipv4_mapped_forms_of_one_address() {
+    let mut reg = registrar();
+    let t0 = Instant::now();
+    let mut mapped = Phone::new("1001", "guess", 7000);
+    mapped.source.addr = "[::ffff:127.0.0.66]:7000".parse().unwrap();
+    mapped.send(&mut reg, &[DESK], None, t0);
+    for i in 0..5 {
+        mapped.send(&mut reg, &[DESK], None, t0 + Duration::from_secs(i));
+    }
+    let mut plain = Phone::new("1001", "demo1001", 7001);
+    plain.source.addr = "127.0.0.66:7001".parse().unwrap();
+    let t1 = t0 + Duration::from_secs(10);
+    assert_eq!(code(&plain.send(&mut reg, &[DESK], None, t1)), 403);
+    assert_eq!(reg.stats(t1).blocked_users, 1);
+}
+
 /// Issue 14: one phone with a wrong password behind an office NAT locked every agent's phone
 /// at that address out. Another user from the same address still registers.
 #[test]
