@@ -13,7 +13,9 @@ CALLS="${1:-200000}"
 BACKENDS="${BACKENDS:-sqlite postgres}"
 PG_ADMIN="${CENTRALINO_TEST_PG:-postgres://postgres@127.0.0.1:5432/postgres}"
 
-cargo build --release -p centralino -p console --example bench_reports
+# Two builds: with --example, cargo builds only that example, not the package's binary.
+cargo build --release -p centralino --bin centralino
+cargo build --release -p console --example bench_reports
 BIN=target/release/centralino
 BENCH=target/release/examples/bench_reports
 WORK="$(mktemp -d)"
