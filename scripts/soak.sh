@@ -144,11 +144,12 @@ kill -USR1 "$sipp_pid" 2>/dev/null || true
 kill -KILL -- "-$sipp_pid" 2>/dev/null || true
 wait "$sipp_pid" 2>/dev/null || true
 sipp_pid=""
-# Calls still up keep their legs until the media time-out (30 s) or the INVITE transaction
-# ends; wait for the server to settle before the final reading.
-sleep 45
+# SIPp is killed with its calls up: the server ends each at the media time-out (30 s) and
+# sends a BYE nobody answers, whose transaction (and the dialog) lasts Timer F (32 s) more.
+# Wait for all of that before the final reading.
+sleep 75
 metrics >"$work/metrics.end"
-end_row="$(printf 'after the calls (45 s later)\t%s\t%s\t%s\t%s\t%s\t%s\t%s' "$(rss_mb "$server_pid")" \
+end_row="$(printf 'after the calls (75 s later)\t%s\t%s\t%s\t%s\t%s\t%s\t%s' "$(rss_mb "$server_pid")" \
     "$(gauge centralino_calls_active "$work/metrics.end")" \
     "$(gauge centralino_sip_transactions_active "$work/metrics.end")" \
     "$(gauge centralino_sip_dialogs_active "$work/metrics.end")" \
