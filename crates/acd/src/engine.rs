@@ -367,6 +367,28 @@ impl Acd {
 
     /// The caller hung up, or the call ended: abandon while waiting or ringing, completion while
     /// talking.
+    /// Takes a waiting or ringing call out of its queue for good (it abandoned, overflowed
+    /// away or was interrupted; its event is already out): its place, its record, and the
+    /// offer ringing an agent, cancelled with the agent freed.
+    pub(crate) fn withdraw(&mut self, id: CallId, now: Instant) {
+        let call = &self.calls[&id];
+        let (queue, place, key) = (call.queue, call.place, call.key.clone());
+        let ringing = match call.phase {
+            Phase::Ringing { agent, .. } => Some(agent),
+            Phase::Waiting | Phase::Talking { .. } => None,
+        };
+        self.queues[queue].waiting.remove(&place);
+        self.forget_call(id);
+        if let Some(agent) = ringing {
+            self.queues[queue].ringing -= 1;
+            self.push_action(Action::CancelOffer {
+                call: key,
+                agent: self.agents[agent].login.clone(),
+            });
+            self.offer_withdrawn(agent, now);
+        }
+    }
+
     pub(crate) fn caller_gone(&mut self, id: CallId, now: Instant) {
         let call = &self.calls[&id];
         let (queue, place, key) = (call.queue, call.place, call.key.clone());
@@ -385,13 +407,9 @@ impl Acd {
                 self.agents[agent].call = None;
                 self.start_wrap_up(agent, now);
             }
-            phase @ (Phase::Waiting | Phase::Ringing { .. }) => {
+            Phase::Waiting | Phase::Ringing { .. } => {
                 let position = self.position(queue, place);
                 let wait = now.saturating_duration_since(call.queued_at);
-                let ringing = match phase {
-                    Phase::Ringing { agent, .. } => Some(agent),
-                    Phase::Waiting | Phase::Talking { .. } => None,
-                };
                 let threshold = self.queues[queue].config.service_level();
                 self.queues[queue].counters.abandon(wait, threshold);
                 self.push_event(AcdEvent::Abandon {
@@ -401,16 +419,7 @@ impl Acd {
                     position,
                     wait,
                 });
-                self.queues[queue].waiting.remove(&place);
-                self.forget_call(id);
-                if let Some(agent) = ringing {
-                    self.queues[queue].ringing -= 1;
-                    self.push_action(Action::CancelOffer {
-                        call: key,
-                        agent: self.agents[agent].login.clone(),
-                    });
-                    self.offer_withdrawn(agent, now);
-                }
+                self.withdraw(id, now);
             }
         }
     }

@@ -4,19 +4,17 @@
 use std::time::Instant;
 
 use crate::engine::{Acd, CallId, Phase};
-use crate::types::{AcdEvent, Action, AgentState};
+use crate::types::{AcdEvent, AgentState};
 
 impl Acd {
     /// [`crate::Input::CallInterrupted`]: a waiting or ringing call leaves without touching
     /// the queue's counters; a conversation completes.
     pub(crate) fn call_interrupted(&mut self, id: CallId, now: Instant) {
         let call = &self.calls[&id];
-        let (queue, place, key, phase) = (call.queue, call.place, call.key.clone(), call.phase);
-        let ringing = match phase {
-            Phase::Talking { .. } => return self.caller_gone(id, now),
-            Phase::Ringing { agent, .. } => Some(agent),
-            Phase::Waiting => None,
-        };
+        let (queue, place, key) = (call.queue, call.place, call.key.clone());
+        if let Phase::Talking { .. } = call.phase {
+            return self.caller_gone(id, now);
+        }
         let position = self.position(queue, place);
         let wait = now.saturating_duration_since(call.queued_at);
         self.push_event(AcdEvent::Interrupted {
@@ -26,16 +24,7 @@ impl Acd {
             position,
             wait,
         });
-        self.queues[queue].waiting.remove(&place);
-        self.forget_call(id);
-        if let Some(agent) = ringing {
-            self.queues[queue].ringing -= 1;
-            self.push_action(Action::CancelOffer {
-                call: key,
-                agent: self.agents[agent].login.clone(),
-            });
-            self.offer_withdrawn(agent, now);
-        }
+        self.withdraw(id, now);
     }
 
     /// [`crate::Input::LogOutAll`].
