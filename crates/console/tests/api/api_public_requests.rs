@@ -12,11 +12,9 @@ use chrono::TimeZone;
 use console::api::web_form::WebFormSection;
 use console::api::{Api, ApiConfig, Clock};
 use console::server::ClientIp;
-use http_body_util::BodyExt;
 use serde_json::{Value, json};
-use tower::ServiceExt;
 
-use crate::common::{Fixture, Resp, both};
+use crate::common::{Fixture, Resp, both, send_to};
 
 fn calendar() -> Arc<calendar::BusinessCalendar> {
     let config: calendar::CalendarConfig = toml::from_str(
@@ -66,18 +64,7 @@ fn public_app(f: &Fixture, form: Option<WebFormSection>) -> Router {
 }
 
 async fn send(app: &Router, req: Request<Body>) -> Resp {
-    let response = app.clone().oneshot(req).await.unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    let text = String::from_utf8_lossy(&bytes).into_owned();
-    let json = serde_json::from_str(&text).unwrap_or(Value::Null);
-    Resp {
-        status,
-        headers,
-        text,
-        json,
-    }
+    send_to(app, req).await
 }
 
 fn post(content_type: &str, body: impl Into<Body>, from: &str) -> Request<Body> {

@@ -12,8 +12,7 @@ use console::api::session::limit::LimitSettings;
 use console::api::session::{SignIn, SignInSettings};
 use console::api::{Api, ApiConfig, Clock};
 use crm::{Access, Role};
-use http_body_util::BodyExt;
-use serde_json::{Value, json};
+use serde_json::json;
 use tower::ServiceExt;
 
 use crate::common::{Fixture, Resp, both};
@@ -42,18 +41,7 @@ async fn login(app: &Router, login: &str, password: &str, peer: Option<&str>) ->
         let addr: SocketAddr = peer.parse().unwrap();
         req.extensions_mut().insert(ConnectInfo(addr));
     }
-    let response = app.clone().oneshot(req).await.unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    let text = String::from_utf8_lossy(&bytes).into_owned();
-    let json = serde_json::from_str(&text).unwrap_or(Value::Null);
-    Resp {
-        status,
-        headers,
-        text,
-        json,
-    }
+    crate::common::send_to(app, req).await
 }
 
 async fn repeated_failures_of_one_login_get_429_with_retry_after(f: Fixture) {

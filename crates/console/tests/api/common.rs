@@ -266,19 +266,7 @@ impl Fixture {
 
     /// Sends a prepared request.
     pub async fn send(&self, req: Request<Body>) -> Resp {
-        let response = self.app.clone().oneshot(req).await.unwrap();
-        let status = response.status();
-        let headers = response.headers().clone();
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        // Binary answers (a WAV, an archive) are shown lossily; tests read their bytes apart.
-        let text = String::from_utf8_lossy(&bytes).into_owned();
-        let json = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Resp {
-            status,
-            headers,
-            text,
-            json,
-        }
+        send_to(&self.app, req).await
     }
 
     /// `method path` with an optional bearer token and JSON body.
@@ -414,5 +402,22 @@ impl console::api::prompts::PromptEngine for Applied {
         let library = media::PromptLibrary::load_layers(layers).map_err(|e| e.to_string())?;
         *self.0.lock().unwrap() = Some(library);
         Ok(())
+    }
+}
+
+/// Sends a prepared request to `app` (a router of a test's own making) and reads the answer.
+pub async fn send_to(app: &axum::Router, req: Request<Body>) -> Resp {
+    let response = app.clone().oneshot(req).await.unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    // Binary answers (a WAV, an archive) are shown lossily; tests read their bytes apart.
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    let json = serde_json::from_str(&text).unwrap_or(Value::Null);
+    Resp {
+        status,
+        headers,
+        text,
+        json,
     }
 }
