@@ -15,7 +15,9 @@
 #
 # Knobs: SOAK_BIN (default target/release/centralino, built unless SOAK_NO_BUILD=1),
 # SOAK_MINUTES (30), SOAK_CALLS (500), SOAK_HOLD_S (30, a multiple of 5), SOAK_WARMUP_S (180:
-# the first sample compared), SOAK_SAMPLE_S (60), SOAK_SIP_PORT (17060), SOAK_HTTP_PORT (18280).
+# the first sample compared), SOAK_SAMPLE_S (60), SOAK_SIP_PORT (17060), SOAK_HTTP_PORT (18280),
+# SOAK_CONFIG_EXTRA (TOML appended to the server's configuration), SOAK_HEAPTRACK=1 (run the
+# server under heaptrack; its recording is left in the work directory for heaptrack_print).
 # SIPp is bounded (-m, -timeout, timeout(1)); only 127.0.0.1 is used.
 set -euo pipefail
 
@@ -75,6 +77,8 @@ next = "bye"
 [ivr.nodes.bye]
 kind = "hangup"
 EOF
+# Extra configuration for an experiment, appended as is (e.g. a [database] setting).
+if [[ -n "${SOAK_CONFIG_EXTRA:-}" ]]; then printf '%s\n' "$SOAK_CONFIG_EXTRA" >>"$work/soak.toml"; fi
 
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
@@ -91,10 +95,26 @@ cleanup() {
 trap cleanup EXIT
 
 say "starting $BIN serve (SIP 127.0.0.1:$SIP_PORT, HTTP 127.0.0.1:$HTTP_PORT)"
-RUST_LOG=${RUST_LOG:-warn} NO_COLOR=1 setsid "$BIN" serve --config "$work/soak.toml" \
+wrapper=()
+if [[ -n "${SOAK_HEAPTRACK:-}" ]]; then
+    command -v heaptrack >/dev/null || die "SOAK_HEAPTRACK needs heaptrack (apt-get install heaptrack)"
+    wrapper=(heaptrack -o "$work/heaptrack")
+    say "under heaptrack: $work/heaptrack.*"
+fi
+RUST_LOG=${RUST_LOG:-warn} NO_COLOR=1 setsid "${wrapper[@]}" "$BIN" serve --config "$work/soak.toml" \
     --data "$work/data" --sip-listen "127.0.0.1:$SIP_PORT" --http-listen "127.0.0.1:$HTTP_PORT" \
     </dev/null >"$work/server.log" 2>&1 &
 server_pid=$!
+if ((${#wrapper[@]})); then
+    # heaptrack runs the server as its child: sample the server itself.
+    for _ in $(seq 1 100); do
+        child="$(pgrep -n -f -- "^$BIN serve" || true)"
+        [[ -n "$child" ]] && break
+        sleep 0.1
+    done
+    [[ -n "$child" ]] || die "no server process under heaptrack"
+    server_pid=$child
+fi
 for _ in $(seq 1 200); do
     curl -fsS -m 1 "http://127.0.0.1:$HTTP_PORT/api/v1/health" >/dev/null 2>&1 && break
     kill -0 "$server_pid" 2>/dev/null || { tail -20 "$work/server.log" >&2; die "the server exited"; }
@@ -118,8 +138,12 @@ say "$CALLS calls of ${HOLD}s at $rate cps for $MINUTES min ($total calls in all
 sipp_pid=$!
 
 gauge() { awk -v m="$1" '$1 == m {print $2; found = 1} END {if (!found) print "n/a"}' "$2"; }
+# A /proc/<pid>/status field in MB (RssAnon: the heap and stacks; RssFile: mapped files).
+status_mb() { awk -v f="$1:" '$1 == f {printf "%.0f", $2 / 1024}' "/proc/$2/status" 2>/dev/null || echo 0; }
+# The SQLite database with its WAL, in MB.
+db_mb() { du -cm "$work"/data/*.db* 2>/dev/null | awk 'END {print $1 + 0}'; }
 samples="$work/samples.tsv"
-printf 'elapsed_s\trss_mb\tcalls_active\ttransactions\tdialogs\tmedia_legs\tfds\tthreads\tsipp_ok\tsipp_failed\n' >"$samples"
+printf 'elapsed_s\trss_mb\tanon_mb\tfile_mb\tcalls_active\ttransactions\tdialogs\tmedia_legs\tfds\tthreads\tevents_backlog\tdb_mb\tsipp_ok\tsipp_failed\n' >"$samples"
 start=$(date +%s)
 while :; do
     now=$(date +%s)
@@ -127,13 +151,15 @@ while :; do
     ((elapsed > duration)) && break
     kill -0 "$server_pid" 2>/dev/null || die "the server died after ${elapsed}s (see $work/server.log)"
     metrics >"$work/metrics.now"
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$elapsed" "$(rss_mb "$server_pid")" \
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$elapsed" "$(rss_mb "$server_pid")" \
+        "$(status_mb RssAnon "$server_pid")" "$(status_mb RssFile "$server_pid")" \
         "$(gauge centralino_calls_active "$work/metrics.now")" \
         "$(gauge centralino_sip_transactions_active "$work/metrics.now")" \
         "$(gauge centralino_sip_dialogs_active "$work/metrics.now")" \
         "$(gauge centralino_media_legs_active "$work/metrics.now")" \
         "$(find "/proc/$server_pid/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l)" \
         "$(awk '/^Threads:/ {print $2}' "/proc/$server_pid/status")" \
+        "$(gauge centralino_events_backlog "$work/metrics.now")" "$(db_mb)" \
         "$(sipp_stat "$work/sipp.csv" "SuccessfulCall(C)" 2>/dev/null || echo '?')" \
         "$(sipp_stat "$work/sipp.csv" "FailedCall(C)" 2>/dev/null || echo '?')" | tee -a "$samples" >&2
     sleep "$SAMPLE"
@@ -149,13 +175,15 @@ sipp_pid=""
 # Wait for all of that before the final reading.
 sleep 75
 metrics >"$work/metrics.end"
-end_row="$(printf 'after the calls (75 s later)\t%s\t%s\t%s\t%s\t%s\t%s\t%s' "$(rss_mb "$server_pid")" \
+end_row="$(printf 'after the calls (75 s later)\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s' \
+    "$(rss_mb "$server_pid")" "$(status_mb RssAnon "$server_pid")" "$(status_mb RssFile "$server_pid")" \
     "$(gauge centralino_calls_active "$work/metrics.end")" \
     "$(gauge centralino_sip_transactions_active "$work/metrics.end")" \
     "$(gauge centralino_sip_dialogs_active "$work/metrics.end")" \
     "$(gauge centralino_media_legs_active "$work/metrics.end")" \
     "$(find "/proc/$server_pid/fd" -mindepth 1 -maxdepth 1 | wc -l)" \
-    "$(awk '/^Threads:/ {print $2}' "/proc/$server_pid/status")")"
+    "$(awk '/^Threads:/ {print $2}' "/proc/$server_pid/status")" \
+    "$(gauge centralino_events_backlog "$work/metrics.end")" "$(db_mb)")"
 
 {
     echo
@@ -163,8 +191,8 @@ end_row="$(printf 'after the calls (75 s later)\t%s\t%s\t%s\t%s\t%s\t%s\t%s' "$(
     echo
     echo "SOAK_MINUTES=$MINUTES SOAK_CALLS=$CALLS SOAK_HOLD_S=$HOLD scripts/soak.sh; server \`$BIN\`"
     echo
-    echo "| elapsed s | RSS MB | calls | SIP transactions | SIP dialogs | media legs | descriptors | threads | SIPp successful | SIPp failed |"
-    echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    echo "| elapsed s | RSS MB | anonymous MB | file MB | calls | SIP transactions | SIP dialogs | media legs | descriptors | threads | events backlog | database MB | SIPp successful | SIPp failed |"
+    echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     tail -n +2 "$samples" | tr '\t' '|' | sed 's/^/|/; s/$/|/'
     echo "|$(tr '\t' '|' <<<"$end_row")| | |"
     echo
