@@ -8,6 +8,7 @@ mod event_log;
 mod first_contact;
 mod journal;
 mod mail;
+mod mail_attachments;
 mod maintenance;
 mod model;
 mod people;
