@@ -12,6 +12,7 @@ mod mail_attachments;
 mod maintenance;
 mod model;
 mod people;
+mod report_facts_read;
 mod search;
 mod site;
 mod sla;
