@@ -41,7 +41,7 @@ async fn facts_come_back_whole_with_any_characters(store: Store) {
             at: t(1 + (i as u32 % 20), 11) + Duration::milliseconds(i as i64),
             number: format!("{}{i}", ODD[i % 4]),
             queue: ODD[(i + 1) % 4].to_string(),
-            by: (i % 2 == 1).then(|| format!("{}", ODD[(i + 2) % 4])),
+            by: (i % 2 == 1).then(|| ODD[(i + 2) % 4].to_string()),
         })
         .collect();
     let batch = FactBatch {
