@@ -10,6 +10,7 @@
 //! | [`thread`] | the `[Ticket#…]` tag and the referenced ids that find a ticket |
 //! | [`template`] | confirmation, pending reminder, closure, Italian and English |
 //! | [`outbox`] | queued → sending → sent, retry with back-off, failed |
+//! | [`desk`] | operators' replies; confirmations, reminders, closures the server sends |
 //!
 //! The edge, on tokio: [`ingest`] (parse, classify, file, queue the confirmation),
 //! [`imap`] (one fetcher per mailbox: TLS or STARTTLS, IDLE or polling, UID-based, `\Seen`
@@ -23,6 +24,7 @@
 
 pub mod classify;
 pub mod config;
+pub mod desk;
 pub mod imap;
 pub mod ingest;
 pub mod outbox;
