@@ -17,7 +17,6 @@
 
 mod common;
 
-#[allow(dead_code, unused_imports)]
 #[path = "../crates/mail/tests/common/mod.rs"]
 mod mail_system;
 

@@ -46,6 +46,9 @@ use crate::outbox::RetryPolicy;
 use crate::smtp::{Relay, Sender};
 use crate::template::Lang;
 
+/// The tasks mail runs (fetchers, the outbox sender, the desk's sweep).
+pub type Tasks = Vec<tokio::task::JoinHandle<()>>;
+
 /// `tls = …` of a server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -241,7 +244,7 @@ impl MailSection {
         &self,
         store: crm::Store,
         on_reminder: Arc<dyn Fn(crate::desk::ReminderDue) + Send + Sync>,
-    ) -> Result<(Vec<tokio::task::JoinHandle<()>>, Option<Arc<Desk>>), String> {
+    ) -> Result<(Tasks, Option<Arc<Desk>>), String> {
         let Some(smtp) = &self.smtp else {
             return Ok((Vec::new(), None));
         };

@@ -454,7 +454,7 @@ async fn the_server_confirms_reminds_and_closes_once(f: Fixture) {
     let at = until + TimeDelta::seconds(1);
     *f.clock.lock().unwrap() = at;
     assert_eq!(sweep(s, &f, &seen).await.reminders, 1);
-    assert_eq!(*seen.lock().unwrap(), [n.clone()]);
+    assert_eq!(seen.lock().unwrap().as_slice(), std::slice::from_ref(&n));
     let reminders: Vec<_> = s
         .outbox(None, 10)
         .await
