@@ -192,14 +192,23 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .mail
         .spawn_desk(
             store.clone(),
-            Arc::new(|due: mail::desk::ReminderDue| {
-                info!(
-                    ticket = %due.context.number,
-                    queue = %due.context.queue,
-                    owner = ?due.ticket.owner,
-                    mailed = due.mailed,
-                    "pending reminder due"
-                );
+            Arc::new({
+                let bus = bus.clone();
+                move |due: mail::desk::ReminderDue| {
+                    bus.publish(events::Event::TicketReminder {
+                        number: due.context.number.clone(),
+                        queue: due.context.queue.clone(),
+                        owner: due.context.owner.clone(),
+                        due: due.context.pending_until.unwrap_or_else(chrono::Utc::now),
+                    });
+                    info!(
+                        ticket = %due.context.number,
+                        queue = %due.context.queue,
+                        owner = ?due.ticket.owner,
+                        mailed = due.mailed,
+                        "pending reminder due"
+                    );
+                }
             }),
         )
         .map_err(|problem| anyhow::anyhow!("{problem}"))?;

@@ -49,6 +49,8 @@ pub struct MailContext {
     pub title: String,
     /// Its queue's name.
     pub queue: String,
+    /// Its owner's login.
+    pub owner: Option<String>,
     /// Its state.
     pub state: State,
     /// When it was closed.
@@ -69,8 +71,9 @@ pub struct MailContext {
 async fn context(conn: &mut AnyConnection, id: TicketId) -> Result<Option<MailContext>> {
     let Some(row) = sqlx::query(
         "SELECT t.id, t.number, t.title, t.state, t.closed, t.pending_until, q.name AS queue, \
-         c.full_name, c.email FROM tickets t JOIN queues q ON q.id = t.queue_id \
-         LEFT JOIN customers c ON c.id = t.customer_id WHERE t.id = $1",
+         c.full_name, c.email, u.login AS owner_login FROM tickets t \
+         JOIN queues q ON q.id = t.queue_id LEFT JOIN customers c ON c.id = t.customer_id \
+         LEFT JOIN users u ON u.id = t.owner_id WHERE t.id = $1",
     )
     .bind(id.0)
     .fetch_optional(&mut *conn)
@@ -118,6 +121,7 @@ async fn context(conn: &mut AnyConnection, id: TicketId) -> Result<Option<MailCo
         number: row.try_get("number")?,
         title: row.try_get("title")?,
         queue: row.try_get("queue")?,
+        owner: row.try_get("owner_login")?,
         state: row.try_get::<String, _>("state")?.parse()?,
         closed: row.try_get::<Option<i64>, _>("closed")?.map(from_ms),
         pending_until: row.try_get::<Option<i64>, _>("pending_until")?.map(from_ms),

@@ -488,6 +488,15 @@ pub enum Event {
         stage: EscalationStage,
         due: chrono::DateTime<chrono::Utc>,
     },
+    /// A Service Request's pending-reminder time came (announced once per pending time by
+    /// the e-mail desk's sweep, `mail::desk`): the owner's desktop reminds them.
+    #[serde(rename = "ticket.reminder")]
+    TicketReminder {
+        number: String,
+        queue: String,
+        owner: Option<String>,
+        due: chrono::DateTime<chrono::Utc>,
+    },
     /// The caller entered a queue of the ACD at `position` (1 = next in line).
     #[serde(rename = "queue.entered")]
     QueueEntered {
@@ -620,7 +629,7 @@ pub enum Event {
 
 impl Event {
     /// Every wire name, in declaration order.
-    pub const KINDS: [&'static str; 30] = [
+    pub const KINDS: [&'static str; 31] = [
         "call.started",
         "call.answered",
         "call.dtmf",
@@ -636,6 +645,7 @@ impl Event {
         "ticket.created",
         "ticket.updated",
         "ticket.escalation",
+        "ticket.reminder",
         "queue.entered",
         "queue.offered",
         "queue.connected",
@@ -671,6 +681,7 @@ impl Event {
             Event::TicketCreated { .. } => "ticket.created",
             Event::TicketUpdated { .. } => "ticket.updated",
             Event::TicketEscalation { .. } => "ticket.escalation",
+            Event::TicketReminder { .. } => "ticket.reminder",
             Event::QueueEntered { .. } => "queue.entered",
             Event::QueueOffered { .. } => "queue.offered",
             Event::QueueConnected { .. } => "queue.connected",
@@ -717,6 +728,7 @@ impl Event {
             | Event::AgentState { .. }
             | Event::TicketUpdated { .. }
             | Event::TicketEscalation { .. }
+            | Event::TicketReminder { .. }
             | Event::SystemStarted { .. }
             | Event::SystemStopping { .. }
             | Event::SystemHeartbeat { .. }
@@ -858,6 +870,12 @@ impl Event {
                 stage: EscalationStage::Overdue,
                 due: at,
             },
+            Event::TicketReminder {
+                number: "1".into(),
+                queue: q(),
+                owner: Some(a()),
+                due: at,
+            },
             Event::QueueEntered {
                 call_id: c(),
                 queue: q(),
@@ -961,6 +979,7 @@ impl Event {
             | Event::TicketCreated { queue, .. }
             | Event::TicketUpdated { queue, .. }
             | Event::TicketEscalation { queue, .. }
+            | Event::TicketReminder { queue, .. }
             | Event::QueueEntered { queue, .. }
             | Event::QueueOffered { queue, .. }
             | Event::QueueConnected { queue, .. }

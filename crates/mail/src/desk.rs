@@ -377,6 +377,7 @@ mod tests {
             number: "2026030242000015".into(),
             title: "Buca in via Verdi".into(),
             queue: "urp".into(),
+            owner: Some("1001".into()),
             state: State::Open,
             closed: None,
             pending_until: None,
