@@ -11,6 +11,11 @@
 //! 3. The citizen answers the reply; the answer lands on the same ticket.
 //! 4. The relay is stopped and the agent replies again: the outbox shows the mail waiting to
 //!    be retried with the error; the relay returns and the mail arrives.
+//! 5. A pending reminder comes due on the server: the agent's desktop is told
+//!    (`ticket.reminder`) and the citizen gets the reminder mail.
+//! 6. The ticket is closed: the closure mail arrives, once.
+//! 7. The administrator sees the outbox (the delayed reply, sent) and the templates on the
+//!    site page; an edit with an unknown placeholder is refused with the server's reason.
 //!
 //! Every wait polls a condition with a deadline. Needs root (postfix, dovecot), the Debian
 //! packages of the mail harness, `chromium` and `chromium-driver`.
@@ -323,4 +328,89 @@ fn citizen_mail_agent_reply_from_the_desktop_answer_and_a_relay_outage() {
             .any(|m| m["id"] == waiting["id"]),
         "{out}"
     );
+
+    // 5. A pending reminder comes due on the server: the agent's desktop says so, the
+    //    citizen gets the reminder.
+    let until = chrono::Utc::now() + chrono::TimeDelta::seconds(3);
+    let (status, body) = server
+        .http(
+            "PUT",
+            &format!("/api/v1/tickets/{number}/state"),
+            Some(&agent),
+            Some(&format!(
+                r#"{{"state":"pending_reminder","pending_until":"{}"}}"#,
+                until.to_rfc3339()
+            )),
+        )
+        .unwrap();
+    assert_eq!(status, 200, "{body}");
+    desk.wait_js(
+        "the reminder on the agent's status line",
+        &format!("return document.getElementById('status').textContent.includes('{number}')"),
+        WAIT,
+    );
+    until_mail(&sys, &tag, "In attesa di sua risposta");
+
+    // 6. Closed: the closure mail, once.
+    let (status, body) = server
+        .http(
+            "PUT",
+            &format!("/api/v1/tickets/{number}/state"),
+            Some(&agent),
+            Some(r#"{"state":"closed_successful"}"#),
+        )
+        .unwrap();
+    assert_eq!(status, 200, "{body}");
+    until_mail(&sys, &tag, "Richiesta chiusa");
+
+    // 7. The administrator's page: the outbox with the reply that waited, now sent; a template
+    //    edit with an unknown placeholder refused with the server's reason.
+    let boss = Browser::start();
+    boss.login(&server, "/admin/site", "admin", "demo-admin", "/admin/site");
+    boss.wait_js(
+        "the delayed reply in the outbox section, sent",
+        &format!(
+            "return !!document.querySelector('#outbox tr[data-mail=\"{}\"][data-state=\"sent\"]')",
+            waiting["id"]
+        ),
+        WAIT,
+    );
+    boss.wait_js(
+        "the closure template's editor, labelled",
+        "return !!document.querySelector('form[data-template=\"closure/it\"] textarea') \
+           && !!document.querySelector('label[for=\"tpl-closure-it-body\"]')",
+        WAIT,
+    );
+    boss.eval(
+        "const f = document.querySelector('form[data-template=\"closure/it\"]'); \
+         f.body.value = 'Richiesta {{nmber}} chiusa.'; f.requestSubmit(); return true",
+    );
+    let said = boss.wait_js(
+        "the refusal on the status line",
+        "const s = document.getElementById('status').textContent; \
+         return s.includes('nmber') && s",
+        WAIT,
+    );
+    assert!(
+        said.as_str().unwrap().contains("unknown placeholder"),
+        "{said}"
+    );
+    boss.screenshot(TEST, "1-admin-mail");
+    let stored = server.api_get("/api/v1/admin/mail/templates/closure/it", &admin);
+    assert_eq!(stored["edited"], false, "nothing stored: {stored}");
+}
+
+/// Waits for one mail tagged `tag` whose subject contains `subject` in mario's mailbox, and
+/// checks there is only one.
+fn until_mail(sys: &MailSystem, tag: &str, subject: &str) {
+    until(&format!("{subject} in mario's mailbox"), WAIT, sys, || {
+        inbox(sys, "mario")
+            .into_iter()
+            .find(|m| m.subject.starts_with(tag) && m.subject.contains(subject))
+    });
+    let n = inbox(sys, "mario")
+        .iter()
+        .filter(|m| m.subject.starts_with(tag) && m.subject.contains(subject))
+        .count();
+    assert_eq!(n, 1, "{subject}: once");
 }
