@@ -355,6 +355,7 @@ pub fn routes() -> Vec<Route> {
         ),
         route("get", "/api/v1/queues", get(agents::queues)),
         route("post", "/api/v1/queues", post(site::create_queue)),
+        route("get", "/api/v1/admin/queues", get(site::list_queues)),
         route("get", QUEUE, get(site::show_queue)),
         route("patch", QUEUE, patch(site::update_queue)),
         route("delete", QUEUE, delete(site::delete_queue)),

@@ -74,7 +74,7 @@ pub const EVENTS_PATH: &str = "/api/v1/events";
         customers::audit,
         calls::by_sip_call_id, calls::show, calls::transfer,
         agents::list, agents::set_state, agents::queues, agents::reload,
-        site::create_queue, site::show_queue, site::update_queue, site::delete_queue,
+        site::create_queue, site::list_queues, site::show_queue, site::update_queue, site::delete_queue,
         site::list_users, site::create_user, site::show_user, site::update_user,
         site::disable_user, site::set_phone_secret,
         prompts::list, prompts::backup, prompts::restore, prompts::audio, prompts::upload,

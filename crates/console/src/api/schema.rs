@@ -287,6 +287,9 @@ pub struct User {
     full_name: String,
     role: crm::Role,
     active: bool,
+    /// Managed by the administration's directory: its role and queues are rewritten from the
+    /// directory groups at each sign-in, and it has no local password.
+    directory: bool,
     queues: Vec<MembershipJson>,
     permissions: Vec<PermissionJson>,
     phone: Option<PhoneView>,
