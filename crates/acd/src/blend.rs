@@ -43,8 +43,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::time::Instant;
 
 pub use crate::blend_types::{
-    BlendConfig, BlendError, BlendInput, ITEM_REASON, ItemAction, ItemChannel, ItemKey, Mode,
-    NO_ANSWER_REASON, OFFLINE_REASON,
+    BlendConfig, BlendError, BlendInput, ITEM_REASON, ItemAction, ItemChannel, ItemKey, ItemView,
+    Mode, NO_ANSWER_REASON, OFFLINE_REASON,
 };
 use crate::engine::{Acd, AgentIdx};
 use crate::types::{AcdError, AcdEvent, Action, AgentState, Input, RequestedState};
@@ -125,6 +125,38 @@ impl Blend {
     pub fn item_of(&self, login: &str) -> Option<&ItemKey> {
         let a = self.acd.agent_index.get(login)?;
         self.holding.get(a)
+    }
+
+    /// Where item `key` is: its channel, queue and the agent it is offered to or held by
+    /// (`None`: no such item).
+    #[must_use]
+    pub fn item(&self, key: &ItemKey) -> Option<ItemView> {
+        let item = self.items.get(key)?;
+        let (agent, accepted) = match item.phase {
+            ItemPhase::Waiting => (None, false),
+            ItemPhase::Offered { agent, .. } => (Some(agent), false),
+            ItemPhase::Working { agent } => (Some(agent), true),
+        };
+        Some(ItemView {
+            channel: item.channel,
+            queue: item.queue.clone(),
+            agent: agent.map(|a| self.acd.agents[a].login.clone()),
+            accepted,
+        })
+    }
+
+    /// Whether `queue` is a queue of the ACD that takes items (configured and active).
+    #[must_use]
+    pub fn takes_items(&self, queue: &str) -> bool {
+        self.acd
+            .queue_index
+            .get(queue)
+            .is_some_and(|&q| self.acd.queues[q].active)
+    }
+
+    /// Starts a new day of the engine's counters ([`Acd::reset_counters`]).
+    pub fn reset_counters(&mut self) {
+        self.acd.reset_counters();
     }
 
     /// Handles one input at `now`.

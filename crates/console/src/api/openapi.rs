@@ -11,7 +11,7 @@ use utoipa::{Modify, OpenApi};
 
 use super::schema;
 use super::{
-    agents, attachments, calls, customers, prompts, reports, reports_live, session, site,
+    agents, attachments, calls, customers, items, prompts, reports, reports_live, session, site,
     ticket_actions, tickets, web_form,
 };
 
@@ -81,6 +81,7 @@ pub const EVENTS_PATH: &str = "/api/v1/events";
         prompts::delete,
         reports::show, reports::sla, reports_live::live,
         web_form::create,
+        agents::set_mode, items::accept, items::decline, items::done,
         event_stream,
     ),
     components(
