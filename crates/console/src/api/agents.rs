@@ -163,11 +163,12 @@ pub struct ModeChange {
 }
 
 /// Whether `user` may steer `login`: themselves, admins, and supervisors of a queue `login`
-/// serves (`queues`: `login`'s queues).
-fn steers(user: &crm::User, login: &str, queues: &[String], supervised: &[String]) -> bool {
+/// serves (`queues`: `login`'s queues; `supervised`: `None` for the whole site).
+fn steers(user: &crm::User, login: &str, queues: &[String], supervised: Option<&[String]>) -> bool {
     user.login == login
         || user.role == Role::Admin
-        || (user.role == Role::Supervisor && queues.iter().any(|q| supervised.contains(q)))
+        || (user.role == Role::Supervisor
+            && supervised.is_none_or(|s| queues.iter().any(|q| s.contains(q))))
 }
 
 /// `PUT /api/v1/agents/{login}/mode`: 204, or 403, 404 (unknown agent), 422.
@@ -206,7 +207,7 @@ pub async fn set_mode(
         let view = live_view(&api).await?;
         let queues = view.queues_of(&login);
         let supervised = supervised_queues(&api, &caller.user).await?;
-        if !steers(&caller.user, &login, &queues, &supervised) {
+        if !steers(&caller.user, &login, &queues, supervised.as_deref()) {
             return Err(ApiError::Forbidden(format!(
                 "{} may set only their own mode or that of an agent of a queue they supervise, not {login}'s",
                 caller.user.login
@@ -223,20 +224,14 @@ pub async fn set_mode(
     }
 }
 
-/// The queues `user` supervises: those a supervisor was granted write access to (every
-/// supervisor reads every queue; supervising one is being its writer).
-async fn supervised_queues(api: &Api, user: &crm::User) -> ApiResult<Vec<String>> {
+/// The queues `user` supervises: a supervisor granted queues explicitly supervises those;
+/// one with no grant of their own (they read every queue) supervises the whole site (`None`).
+async fn supervised_queues(api: &Api, user: &crm::User) -> ApiResult<Option<Vec<String>>> {
     if user.role != Role::Supervisor {
-        return Ok(Vec::new());
+        return Ok(Some(Vec::new()));
     }
-    let store = api.store();
-    let mut names = Vec::new();
-    for q in store.queues().await? {
-        if store.queue_access(user.id, q.id).await? == Some(crm::Access::Write) {
-            names.push(q.name);
-        }
-    }
-    Ok(names)
+    let grants = api.store().site_user(&user.login).await?.permissions;
+    Ok((!grants.is_empty()).then(|| grants.into_iter().map(|(queue, _)| queue).collect()))
 }
 
 /// `GET /api/v1/queues`.
