@@ -185,6 +185,42 @@ fn a_blended_agent_on_a_call_gets_the_email_only_after_the_call_and_its_wrap_up(
 }
 
 #[test]
+fn the_driver_sees_where_an_item_is() {
+    let t0 = Instant::now();
+    let mut b = blend(&[("1001", &["q0"])], t0);
+    assert!(b.takes_items("q0"));
+    assert!(!b.takes_items("nowhere"));
+    item(&mut b, "t1", ItemChannel::Fax, t0);
+    let view = b.item(&"t1".into()).unwrap();
+    assert_eq!(
+        (view.channel, view.queue.as_str()),
+        (ItemChannel::Fax, "q0")
+    );
+    assert_eq!((view.agent, view.accepted), (None, false));
+    mode(&mut b, "1001", Mode::Offline, t0);
+    ready(&mut b, "1001", t0);
+    drain(&mut b);
+    let view = b.item(&"t1".into()).unwrap();
+    assert_eq!(
+        (view.agent.as_deref(), view.accepted),
+        (Some("1001"), false)
+    );
+    b.handle(
+        BlendInput::ItemAccepted {
+            item: "t1".into(),
+            agent: "1001".into(),
+        },
+        t0,
+    )
+    .unwrap();
+    assert!(b.item(&"t1".into()).unwrap().accepted);
+    assert_eq!(Mode::parse("blended"), Some(Mode::Blended));
+    assert_eq!(Mode::Offline.as_str(), "offline");
+    assert_eq!(ItemChannel::parse("web"), Some(ItemChannel::Web));
+    assert_eq!(ItemChannel::parse("pigeon"), None);
+}
+
+#[test]
 fn off_line_agents_get_items_never_calls_and_on_line_agents_never_items() {
     let t0 = Instant::now();
     let mut b = blend(&[("off", &["q0"]), ("on", &["q0"])], t0);

@@ -504,6 +504,45 @@ mod tests {
     }
 
     #[test]
+    fn the_blend_section_sets_priorities_and_time_out_and_names_bad_fields() {
+        let config = parse(
+            r#"
+            [blend]
+            offer_timeout_s = 45
+            [blend.priorities]
+            email = 1
+            web = 1
+            voicemail = 0
+            "#,
+        );
+        assert_eq!(config.validate(), vec![]);
+        let blend = config.blend.config();
+        assert_eq!(blend.offer_timeout, Duration::from_secs(45));
+        assert_eq!(blend.priority(crate::ItemChannel::Voicemail), 0);
+        assert_eq!(blend.priority(crate::ItemChannel::Email), 1);
+        // Not listed: after every listed channel.
+        assert_eq!(blend.priority(crate::ItemChannel::Fax), u8::MAX);
+        // Absent: the defaults.
+        assert_eq!(parse("").blend.config(), crate::BlendConfig::default());
+
+        let bad = parse(
+            "[blend]\noffer_timeout_s = 0\nrescan_s = 0\n[blend.priorities]\npigeon = 1\nfax = 255\n",
+        );
+        let paths: Vec<String> = bad.validate().into_iter().map(|p| p.path).collect();
+        assert_eq!(
+            paths,
+            [
+                "acd.blend.offer_timeout_s",
+                "acd.blend.rescan_s",
+                "acd.blend.priorities.fax",
+                "acd.blend.priorities.pigeon",
+            ]
+        );
+        let err = toml::from_str::<AcdConfig>("[blend]\noffer_timeout = 3\n").unwrap_err();
+        assert!(err.to_string().contains("offer_timeout"), "{err}");
+    }
+
+    #[test]
     fn unknown_keys_are_refused() {
         let err =
             toml::from_str::<AcdConfig>("[[queues]]\nname = \"a\"\nwieght = 2\n").unwrap_err();

@@ -1000,3 +1000,141 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
         None => std::future::pending().await,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn ticket(number: &str, queue: &str, owner: Option<&str>, open: bool) -> TicketItem {
+        TicketItem {
+            number: number.into(),
+            queue: queue.into(),
+            channel: ItemChannel::Email,
+            owner: owner.map(str::to_string),
+            open,
+            subject: Some("Certificato".into()),
+            customer: Some("Maria Rossi".into()),
+        }
+    }
+
+    /// The next item event on the bus (other events skipped), within 5 s.
+    async fn next_item(rx: &mut tokio::sync::broadcast::Receiver<Event>) -> Event {
+        tokio::time::timeout(Duration::from_secs(5), async {
+            loop {
+                let e = rx.recv().await.unwrap();
+                if e.kind().starts_with("item.") || e.kind() == "agent.mode" {
+                    return e;
+                }
+            }
+        })
+        .await
+        .expect("an item event")
+    }
+
+    #[tokio::test]
+    async fn the_driver_follows_the_crm_and_publishes_item_events() {
+        let config = acd::AcdConfig {
+            queues: vec![acd::QueueConfig::new("q0"), acd::QueueConfig::new("q1")],
+            agents: vec![acd::AgentConfig {
+                static_contact: true,
+                ..acd::AgentConfig::new("1001", &["q0"])
+            }],
+            ..acd::AcdConfig::default()
+        };
+        let bus = EventBus::default();
+        let mut rx = bus.subscribe();
+        let acd = AcdHandle::spawn(acd::Acd::new(config, Instant::now()).unwrap(), bus);
+        acd.set_mode("1001", Mode::Offline).await.unwrap();
+        assert!(matches!(
+            next_item(&mut rx).await,
+            Event::AgentModeChanged {
+                mode: AgentMode::Offline,
+                ..
+            }
+        ));
+        acd.set_state("1001", RequestedState::Ready).await.unwrap();
+
+        // A phone-free, unowned open ticket: queued and offered with its subject.
+        acd.sync_item(ticket("t1", "q0", None, true));
+        assert!(
+            matches!(next_item(&mut rx).await, Event::ItemQueued { ref number, .. } if number == "t1")
+        );
+        match next_item(&mut rx).await {
+            Event::ItemOffered {
+                number,
+                agent,
+                subject,
+                customer,
+                channel,
+                ..
+            } => {
+                assert_eq!((number.as_str(), agent.as_str()), ("t1", "1001"));
+                assert_eq!(subject.as_deref(), Some("Certificato"));
+                assert_eq!(customer.as_deref(), Some("Maria Rossi"));
+                assert_eq!(channel, TicketChannel::Email);
+            }
+            other => panic!("{other:?}"),
+        }
+        // Taken by someone else: the offer is withdrawn, the item leaves.
+        acd.sync_item(ticket("t1", "q0", Some("1002"), true));
+        assert!(
+            matches!(next_item(&mut rx).await, Event::ItemDeclined { ref reason, .. } if reason == "withdrawn")
+        );
+        assert!(
+            matches!(next_item(&mut rx).await, Event::ItemDone { ref reason, agent: None, .. } if reason == "taken")
+        );
+
+        // Into a queue the agent does not serve, then moved into theirs: queued again there.
+        acd.sync_item(ticket("t2", "q1", None, true));
+        assert!(
+            matches!(next_item(&mut rx).await, Event::ItemQueued { ref queue, .. } if queue == "q1")
+        );
+        acd.sync_item(ticket("t2", "q0", None, true));
+        assert!(
+            matches!(next_item(&mut rx).await, Event::ItemDone { ref reason, .. } if reason == "moved")
+        );
+        assert!(
+            matches!(next_item(&mut rx).await, Event::ItemQueued { ref queue, .. } if queue == "q0")
+        );
+        assert!(
+            matches!(next_item(&mut rx).await, Event::ItemOffered { ref number, .. } if number == "t2")
+        );
+        // Accepted, and the ticket taken by its agent: still theirs.
+        acd.item_step("1001", "t2", ItemStep::Accept).await.unwrap();
+        assert!(matches!(
+            next_item(&mut rx).await,
+            Event::ItemAccepted { .. }
+        ));
+        acd.sync_item(ticket("t2", "q0", Some("1001"), true));
+        let view = acd.snapshot().await.unwrap();
+        assert_eq!(view.agents[0].item, Some(("t2".to_string(), true)));
+        assert_eq!(view.agents[0].mode, AgentMode::Offline);
+
+        // A queue the ACD does not know: no item. A rescan that no longer finds t2 open
+        // (closed meanwhile) ends it; the agent is free.
+        acd.sync_item(ticket("t3", "elsewhere", None, true));
+        let mark = acd.rescan_mark().await.unwrap();
+        acd.rescanned(mark, std::collections::HashSet::new());
+        match next_item(&mut rx).await {
+            Event::ItemDone {
+                number,
+                reason,
+                agent,
+                ..
+            } => {
+                assert_eq!((number.as_str(), reason.as_str()), ("t2", "closed"));
+                assert_eq!(agent.as_deref(), Some("1001"));
+            }
+            other => panic!("{other:?}"),
+        }
+        let view = acd.snapshot().await.unwrap();
+        assert_eq!(view.agents[0].item, None);
+        // Unknown items are refused in the vocabulary's words.
+        assert!(matches!(
+            acd.item_step("1001", "t9", ItemStep::Done).await,
+            Err(BlendError::UnknownItem(_))
+        ));
+    }
+}
