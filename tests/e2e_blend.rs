@@ -9,6 +9,8 @@
 //!   caller waits with no agent available, and goes to the on-line colleague once ready.
 //! - Items are offered in per-channel priority order (`[acd.blend.priorities]`: e-mail
 //!   before web), whatever their arrival order.
+//! - Items are rebuilt from the CRM after a graceful restart and after a crash (SIGKILL);
+//!   a ticket accepted before is its agent's, not an item.
 //! - In headless Chromium, the desktop pops the item (channel, number, subject, customer)
 //!   and Accept opens the ticket; Finished frees the agent.
 //!
@@ -339,4 +341,66 @@ fn the_desktop_pops_an_item_and_accept_opens_the_ticket() {
             Err(a.to_string())
         }
     });
+}
+
+/// Items are the CRM's open written tickets: after a restart (and a crash) they are offered
+/// again, those already taken are not.
+#[test]
+fn items_are_rebuilt_from_the_crm_after_a_restart_and_a_crash() {
+    let mut server = Server::start(&config(&["1001"]));
+    let taken = {
+        let t1001 = server.login("1001", "demo1001");
+        set_mode(&server, &t1001, "1001", "offline");
+        let api = Api::supervisor(&server);
+        api.set_state("1001", "ready");
+        let taken = web_request(&server, "Già presa in carico");
+        wait_item(&api, "1001", &taken, "offered");
+        call(
+            &server,
+            &t1001,
+            "POST",
+            &format!("/api/v1/items/{taken}/accept"),
+            None,
+            204,
+        );
+        wait_item(&api, "1001", &taken, "accepted");
+        taken
+    };
+    // Two more wait while 1001 holds the first.
+    let email = email_ticket(
+        &server,
+        &server.login("1001", "demo1001"),
+        "Richiesta per e-mail",
+    );
+    let web = web_request(&server, "In attesa");
+
+    // A graceful restart: everyone is logged out, the waiting items come back from the CRM,
+    // e-mail first (priority 1); the accepted one is 1001's ticket, not an item any more.
+    server.restart();
+    let t1001 = server.login("1001", "demo1001");
+    let api = Api::supervisor(&server);
+    let a = api.agent("1001");
+    assert!(a["item"].is_null(), "{a}");
+    set_mode(&server, &t1001, "1001", "offline");
+    api.set_state("1001", "ready");
+    wait_item(&api, "1001", &email, "offered");
+    call(
+        &server,
+        &t1001,
+        "POST",
+        &format!("/api/v1/items/{email}/decline"),
+        None,
+        204,
+    );
+    wait_item(&api, "1001", &web, "offered");
+    assert_ne!(taken, web);
+
+    // A crash: the same again from the database.
+    server.kill9();
+    server.start_again();
+    let t1001 = server.login("1001", "demo1001");
+    let api = Api::supervisor(&server);
+    set_mode(&server, &t1001, "1001", "offline");
+    api.set_state("1001", "ready");
+    wait_item(&api, "1001", &email, "offered");
 }
