@@ -29,8 +29,9 @@
 //! arrival within a priority. An offer is accepted, declined or times out
 //! ([`BlendConfig::offer_timeout`]) like a call's; a declined or timed-out item goes back
 //! under its original place and is not offered again to an agent who declined it; an agent
-//! who lets an offer time out goes not ready ("no answer"), as for calls. An agent holds at
-//! most one item; an item is in at most one agent's hands.
+//! who lets an offer time out goes not ready ("no answer"), as for calls; one who logs out
+//! with an item offered lets it go at once (an accepted item stays theirs: the ticket is in
+//! their hands). An agent holds at most one item; an item is in at most one agent's hands.
 //!
 //! # Cost
 //!
@@ -413,6 +414,22 @@ impl Blend {
             self.events.push_back(event);
         }
         for a in freed {
+            // An agent who logged out with an item offered lets it go at once (waiting for
+            // the offer's time-out would sign them back in as "no answer").
+            if self.acd.agents[a].state == AgentState::LoggedOut
+                && let Some(key) = self.holding.get(&a).cloned()
+                && matches!(
+                    self.items.get(&key).map(|i| i.phase),
+                    Some(ItemPhase::Offered { .. })
+                )
+            {
+                self.item_actions.push_back(ItemAction::CancelOffer {
+                    item: key.clone(),
+                    agent: self.acd.agents[a].login.clone(),
+                });
+                self.give_back(&key, a, now);
+                continue;
+            }
             self.offer_to(a, now);
         }
     }

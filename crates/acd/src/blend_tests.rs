@@ -221,6 +221,40 @@ fn the_driver_sees_where_an_item_is() {
 }
 
 #[test]
+fn logging_out_with_an_item_offered_lets_it_go_at_once() {
+    let t0 = Instant::now();
+    let mut b = blend(&[("1001", &["q0"]), ("1002", &["q0"])], t0);
+    mode(&mut b, "1001", Mode::Offline, t0);
+    ready(&mut b, "1001", t0);
+    item(&mut b, "t1", ItemChannel::Email, t0);
+    drain(&mut b);
+    assert_eq!(b.item_of("1001"), Some(&"t1".into()));
+    b.handle(
+        BlendInput::Call(Input::SetAgentState {
+            login: "1001".into(),
+            state: RequestedState::LoggedOut,
+        }),
+        t0,
+    )
+    .unwrap();
+    let (_, items) = drain(&mut b);
+    assert_eq!(
+        items,
+        [ItemAction::CancelOffer {
+            item: "t1".into(),
+            agent: "1001".into()
+        }]
+    );
+    assert_eq!(b.waiting_items("q0"), [ItemKey::from("t1")]);
+    // Past the offer's time-out nothing signs 1001 back in; a colleague takes the item.
+    b.handle_timeout(t0 + Duration::from_secs(120));
+    assert_eq!(b.acd().agents(t0)[0].state, AgentState::LoggedOut);
+    mode(&mut b, "1002", Mode::Offline, t0);
+    ready(&mut b, "1002", t0);
+    assert_eq!(b.item_of("1002"), Some(&"t1".into()));
+}
+
+#[test]
 fn off_line_agents_get_items_never_calls_and_on_line_agents_never_items() {
     let t0 = Instant::now();
     let mut b = blend(&[("off", &["q0"]), ("on", &["q0"])], t0);
