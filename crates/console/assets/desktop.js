@@ -34,6 +34,7 @@ async function setMode(mode) {
 function showItem(item) {
   desk.item = item;
   const pop = $('item-pop');
+  const fresh = pop.hidden || pop.dataset.number !== item.number || pop.dataset.phase !== item.phase;
   $('item-channel').textContent = item.channel ? t('ch_' + item.channel) : '—';
   $('item-number').textContent = item.number;
   $('item-subject').textContent = item.subject || '—';
@@ -47,7 +48,25 @@ function showItem(item) {
   pop.dataset.number = item.number;
   pop.dataset.phase = item.phase;
   pop.hidden = false;
-  (accepted ? $('item-done') : $('item-accept')).focus();
+  if (fresh) (accepted ? $('item-done') : $('item-accept')).focus();
+}
+
+/** What the pop lacks (after a reload, or an item found by a rescan), from the ticket and
+ * its customer (a read of the agent's, audited as any). */
+async function completeItem(number) {
+  try {
+    const tk = await api('GET', `/api/v1/tickets/${encodeURIComponent(number)}`);
+    let customer = desk.item && desk.item.customer;
+    if (!customer && tk.customer_id) {
+      customer = (await api('GET', `/api/v1/customers/${tk.customer_id}`)).full_name;
+    }
+    if (desk.item && desk.item.number === number) {
+      showItem({
+        ...desk.item, channel: desk.item.channel || tk.channel, subject: desk.item.subject || tk.title,
+        queue: desk.item.queue || tk.queue, customer,
+      });
+    }
+  } catch (_) { /* the pop keeps what it has */ }
 }
 
 function hideItem(message) {
@@ -146,11 +165,7 @@ function onEvent(ev) {
         const { number, phase } = desk.agent.item;
         if (!desk.item || desk.item.number !== number) {
           showItem({ number, phase });
-          api('GET', `/api/v1/tickets/${encodeURIComponent(number)}`).then((tk) => {
-            if (desk.item && desk.item.number === number) {
-              showItem({ ...desk.item, channel: tk.channel, subject: tk.title, queue: tk.queue });
-            }
-          }).catch(() => {});
+          completeItem(number);
         }
       } else if (desk.item) {
         hideItem();
@@ -163,7 +178,10 @@ function onEvent(ev) {
       }
       break;
     case 'item.offered':
-      if (ev.agent === desk.me.login) showItem({ ...ev, phase: 'offered' });
+      if (ev.agent === desk.me.login) {
+        showItem({ ...ev, phase: 'offered' });
+        if (!ev.customer) completeItem(ev.number);
+      }
       break;
     case 'item.declined':
       if (ev.agent === desk.me.login && desk.item && desk.item.number === ev.number) {

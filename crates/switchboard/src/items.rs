@@ -59,7 +59,7 @@ pub fn spawn_feeder(
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
-                _ = tick.tick() => feeder.rescan().await,
+                _ = tick.tick() => { feeder.rescan().await; }
                 event = events.recv() => match event {
                     Ok(Event::TicketCreated { number, queue, channel, owner, .. }) => {
                         feeder.created(&number, &queue, channel, owner).await;
@@ -67,7 +67,7 @@ pub fn spawn_feeder(
                     Ok(Event::TicketUpdated { number, .. }) => feeder.updated(&number).await,
                     Ok(_) => {}
                     // Events were missed: the CRM has them.
-                    Err(RecvError::Lagged(_)) => feeder.rescan().await,
+                    Err(RecvError::Lagged(_)) => { feeder.rescan().await; }
                     Err(RecvError::Closed) => return,
                 },
             }
@@ -75,12 +75,26 @@ pub fn spawn_feeder(
     })
 }
 
+/// One rescan now, as the feeder does every `rescan_s` (benchmarks, tools): syncs every open
+/// written ticket with the ACD; returns how many it read. The ACD has taken them all once a
+/// later command (a snapshot, say) is answered.
+pub async fn rescan_once(store: &Store, acd: &AcdHandle) -> usize {
+    let mut feeder = Feeder {
+        store: store.clone(),
+        acd: acd.clone(),
+        queues: HashMap::new(),
+        users: HashMap::new(),
+        customers: HashMap::new(),
+    };
+    feeder.rescan().await
+}
+
 struct Feeder {
     store: Store,
     acd: AcdHandle,
     queues: HashMap<QueueId, String>,
     users: HashMap<UserId, String>,
-    /// Customers' names, read (and audited) once per customer.
+    /// Customers' names, read (and audited) once per customer, for announced tickets.
     customers: HashMap<CustomerId, String>,
 }
 
@@ -113,8 +127,10 @@ impl Feeder {
         self.customers.get(&id).cloned()
     }
 
-    /// The ticket as the ACD's driver judges it; `None` for a phone ticket.
-    async fn item(&mut self, t: &Ticket) -> Option<TicketItem> {
+    /// The ticket as the ACD's driver judges it; `None` for a phone ticket. `with_customer`:
+    /// read its customer's name for the pop (an announced ticket; a rescan does not, so it
+    /// stays cheap and writes no audit rows: the desktop reads the customer then).
+    async fn item(&mut self, t: &Ticket, with_customer: bool) -> Option<TicketItem> {
         let channel = item_channel(t.channel)?;
         let queue = self.queue(t.queue).await?;
         let owner = match t.owner {
@@ -123,7 +139,7 @@ impl Feeder {
         };
         let customer = match t.customer {
             // Only an item shows its customer.
-            Some(id) if t.owner.is_none() => self.customer(id).await,
+            Some(id) if with_customer && t.owner.is_none() => self.customer(id).await,
             _ => None,
         };
         Some(TicketItem {
@@ -148,7 +164,7 @@ impl Feeder {
             return;
         }
         match self.store.ticket_by_number(number).await {
-            Ok(t) => self.sync(&t).await,
+            Ok(t) => self.sync(&t, true).await,
             // A write still in the journal (a voicemail during an outage): the event says
             // enough to queue it; the rescan completes it.
             Err(error) => {
@@ -175,22 +191,22 @@ impl Feeder {
 
     async fn updated(&mut self, number: &str) {
         match self.store.ticket_by_number(number).await {
-            Ok(t) => self.sync(&t).await,
+            Ok(t) => self.sync(&t, true).await,
             Err(error) => debug!(%error, ticket = number, "updated ticket not found"),
         }
     }
 
-    async fn sync(&mut self, t: &Ticket) {
-        if let Some(item) = self.item(t).await {
+    async fn sync(&mut self, t: &Ticket, with_customer: bool) {
+        if let Some(item) = self.item(t, with_customer).await {
             self.acd.sync_item(item);
         }
     }
 
     /// Reads every open written ticket and syncs it; items whose ticket is not among them
-    /// leave.
-    async fn rescan(&mut self) {
+    /// leave. Returns how many were read.
+    async fn rescan(&mut self) -> usize {
         let Some(mark) = self.acd.rescan_mark().await else {
-            return;
+            return 0;
         };
         let mut open = HashSet::new();
         for channel in [
@@ -213,13 +229,13 @@ impl Feeder {
                     Err(error) => {
                         // Nothing is withdrawn on a failed read: the next rescan tries again.
                         warn!(%error, "cannot read the open written tickets");
-                        return;
+                        return 0;
                     }
                 };
                 let n = page.tickets.len();
                 for t in &page.tickets {
                     open.insert(t.number.clone());
-                    self.sync(t).await;
+                    self.sync(t, false).await;
                 }
                 if n < 1000 {
                     break;
@@ -227,6 +243,8 @@ impl Feeder {
                 offset += 1000;
             }
         }
+        let read = open.len();
         self.acd.rescanned(mark, open);
+        read
     }
 }

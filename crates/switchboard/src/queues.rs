@@ -498,15 +498,28 @@ impl Driver {
                 } else if view.queue != t.queue {
                     "moved"
                 } else {
+                    // A rescan's sync says nothing of the customer: what was known stays.
                     if let Some(info) = self.items.get_mut(&key) {
-                        info.subject = t.subject;
-                        info.customer = t.customer;
+                        info.subject = t.subject.or(info.subject.take());
+                        info.customer = t.customer.or(info.customer.take());
                     }
                     return;
                 };
+                let known = self
+                    .items
+                    .get(&key)
+                    .map(|i| (i.subject.clone(), i.customer.clone()));
                 self.withdraw(&key, reason, now);
                 if reason == "moved" {
-                    self.arrive(t, now);
+                    let (subject, customer) = known.unwrap_or_default();
+                    self.arrive(
+                        TicketItem {
+                            subject: t.subject.or(subject),
+                            customer: t.customer.or(customer),
+                            ..t
+                        },
+                        now,
+                    );
                 }
             }
             None if t.open && t.owner.is_none() && self.engine.takes_items(&t.queue) => {
