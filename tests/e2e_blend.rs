@@ -12,7 +12,8 @@
 //! - Items are rebuilt from the CRM after a graceful restart and after a crash (SIGKILL);
 //!   a ticket accepted before is its agent's, not an item.
 //! - In headless Chromium, the desktop pops the item (channel, number, subject, customer)
-//!   and Accept opens the ticket; Finished frees the agent.
+//!   and Accept (Enter on the focused button) opens the ticket; the supervisor's table shows
+//!   the agent's mode and item; a reload keeps the item in hand; Finished frees the agent.
 //!
 //! Needs `sipp` and `chromium`/`chromium-driver`.
 
@@ -326,6 +327,38 @@ fn the_desktop_pops_an_item_and_accept_opens_the_ticket() {
     );
     wait_item(&api, "1001", &number, "accepted");
     desk.screenshot("e2e_blend", "item-accepted");
+
+    // The supervisor's agent table shows the mode and the item in hand.
+    let boss = Browser::start();
+    boss.login(
+        &server,
+        "/supervisor",
+        SUPERVISOR.0,
+        SUPERVISOR.1,
+        "/supervisor",
+    );
+    let row = boss.wait_js(
+        "1001's mode and item in the supervisor's table",
+        &format!(
+            "const r = document.querySelector('#agents tr[data-agent=\"1001\"]');              return r && r.querySelector('.item').textContent.startsWith('{number}')              && [r.querySelector('.mode').textContent, r.querySelector('.item').textContent]"
+        ),
+        WAIT,
+    );
+    assert!(
+        row[0]
+            .as_str()
+            .is_some_and(|m| m.starts_with("Off-line") || m.starts_with("Fuori linea")),
+        "{row}"
+    );
+    // A reload of the desktop keeps the item in hand.
+    desk.goto(&server, "/desktop");
+    desk.wait_js(
+        "the item in hand after a reload",
+        &format!(
+            "const p = document.getElementById('item-pop');              return !p.hidden && p.dataset.phase === 'accepted' && p.dataset.number === '{number}'              && document.getElementById('item-subject').textContent === \"Rinnovo carta d'identità\""
+        ),
+        WAIT,
+    );
 
     desk.click("#item-done");
     desk.wait_js(
