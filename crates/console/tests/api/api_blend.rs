@@ -265,3 +265,44 @@ async fn loop_until<T>(f: &Fixture, token: &str, pick: impl Fn(&Value) -> Option
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+async fn a_moved_ticket_is_offered_in_its_new_queue_and_a_taken_one_leaves(f: Fixture) {
+    switchboard::items::spawn_feeder(
+        f.store.clone(),
+        &f.bus,
+        f.acd.clone(),
+        Duration::from_secs(3600),
+    );
+    let a1 = f.login("a1").await;
+    let a2 = f.login("a2").await;
+    let adm = f.login("adm").await;
+    // a2 serves secondo-livello, off-line; nobody takes items in cittadini (on-line agents).
+    f.put("/api/v1/agents/a2/mode", &a2, json!({"mode": "offline"}))
+        .await
+        .expect(StatusCode::NO_CONTENT);
+    f.put("/api/v1/agents/a2/state", &a2, json!({"state": "ready"}))
+        .await
+        .expect(StatusCode::NO_CONTENT);
+    let number = written(&f, &a1, "cittadini", "Segnalazione per fax", "fax").await;
+    // Moved by the administration into a2's queue: offered to a2 there.
+    f.put(
+        &format!("/api/v1/tickets/{number}/queue"),
+        &adm,
+        json!({"queue": "secondo-livello"}),
+    )
+    .await
+    .expect(StatusCode::OK);
+    let b = agent_until(&f, &a2, "a2", |a| !a["item"].is_null()).await;
+    assert_eq!(b["item"], json!({"number": number, "phase": "offered"}));
+    // Taken by someone else meanwhile (the admin locks it): withdrawn from a2, who is free.
+    f.post(&format!("/api/v1/tickets/{number}/lock"), &adm, json!({}))
+        .await
+        .expect(StatusCode::OK);
+    let b = agent_until(&f, &a2, "a2", |a| a["item"].is_null()).await;
+    assert_eq!(b["state"], "not_ready", "{b}");
+    assert_eq!(b["reason"], "off-line work", "{b}");
+    f.post(&format!("/api/v1/items/{number}/accept"), &a2, json!({}))
+        .await
+        .problem(StatusCode::NOT_FOUND);
+}
+both!(a_moved_ticket_is_offered_in_its_new_queue_and_a_taken_one_leaves);
