@@ -11,7 +11,7 @@ use utoipa::{Modify, OpenApi};
 
 use super::schema;
 use super::{
-    agents, attachments, calls, customers, items, prompts, reports, reports_live, session, site,
+    agents, attachments, calls, customers, prompts, reports, reports_live, session, site,
     ticket_actions, tickets, web_form,
 };
 
@@ -74,6 +74,7 @@ pub const EVENTS_PATH: &str = "/api/v1/events";
         customers::audit,
         calls::by_sip_call_id, calls::show, calls::transfer,
         agents::list, agents::set_state, agents::queues, agents::reload,
+        agents::set_mode, super::items::accept, super::items::decline, super::items::done,
         site::create_queue, site::show_queue, site::update_queue, site::delete_queue,
         site::list_users, site::create_user, site::show_user, site::update_user,
         site::disable_user, site::set_phone_secret,
@@ -81,7 +82,6 @@ pub const EVENTS_PATH: &str = "/api/v1/events";
         prompts::delete,
         reports::show, reports::sla, reports_live::live,
         web_form::create,
-        agents::set_mode, items::accept, items::decline, items::done,
         event_stream,
     ),
     components(
