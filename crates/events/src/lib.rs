@@ -666,8 +666,9 @@ pub enum Event {
         at: DateTime<Utc>,
     },
     /// The item left the ACD: `reason` `done` (its agent finished it), `taken` (someone
-    /// took the ticket), `closed` (closed, pending or merged) or `moved` (to another queue,
-    /// where it is queued again). `agent`: who held it, if anyone.
+    /// took the ticket), `closed` (closed, pending or merged), `moved` (to another queue,
+    /// where it is queued again) or `queue_removed` (its queue no longer takes calls; the
+    /// ticket stays in the CRM). `agent`: who held it, if anyone.
     #[serde(rename = "item.done")]
     ItemDone {
         number: String,

@@ -580,6 +580,25 @@ impl Driver {
         }
     }
 
+    /// A new configuration without some queue: its items leave first (their tickets stay in
+    /// the CRM; were the change refused, the next rescan queues them again), so a queue
+    /// holding written tickets never blocks the site's changes as a queue with calls does.
+    fn unqueue_removed(&mut self, config: &acd::AcdConfig, now: Instant) {
+        let gone: Vec<ItemKey> = self
+            .items
+            .keys()
+            .filter(|key| {
+                self.engine
+                    .item(key)
+                    .is_some_and(|i| !config.queues.iter().any(|q| q.name == i.queue))
+            })
+            .cloned()
+            .collect();
+        for key in gone {
+            self.withdraw(&key, "queue_removed", now);
+        }
+    }
+
     /// Items queued before `mark` whose tickets a rescan no longer found open are gone.
     fn rescanned(&mut self, mark: u64, open: &std::collections::HashSet<String>, now: Instant) {
         let gone: Vec<ItemKey> = self
@@ -654,6 +673,9 @@ async fn run(engine: acd::Blend, mut commands: mpsc::UnboundedReceiver<Command>,
                         }
                     }
                     Some(Command::Input(input)) => {
+                        if let Input::Reconfigure(config) = &input {
+                            d.unqueue_removed(config, now);
+                        }
                         if let Err(error) = d.engine.handle(BlendInput::Call(input.clone()), now) {
                             debug!(%error, ?input, "input refused by the ACD");
                         }
@@ -1144,6 +1166,24 @@ mod tests {
         }
         let view = acd.snapshot().await.unwrap();
         assert_eq!(view.agents[0].item, None);
+        // A reconfiguration without q1 takes its items out first (no refusal for them).
+        acd.sync_item(ticket("t4", "q1", None, true));
+        assert!(
+            matches!(next_item(&mut rx).await, Event::ItemQueued { ref number, .. } if number == "t4")
+        );
+        acd.input(Input::Reconfigure(acd::AcdConfig {
+            queues: vec![acd::QueueConfig::new("q0")],
+            agents: vec![acd::AgentConfig {
+                static_contact: true,
+                ..acd::AgentConfig::new("1001", &["q0"])
+            }],
+            ..acd::AcdConfig::default()
+        }));
+        assert!(
+            matches!(next_item(&mut rx).await, Event::ItemDone { ref number, ref reason, .. } if number == "t4" && reason == "queue_removed")
+        );
+        let view = acd.snapshot().await.unwrap();
+        assert_eq!(view.queues.len(), 1, "q1 removed: {view:?}");
         // Unknown items are refused in the vocabulary's words.
         assert!(matches!(
             acd.item_step("1001", "t9", ItemStep::Done).await,
