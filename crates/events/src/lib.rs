@@ -819,17 +819,17 @@ impl Event {
             | Event::AgentState { .. }
             | Event::TicketUpdated { .. }
             | Event::TicketEscalation { .. }
+            | Event::SystemStarted { .. }
+            | Event::SystemStopping { .. }
+            | Event::SystemHeartbeat { .. }
+            | Event::ComponentState { .. }
+            | Event::SiteChanged { .. }
             | Event::AgentModeChanged { .. }
             | Event::ItemQueued { .. }
             | Event::ItemOffered { .. }
             | Event::ItemAccepted { .. }
             | Event::ItemDeclined { .. }
-            | Event::ItemDone { .. }
-            | Event::SystemStarted { .. }
-            | Event::SystemStopping { .. }
-            | Event::SystemHeartbeat { .. }
-            | Event::ComponentState { .. }
-            | Event::SiteChanged { .. } => None,
+            | Event::ItemDone { .. } => None,
         }
     }
 
