@@ -133,6 +133,15 @@ const STRINGS = {
     col_arrivals_h: 'Calls / hour', col_handling: 'Handling (s)', col_traffic: 'Traffic (erlang)',
     col_on_duty: 'On duty', col_expected_sl: 'Expected within 30 s', col_needed: 'Agents needed',
     handling_assumed: 'assumed: no call ended in the window',
+    // Blended routing (R-ACD-5).
+    mode: 'Mode', mode_online: 'On-line (calls)', mode_offline: 'Off-line (written requests)',
+    mode_blended: 'Blended (calls first)', item_offered: 'Written request offered',
+    item_ticket: 'Request', item_subject: 'Subject', item_customer: 'Customer',
+    item_accept: 'Accept', item_decline: 'Decline', item_done: 'Finished',
+    item_in_hand: 'in hand', item_withdrawn: 'The request {number} was withdrawn.',
+    item_no_answer: 'The request {number} went to someone else: you did not answer in time.',
+    ch_email: 'e-mail', ch_web: 'web form', ch_voicemail: 'voicemail', ch_fax: 'fax', ch_phone: 'phone',
+    col_mode: 'Mode', col_item: 'Request',
   },
   it: {
     app: 'centralino', login_title: 'Accesso', login: 'Utente', password: 'Password',
@@ -265,6 +274,15 @@ const STRINGS = {
     col_arrivals_h: 'Chiamate / ora', col_handling: 'Gestione (s)', col_traffic: 'Traffico (erlang)',
     col_on_duty: 'In servizio', col_expected_sl: 'Attese entro 30 s', col_needed: 'Operatori necessari',
     handling_assumed: 'stimato: nessuna chiamata conclusa nella finestra',
+    // Instradamento misto (R-ACD-5).
+    mode: 'Modalità', mode_online: 'In linea (chiamate)', mode_offline: 'Fuori linea (richieste scritte)',
+    mode_blended: 'Mista (prima le chiamate)', item_offered: 'Richiesta scritta in arrivo',
+    item_ticket: 'Richiesta', item_subject: 'Oggetto', item_customer: 'Cittadino',
+    item_accept: 'Accetta', item_decline: 'Rifiuta', item_done: 'Conclusa',
+    item_in_hand: 'in lavorazione', item_withdrawn: 'La richiesta {number} è stata ritirata.',
+    item_no_answer: 'La richiesta {number} è passata a un collega: nessuna risposta in tempo.',
+    ch_email: 'e-mail', ch_web: 'modulo web', ch_voicemail: 'segreteria', ch_fax: 'fax', ch_phone: 'telefono',
+    col_mode: 'Modalità', col_item: 'Richiesta',
   },
 };
 

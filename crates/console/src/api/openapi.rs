@@ -72,6 +72,7 @@ pub const EVENTS_PATH: &str = "/api/v1/events";
         ticket_actions::set_priority, ticket_actions::set_type, ticket_actions::link,
         customers::search, customers::create, customers::show, customers::update,
         customers::audit,
+        agents::set_mode, super::items::accept, super::items::decline, super::items::done,
         calls::by_sip_call_id, calls::show, calls::transfer,
         agents::list, agents::set_state, agents::queues, agents::reload,
         site::create_queue, site::list_queues, site::show_queue, site::update_queue, site::delete_queue,
