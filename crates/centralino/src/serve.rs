@@ -118,12 +118,16 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         at: chrono::Utc::now(),
     });
     recovery::announce(&bus, &recovered, chrono::Utc::now());
-    let acd = AcdHandle::spawn(
-        acd::Acd::new(
-            site::acd_config(&site_now, config.acd.ring_timeout_s, config.acd.wrap_up_s),
-            std::time::Instant::now(),
-        )
-        .context("invalid ACD configuration")?,
+    // The ACD with blended routing's items (R-ACD-5, [acd.blend]).
+    let acd = AcdHandle::spawn_blend(
+        acd::Blend::new(
+            acd::Acd::new(
+                site::acd_config(&site_now, config.acd.ring_timeout_s, config.acd.wrap_up_s),
+                std::time::Instant::now(),
+            )
+            .context("invalid ACD configuration")?,
+            config.acd.blend.config(),
+        ),
         bus.clone(),
     );
     let switchboard = Switchboard::new(
@@ -164,6 +168,13 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .context("cannot apply the site's people and queues")?;
     applier.clone().spawn_watch(&bus);
+    // Items from the CRM's open written tickets, once the ACD has the site's queues.
+    switchboard::items::spawn_feeder(
+        store.clone(),
+        &bus,
+        acd.clone(),
+        Duration::from_secs(config.acd.blend.rescan_s),
+    );
     let reloader = Reloader {
         switchboard: switchboard::Reload {
             ivr: switchboard.ivr_reloader(),

@@ -76,6 +76,7 @@ const STRINGS = {
     supervisor_reason: 'set by supervisor', refresh: 'Refresh',
     role_agent_first_level: 'first level', role_agent_second_level: 'second level',
     role_supervisor: 'supervisor', role_admin: 'administrator',
+    directory_managed: 'directory', directory_managed_help: 'Signs in through the directory: role and queues come from its groups at each sign-in.',
     site_admin: 'People and queues', site_help: 'Every change applies at once to calls, phones and sign-ins, without a restart.',
     users: 'Users', new_queue: 'New queue', new_user: 'New user', edit: 'Edit', cancel: 'Cancel', remove: 'Remove',
     edit_queue: 'Queue {name}', edit_user: 'User {login}', level: 'Level', level_first: 'first', level_second: 'second',
@@ -140,6 +141,15 @@ const STRINGS = {
     col_arrivals_h: 'Calls / hour', col_handling: 'Handling (s)', col_traffic: 'Traffic (erlang)',
     col_on_duty: 'On duty', col_expected_sl: 'Expected within 30 s', col_needed: 'Agents needed',
     handling_assumed: 'assumed: no call ended in the window',
+    // Blended routing (R-ACD-5).
+    mode: 'Mode', mode_online: 'On-line (calls)', mode_offline: 'Off-line (written requests)',
+    mode_blended: 'Blended (calls first)', item_offered: 'Written request offered',
+    item_ticket: 'Request', item_subject: 'Subject', item_customer: 'Customer',
+    item_accept: 'Accept', item_decline: 'Decline', item_done: 'Finished',
+    item_in_hand: 'in hand', item_withdrawn: 'The request {number} was withdrawn.',
+    item_no_answer: 'The request {number} went to someone else: you did not answer in time.',
+    ch_email: 'e-mail', ch_web: 'web form', ch_voicemail: 'voicemail', ch_fax: 'fax', ch_phone: 'phone',
+    col_mode: 'Mode', col_item: 'Request',
   },
   it: {
     app: 'centralino', login_title: 'Accesso', login: 'Utente', password: 'Password',
@@ -215,6 +225,7 @@ const STRINGS = {
     supervisor_reason: 'impostato dal supervisore', refresh: 'Aggiorna',
     role_agent_first_level: 'primo livello', role_agent_second_level: 'secondo livello',
     role_supervisor: 'supervisore', role_admin: 'amministratore',
+    directory_managed: 'directory', directory_managed_help: 'Accede tramite la directory: ruolo e code vengono dai suoi gruppi a ogni accesso.',
     site_admin: 'Persone e code', site_help: 'Ogni modifica vale subito per chiamate, telefoni e accessi, senza riavvio.',
     users: 'Utenti', new_queue: 'Nuova coda', new_user: 'Nuovo utente', edit: 'Modifica', cancel: 'Annulla', remove: 'Rimuovi',
     edit_queue: 'Coda {name}', edit_user: 'Utente {login}', level: 'Livello', level_first: 'primo', level_second: 'secondo',
@@ -279,6 +290,15 @@ const STRINGS = {
     col_arrivals_h: 'Chiamate / ora', col_handling: 'Gestione (s)', col_traffic: 'Traffico (erlang)',
     col_on_duty: 'In servizio', col_expected_sl: 'Attese entro 30 s', col_needed: 'Operatori necessari',
     handling_assumed: 'stimato: nessuna chiamata conclusa nella finestra',
+    // Instradamento misto (R-ACD-5).
+    mode: 'Modalità', mode_online: 'In linea (chiamate)', mode_offline: 'Fuori linea (richieste scritte)',
+    mode_blended: 'Mista (prima le chiamate)', item_offered: 'Richiesta scritta in arrivo',
+    item_ticket: 'Richiesta', item_subject: 'Oggetto', item_customer: 'Cittadino',
+    item_accept: 'Accetta', item_decline: 'Rifiuta', item_done: 'Conclusa',
+    item_in_hand: 'in lavorazione', item_withdrawn: 'La richiesta {number} è stata ritirata.',
+    item_no_answer: 'La richiesta {number} è passata a un collega: nessuna risposta in tempo.',
+    ch_email: 'e-mail', ch_web: 'modulo web', ch_voicemail: 'segreteria', ch_fax: 'fax', ch_phone: 'telefono',
+    col_mode: 'Modalità', col_item: 'Richiesta',
   },
 };
 

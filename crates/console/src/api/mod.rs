@@ -50,6 +50,7 @@ pub mod auth;
 pub mod calls;
 pub mod customers;
 pub mod error;
+pub mod items;
 pub mod lookup;
 pub mod mail_desk;
 pub mod openapi;
@@ -358,8 +359,17 @@ pub fn routes() -> Vec<Route> {
             "/api/v1/agents/{login}/state",
             put(agents::set_state),
         ),
+        route("put", "/api/v1/agents/{login}/mode", put(agents::set_mode)),
+        route("post", "/api/v1/items/{number}/accept", post(items::accept)),
+        route(
+            "post",
+            "/api/v1/items/{number}/decline",
+            post(items::decline),
+        ),
+        route("post", "/api/v1/items/{number}/done", post(items::done)),
         route("get", "/api/v1/queues", get(agents::queues)),
         route("post", "/api/v1/queues", post(site::create_queue)),
+        route("get", "/api/v1/admin/queues", get(site::list_queues)),
         route("get", QUEUE, get(site::show_queue)),
         route("patch", QUEUE, patch(site::update_queue)),
         route("delete", QUEUE, delete(site::delete_queue)),

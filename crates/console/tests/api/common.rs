@@ -116,6 +116,9 @@ pub struct Fixture {
     pub applied: Arc<Mutex<Option<media::PromptLibrary>>>,
     /// The bus the API publishes on (`ticket.created`, `ticket.updated`).
     pub bus: events::EventBus,
+    /// The ACD behind the API (blended routing's items are fed to it by the tests that
+    /// need them).
+    pub acd: switchboard::AcdHandle,
 }
 
 async fn fixture(store: Store) -> Fixture {
@@ -215,7 +218,11 @@ async fn fixture(store: Store) -> Fixture {
     };
     let engine = acd::Acd::new(acd_config, std::time::Instant::now()).unwrap();
     let acd = switchboard::AcdHandle::spawn(engine, events::EventBus::default());
-    let app = console::api::router(Api::with_acd(store.clone(), config, Some(Arc::new(acd))));
+    let app = console::api::router(Api::with_acd(
+        store.clone(),
+        config,
+        Some(Arc::new(acd.clone())),
+    ));
     Fixture {
         app,
         store,
@@ -224,6 +231,7 @@ async fn fixture(store: Store) -> Fixture {
         prompt_dir,
         applied,
         bus,
+        acd,
     }
 }
 

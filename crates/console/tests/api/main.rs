@@ -5,6 +5,7 @@ mod common;
 
 mod api_agents;
 mod api_attachments;
+mod api_blend;
 mod api_calls;
 mod api_customers;
 mod api_mail_desk;
