@@ -197,9 +197,31 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     // E-mail ([mail]): one fetcher per mailbox and the outbox sender; they end with the
     // process (a mail half-sent is resent at most once at the next start: mail::outbox).
-    let _mail_tasks = config
+    // The desk's sweep sends confirmations, pending reminders and closure mails on its own;
+    // the desk itself serves the operators' replies (console::api::mail_desk).
+    let (_mail_tasks, mail_desk) = config
         .mail
-        .spawn(store.clone())
+        .spawn_desk(
+            store.clone(),
+            Arc::new({
+                let bus = bus.clone();
+                move |due: mail::desk::ReminderDue| {
+                    bus.publish(events::Event::TicketReminder {
+                        number: due.context.number.clone(),
+                        queue: due.context.queue.clone(),
+                        owner: due.context.owner.clone(),
+                        due: due.context.pending_until.unwrap_or_else(chrono::Utc::now),
+                    });
+                    info!(
+                        ticket = %due.context.number,
+                        queue = %due.context.queue,
+                        owner = ?due.ticket.owner,
+                        mailed = due.mailed,
+                        "pending reminder due"
+                    );
+                }
+            }),
+        )
         .map_err(|problem| anyhow::anyhow!("{problem}"))?;
     let telemetry = switchboard.telemetry();
     let reload_hook = args.config.clone().map(|path| {
@@ -255,6 +277,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                         .map(std::sync::Arc::new),
                 )
             }),
+            mail: mail_desk,
             ..console::api::ApiConfig::default()
         },
     );

@@ -222,6 +222,13 @@ function onEvent(ev) {
         { number: ev.number, clock: t('clock_' + ev.clock), time: when(ev.due) }), ev.stage === 'overdue');
       scheduleListRefresh();
       break;
+    case 'ticket.reminder':
+      // A pending reminder came due on the server (once per pending time): the owner is told.
+      if (!ev.owner || ev.owner === desk.me.login) {
+        notify(t('reminder_due_now', { number: ev.number, time: when(ev.due) }), true);
+        scheduleListRefresh();
+      }
+      break;
     default:
   }
 }

@@ -4,6 +4,7 @@
 // server applies a change at once); the API decides and explains what is refused.
 import { t } from './i18n.js';
 import { api, whoami, setupChrome, notify, failure, h, ApiError } from './common.js';
+import { setupMailAdmin } from './mail_admin.js';
 
 const ROLES = ['agent_first_level', 'agent_second_level', 'supervisor', 'admin'];
 
@@ -414,6 +415,8 @@ async function main() {
   $('secret-copy').addEventListener('click', copySecret);
   $('refresh').addEventListener('click', async () => { await load(); say(() => t('done')); });
   await load();
+  // The e-mail desk's templates and outbox (mail_admin.js).
+  await setupMailAdmin();
   document.body.dataset.ready = 'true';
 }
 

@@ -519,6 +519,15 @@ pub enum Event {
         stage: EscalationStage,
         due: chrono::DateTime<chrono::Utc>,
     },
+    /// A Service Request's pending-reminder time came (announced once per pending time by
+    /// the e-mail desk's sweep, `mail::desk`): the owner's desktop reminds them.
+    #[serde(rename = "ticket.reminder")]
+    TicketReminder {
+        number: String,
+        queue: String,
+        owner: Option<String>,
+        due: chrono::DateTime<chrono::Utc>,
+    },
     /// The caller entered a queue of the ACD at `position` (1 = next in line).
     #[serde(rename = "queue.entered")]
     QueueEntered {
@@ -710,7 +719,7 @@ pub enum Event {
 
 impl Event {
     /// Every wire name, in declaration order.
-    pub const KINDS: [&'static str; 36] = [
+    pub const KINDS: [&'static str; 37] = [
         "call.started",
         "call.answered",
         "call.dtmf",
@@ -726,6 +735,7 @@ impl Event {
         "ticket.created",
         "ticket.updated",
         "ticket.escalation",
+        "ticket.reminder",
         "queue.entered",
         "queue.offered",
         "queue.connected",
@@ -767,6 +777,7 @@ impl Event {
             Event::TicketCreated { .. } => "ticket.created",
             Event::TicketUpdated { .. } => "ticket.updated",
             Event::TicketEscalation { .. } => "ticket.escalation",
+            Event::TicketReminder { .. } => "ticket.reminder",
             Event::QueueEntered { .. } => "queue.entered",
             Event::QueueOffered { .. } => "queue.offered",
             Event::QueueConnected { .. } => "queue.connected",
@@ -819,6 +830,7 @@ impl Event {
             | Event::AgentState { .. }
             | Event::TicketUpdated { .. }
             | Event::TicketEscalation { .. }
+            | Event::TicketReminder { .. }
             | Event::SystemStarted { .. }
             | Event::SystemStopping { .. }
             | Event::SystemHeartbeat { .. }
@@ -972,6 +984,12 @@ impl Event {
                 stage: EscalationStage::Overdue,
                 due: at,
             },
+            Event::TicketReminder {
+                number: "1".into(),
+                queue: q(),
+                owner: Some(a()),
+                due: at,
+            },
             Event::QueueEntered {
                 call_id: c(),
                 queue: q(),
@@ -1115,6 +1133,7 @@ impl Event {
             | Event::TicketCreated { queue, .. }
             | Event::TicketUpdated { queue, .. }
             | Event::TicketEscalation { queue, .. }
+            | Event::TicketReminder { queue, .. }
             | Event::QueueEntered { queue, .. }
             | Event::QueueOffered { queue, .. }
             | Event::QueueConnected { queue, .. }

@@ -11,8 +11,8 @@ use utoipa::{Modify, OpenApi};
 
 use super::schema;
 use super::{
-    agents, attachments, calls, customers, prompts, reports, reports_live, session, site,
-    ticket_actions, tickets, web_form,
+    agents, attachments, calls, customers, mail_desk, prompts, reports, reports_live, session,
+    site, ticket_actions, tickets, web_form,
 };
 
 /// The event stream's description: the stream is served by `crate::events::upgrade` beside
@@ -82,6 +82,8 @@ pub const EVENTS_PATH: &str = "/api/v1/events";
         prompts::delete,
         reports::show, reports::sla, reports_live::live,
         web_form::create,
+        mail_desk::reply, mail_desk::templates, mail_desk::template, mail_desk::set_template,
+        mail_desk::outbox, mail_desk::retry,
         event_stream,
     ),
     components(

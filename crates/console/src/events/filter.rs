@@ -116,6 +116,9 @@ impl EventFilter {
                     })
             }
             Event::TicketEscalation { queue, .. } => mine(queue),
+            Event::TicketReminder { queue, owner, .. } => {
+                mine(queue) || owner.as_deref() == Some(login.as_str())
+            }
             // The queue log: what the agent's queues do, and the agent's own offers.
             Event::QueueEntered { call_id, queue, .. } => {
                 let admitted = mine(queue);

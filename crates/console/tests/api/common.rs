@@ -189,6 +189,8 @@ async fn fixture(store: Store) -> Fixture {
         clock: Clock::from_fn(move || *c.lock().unwrap()),
         prompts: Some(prompts),
         bus: Some(bus.clone()),
+        // The e-mail desk (api_mail_desk): replies queue in the outbox; no sender runs here.
+        mail: Some(Arc::new(mail_desk())),
         ..ApiConfig::default()
     };
     // The ACD of the agent tests: a1 and a3 serve cittadini, a2 secondo-livello; phones with
@@ -230,6 +232,19 @@ async fn fixture(store: Store) -> Fixture {
         applied,
         bus,
         acd,
+    }
+}
+
+/// The e-mail desk of the tests: English templates, replies quoted by default.
+pub fn mail_desk() -> mail::desk::Desk {
+    mail::desk::Desk {
+        from: "URP Comune <urp@comune.example.org>".into(),
+        message_id_domain: "comune.example.org".into(),
+        lang: mail::template::Lang::En,
+        quote_replies: true,
+        closure_link: "https://comune.example.org/survey".into(),
+        sweep_every: std::time::Duration::from_secs(30),
+        wake: None,
     }
 }
 
