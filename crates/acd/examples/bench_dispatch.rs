@@ -59,6 +59,7 @@ fn config(rng: &mut Rng) -> AcdConfig {
         agents,
         ring_timeout_s: 15,
         wrap_up_s: 0,
+        blend: Default::default(),
     }
 }
 

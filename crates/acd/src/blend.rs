@@ -29,8 +29,9 @@
 //! arrival within a priority. An offer is accepted, declined or times out
 //! ([`BlendConfig::offer_timeout`]) like a call's; a declined or timed-out item goes back
 //! under its original place and is not offered again to an agent who declined it; an agent
-//! who lets an offer time out goes not ready ("no answer"), as for calls. An agent holds at
-//! most one item; an item is in at most one agent's hands.
+//! who lets an offer time out goes not ready ("no answer"), as for calls; one who logs out
+//! with an item offered lets it go at once (an accepted item stays theirs: the ticket is in
+//! their hands). An agent holds at most one item; an item is in at most one agent's hands.
 //!
 //! # Cost
 //!
@@ -43,8 +44,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::time::Instant;
 
 pub use crate::blend_types::{
-    BlendConfig, BlendError, BlendInput, ITEM_REASON, ItemAction, ItemChannel, ItemKey, Mode,
-    NO_ANSWER_REASON, OFFLINE_REASON,
+    BlendConfig, BlendError, BlendInput, ITEM_REASON, ItemAction, ItemChannel, ItemKey, ItemView,
+    Mode, NO_ANSWER_REASON, OFFLINE_REASON,
 };
 use crate::engine::{Acd, AgentIdx};
 use crate::types::{AcdError, AcdEvent, Action, AgentState, Input, RequestedState};
@@ -125,6 +126,38 @@ impl Blend {
     pub fn item_of(&self, login: &str) -> Option<&ItemKey> {
         let a = self.acd.agent_index.get(login)?;
         self.holding.get(a)
+    }
+
+    /// Where item `key` is: its channel, queue and the agent it is offered to or held by
+    /// (`None`: no such item).
+    #[must_use]
+    pub fn item(&self, key: &ItemKey) -> Option<ItemView> {
+        let item = self.items.get(key)?;
+        let (agent, accepted) = match item.phase {
+            ItemPhase::Waiting => (None, false),
+            ItemPhase::Offered { agent, .. } => (Some(agent), false),
+            ItemPhase::Working { agent } => (Some(agent), true),
+        };
+        Some(ItemView {
+            channel: item.channel,
+            queue: item.queue.clone(),
+            agent: agent.map(|a| self.acd.agents[a].login.clone()),
+            accepted,
+        })
+    }
+
+    /// Whether `queue` is a queue of the ACD that takes items (configured and active).
+    #[must_use]
+    pub fn takes_items(&self, queue: &str) -> bool {
+        self.acd
+            .queue_index
+            .get(queue)
+            .is_some_and(|&q| self.acd.queues[q].active)
+    }
+
+    /// Starts a new day of the engine's counters ([`Acd::reset_counters`]).
+    pub fn reset_counters(&mut self) {
+        self.acd.reset_counters();
     }
 
     /// Handles one input at `now`.
@@ -381,6 +414,22 @@ impl Blend {
             self.events.push_back(event);
         }
         for a in freed {
+            // An agent who logged out with an item offered lets it go at once (waiting for
+            // the offer's time-out would sign them back in as "no answer").
+            if self.acd.agents[a].state == AgentState::LoggedOut
+                && let Some(key) = self.holding.get(&a).cloned()
+                && matches!(
+                    self.items.get(&key).map(|i| i.phase),
+                    Some(ItemPhase::Offered { .. })
+                )
+            {
+                self.item_actions.push_back(ItemAction::CancelOffer {
+                    item: key.clone(),
+                    agent: self.acd.agents[a].login.clone(),
+                });
+                self.give_back(&key, a, now);
+                continue;
+            }
             self.offer_to(a, now);
         }
     }

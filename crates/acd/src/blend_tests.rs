@@ -185,6 +185,76 @@ fn a_blended_agent_on_a_call_gets_the_email_only_after_the_call_and_its_wrap_up(
 }
 
 #[test]
+fn the_driver_sees_where_an_item_is() {
+    let t0 = Instant::now();
+    let mut b = blend(&[("1001", &["q0"])], t0);
+    assert!(b.takes_items("q0"));
+    assert!(!b.takes_items("nowhere"));
+    item(&mut b, "t1", ItemChannel::Fax, t0);
+    let view = b.item(&"t1".into()).unwrap();
+    assert_eq!(
+        (view.channel, view.queue.as_str()),
+        (ItemChannel::Fax, "q0")
+    );
+    assert_eq!((view.agent, view.accepted), (None, false));
+    mode(&mut b, "1001", Mode::Offline, t0);
+    ready(&mut b, "1001", t0);
+    drain(&mut b);
+    let view = b.item(&"t1".into()).unwrap();
+    assert_eq!(
+        (view.agent.as_deref(), view.accepted),
+        (Some("1001"), false)
+    );
+    b.handle(
+        BlendInput::ItemAccepted {
+            item: "t1".into(),
+            agent: "1001".into(),
+        },
+        t0,
+    )
+    .unwrap();
+    assert!(b.item(&"t1".into()).unwrap().accepted);
+    assert_eq!(Mode::parse("blended"), Some(Mode::Blended));
+    assert_eq!(Mode::Offline.as_str(), "offline");
+    assert_eq!(ItemChannel::parse("web"), Some(ItemChannel::Web));
+    assert_eq!(ItemChannel::parse("pigeon"), None);
+}
+
+#[test]
+fn logging_out_with_an_item_offered_lets_it_go_at_once() {
+    let t0 = Instant::now();
+    let mut b = blend(&[("1001", &["q0"]), ("1002", &["q0"])], t0);
+    mode(&mut b, "1001", Mode::Offline, t0);
+    ready(&mut b, "1001", t0);
+    item(&mut b, "t1", ItemChannel::Email, t0);
+    drain(&mut b);
+    assert_eq!(b.item_of("1001"), Some(&"t1".into()));
+    b.handle(
+        BlendInput::Call(Input::SetAgentState {
+            login: "1001".into(),
+            state: RequestedState::LoggedOut,
+        }),
+        t0,
+    )
+    .unwrap();
+    let (_, items) = drain(&mut b);
+    assert_eq!(
+        items,
+        [ItemAction::CancelOffer {
+            item: "t1".into(),
+            agent: "1001".into()
+        }]
+    );
+    assert_eq!(b.waiting_items("q0"), [ItemKey::from("t1")]);
+    // Past the offer's time-out nothing signs 1001 back in; a colleague takes the item.
+    b.handle_timeout(t0 + Duration::from_secs(120));
+    assert_eq!(b.acd().agents(t0)[0].state, AgentState::LoggedOut);
+    mode(&mut b, "1002", Mode::Offline, t0);
+    ready(&mut b, "1002", t0);
+    assert_eq!(b.item_of("1002"), Some(&"t1".into()));
+}
+
+#[test]
 fn off_line_agents_get_items_never_calls_and_on_line_agents_never_items() {
     let t0 = Instant::now();
     let mut b = blend(&[("off", &["q0"]), ("on", &["q0"])], t0);

@@ -24,6 +24,26 @@ pub enum Mode {
     Blended,
 }
 
+impl Mode {
+    /// `online`, `offline`, `blended`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Online => "online",
+            Mode::Offline => "offline",
+            Mode::Blended => "blended",
+        }
+    }
+
+    /// The mode of a wire name.
+    #[must_use]
+    pub fn parse(name: &str) -> Option<Mode> {
+        [Mode::Online, Mode::Offline, Mode::Blended]
+            .into_iter()
+            .find(|m| m.as_str() == name)
+    }
+}
+
 /// The channel an item came by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ItemChannel {
@@ -38,6 +58,12 @@ pub enum ItemChannel {
 }
 
 impl ItemChannel {
+    /// The channel of a wire name (`email`, `web`, `voicemail`, `fax`).
+    #[must_use]
+    pub fn parse(name: &str) -> Option<ItemChannel> {
+        ItemChannel::ALL.into_iter().find(|c| c.as_str() == name)
+    }
+
     /// Every channel.
     pub const ALL: [ItemChannel; 4] = [
         ItemChannel::Email,
@@ -66,6 +92,19 @@ impl From<&str> for ItemKey {
     fn from(s: &str) -> Self {
         ItemKey(s.to_string())
     }
+}
+
+/// An item as the driver sees it ([`crate::Blend::item`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemView {
+    /// Its channel.
+    pub channel: ItemChannel,
+    /// Its queue.
+    pub queue: String,
+    /// The agent it is offered to or held by.
+    pub agent: Option<String>,
+    /// Whether that agent accepted it (works on it).
+    pub accepted: bool,
 }
 
 /// The items' settings.

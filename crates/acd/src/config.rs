@@ -37,6 +37,98 @@ pub struct AcdConfig {
     /// After-call work before the agent is ready again.
     #[serde(default = "default_wrap_up_s")]
     pub wrap_up_s: u64,
+    /// Blended routing (`[acd.blend]`, R-ACD-5): the items' priorities and offer time-out.
+    #[serde(default)]
+    pub blend: BlendSection,
+}
+
+/// Default time an item is offered to an agent before it goes to someone else.
+pub const DEFAULT_OFFER_TIMEOUT_S: u64 = 30;
+/// Default interval between two reconciliations of the items with the CRM's open tickets.
+pub const DEFAULT_RESCAN_S: u64 = 30;
+
+/// `[acd.blend]`: how off-line items (e-mail, web, voicemail, fax tickets) are offered.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BlendSection {
+    /// How long an item is offered to an agent before the offer is withdrawn (the agent goes
+    /// not ready "no answer", as for an unanswered call).
+    #[serde(default = "default_offer_timeout_s")]
+    pub offer_timeout_s: u64,
+    /// Each channel's priority (`email`, `web`, `voicemail`, `fax`), lower first, 0 to 254;
+    /// a channel not listed comes after every listed one. Absent: voicemail 1, web and
+    /// e-mail 2, fax 3.
+    #[serde(default)]
+    pub priorities: Option<std::collections::BTreeMap<String, u8>>,
+    /// Every this many seconds the open written tickets are read again from the CRM, so an
+    /// item whose creation or change was not announced on the bus (mail ingest, a write
+    /// replayed from the journal) still reaches the ACD.
+    #[serde(default = "default_rescan_s")]
+    pub rescan_s: u64,
+}
+
+impl Default for BlendSection {
+    fn default() -> Self {
+        BlendSection {
+            offer_timeout_s: DEFAULT_OFFER_TIMEOUT_S,
+            priorities: None,
+            rescan_s: DEFAULT_RESCAN_S,
+        }
+    }
+}
+
+impl BlendSection {
+    /// The engine's settings (unknown channels are reported by [`AcdConfig::validate`] and
+    /// left out here).
+    #[must_use]
+    pub fn config(&self) -> crate::BlendConfig {
+        let mut config = crate::BlendConfig {
+            offer_timeout: Duration::from_secs(self.offer_timeout_s.max(1)),
+            ..crate::BlendConfig::default()
+        };
+        if let Some(priorities) = &self.priorities {
+            config.priorities = priorities
+                .iter()
+                .filter_map(|(name, p)| Some((crate::ItemChannel::parse(name)?, *p)))
+                .collect();
+        }
+        config
+    }
+
+    fn validate(&self, push: &mut impl FnMut(String, String)) {
+        if self.offer_timeout_s == 0 {
+            push(
+                "acd.blend.offer_timeout_s".into(),
+                "expected at least 1 second, got 0".into(),
+            );
+        }
+        if self.rescan_s == 0 {
+            push(
+                "acd.blend.rescan_s".into(),
+                "expected at least 1 second, got 0".into(),
+            );
+        }
+        for (name, priority) in self.priorities.iter().flatten() {
+            if crate::ItemChannel::parse(name).is_none() {
+                push(
+                    format!("acd.blend.priorities.{name}"),
+                    format!("expected a channel (email, web, voicemail or fax), got \"{name}\""),
+                );
+            } else if *priority == u8::MAX {
+                push(
+                    format!("acd.blend.priorities.{name}"),
+                    "expected a priority from 0 to 254, got 255".into(),
+                );
+            }
+        }
+    }
+}
+
+fn default_offer_timeout_s() -> u64 {
+    DEFAULT_OFFER_TIMEOUT_S
+}
+fn default_rescan_s() -> u64 {
+    DEFAULT_RESCAN_S
 }
 
 /// One queue.
@@ -156,6 +248,7 @@ impl Default for AcdConfig {
             agents: Vec::new(),
             ring_timeout_s: DEFAULT_RING_TIMEOUT_S,
             wrap_up_s: DEFAULT_WRAP_UP_S,
+            blend: BlendSection::default(),
         }
     }
 }
@@ -240,6 +333,7 @@ impl AcdConfig {
                 "expected at least 1 second, got 0".into(),
             );
         }
+        self.blend.validate(&mut push);
         let mut names = HashSet::new();
         for (i, queue) in self.queues.iter().enumerate() {
             let at = format!("acd.queues[{i}]");
@@ -407,6 +501,45 @@ mod tests {
         );
         assert!(config.agents[1].static_contact);
         assert_eq!(config.ring_timeout(), Duration::from_secs(15));
+    }
+
+    #[test]
+    fn the_blend_section_sets_priorities_and_time_out_and_names_bad_fields() {
+        let config = parse(
+            r#"
+            [blend]
+            offer_timeout_s = 45
+            [blend.priorities]
+            email = 1
+            web = 1
+            voicemail = 0
+            "#,
+        );
+        assert_eq!(config.validate(), vec![]);
+        let blend = config.blend.config();
+        assert_eq!(blend.offer_timeout, Duration::from_secs(45));
+        assert_eq!(blend.priority(crate::ItemChannel::Voicemail), 0);
+        assert_eq!(blend.priority(crate::ItemChannel::Email), 1);
+        // Not listed: after every listed channel.
+        assert_eq!(blend.priority(crate::ItemChannel::Fax), u8::MAX);
+        // Absent: the defaults.
+        assert_eq!(parse("").blend.config(), crate::BlendConfig::default());
+
+        let bad = parse(
+            "[blend]\noffer_timeout_s = 0\nrescan_s = 0\n[blend.priorities]\npigeon = 1\nfax = 255\n",
+        );
+        let paths: Vec<String> = bad.validate().into_iter().map(|p| p.path).collect();
+        assert_eq!(
+            paths,
+            [
+                "acd.blend.offer_timeout_s",
+                "acd.blend.rescan_s",
+                "acd.blend.priorities.fax",
+                "acd.blend.priorities.pigeon",
+            ]
+        );
+        let err = toml::from_str::<AcdConfig>("[blend]\noffer_timeout = 3\n").unwrap_err();
+        assert!(err.to_string().contains("offer_timeout"), "{err}");
     }
 
     #[test]

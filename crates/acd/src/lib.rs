@@ -84,9 +84,11 @@ mod types;
 
 pub use blend::{
     Blend, BlendConfig, BlendError, BlendInput, ITEM_REASON, ItemAction, ItemChannel, ItemKey,
-    Mode, NO_ANSWER_REASON, OFFLINE_REASON,
+    ItemView, Mode, NO_ANSWER_REASON, OFFLINE_REASON,
 };
-pub use config::{AcdConfig, AgentConfig, ConfigProblem, OverflowTarget, QueueConfig};
+pub use config::{
+    AcdConfig, AgentConfig, BlendSection, ConfigProblem, OverflowTarget, QueueConfig,
+};
 pub use engine::Acd;
 pub use stats::{AgentCounts, AgentView, QueueStats};
 pub use types::{

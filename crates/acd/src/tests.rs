@@ -152,6 +152,7 @@ pub(crate) fn config(agents: &[(&str, &[&str])]) -> AcdConfig {
             .collect(),
         ring_timeout_s: 15,
         wrap_up_s: 5,
+        blend: Default::default(),
     }
 }
 

@@ -118,12 +118,16 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         at: chrono::Utc::now(),
     });
     recovery::announce(&bus, &recovered, chrono::Utc::now());
-    let acd = AcdHandle::spawn(
-        acd::Acd::new(
-            site::acd_config(&site_now, config.acd.ring_timeout_s, config.acd.wrap_up_s),
-            std::time::Instant::now(),
-        )
-        .context("invalid ACD configuration")?,
+    // The ACD with blended routing's items (R-ACD-5, [acd.blend]).
+    let acd = AcdHandle::spawn_blend(
+        acd::Blend::new(
+            acd::Acd::new(
+                site::acd_config(&site_now, config.acd.ring_timeout_s, config.acd.wrap_up_s),
+                std::time::Instant::now(),
+            )
+            .context("invalid ACD configuration")?,
+            config.acd.blend.config(),
+        ),
         bus.clone(),
     );
     let switchboard = Switchboard::new(
@@ -164,6 +168,13 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .context("cannot apply the site's people and queues")?;
     applier.clone().spawn_watch(&bus);
+    // Items from the CRM's open written tickets, once the ACD has the site's queues.
+    switchboard::items::spawn_feeder(
+        store.clone(),
+        &bus,
+        acd.clone(),
+        Duration::from_secs(config.acd.blend.rescan_s),
+    );
     let reloader = Reloader {
         switchboard: switchboard::Reload {
             ivr: switchboard.ivr_reloader(),
@@ -186,9 +197,31 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     // E-mail ([mail]): one fetcher per mailbox and the outbox sender; they end with the
     // process (a mail half-sent is resent at most once at the next start: mail::outbox).
-    let _mail_tasks = config
+    // The desk's sweep sends confirmations, pending reminders and closure mails on its own;
+    // the desk itself serves the operators' replies (console::api::mail_desk).
+    let (_mail_tasks, mail_desk) = config
         .mail
-        .spawn(store.clone())
+        .spawn_desk(
+            store.clone(),
+            Arc::new({
+                let bus = bus.clone();
+                move |due: mail::desk::ReminderDue| {
+                    bus.publish(events::Event::TicketReminder {
+                        number: due.context.number.clone(),
+                        queue: due.context.queue.clone(),
+                        owner: due.context.owner.clone(),
+                        due: due.context.pending_until.unwrap_or_else(chrono::Utc::now),
+                    });
+                    info!(
+                        ticket = %due.context.number,
+                        queue = %due.context.queue,
+                        owner = ?due.ticket.owner,
+                        mailed = due.mailed,
+                        "pending reminder due"
+                    );
+                }
+            }),
+        )
         .map_err(|problem| anyhow::anyhow!("{problem}"))?;
     // Report sets e-mailed on a schedule ([[reports.mail]]): checked every minute, each
     // period queued once in the outbox (console::report_mail).
@@ -277,6 +310,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                         .map(std::sync::Arc::new),
                 )
             }),
+            mail: mail_desk,
             ..console::api::ApiConfig::default()
         },
     );

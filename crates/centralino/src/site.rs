@@ -173,6 +173,8 @@ pub fn acd_config(site: &Site, ring_timeout_s: u64, wrap_up_s: u64) -> acd::AcdC
             .collect(),
         ring_timeout_s,
         wrap_up_s,
+        // Read by the ACD's driver at start ([acd.blend]); the engine does not use it.
+        blend: acd::BlendSection::default(),
     }
 }
 

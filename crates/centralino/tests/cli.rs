@@ -45,6 +45,35 @@ fn check_config_accepts_the_demo_and_names_the_line_of_an_ivr_error() {
 }
 
 #[test]
+fn check_config_names_the_line_of_a_bad_blend_setting() {
+    let demo = concat!(env!("CARGO_MANIFEST_DIR"), "/../../config/demo.toml");
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.toml");
+    let broken = std::fs::read_to_string(demo)
+        .unwrap()
+        .replace("offer_timeout_s = 30", "offer_timeout_s = 0")
+        .replace("fax = 3", "pigeon = 3");
+    std::fs::write(&bad, &broken).unwrap();
+    let line = |needle: &str| broken.lines().position(|l| l == needle).unwrap() + 1;
+    let (ok, text) = centralino(&["check-config", bad.to_str().unwrap()]);
+    assert!(!ok, "{text}");
+    assert!(
+        text.contains(&format!(
+            "line {}: acd.blend.offer_timeout_s: expected at least 1 second, got 0",
+            line("offer_timeout_s = 0")
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "line {}: acd.blend.priorities.pigeon: expected a channel",
+            line("pigeon = 3")
+        )),
+        "{text}"
+    );
+}
+
+#[test]
 fn demo_data_is_idempotent_and_tickets_can_be_generated() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().to_str().unwrap();

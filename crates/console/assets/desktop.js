@@ -5,6 +5,7 @@ import { Tickets } from './tickets.js';
 
 const desk = {
   me: null, agent: null, wrapUpS: null, offer: null, list: 'queues', tickets: null, refresh: null,
+  item: null,
 };
 const $ = (id) => document.getElementById(id);
 
@@ -19,7 +20,74 @@ function drawState() {
   badge.dataset.state = a.state;
   $('phone-state').textContent = a.registered ? t('registered') : t('not_registered');
   $('phone-state').dataset.registered = String(a.registered);
+  if (a.mode) $('agent-mode').value = a.mode;
   tick();
+}
+
+async function setMode(mode) {
+  try {
+    await api('PUT', `/api/v1/agents/${encodeURIComponent(desk.me.login)}/mode`, { mode });
+  } catch (e) { notify(failure(e), true); drawState(); }
+}
+
+/** The item pop (R-ACD-5): a written request offered like a call, or in hand. */
+function showItem(item) {
+  desk.item = item;
+  const pop = $('item-pop');
+  const fresh = pop.hidden || pop.dataset.number !== item.number || pop.dataset.phase !== item.phase;
+  $('item-channel').textContent = item.channel ? t('ch_' + item.channel) : '—';
+  $('item-number').textContent = item.number;
+  $('item-subject').textContent = item.subject || '—';
+  $('item-customer').textContent = item.customer || '—';
+  $('item-queue').textContent = item.queue || '—';
+  const accepted = item.phase === 'accepted';
+  $('item-status').textContent = accepted ? `· ${t('item_in_hand')}` : '';
+  $('item-accept').hidden = accepted;
+  $('item-decline').hidden = accepted;
+  $('item-done').hidden = !accepted;
+  pop.dataset.number = item.number;
+  pop.dataset.phase = item.phase;
+  pop.hidden = false;
+  if (fresh) (accepted ? $('item-done') : $('item-accept')).focus();
+}
+
+/** What the pop lacks (after a reload, or an item found by a rescan), from the ticket and
+ * its customer (a read of the agent's, audited as any). */
+async function completeItem(number) {
+  try {
+    const tk = await api('GET', `/api/v1/tickets/${encodeURIComponent(number)}`);
+    let customer = desk.item && desk.item.customer;
+    if (!customer && tk.customer_id) {
+      customer = (await api('GET', `/api/v1/customers/${tk.customer_id}`)).full_name;
+    }
+    if (desk.item && desk.item.number === number) {
+      showItem({
+        ...desk.item, channel: desk.item.channel || tk.channel, subject: desk.item.subject || tk.title,
+        queue: desk.item.queue || tk.queue, customer,
+      });
+    }
+  } catch (_) { /* the pop keeps what it has */ }
+}
+
+function hideItem(message) {
+  desk.item = null;
+  $('item-pop').hidden = true;
+  delete $('item-pop').dataset.number;
+  if (message) notify(message);
+}
+
+async function itemStep(step) {
+  const item = desk.item;
+  if (!item) return;
+  try {
+    await api('POST', `/api/v1/items/${encodeURIComponent(item.number)}/${step}`);
+  } catch (e) { notify(failure(e), true); return; }
+  if (step === 'accept') {
+    showItem({ ...item, phase: 'accepted' });
+    desk.tickets.open(item.number);
+  } else {
+    hideItem();
+  }
 }
 
 function tick() {
@@ -92,6 +160,40 @@ function onEvent(ev) {
       desk.wrapUpS = ev.wrap_up_s;
       desk.tickets.addQueues(ev.queues.map((q) => q.name));
       drawState();
+      // An item offered or in hand survives a reload of the page.
+      if (desk.agent && desk.agent.item) {
+        const { number, phase } = desk.agent.item;
+        if (!desk.item || desk.item.number !== number) {
+          showItem({ number, phase });
+          completeItem(number);
+        }
+      } else if (desk.item) {
+        hideItem();
+      }
+      break;
+    case 'agent.mode':
+      if (ev.login === desk.me.login) {
+        desk.agent = { ...(desk.agent || {}), mode: ev.mode };
+        drawState();
+      }
+      break;
+    case 'item.offered':
+      if (ev.agent === desk.me.login) {
+        showItem({ ...ev, phase: 'offered' });
+        if (!ev.customer) completeItem(ev.number);
+      }
+      break;
+    case 'item.declined':
+      if (ev.agent === desk.me.login && desk.item && desk.item.number === ev.number) {
+        hideItem(ev.reason === 'declined' ? null
+          : t(ev.reason === 'no_answer' ? 'item_no_answer' : 'item_withdrawn', { number: ev.number }));
+      }
+      break;
+    case 'item.done':
+      if (desk.item && desk.item.number === ev.number) {
+        hideItem(ev.reason === 'done' ? null : t('item_withdrawn', { number: ev.number }));
+      }
+      scheduleListRefresh();
       break;
     case 'agent.state':
       if (ev.login === desk.me.login) {
@@ -120,6 +222,13 @@ function onEvent(ev) {
         { number: ev.number, clock: t('clock_' + ev.clock), time: when(ev.due) }), ev.stage === 'overdue');
       scheduleListRefresh();
       break;
+    case 'ticket.reminder':
+      // A pending reminder came due on the server (once per pending time): the owner is told.
+      if (!ev.owner || ev.owner === desk.me.login) {
+        notify(t('reminder_due_now', { number: ev.number, time: when(ev.due) }), true);
+        scheduleListRefresh();
+      }
+      break;
     default:
   }
 }
@@ -146,10 +255,14 @@ async function main() {
   $('btn-not-ready').addEventListener('click', () => setState('not_ready', $('nr-reason').value));
   $('btn-logout-agent').addEventListener('click', () => setState('logged_out'));
   $('pop-close').addEventListener('click', () => { $('pop').hidden = true; });
+  $('agent-mode').addEventListener('change', (e) => setMode(e.target.value));
+  $('item-accept').addEventListener('click', () => itemStep('accept'));
+  $('item-decline').addEventListener('click', () => itemStep('decline'));
+  $('item-done').addEventListener('click', () => itemStep('done'));
   document.querySelectorAll('[role=tab]').forEach((b) => b.addEventListener('click', () => selectList(b.dataset.list)));
   document.addEventListener('keydown', (e) => { if (e.key === 'Escape' && !$('pop').hidden) $('pop').hidden = true; });
   window.addEventListener('ticketchange', scheduleListRefresh);
-  window.addEventListener('langchange', () => { scheduleListRefresh(); drawState(); if (desk.offer && !$('pop').hidden) showPop(desk.offer); });
+  window.addEventListener('langchange', () => { scheduleListRefresh(); drawState(); if (desk.offer && !$('pop').hidden) showPop(desk.offer); if (desk.item) showItem(desk.item); });
   selectList('queues');
   setInterval(tick, 1000);
   connectEvents(onEvent, (on) => {

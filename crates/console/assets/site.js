@@ -4,14 +4,14 @@
 // server applies a change at once); the API decides and explains what is refused.
 import { t } from './i18n.js';
 import { api, whoami, setupChrome, notify, failure, h, ApiError } from './common.js';
+import { setupMailAdmin } from './mail_admin.js';
 
 const ROLES = ['agent_first_level', 'agent_second_level', 'supervisor', 'admin'];
 
-// Queues and users as last read; `known`: queue names this page created, shown even before
-// the live list (which names only the queues that take calls) has them. No secret is ever
-// kept here: it lives in the secret panel's DOM until the panel is closed.
+// Queues and users as last read. No secret is ever kept here: it lives in the secret panel's
+// DOM until the panel is closed.
 const page = {
-  me: null, queues: [], users: [], known: new Set(), queueEdit: null, userEdit: null, secretFor: null, said: null,
+  me: null, queues: [], users: [], queueEdit: null, userEdit: null, secretFor: null, said: null,
 };
 
 const $ = (id) => document.getElementById(id);
@@ -33,30 +33,11 @@ function number(input) {
 // ---------------------------------------------------------------------------------------
 // Reading
 
-/** Every queue's name: the live list, those users serve or may read, those made here. */
-async function queueNames() {
-  const live = await api('GET', '/api/v1/queues');
-  const names = new Set([...live.map((q) => q.name), ...page.known]);
-  for (const u of page.users) {
-    u.queues.forEach((m) => names.add(m.queue));
-    u.permissions.forEach((p) => names.add(p.queue));
-  }
-  return [...names].sort();
-}
-
 async function load() {
   try {
     page.users = (await api('GET', '/api/v1/users')).sort((a, b) => a.login.localeCompare(b.login));
-    const shown = await Promise.all((await queueNames()).map(async (name) => {
-      try {
-        return await api('GET', path('queues', name));
-      } catch (e) {
-        // Deleted meanwhile (the live list follows a moment later).
-        if (e instanceof ApiError && e.status === 404) { page.known.delete(name); return null; }
-        throw e;
-      }
-    }));
-    page.queues = shown.filter(Boolean);
+    // Every queue of the site, those that take no calls included.
+    page.queues = (await api('GET', '/api/v1/admin/queues')).sort((a, b) => a.name.localeCompare(b.name));
     draw();
   } catch (e) { say(() => failure(e), true); }
 }
@@ -97,7 +78,8 @@ function drawUsers() {
   const rows = page.users.map((u) => h('tr', { dataset: { user: u.login }, class: u.active ? undefined : 'inactive' },
     h('td', { class: 'login' }, u.login),
     h('td', { class: 'full-name' }, u.full_name),
-    h('td', { class: 'role' }, t(`role_${u.role}`)),
+    h('td', { class: 'role', dataset: { directory: String(Boolean(u.directory)) } }, t(`role_${u.role}`),
+      u.directory ? h('span', { class: 'badge', title: t('directory_managed_help') }, ` (${t('directory_managed')})`) : null),
     h('td', { class: 'active' }, yesNo(u.active)),
     h('td', { class: 'queues' }, u.queues.map((m) => `${m.queue} (${m.weight})`).join(', ') || '—'),
     h('td', { class: 'permissions' }, u.permissions.map((p) => `${p.queue}: ${t(`access_${p.access}`)}`).join(', ') || '—'),
@@ -178,7 +160,6 @@ async function saveQueue(ev) {
     } else {
       const name = f.queue_name.value.trim();
       const created = await api('POST', '/api/v1/queues', { name, ...settings });
-      page.known.add(created.name);
       say(() => t('queue_created', { name: created.name }));
     }
     closeQueue();
@@ -195,7 +176,6 @@ async function removeQueue(q) {
   if (!window.confirm(t('confirm_delete_queue', { name: q.name }))) return;
   try {
     await api('DELETE', path('queues', q.name));
-    page.known.delete(q.name);
     say(() => t('queue_deleted', { name: q.name }));
     await load();
   } catch (e) {
@@ -435,6 +415,8 @@ async function main() {
   $('secret-copy').addEventListener('click', copySecret);
   $('refresh').addEventListener('click', async () => { await load(); say(() => t('done')); });
   await load();
+  // The e-mail desk's templates and outbox (mail_admin.js).
+  await setupMailAdmin();
   document.body.dataset.ready = 'true';
 }
 

@@ -42,6 +42,8 @@ function drawAgents() {
     h('td', { class: 'call' }, a.current_call || ''),
     h('td', {}, (a.queues || []).join(', ')),
     h('td', {}, a.registered ? t('registered') : t('not_registered')),
+    h('td', { class: 'mode' }, t('mode_' + (a.mode || 'online'))),
+    h('td', { class: 'item' }, a.item ? `${a.item.number}${a.item.phase === 'accepted' ? ' · ' + t('item_in_hand') : ''}` : ''),
     h('td', {}, ['ready', 'ringing', 'talking', 'wrap_up'].includes(a.state)
       ? h('button', { type: 'button', class: 'set-not-ready', onclick: () => setNotReady(a.login) }, t('set_not_ready')) : '')));
   document.querySelector('#agents tbody').replaceChildren(...rows);
@@ -220,6 +222,22 @@ function onEvent(ev) {
       scheduleLive();
       break;
     }
+    case 'agent.mode': {
+      const a = sup.agents.get(ev.login);
+      if (a) { a.mode = ev.mode; drawAgents(); }
+      break;
+    }
+    case 'item.offered':
+    case 'item.accepted': {
+      const a = sup.agents.get(ev.agent);
+      if (a) { a.item = { number: ev.number, phase: ev.type === 'item.accepted' ? 'accepted' : 'offered' }; drawAgents(); }
+      break;
+    }
+    case 'item.declined':
+    case 'item.done':
+      sup.agents.forEach((a) => { if (a.item && a.item.number === ev.number) a.item = null; });
+      drawAgents();
+      break;
     case 'call.offered':
     case 'call.connected': {
       const a = sup.agents.get(ev.agent);

@@ -137,7 +137,22 @@ export class Tickets {
       h('input', { name: 'subject', placeholder: t('subject'), 'aria-label': t('subject') }),
       h('textarea', { name: 'body', required: true, placeholder: t('body'), 'aria-label': t('body') }),
       h('button', { type: 'submit' }, t('add')));
+    // The e-mail reply (issue 16): to the citizen's address, tagged and threaded by the
+    // server; quoting the last message unless unticked. Ctrl+Enter sends from the text.
+    const reply = form('wide reply-form', async (f) => {
+      const ok = await this.act('POST', '/replies', { body: f.body.value, quote: f.quote.checked }, t('reply_sent'));
+      if (ok) this.noteSinceOpen = true;
+    },
+      h('label', { for: 'reply-body' }, t('reply_to_citizen')),
+      h('textarea', {
+        id: 'reply-body', name: 'body', required: true, placeholder: t('reply_body'),
+        onkeydown: (ev) => { if (ev.key === 'Enter' && (ev.ctrlKey || ev.metaKey)) { ev.preventDefault(); ev.target.form.requestSubmit(); } },
+      }),
+      h('div', {},
+        h('label', {}, h('input', { type: 'checkbox', name: 'quote', id: 'reply-quote', checked: true }), ' ', t('reply_quote')),
+        ' ', h('button', { type: 'submit', id: 'reply-send' }, t('reply_send'))));
     const actions = h('div', { class: 'actions' },
+      reply,
       note,
       form('', (f) => this.act('PUT', '/priority', { priority: Number(f.priority.value) }),
         h('label', {}, t('priority'), ' ', h('select', { name: 'priority' },

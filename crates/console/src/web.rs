@@ -41,6 +41,7 @@ pub const ASSETS: &[(&str, &str, &str)] = &[
     ("supervisor.js", JS, include_str!("../assets/supervisor.js")),
     ("admin.js", JS, include_str!("../assets/admin.js")),
     ("site.js", JS, include_str!("../assets/site.js")),
+    ("mail_admin.js", JS, include_str!("../assets/mail_admin.js")),
     ("reports.js", JS, include_str!("../assets/reports.js")),
     ("request.js", JS, include_str!("../assets/request.js")),
 ];

@@ -41,6 +41,7 @@
 //! | [`import`] | bulk import: tickets with their articles and actions |
 //! | [`journal`] | on-disk journal of call writes while the database is away |
 //! | [`mail`] | inbound e-mail filed on tickets (raw kept), the outbox, mail templates |
+//! | [`mail_desk`] | what a mail about a ticket needs; confirmations, closures and reminders due |
 //! | [`maintenance`] | backup snapshot, schema version, empty database, administrators |
 //!
 //! The escalation sweep (`spawn_escalation_sweep`) checks the clocks periodically and
@@ -88,6 +89,7 @@ pub mod journal;
 pub mod lifecycle;
 pub mod links;
 pub mod mail;
+pub mod mail_desk;
 pub mod maintenance;
 pub mod number;
 mod pg_writer;
@@ -127,6 +129,7 @@ pub use mail::{
     InboundMail, MailContent, MailFiled, OUTGOING_ATTACHMENTS_MAX_BYTES, OutboxMail, OutgoingMail,
     StoredMail,
 };
+pub use mail_desk::{LastInbound, MailContext};
 pub use number::SystemId;
 pub use queues::Queue;
 pub use report_facts::{FactBatch, FactCall, FactClosure, FactHour, ReportRead, Watermark};

@@ -433,7 +433,8 @@ impl Store {
             && filed.answerable
             && let Some(mail) = confirm(&filed)
         {
-            self.queue_mail_in_tx(&mut tx, &mail, now).await?;
+            self.queue_mail_in_tx(&mut tx, &mail, Actor::System, now)
+                .await?;
         }
         tx.commit().await?;
         Ok(filed)
@@ -547,16 +548,28 @@ impl Store {
     /// Queues a mail once per `dedup_key`, with its customer-visible `email_out` article on
     /// its ticket; `false` when that key was queued before (nothing written).
     pub async fn queue_mail(&self, mail: &OutgoingMail, now: DateTime<Utc>) -> Result<bool> {
+        self.queue_mail_as(mail, Actor::System, now).await
+    }
+
+    /// As [`Self::queue_mail`], the `email_out` article written by `actor` (an operator's
+    /// reply is theirs in the ticket's history).
+    pub async fn queue_mail_as(
+        &self,
+        mail: &OutgoingMail,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
         let mut tx = self.begin_write().await?;
-        let queued = self.queue_mail_in_tx(&mut tx, mail, now).await?;
+        let queued = self.queue_mail_in_tx(&mut tx, mail, actor, now).await?;
         tx.commit().await?;
         Ok(queued)
     }
 
-    async fn queue_mail_in_tx(
+    pub(crate) async fn queue_mail_in_tx(
         &self,
         tx: &mut Transaction<'static, Any>,
         mail: &OutgoingMail,
+        actor: Actor,
         now: DateTime<Utc>,
     ) -> Result<bool> {
         let taken: Option<i64> =
@@ -583,11 +596,7 @@ impl Store {
                     mail.subject.clone(),
                     format!("To: {}\n\n{}", mail.recipient, mail.body),
                 );
-                Some(
-                    self.add_article_in_tx(tx, t, Actor::System, &a, now)
-                        .await?
-                        .0,
-                )
+                Some(self.add_article_in_tx(tx, t, actor, &a, now).await?.0)
             }
             None => None,
         };
@@ -744,13 +753,28 @@ impl Store {
         Ok(n)
     }
 
-    /// The outbox, newest first, optionally only one state (administrators' view).
+    /// The outbox, newest first, optionally only one state (administrators' view): `queued`
+    /// (never tried yet), `retry` (queued again after a failed attempt), `sending`, `sent`,
+    /// `failed`.
     pub async fn outbox(&self, state: Option<&str>, limit: u32) -> Result<Vec<OutboxMail>> {
+        let condition = match state {
+            None => "1 = 1",
+            Some("queued") => "state = 'queued' AND failures = 0",
+            Some("retry") => "state = 'queued' AND failures > 0",
+            Some("sending") => "state = 'sending'",
+            Some("sent") => "state = 'sent'",
+            Some("failed") => "state = 'failed'",
+            Some(other) => {
+                return Err(crate::Error::Invalid {
+                    what: "outbox state",
+                    expected: "queued, retry, sending, sent or failed",
+                    got: other.to_string(),
+                });
+            }
+        };
         let rows = sqlx::query(&format!(
-            "SELECT {OUTBOX_COLUMNS} FROM mail_outbox WHERE ($1 IS NULL OR state = $1) \
-             ORDER BY id DESC LIMIT $2"
+            "SELECT {OUTBOX_COLUMNS} FROM mail_outbox WHERE {condition} ORDER BY id DESC LIMIT $1"
         ))
-        .bind(state.map(str::to_string))
         .bind(limit as i64)
         .fetch_all(&self.pool)
         .await?;
@@ -760,6 +784,64 @@ impl Store {
             .collect::<Result<Vec<_>>>()?;
         self.outbox_attachments(&mut out).await?;
         Ok(out)
+    }
+
+    /// One outbox mail.
+    pub async fn outbox_mail(&self, id: i64) -> Result<Option<OutboxMail>> {
+        let row = sqlx::query(&format!(
+            "SELECT {OUTBOX_COLUMNS} FROM mail_outbox WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(outbox_from_row).transpose()
+    }
+
+    /// An administrator sends a failed mail again: queued, due now, its give-up time counted
+    /// from now (`queued` is reset; the failures and the last error stay for the record);
+    /// audited. `Ok(Err(state))` when the mail is not failed (nothing changed); a missing
+    /// mail is [`crate::Error::NotFound`].
+    pub async fn retry_failed_mail(
+        &self,
+        id: i64,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<std::result::Result<OutboxMail, String>> {
+        let mut tx = self.begin_write().await?;
+        let row = sqlx::query(&format!(
+            "UPDATE mail_outbox SET state = 'queued', next_attempt = $2, queued = $2 \
+             WHERE id = $1 AND state = 'failed' RETURNING {OUTBOX_COLUMNS}"
+        ))
+        .bind(id)
+        .bind(to_ms(now))
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            let state: Option<String> =
+                sqlx::query_scalar("SELECT state FROM mail_outbox WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            tx.commit().await?;
+            return match state {
+                Some(s) => Ok(Err(s)),
+                None => Err(crate::Error::NotFound {
+                    what: "outbox mail",
+                    key: id.to_string(),
+                }),
+            };
+        };
+        audit_in_tx(
+            &mut tx,
+            actor,
+            "retry",
+            &format!("mail_outbox:{id}"),
+            None,
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Ok(outbox_from_row(&row)?))
     }
 
     /// The earliest time a queued mail is due, if any.

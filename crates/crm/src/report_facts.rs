@@ -390,7 +390,10 @@ impl Store {
                 " ON CONFLICT (call_id) DO UPDATE SET first_at = excluded.first_at, \
                  last_at = excluded.last_at, body = excluded.body",
             );
-            let mut q = sqlx::query(&sql);
+            // Not kept prepared: the statement's text changes with the chunk's length, and
+            // the connection's statement cache would keep a large program for every length
+            // it ever saw (the memory a soak saw grow; docs/PERFORMANCE.md "Issue 14: soak").
+            let mut q = sqlx::query(&sql).persistent(false);
             for c in chunk {
                 q = q
                     .bind(&c.call_id)
@@ -425,7 +428,8 @@ impl Store {
                  started = report_agent_hours.started + excluded.started, \
                  started_ms = report_agent_hours.started_ms + excluded.started_ms",
             );
-            let mut q = sqlx::query(&sql);
+            // Its text changes with the chunk's length: not kept prepared (see above).
+            let mut q = sqlx::query(&sql).persistent(false);
             for h in chunk {
                 q = q
                     .bind(to_ms(h.hour))

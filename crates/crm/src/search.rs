@@ -276,7 +276,9 @@ impl Store {
                 q.offset
             )
         };
-        let mut query = sqlx::query(&sql);
+        // Built per search (filters, limit and offset in the text): not kept prepared, or every
+        // page an operator ever turned would stay in each connection's statement cache.
+        let mut query = sqlx::query(&sql).persistent(false);
         for b in &w.binds {
             query = match b {
                 Bind::Int(i) => query.bind(*i),

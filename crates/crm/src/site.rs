@@ -116,6 +116,9 @@ pub struct SiteUser {
     pub permissions: Vec<(String, Access)>,
     /// The phone, if the user has one.
     pub phone: Option<Phone>,
+    /// The directory entry's DN of a directory-managed account (its role and queues are
+    /// rewritten from the directory's groups at each sign-in).
+    pub directory_dn: Option<String>,
 }
 
 /// Everything the running service takes from the database: the queues that take calls, and
@@ -636,11 +639,17 @@ impl Store {
             })
         })
         .transpose()?;
+        let directory_dn: Option<String> =
+            sqlx::query_scalar("SELECT directory_dn FROM users WHERE id = $1")
+                .bind(user.id.0)
+                .fetch_one(&self.pool)
+                .await?;
         Ok(SiteUser {
             user,
             memberships,
             permissions,
             phone,
+            directory_dn,
         })
     }
 

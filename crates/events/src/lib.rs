@@ -160,6 +160,37 @@ impl AgentStatus {
     }
 }
 
+/// How an agent works (R-ACD-5): calls only, off-line items only, or both (calls first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum AgentMode {
+    /// Calls only (the default).
+    #[default]
+    Online,
+    /// Off-line items only (e-mail, web, voicemail, fax); never a call.
+    Offline,
+    /// Calls first; an item when idle with no call waiting.
+    Blended,
+}
+
+impl AgentMode {
+    pub const ALL: [AgentMode; 3] = [AgentMode::Online, AgentMode::Offline, AgentMode::Blended];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            AgentMode::Online => "online",
+            AgentMode::Offline => "offline",
+            AgentMode::Blended => "blended",
+        }
+    }
+
+    /// The mode of a wire name; `None` for a name this vocabulary does not know.
+    pub fn parse(name: &str) -> Option<AgentMode> {
+        AgentMode::ALL.into_iter().find(|m| m.as_str() == name)
+    }
+}
+
 /// A part of the service whose availability the contract measures (issue 15).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
@@ -488,6 +519,15 @@ pub enum Event {
         stage: EscalationStage,
         due: chrono::DateTime<chrono::Utc>,
     },
+    /// A Service Request's pending-reminder time came (announced once per pending time by
+    /// the e-mail desk's sweep, `mail::desk`): the owner's desktop reminds them.
+    #[serde(rename = "ticket.reminder")]
+    TicketReminder {
+        number: String,
+        queue: String,
+        owner: Option<String>,
+        due: chrono::DateTime<chrono::Utc>,
+    },
     /// The caller entered a queue of the ACD at `position` (1 = next in line).
     #[serde(rename = "queue.entered")]
     QueueEntered {
@@ -587,6 +627,65 @@ pub enum Event {
         to: String,
         at: DateTime<Utc>,
     },
+    /// An agent's mode changed (R-ACD-5): on-line, off-line or blended.
+    #[serde(rename = "agent.mode")]
+    AgentModeChanged {
+        login: String,
+        mode: AgentMode,
+        at: DateTime<Utc>,
+    },
+    /// A written-channel Service Request (e-mail, web, voicemail, fax) became an item
+    /// waiting in `queue` for an agent (blended routing, R-ACD-5).
+    #[serde(rename = "item.queued")]
+    ItemQueued {
+        number: String,
+        queue: String,
+        channel: TicketChannel,
+        at: DateTime<Utc>,
+    },
+    /// The ACD offers the item to `agent`: what the desktop pops (subject and customer as
+    /// the ticket has them).
+    #[serde(rename = "item.offered")]
+    ItemOffered {
+        number: String,
+        queue: String,
+        channel: TicketChannel,
+        agent: String,
+        subject: Option<String>,
+        customer: Option<String>,
+        at: DateTime<Utc>,
+    },
+    /// The agent accepted the offered item (and took the ticket).
+    #[serde(rename = "item.accepted")]
+    ItemAccepted {
+        number: String,
+        queue: String,
+        agent: String,
+        at: DateTime<Utc>,
+    },
+    /// The offer ended without an accept: `reason` `declined` (the agent said no),
+    /// `no_answer` (the offer timed out) or `withdrawn` (the item left the ACD). The item
+    /// waits again in its place unless it was withdrawn.
+    #[serde(rename = "item.declined")]
+    ItemDeclined {
+        number: String,
+        queue: String,
+        agent: String,
+        reason: String,
+        at: DateTime<Utc>,
+    },
+    /// The item left the ACD: `reason` `done` (its agent finished it), `taken` (someone
+    /// took the ticket), `closed` (closed, pending or merged), `moved` (to another queue,
+    /// where it is queued again) or `queue_removed` (its queue no longer takes calls; the
+    /// ticket stays in the CRM). `agent`: who held it, if anyone.
+    #[serde(rename = "item.done")]
+    ItemDone {
+        number: String,
+        queue: String,
+        agent: Option<String>,
+        reason: String,
+        at: DateTime<Utc>,
+    },
     /// The process started (after its event log was read back).
     #[serde(rename = "system.started")]
     SystemStarted { version: String, at: DateTime<Utc> },
@@ -620,7 +719,7 @@ pub enum Event {
 
 impl Event {
     /// Every wire name, in declaration order.
-    pub const KINDS: [&'static str; 30] = [
+    pub const KINDS: [&'static str; 37] = [
         "call.started",
         "call.answered",
         "call.dtmf",
@@ -636,6 +735,7 @@ impl Event {
         "ticket.created",
         "ticket.updated",
         "ticket.escalation",
+        "ticket.reminder",
         "queue.entered",
         "queue.offered",
         "queue.connected",
@@ -646,6 +746,12 @@ impl Event {
         "queue.completed",
         "queue.transferred",
         "queue.overflowed",
+        "agent.mode",
+        "item.queued",
+        "item.offered",
+        "item.accepted",
+        "item.declined",
+        "item.done",
         "system.started",
         "system.stopping",
         "system.heartbeat",
@@ -671,6 +777,7 @@ impl Event {
             Event::TicketCreated { .. } => "ticket.created",
             Event::TicketUpdated { .. } => "ticket.updated",
             Event::TicketEscalation { .. } => "ticket.escalation",
+            Event::TicketReminder { .. } => "ticket.reminder",
             Event::QueueEntered { .. } => "queue.entered",
             Event::QueueOffered { .. } => "queue.offered",
             Event::QueueConnected { .. } => "queue.connected",
@@ -681,6 +788,12 @@ impl Event {
             Event::QueueCompleted { .. } => "queue.completed",
             Event::QueueTransferred { .. } => "queue.transferred",
             Event::QueueOverflowed { .. } => "queue.overflowed",
+            Event::AgentModeChanged { .. } => "agent.mode",
+            Event::ItemQueued { .. } => "item.queued",
+            Event::ItemOffered { .. } => "item.offered",
+            Event::ItemAccepted { .. } => "item.accepted",
+            Event::ItemDeclined { .. } => "item.declined",
+            Event::ItemDone { .. } => "item.done",
             Event::SystemStarted { .. } => "system.started",
             Event::SystemStopping { .. } => "system.stopping",
             Event::SystemHeartbeat { .. } => "system.heartbeat",
@@ -717,11 +830,18 @@ impl Event {
             | Event::AgentState { .. }
             | Event::TicketUpdated { .. }
             | Event::TicketEscalation { .. }
+            | Event::TicketReminder { .. }
             | Event::SystemStarted { .. }
             | Event::SystemStopping { .. }
             | Event::SystemHeartbeat { .. }
             | Event::ComponentState { .. }
-            | Event::SiteChanged { .. } => None,
+            | Event::SiteChanged { .. }
+            | Event::AgentModeChanged { .. }
+            | Event::ItemQueued { .. }
+            | Event::ItemOffered { .. }
+            | Event::ItemAccepted { .. }
+            | Event::ItemDeclined { .. }
+            | Event::ItemDone { .. } => None,
         }
     }
 
@@ -740,6 +860,12 @@ impl Event {
             | Event::QueueCompleted { at, .. }
             | Event::QueueTransferred { at, .. }
             | Event::QueueOverflowed { at, .. }
+            | Event::AgentModeChanged { at, .. }
+            | Event::ItemQueued { at, .. }
+            | Event::ItemOffered { at, .. }
+            | Event::ItemAccepted { at, .. }
+            | Event::ItemDeclined { at, .. }
+            | Event::ItemDone { at, .. }
             | Event::SystemStarted { at, .. }
             | Event::SystemStopping { at }
             | Event::SystemHeartbeat { at }
@@ -858,6 +984,12 @@ impl Event {
                 stage: EscalationStage::Overdue,
                 due: at,
             },
+            Event::TicketReminder {
+                number: "1".into(),
+                queue: q(),
+                owner: Some(a()),
+                due: at,
+            },
             Event::QueueEntered {
                 call_id: c(),
                 queue: q(),
@@ -931,6 +1063,46 @@ impl Event {
                 to: "voicemail:1".into(),
                 at,
             },
+            Event::AgentModeChanged {
+                login: a(),
+                mode: AgentMode::Blended,
+                at,
+            },
+            Event::ItemQueued {
+                number: "1".into(),
+                queue: q(),
+                channel: TicketChannel::Email,
+                at,
+            },
+            Event::ItemOffered {
+                number: "1".into(),
+                queue: q(),
+                channel: TicketChannel::Email,
+                agent: a(),
+                subject: Some("Certificato di residenza".into()),
+                customer: Some("Maria Rossi".into()),
+                at,
+            },
+            Event::ItemAccepted {
+                number: "1".into(),
+                queue: q(),
+                agent: a(),
+                at,
+            },
+            Event::ItemDeclined {
+                number: "1".into(),
+                queue: q(),
+                agent: a(),
+                reason: "declined".into(),
+                at,
+            },
+            Event::ItemDone {
+                number: "1".into(),
+                queue: q(),
+                agent: Some(a()),
+                reason: "done".into(),
+                at,
+            },
             Event::SystemStarted {
                 version: "0".into(),
                 at,
@@ -961,6 +1133,7 @@ impl Event {
             | Event::TicketCreated { queue, .. }
             | Event::TicketUpdated { queue, .. }
             | Event::TicketEscalation { queue, .. }
+            | Event::TicketReminder { queue, .. }
             | Event::QueueEntered { queue, .. }
             | Event::QueueOffered { queue, .. }
             | Event::QueueConnected { queue, .. }
@@ -970,7 +1143,12 @@ impl Event {
             | Event::QueueLeft { queue, .. }
             | Event::QueueCompleted { queue, .. }
             | Event::QueueTransferred { queue, .. }
-            | Event::QueueOverflowed { queue, .. } => Some(queue),
+            | Event::QueueOverflowed { queue, .. }
+            | Event::ItemQueued { queue, .. }
+            | Event::ItemOffered { queue, .. }
+            | Event::ItemAccepted { queue, .. }
+            | Event::ItemDeclined { queue, .. }
+            | Event::ItemDone { queue, .. } => Some(queue),
             _ => None,
         }
     }

@@ -11,7 +11,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::{Duration, Instant};
 
-use crate::AgentStatus;
+use crate::{AgentMode, AgentStatus};
 
 /// A future the ports return (object-safe, sendable).
 pub type PortFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -89,6 +89,10 @@ pub struct AgentLive {
     pub queues: Vec<String>,
     /// Our call id of the call ringing at or talking with the agent.
     pub current_call: Option<String>,
+    /// How the agent works (R-ACD-5).
+    pub mode: AgentMode,
+    /// The item (ticket number) offered to or held by the agent, and whether they accepted it.
+    pub item: Option<(String, bool)>,
 }
 
 /// The state a person asks for an agent (R-ACD-4).
@@ -114,12 +118,26 @@ pub enum Refused {
     /// No such call (it ended, or never was in the ACD).
     #[error("unknown call \"{0}\"")]
     UnknownCall(String),
+    /// No such item (it left the ACD, or never was in it).
+    #[error("unknown item \"{0}\"")]
+    UnknownItem(String),
     /// The ACD has stopped.
     #[error("the ACD has stopped")]
     Stopped,
     /// Anything else the ACD refused, in its words (a call not in conversation, say).
     #[error("{0}")]
     Other(String),
+}
+
+/// What an agent does with an item offered to or held by them (R-ACD-5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ItemStep {
+    /// Take the offered item.
+    Accept,
+    /// Refuse the offered item: it waits for someone else.
+    Decline,
+    /// The accepted item is finished: the agent is free again.
+    Done,
 }
 
 /// The ACD as the consoles see it: its live view, and the changes people ask of it.
@@ -141,6 +159,28 @@ pub trait LiveAcd: Send + Sync {
         call_id: &'a str,
         queue: &'a str,
     ) -> PortFuture<'a, Result<(), Refused>>;
+
+    /// Sets how `login` works (R-ACD-5). An ACD without blended routing refuses.
+    fn set_mode<'a>(
+        &'a self,
+        login: &'a str,
+        mode: AgentMode,
+    ) -> PortFuture<'a, Result<(), Refused>> {
+        let _ = (login, mode);
+        Box::pin(async { Err(Refused::Other("no blended routing here".into())) })
+    }
+
+    /// `login` accepts, declines or finishes item `number`. An ACD without blended routing
+    /// refuses.
+    fn item<'a>(
+        &'a self,
+        login: &'a str,
+        number: &'a str,
+        step: ItemStep,
+    ) -> PortFuture<'a, Result<(), Refused>> {
+        let _ = (login, step);
+        Box::pin(async move { Err(Refused::UnknownItem(number.to_string())) })
+    }
 }
 
 #[cfg(test)]
@@ -160,6 +200,8 @@ mod tests {
             registered: true,
             queues: queues.iter().map(|q| q.to_string()).collect(),
             current_call: call.map(str::to_string),
+            mode: AgentMode::Online,
+            item: None,
         }
     }
 

@@ -8,6 +8,9 @@
 //! reopen_days = 7                              # a reply reopens a ticket closed this recently
 //! fax_gateways = ["@fax.comune.example"]       # senders (or @domains) of faxes as mail
 //! fax_subject = "Fax da"                       # or a subject containing this
+//! quote_replies = true                         # operators' replies quote the last message
+//! closure_link = "https://comune.example/survey"  # {{link}} of the closure mail, optional
+//! sweep_seconds = 30                           # confirmations, reminders, closures: how often
 //!
 //! [mail.smtp]
 //! host = "smtp.comune.example"
@@ -36,11 +39,15 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::classify::FaxRule;
+use crate::desk::Desk;
 use crate::imap::{Account, Fetcher};
 use crate::ingest::Ingest;
 use crate::outbox::RetryPolicy;
 use crate::smtp::{Relay, Sender};
 use crate::template::Lang;
+
+/// The tasks mail runs (fetchers, the outbox sender, the desk's sweep).
+pub type Tasks = Vec<tokio::task::JoinHandle<()>>;
 
 /// `tls = …` of a server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -71,6 +78,14 @@ pub struct MailSection {
     pub fax_gateways: Vec<String>,
     /// Fax subject text.
     pub fax_subject: Option<String>,
+    /// Operators' replies quote the last inbound message (default true; each reply may
+    /// say otherwise).
+    pub quote_replies: Option<bool>,
+    /// The closure mail's `{{link}}` (the satisfaction survey), default none.
+    pub closure_link: Option<String>,
+    /// How often the server looks for confirmations, closures and pending reminders to
+    /// send, seconds (default 30).
+    pub sweep_seconds: Option<u64>,
     /// The relay.
     pub smtp: Option<SmtpSection>,
     /// The mailboxes.
@@ -151,6 +166,14 @@ impl MailSection {
             None if configured => p("mail.from".into(), "required when mail is configured"),
             _ => {}
         }
+        if self.sweep_seconds == Some(0) {
+            p("mail.sweep_seconds".into(), "expected at least 1 second");
+        }
+        if let Some(l) = &self.closure_link
+            && !(l.starts_with("https://") || l.starts_with("http://"))
+        {
+            p("mail.closure_link".into(), "expected an http(s):// address");
+        }
         if lang(self.language.as_deref()).is_none() {
             p("mail.language".into(), "expected \"it\" or \"en\"");
         }
@@ -210,8 +233,20 @@ impl MailSection {
     /// Starts one fetcher per mailbox and the outbox sender (reads the password files now,
     /// so a missing one stops the start with its field). Nothing when not configured.
     pub fn spawn(&self, store: crm::Store) -> Result<Vec<tokio::task::JoinHandle<()>>, String> {
+        self.spawn_desk(store, Arc::new(|_| {}))
+            .map(|(tasks, _)| tasks)
+    }
+
+    /// As [`Self::spawn`], and the desk's sweep (confirmations, closures, pending
+    /// reminders, each due reminder handed to `on_reminder`); returns the desk for the
+    /// operators' replies. `None` when mail is not configured.
+    pub fn spawn_desk(
+        &self,
+        store: crm::Store,
+        on_reminder: Arc<dyn Fn(crate::desk::ReminderDue) + Send + Sync>,
+    ) -> Result<(Tasks, Option<Arc<Desk>>), String> {
         let Some(smtp) = &self.smtp else {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), None));
         };
         let read = |path: &PathBuf, field: &str| {
             std::fs::read_to_string(path)
@@ -250,6 +285,16 @@ impl MailSection {
                 .unwrap_or_else(|| "centralino.invalid".into())
         });
         let mut tasks = vec![tokio::spawn(sender.run())];
+        let desk = Arc::new(Desk {
+            from: from.clone(),
+            message_id_domain: domain.clone(),
+            lang: lang(self.language.as_deref()).unwrap_or(Lang::It),
+            quote_replies: self.quote_replies.unwrap_or(true),
+            closure_link: self.closure_link.clone().unwrap_or_default(),
+            sweep_every: Duration::from_secs(self.sweep_seconds.unwrap_or(30)),
+            wake: Some(wake.clone()),
+        });
+        tasks.push(tokio::spawn(desk.clone().run(store.clone(), on_reminder)));
         for (i, m) in self.mailbox.iter().enumerate() {
             let tls = m.tls.unwrap_or(TlsMode::Tls);
             let account = Account {
@@ -294,7 +339,7 @@ impl MailSection {
             tracing::info!(mailbox = %m.name, host = %m.host, "mailbox fetcher");
             tasks.push(tokio::spawn(fetcher.run()));
         }
-        Ok(tasks)
+        Ok((tasks, Some(desk)))
     }
 }
 

@@ -14,7 +14,8 @@
 //! The edge, on tokio: [`ingest`] (parse, classify, file, queue the confirmation),
 //! [`imap`] (one fetcher per mailbox: TLS or STARTTLS, IDLE or polling, UID-based, `\Seen`
 //! only after the message is stored) and [`smtp`] (the outbox through the relay with
-//! `lettre`: STARTTLS or TLS, AUTH).
+//! `lettre`: STARTTLS or TLS, AUTH), and [`desk`] (operators' replies; the sweep that sends
+//! confirmations, pending reminders and closure mails once, time injected into each sweep).
 //!
 //! The store side (raw messages, the message → ticket mapping, the outbox table) is
 //! `crm::mail`; the transport (IMAP in, SMTP out) drives both.
@@ -23,6 +24,7 @@
 
 pub mod classify;
 pub mod config;
+pub mod desk;
 pub mod imap;
 pub mod ingest;
 pub mod outbox;

@@ -97,11 +97,14 @@ fn message(m: &OutboxMail) -> Result<Message, String> {
         b.multipart(parts)
     }
     .map_err(|e| format!("building the message: {e}"))?;
-    // RFC 3834 §5: what we send on our own is auto-generated, so responders stay quiet.
-    msg.headers_mut().insert_raw(HeaderValue::new(
-        HeaderName::new_from_ascii_str("Auto-Submitted"),
-        "auto-generated".into(),
-    ));
+    // RFC 3834 §5: what we send on our own is auto-generated, so responders stay quiet;
+    // an operator's reply (`reply:` key) is written by a person and says nothing.
+    if !m.mail.dedup_key.starts_with("reply:") {
+        msg.headers_mut().insert_raw(HeaderValue::new(
+            HeaderName::new_from_ascii_str("Auto-Submitted"),
+            "auto-generated".into(),
+        ));
+    }
     Ok(msg)
 }
 

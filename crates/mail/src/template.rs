@@ -29,6 +29,18 @@ impl Purpose {
             Purpose::Closure => "closure",
         }
     }
+
+    /// Every purpose.
+    pub const ALL: [Purpose; 3] = [
+        Purpose::Confirmation,
+        Purpose::PendingReminder,
+        Purpose::Closure,
+    ];
+
+    /// From its name.
+    pub fn parse(s: &str) -> Option<Purpose> {
+        Purpose::ALL.into_iter().find(|p| p.as_str() == s)
+    }
 }
 
 /// A language of the templates.
@@ -47,6 +59,14 @@ impl Lang {
             Lang::It => "it",
             Lang::En => "en",
         }
+    }
+
+    /// Every language.
+    pub const ALL: [Lang; 2] = [Lang::It, Lang::En];
+
+    /// From its name.
+    pub fn parse(s: &str) -> Option<Lang> {
+        Lang::ALL.into_iter().find(|l| l.as_str() == s)
     }
 }
 

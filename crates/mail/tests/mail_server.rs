@@ -216,7 +216,7 @@ async fn mail_in_and_out_through_a_real_mail_system() {
     wake.notify_one();
     until("the relay's refusal is recorded", &sys, || async {
         store
-            .outbox(Some("queued"), 10)
+            .outbox(Some("retry"), 10)
             .await
             .unwrap()
             .iter()

@@ -14,6 +14,7 @@ pub mod card;
 pub mod config;
 mod driver;
 pub mod events;
+pub mod items;
 pub mod queues;
 pub mod reload;
 
@@ -37,7 +38,7 @@ use ::events::telemetry::{
 use ::call::{AgentLegEvent, Input as CallInput};
 pub use card::CardWriter;
 pub use events::{Event, EventBus, Outcome};
-pub use queues::AcdHandle;
+pub use queues::{AcdHandle, TicketItem};
 pub use reload::{Reload, prompt_users};
 
 /// How calls to one dialled number are handled.

@@ -1,19 +1,26 @@
-//! The ACD's driver: one task owns the sans-IO [`acd::Acd`], feeds it what call tasks, the
-//! registrar and the API report, runs its timers on tokio time, and carries its actions to the
-//! call tasks (ring an agent, announce a position, overflow). Its events are translated once,
-//! into the bus's typed `queue.*` and `agent.state` events; the queue log, the console's
-//! figures and the metrics are derived from those by the event log's writer (console::record).
+//! The ACD's driver: one task owns the sans-IO [`acd::Blend`] (the call engine [`acd::Acd`]
+//! with off-line items, R-ACD-5), feeds it what call tasks, the registrar, the API and the
+//! item feeder ([`crate::items`]) report, runs its timers on tokio time, and carries its
+//! actions to the call tasks (ring an agent, announce a position, overflow) and to the bus
+//! (an item offered to an agent's desktop). Its events are translated once, into the bus's
+//! typed `queue.*`, `agent.*` and `item.*` events; the queue log, the console's figures and
+//! the metrics are derived from those by the event log's writer (console::record).
 //!
 //! Nothing here decides anything: distribution is the engine's.
 
 use std::collections::HashMap;
 use std::time::Instant;
 
-use acd::{AcdError, AcdEvent, Action, AgentView, CallKey, Input, QueueStats, RequestedState};
+use acd::{
+    AcdError, AcdEvent, Action, AgentView, BlendError, BlendInput, CallKey, Input, ItemAction,
+    ItemChannel, ItemKey, Mode, QueueStats, RequestedState,
+};
 use chrono::{DateTime, Utc};
 use events::live::{
-    AgentLive, AgentRequest, AgentsByStatus, LiveAcd, LiveView, PortFuture, QueueLive, Refused,
+    AgentLive, AgentRequest, AgentsByStatus, ItemStep, LiveAcd, LiveView, PortFuture, QueueLive,
+    Refused,
 };
+use events::{AgentMode, TicketChannel};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, info, warn};
 
@@ -33,7 +40,26 @@ enum Command {
     SetState {
         login: String,
         state: RequestedState,
-        reply: oneshot::Sender<Result<(), acd::AcdError>>,
+        reply: oneshot::Sender<Result<(), BlendError>>,
+    },
+    SetMode {
+        login: String,
+        mode: Mode,
+        reply: oneshot::Sender<Result<(), BlendError>>,
+    },
+    Item {
+        login: String,
+        item: ItemKey,
+        step: ItemStep,
+        reply: oneshot::Sender<Result<(), BlendError>>,
+    },
+    /// What the CRM says of a written ticket now (see [`crate::items`]).
+    Sync(TicketItem),
+    /// A rescan of the CRM began: items queued before it and not in its answer are gone.
+    RescanMark(oneshot::Sender<u64>),
+    Rescanned {
+        mark: u64,
+        open: std::collections::HashSet<String>,
     },
     Snapshot(oneshot::Sender<LiveView>),
     Transfer {
@@ -43,6 +69,25 @@ enum Command {
     },
 }
 
+/// A written-channel ticket as the CRM has it now: what decides whether it is an item, where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TicketItem {
+    /// The ticket number (the item's key).
+    pub number: String,
+    /// Its queue's name.
+    pub queue: String,
+    /// Its channel (e-mail, web, voicemail, fax).
+    pub channel: ItemChannel,
+    /// Its owner's login.
+    pub owner: Option<String>,
+    /// New or open: not pending, closed or merged.
+    pub open: bool,
+    /// Its subject, for the desktop's pop.
+    pub subject: Option<String>,
+    /// Its customer's name, for the desktop's pop.
+    pub customer: Option<String>,
+}
+
 /// Talks to the ACD task; cheap to clone.
 #[derive(Clone)]
 pub struct AcdHandle {
@@ -50,11 +95,68 @@ pub struct AcdHandle {
 }
 
 impl AcdHandle {
-    /// Starts the driver over `engine`.
+    /// Starts the driver over `engine`, items with the default settings.
     pub fn spawn(engine: acd::Acd, bus: EventBus) -> AcdHandle {
+        AcdHandle::spawn_blend(acd::Blend::new(engine, acd::BlendConfig::default()), bus)
+    }
+
+    /// Starts the driver over `engine` with its items (R-ACD-5).
+    pub fn spawn_blend(engine: acd::Blend, bus: EventBus) -> AcdHandle {
         let (commands, rx) = mpsc::unbounded_channel();
         tokio::spawn(run(engine, rx, bus));
         AcdHandle { commands }
+    }
+
+    /// Sets how an agent works (on-line, off-line, blended).
+    pub async fn set_mode(&self, login: &str, mode: Mode) -> Result<(), BlendError> {
+        let (reply, rx) = oneshot::channel();
+        let stopped = || BlendError::Acd(AcdError::UnknownAgent(login.to_string()));
+        self.commands
+            .send(Command::SetMode {
+                login: login.to_string(),
+                mode,
+                reply,
+            })
+            .map_err(|_| stopped())?;
+        rx.await.map_err(|_| stopped())?
+    }
+
+    /// `login` accepts, declines or finishes item `number`.
+    pub async fn item_step(
+        &self,
+        login: &str,
+        number: &str,
+        step: ItemStep,
+    ) -> Result<(), BlendError> {
+        let (reply, rx) = oneshot::channel();
+        let stopped = || BlendError::UnknownItem(ItemKey::from(number));
+        self.commands
+            .send(Command::Item {
+                login: login.to_string(),
+                item: ItemKey::from(number),
+                step,
+                reply,
+            })
+            .map_err(|_| stopped())?;
+        rx.await.map_err(|_| stopped())?
+    }
+
+    /// What the CRM says of a written ticket now: the ACD queues, moves or withdraws its item.
+    pub fn sync_item(&self, ticket: TicketItem) {
+        let _ = self.commands.send(Command::Sync(ticket));
+    }
+
+    /// A rescan of the CRM begins: the mark to give [`AcdHandle::rescanned`].
+    pub(crate) async fn rescan_mark(&self) -> Option<u64> {
+        let (tx, rx) = oneshot::channel();
+        self.commands.send(Command::RescanMark(tx)).ok()?;
+        rx.await.ok()
+    }
+
+    /// The rescan begun at `mark` found these tickets open: the items queued before the mark
+    /// whose ticket is not among them are withdrawn.
+    pub(crate) fn rescanned(&self, mark: u64, open: std::collections::HashSet<String>) {
+        let _ = self.commands.send(Command::Rescanned { mark, open });
     }
 
     pub(crate) fn enqueue(
@@ -79,17 +181,17 @@ impl AcdHandle {
     }
 
     /// Sets an agent's state (API, desktop, supervisor).
-    pub async fn set_state(&self, login: &str, state: RequestedState) -> Result<(), acd::AcdError> {
+    pub async fn set_state(&self, login: &str, state: RequestedState) -> Result<(), BlendError> {
         let (reply, rx) = oneshot::channel();
+        let stopped = || BlendError::Acd(AcdError::UnknownAgent(login.to_string()));
         self.commands
             .send(Command::SetState {
                 login: login.to_string(),
                 state,
                 reply,
             })
-            .map_err(|_| acd::AcdError::UnknownAgent(login.to_string()))?;
-        rx.await
-            .map_err(|_| acd::AcdError::UnknownAgent(login.to_string()))?
+            .map_err(|_| stopped())?;
+        rx.await.map_err(|_| stopped())?
     }
 
     /// Transfers a call in conversation to `queue` (R-ACD-6): the agent enters wrap-up, the
@@ -146,7 +248,37 @@ impl LiveAcd for AcdHandle {
         Box::pin(async move {
             AcdHandle::set_state(self, login, state)
                 .await
-                .map_err(refused)
+                .map_err(blend_refused)
+        })
+    }
+
+    fn set_mode<'a>(
+        &'a self,
+        login: &'a str,
+        mode: AgentMode,
+    ) -> PortFuture<'a, Result<(), Refused>> {
+        let mode = match mode {
+            AgentMode::Online => Mode::Online,
+            AgentMode::Offline => Mode::Offline,
+            AgentMode::Blended => Mode::Blended,
+        };
+        Box::pin(async move {
+            AcdHandle::set_mode(self, login, mode)
+                .await
+                .map_err(blend_refused)
+        })
+    }
+
+    fn item<'a>(
+        &'a self,
+        login: &'a str,
+        number: &'a str,
+        step: ItemStep,
+    ) -> PortFuture<'a, Result<(), Refused>> {
+        Box::pin(async move {
+            AcdHandle::item_step(self, login, number, step)
+                .await
+                .map_err(blend_refused)
         })
     }
 
@@ -163,6 +295,23 @@ impl LiveAcd for AcdHandle {
     }
 }
 
+fn blend_refused(error: BlendError) -> Refused {
+    match error {
+        BlendError::Acd(error) => refused(error),
+        BlendError::UnknownItem(item) => Refused::UnknownItem(item.0),
+        other => Refused::Other(other.to_string()),
+    }
+}
+
+/// A call input's refusal in the call engine's words (items never refuse a call input but
+/// for a ready request while holding one, which is not a call's).
+fn call_error(error: BlendError, call: &CallKey) -> AcdError {
+    match error {
+        BlendError::Acd(error) => error,
+        _ => AcdError::UnknownCall(call.clone()),
+    }
+}
+
 fn refused(error: AcdError) -> Refused {
     match error {
         AcdError::UnknownAgent(login) => Refused::UnknownAgent(login),
@@ -172,8 +321,40 @@ fn refused(error: AcdError) -> Refused {
     }
 }
 
+/// The engine's figures as the live view, with each agent's mode and item.
+fn live_view(engine: &acd::Blend, at: Instant) -> LiveView {
+    let mut view = live_view_of(at, engine.acd().queue_stats(at), engine.acd().agents(at));
+    for agent in &mut view.agents {
+        agent.mode = engine.mode(&agent.login).map(mode).unwrap_or_default();
+        agent.item = engine.item_of(&agent.login).map(|key| {
+            let accepted = engine.item(key).is_some_and(|i| i.accepted);
+            (key.0.clone(), accepted)
+        });
+    }
+    view
+}
+
+/// The vocabulary's word for a mode.
+fn mode(mode: Mode) -> AgentMode {
+    match mode {
+        Mode::Online => AgentMode::Online,
+        Mode::Offline => AgentMode::Offline,
+        Mode::Blended => AgentMode::Blended,
+    }
+}
+
+/// The vocabulary's word for an item's channel.
+fn channel(channel: ItemChannel) -> TicketChannel {
+    match channel {
+        ItemChannel::Email => TicketChannel::Email,
+        ItemChannel::Web => TicketChannel::Web,
+        ItemChannel::Voicemail => TicketChannel::Voicemail,
+        ItemChannel::Fax => TicketChannel::Fax,
+    }
+}
+
 /// The engine's figures as the live view.
-fn live_view(at: Instant, queues: Vec<QueueStats>, agents: Vec<AgentView>) -> LiveView {
+fn live_view_of(at: Instant, queues: Vec<QueueStats>, agents: Vec<AgentView>) -> LiveView {
     LiveView {
         at,
         queues: queues
@@ -205,80 +386,366 @@ fn live_view(at: Instant, queues: Vec<QueueStats>, agents: Vec<AgentView>) -> Li
                 registered: a.registered,
                 queues: a.queues,
                 current_call: a.current_call.map(|c| c.0),
+                mode: AgentMode::Online,
+                item: None,
             })
             .collect(),
     }
 }
 
-async fn run(mut engine: acd::Acd, mut commands: mpsc::UnboundedReceiver<Command>, bus: EventBus) {
-    let mut calls: HashMap<CallKey, mpsc::UnboundedSender<CallInput>> = HashMap::new();
+/// What the driver keeps of an item beside the engine: what the desktop's pop shows, and
+/// when it was queued (a rescan withdraws only items older than itself).
+struct ItemInfo {
+    subject: Option<String>,
+    customer: Option<String>,
+    queued: u64,
+}
+
+/// The driver's state beside the engine.
+struct Driver {
+    engine: acd::Blend,
+    bus: EventBus,
+    calls: HashMap<CallKey, mpsc::UnboundedSender<CallInput>>,
+    items: HashMap<ItemKey, ItemInfo>,
+    /// Counts syncs and rescans: the order of item arrivals and rescan marks.
+    clock: u64,
+    /// Why the offers the engine cancels now end (`no_answer` unless withdrawing).
+    cancel_reason: &'static str,
+}
+
+impl Driver {
+    fn publish(&self, event: Event) {
+        trace(&event);
+        self.bus.publish(event);
+    }
+
+    /// An item's queue as the engine has it (empty for an unknown item).
+    fn queue_of(&self, item: &ItemKey) -> String {
+        self.engine.item(item).map(|i| i.queue).unwrap_or_default()
+    }
+
+    fn step(
+        &mut self,
+        login: String,
+        item: ItemKey,
+        step: ItemStep,
+        now: Instant,
+    ) -> Result<(), BlendError> {
+        let queue = self.queue_of(&item);
+        let at = Utc::now();
+        let (input, event) = match step {
+            ItemStep::Accept => (
+                BlendInput::ItemAccepted {
+                    item: item.clone(),
+                    agent: login.clone(),
+                },
+                Event::ItemAccepted {
+                    number: item.0.clone(),
+                    queue,
+                    agent: login,
+                    at,
+                },
+            ),
+            ItemStep::Decline => (
+                BlendInput::ItemDeclined {
+                    item: item.clone(),
+                    agent: login.clone(),
+                },
+                Event::ItemDeclined {
+                    number: item.0.clone(),
+                    queue,
+                    agent: login,
+                    reason: "declined".into(),
+                    at,
+                },
+            ),
+            ItemStep::Done => (
+                BlendInput::ItemDone {
+                    item: item.clone(),
+                    agent: login.clone(),
+                },
+                Event::ItemDone {
+                    number: item.0.clone(),
+                    queue,
+                    agent: Some(login),
+                    reason: "done".into(),
+                    at,
+                },
+            ),
+        };
+        self.engine.handle(input, now)?;
+        if step == ItemStep::Done {
+            self.items.remove(&item);
+        }
+        self.publish(event);
+        Ok(())
+    }
+
+    /// The CRM's word on a written ticket: queue, move or withdraw its item.
+    fn sync(&mut self, t: TicketItem, now: Instant) {
+        self.clock += 1;
+        let key = ItemKey(t.number.clone());
+        match self.engine.item(&key) {
+            Some(view) => {
+                let reason = if !t.open {
+                    "closed"
+                } else if let Some(owner) = &t.owner {
+                    // The agent who accepted it took the ticket: theirs until done.
+                    if view.agent.as_ref() == Some(owner) {
+                        return;
+                    }
+                    "taken"
+                } else if view.queue != t.queue {
+                    "moved"
+                } else {
+                    // A rescan's sync says nothing of the customer: what was known stays.
+                    if let Some(info) = self.items.get_mut(&key) {
+                        info.subject = t.subject.or(info.subject.take());
+                        info.customer = t.customer.or(info.customer.take());
+                    }
+                    return;
+                };
+                let known = self
+                    .items
+                    .get(&key)
+                    .map(|i| (i.subject.clone(), i.customer.clone()));
+                self.withdraw(&key, reason, now);
+                if reason == "moved" {
+                    let (subject, customer) = known.unwrap_or_default();
+                    self.arrive(
+                        TicketItem {
+                            subject: t.subject.or(subject),
+                            customer: t.customer.or(customer),
+                            ..t
+                        },
+                        now,
+                    );
+                }
+            }
+            None if t.open && t.owner.is_none() && self.engine.takes_items(&t.queue) => {
+                self.arrive(t, now);
+            }
+            None => {}
+        }
+    }
+
+    fn arrive(&mut self, t: TicketItem, now: Instant) {
+        let key = ItemKey(t.number.clone());
+        self.items.insert(
+            key.clone(),
+            ItemInfo {
+                subject: t.subject,
+                customer: t.customer,
+                queued: self.clock,
+            },
+        );
+        // Published before the engine's offer, so the stream reads queued → offered.
+        self.publish(Event::ItemQueued {
+            number: t.number,
+            queue: t.queue.clone(),
+            channel: channel(t.channel),
+            at: Utc::now(),
+        });
+        let input = BlendInput::ItemArrived {
+            item: key.clone(),
+            channel: t.channel,
+            queue: t.queue,
+        };
+        if let Err(error) = self.engine.handle(input, now) {
+            warn!(%error, item = %key.0, "item refused by the ACD");
+            self.items.remove(&key);
+        }
+    }
+
+    fn withdraw(&mut self, key: &ItemKey, reason: &'static str, now: Instant) {
+        let Some(view) = self.engine.item(key) else {
+            return;
+        };
+        self.cancel_reason = "withdrawn";
+        let result = self
+            .engine
+            .handle(BlendInput::ItemWithdrawn { item: key.clone() }, now);
+        // The cancelled offer's `item.declined` comes before the `item.done`.
+        self.drain_items();
+        self.cancel_reason = "no_answer";
+        if result.is_ok() {
+            self.items.remove(key);
+            self.publish(Event::ItemDone {
+                number: key.0.clone(),
+                queue: view.queue,
+                agent: view.agent.filter(|_| view.accepted),
+                reason: reason.into(),
+                at: Utc::now(),
+            });
+        }
+    }
+
+    /// A new configuration without some queue: its items leave first (their tickets stay in
+    /// the CRM; were the change refused, the next rescan queues them again), so a queue
+    /// holding written tickets never blocks the site's changes as a queue with calls does.
+    fn unqueue_removed(&mut self, config: &acd::AcdConfig, now: Instant) {
+        let gone: Vec<ItemKey> = self
+            .items
+            .keys()
+            .filter(|key| {
+                self.engine
+                    .item(key)
+                    .is_some_and(|i| !config.queues.iter().any(|q| q.name == i.queue))
+            })
+            .cloned()
+            .collect();
+        for key in gone {
+            self.withdraw(&key, "queue_removed", now);
+        }
+    }
+
+    /// Items queued before `mark` whose tickets a rescan no longer found open are gone.
+    fn rescanned(&mut self, mark: u64, open: &std::collections::HashSet<String>, now: Instant) {
+        let gone: Vec<ItemKey> = self
+            .items
+            .iter()
+            .filter(|(key, info)| info.queued < mark && !open.contains(&key.0))
+            .map(|(key, _)| key.clone())
+            .collect();
+        for key in gone {
+            self.withdraw(&key, "closed", now);
+        }
+    }
+
+    /// Carries the engine's item actions to the bus (the desktops).
+    fn drain_items(&mut self) {
+        while let Some(action) = self.engine.poll_item() {
+            let event = match action {
+                ItemAction::Offer {
+                    item,
+                    channel: c,
+                    queue,
+                    agent,
+                } => {
+                    let info = self.items.get(&item);
+                    Event::ItemOffered {
+                        number: item.0.clone(),
+                        queue,
+                        channel: channel(c),
+                        agent,
+                        subject: info.and_then(|i| i.subject.clone()),
+                        customer: info.and_then(|i| i.customer.clone()),
+                        at: Utc::now(),
+                    }
+                }
+                ItemAction::CancelOffer { item, agent } => Event::ItemDeclined {
+                    queue: self.queue_of(&item),
+                    number: item.0,
+                    agent,
+                    reason: self.cancel_reason.into(),
+                    at: Utc::now(),
+                },
+            };
+            self.publish(event);
+        }
+    }
+}
+
+async fn run(engine: acd::Blend, mut commands: mpsc::UnboundedReceiver<Command>, bus: EventBus) {
+    let mut d = Driver {
+        engine,
+        bus,
+        calls: HashMap::new(),
+        items: HashMap::new(),
+        clock: 0,
+        cancel_reason: "no_answer",
+    };
     let mut day = chrono::Local::now().date_naive();
     loop {
-        let deadline = engine.poll_timeout().map(tokio::time::Instant::from_std);
+        let deadline = d.engine.poll_timeout().map(tokio::time::Instant::from_std);
         tokio::select! {
             command = commands.recv() => {
                 let now = Instant::now();
                 match command {
                     Some(Command::Enqueue { call, queue, at_head, tx }) => {
-                        calls.insert(call.clone(), tx);
+                        d.calls.insert(call.clone(), tx);
                         let input = Input::CallArrived { call: call.clone(), queue, at_head };
-                        if let Err(error) = engine.handle(input, now) {
+                        if let Err(error) = d.engine.handle(BlendInput::Call(input), now) {
                             warn!(%error, %call, "call refused by the ACD");
-                            if let Some(tx) = calls.remove(&call) {
+                            if let Some(tx) = d.calls.remove(&call) {
                                 let _ = tx.send(CallInput::QueueRefused(error.to_string()));
                             }
                         }
                     }
                     Some(Command::Input(input)) => {
-                        if let Err(error) = engine.handle(input.clone(), now) {
+                        if let Input::Reconfigure(config) = &input {
+                            d.unqueue_removed(config, now);
+                        }
+                        if let Err(error) = d.engine.handle(BlendInput::Call(input.clone()), now) {
                             debug!(%error, ?input, "input refused by the ACD");
                         }
                     }
                     Some(Command::SetState { login, state, reply }) => {
-                        let result = engine.handle(Input::SetAgentState { login, state }, now);
+                        let input = Input::SetAgentState { login, state };
+                        let result = d.engine.handle(BlendInput::Call(input), now);
                         let _ = reply.send(result);
                     }
-                    Some(Command::Transfer { call, queue, reply }) => {
-                        let input = Input::Transfer { call: call.clone(), queue: queue.clone() };
-                        let result = engine.handle(input, now);
-                        if result.is_ok()
-                            && let Some(tx) = calls.get(&call)
-                        {
-                            let _ = tx.send(CallInput::Transferred { queue });
+                    Some(Command::SetMode { login, mode: m, reply }) => {
+                        let before = d.engine.mode(&login);
+                        let input = BlendInput::SetMode { login: login.clone(), mode: m };
+                        let result = d.engine.handle(input, now);
+                        if result.is_ok() && before != Some(m) {
+                            // Before the offer the new mode may bring.
+                            d.publish(Event::AgentModeChanged { login, mode: mode(m), at: Utc::now() });
                         }
                         let _ = reply.send(result);
                     }
+                    Some(Command::Item { login, item, step, reply }) => {
+                        let _ = reply.send(d.step(login, item, step, now));
+                    }
+                    Some(Command::Sync(ticket)) => d.sync(ticket, now),
+                    Some(Command::RescanMark(reply)) => {
+                        d.clock += 1;
+                        let _ = reply.send(d.clock);
+                    }
+                    Some(Command::Rescanned { mark, open }) => d.rescanned(mark, &open, now),
+                    Some(Command::Transfer { call, queue, reply }) => {
+                        let input = Input::Transfer { call: call.clone(), queue: queue.clone() };
+                        let result = d.engine.handle(BlendInput::Call(input), now);
+                        if result.is_ok()
+                            && let Some(tx) = d.calls.get(&call)
+                        {
+                            let _ = tx.send(CallInput::Transferred { queue });
+                        }
+                        let _ = reply.send(result.map_err(|e| call_error(e, &call)));
+                    }
                     Some(Command::Snapshot(reply)) => {
-                        let _ = reply.send(live_view(now, engine.queue_stats(now), engine.agents(now)));
+                        let _ = reply.send(live_view(&d.engine, now));
                     }
                     None => return,
                 }
             }
-            _ = sleep_until(deadline) => engine.handle_timeout(Instant::now()),
+            _ = sleep_until(deadline) => d.engine.handle_timeout(Instant::now()),
         }
         let today = chrono::Local::now().date_naive();
         if today != day {
             info!("a new day: queue counters reset");
-            engine.reset_counters();
+            d.engine.reset_counters();
             day = today;
         }
-        while let Some(action) = engine.poll_action() {
+        while let Some(action) = d.engine.poll_action() {
             let call = match &action {
                 Action::Offer { call, .. }
                 | Action::CancelOffer { call, .. }
                 | Action::Announce { call, .. }
                 | Action::Overflow { call, .. } => call.clone(),
             };
-            match calls.get(&call) {
+            match d.calls.get(&call) {
                 Some(tx) => {
                     let _ = tx.send(CallInput::Acd(action));
                 }
                 None => warn!(%call, ?action, "ACD action for a call that has no task"),
             }
         }
+        d.drain_items();
         let now = Instant::now();
         let mut touched: Vec<String> = Vec::new();
-        while let Some(event) = engine.poll_event() {
+        while let Some(event) = d.engine.poll_event() {
             if let Some(queue) = event_queue(&event)
                 && !touched.iter().any(|q| q == queue)
             {
@@ -289,18 +756,17 @@ async fn run(mut engine: acd::Acd, mut commands: mpsc::UnboundedReceiver<Command
                 | AcdEvent::Interrupted { call, .. }
                 | AcdEvent::Complete { call, .. }
                 | AcdEvent::Overflow { call, .. } => {
-                    calls.remove(call);
+                    d.calls.remove(call);
                 }
                 _ => {}
             }
-            let event = translate(&engine, &event, now);
-            trace(&event);
-            bus.publish(event);
+            let event = translate(d.engine.acd(), &event, now);
+            d.publish(event);
         }
         if !touched.is_empty() {
-            for stats in engine.queue_stats(now) {
+            for stats in d.engine.acd().queue_stats(now) {
                 if touched.contains(&stats.name) {
-                    bus.publish(Event::QueueChanged {
+                    d.bus.publish(Event::QueueChanged {
                         queue: stats.name.clone(),
                         waiting: stats.waiting + stats.ringing,
                         oldest_wait_s: stats.oldest_wait.map_or(0.0, |d| d.as_secs_f64()),
@@ -550,6 +1016,15 @@ fn trace(event: &Event) {
             ..
         } => info!(agent = %login, state = state.as_str(),
             reason = reason.as_deref().unwrap_or(""), registered, "agent state"),
+        Event::ItemOffered {
+            number,
+            channel,
+            agent,
+            ..
+        } => info!(item = %number, channel = channel.as_str(), %agent, "offering the item"),
+        Event::ItemDone { number, reason, .. } => {
+            info!(item = %number, %reason, "item left the ACD")
+        }
         _ => {}
     }
 }
@@ -558,5 +1033,161 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
     match deadline {
         Some(deadline) => tokio::time::sleep_until(deadline).await,
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn ticket(number: &str, queue: &str, owner: Option<&str>, open: bool) -> TicketItem {
+        TicketItem {
+            number: number.into(),
+            queue: queue.into(),
+            channel: ItemChannel::Email,
+            owner: owner.map(str::to_string),
+            open,
+            subject: Some("Certificato".into()),
+            customer: Some("Maria Rossi".into()),
+        }
+    }
+
+    /// The next item event on the bus (other events skipped), within 5 s.
+    async fn next_item(rx: &mut tokio::sync::broadcast::Receiver<Event>) -> Event {
+        tokio::time::timeout(Duration::from_secs(5), async {
+            loop {
+                let e = rx.recv().await.unwrap();
+                if e.kind().starts_with("item.") || e.kind() == "agent.mode" {
+                    return e;
+                }
+            }
+        })
+        .await
+        .expect("an item event")
+    }
+
+    #[tokio::test]
+    async fn the_driver_follows_the_crm_and_publishes_item_events() {
+        let config = acd::AcdConfig {
+            queues: vec![acd::QueueConfig::new("q0"), acd::QueueConfig::new("q1")],
+            agents: vec![acd::AgentConfig {
+                static_contact: true,
+                ..acd::AgentConfig::new("1001", &["q0"])
+            }],
+            ..acd::AcdConfig::default()
+        };
+        let bus = EventBus::default();
+        let mut rx = bus.subscribe();
+        let acd = AcdHandle::spawn(acd::Acd::new(config, Instant::now()).unwrap(), bus);
+        acd.set_mode("1001", Mode::Offline).await.unwrap();
+        assert!(matches!(
+            next_item(&mut rx).await,
+            Event::AgentModeChanged {
+                mode: AgentMode::Offline,
+                ..
+            }
+        ));
+        acd.set_state("1001", RequestedState::Ready).await.unwrap();
+
+        // A phone-free, unowned open ticket: queued and offered with its subject.
+        acd.sync_item(ticket("t1", "q0", None, true));
+        assert!(
+            matches!(next_item(&mut rx).await, Event::ItemQueued { ref number, .. } if number == "t1")
+        );
+        match next_item(&mut rx).await {
+            Event::ItemOffered {
+                number,
+                agent,
+                subject,
+                customer,
+                channel,
+                ..
+            } => {
+                assert_eq!((number.as_str(), agent.as_str()), ("t1", "1001"));
+                assert_eq!(subject.as_deref(), Some("Certificato"));
+                assert_eq!(customer.as_deref(), Some("Maria Rossi"));
+                assert_eq!(channel, TicketChannel::Email);
+            }
+            other => panic!("{other:?}"),
+        }
+        // Taken by someone else: the offer is withdrawn, the item leaves.
+        acd.sync_item(ticket("t1", "q0", Some("1002"), true));
+        assert!(
+            matches!(next_item(&mut rx).await, Event::ItemDeclined { ref reason, .. } if reason == "withdrawn")
+        );
+        assert!(
+            matches!(next_item(&mut rx).await, Event::ItemDone { ref reason, agent: None, .. } if reason == "taken")
+        );
+
+        // Into a queue the agent does not serve, then moved into theirs: queued again there.
+        acd.sync_item(ticket("t2", "q1", None, true));
+        assert!(
+            matches!(next_item(&mut rx).await, Event::ItemQueued { ref queue, .. } if queue == "q1")
+        );
+        acd.sync_item(ticket("t2", "q0", None, true));
+        assert!(
+            matches!(next_item(&mut rx).await, Event::ItemDone { ref reason, .. } if reason == "moved")
+        );
+        assert!(
+            matches!(next_item(&mut rx).await, Event::ItemQueued { ref queue, .. } if queue == "q0")
+        );
+        assert!(
+            matches!(next_item(&mut rx).await, Event::ItemOffered { ref number, .. } if number == "t2")
+        );
+        // Accepted, and the ticket taken by its agent: still theirs.
+        acd.item_step("1001", "t2", ItemStep::Accept).await.unwrap();
+        assert!(matches!(
+            next_item(&mut rx).await,
+            Event::ItemAccepted { .. }
+        ));
+        acd.sync_item(ticket("t2", "q0", Some("1001"), true));
+        let view = acd.snapshot().await.unwrap();
+        assert_eq!(view.agents[0].item, Some(("t2".to_string(), true)));
+        assert_eq!(view.agents[0].mode, AgentMode::Offline);
+
+        // A queue the ACD does not know: no item. A rescan that no longer finds t2 open
+        // (closed meanwhile) ends it; the agent is free.
+        acd.sync_item(ticket("t3", "elsewhere", None, true));
+        let mark = acd.rescan_mark().await.unwrap();
+        acd.rescanned(mark, std::collections::HashSet::new());
+        match next_item(&mut rx).await {
+            Event::ItemDone {
+                number,
+                reason,
+                agent,
+                ..
+            } => {
+                assert_eq!((number.as_str(), reason.as_str()), ("t2", "closed"));
+                assert_eq!(agent.as_deref(), Some("1001"));
+            }
+            other => panic!("{other:?}"),
+        }
+        let view = acd.snapshot().await.unwrap();
+        assert_eq!(view.agents[0].item, None);
+        // A reconfiguration without q1 takes its items out first (no refusal for them).
+        acd.sync_item(ticket("t4", "q1", None, true));
+        assert!(
+            matches!(next_item(&mut rx).await, Event::ItemQueued { ref number, .. } if number == "t4")
+        );
+        acd.input(Input::Reconfigure(acd::AcdConfig {
+            queues: vec![acd::QueueConfig::new("q0")],
+            agents: vec![acd::AgentConfig {
+                static_contact: true,
+                ..acd::AgentConfig::new("1001", &["q0"])
+            }],
+            ..acd::AcdConfig::default()
+        }));
+        assert!(
+            matches!(next_item(&mut rx).await, Event::ItemDone { ref number, ref reason, .. } if number == "t4" && reason == "queue_removed")
+        );
+        let view = acd.snapshot().await.unwrap();
+        assert_eq!(view.queues.len(), 1, "q1 removed: {view:?}");
+        // Unknown items are refused in the vocabulary's words.
+        assert!(matches!(
+            acd.item_step("1001", "t9", ItemStep::Done).await,
+            Err(BlendError::UnknownItem(_))
+        ));
     }
 }

@@ -84,6 +84,7 @@ fn config(memberships: &[Vec<usize>], wrap_up_s: u64) -> AcdConfig {
             .collect(),
         ring_timeout_s: 10,
         wrap_up_s,
+        blend: Default::default(),
     }
 }
 

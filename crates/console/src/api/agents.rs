@@ -1,5 +1,5 @@
 //! Agents and queues, live from the ACD (CONTRACT.md): `GET /api/v1/agents`,
-//! `PUT /api/v1/agents/{login}/state`, `GET /api/v1/queues`.
+//! `PUT /api/v1/agents/{login}/state`, `PUT /api/v1/agents/{login}/mode`, `GET /api/v1/queues`.
 //!
 //! Who may do what: an agent reads and sets their own state and reads the queues they serve;
 //! supervisors and admins read everything and set any agent's state (a supervisor sets an
@@ -16,7 +16,7 @@ use serde::Deserialize;
 
 use super::auth::{ApiJson, ApiPath};
 use super::error::{ApiError, ApiResult};
-pub use super::schema::{AgentJson, AgentsByState, QueueJson};
+pub use super::schema::{AgentItem, AgentJson, AgentsByState, QueueJson};
 use super::{Api, Caller};
 
 /// Supervisors and admins see and steer every agent and queue.
@@ -72,6 +72,11 @@ pub async fn agents_for(api: &Api, user: &crm::User) -> ApiResult<Vec<AgentJson>
             registered: a.registered,
             queues: a.queues,
             current_call: a.current_call,
+            mode: a.mode,
+            item: a.item.map(|(number, accepted)| AgentItem {
+                number,
+                phase: if accepted { "accepted" } else { "offered" },
+            }),
         })
         .collect();
     Ok(agents)
@@ -145,6 +150,88 @@ pub async fn set_state(
         Err(Refused::UnknownAgent(_)) => Err(ApiError::NotFound(format!("no agent {login}"))),
         Err(e) => Err(ApiError::Conflict(e.to_string())),
     }
+}
+
+/// `PUT /api/v1/agents/{login}/mode` body.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[schema(as = AgentModeChange)]
+#[serde(deny_unknown_fields)]
+pub struct ModeChange {
+    /// `online` (calls only), `offline` (written items only) or `blended` (calls first,
+    /// an item when idle).
+    pub mode: String,
+}
+
+/// Whether `user` may steer `login`: themselves, admins, and supervisors of a queue `login`
+/// serves (`queues`: `login`'s queues; `supervised`: `None` for the whole site).
+fn steers(user: &crm::User, login: &str, queues: &[String], supervised: Option<&[String]>) -> bool {
+    user.login == login
+        || user.role == Role::Admin
+        || (user.role == Role::Supervisor
+            && supervised.is_none_or(|s| queues.iter().any(|q| s.contains(q))))
+}
+
+/// `PUT /api/v1/agents/{login}/mode`: 204, or 403, 404 (unknown agent), 422.
+#[utoipa::path(
+    put,
+    operation_id = "agents_set_mode",
+    path = "/api/v1/agents/{login}/mode",
+    tag = "acd",
+    summary = "Set how an agent works: online, offline or blended (their own; a supervisor of their queues; admins)",
+    params(("login" = String, Path, description = "the agent's login")),
+    request_body = ModeChange,
+    responses(
+        (status = 204, description = "mode set"),
+        (status = 401, response = crate::api::schema::Unauthorized),
+        (status = 403, response = crate::api::schema::Forbidden),
+        (status = 404, response = crate::api::schema::NotFound),
+        (status = 409, description = "the ACD refuses the change", body = crate::api::schema::Problem, content_type = "application/problem+json"),
+        (status = 422, response = crate::api::schema::Invalid),
+        (status = 503, response = crate::api::schema::Unavailable),
+    )
+)]
+pub async fn set_mode(
+    State(api): State<Api>,
+    caller: Caller,
+    ApiPath(login): ApiPath<String>,
+    ApiJson(change): ApiJson<ModeChange>,
+) -> ApiResult<Response> {
+    let Some(mode) = events::AgentMode::parse(&change.mode) else {
+        return Err(ApiError::invalid(
+            "mode",
+            "online, offline or blended",
+            &change.mode,
+        ));
+    };
+    if login != caller.user.login {
+        let view = live_view(&api).await?;
+        let queues = view.queues_of(&login);
+        let supervised = supervised_queues(&api, &caller.user).await?;
+        if !steers(&caller.user, &login, &queues, supervised.as_deref()) {
+            return Err(ApiError::Forbidden(format!(
+                "{} may set only their own mode or that of an agent of a queue they supervise, not {login}'s",
+                caller.user.login
+            )));
+        }
+    }
+    match api.acd()?.set_mode(&login, mode).await {
+        Ok(()) => {
+            tracing::info!(agent = ?login, by = ?caller.user.login, mode = mode.as_str(), "agent mode set");
+            Ok(axum::http::StatusCode::NO_CONTENT.into_response())
+        }
+        Err(Refused::UnknownAgent(_)) => Err(ApiError::NotFound(format!("no agent {login}"))),
+        Err(e) => Err(ApiError::Conflict(e.to_string())),
+    }
+}
+
+/// The queues `user` supervises: a supervisor granted queues explicitly supervises those;
+/// one with no grant of their own (they read every queue) supervises the whole site (`None`).
+async fn supervised_queues(api: &Api, user: &crm::User) -> ApiResult<Option<Vec<String>>> {
+    if user.role != Role::Supervisor {
+        return Ok(Some(Vec::new()));
+    }
+    let grants = api.store().site_user(&user.login).await?.permissions;
+    Ok((!grants.is_empty()).then(|| grants.into_iter().map(|(queue, _)| queue).collect()))
 }
 
 /// `GET /api/v1/queues`.

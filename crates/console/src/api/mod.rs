@@ -50,7 +50,9 @@ pub mod auth;
 pub mod calls;
 pub mod customers;
 pub mod error;
+pub mod items;
 pub mod lookup;
+pub mod mail_desk;
 pub mod openapi;
 pub mod policy;
 pub mod prompts;
@@ -144,6 +146,8 @@ pub struct ApiConfig {
     pub reports: reports::ReportsConfig,
     /// The public web form (`[web_form]`); absent: its route answers 404.
     pub web_form: Option<web_form::WebForm>,
+    /// The e-mail desk (`[mail]`): operators' replies; absent: they answer 503.
+    pub mail: Option<Arc<mail::desk::Desk>>,
 }
 
 impl Default for ApiConfig {
@@ -160,6 +164,7 @@ impl Default for ApiConfig {
             signin: session::SignIn::default(),
             reports: reports::ReportsConfig::default(),
             web_form: None,
+            mail: None,
         }
     }
 }
@@ -289,6 +294,7 @@ pub fn routes() -> Vec<Route> {
     const PROMPT: &str = "/api/v1/prompts/{lang}/{name}";
     const QUEUE: &str = "/api/v1/queues/{name}";
     const USER: &str = "/api/v1/users/{login}";
+    const MAIL_TEMPLATE: &str = "/api/v1/admin/mail/templates/{purpose}/{lang}";
     vec![
         route("get", "/api/v1/openapi.json", get(openapi::document)),
         route("post", "/api/v1/session", post(s::login)),
@@ -353,8 +359,17 @@ pub fn routes() -> Vec<Route> {
             "/api/v1/agents/{login}/state",
             put(agents::set_state),
         ),
+        route("put", "/api/v1/agents/{login}/mode", put(agents::set_mode)),
+        route("post", "/api/v1/items/{number}/accept", post(items::accept)),
+        route(
+            "post",
+            "/api/v1/items/{number}/decline",
+            post(items::decline),
+        ),
+        route("post", "/api/v1/items/{number}/done", post(items::done)),
         route("get", "/api/v1/queues", get(agents::queues)),
         route("post", "/api/v1/queues", post(site::create_queue)),
+        route("get", "/api/v1/admin/queues", get(site::list_queues)),
         route("get", QUEUE, get(site::show_queue)),
         route("patch", QUEUE, patch(site::update_queue)),
         route("delete", QUEUE, delete(site::delete_queue)),
@@ -391,6 +406,24 @@ pub fn routes() -> Vec<Route> {
             put(prompts::upload).layer(DefaultBodyLimit::max(prompts::MAX_UPLOAD_BYTES)),
         ),
         route("delete", PROMPT, delete(prompts::delete)),
+        route(
+            "post",
+            "/api/v1/tickets/{number}/replies",
+            post(mail_desk::reply),
+        ),
+        route(
+            "get",
+            "/api/v1/admin/mail/templates",
+            get(mail_desk::templates),
+        ),
+        route("get", MAIL_TEMPLATE, get(mail_desk::template)),
+        route("put", MAIL_TEMPLATE, put(mail_desk::set_template)),
+        route("get", "/api/v1/admin/mail/outbox", get(mail_desk::outbox)),
+        route(
+            "post",
+            "/api/v1/admin/mail/outbox/{id}/retry",
+            post(mail_desk::retry),
+        ),
         route(
             "post",
             "/api/v1/public/requests",

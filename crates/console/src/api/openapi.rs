@@ -11,8 +11,8 @@ use utoipa::{Modify, OpenApi};
 
 use super::schema;
 use super::{
-    agents, attachments, calls, customers, prompts, reports, reports_live, session, site,
-    ticket_actions, tickets, web_form,
+    agents, attachments, calls, customers, mail_desk, prompts, reports, reports_live, session,
+    site, ticket_actions, tickets, web_form,
 };
 
 /// The event stream's description: the stream is served by `crate::events::upgrade` beside
@@ -72,15 +72,18 @@ pub const EVENTS_PATH: &str = "/api/v1/events";
         ticket_actions::set_priority, ticket_actions::set_type, ticket_actions::link,
         customers::search, customers::create, customers::show, customers::update,
         customers::audit,
+        agents::set_mode, super::items::accept, super::items::decline, super::items::done,
         calls::by_sip_call_id, calls::show, calls::transfer,
         agents::list, agents::set_state, agents::queues, agents::reload,
-        site::create_queue, site::show_queue, site::update_queue, site::delete_queue,
+        site::create_queue, site::list_queues, site::show_queue, site::update_queue, site::delete_queue,
         site::list_users, site::create_user, site::show_user, site::update_user,
         site::disable_user, site::set_phone_secret,
         prompts::list, prompts::backup, prompts::restore, prompts::audio, prompts::upload,
         prompts::delete,
         reports::show, reports::sla, reports_live::live, reports::mail_now,
         web_form::create,
+        mail_desk::reply, mail_desk::templates, mail_desk::template, mail_desk::set_template,
+        mail_desk::outbox, mail_desk::retry,
         event_stream,
     ),
     components(

@@ -287,6 +287,9 @@ pub struct User {
     full_name: String,
     role: crm::Role,
     active: bool,
+    /// Managed by the administration's directory: its role and queues are rewritten from the
+    /// directory groups at each sign-in, and it has no local password.
+    directory: bool,
     queues: Vec<MembershipJson>,
     permissions: Vec<PermissionJson>,
     phone: Option<PhoneView>,
@@ -490,6 +493,20 @@ pub struct AgentJson {
     pub queues: Vec<String>,
     /// Our call id of the call ringing at or talking with the agent.
     pub current_call: Option<String>,
+    /// How the agent works (R-ACD-5): `online` (calls only), `offline` (items only) or
+    /// `blended` (calls first, items when idle).
+    pub mode: events::AgentMode,
+    /// The item (a written ticket) offered to or held by the agent.
+    pub item: Option<AgentItem>,
+}
+
+/// The item an agent has (blended routing).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AgentItem {
+    /// The ticket number.
+    pub number: String,
+    /// `offered` (waiting for accept or decline) or `accepted` (being worked).
+    pub phase: &'static str,
 }
 
 /// One queue as `GET /api/v1/queues` shows it.

@@ -161,6 +161,7 @@ fn user_json(u: &SiteUser) -> serde_json::Value {
         "full_name": u.user.full_name,
         "role": u.user.role.as_str(),
         "active": u.user.active,
+        "directory": u.directory_dn.is_some(),
         "queues": u.memberships.iter().map(|m| json!({"queue": m.queue, "weight": m.weight})).collect::<Vec<_>>(),
         "permissions": u.permissions.iter().map(|(q, a)| json!({
             "queue": q, "access": if *a == Access::Write { "write" } else { "read" }
@@ -612,6 +613,30 @@ pub async fn create_queue(
         axum::Json(queue_json(&api, &q).await?),
     )
         .into_response())
+}
+
+/// `GET /api/v1/admin/queues`: every queue of the site with its settings and members, those
+/// that take no calls included (`GET /api/v1/queues` is the live view of the ACD's queues).
+#[utoipa::path(
+    get,
+    operation_id = "site_list_queues",
+    path = "/api/v1/admin/queues",
+    tag = "admin",
+    summary = "Every queue with its settings and members, those that take no calls included (admins)",
+    responses(
+        (status = 200, description = "the queues, by name", body = Vec<crate::api::schema::SiteQueue>),
+        (status = 401, response = crate::api::schema::Unauthorized),
+        (status = 403, response = crate::api::schema::Forbidden),
+    )
+)]
+pub async fn list_queues(State(api): State<Api>, caller: Caller) -> ApiResult<Response> {
+    admin_only(&caller)?;
+    let queues = api.store().site_queues().await?;
+    let mut out = Vec::with_capacity(queues.len());
+    for q in &queues {
+        out.push(queue_json(&api, q).await?);
+    }
+    Ok(axum::Json(out).into_response())
 }
 
 /// `GET /api/v1/queues/{name}`: settings and members.

@@ -751,6 +751,8 @@ mod tests {
             registered: true,
             queues: vec!["cittadini".into()],
             current_call: call.map(str::to_string),
+            mode: Default::default(),
+            item: None,
         }
     }
 

@@ -116,6 +116,9 @@ impl EventFilter {
                     })
             }
             Event::TicketEscalation { queue, .. } => mine(queue),
+            Event::TicketReminder { queue, owner, .. } => {
+                mine(queue) || owner.as_deref() == Some(login.as_str())
+            }
             // The queue log: what the agent's queues do, and the agent's own offers.
             Event::QueueEntered { call_id, queue, .. } => {
                 let admitted = mine(queue);
@@ -165,6 +168,16 @@ impl EventFilter {
             | Event::QueueLeft { call_id, queue, .. }
             | Event::QueueOverflowed { call_id, queue, .. } => {
                 mine(queue) || self.calls.contains_key(call_id)
+            }
+            // Blended routing (R-ACD-5): the agent's own mode and offers, and the items of
+            // their queues (tickets they may read).
+            Event::AgentModeChanged { login: who, .. } => who == login,
+            Event::ItemQueued { queue, .. } => mine(queue),
+            Event::ItemOffered { queue, agent, .. }
+            | Event::ItemAccepted { queue, agent, .. }
+            | Event::ItemDeclined { queue, agent, .. } => agent == login || mine(queue),
+            Event::ItemDone { queue, agent, .. } => {
+                agent.as_deref() == Some(login.as_str()) || mine(queue)
             }
             Event::SystemStarted { .. } | Event::SystemStopping { .. } => true,
             // The administration's changes are for those who oversee (agents see their own

@@ -181,6 +181,15 @@ async fn directory_users_sign_in_with_their_groups_role_and_queues(f: Fixture) {
         record.directory_dn.as_deref(),
         Some("uid=anna,ou=people,dc=example,dc=org")
     );
+    // The administration sees which accounts the directory manages.
+    let adm = f.login("adm").await;
+    let shown = f
+        .get("/api/v1/users/anna", &adm)
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(shown.json["directory"], true);
+    let local = f.get("/api/v1/users/a1", &adm).await.expect(StatusCode::OK);
+    assert_eq!(local.json["directory"], false);
     let anna = record.user.id;
     let access = |q| f.store.queue_access(anna, q);
     assert_eq!(

@@ -95,6 +95,7 @@ async fn admins_create_users_and_queues_others_are_refused(f: Fixture) {
             ("POST", "/api/v1/users/4001/phone/secret", None),
             ("POST", "/api/v1/queues", Some(json!({"name": "x"}))),
             ("GET", "/api/v1/queues/anagrafe", None),
+            ("GET", "/api/v1/admin/queues", None),
             (
                 "PATCH",
                 "/api/v1/queues/anagrafe",
@@ -401,3 +402,40 @@ async fn queue_settings_change_and_clear(f: Fixture) {
     assert_eq!(audit.len(), 3);
 }
 both!(queue_settings_change_and_clear);
+
+async fn admins_list_every_queue_those_without_calls_included(f: Fixture) {
+    let adm = f.login("adm").await;
+    // A queue for written requests only: the ACD's live list does not name it.
+    f.post(
+        "/api/v1/queues",
+        &adm,
+        json!({"name": "protocollo", "takes_calls": false}),
+    )
+    .await
+    .expect(StatusCode::CREATED);
+    let live = f.get("/api/v1/queues", &adm).await.expect(StatusCode::OK);
+    let live: Vec<&str> = live
+        .json
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| q["name"].as_str().unwrap())
+        .collect();
+    assert!(!live.contains(&"protocollo"), "{live:?}");
+    let all = f
+        .get("/api/v1/admin/queues", &adm)
+        .await
+        .expect(StatusCode::OK);
+    let all = all.json.as_array().unwrap();
+    let names: Vec<&str> = all.iter().map(|q| q["name"].as_str().unwrap()).collect();
+    let mut sorted = names.clone();
+    sorted.sort();
+    assert_eq!(names, sorted, "by name");
+    for name in live.iter().chain([&"protocollo"]) {
+        assert!(names.contains(name), "{name} in {names:?}");
+    }
+    let written = all.iter().find(|q| q["name"] == "protocollo").unwrap();
+    assert_eq!(written["takes_calls"], false);
+    assert_eq!(written["members"], json!([]));
+}
+both!(admins_list_every_queue_those_without_calls_included);

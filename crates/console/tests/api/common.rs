@@ -116,6 +116,9 @@ pub struct Fixture {
     pub applied: Arc<Mutex<Option<media::PromptLibrary>>>,
     /// The bus the API publishes on (`ticket.created`, `ticket.updated`).
     pub bus: events::EventBus,
+    /// The ACD behind the API (blended routing's items are fed to it by the tests that
+    /// need them).
+    pub acd: switchboard::AcdHandle,
 }
 
 async fn fixture(store: Store) -> Fixture {
@@ -186,6 +189,8 @@ async fn fixture(store: Store) -> Fixture {
         clock: Clock::from_fn(move || *c.lock().unwrap()),
         prompts: Some(prompts),
         bus: Some(bus.clone()),
+        // The e-mail desk (api_mail_desk): replies queue in the outbox; no sender runs here.
+        mail: Some(Arc::new(mail_desk())),
         ..ApiConfig::default()
     };
     // The ACD of the agent tests: a1 and a3 serve cittadini, a2 secondo-livello; phones with
@@ -213,7 +218,11 @@ async fn fixture(store: Store) -> Fixture {
     };
     let engine = acd::Acd::new(acd_config, std::time::Instant::now()).unwrap();
     let acd = switchboard::AcdHandle::spawn(engine, events::EventBus::default());
-    let app = console::api::router(Api::with_acd(store.clone(), config, Some(Arc::new(acd))));
+    let app = console::api::router(Api::with_acd(
+        store.clone(),
+        config,
+        Some(Arc::new(acd.clone())),
+    ));
     Fixture {
         app,
         store,
@@ -222,6 +231,20 @@ async fn fixture(store: Store) -> Fixture {
         prompt_dir,
         applied,
         bus,
+        acd,
+    }
+}
+
+/// The e-mail desk of the tests: English templates, replies quoted by default.
+pub fn mail_desk() -> mail::desk::Desk {
+    mail::desk::Desk {
+        from: "URP Comune <urp@comune.example.org>".into(),
+        message_id_domain: "comune.example.org".into(),
+        lang: mail::template::Lang::En,
+        quote_replies: true,
+        closure_link: "https://comune.example.org/survey".into(),
+        sweep_every: std::time::Duration::from_secs(30),
+        wake: None,
     }
 }
 

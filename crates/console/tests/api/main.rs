@@ -5,8 +5,10 @@ mod common;
 
 mod api_agents;
 mod api_attachments;
+mod api_blend;
 mod api_calls;
 mod api_customers;
+mod api_mail_desk;
 mod api_openapi;
 mod api_prompts;
 mod api_public_requests;

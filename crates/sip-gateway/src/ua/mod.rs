@@ -683,27 +683,27 @@ impl UserAgent {
                     debug!(peer = %peer.addr, status = response.status_code.code(), "stray response");
                 }
                 TransactionEvent::Timeout { id } | TransactionEvent::TransportError { id } => {
-                    if let Some((call, ClientKind::Invite)) = self.client_txs.get(&id).copied() {
-                        self.client_txs.remove(&id);
-                        self.on_invite_timeout(call);
-                    } else if let Some((_, ClientKind::Cancel)) = self.client_txs.remove(&id) {
-                        debug!("CANCEL got no answer");
-                    } else if let Some((call, ClientKind::Notify)) =
-                        self.client_txs.get(&id).copied()
-                    {
+                    // One look-up, one removal: each kind of client transaction has its own
+                    // ending (a BYE that gets no answer must still end the dialog).
+                    match self.client_txs.remove(&id) {
+                        Some((call, ClientKind::Invite)) => self.on_invite_timeout(call),
+                        Some((_, ClientKind::Cancel)) => debug!("CANCEL got no answer"),
                         // The transfer goes on without its progress report.
-                        self.client_txs.remove(&id);
-                        debug!(?call, "NOTIFY got no answer");
-                    } else if let Some((call, _)) = self.client_txs.remove(&id) {
-                        warn!(?call, "BYE got no answer");
-                        let reason = self
-                            .calls
-                            .get_mut(&call)
-                            .and_then(|c| c.end_reason.take())
-                            .unwrap_or(EndReason::LocalHangup);
-                        self.end(call, reason);
-                    } else if let Some(call) = self.server_txs.remove(&id) {
-                        self.end(call, EndReason::TransportError);
+                        Some((call, ClientKind::Notify)) => debug!(?call, "NOTIFY got no answer"),
+                        Some((call, ClientKind::Bye)) => {
+                            warn!(?call, "BYE got no answer");
+                            let reason = self
+                                .calls
+                                .get_mut(&call)
+                                .and_then(|c| c.end_reason.take())
+                                .unwrap_or(EndReason::LocalHangup);
+                            self.end(call, reason);
+                        }
+                        None => {
+                            if let Some(call) = self.server_txs.remove(&id) {
+                                self.end(call, EndReason::TransportError);
+                            }
+                        }
                     }
                 }
                 TransactionEvent::AckTimeout { id, final_status } => {

@@ -287,6 +287,59 @@ fn hangup_sends_bye_within_the_dialog_and_ends_on_its_answer() {
 }
 
 #[test]
+fn a_bye_that_gets_no_answer_still_ends_the_dialog_at_timer_f() {
+    // The caller's phone vanished (the media time-out hangs up on it): the BYE is
+    // retransmitted until Timer F (64*T1, RFC 3261 §17.1.2.2), then the dialog ends anyway.
+    // It used to stay for ever, one dialog per vanished caller.
+    let mut ua = ua();
+    let (call, tag, t0) = answered_call(&mut ua, "nb@test");
+    ua.handle_datagram(
+        &in_dialog("ACK", "z9hG4bKa", "nb@test", &tag, 1, ""),
+        peer(),
+        t0,
+    );
+    ua.hangup(call, t0 + Duration::from_secs(1)).unwrap();
+    assert!(sent(&mut ua).iter().any(|m| m.starts_with("BYE ")));
+    let mut now = t0 + Duration::from_secs(1);
+    let mut byes = 1;
+    let mut ended = Vec::new();
+    while let Some(deadline) = ua.poll_timeout() {
+        assert!(
+            deadline <= t0 + Duration::from_secs(60),
+            "nothing left past Timer F"
+        );
+        now = deadline;
+        ua.handle_timeout(now);
+        byes += sent(&mut ua)
+            .iter()
+            .filter(|m| m.starts_with("BYE "))
+            .count();
+        ended.extend(events(&mut ua));
+        if ua.calls() == 0 {
+            break;
+        }
+    }
+    assert_eq!(ua.calls(), 0, "the dialog is gone");
+    assert!(byes > 1, "the BYE was retransmitted first ({byes})");
+    assert!(
+        now >= t0 + Duration::from_secs(33),
+        "not before Timer F: {:?}",
+        now - t0
+    );
+    assert!(
+        matches!(
+            ended.as_slice(),
+            [UaEvent::CallEnded {
+                reason: EndReason::LocalHangup,
+                ..
+            }]
+        ),
+        "{ended:?}"
+    );
+    assert_eq!(ua.poll_timeout(), None, "no transaction or timer left");
+}
+
+#[test]
 fn reinvite_hold_and_unhold_are_answered_and_reported() {
     let mut ua = ua();
     let (call, tag, t0) = answered_call(&mut ua, "c6@test");
