@@ -251,6 +251,12 @@ impl Config {
                 .into_iter()
                 .map(|(path, message)| near(path, message)),
         );
+        if !self.reports.mail.is_empty() && (self.mail.from.is_none() || self.mail.smtp.is_none()) {
+            errors.push(near(
+                "reports.mail".into(),
+                "report sets are e-mailed: they need [mail] from and [mail.smtp]".into(),
+            ));
+        }
         let database = self.database.validate().into_iter();
         errors.extend(database.map(|p| error(Locate::Key, p.path, p.at, p.message)));
         let call = self.call.validate(&self.numbers).into_iter();
@@ -539,6 +545,37 @@ mod tests {
         assert_eq!(off.reports.materialize_every(), None);
         let err = Config::parse("[reports]\nmaterialize_every_s = 90000\n", "x.toml").unwrap_err();
         assert_eq!(err.errors[0].field, "reports.materialize_every_s", "{err}");
+
+        // Report sets e-mailed: each bad field named; mail must be configured.
+        let set = "[[reports.mail]]\nname = \"monthly\"\nto = [\"direzione@example.org\"]\n\
+                   reports = [\"sla\", \"queues\"]\nevery = \"two_months\"\nday = 2\nat = \"07:30\"\n";
+        let mail = "[mail]\nfrom = \"urp@comune.example\"\n[mail.smtp]\nhost = \"smtp.example\"\n";
+        let ok = Config::parse(&format!("{mail}{set}"), "x.toml").unwrap();
+        assert_eq!(ok.reports.mail[0].name, "monthly");
+        let err = Config::parse(set, "x.toml").unwrap_err();
+        assert_eq!(err.errors[0].field, "reports.mail", "{err}");
+        let bad = "[[reports.mail]]\nname = \"a b\"\nto = [\"nobody\"]\n\
+                   reports = [\"sla\", \"pie\"]\nevery = \"week\"\nweekday = \"lun\"\n\
+                   at = \"25:00\"\nlang = \"de\"\nformat = \"pdf\"\nsampling = \"year\"\n\
+                   [[reports.mail]]\nname = \"m\"\nto = [\"a@example.org\"]\nreports = [\"queues\"]\n\
+                   every = \"month\"\nday = 31\n";
+        let err = Config::parse(&format!("{mail}{bad}"), "x.toml").unwrap_err();
+        let fields: Vec<&str> = err.errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "reports.mail[0].name",
+                "reports.mail[0].to",
+                "reports.mail[0].reports",
+                "reports.mail[0].reports",
+                "reports.mail[0].at",
+                "reports.mail[0].lang",
+                "reports.mail[0].format",
+                "reports.mail[0].sampling",
+                "reports.mail[1].day",
+            ],
+            "{err}"
+        );
         assert_eq!(err.errors[0].line, Some(2));
     }
 

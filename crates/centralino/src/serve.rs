@@ -223,6 +223,48 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             }),
         )
         .map_err(|problem| anyhow::anyhow!("{problem}"))?;
+    // Report sets e-mailed on a schedule ([[reports.mail]]): checked every minute, each
+    // period queued once in the outbox (console::report_mail).
+    let report_calendar = config
+        .sla
+        .calendar
+        .as_ref()
+        .and_then(|c| calendar::BusinessCalendar::new(c).ok())
+        .map(std::sync::Arc::new);
+    let mail_from = match (&config.mail.from, &config.mail.smtp) {
+        (Some(from), Some(_)) => Some(console::api::reports::MailFrom {
+            from: from.clone(),
+            message_id_domain: config.mail.message_id_domain.clone().unwrap_or_else(|| {
+                from.rsplit('@')
+                    .next()
+                    .map(|d| d.trim_end_matches('>').to_string())
+                    .unwrap_or_else(|| "centralino.invalid".into())
+            }),
+        }),
+        _ => None,
+    };
+    let reports_config = console::api::reports::ReportsConfig {
+        section: config.reports.clone(),
+        // Validated with the file: a calendar that does not build was refused.
+        calendar: report_calendar,
+        mail_from: mail_from.clone(),
+    };
+    let _report_mail = match (&mail_from, config.reports.mail.is_empty()) {
+        (Some(from), false) => Some(
+            console::report_mail::ReportMailer {
+                store: store.clone(),
+                config: reports_config.clone(),
+                from: from.from.clone(),
+                message_id_domain: from.message_id_domain.clone(),
+            }
+            .spawn(
+                Duration::from_secs(60),
+                std::sync::Arc::new(chrono::Utc::now),
+                None,
+            ),
+        ),
+        _ => None,
+    };
     let telemetry = switchboard.telemetry();
     let reload_hook = args.config.clone().map(|path| {
         let reloader = reloader.clone();
@@ -256,16 +298,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             signin: console::api::session::SignIn::new(config.http.login.signin(directory)),
             session_idle: config.http.session_lifetimes().0,
             session_max_age: config.http.session_lifetimes().1,
-            reports: console::api::reports::ReportsConfig {
-                section: config.reports.clone(),
-                // Validated with the file: a calendar that does not build was refused.
-                calendar: config
-                    .sla
-                    .calendar
-                    .as_ref()
-                    .and_then(|c| calendar::BusinessCalendar::new(c).ok())
-                    .map(std::sync::Arc::new),
-            },
+            reports: reports_config,
             // The citizen's web form, its clocks on the service's calendar (SLA.O).
             web_form: config.web_form.enabled.then(|| {
                 config.web_form.form(

@@ -20,6 +20,7 @@ pub mod figures;
 pub mod metrics;
 pub mod record;
 pub mod report_facts;
+pub mod report_mail;
 pub mod server;
 pub mod web;
 

@@ -125,7 +125,10 @@ pub use first_contact::{FirstContact, TicketFacts};
 pub use import::ImportedTicket;
 pub use journal::{CallWrite, JournalText, JournaledStore, Replay, Written, parse_journal};
 pub use lifecycle::{Action, Change, LifecycleError, Snapshot, State};
-pub use mail::{InboundMail, MailContent, MailFiled, OutboxMail, OutgoingMail, StoredMail};
+pub use mail::{
+    InboundMail, MailContent, MailFiled, OUTGOING_ATTACHMENTS_MAX_BYTES, OutboxMail, OutgoingMail,
+    StoredMail,
+};
 pub use mail_desk::{LastInbound, MailContext};
 pub use number::SystemId;
 pub use queues::Queue;

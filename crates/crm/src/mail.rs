@@ -123,7 +123,14 @@ pub struct OutgoingMail {
     pub subject: String,
     /// Plain-text body.
     pub body: String,
+    /// Files attached (a report set's XLSX), in order; at most
+    /// [`OUTGOING_ATTACHMENTS_MAX_BYTES`] in all.
+    pub attachments: Vec<NewAttachment>,
 }
+
+/// The most bytes of attachments one outgoing mail may carry (relays commonly refuse
+/// messages over 10-25 MB, and base64 adds a third).
+pub const OUTGOING_ATTACHMENTS_MAX_BYTES: usize = 10 * 1024 * 1024;
 
 /// A mail in the outbox.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -176,6 +183,7 @@ fn outbox_from_row(row: &AnyRow) -> Result<OutboxMail> {
             recipient: row.try_get("recipient")?,
             subject: row.try_get("subject")?,
             body: row.try_get("body")?,
+            attachments: Vec::new(),
         },
         state: row.try_get("state")?,
         failures: row.try_get::<i32, _>("failures")? as u32,
@@ -572,6 +580,14 @@ impl Store {
         if taken.is_some() {
             return Ok(false);
         }
+        let attached: usize = mail.attachments.iter().map(|a| a.content.len()).sum();
+        if attached > OUTGOING_ATTACHMENTS_MAX_BYTES {
+            return Err(crate::Error::Invalid {
+                what: "attachments",
+                expected: "at most 10 MiB in all",
+                got: format!("{attached} bytes"),
+            });
+        }
         let article = match mail.ticket {
             Some(t) => {
                 let a = NewArticle::new(
@@ -584,10 +600,10 @@ impl Store {
             }
             None => None,
         };
-        sqlx::query(
+        let id: i64 = sqlx::query_scalar(
             "INSERT INTO mail_outbox (dedup_key, ticket_id, article_id, message_id, in_reply_to, \
              sender, recipient, subject, body, state, failures, next_attempt, queued) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'queued', 0, $10, $10)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'queued', 0, $10, $10) RETURNING id",
         )
         .bind(&mail.dedup_key)
         .bind(mail.ticket.map(|t| t.0))
@@ -599,9 +615,56 @@ impl Store {
         .bind(&mail.subject)
         .bind(&mail.body)
         .bind(to_ms(now))
-        .execute(&mut **tx)
+        .fetch_one(&mut **tx)
         .await?;
+        for (position, a) in mail.attachments.iter().enumerate() {
+            sqlx::query(
+                "INSERT INTO mail_outbox_attachments \
+                 (outbox_id, position, filename, content_type, content) \
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(id)
+            .bind(position as i32)
+            .bind(&a.filename)
+            .bind(&a.content_type)
+            .bind(a.content.clone())
+            .execute(&mut **tx)
+            .await?;
+        }
         Ok(true)
+    }
+
+    /// Has a mail with this `dedup_key` been queued (whatever became of it)?
+    pub async fn mail_queued(&self, dedup_key: &str) -> Result<bool> {
+        let id: Option<i64> = sqlx::query_scalar("SELECT id FROM mail_outbox WHERE dedup_key = $1")
+            .bind(dedup_key)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(id.is_some())
+    }
+
+    /// Fills in the attachments of outbox rows read without them.
+    async fn outbox_attachments(&self, mails: &mut [OutboxMail]) -> Result<()> {
+        for m in mails {
+            let rows = sqlx::query(
+                "SELECT filename, content_type, content FROM mail_outbox_attachments \
+                 WHERE outbox_id = $1 ORDER BY position",
+            )
+            .bind(m.id)
+            .fetch_all(&self.pool)
+            .await?;
+            m.mail.attachments = rows
+                .iter()
+                .map(|r| {
+                    Ok(NewAttachment {
+                        filename: r.try_get("filename")?,
+                        content_type: r.try_get("content_type")?,
+                        content: r.try_get("content")?,
+                    })
+                })
+                .collect::<Result<_>>()?;
+        }
+        Ok(())
     }
 
     /// Moves up to `limit` queued mails due at `now` to `sending` and returns them.
@@ -629,6 +692,7 @@ impl Store {
             }
         }
         tx.commit().await?;
+        self.outbox_attachments(&mut out).await?;
         Ok(out)
     }
 
@@ -714,7 +778,12 @@ impl Store {
         .bind(limit as i64)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(outbox_from_row).collect()
+        let mut out = rows
+            .iter()
+            .map(outbox_from_row)
+            .collect::<Result<Vec<_>>>()?;
+        self.outbox_attachments(&mut out).await?;
+        Ok(out)
     }
 
     /// One outbox mail.

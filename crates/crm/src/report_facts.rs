@@ -146,6 +146,171 @@ fn logged(r: &sqlx::any::AnyRow) -> Result<(i64, LoggedEvent)> {
 const CALL_COLUMNS: &str = "call_id, first_at, last_at, body";
 const EVENT_COLUMNS: &str = "id, event_id, at, kind, call_id, body";
 
+/// SQLite reads a report's facts packed: a row per day holding that day's records joined by
+/// newlines, fields by `|`, text escaped as `reports::facts` escapes it (`%25`, `%7C`,
+/// `%0A`). sqlx hands SQLite rows over one at a time from its worker thread, with a
+/// conversion per row and column, which for a year's ~500,000 fact rows was most of the
+/// report's time (docs/PERFORMANCE.md, issue 15); a few hundred packed rows carry the same
+/// bytes. PostgreSQL reads rows as they are.
+fn esc(column: &str) -> String {
+    format!("replace(replace(replace({column}, '%', '%25'), '|', '%7C'), char(10), '%0A')")
+}
+
+fn unesc(s: &str) -> Result<String> {
+    if !s.contains('%') {
+        return Ok(s.to_owned());
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find('%') {
+        out.push_str(&rest[..i]);
+        out.push(match rest.get(i + 1..i + 3) {
+            Some("25") => '%',
+            Some("7C") => '|',
+            Some("0A") => '\n',
+            _ => return Err(bad_packed(s)),
+        });
+        rest = &rest[i + 3..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+fn bad_packed(got: &str) -> crate::Error {
+    crate::Error::Invalid {
+        what: "report fact",
+        expected: "a packed fact row",
+        got: got.chars().take(80).collect(),
+    }
+}
+
+fn packed_int(s: Option<&str>, line: &str) -> Result<i64> {
+    s.and_then(|s| s.parse().ok())
+        .ok_or_else(|| bad_packed(line))
+}
+
+/// The lines of packed rows (column `recs`).
+fn packed_lines(rows: &[sqlx::any::AnyRow]) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for r in rows {
+        let recs: String = r.try_get("recs")?;
+        out.extend(recs.split('\n').map(str::to_owned));
+    }
+    Ok(out)
+}
+
+/// Milliseconds in a day: packed rows group a day's facts.
+const DAY_MS: i64 = 86_400_000;
+
+impl Store {
+    async fn packed_calls(
+        tx: &mut sqlx::AnyConnection,
+        from: i64,
+        to: i64,
+        last_from: i64,
+    ) -> Result<Vec<FactCall>> {
+        let rows = sqlx::query(&format!(
+            "SELECT group_concat(rec, char(10)) AS recs FROM (SELECT first_at / {DAY_MS} AS day, \
+             first_at || '|' || last_at || '|' || {} || '|' || body AS rec FROM report_calls \
+             WHERE first_at >= $1 AND first_at < $2 AND last_at >= $3) GROUP BY day",
+            esc("call_id")
+        ))
+        .bind(from)
+        .bind(to)
+        .bind(last_from)
+        .fetch_all(&mut *tx)
+        .await?;
+        packed_lines(&rows)?
+            .iter()
+            .map(|line| {
+                let mut f = line.splitn(4, '|');
+                Ok(FactCall {
+                    first_at: from_ms(packed_int(f.next(), line)?),
+                    last_at: from_ms(packed_int(f.next(), line)?),
+                    call_id: unesc(f.next().ok_or_else(|| bad_packed(line))?)?,
+                    body: f.next().ok_or_else(|| bad_packed(line))?.to_owned(),
+                })
+            })
+            .collect()
+    }
+
+    async fn packed_hours(
+        tx: &mut sqlx::AnyConnection,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<FactHour>> {
+        let rows = sqlx::query(&format!(
+            "SELECT group_concat(hour || '|' || {} || '|' || {} || '|' || {} || '|' || {} \
+             || '|' || ms || '|' || started || '|' || started_ms, char(10)) AS recs \
+             FROM report_agent_hours WHERE hour >= $1 AND hour < $2 GROUP BY hour / {DAY_MS}",
+            esc("agent"),
+            esc("state"),
+            esc("reason"),
+            esc("queue")
+        ))
+        .bind(from)
+        .bind(to)
+        .fetch_all(&mut *tx)
+        .await?;
+        packed_lines(&rows)?
+            .iter()
+            .map(|line| {
+                let f: Vec<&str> = line.split('|').collect();
+                if f.len() != 8 {
+                    return Err(bad_packed(line));
+                }
+                Ok(FactHour {
+                    hour: from_ms(packed_int(Some(f[0]), line)?),
+                    agent: unesc(f[1])?,
+                    state: unesc(f[2])?,
+                    reason: key_opt(unesc(f[3])?),
+                    queue: key_opt(unesc(f[4])?),
+                    ms: packed_int(Some(f[5]), line)?,
+                    started: packed_int(Some(f[6]), line)?,
+                    started_ms: packed_int(Some(f[7]), line)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn packed_closures(
+        tx: &mut sqlx::AnyConnection,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<FactClosure>> {
+        let rows = sqlx::query(&format!(
+            "SELECT group_concat(at || '|' || {} || '|' || {} || '|' || \
+             coalesce('=' || {}, '~'), char(10)) AS recs \
+             FROM report_closures WHERE at >= $1 AND at < $2 GROUP BY at / {DAY_MS}",
+            esc("number"),
+            esc("queue"),
+            esc("by_login")
+        ))
+        .bind(from)
+        .bind(to)
+        .fetch_all(&mut *tx)
+        .await?;
+        packed_lines(&rows)?
+            .iter()
+            .map(|line| {
+                let f: Vec<&str> = line.split('|').collect();
+                if f.len() != 4 {
+                    return Err(bad_packed(line));
+                }
+                Ok(FactClosure {
+                    at: from_ms(packed_int(Some(f[0]), line)?),
+                    number: unesc(f[1])?,
+                    queue: unesc(f[2])?,
+                    by: match f[3] {
+                        "~" => None,
+                        s => Some(unesc(s.strip_prefix('=').ok_or_else(|| bad_packed(line))?)?),
+                    },
+                })
+            })
+            .collect()
+    }
+}
+
 impl Store {
     /// The current watermark.
     pub async fn report_watermark(&self) -> Result<Watermark> {
@@ -332,11 +497,26 @@ impl Store {
         .map(fact_call)
         .collect::<Result<Vec<_>>>()?;
         let (from_ms_, to_ms_) = (to_ms(from), to_ms(to));
+        let last_from = from_ms_.saturating_sub(watermark.max_span_ms);
+        if self.backend == Backend::Sqlite {
+            let calls = Self::packed_calls(&mut tx, last_from, to_ms_, from_ms_).await?;
+            let hours = Self::packed_hours(&mut tx, from_ms_, to_ms_).await?;
+            let closures = Self::packed_closures(&mut tx, from_ms_, to_ms_).await?;
+            tx.commit().await?;
+            return Ok(ReportRead {
+                watermark,
+                tail,
+                mentioned,
+                calls,
+                hours,
+                closures,
+            });
+        }
         let calls = sqlx::query(&format!(
             "SELECT {CALL_COLUMNS} FROM report_calls \
              WHERE first_at >= $1 AND first_at < $2 AND last_at >= $3"
         ))
-        .bind(from_ms_.saturating_sub(watermark.max_span_ms))
+        .bind(last_from)
         .bind(to_ms_)
         .bind(from_ms_)
         .fetch_all(&mut *tx)

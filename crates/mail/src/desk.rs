@@ -204,6 +204,7 @@ impl Desk {
             recipient: to,
             subject: crate::thread::tagged_subject(&ctx.number, &format!("Re: {}", title.trim())),
             body: text,
+            attachments: Vec::new(),
         })
     }
 
@@ -260,6 +261,7 @@ impl Desk {
             recipient: to,
             subject: r.subject,
             body: r.body,
+            attachments: Vec::new(),
         })
     }
 

@@ -160,6 +160,7 @@ impl Ingest {
                     recipient: to,
                     subject: mail.subject,
                     body: mail.body,
+                    attachments: Vec::new(),
                 })
             })
             .await?;

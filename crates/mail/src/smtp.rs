@@ -4,14 +4,17 @@
 //! records the relay's answer through the retry rule of [`crate::outbox`]; [`Sender::run`]
 //! recovers `sending` rows at start and then loops, waking at the next due time or when
 //! told that mail was queued.
+//!
+//! A mail with attachments goes as `multipart/mixed`: the plain text, then each file.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
 use crm::{OutboxMail, Store};
+use lettre::message::header::ContentType;
 use lettre::message::header::{HeaderName, HeaderValue};
-use lettre::message::{Mailbox, Message};
+use lettre::message::{Attachment, Mailbox, Message, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
@@ -80,9 +83,20 @@ fn message(m: &OutboxMail) -> Result<Message, String> {
     if let Some(r) = &m.mail.in_reply_to {
         b = b.in_reply_to(format!("<{r}>")).references(format!("<{r}>"));
     }
-    let mut msg = b
-        .body(m.mail.body.clone())
-        .map_err(|e| format!("building the message: {e}"))?;
+    let mut msg = if m.mail.attachments.is_empty() {
+        b.body(m.mail.body.clone())
+    } else {
+        // multipart/mixed: the text first, then each file (base64) in order.
+        let mut parts = MultiPart::mixed().singlepart(SinglePart::plain(m.mail.body.clone()));
+        for a in &m.mail.attachments {
+            let ct = ContentType::parse(&a.content_type)
+                .map_err(|e| format!("attachment {:?}: content type: {e}", a.filename))?;
+            parts =
+                parts.singlepart(Attachment::new(a.filename.clone()).body(a.content.clone(), ct));
+        }
+        b.multipart(parts)
+    }
+    .map_err(|e| format!("building the message: {e}"))?;
     // RFC 3834 §5: what we send on our own is auto-generated, so responders stay quiet;
     // an operator's reply (`reply:` key) is written by a person and says nothing.
     if !m.mail.dedup_key.starts_with("reply:") {
@@ -181,5 +195,83 @@ impl Sender {
                 _ = self.wake.notified() => {}
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crm::{NewAttachment, OutgoingMail};
+    use mail_parser::MimeHeaders;
+
+    fn outbox(attachments: Vec<NewAttachment>) -> OutboxMail {
+        OutboxMail {
+            id: 1,
+            mail: OutgoingMail {
+                dedup_key: "reports:monthly:2026-11:a".into(),
+                ticket: None,
+                message_id: "r1@centralino.test".into(),
+                in_reply_to: None,
+                sender: "URP <urp@comune.test>".into(),
+                recipient: "direzione@example.org".into(),
+                subject: "Rapporti di novembre 2026".into(),
+                body: "SLA.C.2: 93,4 % (soglia 90 %)".into(),
+                attachments,
+            },
+            state: "sending".into(),
+            failures: 0,
+            next_attempt: Utc::now(),
+            last_error: None,
+            queued: Utc::now(),
+            sent: None,
+        }
+    }
+
+    #[test]
+    fn attachments_go_as_multipart_mixed_and_come_back_whole() {
+        let bytes: Vec<u8> = (0..=255u8).cycle().take(5000).collect();
+        let m = outbox(vec![NewAttachment {
+            filename: "centralino-2026-11.xlsx".into(),
+            content_type: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+                .into(),
+            content: bytes.clone(),
+        }]);
+        let raw = message(&m).unwrap().formatted();
+        let parsed = mail_parser::MessageParser::default().parse(&raw).unwrap();
+        assert!(
+            parsed
+                .content_type()
+                .is_some_and(|c| c.c_type == "multipart" && c.subtype() == Some("mixed"))
+        );
+        assert_eq!(
+            parsed.body_text(0).unwrap().trim(),
+            "SLA.C.2: 93,4 % (soglia 90 %)"
+        );
+        assert_eq!(parsed.attachment_count(), 1);
+        let a = parsed.attachment(0).unwrap();
+        assert_eq!(a.attachment_name(), Some("centralino-2026-11.xlsx"));
+        assert_eq!(a.contents(), bytes.as_slice());
+    }
+
+    #[test]
+    fn without_attachments_the_mail_stays_plain_text() {
+        let raw = message(&outbox(Vec::new())).unwrap().formatted();
+        let text = String::from_utf8_lossy(&raw);
+        assert!(!text.contains("multipart"), "{text}");
+        assert!(text.contains("Auto-Submitted: auto-generated"));
+    }
+
+    #[test]
+    fn a_bad_content_type_is_a_clear_error() {
+        let m = outbox(vec![NewAttachment {
+            filename: "x.bin".into(),
+            content_type: "not a type".into(),
+            content: vec![1],
+        }]);
+        let err = message(&m).unwrap_err();
+        assert!(
+            err.contains("x.bin") && err.contains("content type"),
+            "{err}"
+        );
     }
 }

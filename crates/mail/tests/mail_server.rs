@@ -207,6 +207,7 @@ async fn mail_in_and_out_through_a_real_mail_system() {
                 recipient: "mario@example.test".into(),
                 subject: format!("{tag} Risposta dell'ufficio"),
                 body: "La buca sarà chiusa domani.".into(),
+                attachments: Vec::new(),
             },
             Utc::now(),
         )

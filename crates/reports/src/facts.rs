@@ -13,7 +13,7 @@
 //! The encoding ([`encode_call`], [`encode_open`]) is a `|`-separated token list, strings
 //! escaped, times in nanoseconds (exact: the events' times round-trip).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
 use events::{AgentStatus, Event, Outcome};
@@ -431,35 +431,40 @@ pub fn to_reopen<'a>(open: &OpenState, events: impl IntoIterator<Item = &'a Even
 
 /// Agent hours summed per (hour, agent, state, reason, queue), in that order: hours stored
 /// by successive checkpoints, plus those of the tail, become what one fold would give.
+/// (Sorted in place and summed run by run: no key is copied, which a year's ~200,000 rows
+/// made measurable; equal keys keep the first row, as a map insertion would.)
 pub fn merge_hours(hours: impl IntoIterator<Item = AgentHour>) -> Vec<AgentHour> {
-    type Key = (
+    fn key(
+        h: &AgentHour,
+    ) -> (
         DateTime<Utc>,
-        String,
+        &str,
         &'static str,
-        Option<String>,
-        Option<String>,
-    );
-    let mut map: BTreeMap<Key, AgentHour> = BTreeMap::new();
-    for h in hours {
-        let key = (
+        Option<&str>,
+        Option<&str>,
+    ) {
+        (
             h.hour,
-            h.agent.clone(),
+            h.agent.as_str(),
             h.state.as_str(),
-            h.reason.clone(),
-            h.queue.clone(),
-        );
-        match map.get_mut(&key) {
-            Some(m) => {
+            h.reason.as_deref(),
+            h.queue.as_deref(),
+        )
+    }
+    let mut all: Vec<AgentHour> = hours.into_iter().collect();
+    all.sort_by(|a, b| key(a).cmp(&key(b)));
+    let mut out: Vec<AgentHour> = Vec::with_capacity(all.len());
+    for h in all {
+        match out.last_mut() {
+            Some(m) if key(m) == key(&h) => {
                 m.ms += h.ms;
                 m.started += h.started;
                 m.started_ms += h.started_ms;
             }
-            None => {
-                map.insert(key, h);
-            }
+            _ => out.push(h),
         }
     }
-    map.into_values().collect()
+    out
 }
 
 /// A report's input from the stored facts of its period and the fold of the tail (the

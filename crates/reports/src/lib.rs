@@ -18,6 +18,7 @@
 //! - [`export`]: reports as tables, and tables as CSV and XLSX;
 //! - [`facts`]: the fold persisted at a watermark (compact per-call facts), and reports
 //!   assembled from it and the events after it;
+//! - [`schedule`]: when a report set is e-mailed (week, month, two months);
 //! - [`synth`]: a synthetic event log for benchmarks and demos.
 
 pub mod agents;
@@ -28,6 +29,7 @@ pub mod facts;
 pub mod ledger;
 pub mod period;
 pub mod queues;
+pub mod schedule;
 pub mod sla;
 pub mod stats;
 pub mod synth;

@@ -101,6 +101,11 @@ pub struct Period {
     /// The last day, included.
     pub to: NaiveDate,
     pub tz: Tz,
+    /// Its first instant and the first after it, computed once: reports ask
+    /// [`Period::contains`] for every call, offer and hour of a year (a time-zone lookup
+    /// each, twice, was a measurable part of the yearly report; docs/PERFORMANCE.md).
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
 }
 
 impl Period {
@@ -114,24 +119,34 @@ impl Period {
         if to.signed_duration_since(from).num_days() >= Self::MAX_DAYS as i64 {
             return Err(PeriodError::TooLong);
         }
-        Ok(Period { from, to, tz })
+        Ok(Period::whole_days(from, to, tz))
     }
 
     /// The calendar month that contains `day`.
     pub fn month(year: i32, month: u32, tz: Tz) -> Option<Period> {
         let from = NaiveDate::from_ymd_opt(year, month, 1)?;
         let to = from.checked_add_months(Months::new(1))?.pred_opt()?;
-        Some(Period { from, to, tz })
+        Some(Period::whole_days(from, to, tz))
+    }
+
+    fn whole_days(from: NaiveDate, to: NaiveDate, tz: Tz) -> Period {
+        Period {
+            from,
+            to,
+            tz,
+            start: local_midnight(tz, from),
+            end: local_midnight(tz, to.succ_opt().unwrap_or(to)),
+        }
     }
 
     /// The first instant of the period (local midnight of `from`).
     pub fn start(&self) -> DateTime<Utc> {
-        local_midnight(self.tz, self.from)
+        self.start
     }
 
     /// The first instant after the period (local midnight after `to`).
     pub fn end(&self) -> DateTime<Utc> {
-        local_midnight(self.tz, self.to.succ_opt().unwrap_or(self.to))
+        self.end
     }
 
     /// Whether `at` falls inside.
@@ -141,6 +156,9 @@ impl Period {
 
     /// The bucket `at` belongs to.
     pub fn bucket(&self, sampling: Sampling, at: DateTime<Utc>) -> Bucket {
+        if sampling == Sampling::Total {
+            return Bucket::Total;
+        }
         let local = at.with_timezone(&self.tz);
         let day = local.date_naive();
         match sampling {

@@ -387,6 +387,11 @@ pub fn routes() -> Vec<Route> {
         route("get", "/api/v1/reports/sla", get(reports::sla)),
         route("get", "/api/v1/reports/live", get(reports_live::live)),
         route("get", "/api/v1/reports/{report}", get(reports::show)),
+        route(
+            "post",
+            "/api/v1/reports/mail/{set}",
+            post(reports::mail_now),
+        ),
         route("get", "/api/v1/prompts", get(prompts::list)),
         route("get", "/api/v1/prompts/backup", get(prompts::backup)),
         route(

@@ -80,7 +80,7 @@ pub const EVENTS_PATH: &str = "/api/v1/events";
         site::disable_user, site::set_phone_secret,
         prompts::list, prompts::backup, prompts::restore, prompts::audio, prompts::upload,
         prompts::delete,
-        reports::show, reports::sla, reports_live::live,
+        reports::show, reports::sla, reports_live::live, reports::mail_now,
         web_form::create,
         mail_desk::reply, mail_desk::templates, mail_desk::template, mail_desk::set_template,
         mail_desk::outbox, mail_desk::retry,

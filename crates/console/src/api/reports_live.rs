@@ -197,7 +197,7 @@ async fn compute(api: &Api, now: chrono::DateTime<chrono::Utc>) -> ApiResult<Liv
     let day = Period::new(today, today, tz).map_err(|e| ApiError::Unavailable(e.to_string()))?;
     // One fold for both: today lies in the month (and the forecast's windows in its
     // look-back).
-    let folded = fold(api, &month).await?;
+    let folded = fold(api.store(), &month, api.now()).await?;
     let config = &api.config().reports;
     let sized = config
         .section

@@ -257,6 +257,7 @@ fn outgoing(key: &str) -> OutgoingMail {
         recipient: "mario.rossi@example.org".into(),
         subject: format!("subject {key}"),
         body: "text".into(),
+        attachments: Vec::new(),
     }
 }
 

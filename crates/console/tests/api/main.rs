@@ -13,6 +13,7 @@ mod api_openapi;
 mod api_prompts;
 mod api_public_requests;
 mod api_report_facts;
+mod api_report_mail;
 mod api_report_materializer;
 mod api_reports;
 mod api_reports_live;

@@ -51,6 +51,7 @@ fn confirmation(ticket: crm::TicketId, n: &str) -> OutgoingMail {
         recipient: "mario@example.org".into(),
         subject: format!("[Ticket#{n}] Richiesta ricevuta"),
         body: format!("numero {n}"),
+        attachments: Vec::new(),
     }
 }
 
