@@ -7,6 +7,7 @@
 #
 #   scripts/bench-mail-ingest.sh [messages]          (default 2000)
 #   PROFILE=dev BACKENDS="sqlite" scripts/bench-mail-ingest.sh 500
+#   BACKENDS=postgres INGEST_ARGS=--pg-async-commit scripts/bench-mail-ingest.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N="${1:-2000}"
@@ -27,6 +28,7 @@ for backend in $BACKENDS; do
         *) echo "unknown backend $backend" >&2; exit 2 ;;
     esac
     echo "== $backend ($PROFILE)"
-    cargo run -q "${flag[@]}" -p mail --example bench_ingest -- "$N" "${extra[@]}"
+    # shellcheck disable=SC2086 # INGEST_ARGS is a list of flags
+    cargo run -q "${flag[@]}" -p mail --example bench_ingest -- "$N" "${extra[@]}" ${INGEST_ARGS:-}
 done
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"

@@ -5,7 +5,10 @@
 //! the ticket with its guest customer and queues the confirmation, then STORE \Seen), on
 //! SQLite in a temp dir or on PostgreSQL (`--pg URL`, a database that exists and is empty).
 //!
-//! `cargo run --release -p mail --example bench_ingest -- [N] [--pg postgres://…]`
+//! `cargo run --release -p mail --example bench_ingest -- [N] [--pg postgres://…] [--pg-async-commit]`
+//!
+//! `--pg-async-commit`: PostgreSQL with `database.postgres_synchronous_commit = false` (commits
+//! return before the WAL flush, the durability class of SQLite's default).
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -30,7 +33,11 @@ async fn main() {
     let url = pg
         .clone()
         .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", db.path().join("crm.db").display()));
-    let store = crm::Store::connect(&url).await.unwrap();
+    let settings = crm::Settings {
+        postgres_synchronous_commit: !args.iter().any(|a| a == "--pg-async-commit"),
+        ..crm::Settings::default()
+    };
+    let store = crm::Store::connect_with(&url, settings).await.unwrap();
     store.create_queue("urp", false, Utc::now()).await.unwrap();
     let account = Account {
         host: "localhost".into(),
