@@ -576,7 +576,8 @@ mod tests {
             ],
             "{err}"
         );
-        assert_eq!(err.errors[0].line, Some(2));
+        // The set's `name` is on the second line after the four of `[mail]`.
+        assert_eq!(err.errors[0].line, Some(mail.lines().count() + 2), "{err}");
     }
 
     #[test]
