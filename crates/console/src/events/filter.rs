@@ -119,6 +119,8 @@ impl EventFilter {
             Event::TicketReminder { queue, owner, .. } => {
                 mine(queue) || owner.as_deref() == Some(login.as_str())
             }
+            // A notification is for the one agent it names.
+            Event::AgentNotification { login: to, .. } => to == login,
             // The queue log: what the agent's queues do, and the agent's own offers.
             Event::QueueEntered { call_id, queue, .. } => {
                 let admitted = mine(queue);
