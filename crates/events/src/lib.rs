@@ -535,7 +535,9 @@ pub enum Event {
         registered: bool,
         since: chrono::DateTime<chrono::Utc>,
     },
-    /// A Service Request was opened (by a call, a voicemail, the API).
+    /// A Service Request was opened (by a call, a voicemail, the API). `by`: the operator
+    /// who opened it through the API (absent for calls, voicemail, e-mail and the web form,
+    /// and in events logged before it existed).
     #[serde(rename = "ticket.created")]
     TicketCreated {
         number: String,
@@ -543,6 +545,8 @@ pub enum Event {
         channel: TicketChannel,
         call_id: Option<String>,
         owner: Option<String>,
+        #[serde(default)]
+        by: Option<String>,
     },
     /// A Service Request changed (through the API): what changed, by whom; `queue` and
     /// `owner` are the ticket's after the change.
@@ -1026,6 +1030,7 @@ impl Event {
                 channel: TicketChannel::Web,
                 call_id: None,
                 owner: None,
+                by: None,
             },
             Event::TicketUpdated {
                 number: "1".into(),

@@ -35,6 +35,20 @@ pub struct Ingest {
     pub message_id_domain: String,
     /// Told when a mail is queued (the outbox sender's [`crate::smtp::Sender::wake`]).
     pub outbox: Option<std::sync::Arc<tokio::sync::Notify>>,
+    /// Told of every message filed now (not of one filed before).
+    pub on_filed: Option<OnFiled>,
+}
+
+/// Told of every message filed (not of one filed before), after its commit: the service
+/// publishes `ticket.created` or `ticket.updated` with it, so blended routing offers an
+/// e-mail at once and the agents who follow the queue are notified.
+#[derive(Clone)]
+pub struct OnFiled(pub std::sync::Arc<dyn Fn(&MailFiled) + Send + Sync>);
+
+impl std::fmt::Debug for OnFiled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("OnFiled")
+    }
 }
 
 /// A store failure while filing (the message stays unseen and is fetched again).
@@ -170,6 +184,11 @@ impl Ingest {
             && let Some(wake) = &self.outbox
         {
             wake.notify_one();
+        }
+        if !filed.duplicate
+            && let Some(hook) = &self.on_filed
+        {
+            (hook.0)(&filed);
         }
         Ok(filed)
     }

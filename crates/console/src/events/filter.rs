@@ -356,6 +356,7 @@ mod tests {
             channel: ::events::TicketChannel::Phone,
             call_id: None,
             owner: owner.map(str::to_string),
+            by: None,
         };
         let escalation = |queue: &str| Event::TicketEscalation {
             number: "1".into(),
