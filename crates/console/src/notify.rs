@@ -50,11 +50,14 @@ pub struct Notice {
 /// Article kinds written by the citizen (a customer update).
 const FROM_CUSTOMER: [&str; 4] = ["email_in", "web", "voicemail", "fax"];
 
+/// One kind of news an event carries: the kind, the queue followed for it, the ticket's
+/// owner, who did it, and whether only the owner is told.
+type News<'a> = (NoticeKind, &'a str, Option<&'a str>, Option<&'a str>, bool);
+
 /// What one ticket event tells whom (see the module documentation); in subscriber order,
 /// then kind order. Events other than ticket events tell nobody.
 pub fn notices(event: &Event, subscribers: &[Subscriber]) -> Vec<Notice> {
-    // (kind, the queue followed for it, the owner, who did it, the owner alone?)
-    let mut told: Vec<(NoticeKind, &str, Option<&str>, Option<&str>, bool)> = Vec::new();
+    let mut told: Vec<News<'_>> = Vec::new();
     let number = match event {
         Event::TicketCreated {
             number,
@@ -570,7 +573,11 @@ mod tests {
         assert!(mail.ticket.is_none());
         assert!(!mail.subject.contains("[Ticket#"));
         assert!(!mail.subject.contains('\n') && !mail.subject.contains('\r'));
-        assert!(mail.subject.contains("2026120310000011"), "{}", mail.subject);
+        assert!(
+            mail.subject.contains("2026120310000011"),
+            "{}",
+            mail.subject
+        );
         assert!(
             mail.body
                 .contains("https://centralino.example.org/desktop#ticket=2026120310000011"),
@@ -646,7 +653,12 @@ mod tests {
                 let mut s = sub(&format!("a{i}"), &[], &[], &[]);
                 s.prefs.kinds = kinds.into_iter().collect();
                 s.prefs.queues = follows.into_iter().map(str::to_string).collect();
-                s.readable = Some(reads.into_iter().map(str::to_string).collect::<BTreeSet<_>>());
+                s.readable = Some(
+                    reads
+                        .into_iter()
+                        .map(str::to_string)
+                        .collect::<BTreeSet<_>>(),
+                );
                 s.prefs.on_desktop = desktop;
                 s
             })

@@ -86,8 +86,7 @@ pub fn valid_address(a: &str) -> bool {
         && !domain.starts_with('.')
         && !domain.ends_with('.')
         && !domain.contains('@')
-        && a
-            .chars()
+        && a.chars()
             .all(|c| !c.is_whitespace() && !c.is_control() && !matches!(c, '<' | '>' | ',' | ';'))
 }
 

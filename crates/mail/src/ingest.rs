@@ -224,13 +224,7 @@ impl Ingest {
             .await?;
         Ok(results
             .into_iter()
-            .map(|r| {
-                r.map(|f| {
-                    self.filed(&f);
-                    f
-                })
-                .map_err(IngestError::from)
-            })
+            .map(|r| r.inspect(|f| self.filed(f)).map_err(IngestError::from))
             .collect())
     }
 }

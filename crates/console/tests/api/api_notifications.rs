@@ -280,7 +280,12 @@ async fn ticket_events_reach_who_opted_in_once_on_the_desktop_and_by_mail(f: Fix
         .collect();
     let mut to: Vec<_> = mails
         .iter()
-        .map(|m| (m.recipient.as_str(), m.dedup_key.rsplit(':').nth(1).unwrap()))
+        .map(|m| {
+            (
+                m.recipient.as_str(),
+                m.dedup_key.rsplit(':').nth(1).unwrap(),
+            )
+        })
         .collect();
     to.sort();
     assert_eq!(

@@ -451,7 +451,13 @@ async fn a_batch_keeps_what_it_can_and_rolls_back_one_refusal(store: Store) {
     assert_eq!(results.len(), 4);
     let first = results[0].as_ref().unwrap();
     assert!(first.opened);
-    assert!(matches!(results[1], Err(crm::Error::Invalid { what: "attachments", .. })));
+    assert!(matches!(
+        results[1],
+        Err(crm::Error::Invalid {
+            what: "attachments",
+            ..
+        })
+    ));
     let joined = results[2].as_ref().unwrap();
     assert!(!joined.opened, "the reply joins its batch-mate's ticket");
     assert_eq!(joined.ticket, first.ticket);
@@ -471,7 +477,10 @@ async fn a_batch_keeps_what_it_can_and_rolls_back_one_refusal(store: Store) {
     assert_eq!(titles.len(), 3, "{titles:?}");
 
     // Filed again (a crash before `\Seen`): the same answers, nothing new.
-    let again = store.file_mails_with(&batch[..1], WEEK, confirm).await.unwrap();
+    let again = store
+        .file_mails_with(&batch[..1], WEEK, confirm)
+        .await
+        .unwrap();
     assert_eq!(again[0].as_ref().unwrap().ticket, first.ticket);
     let again = store
         .file_mails_with(&[batch[0].clone(), batch[3].clone()], WEEK, confirm)

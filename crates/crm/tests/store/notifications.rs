@@ -24,7 +24,11 @@ fn logged(n: u32, kind: &str) -> LoggedEvent {
 async fn choices_are_checked_and_stored_in_order(store: Store) {
     let ids = users(
         &store,
-        &[Role::AgentFirstLevel, Role::Supervisor, Role::AgentFirstLevel],
+        &[
+            Role::AgentFirstLevel,
+            Role::Supervisor,
+            Role::AgentFirstLevel,
+        ],
     )
     .await;
     let (agent, supervisor, idle) = (ids[0], ids[1], ids[2]);
@@ -58,7 +62,10 @@ async fn choices_are_checked_and_stored_in_order(store: Store) {
         .await
         .unwrap();
     assert_eq!(stored.kinds, vec![NoticeKind::Created, NoticeKind::Note]);
-    assert_eq!(stored.queues, vec!["tributi".to_string(), "urp".to_string()]);
+    assert_eq!(
+        stored.queues,
+        vec!["tributi".to_string(), "urp".to_string()]
+    );
     assert_eq!(stored.address.as_deref(), Some("a1@example.org"));
     assert_eq!(store.notification_prefs(agent).await.unwrap(), stored);
 
@@ -129,12 +136,7 @@ async fn choices_are_checked_and_stored_in_order(store: Store) {
         .await
         .unwrap();
     store
-        .set_notification_prefs(
-            idle,
-            &NotificationPrefs::default(),
-            Actor::User(idle),
-            t0(),
-        )
+        .set_notification_prefs(idle, &NotificationPrefs::default(), Actor::User(idle), t0())
         .await
         .unwrap();
     let subs = store.notification_subscribers().await.unwrap();
@@ -173,7 +175,13 @@ async fn the_cursor_starts_at_the_end_and_reads_ticket_events_only(store: Store)
         .await
         .unwrap();
     let start = store.notify_cursor("notify").await.unwrap();
-    assert!(store.ticket_events_after(start, 10).await.unwrap().is_empty());
+    assert!(
+        store
+            .ticket_events_after(start, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(store.notify_cursor("notify").await.unwrap(), start);
 
     let kinds = [
@@ -193,7 +201,9 @@ async fn the_cursor_starts_at_the_end_and_reads_ticket_events_only(store: Store)
     }
     let read = store.ticket_events_after(start, 2).await.unwrap();
     assert_eq!(
-        read.iter().map(|(_, e)| e.kind.as_str()).collect::<Vec<_>>(),
+        read.iter()
+            .map(|(_, e)| e.kind.as_str())
+            .collect::<Vec<_>>(),
         ["ticket.created", "ticket.updated"]
     );
     store.set_notify_cursor("notify", read[1].0).await.unwrap();
@@ -201,7 +211,9 @@ async fn the_cursor_starts_at_the_end_and_reads_ticket_events_only(store: Store)
     assert_eq!(cursor, read[1].0);
     let rest = store.ticket_events_after(cursor, 10).await.unwrap();
     assert_eq!(
-        rest.iter().map(|(_, e)| e.kind.as_str()).collect::<Vec<_>>(),
+        rest.iter()
+            .map(|(_, e)| e.kind.as_str())
+            .collect::<Vec<_>>(),
         ["ticket.reminder"]
     );
     assert!(
