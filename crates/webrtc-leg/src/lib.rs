@@ -1,0 +1,32 @@
+//! The agent's browser as a phone: a WebRTC media leg that the media engine sees as an
+//! ordinary RTP leg (issue 17).
+//!
+//! A [`WebRtcLeg`] answers a browser's offer and terminates, toward the browser, ICE-lite
+//! (RFC 8445 §2.5; one host candidate, or the configured public address behind 1:1 NAT),
+//! DTLS-SRTP (RFC 5764) and rtcp-mux (RFC 5761). Toward the media engine it is a plain RTP/UDP
+//! endpoint on loopback: the engine allocates an ordinary leg, points it at
+//! [`WebRtcLeg::plain_rtp_addr`], and the WebRTC leg sends the browser's decrypted RTP to the
+//! engine leg's address ([`WebRtcLeg::set_plain_peer`]). G.711 (PCMU/PCMA) and RFC 4733
+//! telephone-events pass through unchanged in payload, with the offer's payload type numbers
+//! on both sides ([`WebRtcLeg::negotiated`]).
+//!
+//! DTLS, SRTP and ICE come from webrtc-rs (`webrtc` 0.21 over its sans-IO core `rtc`); see
+//! docs/DECISIONS.md for the choice.
+//!
+//! # Life
+//! [`WebRtcLeg::answer`] → `Connecting` → `Connected` (ICE and DTLS done) → `Closed(reason)`.
+//! A leg that is not connected within [`LegConfig::establish_timeout`] closes itself
+//! ([`CloseReason::EstablishTimeout`]); so does one whose consent is lost
+//! ([`CloseReason::Failed`]). Closed, it holds no socket; [`live_legs`] counts the others.
+
+mod config;
+mod error;
+mod leg;
+mod offer;
+mod stats;
+
+pub use config::LegConfig;
+pub use error::LegError;
+pub use leg::{CloseReason, LegState, Negotiated, WebRtcLeg, live_legs};
+pub use offer::{G711, OfferedAudio, check_offer};
+pub use stats::{FlowStats, LegStats};
