@@ -24,9 +24,9 @@ use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 use webrtc::peer_connection::{
     MediaEngine, PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler,
-    RTCConfigurationBuilder, RTCIceCandidateType, RTCIceConnectionState, RTCIceGatheringState,
-    RTCPeerConnectionState, RTCSessionDescription, RTCStatsReportEntry, Registry,
-    SettingEngineBuilder, StatsSelector, register_default_interceptors,
+    RTCConfigurationBuilder, RTCIceConnectionState, RTCIceGatheringState, RTCPeerConnectionState,
+    RTCSessionDescription, RTCStatsReportEntry, Registry, SettingEngineBuilder, StatsSelector,
+    register_default_interceptors,
 };
 
 use crate::config::LegConfig;
@@ -211,10 +211,6 @@ impl WebRtcLeg {
         if offered.setup.as_deref() != Some("passive") {
             settings = settings.with_answering_dtls_role(RTCDtlsRole::Server);
         }
-        if let Some(public) = config.public_addr {
-            settings =
-                settings.with_nat_1to1_ips(vec![public.to_string()], RTCIceCandidateType::Host);
-        }
 
         let pc = PeerConnectionBuilder::new()
             .with_configuration(RTCConfigurationBuilder::new().build())
@@ -232,6 +228,12 @@ impl WebRtcLeg {
             Ok((answer, track, ssrc)) => {
                 let ice_local =
                     SocketAddr::new(config.bind, candidate_port(&answer).unwrap_or_default());
+                // webrtc 0.21.1 has SettingEngine::with_nat_1to1_ips but its gatherer does not
+                // apply it: the public address is written into the answer here instead.
+                let answer = match config.public_addr {
+                    Some(public) => advertise(&answer, config.bind, public),
+                    None => answer,
+                };
                 let negotiated = Negotiated {
                     codec: offered.codec,
                     payload_type: offered.payload_type,
@@ -471,6 +473,40 @@ fn candidate_port(sdp: &str) -> Option<u16> {
         .and_then(|p| p.parse().ok())
 }
 
+/// The answer with `public` in place of `bind` in its candidates and connection lines: the
+/// host candidate a browser outside the 1:1 NAT can reach (RFC 8445 §5.1.1.1 allows a host
+/// candidate to be the address a NAT maps one-to-one).
+fn advertise(sdp: &str, bind: std::net::IpAddr, public: std::net::IpAddr) -> String {
+    let bind = bind.to_string();
+    let public = public.to_string();
+    let family = if public.contains(':') { "IP6" } else { "IP4" };
+    let mut out = String::with_capacity(sdp.len());
+    for line in sdp.lines() {
+        let line = line.trim_end_matches('\r');
+        if let Some(candidate) = line.strip_prefix("a=candidate:") {
+            let fields: Vec<&str> = candidate.split(' ').collect();
+            if fields.len() > 5 && fields[4] == bind {
+                let mut fields = fields;
+                fields[4] = &public;
+                out.push_str("a=candidate:");
+                out.push_str(&fields.join(" "));
+                out.push_str("\r\n");
+                continue;
+            }
+        } else if let Some(address) = line
+            .strip_prefix("c=IN IP4 ")
+            .or_else(|| line.strip_prefix("c=IN IP6 "))
+            && address == bind
+        {
+            out.push_str(&format!("c=IN {family} {public}\r\n"));
+            continue;
+        }
+        out.push_str(line);
+        out.push_str("\r\n");
+    }
+    out
+}
+
 /// Runs the leg: starts the browser → plain relay when the browser's track arrives, enforces
 /// the establishment deadline, and closes on command, failure or deadline.
 async fn supervise(
@@ -617,5 +653,29 @@ async fn plain_to_browser(
                 counters.dropped_not_connected.fetch_add(1, Relaxed);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_public_address_replaces_the_bound_one_in_candidates_and_connection_lines() {
+        let sdp = "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 0\r\nc=IN IP4 10.0.0.5\r\n\
+a=candidate:1 1 udp 2130706431 10.0.0.5 40000 typ host\r\n\
+a=candidate:2 1 udp 2130706431 10.0.0.6 40002 typ host\r\n";
+        let out = advertise(
+            sdp,
+            "10.0.0.5".parse().unwrap(),
+            "203.0.113.9".parse().unwrap(),
+        );
+        assert_eq!(
+            out,
+            "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 0\r\nc=IN IP4 203.0.113.9\r\n\
+a=candidate:1 1 udp 2130706431 203.0.113.9 40000 typ host\r\n\
+a=candidate:2 1 udp 2130706431 10.0.0.6 40002 typ host\r\n"
+        );
+        assert_eq!(candidate_port(&out), Some(40000));
     }
 }

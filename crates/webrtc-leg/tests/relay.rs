@@ -216,3 +216,35 @@ async fn a_telephone_event_from_the_browser_reaches_the_engine_unchanged() {
     browser.close().await;
     leg.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_nat_the_public_address_is_the_advertised_candidate() {
+    init_tracing();
+    let mut browser = Browser::new().await;
+    let offer = browser.offer().await;
+    // TEST-NET-1 (RFC 5737): only written into the SDP; the browser never applies this answer,
+    // so nothing is sent to it.
+    let public = std::net::IpAddr::from([192, 0, 2, 7]);
+    let config = LegConfig {
+        public_addr: Some(public),
+        ..LegConfig::default()
+    };
+    let (leg, answer) = WebRtcLeg::answer(&offer, &config).await.unwrap();
+    let candidates: Vec<&str> = answer
+        .lines()
+        .filter(|l| l.starts_with("a=candidate:"))
+        .collect();
+    assert!(!candidates.is_empty(), "{answer}");
+    for candidate in &candidates {
+        assert!(
+            candidate.contains(&format!("192.0.2.7 {} typ host", leg.ice_addr().port())),
+            "every candidate advertises the public address on the bound port: {candidate}"
+        );
+    }
+    assert!(
+        leg.ice_addr().ip().is_loopback(),
+        "bound on the configured address"
+    );
+    leg.close().await;
+    browser.close().await;
+}
