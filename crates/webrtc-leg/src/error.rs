@@ -28,8 +28,8 @@ pub enum LegError {
     GatheringTimeout(std::time::Duration),
 }
 
-impl From<webrtc::error::Error> for LegError {
-    fn from(error: webrtc::error::Error) -> Self {
+impl From<rtc::shared::error::Error> for LegError {
+    fn from(error: rtc::shared::error::Error) -> Self {
         LegError::Negotiation(error.to_string())
     }
 }

@@ -1,46 +1,42 @@
-//! One WebRTC media leg: ICE-lite + DTLS-SRTP + rtcp-mux toward the browser, plain RTP/UDP on
-//! loopback toward the media engine.
+//! The handle of one WebRTC media leg and how it answers an offer.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use bytes::BytesMut;
+use rtc::interceptor::Registry;
 use rtc::media_stream::MediaStreamTrack;
-use rtc::peer_connection::transport::RTCDtlsRole;
-use rtc::rtp;
+use rtc::peer_connection::configuration::RTCConfigurationBuilder;
+use rtc::peer_connection::configuration::interceptor_registry::configure_rtcp_reports;
+use rtc::peer_connection::configuration::media_engine::MediaEngine;
+use rtc::peer_connection::configuration::setting_engine::SettingEngineBuilder;
+use rtc::peer_connection::sdp::RTCSessionDescription;
+use rtc::peer_connection::state::{RTCIceConnectionState, RTCPeerConnectionState};
+use rtc::peer_connection::transport::{
+    CandidateConfig, CandidateHostConfig, RTCDtlsRole, RTCIceCandidate,
+};
+use rtc::peer_connection::{RTCPeerConnection, RTCPeerConnectionBuilder};
+use rtc::rtp_transceiver::RTCRtpSenderId;
 use rtc::rtp_transceiver::rtp_sender::{
     RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters, RTCRtpEncodingParameters,
     RtpCodecKind,
 };
-use rtc::shared::marshal::{Marshal, Unmarshal};
+use rtc::statistics::report::{RTCStatsReport, RTCStatsReportEntry};
 use tokio::net::UdpSocket;
-use tokio::sync::{mpsc, watch};
-use tokio::task::JoinHandle;
-use tracing::{debug, info, warn};
-use webrtc::media_stream::track_local::TrackLocal;
-use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
-use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
-use webrtc::peer_connection::{
-    MediaEngine, PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler,
-    RTCConfigurationBuilder, RTCIceConnectionState, RTCIceGatheringState, RTCPeerConnectionState,
-    RTCSessionDescription, RTCStatsReportEntry, Registry, SettingEngineBuilder, StatsSelector,
-    configure_rtcp_reports,
-};
+use tokio::sync::{mpsc, oneshot, watch};
+use tracing::info;
 
 use crate::config::LegConfig;
+use crate::driver::Driver;
 use crate::error::LegError;
 use crate::offer::{G711, OfferedAudio, check_offer};
+use crate::sdp::advertise;
 use crate::stats::{Counters, LegStats};
-
-/// How long gathering the host candidate may take (it is a local bind; this only bounds a
-/// stack that never reports completion).
-const GATHERING_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Legs alive in this process (built and not yet closed): the supervisor's gauge, and the
 /// tests' proof that a refused or timed-out leg left nothing behind.
-static LIVE_LEGS: AtomicUsize = AtomicUsize::new(0);
+pub(crate) static LIVE_LEGS: AtomicUsize = AtomicUsize::new(0);
 
 /// The number of legs built and not yet closed in this process.
 pub fn live_legs() -> usize {
@@ -73,6 +69,8 @@ pub enum CloseReason {
     Failed(String),
     #[error("the peer closed the connection")]
     PeerClosed,
+    #[error("the leg's socket failed: {0}")]
+    Socket(String),
     #[error("closed by the server")]
     Local,
 }
@@ -84,38 +82,6 @@ pub struct Negotiated {
     pub codec: G711,
     pub payload_type: u8,
     pub telephone_event: Option<u8>,
-}
-
-enum PcEvent {
-    State(RTCPeerConnectionState),
-    Ice(RTCIceConnectionState),
-    Track(Arc<dyn TrackRemote>),
-}
-
-struct Handler {
-    events: mpsc::UnboundedSender<PcEvent>,
-    gathered: watch::Sender<bool>,
-}
-
-#[async_trait::async_trait]
-impl PeerConnectionEventHandler for Handler {
-    async fn on_ice_gathering_state_change(&self, state: RTCIceGatheringState) {
-        if state == RTCIceGatheringState::Complete {
-            self.gathered.send_replace(true);
-        }
-    }
-
-    async fn on_ice_connection_state_change(&self, state: RTCIceConnectionState) {
-        let _ = self.events.send(PcEvent::Ice(state));
-    }
-
-    async fn on_connection_state_change(&self, state: RTCPeerConnectionState) {
-        let _ = self.events.send(PcEvent::State(state));
-    }
-
-    async fn on_track(&self, track: Arc<dyn TrackRemote>) {
-        let _ = self.events.send(PcEvent::Track(track));
-    }
 }
 
 /// A WebRTC media leg.
@@ -136,17 +102,17 @@ pub struct WebRtcLeg {
     state: watch::Receiver<LegState>,
 }
 
-struct Shared {
-    pc: Arc<dyn PeerConnection>,
-    plain_local: SocketAddr,
-    plain_peer: Mutex<Option<SocketAddr>>,
-    ice_local: SocketAddr,
-    negotiated: Negotiated,
-    counters: Counters,
+pub(crate) struct Shared {
+    pub(crate) plain_local: SocketAddr,
+    pub(crate) plain_peer: Mutex<Option<SocketAddr>>,
+    pub(crate) ice_local: SocketAddr,
+    pub(crate) negotiated: Negotiated,
+    pub(crate) counters: Counters,
 }
 
-enum Command {
+pub(crate) enum Command {
     Close,
+    Stats(oneshot::Sender<RTCStatsReport>),
 }
 
 impl std::fmt::Debug for WebRtcLeg {
@@ -157,6 +123,10 @@ impl std::fmt::Debug for WebRtcLeg {
             .field("state", &*self.state.borrow())
             .finish()
     }
+}
+
+fn bind_error(what: &'static str, addr: SocketAddr) -> impl FnOnce(std::io::Error) -> LegError {
+    move |source| LegError::Bind { what, addr, source }
 }
 
 impl WebRtcLeg {
@@ -176,110 +146,66 @@ impl WebRtcLeg {
         let plain_addr = SocketAddr::new(config.plain_bind, 0);
         let plain = UdpSocket::bind(plain_addr)
             .await
-            .map_err(|source| LegError::Bind {
-                what: "the plain RTP socket",
-                addr: plain_addr,
-                source,
-            })?;
-        let plain_local = plain.local_addr().map_err(|source| LegError::Bind {
-            what: "the plain RTP socket",
-            addr: plain_addr,
-            source,
-        })?;
+            .map_err(bind_error("the plain RTP socket", plain_addr))?;
+        let plain_local = plain
+            .local_addr()
+            .map_err(bind_error("the plain RTP socket", plain_addr))?;
+        let ice_addr = SocketAddr::new(config.bind, 0);
+        let ice = UdpSocket::bind(ice_addr)
+            .await
+            .map_err(bind_error("the ICE/DTLS socket", ice_addr))?;
+        let ice_local = ice
+            .local_addr()
+            .map_err(bind_error("the ICE/DTLS socket", ice_addr))?;
 
-        let (events_tx, events_rx) = mpsc::unbounded_channel();
-        let (gathered_tx, mut gathered_rx) = watch::channel(false);
-        let handler = Arc::new(Handler {
-            events: events_tx,
-            gathered: gathered_tx,
+        // The core is plain data: if negotiation fails, dropping it and the sockets here
+        // releases everything.
+        let (pc, answer, sender, ssrc) = negotiate(offer_sdp, &offered, config, ice_local)?;
+        // The core's host candidate is the bound address (the one its ICE agent sees packets
+        // arrive on); behind 1:1 NAT the browser is told the public one instead.
+        let answer = match config.public_addr {
+            Some(public) => advertise(&answer, config.bind, public),
+            None => answer,
+        };
+
+        let shared = Arc::new(Shared {
+            plain_local,
+            plain_peer: Mutex::new(config.plain_peer),
+            ice_local,
+            negotiated: Negotiated {
+                codec: offered.codec,
+                payload_type: offered.payload_type,
+                telephone_event: offered.telephone_event,
+            },
+            counters: Counters::default(),
         });
-
-        let mut media_engine = MediaEngine::default();
-        register_audio(&mut media_engine, &offered)?;
-        // RTCP sender/receiver reports only (RFC 3550 §6.4: loss, jitter, RTT for the stats):
-        // NACK retransmission and transport-wide congestion control serve video; G.711 at
-        // a fixed rate has no use for them, and they cost per packet (measured: bench_webrtc).
-        let registry = configure_rtcp_reports(Registry::new());
-
-        let mut settings = SettingEngineBuilder::new()
-            .with_lite(true)
-            .with_include_loopback_candidate(config.bind.is_loopback())
-            .with_ice_timeouts(
-                Some(Duration::from_secs(5).min(config.consent_timeout)),
-                Some(config.consent_timeout),
-                None,
-            );
-        // RFC 8842 §5.3: the answerer picks; we prefer passive (the browser, ICE-controlling,
-        // starts the handshake), unless the offer itself is passive.
-        if offered.setup.as_deref() != Some("passive") {
-            settings = settings.with_answering_dtls_role(RTCDtlsRole::Server);
-        }
-
-        let pc = PeerConnectionBuilder::new()
-            .with_configuration(RTCConfigurationBuilder::new().build())
-            .with_media_engine(media_engine)
-            .with_setting_engine(settings.build())
-            .with_interceptor_registry(registry)
-            .with_handler(handler)
-            .with_udp_addrs(vec![SocketAddr::new(config.bind, 0)])
-            .build()
-            .await?;
-        let pc: Arc<dyn PeerConnection> = Arc::new(pc);
-
-        // From here on a failure must close the peer connection, or its socket stays bound.
-        match negotiate(&pc, offer_sdp, &offered, &mut gathered_rx).await {
-            Ok((answer, track, ssrc)) => {
-                let ice_local =
-                    SocketAddr::new(config.bind, candidate_port(&answer).unwrap_or_default());
-                // webrtc 0.21.1 has SettingEngine::with_nat_1to1_ips but its gatherer does not
-                // apply it: the public address is written into the answer here instead.
-                let answer = match config.public_addr {
-                    Some(public) => advertise(&answer, config.bind, public),
-                    None => answer,
-                };
-                let negotiated = Negotiated {
-                    codec: offered.codec,
-                    payload_type: offered.payload_type,
-                    telephone_event: offered.telephone_event,
-                };
-                let shared = Arc::new(Shared {
-                    pc,
-                    plain_local,
-                    plain_peer: Mutex::new(config.plain_peer),
-                    ice_local,
-                    negotiated,
-                    counters: Counters::default(),
-                });
-                LIVE_LEGS.fetch_add(1, Relaxed);
-                let (commands_tx, commands_rx) = mpsc::unbounded_channel();
-                let (state_tx, state_rx) = watch::channel(LegState::Connecting);
-                let plain = Arc::new(plain);
-                let to_browser =
-                    tokio::spawn(plain_to_browser(shared.clone(), plain.clone(), track, ssrc));
-                tokio::spawn(supervise(
-                    shared.clone(),
-                    plain,
-                    events_rx,
-                    commands_rx,
-                    state_tx,
-                    to_browser,
-                    config.establish_timeout,
-                ));
-                info!(ice = %ice_local, plain = %plain_local, "WebRTC leg answered");
-                Ok((
-                    WebRtcLeg {
-                        shared,
-                        commands: commands_tx,
-                        state: state_rx,
-                    },
-                    answer,
-                ))
-            }
-            Err(error) => {
-                let _ = pc.close().await;
-                Err(error)
-            }
-        }
+        LIVE_LEGS.fetch_add(1, Relaxed);
+        let (commands_tx, commands_rx) = mpsc::unbounded_channel();
+        let (state_tx, state_rx) = watch::channel(LegState::Connecting);
+        let driver = Driver {
+            pc,
+            ice,
+            ice_local,
+            plain,
+            shared: shared.clone(),
+            sender,
+            ssrc,
+            state: state_tx,
+            establish_timeout: config.establish_timeout,
+            connected: false,
+            ice_state: RTCIceConnectionState::New,
+            connection: RTCPeerConnectionState::New,
+        };
+        tokio::spawn(driver.run(commands_rx));
+        info!(ice = %ice_local, plain = %plain_local, "WebRTC leg answered");
+        Ok((
+            WebRtcLeg {
+                shared,
+                commands: commands_tx,
+                state: state_rx,
+            },
+            answer,
+        ))
     }
 
     /// The local address the media engine sends RTP to (plain RTP, no RTCP).
@@ -350,14 +276,13 @@ impl WebRtcLeg {
     /// from RTCP where the peer reported them.
     pub async fn stats(&self) -> LegStats {
         let mut stats = self.shared.counters.snapshot();
-        if matches!(*self.state.borrow(), LegState::Closed(_)) {
+        let (tx, rx) = oneshot::channel();
+        if self.commands.send(Command::Stats(tx)).is_err() {
             return stats;
         }
-        let report = self
-            .shared
-            .pc
-            .get_stats(Instant::now(), StatsSelector::None)
-            .await;
+        let Ok(report) = rx.await else {
+            return stats;
+        };
         for entry in report.iter() {
             match entry {
                 RTCStatsReportEntry::InboundRtp(inbound) => {
@@ -429,15 +354,42 @@ fn g711_codec(codec: G711) -> RTCRtpCodec {
     }
 }
 
-/// Sets the offer, adds our audio track, answers and waits for the host candidate.
-async fn negotiate(
-    pc: &Arc<dyn PeerConnection>,
+/// Builds the core, sets the offer, adds our audio track and the host candidate, answers.
+fn negotiate(
     offer_sdp: &str,
     offered: &OfferedAudio,
-    gathered: &mut watch::Receiver<bool>,
-) -> Result<(String, Arc<TrackLocalStaticRTP>, u32), LegError> {
+    config: &LegConfig,
+    ice_local: SocketAddr,
+) -> Result<(RTCPeerConnection, String, RTCRtpSenderId, u32), LegError> {
+    let now = Instant::now();
+    let mut media_engine = MediaEngine::default();
+    register_audio(&mut media_engine, offered)?;
+    // RTCP sender/receiver reports only (RFC 3550 §6.4: loss, jitter, RTT for the stats):
+    // NACK retransmission and transport-wide congestion control serve video; G.711 at a
+    // fixed rate has no use for them, and they cost per packet.
+    let registry = configure_rtcp_reports(Registry::new());
+    let mut settings = SettingEngineBuilder::new()
+        .with_lite(true)
+        .with_include_loopback_candidate(config.bind.is_loopback())
+        .with_ice_timeouts(
+            Some(Duration::from_secs(5).min(config.consent_timeout)),
+            Some(config.consent_timeout),
+            None,
+        );
+    // RFC 8842 §5.3: the answerer picks; we prefer passive (the browser, ICE-controlling,
+    // starts the handshake), unless the offer itself is passive.
+    if offered.setup.as_deref() != Some("passive") {
+        settings = settings.with_answering_dtls_role(RTCDtlsRole::Server);
+    }
+    let mut pc = RTCPeerConnectionBuilder::new()
+        .with_configuration(RTCConfigurationBuilder::new().build())
+        .with_media_engine(media_engine)
+        .with_setting_engine(settings.build())
+        .with_interceptor_registry(registry)
+        .build(now)?;
+
     let ssrc: u32 = rand::random();
-    let track = Arc::new(TrackLocalStaticRTP::new(MediaStreamTrack::new(
+    let track = MediaStreamTrack::new(
         "centralino".to_owned(),
         format!("audio-{ssrc:08x}"),
         "centralino audio".to_owned(),
@@ -450,235 +402,29 @@ async fn negotiate(
             codec: g711_codec(offered.codec),
             ..Default::default()
         }],
-    )));
-    pc.set_remote_description(RTCSessionDescription::offer(offer_sdp.to_owned())?)
-        .await?;
-    pc.add_track(track.clone() as Arc<dyn TrackLocal>).await?;
-    let answer = pc.create_answer(None).await?;
-    pc.set_local_description(answer).await?;
-    tokio::time::timeout(GATHERING_TIMEOUT, gathered.wait_for(|done| *done))
-        .await
-        .map_err(|_| LegError::GatheringTimeout(GATHERING_TIMEOUT))?
-        .map_err(|_| LegError::GatheringTimeout(GATHERING_TIMEOUT))?;
+    );
+    pc.set_remote_description(now, RTCSessionDescription::offer(offer_sdp.to_owned())?)?;
+    let sender = pc.add_track(track)?;
+    let answer = pc.create_answer(None)?;
+    pc.set_local_description(now, answer)?;
+    let candidate = CandidateHostConfig {
+        base_config: CandidateConfig {
+            network: "udp".to_owned(),
+            address: ice_local.ip().to_string(),
+            port: ice_local.port(),
+            component: 1,
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+    .new_candidate_host()
+    .map_err(|e| LegError::Negotiation(e.to_string()))?;
+    let init = RTCIceCandidate::from(&candidate)
+        .to_json()
+        .map_err(|e| LegError::Negotiation(e.to_string()))?;
+    pc.add_local_candidate(init)?;
     let answer = pc
         .local_description()
-        .await
         .ok_or_else(|| LegError::Negotiation("no local description after answering".into()))?;
-    Ok((answer.sdp, track, ssrc))
-}
-
-/// The port of the first `a=candidate` line of an SDP (RFC 8839 §5.1: foundation, component,
-/// transport, priority, address, port, …).
-fn candidate_port(sdp: &str) -> Option<u16> {
-    sdp.lines()
-        .find_map(|l| l.trim_end().strip_prefix("a=candidate:"))
-        .and_then(|c| c.split_whitespace().nth(5))
-        .and_then(|p| p.parse().ok())
-}
-
-/// The answer with `public` in place of `bind` in its candidates and connection lines: the
-/// host candidate a browser outside the 1:1 NAT can reach (RFC 8445 §5.1.1.1 allows a host
-/// candidate to be the address a NAT maps one-to-one).
-fn advertise(sdp: &str, bind: std::net::IpAddr, public: std::net::IpAddr) -> String {
-    let bind = bind.to_string();
-    let public = public.to_string();
-    let family = if public.contains(':') { "IP6" } else { "IP4" };
-    let mut out = String::with_capacity(sdp.len());
-    for line in sdp.lines() {
-        let line = line.trim_end_matches('\r');
-        if let Some(candidate) = line.strip_prefix("a=candidate:") {
-            let fields: Vec<&str> = candidate.split(' ').collect();
-            if fields.len() > 5 && fields[4] == bind {
-                let mut fields = fields;
-                fields[4] = &public;
-                out.push_str("a=candidate:");
-                out.push_str(&fields.join(" "));
-                out.push_str("\r\n");
-                continue;
-            }
-        } else if let Some(address) = line
-            .strip_prefix("c=IN IP4 ")
-            .or_else(|| line.strip_prefix("c=IN IP6 "))
-            && address == bind
-        {
-            out.push_str(&format!("c=IN {family} {public}\r\n"));
-            continue;
-        }
-        out.push_str(line);
-        out.push_str("\r\n");
-    }
-    out
-}
-
-/// Runs the leg: starts the browser → plain relay when the browser's track arrives, enforces
-/// the establishment deadline, and closes on command, failure or deadline.
-async fn supervise(
-    shared: Arc<Shared>,
-    plain: Arc<UdpSocket>,
-    mut events: mpsc::UnboundedReceiver<PcEvent>,
-    mut commands: mpsc::UnboundedReceiver<Command>,
-    state: watch::Sender<LegState>,
-    to_browser: JoinHandle<()>,
-    establish_timeout: Duration,
-) {
-    let deadline = tokio::time::Instant::now() + establish_timeout;
-    let mut connected = false;
-    let mut ice = RTCIceConnectionState::New;
-    let mut connection = RTCPeerConnectionState::New;
-    let mut to_plain: Vec<JoinHandle<()>> = Vec::new();
-    let reason = loop {
-        tokio::select! {
-            event = events.recv() => match event {
-                Some(PcEvent::Ice(s)) => {
-                    debug!(state = %s, "ICE");
-                    ice = s;
-                }
-                Some(PcEvent::State(s)) => {
-                    debug!(state = %s, "connection");
-                    connection = s;
-                    match s {
-                        RTCPeerConnectionState::Connected if !connected => {
-                            connected = true;
-                            state.send_replace(LegState::Connected);
-                        }
-                        RTCPeerConnectionState::Failed => {
-                            break CloseReason::Failed(format!("ICE {ice}, connection {s}"));
-                        }
-                        RTCPeerConnectionState::Closed => break CloseReason::PeerClosed,
-                        _ => {}
-                    }
-                }
-                Some(PcEvent::Track(track)) => {
-                    to_plain.push(tokio::spawn(browser_to_plain(shared.clone(), plain.clone(), track)));
-                }
-                None => break CloseReason::PeerClosed,
-            },
-            command = commands.recv() => match command {
-                Some(Command::Close) | None => break CloseReason::Local,
-            },
-            () = tokio::time::sleep_until(deadline), if !connected => {
-                break CloseReason::EstablishTimeout {
-                    timeout: establish_timeout,
-                    ice: ice.to_string(),
-                    connection: connection.to_string(),
-                };
-            }
-        }
-    };
-    match &reason {
-        CloseReason::Local => info!("WebRTC leg closed"),
-        reason => warn!(%reason, "WebRTC leg closing"),
-    }
-    to_browser.abort();
-    for task in &to_plain {
-        task.abort();
-    }
-    let _ = to_browser.await;
-    for task in to_plain {
-        let _ = task.await;
-    }
-    drop(plain);
-    if let Err(error) = shared.pc.close().await {
-        debug!(%error, "closing the peer connection");
-    }
-    LIVE_LEGS.fetch_sub(1, Relaxed);
-    state.send_replace(LegState::Closed(reason));
-}
-
-/// Browser → media engine: decrypted RTP, unchanged, from the plain socket to the plain peer.
-async fn browser_to_plain(shared: Arc<Shared>, plain: Arc<UdpSocket>, track: Arc<dyn TrackRemote>) {
-    let mut buf = vec![0u8; 1500];
-    while let Some(event) = track.poll().await {
-        let TrackRemoteEvent::OnRtpPacket(packet) = event else {
-            continue;
-        };
-        let counters = &shared.counters;
-        counters.from_browser.add(packet.payload.len());
-        let peer = *shared.plain_peer.lock().unwrap_or_else(|e| e.into_inner());
-        let Some(peer) = peer else {
-            counters.dropped_no_peer.fetch_add(1, Relaxed);
-            continue;
-        };
-        match packet.marshal_to(&mut buf) {
-            Ok(n) => match plain.send_to(&buf[..n], peer).await {
-                Ok(_) => counters.to_plain.add(packet.payload.len()),
-                Err(error) => {
-                    counters.send_errors.fetch_add(1, Relaxed);
-                    debug!(%error, %peer, "sending plain RTP");
-                }
-            },
-            Err(error) => {
-                counters.send_errors.fetch_add(1, Relaxed);
-                debug!(%error, "marshalling RTP");
-            }
-        }
-    }
-}
-
-/// Media engine → browser: RTP from the plain peer, re-stamped with the leg's SSRC and sent
-/// over SRTP.
-async fn plain_to_browser(
-    shared: Arc<Shared>,
-    plain: Arc<UdpSocket>,
-    track: Arc<TrackLocalStaticRTP>,
-    ssrc: u32,
-) {
-    let mut buf = vec![0u8; 1500];
-    loop {
-        let (n, from) = match plain.recv_from(&mut buf).await {
-            Ok(received) => received,
-            Err(error) => {
-                // ICMP port unreachable from an earlier send shows up here on some systems.
-                debug!(%error, "receiving plain RTP");
-                continue;
-            }
-        };
-        let counters = &shared.counters;
-        let peer = *shared.plain_peer.lock().unwrap_or_else(|e| e.into_inner());
-        if peer != Some(from) {
-            counters.dropped_foreign.fetch_add(1, Relaxed);
-            continue;
-        }
-        let mut bytes = BytesMut::from(&buf[..n]);
-        let mut packet = match rtp::Packet::unmarshal(&mut bytes) {
-            Ok(packet) => packet,
-            Err(_) => {
-                counters.dropped_malformed.fetch_add(1, Relaxed);
-                continue;
-            }
-        };
-        let len = packet.payload.len();
-        counters.from_plain.add(len);
-        packet.header.ssrc = ssrc;
-        match track.write_rtp(packet).await {
-            Ok(()) => counters.to_browser.add(len),
-            Err(_) => {
-                counters.dropped_not_connected.fetch_add(1, Relaxed);
-            }
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_public_address_replaces_the_bound_one_in_candidates_and_connection_lines() {
-        let sdp = "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 0\r\nc=IN IP4 10.0.0.5\r\n\
-a=candidate:1 1 udp 2130706431 10.0.0.5 40000 typ host\r\n\
-a=candidate:2 1 udp 2130706431 10.0.0.6 40002 typ host\r\n";
-        let out = advertise(
-            sdp,
-            "10.0.0.5".parse().unwrap(),
-            "203.0.113.9".parse().unwrap(),
-        );
-        assert_eq!(
-            out,
-            "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 0\r\nc=IN IP4 203.0.113.9\r\n\
-a=candidate:1 1 udp 2130706431 203.0.113.9 40000 typ host\r\n\
-a=candidate:2 1 udp 2130706431 10.0.0.6 40002 typ host\r\n"
-        );
-        assert_eq!(candidate_port(&out), Some(40000));
-    }
+    Ok((pc, answer.sdp, sender, ssrc))
 }

@@ -10,8 +10,10 @@
 //! telephone-events pass through unchanged in payload, with the offer's payload type numbers
 //! on both sides ([`WebRtcLeg::negotiated`]).
 //!
-//! DTLS, SRTP and ICE come from webrtc-rs (`webrtc` 0.21 over its sans-IO core `rtc`); see
-//! docs/DECISIONS.md for the choice.
+//! DTLS, SRTP, ICE and RTCP come from webrtc-rs's sans-IO core (`rtc` 0.21), driven by one
+//! task per leg that owns both sockets (see the `driver` module); docs/DECISIONS.md says why
+//! this and not the crate's async layer (`webrtc`, used here only to play the browser in
+//! tests) or str0m.
 //!
 //! # Life
 //! [`WebRtcLeg::answer`] → `Connecting` → `Connected` (ICE and DTLS done) → `Closed(reason)`.
@@ -20,9 +22,11 @@
 //! ([`CloseReason::Failed`]). Closed, it holds no socket; [`live_legs`] counts the others.
 
 mod config;
+mod driver;
 mod error;
 mod leg;
 mod offer;
+mod sdp;
 mod stats;
 
 pub use config::LegConfig;
