@@ -1,24 +1,28 @@
 //! Server cost of a WebRTC leg against a plain RTP relay, measured in one run (issue 17).
 //!
 //! ```text
-//! cargo run --release -p webrtc-leg --example bench_webrtc -- [LEGS=50] [SECONDS=10]
+//! cargo run --release -p webrtc-leg --example bench_webrtc -- [LEGS=50] [SECONDS=10] [both|webrtc|plain]
 //! ```
 //!
-//! The server — every [`WebRtcLeg`] of phase 1, every plain relay of phase 2 — runs on one
-//! dedicated thread (a current-thread Tokio runtime, as a media shard is one thread); its CPU
-//! time is that thread's, read from `/proc/thread-self/schedstat` (the scheduler's
-//! nanosecond run time, what `getrusage(RUSAGE_THREAD)` reports at tick resolution). The load
-//! generator runs on the other threads of the process:
+//! The WebRTC legs run on one dedicated server thread, the plain relays on another (each a
+//! current-thread Tokio runtime, as a media shard is one thread), both loaded over the same
+//! window so that both see the same machine; each one's CPU time is that thread's, read from
+//! `/proc/thread-self/schedstat` (the scheduler's nanosecond run time, what
+//! `getrusage(RUSAGE_THREAD)` reports at tick resolution; the workspace forbids the `unsafe`
+//! a direct `getrusage` call needs). The load generator runs on the other threads:
 //!
-//! * phase 1: LEGS webrtc-rs peers (the browsers) each send 20 ms PCMU over DTLS-SRTP to their
-//!   leg; the leg relays the decrypted RTP to a plain UDP echo (the media engine), which sends
-//!   it straight back; the leg encrypts it toward the browser.
-//! * phase 2: LEGS plain UDP "phones" send the same packets to a plain relay (two sockets,
-//!   UDP in → UDP out each way, like the leg's two sides) and the same echo.
+//! * LEGS webrtc-rs peers (the browsers) each send 20 ms PCMU over DTLS-SRTP to their leg; the
+//!   leg relays the decrypted RTP to a plain UDP echo (the media engine), which sends it
+//!   straight back; the leg encrypts it toward the browser.
+//! * at the same time, LEGS plain UDP "phones" send the same packets to a plain relay (two
+//!   sockets, UDP in → UDP out each way, like the leg's two sides) and the same kind of echo.
+//!
+//! `webrtc` or `plain` as third argument runs one kind only (to see the send intervals of many
+//! WebRTC legs without the other half of the load on a small machine).
 //!
 //! Printed: packets sent and relayed at each hop (must be 100 %), the send-interval p50/p99/max
 //! of what the server sent (seen at the echo, server → engine, and at the browser/phone,
-//! server → browser), and the server thread's CPU per leg, each phase, with the ratio.
+//! server → browser), and each server thread's CPU per leg, with the ratio.
 
 #[path = "../tests/common/browser.rs"]
 mod browser;
@@ -82,10 +86,10 @@ enum ServerCommand {
 }
 
 /// The server thread: legs and relays live here and nowhere else.
-fn spawn_server() -> mpsc::UnboundedSender<ServerCommand> {
+fn spawn_server(name: &str) -> mpsc::UnboundedSender<ServerCommand> {
     let (tx, mut rx) = mpsc::unbounded_channel();
     std::thread::Builder::new()
-        .name("server".into())
+        .name(name.into())
         .spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -242,6 +246,7 @@ fn total(points: &[Shared]) -> u64 {
 
 struct Phase {
     name: &'static str,
+    legs: usize,
     sent: u64,
     at_engine: u64,
     back: u64,
@@ -250,8 +255,8 @@ struct Phase {
 }
 
 impl Phase {
-    fn per_leg_percent(&self, legs: usize) -> f64 {
-        self.cpu_ns as f64 / (self.window.as_nanos() as f64 * legs as f64) * 100.0
+    fn per_leg_percent(&self) -> f64 {
+        self.cpu_ns as f64 / (self.window.as_nanos() as f64 * self.legs as f64) * 100.0
     }
 }
 
@@ -268,30 +273,40 @@ async fn main() {
     let mut args = std::env::args().skip(1);
     let legs: usize = args.next().map_or(50, |a| a.parse().expect("LEGS"));
     let seconds: u64 = args.next().map_or(10, |a| a.parse().expect("SECONDS"));
+    let mode = args.next().unwrap_or_else(|| "both".to_owned());
+    let (webrtc_legs, plain_legs) = match mode.as_str() {
+        "both" => (legs, legs),
+        "webrtc" => (legs, 0),
+        "plain" => (0, legs),
+        other => panic!("MODE is both, webrtc or plain, not {other:?}"),
+    };
     let duration = Duration::from_secs(seconds);
     println!(
-        "bench_webrtc: {legs} legs, {seconds} s of 20 ms PCMU each way per phase; load average before: {}",
+        "bench_webrtc: {webrtc_legs} WebRTC legs and {plain_legs} plain relays side by side, {seconds} s of 20 ms PCMU each way; load average before: {}",
         load_average()
     );
-    let server = spawn_server();
+    // Two server threads measured over the same window, so both kinds of leg see the same
+    // machine (this one is shared with other builds).
+    let webrtc_server = spawn_server("server-webrtc");
+    let plain_server = spawn_server("server-plain");
     let process_start = process_cpu_s();
-
-    // Phase 1: WebRTC legs.
-    let mut browsers = Vec::with_capacity(legs);
-    let mut engine_points = Vec::with_capacity(legs);
-    let mut back_points = Vec::with_capacity(legs);
     let stop = Arc::new(AtomicBool::new(false));
+
+    // WebRTC legs: browser ⇄ leg ⇄ engine echo.
+    let mut browsers = Vec::with_capacity(webrtc_legs);
+    let mut webrtc_engine = Vec::with_capacity(webrtc_legs);
+    let mut webrtc_back = Vec::with_capacity(webrtc_legs);
     let setup = Instant::now();
-    for _ in 0..legs {
+    for _ in 0..webrtc_legs {
         let socket = UdpSocket::bind((LOOPBACK, 0)).await.unwrap();
         let engine = socket.local_addr().unwrap();
         let at_engine: Shared = Default::default();
         tokio::spawn(echo(socket, at_engine.clone(), stop.clone()));
-        engine_points.push(at_engine);
+        webrtc_engine.push(at_engine);
 
         let mut browser = Browser::new().await;
         let offer = browser.offer().await;
-        let answer = call(&server, |reply| ServerCommand::Answer {
+        let answer = call(&webrtc_server, |reply| ServerCommand::Answer {
             offer,
             engine,
             reply,
@@ -307,59 +322,33 @@ async fn main() {
                 point.lock().unwrap().record(Instant::now());
             }
         });
-        back_points.push(back);
+        webrtc_back.push(back);
         browsers.push(browser);
     }
     for browser in &mut browsers {
         browser.connected(Duration::from_secs(30)).await;
     }
-    let up = call(&server, ServerCommand::AllConnected).await;
+    let up = call(&webrtc_server, ServerCommand::AllConnected).await;
     println!(
-        "phase 1 setup: {up}/{legs} WebRTC legs connected in {:.1} s",
+        "setup: {up}/{webrtc_legs} WebRTC legs connected in {:.1} s",
         setup.elapsed().as_secs_f64()
     );
 
-    let payload = ulaw_tone(440.0, 0);
-    let cpu0 = call(&server, ServerCommand::CpuNs).await;
-    let start = Instant::now();
-    let mut tick = tokio::time::interval(PTIME);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
-    let mut sent = 0u64;
-    while start.elapsed() < duration {
-        tick.tick().await;
-        for browser in &mut browsers {
-            browser.send(PCMU, false, &payload, true).await;
-            sent += 1;
-        }
-    }
-    drain(sent, &engine_points, &back_points).await;
-    let cpu1 = call(&server, ServerCommand::CpuNs).await;
-    let webrtc = Phase {
-        name: "WebRTC leg",
-        sent,
-        at_engine: total(&engine_points),
-        back: total(&back_points),
-        cpu_ns: cpu1 - cpu0,
-        window: start.elapsed(),
-    };
-    let webrtc_intervals = (intervals(&engine_points), intervals(&back_points));
-    call(&server, ServerCommand::CloseAll).await;
-    for browser in &browsers {
-        browser.close().await;
-    }
-    drop(browsers);
-
-    // Phase 2: plain relays, same packets, same echo.
-    let mut phones = Vec::with_capacity(legs);
-    let mut engine_points = Vec::with_capacity(legs);
-    let mut back_points = Vec::with_capacity(legs);
-    for _ in 0..legs {
+    // Plain relays: phone ⇄ relay ⇄ engine echo.
+    let mut phones = Vec::with_capacity(plain_legs);
+    let mut plain_engine = Vec::with_capacity(plain_legs);
+    let mut plain_back = Vec::with_capacity(plain_legs);
+    for _ in 0..plain_legs {
         let socket = UdpSocket::bind((LOOPBACK, 0)).await.unwrap();
         let engine = socket.local_addr().unwrap();
         let at_engine: Shared = Default::default();
         tokio::spawn(echo(socket, at_engine.clone(), stop.clone()));
-        engine_points.push(at_engine);
-        let relay = call(&server, |reply| ServerCommand::PlainRelay { engine, reply }).await;
+        plain_engine.push(at_engine);
+        let relay = call(&plain_server, |reply| ServerCommand::PlainRelay {
+            engine,
+            reply,
+        })
+        .await;
         let phone = Arc::new(UdpSocket::bind((LOOPBACK, 0)).await.unwrap());
         phone.connect(relay).await.unwrap();
         let back: Shared = Default::default();
@@ -374,43 +363,76 @@ async fn main() {
                 }
             }
         });
-        back_points.push(back);
+        plain_back.push(back);
         phones.push(phone);
     }
+
+    // One 20 ms tick sends a packet on every browser and every phone.
+    let payload = ulaw_tone(440.0, 0);
     let mut datagram = vec![0x80, PCMU, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
     datagram.extend_from_slice(&payload);
-    let cpu0 = call(&server, ServerCommand::CpuNs).await;
+    let webrtc_cpu0 = call(&webrtc_server, ServerCommand::CpuNs).await;
+    let plain_cpu0 = call(&plain_server, ServerCommand::CpuNs).await;
     let start = Instant::now();
     let mut tick = tokio::time::interval(PTIME);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
-    let mut sent = 0u64;
+    let (mut webrtc_sent, mut plain_sent) = (0u64, 0u64);
     let mut seq = 0u16;
+    let ticks: Shared = Default::default();
     while start.elapsed() < duration {
         tick.tick().await;
+        ticks.lock().unwrap().record(Instant::now());
         seq = seq.wrapping_add(1);
         datagram[2..4].copy_from_slice(&seq.to_be_bytes());
-        for phone in &phones {
-            let _ = phone.send(&datagram).await;
-            sent += 1;
+        // Interleaved, so that neither kind is always served first.
+        for i in 0..legs {
+            if let Some(browser) = browsers.get_mut(i) {
+                browser.send(PCMU, false, &payload, true).await;
+                webrtc_sent += 1;
+            }
+            if let Some(phone) = phones.get(i) {
+                let _ = phone.send(&datagram).await;
+                plain_sent += 1;
+            }
         }
     }
-    drain(sent, &engine_points, &back_points).await;
-    let cpu1 = call(&server, ServerCommand::CpuNs).await;
+    drain(webrtc_sent, &webrtc_engine, &webrtc_back).await;
+    drain(plain_sent, &plain_engine, &plain_back).await;
+    let window = start.elapsed();
+    let webrtc = Phase {
+        name: "WebRTC leg",
+        legs: webrtc_legs,
+        sent: webrtc_sent,
+        at_engine: total(&webrtc_engine),
+        back: total(&webrtc_back),
+        cpu_ns: call(&webrtc_server, ServerCommand::CpuNs).await - webrtc_cpu0,
+        window,
+    };
     let plain = Phase {
         name: "plain RTP relay",
-        sent,
-        at_engine: total(&engine_points),
-        back: total(&back_points),
-        cpu_ns: cpu1 - cpu0,
-        window: start.elapsed(),
+        legs: plain_legs,
+        sent: plain_sent,
+        at_engine: total(&plain_engine),
+        back: total(&plain_back),
+        cpu_ns: call(&plain_server, ServerCommand::CpuNs).await - plain_cpu0,
+        window,
     };
-    let plain_intervals = (intervals(&engine_points), intervals(&back_points));
-    call(&server, ServerCommand::CloseAll).await;
+    call(&webrtc_server, ServerCommand::CloseAll).await;
+    call(&plain_server, ServerCommand::CloseAll).await;
+    for browser in &browsers {
+        browser.close().await;
+    }
     stop.store(true, Relaxed);
 
-    for (phase, (to_engine, to_browser)) in [(&webrtc, webrtc_intervals), (&plain, plain_intervals)]
-    {
-        println!("{}:", phase.name);
+    println!("load generator's own 20 ms tick: {}", intervals(&[ticks]));
+    for (phase, engine, back) in [
+        (&webrtc, &webrtc_engine, &webrtc_back),
+        (&plain, &plain_engine, &plain_back),
+    ] {
+        if phase.legs == 0 {
+            continue;
+        }
+        println!("{} ({} legs):", phase.name, phase.legs);
         println!(
             "  packets: sent {}, relayed to the engine {} ({:.2} %), relayed back {} ({:.2} %)",
             phase.sent,
@@ -419,21 +441,23 @@ async fn main() {
             phase.back,
             phase.back as f64 * 100.0 / phase.sent.max(1) as f64,
         );
-        println!("  send interval, server -> engine:  {to_engine}");
-        println!("  send interval, server -> browser: {to_browser}");
+        println!("  send interval, server -> engine:  {}", intervals(engine));
+        println!("  send interval, server -> browser: {}", intervals(back));
         println!(
             "  server thread CPU: {:.3} s over {:.2} s = {:.4} % of a core per leg",
             phase.cpu_ns as f64 / 1e9,
             phase.window.as_secs_f64(),
-            phase.per_leg_percent(legs)
+            phase.per_leg_percent()
+        );
+    }
+    if webrtc.legs > 0 && plain.legs > 0 {
+        println!(
+            "cost per WebRTC leg / plain relay: {:.2}x",
+            webrtc.per_leg_percent() / plain.per_leg_percent()
         );
     }
     println!(
-        "cost per WebRTC leg / plain relay: {:.2}x",
-        webrtc.per_leg_percent(legs) / plain.per_leg_percent(legs)
-    );
-    println!(
-        "process CPU (server + load generator, setup included): {:.1} s; load average after: {}",
+        "process CPU (servers + load generator, setup included): {:.1} s; load average after: {}",
         process_cpu_s() - process_start,
         load_average()
     );

@@ -288,7 +288,12 @@ impl WebRtcLeg {
                 RTCStatsReportEntry::InboundRtp(inbound) => {
                     let received = &inbound.received_rtp_stream_stats;
                     stats.browser_packets_lost = Some(received.packets_lost);
-                    stats.browser_jitter = Some(Duration::from_secs_f64(received.jitter.max(0.0)));
+                    // rtc 0.21.1 stores the receiver report's interarrival jitter as is, in RTP
+                    // timestamp units (RFC 3550 §6.4.1), though its field says seconds: G.711's
+                    // clock is 8 kHz.
+                    stats.browser_jitter = Some(Duration::from_secs_f64(
+                        received.jitter.max(0.0) / f64::from(G711_CLOCK_RATE),
+                    ));
                 }
                 RTCStatsReportEntry::RemoteInboundRtp(remote) => {
                     if remote.round_trip_time_measurements > 0 {
@@ -339,6 +344,9 @@ fn register_audio(engine: &mut MediaEngine, offered: &OfferedAudio) -> Result<()
     }
     Ok(())
 }
+
+/// RFC 3551 §4.5.14.
+const G711_CLOCK_RATE: u32 = 8000;
 
 fn g711_codec(codec: G711) -> RTCRtpCodec {
     RTCRtpCodec {

@@ -172,6 +172,10 @@ async fn browser_tone_reaches_the_engine_decrypted_and_engine_tone_reaches_the_b
     assert!(stats.to_plain.packets >= 40, "{stats:?}");
     assert!(stats.to_browser.packets >= 40, "{stats:?}");
     assert_eq!(stats.dropped_foreign, 0, "{stats:?}");
+    // Loss and jitter of the browser's stream come from the leg's own receiver reports.
+    assert_eq!(stats.browser_packets_lost, Some(0), "{stats:?}");
+    let jitter = stats.browser_jitter.expect("a receiver report was made");
+    assert!(jitter < Duration::from_millis(20), "{stats:?}");
 
     browser.close().await;
     leg.close().await;
