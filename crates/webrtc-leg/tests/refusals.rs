@@ -153,3 +153,35 @@ async fn close_releases_a_connecting_leg_at_once() {
     rebindable(plain).await;
     browser.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_browser_that_goes_away_after_connecting_closes_the_leg() {
+    let mut browser = Browser::new().await;
+    let offer = browser.offer().await;
+    let config = LegConfig {
+        consent_timeout: Duration::from_secs(2),
+        ..LegConfig::default()
+    };
+    let (leg, answer) = WebRtcLeg::answer(&offer, &config).await.unwrap();
+    browser.accept(answer).await;
+    timeout(Duration::from_secs(10), leg.connected())
+        .await
+        .expect("connects in time")
+        .expect("connects");
+    let (ice, plain) = (leg.ice_addr(), leg.plain_rtp_addr());
+
+    // The tab is closed: no more consent checks (RFC 7675), maybe a DTLS close_notify.
+    browser.close().await;
+    drop(browser);
+
+    let reason = timeout(Duration::from_secs(15), leg.closed())
+        .await
+        .expect("the leg notices the browser is gone within its consent timeout");
+    assert!(
+        matches!(reason, CloseReason::PeerClosed | CloseReason::Failed(_)),
+        "{reason:?}"
+    );
+    assert_eq!(live_legs(), 0);
+    rebindable(ice).await;
+    rebindable(plain).await;
+}
