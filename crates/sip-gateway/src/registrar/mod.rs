@@ -370,6 +370,31 @@ impl Registrar {
         self.challenge_limiter.sweep(now);
     }
 
+    /// The flow `peer` is gone (a WebSocket closed): every binding registered over it is
+    /// removed at once, one event per user affected, since nothing sent to it could arrive
+    /// any more and nothing can reopen it (RFC 7118 §5, RFC 5626 §5.2). Returns how many
+    /// bindings went.
+    pub fn handle_flow_closed(&mut self, peer: &Peer) -> usize {
+        let mut gone: Vec<(String, String)> = Vec::new();
+        for (user, list) in &self.users {
+            for stored in list.iter().filter(|s| s.binding.peer() == *peer) {
+                gone.push((user.clone(), stored.key.clone()));
+            }
+        }
+        let mut touched: Vec<String> = Vec::new();
+        for (user, key) in &gone {
+            info!(%user, contact = %key, source = %peer.addr, "registration removed: its flow closed");
+            self.remove(user, key);
+            if !touched.contains(user) {
+                touched.push(user.clone());
+            }
+        }
+        for user in touched {
+            self.changed(&user);
+        }
+        gone.len()
+    }
+
     /// Takes one challenge from `ip`'s bucket: `false` when the address is over
     /// `challenge_rate` and the REGISTER must be dropped unanswered (counted). The user agent
     /// asks this before it even parses a REGISTER that carries no `Authorization`
