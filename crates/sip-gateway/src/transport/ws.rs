@@ -206,7 +206,7 @@ impl WsSlot {
             flow,
             outgoing,
             closed: false,
-            _permit: self.permit,
+            permit: Some(self.permit),
         })
     }
 }
@@ -220,7 +220,8 @@ pub struct WsFlow {
     policy: FramePolicy,
     outgoing: mpsc::Receiver<Vec<u8>>,
     closed: bool,
-    _permit: OwnedSemaphorePermit,
+    /// The flow's slot among `max_connections`, held until it closes.
+    permit: Option<OwnedSemaphorePermit>,
 }
 
 impl WsFlow {
@@ -261,10 +262,11 @@ impl WsFlow {
         self.policy.handle_liveness(now);
     }
 
-    /// The socket failed to read (an over-long message the reader refused, broken framing,
-    /// invalid UTF-8 in a text message): logged and counted like a refused frame.
-    pub fn handle_read_error(&mut self, error: &dyn std::fmt::Display) {
-        self.refused(&FrameRefusal::Unreadable(error.to_string()));
+    /// The WebSocket reader refused input before it became a message (one over the size
+    /// bound, invalid UTF-8 in a text message, broken framing): logged and counted like a
+    /// frame refused here. The caller closes the socket with the refusal's code.
+    pub fn refuse(&mut self, refusal: &FrameRefusal) {
+        self.refused(refusal);
     }
 
     fn refused(&self, refusal: &FrameRefusal) {
@@ -292,8 +294,11 @@ impl WsFlow {
     }
 
     /// The socket has ended: the gateway drops the flow and the bindings registered over it.
+    /// The slot is free before the gateway hears of it: whoever sees the bindings go sees
+    /// the slot free.
     pub async fn close(mut self) {
         self.closed = true;
+        self.permit.take();
         let closed = WsEvent::Closed {
             peer: self.peer,
             flow: self.flow,
@@ -346,21 +351,26 @@ pub enum FrameRefusal {
         "not a SIP message: RFC 7118 §5 wants one SIP request or response per WebSocket message"
     )]
     NotSip,
+    /// A text message that is not UTF-8 (RFC 6455 §8.1).
     #[error("unreadable WebSocket input: {0}")]
     Unreadable(String),
+    /// Broken WebSocket framing (RFC 6455 §7.4.1).
+    #[error("WebSocket protocol error: {0}")]
+    Protocol(String),
     #[error("the SIP gateway has stopped")]
     Stopped,
 }
 
 impl FrameRefusal {
     /// The close code (RFC 6455 §7.4.1): 1009 too big, 1008 policy violation (not SIP),
-    /// 1007 unreadable data, 1011 (our side failed).
+    /// 1007 unreadable data, 1002 protocol error, 1011 (our side failed).
     #[must_use]
     pub fn close_code(&self) -> u16 {
         match self {
             FrameRefusal::TooLarge { .. } => 1009,
             FrameRefusal::NotSip => 1008,
             FrameRefusal::Unreadable(_) => 1007,
+            FrameRefusal::Protocol(_) => 1002,
             FrameRefusal::Stopped => 1011,
         }
     }
@@ -372,6 +382,7 @@ impl FrameRefusal {
             FrameRefusal::TooLarge { .. } => "SIP message over sip.ws_max_message_bytes",
             FrameRefusal::NotSip => "not a SIP message (RFC 7118: one SIP message per frame)",
             FrameRefusal::Unreadable(_) => "unreadable WebSocket message",
+            FrameRefusal::Protocol(_) => "WebSocket protocol error",
             FrameRefusal::Stopped => "SIP gateway stopped",
         }
     }
@@ -561,6 +572,7 @@ mod tests {
             FrameRefusal::TooLarge { size: 1, max: 0 },
             FrameRefusal::NotSip,
             FrameRefusal::Unreadable("x".into()),
+            FrameRefusal::Protocol("x".into()),
             FrameRefusal::Stopped,
         ] {
             assert!(r.close_reason().len() <= 123, "{r:?}");
