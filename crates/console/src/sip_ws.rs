@@ -220,6 +220,8 @@ fn read_refusal(error: axum::Error) -> Option<FrameRefusal> {
         E::Utf8(detail) => Some(FrameRefusal::Unreadable(format!(
             "text message is not UTF-8 ({detail})"
         ))),
+        // A peer that vanished (a closed tab, a killed process) refused nothing.
+        E::Protocol(tungstenite::error::ProtocolError::ResetWithoutClosingHandshake) => None,
         E::Protocol(detail) => Some(FrameRefusal::Protocol(detail.to_string())),
         _ => None,
     }

@@ -821,3 +821,49 @@ fn a_closed_websocket_takes_its_bindings_and_only_those() {
         "the desk's expiry is still scheduled"
     );
 }
+
+/// JsSIP and SIP.js keep only the last `WWW-Authenticate` of a 401 and answer MD5 only: over a
+/// WebSocket the MD5 challenge comes last, whatever the configured order; elsewhere the
+/// configured order stands (phones that answer only the first challenge).
+#[test]
+fn over_a_websocket_the_md5_challenge_comes_last() {
+    let order = |reg: &mut Registrar, transport: TransportKind| -> Vec<String> {
+        let mut phone = Phone::new("1001", "demo1001", 40100);
+        phone.source.transport = transport;
+        let resp = phone.send(reg, &[DESK], None, Instant::now());
+        assert_eq!(code(&resp), 401);
+        challenges(&resp)
+            .iter()
+            .map(|c| {
+                parse_digest(c)
+                    .unwrap()
+                    .get("algorithm")
+                    .unwrap()
+                    .to_string()
+            })
+            .collect()
+    };
+    let mut md5_first = Registrar::new(
+        RegistrarConfig {
+            algorithms: vec![Algorithm::Md5, Algorithm::Sha256],
+            ..config()
+        },
+        Credentials::from_passwords(REALM, [("1001", "demo1001")]),
+    );
+    assert_eq!(
+        order(&mut md5_first, TransportKind::Udp),
+        ["MD5", "SHA-256"]
+    );
+    assert_eq!(order(&mut md5_first, TransportKind::Ws), ["SHA-256", "MD5"]);
+    let mut sha_first = registrar();
+    assert_eq!(order(&mut sha_first, TransportKind::Ws), ["SHA-256", "MD5"]);
+    // And the browser's MD5 answer to that challenge registers it.
+    let mut browser = Phone::new("1001", "demo1001", 40101);
+    browser.source.transport = TransportKind::Ws;
+    browser.algorithm = Algorithm::Md5;
+    let t0 = Instant::now();
+    assert_eq!(
+        code(&browser.register(&mut md5_first, &[SOFT], None, t0)),
+        200
+    );
+}
