@@ -243,3 +243,116 @@ fn the_upgrade_needs_the_sip_subprotocol_and_garbage_leaves_the_server_serving()
         "the refusal is logged"
     );
 }
+
+/// JsSIP (npm, run by Node with the `ws` package as its WebSocket), a standard WebRTC SIP
+/// client, registering agents' phones over `/ws` (tests/interop/jssip_register.mjs).
+struct JsSip {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+}
+
+impl JsSip {
+    fn start(server: &Server, login: &str) -> JsSip {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/interop");
+        assert!(
+            dir.join("node_modules/jssip/package.json").exists(),
+            "JsSIP is required in tests/interop/node_modules (scripts/install-test-deps.sh \
+             installs it with npm ci)"
+        );
+        let mut child = std::process::Command::new("node")
+            .current_dir(&dir)
+            .arg("jssip_register.mjs")
+            .arg(format!("ws://127.0.0.1:{}/ws", server.http_port))
+            .arg(login)
+            .arg(format!("demo{login}"))
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("node is required (scripts/install-test-deps.sh)");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        JsSip { child, lines }
+    }
+
+    /// Waits for the script's next line starting with `expected` (it prints `FAILED …` on
+    /// any failure); INVITE lines are passed over unless one is expected (the ACD may ring
+    /// again). The line is returned.
+    fn expect(&self, expected: &str) -> String {
+        loop {
+            let line = self
+                .lines
+                .recv_timeout(WAIT)
+                .unwrap_or_else(|e| panic!("JsSIP said nothing ({e}); expected {expected}"));
+            if line.starts_with("INVITE ") && !expected.starts_with("INVITE ") {
+                continue;
+            }
+            assert!(
+                line.starts_with(expected),
+                "JsSIP: {line}; expected {expected}"
+            );
+            return line;
+        }
+    }
+}
+
+impl Drop for JsSip {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn jssip_registers_over_ws_is_rung_there_and_a_killed_one_is_unregistered_by_its_close() {
+    let server = Server::start(&acd_config(10, &["1001", "1002"]));
+    let api = Api::supervisor(&server);
+    let mut polite = JsSip::start(&server, "1001");
+    polite.expect("REGISTERED");
+    wait_registered(&api, "1001", true);
+    // Rung by the ACD: JsSIP gets the INVITE at its own contact over the WebSocket (and,
+    // with no WebRTC in Node, declines it with 488 over the same WebSocket).
+    api.set_state("1001", "ready");
+    api.wait_agent("1001", "ready", None);
+    let caller = common::sipp_start("uac_server_bye.xml", &server, &[]);
+    let invite = polite.expect("INVITE sip:");
+    assert!(invite.contains(".invalid;transport="), "{invite}");
+    assert!(
+        server.wait_log(
+            |log| log
+                .lines()
+                .any(|l| l.contains("offer failed") && l.contains("agent=1001")),
+            WAIT
+        ),
+        "{}",
+        common::tail(&server.log(), 40)
+    );
+    caller.kill();
+    // Its standard input closes: it sends REGISTER with Expires: 0 and leaves.
+    drop(polite.child.stdin.take());
+    polite.expect("UNREGISTERED");
+    let status = polite.child.wait().unwrap();
+    assert!(status.success(), "{status}");
+    wait_registered(&api, "1001", false);
+
+    // A tab that vanishes says nothing: its WebSocket's end unregisters it.
+    let mut vanished = JsSip::start(&server, "1002");
+    vanished.expect("REGISTERED");
+    wait_registered(&api, "1002", true);
+    vanished.child.kill().unwrap();
+    wait_registered(&api, "1002", false);
+    assert!(
+        !server.log().contains("SIP WebSocket frame refused"),
+        "a vanished peer is no refusal"
+    );
+}
