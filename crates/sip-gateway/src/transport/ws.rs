@@ -628,6 +628,42 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        /// Whatever a WebSocket sends: no panic, and the verdict keeps the rules (only SIP
+        /// within the bound is delivered, only whitespace is a keep-alive).
+        #[test]
+        fn any_frame_gets_a_verdict_that_keeps_the_rules(
+            payload in proptest::collection::vec(proptest::num::u8::ANY, 0..1500),
+            sip_prefix in proptest::bool::ANY,
+        ) {
+            let payload = if sip_prefix {
+                [b"INVITE sip:x SIP/2.0\r\n".as_slice(), &payload].concat()
+            } else {
+                payload
+            };
+            let t0 = Instant::now();
+            let mut policy = FramePolicy::new(limits(), t0);
+            let verdict = policy.handle_frame(&payload, t0);
+            match verdict {
+                FrameVerdict::Deliver => {
+                    proptest::prop_assert!(payload.len() <= 1024);
+                    proptest::prop_assert!(looks_like_sip(&payload));
+                }
+                FrameVerdict::KeepAlive { .. } => {
+                    proptest::prop_assert!(payload.iter().all(u8::is_ascii_whitespace));
+                }
+                FrameVerdict::Refuse(FrameRefusal::TooLarge { size, .. }) => {
+                    proptest::prop_assert!(size > 1024);
+                }
+                FrameVerdict::Refuse(refusal) => {
+                    proptest::prop_assert_eq!(refusal, FrameRefusal::NotSip);
+                    proptest::prop_assert!(!looks_like_sip(&payload));
+                }
+            }
+            proptest::prop_assert!(policy.poll_timeout() >= t0);
+        }
+    }
+
     #[tokio::test]
     async fn the_port_admits_within_allow_from_and_its_slots() {
         let (port, mut events) = WsPort::new(limits(), &["127.0.0.0/8".parse().unwrap()]);
