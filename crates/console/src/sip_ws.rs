@@ -3,7 +3,10 @@
 //! desk phone over UDP.
 //!
 //! The upgrade needs the `sip` subprotocol (RFC 7118 §4); without it, or when the request is
-//! no WebSocket handshake, the answer is a problem+json saying so. The client must be in
+//! no WebSocket handshake, the answer is a problem+json saying so. A browser's handshake must
+//! come from our own origin (403 otherwise): a page elsewhere that an agent happens to open
+//! must not reach the trunk from inside `sip.allow_from` through the agent's browser (RFC 6455
+//! §10.2; clients that are not browsers send no `Origin`). The client must be in
 //! `sip.allow_from` (403) and a WebSocket slot free (`sip.ws_max_connections`, else 503),
 //! both asked of the gateway's [`WsPort`] before the upgrade. Behind a trusted proxy the
 //! client is the one it names ([`crate::server::ClientIp`]), so the registrar's lockouts and
@@ -22,7 +25,7 @@ use std::time::Instant;
 use axum::Router;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use sip_gateway::transport::ws::{
@@ -45,6 +48,7 @@ async fn upgrade(
     State(port): State<WsPort>,
     ConnectInfo(tcp_peer): ConnectInfo<SocketAddr>,
     client: Option<axum::Extension<crate::server::ClientIp>>,
+    headers: HeaderMap,
     upgrade: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> Response {
     let upgrade = match upgrade {
@@ -73,6 +77,15 @@ async fn upgrade(
              `Sec-WebSocket-Protocol: sip`",
         );
     }
+    if !same_origin(&headers) {
+        warn!(peer = %tcp_peer, origin = ?headers.get(header::ORIGIN), "SIP WebSocket from another origin refused");
+        return problem(
+            StatusCode::FORBIDDEN,
+            "cross-origin",
+            "SIP over WebSocket is served to this server's own pages only: the Origin is \
+             another site",
+        );
+    }
     // The flow's address: the real client (behind a trusted proxy, the one it names) on the
     // TCP connection's port, which no other open connection shares.
     let client_ip = client.map_or(tcp_peer.ip(), |c| c.0.0);
@@ -97,6 +110,24 @@ async fn upgrade(
         .max_frame_size(max)
         .on_failed_upgrade(move |error| debug!(%peer, %error, "SIP WebSocket upgrade failed"))
         .on_upgrade(move |socket| run(socket, slot))
+}
+
+/// Whether the request's `Origin` (if any) is the host it was sent to (RFC 6454 §7): the
+/// rule of the event stream's cookie check (`crate::events`), kept here to leave that module
+/// alone.
+fn same_origin(headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
+        return true;
+    };
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let origin_host = origin
+        .split_once("://")
+        .map_or(origin, |(_, rest)| rest)
+        .trim_end_matches('/');
+    !host.is_empty() && origin_host.eq_ignore_ascii_case(host)
 }
 
 /// A problem+json answer (RFC 9457).

@@ -72,9 +72,22 @@ async fn start(ws: WsLimits) -> Env {
 }
 
 async fn connect(env: &Env, protocol: Option<&str>) -> Result<Ws, WsError> {
+    connect_from(env, protocol, None).await
+}
+
+async fn connect_from(
+    env: &Env,
+    protocol: Option<&str>,
+    origin: Option<&str>,
+) -> Result<Ws, WsError> {
     let mut request = format!("ws://{}/ws", env.http)
         .into_client_request()
         .unwrap();
+    if let Some(origin) = origin {
+        request
+            .headers_mut()
+            .insert("Origin", HeaderValue::from_str(origin).unwrap());
+    }
     if let Some(protocol) = protocol {
         request.headers_mut().insert(
             "Sec-WebSocket-Protocol",
@@ -255,7 +268,7 @@ async fn a_browser_registers_over_ws_is_rung_on_its_socket_and_unbound_when_it_c
 }
 
 #[tokio::test]
-async fn without_the_sip_subprotocol_or_a_handshake_the_upgrade_is_refused_clearly() {
+async fn without_the_sip_subprotocol_a_handshake_or_our_origin_the_upgrade_is_refused_clearly() {
     let env = start(WsLimits::default()).await;
     for protocol in [None, Some("chat"), Some("SIP2")] {
         match connect(&env, protocol).await {
@@ -270,6 +283,18 @@ async fn without_the_sip_subprotocol_or_a_handshake_the_upgrade_is_refused_clear
     }
     // One of several offered is fine.
     connect(&env, Some("chat, sip")).await.unwrap();
+    // A page of ours may open it; a page elsewhere may not reach the trunk through the
+    // agent's browser.
+    let ours = format!("http://{}", env.http);
+    connect_from(&env, Some("sip"), Some(&ours)).await.unwrap();
+    match connect_from(&env, Some("sip"), Some("https://evil.example")).await {
+        Err(WsError::Http(response)) => {
+            assert_eq!(response.status(), 403);
+            let body = String::from_utf8(response.body().clone().unwrap_or_default()).unwrap();
+            assert!(body.contains("cross-origin"), "{body}");
+        }
+        other => panic!("expected 403 for another origin, got {other:?}"),
+    }
 
     // A plain GET is not a WebSocket at all.
     let mut tcp = TcpStream::connect(env.http).await.unwrap();
@@ -288,7 +313,7 @@ async fn without_the_sip_subprotocol_or_a_handshake_the_upgrade_is_refused_clear
     );
     assert!(answer.contains("application/problem+json"), "{answer}");
     assert!(answer.contains("SIP over WebSocket (RFC 7118)"), "{answer}");
-    assert_eq!(env.gateway.stats().await.unwrap().ws.opened, 1);
+    assert_eq!(env.gateway.stats().await.unwrap().ws.opened, 2);
 }
 
 #[tokio::test]
