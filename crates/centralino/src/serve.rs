@@ -290,7 +290,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .spawn(
                 Duration::from_secs(60),
                 std::sync::Arc::new(chrono::Utc::now),
-                None,
+                // The outbox sender is told at once (not at its next round).
+                mail_desk.as_ref().and_then(|d| d.wake.clone()),
             ),
         ),
         _ => None,
