@@ -17,6 +17,12 @@
 //! 7. The administrator sees the outbox (the delayed reply, sent) and the templates on the
 //!    site page; an edit with an unknown placeholder is refused with the server's reason.
 //!
+//! Agents' notifications (R-SR-9) run through it: before the citizen writes, the agent opts
+//! in on the desktop's "Notifications" tab (new requests and the citizen's updates in
+//! `cittadini`, on the desktop and by e-mail to their own mailbox). The new ticket and the
+//! citizen's answer each show up in the desktop's notices (a click opens the ticket) and
+//! arrive in the agent's mailbox, linked to the desktop, once.
+//!
 //! Every wait polls a condition with a deadline. Needs root (postfix, dovecot), the Debian
 //! packages of the mail harness, `chromium` and `chromium-driver`.
 
@@ -191,12 +197,65 @@ fn reply_from_desktop(desk: &Browser, number: &str, text: &str) {
     );
 }
 
+/// The agent chooses, on the desktop's Notifications tab: new requests and the citizen's
+/// updates, in `cittadini`, on the desktop and by e-mail.
+fn opt_in_on_the_desktop(desk: &Browser) {
+    // The queues offered come with the event stream's first snapshot.
+    desk.wait_js(
+        "the desktop live",
+        "return document.body.dataset.live === 'true'",
+        WAIT,
+    );
+    desk.click("button[data-list=notifications]");
+    desk.wait_js(
+        "the notification choices",
+        "return !!document.querySelector('#notify-form input[name=queue][value=cittadini]')",
+        WAIT,
+    );
+    for css in [
+        "#notify-form input[name=kind][value=created]",
+        "#notify-form input[name=kind][value=customer_update]",
+        "#notify-form input[name=queue][value=cittadini]",
+        "#notify-form input[name=email]",
+    ] {
+        desk.click(css);
+    }
+    desk.type_into("#notify-form input[name=address]", "operatore@example.test");
+    desk.click("#notify-form button[type=submit]");
+    desk.wait_js(
+        "the choices saved",
+        "return document.getElementById('status').textContent.includes('notifiche') \
+           || document.getElementById('status').textContent.includes('Notification')",
+        WAIT,
+    );
+    desk.click("button[data-list=queues]");
+}
+
+/// A notice of `kind` about `number` is listed on the desktop; clicking it opens the ticket.
+fn notice_on_the_desktop(desk: &Browser, number: &str, kind: &str) {
+    let css = format!("#notices button[data-number=\"{number}\"][data-kind=\"{kind}\"]");
+    desk.wait_js(
+        &format!("the desktop's {kind} notice"),
+        &format!("return !!document.querySelector('{css}')"),
+        WAIT,
+    );
+    desk.click(&css);
+    desk.wait_js(
+        "the ticket opened from the notice",
+        &format!(
+            "const n = document.getElementById('ticket-number'); \
+             return !!n && n.textContent.startsWith('{number}')"
+        ),
+        WAIT,
+    );
+}
+
 #[test]
 fn citizen_mail_agent_reply_from_the_desktop_answer_and_a_relay_outage() {
     if !require_root(TEST) {
         return;
     }
-    let mut sys = MailSystem::start(&["urp", "mario"]);
+    let mut sys = MailSystem::start(&["urp", "mario", "operatore"]);
     let pw = sys.path().join("urp.pw");
     std::fs::write(&pw, PASSWORD).unwrap();
     let ca = sys.path().join("ca.pem");
@@ -204,6 +263,7 @@ fn citizen_mail_agent_reply_from_the_desktop_answer_and_a_relay_outage() {
     let server = Server::start_demo(&format!(
         "\n[mail]\nfrom = \"URP Comune <urp@comune.test>\"\nlanguage = \"it\"\n\
          quote_replies = true\nsweep_seconds = 1\n\
+         desktop_url = \"http://127.0.0.1/desktop\"\n\
          [mail.smtp]\nhost = \"localhost\"\nport = {smtp}\ntls = \"starttls\"\nca_file = \"{ca}\"\n\
          [[mail.mailbox]]\nname = \"urp\"\nhost = \"localhost\"\nport = {imap}\ntls = \"starttls\"\n\
          user = \"urp\"\npassword_file = \"{pw}\"\nca_file = \"{ca}\"\nqueue = \"cittadini\"\n\
@@ -215,6 +275,17 @@ fn citizen_mail_agent_reply_from_the_desktop_answer_and_a_relay_outage() {
     ));
     let agent = server.login("1001", "demo1001");
     let admin = server.login("admin", "demo-admin");
+
+    // 0. The agent opts in to notifications on the desktop (keyboard-reachable checkboxes).
+    let desk = Browser::start();
+    desk.login(&server, "/desktop", "1001", "demo1001", "/desktop");
+    opt_in_on_the_desktop(&desk);
+    let prefs = server.api_get("/api/v1/users/1001/notifications", &agent);
+    assert_eq!(
+        prefs,
+        serde_json::json!({"kinds": ["created", "customer_update"], "queues": ["cittadini"],
+                           "desktop": true, "email": true, "address": "operatore@example.test"})
+    );
 
     // 1. The citizen writes; a ticket opens; the confirmation with the number comes back.
     smtp_send(
@@ -241,10 +312,27 @@ fn citizen_mail_agent_reply_from_the_desktop_answer_and_a_relay_outage() {
             .find(|m| m.subject.starts_with(&tag) && m.text.contains(&number))
     });
 
+    // The agent was told of the new request: on the desktop and in their mailbox.
+    notice_on_the_desktop(&desk, &number, "created");
+    let told = until("the agent's notification mail", WAIT, &sys, || {
+        inbox(&sys, "operatore")
+            .into_iter()
+            .find(|m| m.subject.contains(&number) && m.subject.contains("Nuova richiesta"))
+    });
+    assert!(
+        !told.subject.contains("[Ticket#"),
+        "an agent's answer must not land on the citizen's ticket: {}",
+        told.subject
+    );
+    assert!(
+        told.text
+            .contains(&format!("http://127.0.0.1/desktop#ticket={number}")),
+        "{}",
+        told.text
+    );
+
     // 2. The agent replies from the desktop; the reply reaches the citizen tagged, threaded
     //    on their message and quoting it.
-    let desk = Browser::start();
-    desk.login(&server, "/desktop", "1001", "demo1001", "/desktop");
     reply_from_desktop(
         &desk,
         &number,
@@ -287,6 +375,13 @@ fn citizen_mail_agent_reply_from_the_desktop_answer_and_a_relay_outage() {
                     && a["body"].as_str().unwrap_or("").contains("attendo notizie")
             })
             .then_some(())
+    });
+    // The agent is told the citizen wrote again (desktop and mail).
+    notice_on_the_desktop(&desk, &number, "customer_update");
+    until("the customer-update notification mail", WAIT, &sys, || {
+        inbox(&sys, "operatore")
+            .into_iter()
+            .find(|m| m.subject.contains(&number) && m.subject.contains("Il cittadino ha scritto"))
     });
     let email_tickets = server.api_get("/api/v1/tickets?channel=email&queue=cittadini", &agent);
     assert_eq!(

@@ -511,6 +511,7 @@ impl Call {
                 channel: TicketChannel::Phone,
                 call_id: Some(self.id.clone()),
                 owner: Some(c.agent.clone()),
+                by: None,
             });
         }
         self.publish(Event::CallConnected {

@@ -323,6 +323,7 @@ impl Call {
                     channel: TicketChannel::Voicemail,
                     call_id: Some(self.id.clone()),
                     owner: None,
+                    by: None,
                 });
             }
             Filing::Joined { number } => {

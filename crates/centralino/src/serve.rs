@@ -221,8 +221,38 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                     );
                 }
             }),
+            // Each message filed is published (blended routing offers it at once; the
+            // agents who follow its queue are notified).
+            Some(mail::ingest::OnFiled(Arc::new({
+                let bus = bus.clone();
+                let store = store.clone();
+                move |filed: &crm::MailFiled| {
+                    let (bus, store, filed) = (bus.clone(), store.clone(), filed.clone());
+                    tokio::spawn(async move {
+                        if let Err(error) =
+                            console::api::ticket_events::mail_filed(&store, &bus, &filed).await
+                        {
+                            tracing::warn!(%error, ticket = %filed.number, "e-mail filed: event not published");
+                        }
+                    });
+                }
+            }))),
         )
         .map_err(|problem| anyhow::anyhow!("{problem}"))?;
+    // Agents' notifications (R-SR-9): the ticket events of the event log told to the
+    // operators who opted in, on the desktop and, with mail configured, by e-mail.
+    let _notifier = console::notify::Notifier {
+        store: store.clone(),
+        bus: bus.clone(),
+        mail: mail_desk.as_ref().map(|desk| console::notify::NotifyMail {
+            from: desk.from.clone(),
+            message_id_domain: desk.message_id_domain.clone(),
+            lang: desk.lang.as_str().to_string(),
+            desktop_url: config.mail.desktop_url.clone(),
+            wake: desk.wake.clone(),
+        }),
+    }
+    .spawn(event_writer.clone());
     // Report sets e-mailed on a schedule ([[reports.mail]]): checked every minute, each
     // period queued once in the outbox (console::report_mail).
     let report_calendar = config
@@ -260,7 +290,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .spawn(
                 Duration::from_secs(60),
                 std::sync::Arc::new(chrono::Utc::now),
-                None,
+                // The outbox sender is told at once (not at its next round).
+                mail_desk.as_ref().and_then(|d| d.wake.clone()),
             ),
         ),
         _ => None,

@@ -2,6 +2,7 @@
 import { t } from './i18n.js';
 import { api, whoami, connectEvents, setupChrome, duration, notify, failure, when } from './common.js';
 import { Tickets } from './tickets.js';
+import { showChoices, showNotice } from './notices.js';
 
 const desk = {
   me: null, agent: null, wrapUpS: null, offer: null, list: 'queues', tickets: null, refresh: null,
@@ -222,6 +223,10 @@ function onEvent(ev) {
         { number: ev.number, clock: t('clock_' + ev.clock), time: when(ev.due) }), ev.stage === 'overdue');
       scheduleListRefresh();
       break;
+    case 'agent.notification':
+      // Addressed to this operator only (the server's filter); the ticket opens from it.
+      if (ev.login === desk.me.login) showNotice(ev, (n) => desk.tickets.open(n));
+      break;
     case 'ticket.reminder':
       // A pending reminder came due on the server (once per pending time): the owner is told.
       if (!ev.owner || ev.owner === desk.me.login) {
@@ -238,7 +243,11 @@ function selectList(kind) {
   document.querySelectorAll('[role=tab]').forEach((b) => b.setAttribute('aria-selected', String(b.dataset.list === kind)));
   $('search-form').hidden = kind !== 'search';
   $('new-form').hidden = kind !== 'new';
-  if (kind === 'search' || kind === 'new') {
+  $('notify-form').hidden = kind !== 'notifications';
+  if (kind === 'notifications') {
+    desk.tickets.list.replaceChildren();
+    showChoices(desk.me, [...desk.tickets.knownQueues]);
+  } else if (kind === 'search' || kind === 'new') {
     desk.tickets.render([]);
     document.querySelector(`#${kind}-form input`).focus();
   } else {
@@ -264,6 +273,13 @@ async function main() {
   window.addEventListener('ticketchange', scheduleListRefresh);
   window.addEventListener('langchange', () => { scheduleListRefresh(); drawState(); if (desk.offer && !$('pop').hidden) showPop(desk.offer); if (desk.item) showItem(desk.item); });
   selectList('queues');
+  // A notification mail's link: /desktop#ticket=<number>.
+  const openFromHash = () => {
+    const m = /^#ticket=([0-9A-Za-z-]+)$/.exec(location.hash);
+    if (m) desk.tickets.open(m[1]);
+  };
+  window.addEventListener('hashchange', openFromHash);
+  openFromHash();
   setInterval(tick, 1000);
   connectEvents(onEvent, (on) => {
     $('live').textContent = on ? t('live') : t('offline');

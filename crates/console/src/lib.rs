@@ -19,6 +19,7 @@ pub mod config;
 pub mod events;
 pub mod figures;
 pub mod metrics;
+pub mod notify;
 pub mod record;
 pub mod report_facts;
 pub mod report_mail;

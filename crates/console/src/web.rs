@@ -38,6 +38,7 @@ pub const ASSETS: &[(&str, &str, &str)] = &[
     ("login.js", JS, include_str!("../assets/login.js")),
     ("desktop.js", JS, include_str!("../assets/desktop.js")),
     ("tickets.js", JS, include_str!("../assets/tickets.js")),
+    ("notices.js", JS, include_str!("../assets/notices.js")),
     ("supervisor.js", JS, include_str!("../assets/supervisor.js")),
     ("admin.js", JS, include_str!("../assets/admin.js")),
     ("site.js", JS, include_str!("../assets/site.js")),

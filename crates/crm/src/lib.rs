@@ -42,6 +42,7 @@
 //! | [`journal`] | on-disk journal of call writes while the database is away |
 //! | [`mail`] | inbound e-mail filed on tickets (raw kept), the outbox, mail templates |
 //! | [`mail_desk`] | what a mail about a ticket needs; confirmations, closures and reminders due |
+//! | [`notifications`] | operators' notification choices, the ticket events to notify |
 //! | [`maintenance`] | backup snapshot, schema version, empty database, administrators |
 //!
 //! The escalation sweep (`spawn_escalation_sweep`) checks the clocks periodically and
@@ -91,6 +92,7 @@ pub mod links;
 pub mod mail;
 pub mod mail_desk;
 pub mod maintenance;
+pub mod notifications;
 pub mod number;
 mod pg_writer;
 pub mod queues;
@@ -130,6 +132,7 @@ pub use mail::{
     StoredMail,
 };
 pub use mail_desk::{LastInbound, MailContext};
+pub use notifications::{NotificationPrefs, Subscriber};
 pub use number::SystemId;
 pub use queues::Queue;
 pub use report_facts::{FactBatch, FactCall, FactClosure, FactHour, ReportRead, Watermark};

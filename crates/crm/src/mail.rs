@@ -207,20 +207,80 @@ impl Store {
         &self,
         m: &InboundMail,
         reopen_within: Duration,
-        confirm: impl FnOnce(&MailFiled) -> Option<OutgoingMail>,
+        confirm: impl Fn(&MailFiled) -> Option<OutgoingMail> + Sync,
     ) -> Result<MailFiled> {
         if let Some(f) = self.mail_filing(&m.source_key).await? {
             return Ok(f);
         }
-        let now = m.received;
         let mut tx = self.begin_write().await?;
-        if let Some(f) = filing_in_tx(&mut tx, &m.source_key).await? {
-            tx.commit().await?;
+        let filed = self
+            .file_mail_in_tx(&mut tx, m, reopen_within, &confirm)
+            .await?;
+        tx.commit().await?;
+        Ok(filed)
+    }
+
+    /// Files a batch of fetched messages, as [`Self::file_mail_with`] each, and says how each
+    /// went, in order. On PostgreSQL the batch is one transaction (one commit, one WAL flush)
+    /// with a savepoint per message, so a message the store refuses is rolled back alone and
+    /// the others are kept; SQLite, whose commits are cheap and whose write lock would be held
+    /// for the whole batch, files each message in its own transaction. `Err` (nothing of the
+    /// batch kept on PostgreSQL) only when the transaction itself fails.
+    pub async fn file_mails_with(
+        &self,
+        ms: &[InboundMail],
+        reopen_within: Duration,
+        confirm: impl Fn(&MailFiled) -> Option<OutgoingMail> + Sync,
+    ) -> Result<Vec<Result<MailFiled>>> {
+        if self.backend == crate::store::Backend::Sqlite || ms.len() < 2 {
+            let mut out = Vec::with_capacity(ms.len());
+            for m in ms {
+                out.push(self.file_mail_with(m, reopen_within, &confirm).await);
+            }
+            return Ok(out);
+        }
+        let mut tx = self.begin_write().await?;
+        let mut out = Vec::with_capacity(ms.len());
+        for m in ms {
+            sqlx::query("SAVEPOINT filing").execute(&mut *tx).await?;
+            match self
+                .file_mail_in_tx(&mut tx, m, reopen_within, &confirm)
+                .await
+            {
+                Ok(f) => {
+                    sqlx::query("RELEASE SAVEPOINT filing")
+                        .execute(&mut *tx)
+                        .await?;
+                    out.push(Ok(f));
+                }
+                Err(e) => {
+                    sqlx::query("ROLLBACK TO SAVEPOINT filing")
+                        .execute(&mut *tx)
+                        .await?;
+                    out.push(Err(e));
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    /// One message filed inside `tx` (see [`Self::file_mail_with`]); a message filed before
+    /// is answered from its record.
+    async fn file_mail_in_tx(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        m: &InboundMail,
+        reopen_within: Duration,
+        confirm: &(dyn Fn(&MailFiled) -> Option<OutgoingMail> + Sync),
+    ) -> Result<MailFiled> {
+        let now = m.received;
+        if let Some(f) = filing_in_tx(tx, &m.source_key).await? {
             return Ok(f);
         }
         let queue: Option<i64> = sqlx::query_scalar("SELECT id FROM queues WHERE name = $1")
             .bind(&m.queue)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut **tx)
             .await?;
         let limit = self.settings.attachment_max_bytes;
         let (article, c, class, note) = match &m.content {
@@ -276,7 +336,7 @@ impl Store {
         let mut target: Option<(TicketId, State, Option<DateTime<Utc>>, String)> = None;
         if let Some(c) = c {
             for n in &c.tagged_numbers {
-                target = ticket_by(&mut tx, "number = $1", n).await?;
+                target = ticket_by(tx, "number = $1", n).await?;
                 if target.is_some() {
                     break;
                 }
@@ -290,10 +350,10 @@ impl Store {
                          AND ticket_id IS NOT NULL LIMIT 1",
                     )
                     .bind(r)
-                    .fetch_optional(&mut *tx)
+                    .fetch_optional(&mut **tx)
                     .await?;
                     if let Some(id) = id {
-                        target = ticket_by(&mut tx, "id = $1", &id.to_string()).await?;
+                        target = ticket_by(tx, "id = $1", &id.to_string()).await?;
                         break;
                     }
                 }
@@ -304,10 +364,10 @@ impl Store {
             let into: Option<i64> =
                 sqlx::query_scalar("SELECT merged_into FROM tickets WHERE id = $1")
                     .bind(id.0)
-                    .fetch_one(&mut *tx)
+                    .fetch_one(&mut **tx)
                     .await?;
             target = match into {
-                Some(i) => ticket_by(&mut tx, "id = $1", &i.to_string()).await?,
+                Some(i) => ticket_by(tx, "id = $1", &i.to_string()).await?,
                 None => None,
             };
         }
@@ -324,7 +384,7 @@ impl Store {
                 target = None;
             } else {
                 self.act_in_tx(
-                    &mut tx,
+                    tx,
                     *id,
                     Actor::System,
                     &Action::Open,
@@ -340,7 +400,7 @@ impl Store {
             Some((id, _, _, number)) => {
                 let title: String = sqlx::query_scalar("SELECT title FROM tickets WHERE id = $1")
                     .bind(id.0)
-                    .fetch_one(&mut *tx)
+                    .fetch_one(&mut **tx)
                     .await?;
                 (id, number, title, false)
             }
@@ -348,7 +408,7 @@ impl Store {
                 let customer = match c.and_then(|c| c.from_address.as_deref()) {
                     Some(addr) => Some(
                         self.mail_customer_in_tx(
-                            &mut tx,
+                            tx,
                             addr,
                             c.and_then(|c| c.from_name.as_deref()),
                             now,
@@ -368,12 +428,12 @@ impl Store {
                     customer,
                     ..NewTicket::new(title.clone(), channel)
                 };
-                let t = self.create_in_tx(&mut tx, &new, Actor::System, now).await?;
+                let t = self.create_in_tx(tx, &new, Actor::System, now).await?;
                 (t.id, t.number, title, true)
             }
         };
         let article_id = self
-            .add_article_in_tx(&mut tx, ticket, Actor::System, &article, now)
+            .add_article_in_tx(tx, ticket, Actor::System, &article, now)
             .await?;
         let mut notes = Vec::new();
         if let Some(n) = follows {
@@ -391,7 +451,7 @@ impl Store {
                 "About this message",
                 notes.join("\n"),
             );
-            self.add_article_in_tx(&mut tx, ticket, Actor::System, &n, now)
+            self.add_article_in_tx(tx, ticket, Actor::System, &n, now)
                 .await?;
         }
         sqlx::query(
@@ -411,7 +471,7 @@ impl Store {
         .bind(article_id.0)
         .bind(opened)
         .bind(to_ms(now))
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
         let reply_to = c.and_then(|c| c.from_address.clone());
         let filed = MailFiled {
@@ -433,10 +493,8 @@ impl Store {
             && filed.answerable
             && let Some(mail) = confirm(&filed)
         {
-            self.queue_mail_in_tx(&mut tx, &mail, Actor::System, now)
-                .await?;
+            self.queue_mail_in_tx(tx, &mail, Actor::System, now).await?;
         }
-        tx.commit().await?;
         Ok(filed)
     }
 

@@ -537,6 +537,7 @@ impl Store {
         for sql in [
             "DELETE FROM queue_members WHERE queue_id = $1",
             "DELETE FROM queue_permissions WHERE queue_id = $1",
+            "DELETE FROM notification_queues WHERE queue_id = $1",
             "DELETE FROM queues WHERE id = $1",
         ] {
             sqlx::query(sql).bind(id.0).execute(&mut *tx).await?;

@@ -255,6 +255,51 @@ impl TicketChannel {
     }
 }
 
+/// What an agent's notification is about (R-SR-9): each agent opts in to the kinds they want,
+/// for the queues they follow (and the tickets they own).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum NoticeKind {
+    /// A new Service Request in a followed queue.
+    Created,
+    /// The citizen wrote again (an e-mail, the web form, a voicemail, a fax on the ticket).
+    CustomerUpdate,
+    /// A pending reminder came due.
+    Reminder,
+    /// An operator added a note.
+    Note,
+    /// The ticket was moved into a followed queue.
+    QueueMove,
+}
+
+impl NoticeKind {
+    /// Every kind, in this order on the wire and in the preferences.
+    pub const ALL: [NoticeKind; 5] = [
+        NoticeKind::Created,
+        NoticeKind::CustomerUpdate,
+        NoticeKind::Reminder,
+        NoticeKind::Note,
+        NoticeKind::QueueMove,
+    ];
+
+    /// The wire name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            NoticeKind::Created => "created",
+            NoticeKind::CustomerUpdate => "customer_update",
+            NoticeKind::Reminder => "reminder",
+            NoticeKind::Note => "note",
+            NoticeKind::QueueMove => "queue_move",
+        }
+    }
+
+    /// The kind of a wire name; `None` for a name this vocabulary does not know.
+    pub fn parse(name: &str) -> Option<NoticeKind> {
+        NoticeKind::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+}
+
 /// Which escalation clock of a Service Request (R-SLA): take in charge, update, resolution.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
@@ -490,7 +535,9 @@ pub enum Event {
         registered: bool,
         since: chrono::DateTime<chrono::Utc>,
     },
-    /// A Service Request was opened (by a call, a voicemail, the API).
+    /// A Service Request was opened (by a call, a voicemail, the API). `by`: the operator
+    /// who opened it through the API (absent for calls, voicemail, e-mail and the web form,
+    /// and in events logged before it existed).
     #[serde(rename = "ticket.created")]
     TicketCreated {
         number: String,
@@ -498,6 +545,8 @@ pub enum Event {
         channel: TicketChannel,
         call_id: Option<String>,
         owner: Option<String>,
+        #[serde(default)]
+        by: Option<String>,
     },
     /// A Service Request changed (through the API): what changed, by whom; `queue` and
     /// `owner` are the ticket's after the change.
@@ -527,6 +576,19 @@ pub enum Event {
         queue: String,
         owner: Option<String>,
         due: chrono::DateTime<chrono::Utc>,
+    },
+    /// A notification for one agent (R-SR-9), made from a ticket event by the notifier
+    /// (`console::notify`) for an agent who opted in to its kind and follows its queue or
+    /// owns the ticket; `link` opens the ticket on the desktop.
+    #[serde(rename = "agent.notification")]
+    AgentNotification {
+        login: String,
+        kind: NoticeKind,
+        number: String,
+        title: String,
+        queue: String,
+        by: Option<String>,
+        link: String,
     },
     /// The caller entered a queue of the ACD at `position` (1 = next in line).
     #[serde(rename = "queue.entered")]
@@ -719,7 +781,7 @@ pub enum Event {
 
 impl Event {
     /// Every wire name, in declaration order.
-    pub const KINDS: [&'static str; 37] = [
+    pub const KINDS: [&'static str; 38] = [
         "call.started",
         "call.answered",
         "call.dtmf",
@@ -736,6 +798,7 @@ impl Event {
         "ticket.updated",
         "ticket.escalation",
         "ticket.reminder",
+        "agent.notification",
         "queue.entered",
         "queue.offered",
         "queue.connected",
@@ -778,6 +841,7 @@ impl Event {
             Event::TicketUpdated { .. } => "ticket.updated",
             Event::TicketEscalation { .. } => "ticket.escalation",
             Event::TicketReminder { .. } => "ticket.reminder",
+            Event::AgentNotification { .. } => "agent.notification",
             Event::QueueEntered { .. } => "queue.entered",
             Event::QueueOffered { .. } => "queue.offered",
             Event::QueueConnected { .. } => "queue.connected",
@@ -831,6 +895,7 @@ impl Event {
             | Event::TicketUpdated { .. }
             | Event::TicketEscalation { .. }
             | Event::TicketReminder { .. }
+            | Event::AgentNotification { .. }
             | Event::SystemStarted { .. }
             | Event::SystemStopping { .. }
             | Event::SystemHeartbeat { .. }
@@ -965,6 +1030,7 @@ impl Event {
                 channel: TicketChannel::Web,
                 call_id: None,
                 owner: None,
+                by: None,
             },
             Event::TicketUpdated {
                 number: "1".into(),
@@ -989,6 +1055,15 @@ impl Event {
                 queue: q(),
                 owner: Some(a()),
                 due: at,
+            },
+            Event::AgentNotification {
+                login: a(),
+                kind: NoticeKind::Created,
+                number: "1".into(),
+                title: "Buca in via Roma".into(),
+                queue: q(),
+                by: None,
+                link: "/desktop#ticket=1".into(),
             },
             Event::QueueEntered {
                 call_id: c(),
@@ -1134,6 +1209,7 @@ impl Event {
             | Event::TicketUpdated { queue, .. }
             | Event::TicketEscalation { queue, .. }
             | Event::TicketReminder { queue, .. }
+            | Event::AgentNotification { queue, .. }
             | Event::QueueEntered { queue, .. }
             | Event::QueueOffered { queue, .. }
             | Event::QueueConnected { queue, .. }

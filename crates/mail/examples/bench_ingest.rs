@@ -78,6 +78,7 @@ async fn main() {
             reopen_within: Duration::from_secs(7 * 24 * 3600),
             message_id_domain: "centralino.test".into(),
             outbox: None,
+            on_filed: None,
         },
         store: store.clone(),
     };

@@ -10,6 +10,7 @@
 //! fax_subject = "Fax da"                       # or a subject containing this
 //! quote_replies = true                         # operators' replies quote the last message
 //! closure_link = "https://comune.example/survey"  # {{link}} of the closure mail, optional
+//! desktop_url = "https://centralino.comune.example/desktop"  # agents' notification links
 //! sweep_seconds = 30                           # confirmations, reminders, closures: how often
 //!
 //! [mail.smtp]
@@ -83,6 +84,9 @@ pub struct MailSection {
     pub quote_replies: Option<bool>,
     /// The closure mail's `{{link}}` (the satisfaction survey), default none.
     pub closure_link: Option<String>,
+    /// The agents' desktop as the agents reach it: agents' notification mails link to
+    /// `<desktop_url>#ticket=<number>` (without it they name the number only).
+    pub desktop_url: Option<String>,
     /// How often the server looks for confirmations, closures and pending reminders to
     /// send, seconds (default 30).
     pub sweep_seconds: Option<u64>,
@@ -174,6 +178,11 @@ impl MailSection {
         {
             p("mail.closure_link".into(), "expected an http(s):// address");
         }
+        if let Some(l) = &self.desktop_url
+            && !(l.starts_with("https://") || l.starts_with("http://"))
+        {
+            p("mail.desktop_url".into(), "expected an http(s):// address");
+        }
         if lang(self.language.as_deref()).is_none() {
             p("mail.language".into(), "expected \"it\" or \"en\"");
         }
@@ -233,17 +242,19 @@ impl MailSection {
     /// Starts one fetcher per mailbox and the outbox sender (reads the password files now,
     /// so a missing one stops the start with its field). Nothing when not configured.
     pub fn spawn(&self, store: crm::Store) -> Result<Vec<tokio::task::JoinHandle<()>>, String> {
-        self.spawn_desk(store, Arc::new(|_| {}))
+        self.spawn_desk(store, Arc::new(|_| {}), None)
             .map(|(tasks, _)| tasks)
     }
 
     /// As [`Self::spawn`], and the desk's sweep (confirmations, closures, pending
-    /// reminders, each due reminder handed to `on_reminder`); returns the desk for the
-    /// operators' replies. `None` when mail is not configured.
+    /// reminders, each due reminder handed to `on_reminder`; each message filed handed to
+    /// `on_filed`); returns the desk for the operators' replies. `None` when mail is not
+    /// configured.
     pub fn spawn_desk(
         &self,
         store: crm::Store,
         on_reminder: Arc<dyn Fn(crate::desk::ReminderDue) + Send + Sync>,
+        on_filed: Option<crate::ingest::OnFiled>,
     ) -> Result<(Tasks, Option<Arc<Desk>>), String> {
         let Some(smtp) = &self.smtp else {
             return Ok((Vec::new(), None));
@@ -330,6 +341,7 @@ impl MailSection {
                 ),
                 message_id_domain: domain.clone(),
                 outbox: Some(wake.clone()),
+                on_filed: on_filed.clone(),
             };
             let fetcher = Fetcher {
                 account,

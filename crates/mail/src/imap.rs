@@ -2,9 +2,10 @@
 //!
 //! One task per mailbox ([`Fetcher::run`]): connect (TLS from the first byte, STARTTLS, or
 //! plain on loopback), log in, select the folder, then repeat: search the unseen messages,
-//! fetch each by UID with `BODY.PEEK[]` (which does not set `\Seen`), file it
-//! ([`crate::ingest::Ingest::file`], idempotent by `mailbox/UIDVALIDITY/UID`), and only then
-//! flag it `\Seen`. A crash between filing and flagging fetches the message again and files
+//! fetch them by UID with `BODY.PEEK[]` (which does not set `\Seen`), 100 per command, file
+//! each command's messages as one batch ([`crate::ingest::Ingest::file_batch`]: one
+//! transaction on PostgreSQL, idempotent by `mailbox/UIDVALIDITY/UID`), and only then flag
+//! them `\Seen`. A crash between filing and flagging fetches the message again and files
 //! nothing twice; a crash before filing loses nothing (it is still unseen). Between rounds it
 //! waits in IDLE (RFC 2177) when the server offers it, else polls.
 
@@ -179,17 +180,38 @@ impl Fetcher {
                 .try_collect()
                 .await
                 .map_err(imap("FETCH"))?;
-            let mut done = Vec::new();
+            // The chunk is filed as one batch (one transaction on PostgreSQL, a savepoint
+            // per message): a message the store refuses stays unseen and is fetched again,
+            // the others are flagged.
+            let mut uids = Vec::new();
+            let mut batch = Vec::new();
             for f in &fetched {
                 let (Some(uid), Some(body)) = (f.uid, f.body()) else {
                     continue;
                 };
-                let key = format!("{}/{validity}/{uid}", self.ingest.mailbox);
-                self.ingest
-                    .file(&self.store, key, body.to_vec(), Utc::now())
-                    .await?;
-                done.push(uid.to_string());
-                filed += 1;
+                uids.push(uid);
+                batch.push((
+                    format!("{}/{validity}/{uid}", self.ingest.mailbox),
+                    body.to_vec(),
+                ));
+            }
+            let results = self
+                .ingest
+                .file_batch(&self.store, batch, Utc::now())
+                .await?;
+            let mut done = Vec::new();
+            let mut refused = None;
+            for (uid, r) in uids.into_iter().zip(results) {
+                match r {
+                    Ok(_) => {
+                        done.push(uid.to_string());
+                        filed += 1;
+                    }
+                    Err(e) => {
+                        tracing::warn!(mailbox = %self.ingest.mailbox, uid, error = %e, "message not filed; it stays unseen");
+                        refused.get_or_insert(e);
+                    }
+                }
             }
             if !done.is_empty() {
                 // Flagged only once stored (never before).
@@ -200,6 +222,9 @@ impl Fetcher {
                     .try_collect()
                     .await
                     .map_err(imap("STORE"))?;
+            }
+            if let Some(e) = refused {
+                return Err(e.into());
             }
         }
         Ok(filed)

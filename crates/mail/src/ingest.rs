@@ -35,6 +35,20 @@ pub struct Ingest {
     pub message_id_domain: String,
     /// Told when a mail is queued (the outbox sender's [`crate::smtp::Sender::wake`]).
     pub outbox: Option<std::sync::Arc<tokio::sync::Notify>>,
+    /// Told of every message filed now (not of one filed before).
+    pub on_filed: Option<OnFiled>,
+}
+
+/// Told of every message filed (not of one filed before), after its commit: the service
+/// publishes `ticket.created` or `ticket.updated` with it, so blended routing offers an
+/// e-mail at once and the agents who follow the queue are notified.
+#[derive(Clone)]
+pub struct OnFiled(pub std::sync::Arc<dyn Fn(&MailFiled) + Send + Sync>);
+
+impl std::fmt::Debug for OnFiled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("OnFiled")
+    }
 }
 
 /// A store failure while filing (the message stays unseen and is fetched again).
@@ -113,6 +127,67 @@ impl Ingest {
         }
     }
 
+    /// The confirmation template: an administrator's edit, else the built-in one (read
+    /// before the filing's transaction, rendered inside it once the number is known).
+    async fn confirmation(&self, store: &Store) -> Result<Template, IngestError> {
+        let template = match store
+            .mail_template(Purpose::Confirmation.as_str(), self.lang.as_str())
+            .await?
+        {
+            Some((subject, body)) => Template { subject, body },
+            None => default_template(Purpose::Confirmation, self.lang),
+        };
+        // An edit that does not render never stops the mail: the built-in text goes instead.
+        Ok(match template.check() {
+            Ok(()) => template,
+            Err(e) => {
+                tracing::warn!(error = %e, "confirmation template: using the built-in one");
+                default_template(Purpose::Confirmation, self.lang)
+            }
+        })
+    }
+
+    /// The confirmation of a new ticket, when its sender may be answered.
+    fn confirm(&self, template: &Template, filed: &MailFiled) -> Option<OutgoingMail> {
+        let to = filed.reply_to.clone()?;
+        let mail = template
+            .render(&Values {
+                number: filed.number.clone(),
+                title: filed.title.clone(),
+                name: filed.reply_name.clone(),
+                queue: self.queue.clone(),
+                link: String::new(),
+            })
+            .ok()?;
+        Some(OutgoingMail {
+            dedup_key: format!("confirmation:{}", filed.ticket.0),
+            ticket: Some(filed.ticket),
+            message_id: format!("{}@{}", uuid::Uuid::now_v7(), self.message_id_domain),
+            in_reply_to: filed.message_id.clone(),
+            sender: self.from.clone(),
+            recipient: to,
+            subject: mail.subject,
+            body: mail.body,
+            attachments: Vec::new(),
+        })
+    }
+
+    /// After a commit: the outbox is woken for a confirmation, the hook told.
+    fn filed(&self, filed: &MailFiled) {
+        if filed.opened
+            && filed.answerable
+            && !filed.duplicate
+            && let Some(wake) = &self.outbox
+        {
+            wake.notify_one();
+        }
+        if !filed.duplicate
+            && let Some(hook) = &self.on_filed
+        {
+            (hook.0)(filed);
+        }
+    }
+
     /// Files one message and queues its confirmation (see the module documentation).
     pub async fn file(
         &self,
@@ -122,55 +197,34 @@ impl Ingest {
         now: DateTime<Utc>,
     ) -> Result<MailFiled, IngestError> {
         let m = self.inbound(source_key, raw, now);
-        // The template is read before the filing's transaction (an administrator's edit or
-        // the built-in one) and rendered inside it, once the number is known.
-        let template = match store
-            .mail_template(Purpose::Confirmation.as_str(), self.lang.as_str())
-            .await?
-        {
-            Some((subject, body)) => Template { subject, body },
-            None => default_template(Purpose::Confirmation, self.lang),
-        };
-        // An edit that does not render never stops the mail: the built-in text goes instead.
-        let template = match template.check() {
-            Ok(()) => template,
-            Err(e) => {
-                tracing::warn!(error = %e, "confirmation template: using the built-in one");
-                default_template(Purpose::Confirmation, self.lang)
-            }
-        };
+        let template = self.confirmation(store).await?;
         let filed = store
-            .file_mail_with(&m, self.reopen_within, |filed| {
-                let to = filed.reply_to.clone()?;
-                let mail = template
-                    .render(&Values {
-                        number: filed.number.clone(),
-                        title: filed.title.clone(),
-                        name: filed.reply_name.clone(),
-                        queue: self.queue.clone(),
-                        link: String::new(),
-                    })
-                    .ok()?;
-                Some(OutgoingMail {
-                    dedup_key: format!("confirmation:{}", filed.ticket.0),
-                    ticket: Some(filed.ticket),
-                    message_id: format!("{}@{}", uuid::Uuid::now_v7(), self.message_id_domain),
-                    in_reply_to: filed.message_id.clone(),
-                    sender: self.from.clone(),
-                    recipient: to,
-                    subject: mail.subject,
-                    body: mail.body,
-                    attachments: Vec::new(),
-                })
-            })
+            .file_mail_with(&m, self.reopen_within, |f| self.confirm(&template, f))
             .await?;
-        if filed.opened
-            && filed.answerable
-            && !filed.duplicate
-            && let Some(wake) = &self.outbox
-        {
-            wake.notify_one();
-        }
+        self.filed(&filed);
         Ok(filed)
+    }
+
+    /// Files a batch of fetched messages (`(source key, raw)`), each with its confirmation,
+    /// in one transaction on PostgreSQL (`crm::Store::file_mails_with`); how each went, in
+    /// order. `Err` when nothing of the batch was kept.
+    pub async fn file_batch(
+        &self,
+        store: &Store,
+        messages: Vec<(String, Vec<u8>)>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Result<MailFiled, IngestError>>, IngestError> {
+        let ms: Vec<InboundMail> = messages
+            .into_iter()
+            .map(|(key, raw)| self.inbound(key, raw, now))
+            .collect();
+        let template = self.confirmation(store).await?;
+        let results = store
+            .file_mails_with(&ms, self.reopen_within, |f| self.confirm(&template, f))
+            .await?;
+        Ok(results
+            .into_iter()
+            .map(|r| r.inspect(|f| self.filed(f)).map_err(IngestError::from))
+            .collect())
     }
 }

@@ -105,6 +105,7 @@ async fn mail_in_and_out_through_a_real_mail_system() {
         reopen_within: Duration::from_secs(7 * 24 * 3600),
         message_id_domain: "centralino.test".into(),
         outbox: None,
+        on_filed: None,
     };
     let relay = Relay {
         host: "localhost".into(),
@@ -126,6 +127,7 @@ async fn mail_in_and_out_through_a_real_mail_system() {
         account: account(&sys, "urp"),
         ingest: Ingest {
             outbox: Some(wake.clone()),
+            on_filed: None,
             ..ingest
         },
         store: store.clone(),

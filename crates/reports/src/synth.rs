@@ -175,6 +175,7 @@ pub fn synthesize_from(spec: &SynthSpec, first_seq: u64) -> Vec<(DateTime<Utc>, 
                         channel: TicketChannel::Voicemail,
                         call_id: Some(id.clone()),
                         owner: None,
+                        by: None,
                     },
                 ));
                 continue;
@@ -219,6 +220,7 @@ pub fn synthesize_from(spec: &SynthSpec, first_seq: u64) -> Vec<(DateTime<Utc>, 
                         channel: TicketChannel::Phone,
                         call_id: Some(id.clone()),
                         owner: Some(agent.login.clone()),
+                        by: None,
                     },
                 ),
                 (

@@ -96,6 +96,7 @@ pub fn synthesize_tickets(
             channel,
             call_id,
             owner,
+            ..
         } = e
         else {
             continue;

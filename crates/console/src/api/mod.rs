@@ -53,6 +53,7 @@ pub mod error;
 pub mod items;
 pub mod lookup;
 pub mod mail_desk;
+pub mod notifications;
 pub mod openapi;
 pub mod policy;
 pub mod prompts;
@@ -378,6 +379,16 @@ pub fn routes() -> Vec<Route> {
         route("get", USER, get(site::show_user)),
         route("patch", USER, patch(site::update_user)),
         route("delete", USER, delete(site::disable_user)),
+        route(
+            "get",
+            "/api/v1/users/{login}/notifications",
+            get(notifications::show),
+        ),
+        route(
+            "put",
+            "/api/v1/users/{login}/notifications",
+            put(notifications::set),
+        ),
         route(
             "post",
             "/api/v1/users/{login}/phone/secret",

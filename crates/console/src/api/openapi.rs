@@ -78,6 +78,7 @@ pub const EVENTS_PATH: &str = "/api/v1/events";
         site::create_queue, site::list_queues, site::show_queue, site::update_queue, site::delete_queue,
         site::list_users, site::create_user, site::show_user, site::update_user,
         site::disable_user, site::set_phone_secret,
+        super::notifications::show, super::notifications::set,
         prompts::list, prompts::backup, prompts::restore, prompts::audio, prompts::upload,
         prompts::delete,
         reports::show, reports::sla, reports_live::live, reports::mail_now,

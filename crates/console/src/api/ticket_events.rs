@@ -9,8 +9,8 @@ use super::Api;
 use super::error::ApiResult;
 use super::views::Names;
 
-/// Publishes `ticket.created` for `t`.
-pub async fn created(api: &Api, t: &Ticket) -> ApiResult<()> {
+/// Publishes `ticket.created` for `t`, opened by the operator `by` (none: the web form).
+pub async fn created(api: &Api, t: &Ticket, by: Option<&User>) -> ApiResult<()> {
     let mut names = Names::new(api).await?;
     let owner = match t.owner {
         Some(id) => Some(names.user(id).await?),
@@ -22,6 +22,7 @@ pub async fn created(api: &Api, t: &Ticket) -> ApiResult<()> {
         channel: channel(t.channel),
         call_id: t.call_id.clone(),
         owner,
+        by: by.map(|u| u.login.clone()),
     });
     Ok(())
 }
@@ -138,6 +139,55 @@ pub async fn updated(
         queue: names.queue(after.queue),
         owner,
         by: Some(by.login.clone()),
+        changes,
+    });
+    Ok(())
+}
+
+/// Publishes what filing an e-mail did (issue 16): `ticket.created` for a ticket it opened,
+/// else `ticket.updated` with the article it added (`email_in`, or `fax` on a fax ticket)
+/// and, when it reopened the ticket, the state; by nobody (the citizen wrote).
+pub async fn mail_filed(
+    store: &crm::Store,
+    bus: &::events::EventBus,
+    filed: &crm::MailFiled,
+) -> crm::Result<()> {
+    let t = store.ticket(filed.ticket).await?;
+    let queue = store.queue(t.queue).await?.name;
+    let owner = match t.owner {
+        Some(id) => Some(store.user(id).await?.login),
+        None => None,
+    };
+    if filed.opened {
+        bus.publish(Event::TicketCreated {
+            number: t.number.clone(),
+            queue,
+            channel: channel(t.channel),
+            call_id: None,
+            owner,
+            by: None,
+        });
+        return Ok(());
+    }
+    let kind = if t.channel == crm::Channel::Fax {
+        ArticleKind::Fax
+    } else {
+        ArticleKind::EmailIn
+    };
+    let mut changes = Vec::new();
+    if filed.reopened {
+        changes.push(TicketChange {
+            field: TicketField::State,
+            old: None,
+            new: Some(t.state.to_string()),
+        });
+    }
+    changes.push(article(kind));
+    bus.publish(Event::TicketUpdated {
+        number: t.number.clone(),
+        queue,
+        owner,
+        by: None,
         changes,
     });
     Ok(())

@@ -421,7 +421,7 @@ pub async fn create(
             .await?;
     }
     tracing::info!(ticket = %t.number, login = ?caller.user.login, "ticket created");
-    ticket_events::created(&api, &t).await?;
+    ticket_events::created(&api, &t, Some(&caller.user)).await?;
     let view = detail(&api, &t).await?;
     let location = format!("/api/v1/tickets/{}", t.number);
     Ok((

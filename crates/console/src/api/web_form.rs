@@ -286,7 +286,7 @@ async fn submit(
         )
         .await?;
     tracing::info!(ticket = %opened.ticket.number, new_guest = opened.new_guest, "web form: request opened");
-    ticket_events::created(api, &opened.ticket).await?;
+    ticket_events::created(api, &opened.ticket, None).await?;
     Ok(Submitted::Opened(opened.ticket.number))
 }
 

@@ -119,6 +119,8 @@ impl EventFilter {
             Event::TicketReminder { queue, owner, .. } => {
                 mine(queue) || owner.as_deref() == Some(login.as_str())
             }
+            // A notification is for the one agent it names.
+            Event::AgentNotification { login: to, .. } => to == login,
             // The queue log: what the agent's queues do, and the agent's own offers.
             Event::QueueEntered { call_id, queue, .. } => {
                 let admitted = mine(queue);
@@ -354,6 +356,7 @@ mod tests {
             channel: ::events::TicketChannel::Phone,
             call_id: None,
             owner: owner.map(str::to_string),
+            by: None,
         };
         let escalation = |queue: &str| Event::TicketEscalation {
             number: "1".into(),

@@ -35,6 +35,7 @@ async fn ticket_routes_publish_what_they_change(f: Fixture) {
             channel: TicketChannel::Web,
             call_id: None,
             owner: None,
+            by: Some("a1".into()),
         }
     );
     let updated = |changes| Event::TicketUpdated {

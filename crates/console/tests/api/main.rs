@@ -9,6 +9,7 @@ mod api_blend;
 mod api_calls;
 mod api_customers;
 mod api_mail_desk;
+mod api_notifications;
 mod api_openapi;
 mod api_prompts;
 mod api_public_requests;

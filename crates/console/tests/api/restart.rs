@@ -203,6 +203,7 @@ fn morning(at: impl Fn(i64) -> DateTime<Utc>) -> Vec<(DateTime<Utc>, Event)> {
             channel: TicketChannel::Phone,
             call_id: Some(c.clone()),
             owner: Some("a1".into()),
+            by: None,
         },
     ));
     v.push((
@@ -308,6 +309,7 @@ fn morning(at: impl Fn(i64) -> DateTime<Utc>) -> Vec<(DateTime<Utc>, Event)> {
             channel: TicketChannel::Web,
             call_id: None,
             owner: None,
+            by: None,
         },
     ));
     v.into_iter().map(|(m, ev)| (at(m), ev)).collect()

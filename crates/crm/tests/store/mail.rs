@@ -421,3 +421,73 @@ async fn the_confirmation_is_queued_with_the_filing_once(store: Store) {
     assert_eq!(store.outbox(None, 10).await.unwrap().len(), 1);
 }
 both!(the_confirmation_is_queued_with_the_filing_once);
+
+/// A FETCH batch filed at once (one transaction on PostgreSQL, a savepoint per message):
+/// a reply joins the ticket its batch-mate opened, a message the store refuses (here its
+/// confirmation is over the attachment limit) is rolled back alone, each confirmation is
+/// queued with its filing, and filing the batch again changes nothing.
+async fn a_batch_keeps_what_it_can_and_rolls_back_one_refusal(store: Store) {
+    store.create_queue("urp", false, t0()).await.unwrap();
+    let mut reply = content("mario@example.org", "Re: Buca");
+    reply.references = vec!["Buca@mario@example.org".into()];
+    let batch = vec![
+        inbound("urp/9/1", Ok(content("mario@example.org", "Buca"))),
+        inbound("urp/9/2", Ok(content("anna@example.org", "Rifiutata"))),
+        inbound("urp/9/3", Ok(reply)),
+        inbound("urp/9/4", Ok(content("luca@example.org", "Lampione"))),
+    ];
+    let confirm = |f: &crm::MailFiled| {
+        let mut m = confirmation(f.ticket, &f.number);
+        if f.title == "Rifiutata" {
+            m.attachments = vec![NewAttachment {
+                filename: "big.bin".into(),
+                content_type: "application/octet-stream".into(),
+                content: vec![0; crm::OUTGOING_ATTACHMENTS_MAX_BYTES + 1],
+            }];
+        }
+        Some(m)
+    };
+    let results = store.file_mails_with(&batch, WEEK, confirm).await.unwrap();
+    assert_eq!(results.len(), 4);
+    let first = results[0].as_ref().unwrap();
+    assert!(first.opened);
+    assert!(matches!(
+        results[1],
+        Err(crm::Error::Invalid {
+            what: "attachments",
+            ..
+        })
+    ));
+    let joined = results[2].as_ref().unwrap();
+    assert!(!joined.opened, "the reply joins its batch-mate's ticket");
+    assert_eq!(joined.ticket, first.ticket);
+    assert!(results[3].as_ref().unwrap().opened);
+    // The refused message left nothing: no filing, no ticket, no mail.
+    assert!(store.mail_filing("urp/9/2").await.unwrap().is_none());
+    assert!(store.mail_filing("urp/9/1").await.unwrap().is_some());
+    let outbox = store.outbox(None, 50).await.unwrap();
+    assert_eq!(outbox.len(), 2, "two confirmations: {outbox:?}");
+    let titles: Vec<String> = store
+        .stored_mail_list()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.source_key)
+        .collect();
+    assert_eq!(titles.len(), 3, "{titles:?}");
+
+    // Filed again (a crash before `\Seen`): the same answers, nothing new.
+    let again = store
+        .file_mails_with(&batch[..1], WEEK, confirm)
+        .await
+        .unwrap();
+    assert_eq!(again[0].as_ref().unwrap().ticket, first.ticket);
+    let again = store
+        .file_mails_with(&[batch[0].clone(), batch[3].clone()], WEEK, confirm)
+        .await
+        .unwrap();
+    assert!(again.iter().all(|r| r.is_ok()));
+    assert_eq!(store.outbox(None, 50).await.unwrap().len(), 2);
+    assert_eq!(store.mail_count().await.unwrap(), 3);
+}
+both!(a_batch_keeps_what_it_can_and_rolls_back_one_refusal);

@@ -11,6 +11,7 @@ mod mail;
 mod mail_attachments;
 mod maintenance;
 mod model;
+mod notifications;
 mod people;
 mod report_facts_read;
 mod search;
