@@ -344,7 +344,9 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             mail: mail_desk,
             ..console::api::ApiConfig::default()
         },
-    );
+    )
+    // SIP over WebSocket for browsers' phones (issue 17), fed to the same gateway.
+    .merge(console::sip_ws::router(gateway.ws_port()));
     let listener = tokio::net::TcpListener::bind(config.http.listen)
         .await
         .with_context(|| format!("cannot listen for HTTP on {}", config.http.listen))?;
