@@ -6,6 +6,8 @@
 #   - slapd and ldap-utils, for the directory sign-in tests (each test runs its own slapd on a
 #     free loopback port with a temporary configuration; the package's own server is not used);
 #   - a PostgreSQL answering on 127.0.0.1:5432 (trust auth for 127.0.0.1 when we install it);
+#   - Node.js with npm, and the npm packages of tests/interop (JsSIP and ws, pinned by its
+#     package-lock.json) for the SIP-over-WebSocket interop test (tests/e2e_ws.rs);
 #   - cargo-nextest when it can be installed, else scripts/test.sh falls back to `cargo test`.
 # Idempotent: a second run changes nothing. Installing needs root (apt); without root it only
 # reports what is missing.
@@ -140,6 +142,25 @@ else
     else
         say "WARNING: PostgreSQL does not answer on 127.0.0.1:5432: PostgreSQL tests will fail"
     fi
+fi
+
+# --- JsSIP for the SIP-over-WebSocket interop test (tests/e2e_ws.rs) ---------------------------
+# A real WebRTC SIP client: JsSIP from npm, run by Node with the ws package as its WebSocket.
+# Versions come from tests/interop/package-lock.json (npm ci: exactly those, nothing else).
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    apt_install nodejs npm || true
+fi
+interop="$(cd "$(dirname "${BASH_SOURCE[0]}")/../tests/interop" && pwd)"
+if command -v npm >/dev/null; then
+    if [[ ! -f "$interop/node_modules/jssip/package.json" || ! -f "$interop/node_modules/ws/package.json" ]]; then
+        say "npm ci in tests/interop (JsSIP, ws)"
+        npm ci --prefix "$interop" --no-audit --no-fund --loglevel=error >/dev/null || true
+    fi
+fi
+if [[ -f "$interop/node_modules/jssip/package.json" ]]; then
+    say "JsSIP: $(node -p 'require(process.argv[1]).version' "$interop/node_modules/jssip/package.json") on node $(node --version)"
+else
+    say "WARNING: JsSIP is not installed in tests/interop: the WebSocket interop test will fail"
 fi
 
 # --- cargo-nextest -----------------------------------------------------------------------------

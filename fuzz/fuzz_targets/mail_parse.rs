@@ -2,7 +2,7 @@
 //! server hands over): MIME parsing with charsets and encoded words, the certified-mail (PEC)
 //! envelope unwrapped, classification (auto-replies, bounces, lists, faxes), the thread keys.
 //! A refusal is recorded (`content: Err`), never a panic; what parses keeps the raw bytes,
-//! decodes attachments to no more bytes than came, and tags only check-digit-valid numbers
+//! decodes attachments to at most three times the bytes that came (charset conversion), and tags only check-digit-valid numbers
 //! that the subject tagger finds again.
 
 #![no_main]
@@ -35,8 +35,14 @@ fuzz_target!(|data: &[u8]| {
     let Ok(c) = m.content else {
         return;
     };
+    // Transfer decoding only shrinks; a text part turned from a one-byte charset into UTF-8
+    // grows at most threefold (found by this target: windows-1252 "Ï" is two bytes in UTF-8).
     let attached: usize = c.attachments.iter().map(|a| a.content.len()).sum();
-    assert!(attached <= data.len(), "{attached} bytes of attachments from {} bytes", data.len());
+    assert!(
+        attached <= 3 * data.len(),
+        "{attached} bytes of attachments from {} bytes",
+        data.len()
+    );
     for n in &c.tagged_numbers {
         assert!(n.bytes().all(|b| b.is_ascii_digit()), "{n:?}");
         assert!(tagged_numbers(&tagged_subject(n, "Re: x")).contains(n));

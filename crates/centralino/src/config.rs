@@ -615,6 +615,20 @@ mod tests {
     }
 
     #[test]
+    fn websocket_limits_name_their_field_and_line() {
+        let text = "[sip]\nws_max_connections = 16\nws_max_message_bytes = 100\n";
+        let err = Config::parse(text, "x.toml").unwrap_err();
+        assert_eq!(err.errors.len(), 1, "{err}");
+        assert_eq!(err.errors[0].field, "sip.ws_max_message_bytes");
+        assert_eq!(err.errors[0].line, Some(3));
+        assert!(err.to_string().contains("not 100"), "{err}");
+        let text = "[sip]\nws_max_connections = 16\nws_idle_timeout_s = 30\n";
+        let config = Config::parse(text, "x.toml").unwrap();
+        assert_eq!(config.sip.ws_max_connections, 16);
+        assert_eq!(config.sip.ws_idle_timeout_s, 30);
+    }
+
+    #[test]
     fn every_semantic_error_is_reported_with_its_line() {
         let text = "[media]\nrtp_port_min = 30000\nrtp_port_max = 20000\n\n[call]\nmax_duration_s = 0\n\n\
             [[numbers]]\nnumber = \"800100200\"\n\n[[numbers]]\nnumber = \"800100200\"\n\n[[numbers]]\nnumber = \"abc\"\n";

@@ -290,7 +290,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .spawn(
                 Duration::from_secs(60),
                 std::sync::Arc::new(chrono::Utc::now),
-                None,
+                // The outbox sender is told at once (not at its next round).
+                mail_desk.as_ref().and_then(|d| d.wake.clone()),
             ),
         ),
         _ => None,
@@ -343,7 +344,9 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             mail: mail_desk,
             ..console::api::ApiConfig::default()
         },
-    );
+    )
+    // SIP over WebSocket for browsers' phones (issue 17), fed to the same gateway.
+    .merge(console::sip_ws::router(gateway.ws_port()));
     let listener = tokio::net::TcpListener::bind(config.http.listen)
         .await
         .with_context(|| format!("cannot listen for HTTP on {}", config.http.listen))?;

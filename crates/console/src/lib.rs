@@ -3,8 +3,9 @@
 //! The HTTP side of centralino, served by the binary: the health check, the Prometheus
 //! metrics, the CRM REST API under `/api/v1` ([`api`]: sessions, tickets, customers, call
 //! cards, agents and queues, OpenAPI document), the WebSocket event stream
-//! `/api/v1/events` ([`events`]) and the web consoles ([`web`]: login, agent desktop,
-//! supervisor console, embedded in the binary).
+//! `/api/v1/events` ([`events`]), the web consoles ([`web`]: login, agent desktop,
+//! supervisor console, embedded in the binary) and SIP over WebSocket at `/ws`
+//! ([`sip_ws`], merged in by the binary beside the gateway it feeds).
 //!
 //! # Run loop
 //! Not a sans-IO core: [`router`] builds one `axum` router whose handlers share one
@@ -23,6 +24,7 @@ pub mod record;
 pub mod report_facts;
 pub mod report_mail;
 pub mod server;
+pub mod sip_ws;
 pub mod web;
 
 use std::sync::Arc;

@@ -273,10 +273,11 @@ impl Notifier {
     /// How often it looks besides being woken.
     pub const POLL: Duration = Duration::from_secs(10);
 
-    /// Tells what the ticket events logged since the last run tell; the cursor moves after
+    /// Tells what the ticket events logged since the last run tell (mails queued as of
+    /// `now`); the cursor moves after
     /// each event, so a failure repeats at most that event's mails (which the outbox keys
     /// make once) and desktop notices.
-    pub async fn run_once(&self, _now: DateTime<Utc>) -> Result<Told, crm::Error> {
+    pub async fn run_once(&self, now: DateTime<Utc>) -> Result<Told, crm::Error> {
         let mut cursor = self.store.notify_cursor(CURSOR).await?;
         let mut told = Told::default();
         let mut subscribers: Option<Vec<Subscriber>> = None;
@@ -316,7 +317,7 @@ impl Notifier {
                     };
                     if let Some(m) = &self.mail
                         && let Some(mail) = mail_of(&n, &title, &logged.event_id, m)
-                        && self.store.queue_mail(&mail, Utc::now()).await?
+                        && self.store.queue_mail(&mail, now).await?
                     {
                         told.mails += 1;
                         if let Some(w) = &m.wake {

@@ -12,6 +12,7 @@ use crate::auth::{Algorithm, Credentials};
 use crate::gateway::GatewayConfig;
 use crate::registrar::RegistrarConfig;
 use crate::transaction::TimerConfig;
+use crate::transport::ws::WsLimits;
 use crate::transport::{ConnectionTimeouts, TcpLimits};
 use crate::ua::UserAgentConfig;
 
@@ -60,6 +61,18 @@ pub struct SipSection {
     pub tcp_first_message_timeout_s: u64,
     /// A TCP connection that carried a valid message is closed after this long idle.
     pub tcp_idle_timeout_s: u64,
+    /// SIP over WebSocket (RFC 7118, `/ws` on the web listener): WebSockets open at once
+    /// (beyond it the upgrade gets 503).
+    pub ws_max_connections: usize,
+    /// The largest WebSocket message (one SIP message) accepted; a larger one closes the
+    /// WebSocket with 1009.
+    pub ws_max_message_bytes: usize,
+    /// A new WebSocket that has not carried a valid SIP message this long after it opened is
+    /// closed.
+    pub ws_first_message_timeout_s: u64,
+    /// A WebSocket silent this long is closed; it is pinged after half of it (browsers answer
+    /// pings by themselves, so only a vanished tab is closed).
+    pub ws_idle_timeout_s: u64,
     /// Networks (the carrier's trunk) whose `P-Asserted-Identity` gives the caller's number;
     /// from anywhere else that header is ignored and the caller is the From user.
     pub trust_asserted_identity_from: Vec<ipnet::IpNet>,
@@ -85,6 +98,10 @@ impl Default for SipSection {
             tcp_max_connections_per_address: 64,
             tcp_first_message_timeout_s: 10,
             tcp_idle_timeout_s: 600,
+            ws_max_connections: WsLimits::default().max_connections,
+            ws_max_message_bytes: WsLimits::default().max_message_bytes,
+            ws_first_message_timeout_s: WsLimits::default().first_message.as_secs(),
+            ws_idle_timeout_s: WsLimits::default().idle.as_secs(),
             trust_asserted_identity_from: Vec::new(),
             media_networks: Vec::new(),
         }
@@ -92,6 +109,9 @@ impl Default for SipSection {
 }
 
 impl SipSection {
+    /// The range `ws_max_message_bytes` may take.
+    pub const WS_MESSAGE_BYTES: std::ops::RangeInclusive<usize> = 1024..=(1024 * 1024);
+
     /// Every problem found; empty means valid.
     #[must_use]
     pub fn validate(&self) -> Vec<ConfigProblem> {
@@ -125,10 +145,28 @@ impl SipSection {
                 self.tcp_first_message_timeout_s,
             ),
             ("sip.tcp_idle_timeout_s", self.tcp_idle_timeout_s),
+            ("sip.ws_max_connections", self.ws_max_connections as u64),
+            (
+                "sip.ws_first_message_timeout_s",
+                self.ws_first_message_timeout_s,
+            ),
+            ("sip.ws_idle_timeout_s", self.ws_idle_timeout_s),
         ] {
             if value == 0 {
                 problems.push(problem(path, "must be above 0"));
             }
+        }
+        if !(Self::WS_MESSAGE_BYTES).contains(&self.ws_max_message_bytes) {
+            problems.push(problem(
+                "sip.ws_max_message_bytes",
+                format!(
+                    "must be from {} to {} (a SIP message with its SDP fits in a few KiB), \
+                     not {}",
+                    Self::WS_MESSAGE_BYTES.start(),
+                    Self::WS_MESSAGE_BYTES.end(),
+                    self.ws_max_message_bytes
+                ),
+            ));
         }
         problems
     }
@@ -157,6 +195,12 @@ impl SipSection {
                         first_message: Some(Duration::from_secs(self.tcp_first_message_timeout_s)),
                         idle: Duration::from_secs(self.tcp_idle_timeout_s),
                     },
+                },
+                ws: WsLimits {
+                    max_connections: self.ws_max_connections,
+                    max_message_bytes: self.ws_max_message_bytes,
+                    first_message: Duration::from_secs(self.ws_first_message_timeout_s),
+                    idle: Duration::from_secs(self.ws_idle_timeout_s),
                 },
                 ..UserAgentConfig::default()
             },
@@ -355,6 +399,7 @@ mod tests {
         );
         assert_eq!(gateway.ua.timers.t1, Duration::from_millis(500));
         assert_eq!(gateway.ua.tcp, TcpLimits::default());
+        assert_eq!(gateway.ua.ws, WsLimits::default());
         let registrar = gateway.ua.registrar.expect("enabled by default");
         assert_eq!(registrar.algorithms, [Algorithm::Sha256]);
         assert_eq!(registrar.min_expires, 60);
@@ -369,6 +414,48 @@ mod tests {
                 .registrar
                 .is_none()
         );
+    }
+
+    #[test]
+    fn websocket_limits_are_read_and_checked() {
+        let sip: SipSection = toml::from_str(
+            "ws_max_connections = 8\nws_max_message_bytes = 4096\n\
+             ws_first_message_timeout_s = 3\nws_idle_timeout_s = 30",
+        )
+        .unwrap();
+        assert!(sip.validate().is_empty());
+        let limits = sip
+            .gateway(&RegistrarSection::default(), Credentials::default())
+            .ua
+            .ws;
+        assert_eq!(
+            limits,
+            WsLimits {
+                max_connections: 8,
+                max_message_bytes: 4096,
+                first_message: Duration::from_secs(3),
+                idle: Duration::from_secs(30),
+            }
+        );
+        let bad = SipSection {
+            ws_max_connections: 0,
+            ws_max_message_bytes: 100,
+            ws_first_message_timeout_s: 0,
+            ws_idle_timeout_s: 0,
+            ..SipSection::default()
+        };
+        let problems = bad.validate();
+        let paths: Vec<_> = problems.iter().map(|p| p.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "sip.ws_max_connections",
+                "sip.ws_first_message_timeout_s",
+                "sip.ws_idle_timeout_s",
+                "sip.ws_max_message_bytes"
+            ]
+        );
+        assert!(problems[3].message.contains("not 100"), "{}", problems[3]);
     }
 
     #[test]

@@ -5,6 +5,11 @@
 //! [`Gateway::subscribe_registrations`] streams who became reachable or unreachable, and
 //! [`Gateway::bindings`] says where a user's phones are. A call placed with
 //! [`Gateway::call`] to a registered contact goes to the address the phone registered from.
+//!
+//! SIP over WebSocket (RFC 7118) comes in through [`Gateway::ws_port`]: the web server accepts
+//! the sockets and runs them ([`crate::transport::ws`]); the driver treats each as a flow
+//! like a TCP connection it accepted, except that it can never open one itself, and that the
+//! bindings registered over a WebSocket go when it closes.
 
 use std::collections::{HashMap, HashSet};
 use std::io;
@@ -20,6 +25,7 @@ use tracing::{debug, error, warn};
 use crate::auth::Credentials;
 use crate::registrar::{Binding, RegistrarStats, RegistrationEvent};
 use crate::transaction::{Peer, TransportKind};
+use crate::transport::ws::{WsEvent, WsPort, WsStats};
 use crate::transport::{StreamEvent, TcpLimits, spawn_connect, spawn_connection};
 use crate::ua::{CallRef, OutgoingCall, UaError, UaEvent, UaStats, UserAgent, UserAgentConfig};
 
@@ -67,6 +73,10 @@ pub struct GatewayStats {
     pub auth_failures: u64,
     /// The registrar's counters, when it is enabled.
     pub registrar: Option<RegistrarStats>,
+    /// SIP over WebSocket: flows open and refused.
+    pub ws: WsStats,
+    /// Messages for a WebSocket peer whose flow is gone (nothing can reopen it): dropped.
+    pub ws_unreachable: u64,
 }
 
 /// Handle to a running gateway. Cheap to clone; commands are fire-and-forget (their failures
@@ -77,6 +87,7 @@ pub struct Gateway {
     local_addr: SocketAddr,
     received: Arc<AtomicU64>,
     registrations: broadcast::Sender<RegistrationEvent>,
+    ws: WsPort,
 }
 
 /// UDP and TCP sockets on one address. With port 0 the system picks the UDP port, and the
@@ -114,7 +125,11 @@ impl Gateway {
         let (event_tx, events) = mpsc::unbounded_channel();
         let received = Arc::new(AtomicU64::new(0));
         let (registrations, _) = broadcast::channel(REGISTRATION_EVENTS);
+        let (ws, ws_events) = WsPort::new(config.ua.ws, &config.ua.allow_from);
         let driver = Driver {
+            ws: ws.clone(),
+            ws_flows: HashMap::new(),
+            ws_unreachable: 0,
             tcp_limits: config.ua.tcp,
             accepted: HashSet::new(),
             accepted_per_ip: HashMap::new(),
@@ -131,13 +146,14 @@ impl Gateway {
             received: received.clone(),
             sent: 0,
         };
-        tokio::spawn(driver.run(command_rx));
+        tokio::spawn(driver.run(command_rx, ws_events));
         Ok((
             Gateway {
                 commands,
                 local_addr,
                 received,
                 registrations,
+                ws,
             },
             events,
         ))
@@ -146,6 +162,12 @@ impl Gateway {
     /// The address we listen on (UDP and TCP).
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// The door for SIP over WebSocket: the web server admits and runs each socket through
+    /// it (RFC 7118; see [`crate::transport::ws`]).
+    pub fn ws_port(&self) -> WsPort {
+        self.ws.clone()
     }
 
     /// Places a call; its progress arrives as events like every other call's.
@@ -240,6 +262,10 @@ struct Driver {
     udp: UdpSocket,
     tcp: TcpListener,
     connections: HashMap<SocketAddr, mpsc::Sender<Vec<u8>>>,
+    /// SIP WebSockets by the client's address: their flow number and writer.
+    ws_flows: HashMap<SocketAddr, (u64, mpsc::Sender<Vec<u8>>)>,
+    ws: WsPort,
+    ws_unreachable: u64,
     events: mpsc::UnboundedSender<UaEvent>,
     registrations: broadcast::Sender<RegistrationEvent>,
     received: Arc<AtomicU64>,
@@ -288,7 +314,11 @@ impl LogLimiter {
 const MAX_DATAGRAM: usize = 65_535;
 
 impl Driver {
-    async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Command>) {
+    async fn run(
+        mut self,
+        mut commands: mpsc::UnboundedReceiver<Command>,
+        mut ws_events: mpsc::Receiver<WsEvent>,
+    ) {
         let (stream_tx, mut stream_rx) = mpsc::channel::<StreamEvent>(1024);
         let mut buf = vec![0u8; MAX_DATAGRAM];
         let mut accept_resumes: Option<tokio::time::Instant> = None;
@@ -343,6 +373,7 @@ impl Driver {
                         }
                     }
                 },
+                Some(event) = ws_events.recv() => self.ws_event(event),
                 command = commands.recv() => match command {
                     Some(command) => self.command(command),
                     None => break,
@@ -352,6 +383,34 @@ impl Driver {
             self.flush(&stream_tx).await;
         }
         debug!("gateway driver stopped");
+    }
+
+    /// A SIP WebSocket opened, carried a message, or closed.
+    fn ws_event(&mut self, event: WsEvent) {
+        match event {
+            WsEvent::Opened { peer, flow, writer } => {
+                self.ws_flows.insert(peer, (flow, writer));
+            }
+            WsEvent::Message { peer, bytes } => {
+                self.received.fetch_add(1, Ordering::Relaxed);
+                let peer = Peer {
+                    addr: peer,
+                    transport: TransportKind::Ws,
+                };
+                self.ua.handle_datagram(&bytes, peer, Instant::now());
+            }
+            WsEvent::Closed { peer, flow } => {
+                // Only the flow that ends: a later one from the same client port may be open.
+                if self.ws_flows.get(&peer).is_some_and(|(f, _)| *f == flow) {
+                    self.ws_flows.remove(&peer);
+                    let peer = Peer {
+                        addr: peer,
+                        transport: TransportKind::Ws,
+                    };
+                    self.ua.handle_flow_closed(&peer, Instant::now());
+                }
+            }
+        }
     }
 
     /// A connection was accepted: closed at once (dropping the stream) when its address is not
@@ -417,6 +476,8 @@ impl Driver {
                     datagrams_sent: self.sent,
                     auth_failures: self.ua.stats().auth_failures,
                     registrar: self.ua.registrar_stats(now),
+                    ws: self.ws.stats(),
+                    ws_unreachable: self.ws_unreachable,
                 });
                 Ok(())
             }
@@ -469,6 +530,19 @@ impl Driver {
                         stream_tx.clone(),
                         self.tcp_limits.timeouts.idle,
                     ),
+                },
+                // RFC 7118 §5: only on the WebSocket the peer opened; none is ever opened
+                // from here, so without it the message is lost (the transaction times out).
+                TransportKind::Ws => match self.ws_flows.get(&peer.addr) {
+                    Some((_, writer)) => {
+                        if writer.try_send(bytes).is_err() {
+                            warn!(peer = %peer.addr, "SIP WebSocket backed up: message dropped");
+                        }
+                    }
+                    None => {
+                        self.ws_unreachable += 1;
+                        debug!(peer = %peer.addr, "SIP WebSocket gone: message dropped");
+                    }
                 },
             }
         }

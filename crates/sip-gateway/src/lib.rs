@@ -4,7 +4,7 @@
 //! forms and folded headers real peers send, SDP offer/answer (RFC 3264/4566), the RFC 3261 §17
 //! transaction layer with RFC 6026, dialogs and the user-agent core, the registrar for agents'
 //! phones with digest authentication (RFC 3261 §10, §22), and the UDP/TCP transports that drive
-//! them.
+//! them, with SIP over WebSocket (RFC 7118) fed in by the web server ([`transport::ws`]).
 //!
 //! ## Run loop
 //! Everything except [`transport`] is sans-IO: state machines that take input (`handle_*` with the

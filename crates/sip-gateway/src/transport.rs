@@ -1,6 +1,9 @@
 //! TCP connections for SIP (RFC 3261 §18.3): framing by Content-Length, one reader and one
 //! writer task per connection, connections reused in both directions and keyed by the peer's
-//! address. UDP needs no more than the socket the driver owns.
+//! address. UDP needs no more than the socket the driver owns. SIP over WebSocket (RFC 7118),
+//! whose sockets the web server accepts, is the sibling in [`ws`].
+
+pub mod ws;
 
 use std::net::SocketAddr;
 use std::time::Duration;

@@ -54,18 +54,40 @@ pub(super) enum ContactSpec {
 /// `;` parameters are header parameters, RFC 3261 §20.10).
 pub(super) fn uri_of(value: &str) -> Option<&str> {
     let value = value.trim();
-    match (value.find('<'), value.rfind('>')) {
-        (Some(a), Some(b)) if a < b => Some(value[a + 1..b].trim()),
-        (None, None) => value.split(';').next().map(str::trim),
-        _ => None,
+    match angle_brackets(value) {
+        Some(Some((a, b))) => Some(value[a + 1..b].trim()),
+        Some(None) => None,
+        None => value.split(';').next().map(str::trim),
     }
 }
 
-/// The header parameters of a name-addr or addr-spec value: those after `>`, or after the
-/// first `;` when there are no angle brackets.
+/// Where the `<…>` of a name-addr is: the first `<` outside a quoted display name, and the
+/// first `>` after it (a URI holds no bare `>`; RFC 3261 §25.1). `None`: an addr-spec (no
+/// brackets); `Some(None)`: brackets that do not close. Header parameters may hold `<` and
+/// `>` in quotes, as the `+sip.instance="<urn:uuid:…>"` every WebRTC client sends does
+/// (RFC 5626 §4.1), so the last `>` of the value is not the URI's.
+fn angle_brackets(value: &str) -> Option<Option<(usize, usize)>> {
+    let mut quoted = false;
+    let mut escaped = false;
+    for (i, c) in value.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if quoted => escaped = true,
+            '"' => quoted = !quoted,
+            '<' if !quoted => return Some(value[i..].find('>').map(|j| (i, i + j))),
+            '>' if !quoted => return Some(None),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// The header parameters of a name-addr or addr-spec value: those after the URI's `>`, or
+/// after the first `;` when there are no angle brackets.
 fn header_params(value: &str) -> &str {
-    match value.rfind('>') {
-        Some(i) => &value[i + 1..],
+    match angle_brackets(value) {
+        Some(Some((_, b))) => &value[b + 1..],
+        Some(None) => "",
         None => value.split_once(';').map(|(_, p)| p).unwrap_or(""),
     }
 }
@@ -156,6 +178,26 @@ mod tests {
                 expires: None,
             })
         );
+        // JsSIP and SIP.js over WebSocket (RFC 7118 §5.2, RFC 5626 §4.1): a `.invalid` host
+        // and a quoted instance id holding `<` and `>` after the URI.
+        assert_eq!(
+            parse_contact(
+                "<sip:lcrkf7u1@1i8ld7hcb1pl.invalid;transport=ws>;+sip.ice;reg-id=1;\
+                 +sip.instance=\"<urn:uuid:be2b3b59-0af1-4a0a-8f46-8a7c4a6b2ec9>\";expires=600"
+            ),
+            Some(ContactSpec::Uri {
+                uri: "sip:lcrkf7u1@1i8ld7hcb1pl.invalid;transport=ws".into(),
+                expires: Some(Some(600)),
+            })
+        );
+        assert_eq!(
+            parse_contact("\"Desk <3>\" <sip:1001@10.0.0.5>;expires=60"),
+            Some(ContactSpec::Uri {
+                uri: "sip:1001@10.0.0.5".into(),
+                expires: Some(Some(60)),
+            })
+        );
+        assert_eq!(parse_contact("sip:1001@10.0.0.5>"), None);
         assert_eq!(parse_contact("<mailto:x@y>"), None);
         assert_eq!(parse_contact("<sip:broken"), None);
     }

@@ -57,7 +57,7 @@ use tracing::{debug, info, warn};
 use crate::auth::{Algorithm, AuthFailure, Credentials, DigestAuth, parse_digest};
 use crate::message::SipMessageExt;
 use crate::rng::SipRng;
-use crate::transaction::Peer;
+use crate::transaction::{Peer, TransportKind};
 use crate::ua::build::{random_token, set_body};
 use challenge::ChallengeLimiter;
 use contact::{ContactSpec, aor_user, contact_key, parse_contact, parse_delta, secs};
@@ -370,6 +370,31 @@ impl Registrar {
         self.challenge_limiter.sweep(now);
     }
 
+    /// The flow `peer` is gone (a WebSocket closed): every binding registered over it is
+    /// removed at once, one event per user affected, since nothing sent to it could arrive
+    /// any more and nothing can reopen it (RFC 7118 §5, RFC 5626 §5.2). Returns how many
+    /// bindings went.
+    pub fn handle_flow_closed(&mut self, peer: &Peer) -> usize {
+        let mut gone: Vec<(String, String)> = Vec::new();
+        for (user, list) in &self.users {
+            for stored in list.iter().filter(|s| s.binding.peer() == *peer) {
+                gone.push((user.clone(), stored.key.clone()));
+            }
+        }
+        let mut touched: Vec<String> = Vec::new();
+        for (user, key) in &gone {
+            info!(%user, contact = %key, source = %peer.addr, "registration removed: its flow closed");
+            self.remove(user, key);
+            if !touched.contains(user) {
+                touched.push(user.clone());
+            }
+        }
+        for user in touched {
+            self.changed(&user);
+        }
+        gone.len()
+    }
+
     /// Takes one challenge from `ip`'s bucket: `false` when the address is over
     /// `challenge_rate` and the REGISTER must be dropped unanswered (counted). The user agent
     /// asks this before it even parses a REGISTER that carries no `Authorization`
@@ -441,7 +466,7 @@ impl Registrar {
         }
         let Some(authorization) = ours else {
             self.stats.challenges += 1;
-            return Some(self.challenge(request, false, now));
+            return Some(self.challenge(request, source, false, now));
         };
         let uri = request.uri.to_string();
         let method = request.method.to_string();
@@ -456,7 +481,7 @@ impl Registrar {
                 }
                 self.stats.challenges += 1;
                 debug!(user = ?claimed, source = %source.addr, "stale nonce: new challenge");
-                return Some(self.challenge(request, true, now));
+                return Some(self.challenge(request, source, true, now));
             }
             Err(failure) => {
                 self.stats.auth_failures += 1;
@@ -485,7 +510,7 @@ impl Registrar {
                 if !self.admit_challenge(ip, now) {
                     return None;
                 }
-                return Some(self.challenge(request, false, now));
+                return Some(self.challenge(request, source, false, now));
             }
         };
         // RFC 3261 §10.3 steps 4–5: the authenticated user may change only its own bindings.
@@ -677,9 +702,29 @@ impl Registrar {
         });
     }
 
-    fn challenge(&mut self, request: &rsip::Request, stale: bool, now: Instant) -> rsip::Response {
+    /// A 401 with one challenge per configured algorithm, in the configured order, except
+    /// over a WebSocket: there the MD5 challenge goes last. JsSIP and SIP.js, the browsers'
+    /// SIP stacks, keep only the last `WWW-Authenticate` they read and do MD5 only, whereas
+    /// RFC 8760 §2.4 clients take the first they support, wherever it is.
+    fn challenge(
+        &mut self,
+        request: &rsip::Request,
+        source: &Peer,
+        stale: bool,
+        now: Instant,
+    ) -> rsip::Response {
         let mut resp = self.reply(request, 401);
-        for value in self.auth.challenge(stale, now) {
+        // One value per configured algorithm, in that order (DigestAuth::challenge).
+        let algorithms = self.auth.algorithms().to_vec();
+        let mut values: Vec<(Algorithm, String)> = algorithms
+            .into_iter()
+            .zip(self.auth.challenge(stale, now))
+            .collect();
+        if source.transport == TransportKind::Ws {
+            // Stable: the other algorithms keep their order.
+            values.sort_by_key(|(algorithm, _)| *algorithm == Algorithm::Md5);
+        }
+        for (_, value) in values {
             resp.headers
                 .push(rsip::headers::WwwAuthenticate::new(value).into());
         }

@@ -757,3 +757,113 @@ fn a_locked_out_source_is_answered_within_the_challenge_rate() {
     let refused = reg.handle_register(&request, &guesser.source, t0 + Duration::from_secs(1));
     assert_eq!(refused.map(|r| code(&r)), Some(403));
 }
+
+#[test]
+fn a_closed_websocket_takes_its_bindings_and_only_those() {
+    let mut reg = registrar();
+    let t0 = Instant::now();
+    // The browser: a JsSIP-style Contact over a WebSocket from 127.0.0.1:40000.
+    let mut browser = Phone::new("1001", "demo1001", 40000);
+    browser.source.transport = TransportKind::Ws;
+    let ws_contact = "<sip:lcrkf7u1@1i8ld7hcb1pl.invalid;transport=ws>;+sip.ice;reg-id=1;\
+                      +sip.instance=\"<urn:uuid:be2b3b59-0af1-4a0a-8f46-8a7c4a6b2ec9>\"";
+    let ok = browser.register(&mut reg, &[ws_contact], Some("600"), t0);
+    assert_eq!(code(&ok), 200);
+    assert_eq!(
+        contacts(&ok),
+        vec!["<sip:lcrkf7u1@1i8ld7hcb1pl.invalid;transport=ws>;expires=600"]
+    );
+    // The same user's desk phone over UDP, and another user's over UDP from the same
+    // address and port: a different flow (the transport differs).
+    let mut desk = Phone::new("1001", "demo1001", 5062);
+    assert_eq!(code(&desk.register(&mut reg, &[DESK], None, t0)), 200);
+    let mut other = Phone::new("1002", "demo1002", 40000);
+    let other_contact = "<sip:1002@127.0.0.1:40000>";
+    assert_eq!(
+        code(&other.register(&mut reg, &[other_contact], None, t0)),
+        200
+    );
+    let ws_binding = &reg.bindings("1001", t0)[0];
+    assert_eq!(ws_binding.transport, TransportKind::Ws);
+    assert_eq!(ws_binding.peer(), browser.source);
+    events(&mut reg);
+
+    assert_eq!(reg.handle_flow_closed(&browser.source), 1);
+    let left = reg.bindings("1001", t0);
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].contact_uri, "sip:1001@10.0.0.5:5062");
+    assert_eq!(reg.bindings("1002", t0).len(), 1);
+    let ev = events(&mut reg);
+    assert_eq!(ev.len(), 1);
+    assert_eq!(ev[0].user, "1001");
+    assert!(ev[0].registered, "the desk phone is still there");
+    assert_eq!(reg.stats(t0).bindings, 2);
+    // Nothing left on that flow: a second close changes nothing and says so.
+    assert_eq!(reg.handle_flow_closed(&browser.source), 0);
+    assert!(events(&mut reg).is_empty());
+
+    // The last binding of a user going with its flow makes them unreachable.
+    let mut only = Phone::new("1002", "demo1002", 40001);
+    only.source.transport = TransportKind::Ws;
+    reg.handle_flow_closed(&other.source);
+    events(&mut reg);
+    assert_eq!(
+        code(&only.register(&mut reg, &["<sip:x@y.invalid;transport=ws>"], None, t0)),
+        200
+    );
+    events(&mut reg);
+    assert_eq!(reg.handle_flow_closed(&only.source), 1);
+    let ev = events(&mut reg);
+    assert_eq!((ev.len(), ev[0].registered), (1, false));
+    assert_eq!(reg.registered_users(t0), vec!["1001"]);
+    assert!(
+        reg.poll_timeout().is_some(),
+        "the desk's expiry is still scheduled"
+    );
+}
+
+/// JsSIP and SIP.js keep only the last `WWW-Authenticate` of a 401 and answer MD5 only: over a
+/// WebSocket the MD5 challenge comes last, whatever the configured order; elsewhere the
+/// configured order stands (phones that answer only the first challenge).
+#[test]
+fn over_a_websocket_the_md5_challenge_comes_last() {
+    let order = |reg: &mut Registrar, transport: TransportKind| -> Vec<String> {
+        let mut phone = Phone::new("1001", "demo1001", 40100);
+        phone.source.transport = transport;
+        let resp = phone.send(reg, &[DESK], None, Instant::now());
+        assert_eq!(code(&resp), 401);
+        challenges(&resp)
+            .iter()
+            .map(|c| {
+                parse_digest(c)
+                    .unwrap()
+                    .get("algorithm")
+                    .unwrap()
+                    .to_string()
+            })
+            .collect()
+    };
+    let mut md5_first = Registrar::new(
+        RegistrarConfig {
+            algorithms: vec![Algorithm::Md5, Algorithm::Sha256],
+            ..config()
+        },
+        Credentials::from_passwords(REALM, [("1001", "demo1001")]),
+    );
+    assert_eq!(
+        order(&mut md5_first, TransportKind::Udp),
+        ["MD5", "SHA-256"]
+    );
+    assert_eq!(order(&mut md5_first, TransportKind::Ws), ["SHA-256", "MD5"]);
+    let mut sha_first = registrar();
+    assert_eq!(order(&mut sha_first, TransportKind::Ws), ["SHA-256", "MD5"]);
+    // And the browser's MD5 answer to that challenge registers it.
+    let mut browser = Phone::new("1001", "demo1001", 40101);
+    browser.source.transport = TransportKind::Ws;
+    browser.algorithm = Algorithm::Md5;
+    let t0 = Instant::now();
+    assert_eq!(
+        code(&browser.register(&mut md5_first, &[SOFT], None, t0)),
+        200
+    );
+}

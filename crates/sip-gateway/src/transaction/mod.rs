@@ -151,13 +151,28 @@ pub enum TransportKind {
     Udp,
     /// Reliable: no retransmissions below the TU, Timers D, I, J, K are zero.
     Tcp,
+    /// SIP over WebSocket (RFC 7118): reliable like TCP, but a flow the peer opened to the web
+    /// listener that we can never open ourselves; what is sent to such a peer goes on its
+    /// WebSocket or nowhere.
+    Ws,
 }
 
 impl TransportKind {
-    /// Whether the transport delivers reliably (RFC 3261 §18: TCP, TLS, SCTP).
+    /// Whether the transport delivers reliably (RFC 3261 §18: TCP, TLS, SCTP; RFC 7118 §5:
+    /// WebSocket).
     #[must_use]
     pub fn is_reliable(self) -> bool {
-        matches!(self, Self::Tcp)
+        matches!(self, Self::Tcp | Self::Ws)
+    }
+
+    /// The transport's name in a Via header (RFC 3261 §20.42, RFC 7118 §5.2).
+    #[must_use]
+    pub fn via_name(self) -> &'static str {
+        match self {
+            Self::Udp => "UDP",
+            Self::Tcp => "TCP",
+            Self::Ws => "WS",
+        }
     }
 }
 

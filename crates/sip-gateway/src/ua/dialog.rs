@@ -62,7 +62,9 @@ impl Dialog {
                 transport: TransportKind::Udp,
             },
             // Over TCP, requests go back on the connection the call came on (RFC 3261 §18.1.1
-            // allows reuse; the peer may sit behind NAT and listen nowhere else).
+            // allows reuse; the peer may sit behind NAT and listen nowhere else). Over a
+            // WebSocket there is no other way at all: the remote target's host is typically
+            // `xyz.invalid` (RFC 7118 §5.2).
             _ => self.peer.clone(),
         }
     }
@@ -108,10 +110,7 @@ impl Dialog {
         body: Option<(&[u8], &str)>,
         rng: &mut SipRng,
     ) -> rsip::Request {
-        let transport = match self.peer.transport {
-            TransportKind::Udp => "UDP",
-            TransportKind::Tcp => "TCP",
-        };
+        let transport = self.peer.transport.via_name();
         let mut headers = Headers::default();
         headers.push(
             rsip::headers::Via::new(format!(

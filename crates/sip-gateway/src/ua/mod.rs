@@ -76,6 +76,9 @@ pub struct UserAgentConfig {
     /// Limits on the TCP connections peers open to us. Not used by this sans-IO core: read by
     /// the driver ([`crate::gateway`]), kept here with `allow_from`, the other admission rule.
     pub tcp: crate::transport::TcpLimits,
+    /// Limits on SIP WebSockets (RFC 7118), read by the driver like `tcp`; `allow_from`
+    /// applies to them too.
+    pub ws: crate::transport::ws::WsLimits,
     /// Sources whose `P-Asserted-Identity` (RFC 3325) is believed: the trunk's carrier, which
     /// vouches for the caller's number. From anywhere else the header is ignored, since any
     /// caller can write one. Empty (the default): the caller is always the From user.
@@ -103,6 +106,7 @@ impl Default for UserAgentConfig {
             credentials: Credentials::default(),
             rng_seed: None,
             tcp: crate::transport::TcpLimits::default(),
+            ws: crate::transport::ws::WsLimits::default(),
             trust_asserted_identity_from: Vec::new(),
             media_networks: Vec::new(),
         }
@@ -492,6 +496,16 @@ impl UserAgent {
         self.process(now);
     }
 
+    /// The connection-oriented flow to `peer` is gone and cannot be reopened by us (a
+    /// WebSocket closed, RFC 7118 §5): the bindings registered over it are removed at once
+    /// rather than left to expire, so nobody is rung on a phone that cannot hear.
+    pub fn handle_flow_closed(&mut self, peer: &Peer, now: Instant) {
+        if let Some(registrar) = &mut self.registrar {
+            registrar.handle_flow_closed(peer);
+        }
+        self.process(now);
+    }
+
     /// The transport could not deliver to `peer`: every transaction toward it fails.
     pub fn handle_transport_error(&mut self, id: TransactionId, now: Instant) {
         self.layer.handle_transport_error(id, now);
@@ -578,6 +592,7 @@ impl UserAgent {
         let suffix = match transport {
             TransportKind::Udp => "",
             TransportKind::Tcp => ";transport=tcp",
+            TransportKind::Ws => ";transport=ws",
         };
         rsip::headers::Contact::new(format!(
             "<sip:centralino@{}{suffix}>",
@@ -774,3 +789,5 @@ mod register_tests;
 mod replay_tests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod ws_tests;

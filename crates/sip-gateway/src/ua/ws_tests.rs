@@ -1,0 +1,116 @@
+//! A browser's phone over a WebSocket (RFC 7118), on fake time: registered with a digest like
+//! any phone, rung on its flow whatever its `.invalid` Contact says, and forgotten when the
+//! flow closes.
+
+use std::time::Instant;
+
+use super::register_tests::answer;
+use super::tests::{header, status_line};
+use super::*;
+
+/// The browser's WebSocket, as the web server saw it connect.
+fn ws_peer() -> Peer {
+    Peer {
+        addr: "127.0.0.1:41000".parse().unwrap(),
+        transport: TransportKind::Ws,
+    }
+}
+
+const CONTACT_URI: &str = "sip:lcrkf7u1@1i8ld7hcb1pl.invalid;transport=ws";
+
+/// A REGISTER as JsSIP 3 writes it.
+fn jssip_register(cseq: u32, authorization: Option<&str>) -> Vec<u8> {
+    let auth = authorization
+        .map(|a| format!("Authorization: {a}\r\n"))
+        .unwrap_or_default();
+    format!(
+        "REGISTER sip:127.0.0.1:5060 SIP/2.0\r\n\
+         Via: SIP/2.0/WSS 1i8ld7hcb1pl.invalid;branch=z9hG4bK844137{cseq}\r\n\
+         Max-Forwards: 69\r\n\
+         To: <sip:1001@127.0.0.1>\r\n\
+         From: <sip:1001@127.0.0.1>;tag=p2u2n2an2n\r\n\
+         Call-ID: 5hvbnf0frlaoo4ggq3gqg5\r\n\
+         CSeq: {cseq} REGISTER\r\n\
+         Contact: <{CONTACT_URI}>;+sip.ice;reg-id=1;\
+         +sip.instance=\"<urn:uuid:be2b3b59-0af1-4a0a-8f46-8a7c4a6b2ec9>\";expires=600\r\n\
+         Expires: 600\r\n\
+         Allow: INVITE,ACK,CANCEL,BYE,UPDATE,MESSAGE,OPTIONS,REFER,INFO,NOTIFY\r\n\
+         Supported: path,gruu,outbound\r\n\
+         User-Agent: JsSIP 3.10.0\r\n\
+         {auth}Content-Length: 0\r\n\r\n"
+    )
+    .into_bytes()
+}
+
+fn sent(ua: &mut UserAgent) -> Vec<(Peer, String)> {
+    std::iter::from_fn(|| ua.poll_transmit())
+        .map(|(peer, bytes)| (peer, String::from_utf8(bytes).unwrap()))
+        .collect()
+}
+
+#[test]
+fn a_browser_registers_over_its_websocket_is_rung_there_and_goes_with_it() {
+    let mut ua = UserAgent::new(UserAgentConfig {
+        registrar: Some(RegistrarConfig::default()),
+        credentials: Credentials::from_passwords("centralino", [("1001", "demo1001")]),
+        ..UserAgentConfig::default()
+    });
+    let t0 = Instant::now();
+    ua.handle_datagram(&jssip_register(1, None), ws_peer(), t0);
+    let out = sent(&mut ua);
+    assert_eq!(out.len(), 1);
+    let (to, challenge) = &out[0];
+    assert_eq!(status_line(challenge), "SIP/2.0 401 Unauthorized");
+    assert_eq!(*to, ws_peer(), "the 401 goes back on the WebSocket");
+    let www = header(challenge, "WWW-Authenticate").unwrap();
+    ua.handle_datagram(&jssip_register(2, Some(&answer(www))), ws_peer(), t0);
+    let out = sent(&mut ua);
+    assert_eq!((out.len(), &out[0].0), (1, &ws_peer()));
+    assert_eq!(status_line(&out[0].1), "SIP/2.0 200 OK");
+    assert_eq!(
+        header(&out[0].1, "Contact"),
+        Some(format!("<{CONTACT_URI}>;expires=600").as_str())
+    );
+    let ev = ua.poll_registration().unwrap();
+    assert!(ev.registered);
+    assert_eq!(ev.bindings[0].peer(), ws_peer());
+
+    // The ACD rings the contact: the INVITE goes out on the WebSocket, not to the
+    // `.invalid` host, and says WS in its Via and Contact.
+    let out = OutgoingCall {
+        target: rsip::Uri::try_from(CONTACT_URI).unwrap(),
+        peer: Peer {
+            addr: "127.0.0.1:5060".parse().unwrap(),
+            transport: TransportKind::Udp,
+        },
+        to: "<sip:1001@127.0.0.1>".into(),
+        from_user: "0600000001".into(),
+        from_display: None,
+        local_rtp: "127.0.0.1:20010".parse().unwrap(),
+        dtmf_payload_type: 101,
+    };
+    let call = ua.call(out, t0).unwrap();
+    let out = sent(&mut ua);
+    let (to, invite) = &out[0];
+    assert_eq!(*to, ws_peer());
+    // (rsip writes the transport parameter's value in capitals: equal, RFC 3261 §19.1.4.)
+    assert!(
+        status_line(invite).eq_ignore_ascii_case(&format!("INVITE {CONTACT_URI} SIP/2.0")),
+        "{invite}"
+    );
+    assert!(header(invite, "Via").unwrap().starts_with("SIP/2.0/WS "));
+    assert!(
+        header(invite, "Contact")
+            .unwrap()
+            .ends_with(";transport=ws>")
+    );
+
+    // The tab is closed: the binding goes at once, and the user is unreachable.
+    ua.handle_flow_closed(&ws_peer(), t0);
+    let ev = ua.poll_registration().unwrap();
+    assert!(!ev.registered);
+    assert!(ua.bindings("1001", t0).is_empty());
+    assert_eq!(ua.registrar_stats(t0).unwrap().bindings, 0);
+    // The call placed on it is still the switchboard's to end (its timers run as on TCP).
+    ua.hangup(call, t0).unwrap();
+}
