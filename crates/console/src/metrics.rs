@@ -23,6 +23,8 @@ pub struct Metrics {
     sip_denied: IntCounter,
     sip_transactions: IntGauge,
     sip_tcp_connections: IntGauge,
+    sip_ws_connections: IntGauge,
+    sip_ws_refused: IntCounterVec,
     rtp_sent: IntCounter,
     rtp_received: IntCounter,
     rtcp_sent: IntCounter,
@@ -226,7 +228,15 @@ impl Metrics {
             "kind",
             &["no_answer", "no_ack"],
         );
+        let sip_ws_refused = labelled(
+            "centralino_sip_ws_refused_total",
+            "SIP over WebSocket (/ws) refused: upgrades (outside allow_from, over the limit), \
+             messages (not SIP, too large: each closed its flow), flows closed for silence.",
+            "what",
+            &["upgrade", "message", "timeout"],
+        );
         Metrics {
+            sip_ws_refused,
             http_requests,
             http_duration,
             sip_transactions_total,
@@ -293,6 +303,11 @@ impl Metrics {
                 &r,
                 "centralino_sip_tcp_connections",
                 "Open SIP TCP connections.",
+            ),
+            sip_ws_connections: gauge(
+                &r,
+                "centralino_sip_ws_connections",
+                "Open SIP-over-WebSocket flows (browser phones on /ws).",
             ),
             rtp_sent: counter(&r, "centralino_rtp_packets_sent_total", "RTP packets sent."),
             rtp_received: counter(
@@ -500,6 +515,14 @@ impl Metrics {
                 catch_up(&vec.with_label_values(&[label]), total);
             }
             self.sip_tcp_connections.set(sip.tcp_connections as i64);
+            self.sip_ws_connections.set(sip.ws_connections as i64);
+            for (label, total) in [
+                ("upgrade", sip.ws_refused_upgrades),
+                ("message", sip.ws_refused_messages),
+                ("timeout", sip.ws_timed_out),
+            ] {
+                catch_up(&self.sip_ws_refused.with_label_values(&[label]), total);
+            }
             self.sip_dialogs.set(sip.dialogs_active as i64);
         }
         let media = &telemetry.media;
@@ -555,6 +578,8 @@ mod tests {
             sip: Some(SipFigures {
                 dialogs_active: dialogs,
                 registers_dropped: foreign * 2,
+                ws_connections: dialogs + 1,
+                ws_refused_messages: foreign,
                 ..SipFigures::default()
             }),
             media: MediaFigures {
@@ -567,7 +592,7 @@ mod tests {
     /// The soak watches live dialogs (a gauge: it goes down too) and the media engine's
     /// foreign RTP (a counter carried up to the engine's total).
     #[test]
-    fn dialogs_and_foreign_rtp_are_exported() {
+    fn dialogs_foreign_rtp_and_websocket_flows_are_exported() {
         let m = Metrics::new();
         let text = m.render(&telemetry(3, 7));
         assert!(
@@ -577,6 +602,19 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("# TYPE centralino_rtp_foreign_packets_total counter\ncentralino_rtp_foreign_packets_total 7\n"), "{text}");
+        // Browser phones' WebSocket flows (issue 17): open now, and refusals carried up.
+        assert!(
+            text.contains("\ncentralino_sip_ws_connections 4\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("\ncentralino_sip_ws_refused_total{what=\"message\"} 7\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("\ncentralino_sip_ws_refused_total{what=\"upgrade\"} 0\n"),
+            "{text}"
+        );
         let text = m.render(&telemetry(1, 12));
         assert!(
             text.contains("\ncentralino_sip_dialogs_active 1\n"),
@@ -584,6 +622,14 @@ mod tests {
         );
         assert!(
             text.contains("\ncentralino_rtp_foreign_packets_total 12\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("\ncentralino_sip_ws_connections 2\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("\ncentralino_sip_ws_refused_total{what=\"message\"} 12\n"),
             "{text}"
         );
     }

@@ -53,6 +53,14 @@ pub struct SipFigures {
     pub timeouts_no_ack: u64,
     /// TCP connections open now.
     pub tcp_connections: u64,
+    /// SIP-over-WebSocket flows (browser phones, `/ws`) open now.
+    pub ws_connections: u64,
+    /// WebSocket upgrades refused (outside `allow_from`, over the limit).
+    pub ws_refused_upgrades: u64,
+    /// WebSocket messages refused (not SIP, too large); each closed its flow.
+    pub ws_refused_messages: u64,
+    /// WebSocket flows closed for silence.
+    pub ws_timed_out: u64,
     /// Dialogs (calls) the gateway holds now: offered, answered or hanging up.
     pub dialogs_active: u64,
 }

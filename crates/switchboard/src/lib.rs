@@ -278,6 +278,10 @@ fn sip_figures(sip: GatewayStats) -> SipFigures {
         timeouts_no_answer: t.timeouts,
         timeouts_no_ack: t.ack_timeouts,
         tcp_connections: sip.tcp_connections as u64,
+        ws_connections: sip.ws.open as u64,
+        ws_refused_upgrades: sip.ws.refused_connections,
+        ws_refused_messages: sip.ws.refused_frames,
+        ws_timed_out: sip.ws.timed_out,
         dialogs_active: sip.calls as u64,
     }
 }
