@@ -77,7 +77,7 @@ async fn upgrade(
              `Sec-WebSocket-Protocol: sip`",
         );
     }
-    if !same_origin(&headers) {
+    if !crate::events::same_origin(&headers) {
         warn!(peer = %tcp_peer, origin = ?headers.get(header::ORIGIN), "SIP WebSocket from another origin refused");
         return problem(
             StatusCode::FORBIDDEN,
@@ -110,24 +110,6 @@ async fn upgrade(
         .max_frame_size(max)
         .on_failed_upgrade(move |error| debug!(%peer, %error, "SIP WebSocket upgrade failed"))
         .on_upgrade(move |socket| run(socket, slot))
-}
-
-/// Whether the request's `Origin` (if any) is the host it was sent to (RFC 6454 §7): the
-/// rule of the event stream's cookie check (`crate::events`), kept here to leave that module
-/// alone.
-fn same_origin(headers: &HeaderMap) -> bool {
-    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
-        return true;
-    };
-    let host = headers
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let origin_host = origin
-        .split_once("://")
-        .map_or(origin, |(_, rest)| rest)
-        .trim_end_matches('/');
-    !host.is_empty() && origin_host.eq_ignore_ascii_case(host)
 }
 
 /// A problem+json answer (RFC 9457).

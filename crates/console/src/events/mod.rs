@@ -106,8 +106,9 @@ pub async fn session_user(api: &Api, token: &str) -> Result<crm::User, ApiError>
     Ok(user)
 }
 
-/// Whether the request's `Origin` (if any) is the host it was sent to (RFC 6454 §7).
-fn same_origin(headers: &HeaderMap) -> bool {
+/// Whether the request's `Origin` (if any) is the host it was sent to (RFC 6454 §7); also
+/// the SIP WebSocket's check (`crate::sip_ws`).
+pub(crate) fn same_origin(headers: &HeaderMap) -> bool {
     let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
         return true;
     };
