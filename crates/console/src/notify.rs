@@ -216,7 +216,7 @@ pub fn mail_of(
             notice.login
         ),
         ticket: None,
-        message_id: format!("{}@{}", uuid_like(event_id, notice), m.message_id_domain),
+        message_id: format!("{}@{}", message_id_left(event_id, notice), m.message_id_domain),
         in_reply_to: None,
         sender: m.from.clone(),
         recipient: to,
@@ -231,8 +231,8 @@ pub fn mail_of(
     })
 }
 
-/// A Message-ID left side unique per notice (the outbox key made readable).
-fn uuid_like(event_id: &str, n: &Notice) -> String {
+/// The left side of a notice's Message-ID: unique per notice (its outbox key, dots for the rest).
+fn message_id_left(event_id: &str, n: &Notice) -> String {
     let clean = |s: &str| {
         s.chars()
             .map(|c| if c.is_ascii_alphanumeric() { c } else { '.' })
