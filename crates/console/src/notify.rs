@@ -216,7 +216,11 @@ pub fn mail_of(
             notice.login
         ),
         ticket: None,
-        message_id: format!("{}@{}", message_id_left(event_id, notice), m.message_id_domain),
+        message_id: format!(
+            "{}@{}",
+            message_id_left(event_id, notice),
+            m.message_id_domain
+        ),
         in_reply_to: None,
         sender: m.from.clone(),
         recipient: to,
