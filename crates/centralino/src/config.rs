@@ -50,6 +50,8 @@ pub struct Config {
     pub web_form: console::api::web_form::WebFormSection,
     /// E-mail in (IMAP mailboxes) and out (the SMTP relay) (issue 16); absent: no mail.
     pub mail: mail::config::MailSection,
+    /// The WebRTC legs of agents' browser phones (issue 17).
+    pub webrtc: switchboard::config::WebRtcSection,
     /// What validation found worth saying but not wrong (e.g. unreachable IVR nodes).
     #[serde(skip)]
     pub warnings: Vec<ConfigError>,
@@ -308,6 +310,12 @@ impl Config {
                 .into_iter()
                 .map(|p| near(p.path, p.message)),
         );
+        errors.extend(
+            self.webrtc
+                .validate()
+                .into_iter()
+                .map(|p| near(p.path, p.message)),
+        );
         if let Some(directory) = &self.directory {
             let problems = directory.validate().into_iter();
             errors.extend(problems.map(|p| near(p.path, p.message)));
@@ -318,8 +326,11 @@ impl Config {
     /// The switchboard's settings; `data` holds the voicemail folder.
     pub fn switchboard(&self, data: &Path) -> switchboard::SwitchboardConfig {
         let voicemail = self.voicemail.settings(data);
-        self.call
-            .switchboard(&self.numbers, &self.phones, voicemail)
+        let mut config = self
+            .call
+            .switchboard(&self.numbers, &self.phones, voicemail);
+        config.webrtc = self.webrtc.leg_config(self.sip.listen.ip());
+        config
     }
 
     /// The ACD's configuration: `[acd]`, with the agents whose phone is a `[[phones]]` static
@@ -458,8 +469,8 @@ mod tests {
     fn the_demo_configuration_is_valid() {
         let config = Config::demo();
         assert!(config.numbers.iter().any(|n| n.number == "800100200"));
-        assert_eq!(config.sip.listen, "127.0.0.1:5060".parse().unwrap());
-        assert_eq!(config.http.listen, "127.0.0.1:8080".parse().unwrap());
+        assert_eq!(config.sip.listen, "127.0.0.1:5060".parse::<std::net::SocketAddr>().unwrap());
+        assert_eq!(config.http.listen, "127.0.0.1:8080".parse::<std::net::SocketAddr>().unwrap());
     }
 
     #[test]

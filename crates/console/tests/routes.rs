@@ -58,6 +58,7 @@ async fn state(metrics_public: bool) -> (AppState, Arc<Metrics>, tempfile::TempD
                 sla: None,
             },
             phones: Default::default(),
+            webrtc: Default::default(),
         },
         switchboard::Engines {
             ivr: tree,

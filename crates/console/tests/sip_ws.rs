@@ -240,6 +240,7 @@ async fn a_browser_registers_over_ws_is_rung_on_its_socket_and_unbound_when_it_c
             from_display: None,
             local_rtp: "127.0.0.1:20010".parse().unwrap(),
             dtmf_payload_type: 101,
+            external_offer: None,
         })
         .await
         .unwrap();

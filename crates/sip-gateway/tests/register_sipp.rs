@@ -244,6 +244,7 @@ async fn a_call_to_a_registered_phone_reaches_the_address_it_registered_from() {
             from_display: None,
             local_rtp: "127.0.0.1:20400".parse().unwrap(),
             dtmf_payload_type: 101,
+            external_offer: None,
         })
         .await
         .unwrap();

@@ -64,6 +64,7 @@ async fn we_call_sipp_uas_it_answers_and_our_bye_ends_the_call() {
         from_display: None,
         local_rtp: "127.0.0.1:20400".parse().unwrap(),
         dtmf_payload_type: 101,
+        external_offer: None,
     };
     // SIPp needs a moment to bind; our INVITE is retransmitted (Timer A) until it answers.
     let call = gateway.call(out).await.unwrap();

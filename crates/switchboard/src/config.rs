@@ -193,6 +193,7 @@ impl CallSection {
                 .iter()
                 .filter_map(|p| Some((p.login.clone(), static_phone(&p.contact)?)))
                 .collect(),
+            webrtc: webrtc_leg::LegConfig::default(),
         }
     }
 }
@@ -374,7 +375,7 @@ mod tests {
         assert!(!with.agents[0].static_contact);
         assert!(with.agents[1].static_contact);
         let phone = static_phone(&phones[0].contact).unwrap();
-        assert_eq!(phone.peer.addr, "192.0.2.10:5062".parse().unwrap());
+        assert_eq!(phone.peer.addr, "192.0.2.10:5062".parse::<SocketAddr>().unwrap());
         assert_eq!(phone.peer.transport, TransportKind::Tcp);
         assert!(validate_phones(&phones, &acd).is_empty());
         let bad = [PhoneSection {
@@ -382,5 +383,80 @@ mod tests {
             contact: "not a uri".into(),
         }];
         assert_eq!(validate_phones(&bad, &acd)[0].path, "phones[0].contact");
+    }
+}
+
+/// `[webrtc]`: how the WebRTC legs of agents' browser phones bind (issue 17).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebRtcSection {
+    /// The address the browser-facing ICE/DTLS/SRTP sockets bind (one system-chosen UDP port
+    /// per call); absent: the SIP listener's address (the media engine's).
+    pub bind: Option<std::net::IpAddr>,
+    /// The address browsers are told (the ICE host candidate) when the server sits behind a
+    /// 1:1 NAT; absent: `bind`.
+    pub public_address: Option<std::net::IpAddr>,
+    /// ICE and DTLS must complete this long after the browser answers, or the leg is closed.
+    pub establish_timeout_s: u64,
+    /// An established leg whose ICE consent is missing this long is closed.
+    pub consent_timeout_s: u64,
+}
+
+impl Default for WebRtcSection {
+    fn default() -> Self {
+        WebRtcSection {
+            bind: None,
+            public_address: None,
+            establish_timeout_s: 10,
+            consent_timeout_s: 30,
+        }
+    }
+}
+
+impl WebRtcSection {
+    pub fn validate(&self) -> Vec<ConfigProblem> {
+        let mut problems = Vec::new();
+        if !(1..=120).contains(&self.establish_timeout_s) {
+            problems.push(problem(
+                "webrtc.establish_timeout_s",
+                format!("must be 1 to 120 s, not {}", self.establish_timeout_s),
+            ));
+        }
+        if !(5..=300).contains(&self.consent_timeout_s) {
+            problems.push(problem(
+                "webrtc.consent_timeout_s",
+                format!("must be 5 to 300 s, not {}", self.consent_timeout_s),
+            ));
+        }
+        for (path, addr) in [
+            ("webrtc.bind", self.bind),
+            ("webrtc.public_address", self.public_address),
+        ] {
+            if addr.is_some_and(|a| a.is_unspecified() || a.is_multicast()) {
+                problems.push(problem(
+                    path,
+                    "must be one address browsers can reach, not a wildcard or multicast one",
+                ));
+            }
+        }
+        problems
+    }
+
+    /// The legs' configuration; `sip_ip` is the SIP listener's address (used when `bind` is
+    /// absent, unless it is a wildcard: then loopback, and `bind` should be set).
+    pub fn leg_config(&self, sip_ip: std::net::IpAddr) -> webrtc_leg::LegConfig {
+        let fallback = if sip_ip.is_unspecified() {
+            std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST)
+        } else {
+            sip_ip
+        };
+        webrtc_leg::LegConfig {
+            bind: self.bind.unwrap_or(fallback),
+            public_addr: self.public_address,
+            plain_bind: fallback,
+            plain_peer: None,
+            establish_timeout: Duration::from_secs(self.establish_timeout_s),
+            consent_timeout: Duration::from_secs(self.consent_timeout_s),
+        }
     }
 }

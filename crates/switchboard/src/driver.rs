@@ -22,6 +22,7 @@ use crm::CallWrite;
 use crm::calls::{AnsweredCall, CallOutcome, IdentityResult, NewCall};
 use media::{MediaEvent, MediaEvents, MediaLeg, PlayOptions, PlaybackId, StreamParams};
 use sip_gateway::sdp::Negotiated;
+use sip_gateway::transaction::TransportKind;
 use sip_gateway::ua::{CallRef, IncomingCall, OutgoingCall};
 use tokio::sync::mpsc;
 use tracing::{Instrument, debug, info, info_span, warn};
@@ -330,6 +331,23 @@ impl Driver {
                 return Err(acd::OfferFailure::Unreachable);
             }
         };
+        // A phone registered over a WebSocket is a browser's: its media is WebRTC, through a
+        // leg whose plain side is the engine's agent leg.
+        let browser = if phone.peer.transport == TransportKind::Ws {
+            match crate::browser::offer(&self.lines.webrtc, leg.local_addr()).await {
+                Ok((offered, sdp)) => Some((offered, sdp)),
+                Err(error) => {
+                    crate::browser::offer_failed(login, &error);
+                    return Err(acd::OfferFailure::Unreachable);
+                }
+            }
+        } else {
+            None
+        };
+        let (browser, external_offer) = match browser {
+            Some((offered, sdp)) => (Some((login.to_string(), offered)), Some(sdp)),
+            None => (None, None),
+        };
         let out = OutgoingCall {
             target: phone.uri,
             to: format!("<sip:{login}@{}>", phone.peer.addr),
@@ -338,8 +356,13 @@ impl Driver {
             from_display: display,
             local_rtp: leg.local_addr(),
             dtmf_payload_type: 101,
+            external_offer,
         };
-        match self.lines.place_call(out, self.inbox.clone()).await {
+        match self
+            .lines
+            .place_call(out, self.inbox.clone(), browser)
+            .await
+        {
             Ok(call) => {
                 // The agent's leg's RTP time-out goes to the call (it ends the
                 // conversation); the rest it reports is only logged: the agent's own keys

@@ -10,6 +10,7 @@
 //! is asked for and every call has ended. Each call lives in its own task; the run loop only
 //! routes gateway events to them, so a slow call never delays another.
 
+mod browser;
 pub mod card;
 pub mod config;
 mod driver;
@@ -36,6 +37,7 @@ use ::events::telemetry::{
 };
 
 use ::call::{AgentLegEvent, Input as CallInput};
+pub use browser::{BrowserCall, BrowserPhones};
 pub use card::CardWriter;
 pub use events::{Event, EventBus, Outcome};
 pub use queues::{AcdHandle, TicketItem};
@@ -74,6 +76,8 @@ pub struct SwitchboardConfig {
     pub voicemail: VoicemailSettings,
     /// Agents' phones with a fixed address, by login.
     pub phones: HashMap<String, StaticPhone>,
+    /// How the WebRTC legs of browser phones bind (`[webrtc]`); `plain_peer` is set per call.
+    pub webrtc: webrtc_leg::LegConfig,
 }
 
 /// The engines and stores a switchboard drives.
@@ -97,6 +101,8 @@ enum Control {
     Place {
         out: Box<OutgoingCall>,
         inbox: mpsc::UnboundedSender<CallInput>,
+        /// A browser phone's call: the agent and the WebRTC leg whose offer `out` carries.
+        browser: Option<(String, webrtc_leg::OfferedLeg)>,
         reply: oneshot::Sender<Result<CallRef, UaError>>,
     },
 }
@@ -109,6 +115,10 @@ pub(crate) struct Lines {
     /// Agents' phones with a fixed address, by login; replaced whole by [`PhoneBook`].
     phones: RwLock<Arc<HashMap<String, StaticPhone>>>,
     control: mpsc::UnboundedSender<Control>,
+    /// How browser phones' WebRTC legs bind.
+    webrtc: webrtc_leg::LegConfig,
+    /// The WebRTC legs of browser phones' calls.
+    browser: Arc<browser::BrowserLegs>,
 }
 
 impl Lines {
@@ -138,12 +148,14 @@ impl Lines {
         &self,
         out: OutgoingCall,
         inbox: mpsc::UnboundedSender<CallInput>,
+        browser: Option<(String, webrtc_leg::OfferedLeg)>,
     ) -> Result<CallRef, UaError> {
         let (reply, rx) = oneshot::channel();
         self.control
             .send(Control::Place {
                 out: Box::new(out),
                 inbox,
+                browser,
                 reply,
             })
             .map_err(|_| UaError::NotPlaced("switchboard stopped".into()))?;
@@ -400,6 +412,8 @@ impl Switchboard {
                     media,
                     phones: RwLock::new(Arc::new(config.phones)),
                     control: control_tx,
+                    webrtc: config.webrtc,
+                    browser: Arc::default(),
                 }),
                 script: Arc::new(Script {
                     ivr: RwLock::new(engines.ivr),
@@ -440,6 +454,13 @@ impl Switchboard {
             gateway: self.handles.lines.gateway.clone(),
             media: self.handles.lines.media.clone(),
             active: self.handles.tally.active.clone(),
+        }
+    }
+
+    /// The browser phones in a call and their quality, for the supervisor.
+    pub fn browser_phones(&self) -> BrowserPhones {
+        BrowserPhones {
+            legs: self.handles.lines.browser.clone(),
         }
     }
 
@@ -511,6 +532,21 @@ impl Switchboard {
                             let _ = route.inbox.send(CallInput::Agent(call, AgentLegEvent::Answered(media)));
                         }
                     }
+                    // A browser phone answered: its WebRTC leg takes the answer, and the call
+                    // hears of an ordinary answer whose RTP goes through the leg.
+                    Some(UaEvent::AnsweredSdp { call, sdp }) => {
+                        match self.handles.lines.browser.answered(call, &sdp) {
+                            Ok(media) => {
+                                if let Some(route) = routes.get(&call) {
+                                    let _ = route.inbox.send(CallInput::Agent(call, AgentLegEvent::Answered(media)));
+                                }
+                            }
+                            Err(error) => {
+                                warn!(?call, %error, "browser phone's answer refused: hanging up");
+                                gateway.hangup(call);
+                            }
+                        }
+                    }
                     Some(UaEvent::TransferRequested { call, target, .. }) => match routes.get(&call) {
                         Some(route) if route.placed => {
                             let user = target.user;
@@ -533,6 +569,7 @@ impl Switchboard {
                         });
                     }
                     Some(UaEvent::CallEnded { call, reason }) => {
+                        self.handles.lines.browser.ended(call);
                         if let Some(route) = routes.remove(&call) {
                             let _ = route.inbox.send(if route.placed {
                                 CallInput::Agent(call, AgentLegEvent::Ended(reason))
@@ -547,12 +584,16 @@ impl Switchboard {
                     }
                 },
                 Some(control) = self.control.recv() => match control {
-                    Control::Place { out, inbox, reply } => {
+                    Control::Place { out, inbox, browser, reply } => {
                         // Awaited here, before the next gateway event is read: the placed
-                        // call's first response cannot overtake its route.
+                        // call's first response cannot overtake its route (nor its browser
+                        // leg).
                         let placed = gateway.call(*out).await;
                         if let Ok(call) = &placed {
                             routes.insert(*call, Route { inbox, placed: true });
+                            if let Some((login, leg)) = browser {
+                                self.handles.lines.browser.placed(*call, login, leg);
+                            }
                         }
                         let _ = reply.send(placed);
                     }

@@ -142,69 +142,50 @@ impl WebRtcLeg {
         config: &LegConfig,
     ) -> Result<(WebRtcLeg, String), LegError> {
         let offered = check_offer(offer_sdp)?;
-
-        let plain_addr = SocketAddr::new(config.plain_bind, 0);
-        let plain = UdpSocket::bind(plain_addr)
-            .await
-            .map_err(bind_error("the plain RTP socket", plain_addr))?;
-        let plain_local = plain
-            .local_addr()
-            .map_err(bind_error("the plain RTP socket", plain_addr))?;
-        let ice_addr = SocketAddr::new(config.bind, 0);
-        let ice = UdpSocket::bind(ice_addr)
-            .await
-            .map_err(bind_error("the ICE/DTLS socket", ice_addr))?;
-        let ice_local = ice
-            .local_addr()
-            .map_err(bind_error("the ICE/DTLS socket", ice_addr))?;
-
+        let (plain, plain_local, ice, ice_local) = bind(config).await?;
         // The core is plain data: if negotiation fails, dropping it and the sockets here
         // releases everything.
         let (pc, answer, sender, ssrc) = negotiate(offer_sdp, &offered, config, ice_local)?;
-        // The core's host candidate is the bound address (the one its ICE agent sees packets
-        // arrive on); behind 1:1 NAT the browser is told the public one instead.
-        let answer = match config.public_addr {
-            Some(public) => advertise(&answer, config.bind, public),
-            None => answer,
-        };
-
-        let shared = Arc::new(Shared {
-            plain_local,
-            plain_peer: Mutex::new(config.plain_peer),
-            ice_local,
-            negotiated: Negotiated {
-                codec: offered.codec,
-                payload_type: offered.payload_type,
-                telephone_event: offered.telephone_event,
+        let answer = advertised(answer, config);
+        let leg = start(
+            Sockets {
+                plain,
+                plain_local,
+                ice,
+                ice_local,
             },
-            counters: Counters::default(),
-        });
-        LIVE_LEGS.fetch_add(1, Relaxed);
-        let (commands_tx, commands_rx) = mpsc::unbounded_channel();
-        let (state_tx, state_rx) = watch::channel(LegState::Connecting);
-        let driver = Driver {
-            pc,
-            ice,
-            ice_local,
-            plain,
-            shared: shared.clone(),
-            sender,
-            ssrc,
-            state: state_tx,
-            establish_timeout: config.establish_timeout,
-            connected: false,
-            ice_state: RTCIceConnectionState::New,
-            connection: RTCPeerConnectionState::New,
-        };
-        tokio::spawn(driver.run(commands_rx));
+            Core { pc, sender, ssrc },
+            negotiated_of(&offered),
+            config,
+        );
         info!(ice = %ice_local, plain = %plain_local, "WebRTC leg answered");
+        Ok((leg, answer))
+    }
+
+    /// Makes the offer, for a call the server places toward a browser (the ACD ringing an
+    /// agent whose phone registered over `/ws`): binds both sockets and returns the pending
+    /// leg with the offer SDP (ICE-lite, one host candidate — `config.public_addr` if set —,
+    /// `a=setup:actpass`, rtcp-mux, PCMU 0, PCMA 8 and telephone-event 101).
+    ///
+    /// The leg starts when [`OfferedLeg::accept`] takes the browser's answer; dropping the
+    /// [`OfferedLeg`] (the call was not answered) releases the sockets. Must be called within
+    /// a Tokio runtime.
+    pub async fn offer(config: &LegConfig) -> Result<(OfferedLeg, String), LegError> {
+        let (plain, plain_local, ice, ice_local) = bind(config).await?;
+        let (pc, offer, sender, ssrc) = make_offer(config, ice_local)?;
+        let offer = advertised(offer, config);
         Ok((
-            WebRtcLeg {
-                shared,
-                commands: commands_tx,
-                state: state_rx,
+            OfferedLeg {
+                sockets: Sockets {
+                    plain,
+                    plain_local,
+                    ice,
+                    ice_local,
+                },
+                core: Core { pc, sender, ssrc },
+                config: config.clone(),
             },
-            answer,
+            offer,
         ))
     }
 
@@ -315,6 +296,135 @@ impl Drop for WebRtcLeg {
     }
 }
 
+/// A leg whose offer is out and whose answer has not come: the sockets are bound (the offer
+/// names them), nothing runs yet. Dropped, it releases them.
+pub struct OfferedLeg {
+    sockets: Sockets,
+    core: Core,
+    config: LegConfig,
+}
+
+impl std::fmt::Debug for OfferedLeg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OfferedLeg")
+            .field("ice_local", &self.sockets.ice_local)
+            .field("plain_local", &self.sockets.plain_local)
+            .finish()
+    }
+}
+
+impl OfferedLeg {
+    /// The local address the media engine will send RTP to, known before the answer.
+    pub fn plain_rtp_addr(&self) -> SocketAddr {
+        self.sockets.plain_local
+    }
+
+    /// Takes the browser's answer and starts the leg. The answer must carry DTLS-SRTP audio,
+    /// a fingerprint and one of the offered G.711 laws ([`check_offer`]'s checks, which an
+    /// answer must pass as well); refused, the sockets are released.
+    pub fn accept(self, answer_sdp: &str) -> Result<WebRtcLeg, LegError> {
+        let answered = check_offer(answer_sdp)?;
+        let OfferedLeg {
+            sockets,
+            mut core,
+            config,
+        } = self;
+        core.pc.set_remote_description(
+            Instant::now(),
+            RTCSessionDescription::answer(answer_sdp.to_owned())?,
+        )?;
+        let (ice, plain) = (sockets.ice_local, sockets.plain_local);
+        let leg = start(sockets, core, negotiated_of(&answered), &config);
+        info!(%ice, %plain, codec = ?answered.codec, "WebRTC leg's offer answered");
+        Ok(leg)
+    }
+}
+
+struct Sockets {
+    plain: UdpSocket,
+    plain_local: SocketAddr,
+    ice: UdpSocket,
+    ice_local: SocketAddr,
+}
+
+struct Core {
+    pc: RTCPeerConnection,
+    sender: RTCRtpSenderId,
+    ssrc: u32,
+}
+
+/// Binds the plain RTP socket on `config.plain_bind` and the ICE/DTLS one on `config.bind`.
+async fn bind(
+    config: &LegConfig,
+) -> Result<(UdpSocket, SocketAddr, UdpSocket, SocketAddr), LegError> {
+    let plain_addr = SocketAddr::new(config.plain_bind, 0);
+    let plain = UdpSocket::bind(plain_addr)
+        .await
+        .map_err(bind_error("the plain RTP socket", plain_addr))?;
+    let plain_local = plain
+        .local_addr()
+        .map_err(bind_error("the plain RTP socket", plain_addr))?;
+    let ice_addr = SocketAddr::new(config.bind, 0);
+    let ice = UdpSocket::bind(ice_addr)
+        .await
+        .map_err(bind_error("the ICE/DTLS socket", ice_addr))?;
+    let ice_local = ice
+        .local_addr()
+        .map_err(bind_error("the ICE/DTLS socket", ice_addr))?;
+    Ok((plain, plain_local, ice, ice_local))
+}
+
+/// The core's host candidate is the bound address (the one its ICE agent sees packets arrive
+/// on); behind 1:1 NAT the browser is told the public one instead.
+fn advertised(sdp: String, config: &LegConfig) -> String {
+    match config.public_addr {
+        Some(public) => advertise(&sdp, config.bind, public),
+        None => sdp,
+    }
+}
+
+fn negotiated_of(audio: &OfferedAudio) -> Negotiated {
+    Negotiated {
+        codec: audio.codec,
+        payload_type: audio.payload_type,
+        telephone_event: audio.telephone_event,
+    }
+}
+
+/// Starts the task that runs the leg (see the `driver` module) and returns its handle.
+fn start(sockets: Sockets, core: Core, negotiated: Negotiated, config: &LegConfig) -> WebRtcLeg {
+    let shared = Arc::new(Shared {
+        plain_local: sockets.plain_local,
+        plain_peer: Mutex::new(config.plain_peer),
+        ice_local: sockets.ice_local,
+        negotiated,
+        counters: Counters::default(),
+    });
+    LIVE_LEGS.fetch_add(1, Relaxed);
+    let (commands_tx, commands_rx) = mpsc::unbounded_channel();
+    let (state_tx, state_rx) = watch::channel(LegState::Connecting);
+    let driver = Driver {
+        pc: core.pc,
+        ice: sockets.ice,
+        ice_local: sockets.ice_local,
+        plain: sockets.plain,
+        shared: shared.clone(),
+        sender: core.sender,
+        ssrc: core.ssrc,
+        state: state_tx,
+        establish_timeout: config.establish_timeout,
+        connected: false,
+        ice_state: RTCIceConnectionState::New,
+        connection: RTCPeerConnectionState::New,
+    };
+    tokio::spawn(driver.run(commands_rx));
+    WebRtcLeg {
+        shared,
+        commands: commands_tx,
+        state: state_rx,
+    }
+}
+
 fn register_audio(engine: &mut MediaEngine, offered: &OfferedAudio) -> Result<(), LegError> {
     let mut codecs = vec![(offered.codec, offered.payload_type)];
     codecs.extend(offered.alternative);
@@ -330,19 +440,24 @@ fn register_audio(engine: &mut MediaEngine, offered: &OfferedAudio) -> Result<()
     if let Some(payload_type) = offered.telephone_event {
         engine.register_codec(
             RTCRtpCodecParameters {
-                rtp_codec: RTCRtpCodec {
-                    mime_type: "audio/telephone-event".to_owned(),
-                    clock_rate: 8000,
-                    channels: 0,
-                    sdp_fmtp_line: String::new(),
-                    rtcp_feedback: vec![],
-                },
+                rtp_codec: telephone_event_codec(),
                 payload_type,
             },
             RtpCodecKind::Audio,
         )?;
     }
     Ok(())
+}
+
+/// RFC 4733 §7.1.1.
+fn telephone_event_codec() -> RTCRtpCodec {
+    RTCRtpCodec {
+        mime_type: "audio/telephone-event".to_owned(),
+        clock_rate: 8000,
+        channels: 0,
+        sdp_fmtp_line: String::new(),
+        rtcp_feedback: vec![],
+    }
 }
 
 /// RFC 3551 §4.5.14.
@@ -362,16 +477,24 @@ fn g711_codec(codec: G711) -> RTCRtpCodec {
     }
 }
 
-/// Builds the core, sets the offer, adds our audio track and the host candidate, answers.
-fn negotiate(
-    offer_sdp: &str,
-    offered: &OfferedAudio,
+/// What the server offers a browser: µ-law first (the trunk's usual law), A-law, and RFC 4733
+/// events on 101, the numbers the media engine uses toward SIP phones.
+const OFFERED: OfferedAudio = OfferedAudio {
+    codec: G711::Pcmu,
+    payload_type: 0,
+    alternative: Some((G711::Pcma, 8)),
+    telephone_event: Some(101),
+    setup: None,
+};
+
+/// A sans-IO peer connection for `audio`'s codecs: ICE-lite, RTCP reports only.
+fn core(
+    audio: &OfferedAudio,
     config: &LegConfig,
-    ice_local: SocketAddr,
-) -> Result<(RTCPeerConnection, String, RTCRtpSenderId, u32), LegError> {
-    let now = Instant::now();
+    answering_passive: bool,
+) -> Result<RTCPeerConnection, LegError> {
     let mut media_engine = MediaEngine::default();
-    register_audio(&mut media_engine, offered)?;
+    register_audio(&mut media_engine, audio)?;
     // RTCP sender/receiver reports only (RFC 3550 §6.4: loss, jitter, RTT for the stats):
     // NACK retransmission and transport-wide congestion control serve video; G.711 at a
     // fixed rate has no use for them, and they cost per packet.
@@ -384,18 +507,19 @@ fn negotiate(
             Some(config.consent_timeout),
             None,
         );
-    // RFC 8842 §5.3: the answerer picks; we prefer passive (the browser, ICE-controlling,
-    // starts the handshake), unless the offer itself is passive.
-    if offered.setup.as_deref() != Some("passive") {
+    if answering_passive {
         settings = settings.with_answering_dtls_role(RTCDtlsRole::Server);
     }
-    let mut pc = RTCPeerConnectionBuilder::new()
+    Ok(RTCPeerConnectionBuilder::new()
         .with_configuration(RTCConfigurationBuilder::new().build())
         .with_media_engine(media_engine)
         .with_setting_engine(settings.build())
         .with_interceptor_registry(registry)
-        .build(now)?;
+        .build(Instant::now())?)
+}
 
+/// Our sending track: one SSRC, `codec`.
+fn track(codec: G711) -> (MediaStreamTrack, u32) {
     let ssrc: u32 = rand::random();
     let track = MediaStreamTrack::new(
         "centralino".to_owned(),
@@ -407,14 +531,15 @@ fn negotiate(
                 ssrc: Some(ssrc),
                 ..Default::default()
             },
-            codec: g711_codec(offered.codec),
+            codec: g711_codec(codec),
             ..Default::default()
         }],
     );
-    pc.set_remote_description(now, RTCSessionDescription::offer(offer_sdp.to_owned())?)?;
-    let sender = pc.add_track(track)?;
-    let answer = pc.create_answer(None)?;
-    pc.set_local_description(now, answer)?;
+    (track, ssrc)
+}
+
+/// Adds the bound socket as the one host candidate (non-trickle: it is in the SDP).
+fn add_host_candidate(pc: &mut RTCPeerConnection, ice_local: SocketAddr) -> Result<(), LegError> {
     let candidate = CandidateHostConfig {
         base_config: CandidateConfig {
             network: "udp".to_owned(),
@@ -431,8 +556,70 @@ fn negotiate(
         .to_json()
         .map_err(|e| LegError::Negotiation(e.to_string()))?;
     pc.add_local_candidate(init)?;
-    let answer = pc
-        .local_description()
-        .ok_or_else(|| LegError::Negotiation("no local description after answering".into()))?;
-    Ok((pc, answer.sdp, sender, ssrc))
+    Ok(())
+}
+
+fn local_sdp(pc: &RTCPeerConnection) -> Result<String, LegError> {
+    pc.local_description()
+        .map(|d| d.sdp)
+        .ok_or_else(|| LegError::Negotiation("no local description after negotiating".into()))
+}
+
+/// Builds the core, sets the offer, adds our audio track and the host candidate, answers.
+fn negotiate(
+    offer_sdp: &str,
+    offered: &OfferedAudio,
+    config: &LegConfig,
+    ice_local: SocketAddr,
+) -> Result<(RTCPeerConnection, String, RTCRtpSenderId, u32), LegError> {
+    let now = Instant::now();
+    // RFC 8842 §5.3: the answerer picks; we prefer passive (the browser, ICE-controlling,
+    // starts the handshake), unless the offer itself is passive.
+    let mut pc = core(offered, config, offered.setup.as_deref() != Some("passive"))?;
+    let (track, ssrc) = track(offered.codec);
+    pc.set_remote_description(now, RTCSessionDescription::offer(offer_sdp.to_owned())?)?;
+    let sender = pc.add_track(track)?;
+    let answer = pc.create_answer(None)?;
+    pc.set_local_description(now, answer)?;
+    add_host_candidate(&mut pc, ice_local)?;
+    let sdp = local_sdp(&pc)?;
+    Ok((pc, sdp, sender, ssrc))
+}
+
+/// Builds the core, adds our audio track, offers (`a=setup:actpass`: the browser's answer
+/// picks, and browsers answer active) with the host candidate.
+fn make_offer(
+    config: &LegConfig,
+    ice_local: SocketAddr,
+) -> Result<(RTCPeerConnection, String, RTCRtpSenderId, u32), LegError> {
+    let mut pc = core(&OFFERED, config, false)?;
+    // A track alone offers only its own codec: the transceiver first, with every law and
+    // the events in order of preference, then the track on it.
+    let transceiver = pc.add_transceiver_from_kind(RtpCodecKind::Audio, None)?;
+    let mut preferences = vec![
+        RTCRtpCodecParameters {
+            rtp_codec: g711_codec(G711::Pcmu),
+            payload_type: 0,
+        },
+        RTCRtpCodecParameters {
+            rtp_codec: g711_codec(G711::Pcma),
+            payload_type: 8,
+        },
+    ];
+    if let Some(payload_type) = OFFERED.telephone_event {
+        preferences.push(RTCRtpCodecParameters {
+            rtp_codec: telephone_event_codec(),
+            payload_type,
+        });
+    }
+    pc.rtp_transceiver(transceiver)
+        .ok_or_else(|| LegError::Negotiation("the audio transceiver vanished".into()))?
+        .set_codec_preferences(preferences)?;
+    let (track, ssrc) = track(OFFERED.codec);
+    let sender = pc.add_track(track)?;
+    let offer = pc.create_offer(None)?;
+    pc.set_local_description(Instant::now(), offer)?;
+    add_host_candidate(&mut pc, ice_local)?;
+    let sdp = local_sdp(&pc)?;
+    Ok((pc, sdp, sender, ssrc))
 }

@@ -31,6 +31,6 @@ mod stats;
 
 pub use config::LegConfig;
 pub use error::LegError;
-pub use leg::{CloseReason, LegState, Negotiated, WebRtcLeg, live_legs};
+pub use leg::{CloseReason, LegState, Negotiated, OfferedLeg, WebRtcLeg, live_legs};
 pub use offer::{G711, OfferedAudio, check_offer};
 pub use stats::{FlowStats, LegStats};

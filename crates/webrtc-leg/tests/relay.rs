@@ -95,7 +95,70 @@ async fn connected_pair() -> (Browser, WebRtcLeg, UdpSocket) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn browser_tone_reaches_the_engine_decrypted_and_engine_tone_reaches_the_browser() {
-    let (mut browser, leg, engine) = connected_pair().await;
+    let (browser, leg, engine) = connected_pair().await;
+    exchange_tones(browser, leg, engine).await;
+}
+
+/// The server offers (the ACD ringing a browser phone), the browser answers: the same relay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_the_server_offers_and_the_browser_answers_tones_cross_both_ways() {
+    init_tracing();
+    let engine = UdpSocket::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
+        .await
+        .unwrap();
+    let config = LegConfig {
+        plain_peer: Some(engine.local_addr().unwrap()),
+        ..LegConfig::default()
+    };
+    let (offered, offer) = WebRtcLeg::offer(&config).await.unwrap();
+    for wanted in [
+        "a=ice-lite",
+        "a=rtcp-mux",
+        "a=setup:actpass",
+        "a=fingerprint:",
+        "UDP/TLS/RTP/SAVPF 0 8 101",
+        "a=rtpmap:101 telephone-event/8000",
+        "a=candidate:",
+    ] {
+        assert!(offer.contains(wanted), "{wanted} in the offer:\n{offer}");
+    }
+    let plain = offered.plain_rtp_addr();
+    let mut browser = Browser::new().await;
+    let answer = browser.answer(&offer).await;
+    let leg = offered.accept(&answer).unwrap();
+    assert_eq!(
+        leg.plain_rtp_addr(),
+        plain,
+        "the address given before the answer"
+    );
+    assert_eq!(leg.negotiated().codec, G711::Pcmu);
+    assert_eq!(leg.negotiated().telephone_event, Some(TELEPHONE_EVENT));
+    timeout(CONNECT, leg.connected())
+        .await
+        .expect("the leg connects in time")
+        .expect("the leg connects");
+    browser.connected(CONNECT).await;
+    exchange_tones(browser, leg, engine).await;
+}
+
+/// An answer that is not DTLS-SRTP is refused, and the offered leg's sockets go with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plain_rtp_answer_to_our_offer_is_refused() {
+    let (offered, offer) = WebRtcLeg::offer(&LegConfig::default()).await.unwrap();
+    let mut browser = Browser::new().await;
+    let answer = browser
+        .answer(&offer)
+        .await
+        .replace("UDP/TLS/RTP/SAVPF", "RTP/AVP");
+    let before = webrtc_leg::live_legs();
+    let error = offered.accept(&answer).unwrap_err();
+    assert!(error.to_string().contains("RTP/AVP"), "{error}");
+    assert_eq!(webrtc_leg::live_legs(), before, "no leg started");
+    browser.close().await;
+}
+
+/// One second of 440 Hz from the browser to the engine, then 1 kHz back, and the stats.
+async fn exchange_tones(mut browser: Browser, leg: WebRtcLeg, engine: UdpSocket) {
     assert_eq!(leg.state(), LegState::Connected);
 
     // Browser → engine: one second of 440 Hz. The sender is paced like a microphone; the

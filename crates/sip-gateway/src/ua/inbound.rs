@@ -300,6 +300,7 @@ impl UserAgent {
                 ack: None,
                 refer: None,
                 called: None,
+                external: false,
             },
         );
         self.by_dialog.insert((call_id, local_tag), call);
@@ -425,6 +426,16 @@ impl UserAgent {
         now: Instant,
     ) {
         let c = self.calls.get_mut(&call).expect("indexed call exists");
+        if c.external {
+            // The session was negotiated by the offer's maker (a WebRTC leg), which does not
+            // renegotiate: the call goes on as it was (RFC 3261 §14.2).
+            info!(
+                ?call,
+                "re-INVITE on an externally negotiated session refused"
+            );
+            self.reply_in_dialog(call, tx, &request, 488, now);
+            return;
+        }
         // §14.2: a new offer while the previous one is unanswered gets 500 (or 491 for glare).
         if !matches!(c.phase, Phase::Confirmed) || c.reinvite_tx.is_some() || c.media.is_none() {
             let mut resp = response(

@@ -191,6 +191,12 @@ pub enum UaEvent {
         call: CallRef,
         media: Negotiated,
     },
+    /// A call we placed with an [`OutgoingCall::external_offer`] was answered (and
+    /// acknowledged): the answer SDP, for whoever made the offer.
+    AnsweredSdp {
+        call: CallRef,
+        sdp: String,
+    },
     /// The peer asked by REFER (blind transfer, RFC 3515) that the call go to `target`;
     /// already answered 202. Report the outcome with [`UserAgent::notify_transfer`].
     TransferRequested {
@@ -281,6 +287,8 @@ struct Call {
     /// Outbound: the address we called, admitted even outside `allow_from` while the call
     /// lasts (see [`UserAgent::admits`]).
     called: Option<std::net::IpAddr>,
+    /// Outbound with an offer made elsewhere ([`OutgoingCall::external_offer`]).
+    external: bool,
 }
 
 /// What a client transaction of ours is for.

@@ -34,6 +34,11 @@ pub struct OutgoingCall {
     pub local_rtp: SocketAddr,
     /// The payload type we offer telephone-event on.
     pub dtmf_payload_type: u8,
+    /// An SDP offer made elsewhere, sent as is instead of ours (`local_rtp` and
+    /// `dtmf_payload_type` then unused): a WebRTC leg's offer toward a browser phone. Its
+    /// answer is not negotiated here but handed back whole in [`UaEvent::AnsweredSdp`], and
+    /// re-INVITEs in the dialog are refused with 488 (the leg does not renegotiate).
+    pub external_offer: Option<String>,
 }
 
 impl UserAgent {
@@ -69,13 +74,26 @@ impl UserAgent {
             session_version: session_id,
             address: out.local_rtp.ip(),
         };
-        let offer = sdp::build_offer(
-            out.local_rtp,
-            &self.config.codecs,
-            out.dtmf_payload_type,
-            Direction::SendRecv,
-            &origin,
-        );
+        let (offer, body) = match &out.external_offer {
+            Some(text) => {
+                let offer = sdp::parse(text).map_err(|e| {
+                    UaError::NotPlaced(format!("the offer to send does not parse: {e}"))
+                })?;
+                (offer, text.clone())
+            }
+            None => {
+                let offer = sdp::build_offer(
+                    out.local_rtp,
+                    &self.config.codecs,
+                    out.dtmf_payload_type,
+                    Direction::SendRecv,
+                    &origin,
+                );
+                let body = offer.to_string();
+                (offer, body)
+            }
+        };
+        let external = out.external_offer.is_some();
         let mut dialog = Dialog {
             call_id: call_id.clone(),
             local_tag: local_tag.clone(),
@@ -89,7 +107,6 @@ impl UserAgent {
             peer: out.peer,
             flow: flow.is_some(),
         };
-        let body = offer.to_string();
         let mut invite = dialog.request(
             Method::Invite,
             local_addr,
@@ -129,6 +146,7 @@ impl UserAgent {
                 ack: None,
                 refer: None,
                 called: Some(called),
+                external,
             },
         );
         self.process(now);
@@ -300,6 +318,22 @@ impl UserAgent {
             }
         );
         c.phase = Phase::Confirmed;
+        if c.external {
+            // The offer was made elsewhere: so is the answer's reading.
+            let answer = String::from_utf8(response.body.clone())
+                .ok()
+                .filter(|a| !a.is_empty());
+            self.layer.send_stateless(SipMessage::Request(ack), dest);
+            match answer {
+                _ if cancel_wanted => self.send_bye(call, EndReason::LocalHangup, now),
+                Some(sdp) => self.events.push_back(UaEvent::AnsweredSdp { call, sdp }),
+                None => {
+                    warn!(?call, "2xx without an SDP answer to an external offer");
+                    self.send_bye(call, EndReason::Declined(488), now);
+                }
+            }
+            return;
+        }
         let negotiated = sdp_body(&response.headers, &response.body)
             .map_err(|_| warn!(?call, "2xx without a usable SDP answer"))
             .and_then(|answer| {

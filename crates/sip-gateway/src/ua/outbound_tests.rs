@@ -17,6 +17,7 @@ pub(super) fn outgoing() -> OutgoingCall {
         from_display: Some("Maria \"R\"".into()),
         local_rtp: "127.0.0.1:20010".parse().unwrap(),
         dtmf_payload_type: 101,
+        external_offer: None,
     }
 }
 
@@ -261,4 +262,83 @@ fn only_the_called_address_and_allow_from_are_heard() {
         [UaEvent::CallEnded { .. }]
     ));
     assert!(!ua.admits(peer().addr), "the call is over");
+}
+
+/// A browser phone's call: the offer (a WebRTC leg's) goes out as made, the answer comes back
+/// whole, and a re-INVITE cannot renegotiate what the UA did not negotiate.
+#[test]
+fn an_external_offer_is_sent_as_is_and_its_answer_handed_back_whole() {
+    const WEBRTC_OFFER: &str = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n\
+        a=ice-lite\r\na=fingerprint:sha-256 AA:BB\r\na=group:BUNDLE 0\r\n\
+        m=audio 9 UDP/TLS/RTP/SAVPF 0 8 101\r\nc=IN IP4 0.0.0.0\r\na=setup:actpass\r\n\
+        a=mid:0\r\na=ice-ufrag:abcd\r\na=ice-pwd:abcdefghijklmnopqrstuvwx\r\na=rtcp-mux\r\n\
+        a=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\n\
+        a=candidate:1 1 udp 2130706431 127.0.0.1 40000 typ host\r\n";
+    const WEBRTC_ANSWER: &str = "v=0\r\no=- 9 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n\
+        a=fingerprint:sha-256 CC:DD\r\nm=audio 9 UDP/TLS/RTP/SAVPF 0 101\r\nc=IN IP4 0.0.0.0\r\n\
+        a=setup:active\r\na=mid:0\r\na=ice-ufrag:efgh\r\na=ice-pwd:abcdefghijklmnopqrstuvwx\r\n\
+        a=rtcp-mux\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\n";
+    let mut ua = ua();
+    let t0 = Instant::now();
+    let call = ua
+        .call(
+            OutgoingCall {
+                external_offer: Some(WEBRTC_OFFER.into()),
+                ..outgoing()
+            },
+            t0,
+        )
+        .unwrap();
+    let invite = sent(&mut ua).remove(0);
+    assert!(
+        invite.ends_with(WEBRTC_OFFER),
+        "the offer verbatim:\n{invite}"
+    );
+    assert!(!invite.contains("RTP/AVP"), "{invite}");
+
+    ua.handle_datagram(
+        &respond(&invite, 200, Some("callee"), WEBRTC_ANSWER),
+        peer(),
+        t0,
+    );
+    assert!(sent(&mut ua).iter().any(|m| m.starts_with("ACK ")));
+    let evs = events(&mut ua);
+    let [UaEvent::AnsweredSdp { call: c, sdp }] = evs.as_slice() else {
+        panic!("{evs:?}")
+    };
+    assert_eq!((*c, sdp.as_str()), (call, WEBRTC_ANSWER));
+
+    // The browser's hold by re-INVITE: 488, and the call goes on.
+    let our_tag = header(&invite, "From")
+        .unwrap()
+        .split(";tag=")
+        .nth(1)
+        .unwrap()
+        .to_string();
+    let call_id = header(&invite, "Call-ID").unwrap().to_string();
+    let hold = WEBRTC_ANSWER.replace("a=rtcp-mux", "a=sendonly\r\na=rtcp-mux");
+    ua.handle_datagram(
+        &super::tests::in_dialog("INVITE", "z9hG4bKh1", &call_id, &our_tag, 2, &hold),
+        peer(),
+        t0,
+    );
+    let out = sent(&mut ua);
+    assert!(out.iter().any(|m| m.starts_with("SIP/2.0 488")), "{out:?}");
+    assert!(events(&mut ua).is_empty(), "{out:?}");
+}
+
+#[test]
+fn an_external_offer_that_does_not_parse_places_no_call() {
+    let mut ua = ua();
+    let error = ua
+        .call(
+            OutgoingCall {
+                external_offer: Some("not sdp".into()),
+                ..outgoing()
+            },
+            Instant::now(),
+        )
+        .unwrap_err();
+    assert!(matches!(error, UaError::NotPlaced(ref m) if m.contains("does not parse")));
+    assert!(sent(&mut ua).is_empty());
 }

@@ -191,6 +191,7 @@ fn a_call_to_a_registered_contact_uses_the_registered_flow_for_the_whole_dialog(
         from_display: None,
         local_rtp: "127.0.0.1:20010".parse().unwrap(),
         dtmf_payload_type: 101,
+        external_offer: None,
     };
     let call = ua.call(out, t0).unwrap();
     let sent = sent_to(&mut ua);
@@ -238,6 +239,7 @@ fn a_call_to_an_unregistered_target_uses_the_given_peer() {
         from_display: None,
         local_rtp: "127.0.0.1:20010".parse().unwrap(),
         dtmf_payload_type: 101,
+        external_offer: None,
     };
     ua.call(out, t0).unwrap();
     let sent = sent_to(&mut ua);

@@ -88,6 +88,7 @@ fn a_browser_registers_over_its_websocket_is_rung_there_and_goes_with_it() {
         from_display: None,
         local_rtp: "127.0.0.1:20010".parse().unwrap(),
         dtmf_payload_type: 101,
+        external_offer: None,
     };
     let call = ua.call(out, t0).unwrap();
     let out = sent(&mut ua);

@@ -195,6 +195,21 @@ impl Browser {
         self.pc.local_description().await.unwrap().sdp
     }
 
+    /// Answers the server's offer, with the host candidate in the answer (non-trickle).
+    pub async fn answer(&mut self, offer: &str) -> String {
+        self.pc
+            .set_remote_description(RTCSessionDescription::offer(offer.to_owned()).unwrap())
+            .await
+            .unwrap();
+        let answer = self.pc.create_answer(None).await.unwrap();
+        self.pc.set_local_description(answer).await.unwrap();
+        tokio::time::timeout(Duration::from_secs(5), self.gathered.wait_for(|g| *g))
+            .await
+            .expect("gathering completes")
+            .unwrap();
+        self.pc.local_description().await.unwrap().sdp
+    }
+
     pub async fn accept(&self, answer: String) {
         self.pc
             .set_remote_description(RTCSessionDescription::answer(answer).unwrap())
