@@ -168,6 +168,10 @@ pub enum Input {
     QueueRefused(String),
     /// The ACD moved the call to another queue (a transfer to second level, R-ACD-6).
     Transferred { queue: String },
+    /// The agent in conversation holds (`true`) or resumes the caller from the desktop (a
+    /// browser phone cannot hold by re-INVITE): as a phone's hold, the caller hears the hold
+    /// music meanwhile. Ignored outside a conversation.
+    Hold { held: bool },
     /// Answer to [`AcdCommand::Transfer`].
     TransferResult(Result<(), TransferRefused>),
     /// Answer to [`Command::PlaceAgentLeg`]: the agent's phone is being rung on `call`, or

@@ -155,6 +155,7 @@ impl Call {
                 return self.end(Ended::Local, Some(CallOutcome::EndedInIvr), now);
             }
             Input::Transferred { queue: to } => self.transferred(&mut q, to, now),
+            Input::Hold { held } => self.hold(&mut q, held),
             Input::TransferResult(result) => self.transfer_result(&mut q, result),
             Input::AgentLegPlaced { agent, result } => match result {
                 Ok(call) => {
@@ -300,6 +301,29 @@ impl Call {
         self.state = State::Queue(q);
     }
 
+    /// The agent holds (`held`) or resumes the caller, from the phone (a re-INVITE without
+    /// sendrecv, RFC 3264 §8.4) or from the desktop ([`Input::Hold`]): the caller hears the
+    /// hold music, then the agent again. Outside a conversation, or already so, nothing.
+    fn hold(&mut self, q: &mut QueueState, held: bool) {
+        if let Agent::Talking(c) = &mut q.agent {
+            if held && !c.held {
+                c.held = true;
+                let agent = c.agent.clone();
+                self.media(MediaCommand::Unbridge);
+                q.music = Some(self.hold_music());
+                self.step("on hold by the agent".to_string());
+                info!(agent = %agent, "caller on hold: hold music");
+            } else if !held && c.held {
+                c.held = false;
+                let (agent, call) = (c.agent.clone(), c.call);
+                q.music = None;
+                self.media(MediaCommand::Bridge { agent: call });
+                self.step("off hold".to_string());
+                info!(agent = %agent, "caller off hold: bridged again");
+            }
+        }
+    }
+
     fn on_agent(
         &mut self,
         mut q: Box<QueueState>,
@@ -331,24 +355,7 @@ impl Call {
                     leg: Leg::Agent(call),
                     media,
                 });
-                let held = direction != events::MediaDirection::SendRecv;
-                if let Agent::Talking(c) = &mut q.agent {
-                    if held && !c.held {
-                        c.held = true;
-                        let agent = c.agent.clone();
-                        self.media(MediaCommand::Unbridge);
-                        q.music = Some(self.hold_music());
-                        self.step("on hold by the agent".to_string());
-                        info!(agent = %agent, "caller on hold: hold music");
-                    } else if !held && c.held {
-                        c.held = false;
-                        let agent = c.agent.clone();
-                        q.music = None;
-                        self.media(MediaCommand::Bridge { agent: call });
-                        self.step("off hold".to_string());
-                        info!(agent = %agent, "caller off hold: bridged again");
-                    }
-                }
+                self.hold(&mut q, direction != events::MediaDirection::SendRecv);
             }
             AgentLegEvent::TransferRequested { user } => {
                 let target = match &q.agent {

@@ -469,8 +469,14 @@ mod tests {
     fn the_demo_configuration_is_valid() {
         let config = Config::demo();
         assert!(config.numbers.iter().any(|n| n.number == "800100200"));
-        assert_eq!(config.sip.listen, "127.0.0.1:5060".parse::<std::net::SocketAddr>().unwrap());
-        assert_eq!(config.http.listen, "127.0.0.1:8080".parse::<std::net::SocketAddr>().unwrap());
+        assert_eq!(
+            config.sip.listen,
+            "127.0.0.1:5060".parse::<std::net::SocketAddr>().unwrap()
+        );
+        assert_eq!(
+            config.http.listen,
+            "127.0.0.1:8080".parse::<std::net::SocketAddr>().unwrap()
+        );
     }
 
     #[test]

@@ -160,6 +160,13 @@ pub trait LiveAcd: Send + Sync {
         queue: &'a str,
     ) -> PortFuture<'a, Result<(), Refused>>;
 
+    /// The agent in conversation on `call_id` holds (`held`) or resumes its caller from the
+    /// desktop: the caller hears the hold music meanwhile. An ACD that cannot refuses.
+    fn hold<'a>(&'a self, call_id: &'a str, held: bool) -> PortFuture<'a, Result<(), Refused>> {
+        let _ = held;
+        Box::pin(async move { Err(Refused::Other(format!("cannot hold call {call_id} here"))) })
+    }
+
     /// Sets how `login` works (R-ACD-5). An ACD without blended routing refuses.
     fn set_mode<'a>(
         &'a self,

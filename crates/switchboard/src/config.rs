@@ -375,7 +375,10 @@ mod tests {
         assert!(!with.agents[0].static_contact);
         assert!(with.agents[1].static_contact);
         let phone = static_phone(&phones[0].contact).unwrap();
-        assert_eq!(phone.peer.addr, "192.0.2.10:5062".parse::<SocketAddr>().unwrap());
+        assert_eq!(
+            phone.peer.addr,
+            "192.0.2.10:5062".parse::<SocketAddr>().unwrap()
+        );
         assert_eq!(phone.peer.transport, TransportKind::Tcp);
         assert!(validate_phones(&phones, &acd).is_empty());
         let bad = [PhoneSection {

@@ -67,6 +67,12 @@ enum Command {
         queue: String,
         reply: oneshot::Sender<Result<(), acd::AcdError>>,
     },
+    /// The desktop holds or resumes a call in conversation.
+    Hold {
+        call: CallKey,
+        held: bool,
+        reply: oneshot::Sender<Result<(), acd::AcdError>>,
+    },
 }
 
 /// A written-channel ticket as the CRM has it now: what decides whether it is an item, where.
@@ -209,6 +215,21 @@ impl AcdHandle {
         rx.await.map_err(|_| acd::AcdError::UnknownCall(call))?
     }
 
+    /// The agent in conversation on `call_id` holds (`true`) or resumes its caller from the
+    /// desktop; `UnknownCall` when the ACD has no such call.
+    pub async fn hold(&self, call_id: &str, held: bool) -> Result<(), acd::AcdError> {
+        let (reply, rx) = oneshot::channel();
+        let call = CallKey::from(call_id);
+        self.commands
+            .send(Command::Hold {
+                call: call.clone(),
+                held,
+                reply,
+            })
+            .map_err(|_| acd::AcdError::UnknownCall(call.clone()))?;
+        rx.await.map_err(|_| acd::AcdError::UnknownCall(call))?
+    }
+
     /// The service is stopping: every signed-in agent is logged out with `reason`. Returns
     /// once the ACD has published their `agent.state` events on the bus (the snapshot that
     /// follows on the same channel is answered after the engine's outputs are drained), so
@@ -292,6 +313,10 @@ impl LiveAcd for AcdHandle {
                 .await
                 .map_err(refused)
         })
+    }
+
+    fn hold<'a>(&'a self, call_id: &'a str, held: bool) -> PortFuture<'a, Result<(), Refused>> {
+        Box::pin(async move { AcdHandle::hold(self, call_id, held).await.map_err(refused) })
     }
 }
 
@@ -713,6 +738,13 @@ async fn run(engine: acd::Blend, mut commands: mpsc::UnboundedReceiver<Command>,
                             let _ = tx.send(CallInput::Transferred { queue });
                         }
                         let _ = reply.send(result.map_err(|e| call_error(e, &call)));
+                    }
+                    Some(Command::Hold { call, held, reply }) => {
+                        let result = match d.calls.get(&call) {
+                            Some(tx) if tx.send(CallInput::Hold { held }).is_ok() => Ok(()),
+                            _ => Err(acd::AcdError::UnknownCall(call)),
+                        };
+                        let _ = reply.send(result);
                     }
                     Some(Command::Snapshot(reply)) => {
                         let _ = reply.send(live_view(&d.engine, now));

@@ -364,6 +364,38 @@ fn hold_plays_music_to_the_caller_and_resume_bridges_again() {
     assert!(w.steps().contains(&"off hold".to_string()));
 }
 
+/// The desktop's hold (a browser phone cannot hold by re-INVITE) does what a phone's does.
+#[test]
+fn hold_from_the_desktop_plays_music_and_resume_bridges_again() {
+    let mut w = World::talking("1001");
+    let leg = w.agent_leg();
+    w.take();
+    w.input(Input::Hold { held: true });
+    assert_eq!(w.call.phase(), Phase::Held);
+    let cmds = w.take();
+    assert!(cmds.contains(&Command::Media(MediaCommand::Unbridge)));
+    assert_eq!(w.last_play().1, ["hold_music"]);
+    // Held twice: nothing more.
+    w.input(Input::Hold { held: true });
+    assert!(!w.take().contains(&Command::Media(MediaCommand::Unbridge)));
+    w.input(Input::Hold { held: false });
+    assert_eq!(w.call.phase(), Phase::Talking);
+    assert!(
+        w.take()
+            .contains(&Command::Media(MediaCommand::Bridge { agent: leg }))
+    );
+}
+
+/// Before the conversation (the phone still rings) a hold changes nothing.
+#[test]
+fn hold_from_the_desktop_before_the_answer_is_ignored() {
+    let mut w = World::ringing("1001");
+    w.take();
+    w.input(Input::Hold { held: true });
+    assert!(!w.take().contains(&Command::Media(MediaCommand::Unbridge)));
+    assert_ne!(w.call.phase(), Phase::Held);
+}
+
 #[test]
 fn overflow_to_a_voicemail_box_takes_a_message() {
     let mut w = World::ringing("1001");

@@ -179,3 +179,65 @@ pub async fn transfer(
     }))
     .into_response())
 }
+
+/// `POST /api/v1/calls/{call_id}/hold` body.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Hold {
+    /// `true` holds the caller (hold music), `false` resumes the conversation.
+    pub held: bool,
+}
+
+/// `POST /api/v1/calls/{call_id}/hold`: the agent in conversation holds or resumes the caller
+/// from the desktop, as a phone's hold key does (the browser phone's hold button): the caller
+/// hears the hold music meanwhile. 409 when the call is not in conversation.
+#[utoipa::path(
+    post,
+    operation_id = "calls_hold",
+    path = "/api/v1/calls/{call_id}/hold",
+    tag = "calls",
+    summary = "Hold or resume the caller of a call in conversation (the agent, or a supervisor)",
+    params(("call_id" = String, Path, description = "our call id")),
+    request_body = Hold,
+    responses(
+        (status = 200, description = "held or resumed", body = crate::api::schema::HoldState),
+        (status = 401, response = crate::api::schema::Unauthorized),
+        (status = 403, response = crate::api::schema::Forbidden),
+        (status = 404, response = crate::api::schema::NotFound),
+        (status = 409, description = "the call is not in conversation", body = crate::api::schema::Problem, content_type = "application/problem+json"),
+        (status = 422, response = crate::api::schema::Invalid),
+        (status = 503, response = crate::api::schema::Unavailable),
+    )
+)]
+pub async fn hold(
+    State(api): State<Api>,
+    caller: Caller,
+    ApiPath(call_id): ApiPath<String>,
+    ApiJson(body): ApiJson<Hold>,
+) -> ApiResult<Response> {
+    match api.store().call(&call_id).await {
+        Ok(_) => {}
+        Err(crm::Error::NotFound { .. }) => {
+            return Err(ApiError::NotFound(format!("no call with id {call_id}")));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    let snapshot = super::agents::live_view(&api).await?;
+    let Some(agent) = snapshot.agent_on_call(&call_id).map(|a| a.login.clone()) else {
+        return Err(ApiError::Conflict(format!(
+            "call {call_id} is not in conversation with an agent"
+        )));
+    };
+    let oversees = matches!(caller.user.role, crm::Role::Supervisor | crm::Role::Admin);
+    if agent != caller.user.login && !oversees {
+        return Err(ApiError::Forbidden(format!(
+            "only the agent on call {call_id} (or a supervisor) may hold it"
+        )));
+    }
+    api.acd()?
+        .hold(&call_id, body.held)
+        .await
+        .map_err(|e| ApiError::Conflict(e.to_string()))?;
+    tracing::info!(call = ?call_id, held = body.held, by = ?caller.user.login, "call hold");
+    Ok(axum::Json(serde_json::json!({ "call_id": call_id, "held": body.held })).into_response())
+}

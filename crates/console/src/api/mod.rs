@@ -354,6 +354,7 @@ pub fn routes() -> Vec<Route> {
             "/api/v1/calls/{call_id}/transfer",
             post(c::transfer),
         ),
+        route("post", "/api/v1/calls/{call_id}/hold", post(c::hold)),
         route("get", "/api/v1/agents", get(agents::list)),
         route(
             "put",

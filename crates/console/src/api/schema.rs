@@ -227,6 +227,13 @@ pub struct CallCard {
 }
 
 /// A transfer done.
+/// A call's hold state after `POST /api/v1/calls/{call_id}/hold`.
+#[derive(Serialize, ToSchema)]
+pub struct HoldState {
+    call_id: String,
+    held: bool,
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct Transferred {
     call_id: String,

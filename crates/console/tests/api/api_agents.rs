@@ -126,3 +126,40 @@ async fn transfer_refuses_unknown_calls_and_calls_not_in_conversation(f: Fixture
         .expect(StatusCode::CONFLICT);
 }
 both!(transfer_refuses_unknown_calls_and_calls_not_in_conversation);
+
+async fn hold_refuses_unknown_calls_and_calls_not_in_conversation(f: Fixture) {
+    let a1 = f.login("a1").await;
+    f.post(
+        "/api/v1/calls/no-such-call/hold",
+        &a1,
+        json!({"held": true}),
+    )
+    .await
+    .expect(StatusCode::NOT_FOUND);
+    f.store
+        .start_call(&crm::NewCall {
+            call_id: "c-waiting".into(),
+            sip_call_id: None,
+            caller: "+390611111112".into(),
+            dialled: "800100200".into(),
+            started: f.now(),
+        })
+        .await
+        .unwrap();
+    // Nobody talks on it: nothing to hold, for the agent or the supervisor.
+    for who in ["a1", "sup"] {
+        let token = f.login(who).await;
+        f.post(
+            "/api/v1/calls/c-waiting/hold",
+            &token,
+            json!({"held": true}),
+        )
+        .await
+        .expect(StatusCode::CONFLICT);
+    }
+    // A body that is not {held: bool}: 422.
+    f.post("/api/v1/calls/c-waiting/hold", &a1, json!({"held": "yes"}))
+        .await
+        .expect(StatusCode::UNPROCESSABLE_ENTITY);
+}
+both!(hold_refuses_unknown_calls_and_calls_not_in_conversation);
