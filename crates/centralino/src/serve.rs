@@ -297,6 +297,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         _ => None,
     };
     let telemetry = switchboard.telemetry();
+    let browser_phones = switchboard.browser_phones();
     let reload_hook = args.config.clone().map(|path| {
         let reloader = reloader.clone();
         let runtime = tokio::runtime::Handle::current();
@@ -342,6 +343,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 )
             }),
             mail: mail_desk,
+            browser_phones: Some(Arc::new(BrowserPhoneFigures(browser_phones))),
             ..console::api::ApiConfig::default()
         },
     )
@@ -685,4 +687,36 @@ async fn reload(path: &std::path::Path, reloader: &Reloader) -> Result<String, S
     }
     info!(file = %path.display(), "configuration reloaded");
     Ok(format!("{} reloaded", path.display()))
+}
+
+/// The console's view of the browser phones, from the switchboard's WebRTC legs.
+#[derive(Debug)]
+struct BrowserPhoneFigures(switchboard::BrowserPhones);
+
+impl console::api::browser_phones::BrowserPhoneSource for BrowserPhoneFigures {
+    fn view(
+        &self,
+    ) -> events::live::PortFuture<'_, console::api::browser_phones::BrowserPhonesJson> {
+        Box::pin(async move {
+            let registered = self.0.registered().await;
+            let calls = self
+                .0
+                .calls()
+                .await
+                .into_iter()
+                .map(|c| console::api::browser_phones::BrowserCallJson {
+                    login: c.login,
+                    since: c.since,
+                    state: c.state,
+                    packets_lost: c.packets_lost,
+                    jitter_ms: c.jitter_ms,
+                    round_trip_ms: c.round_trip_ms,
+                    fraction_lost_by_browser: c.fraction_lost_by_browser,
+                    packets_from_browser: c.packets_from_browser,
+                    packets_to_browser: c.packets_to_browser,
+                })
+                .collect();
+            console::api::browser_phones::BrowserPhonesJson { registered, calls }
+        })
+    }
 }

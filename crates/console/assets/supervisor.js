@@ -8,7 +8,7 @@ import { api, whoami, connectEvents, setupChrome, duration, notify, failure, h, 
 const OLDEST_WAIT_ALERT_S = 30;
 const SERVICE_LEVEL_ALERT = 0.9;
 
-const sup = { queues: new Map(), agents: new Map(), hourly: [], refresh: null, at: Date.now(), live: null, liveTimer: null };
+const sup = { queues: new Map(), agents: new Map(), hourly: [], refresh: null, at: Date.now(), live: null, liveTimer: null, phones: null };
 /** The gauges and forecast are read again this often, and a little after call events (the
  * server computes them at most every 5 s for every console together). */
 const LIVE_REFRESH_MS = 30000;
@@ -134,6 +134,48 @@ function drawDue() {
     h('td', {}, t('state_' + x.state)),
     h('td', { class: x.overdue ? 'alert' : '' }, t(x.overdue ? 'overdue_since' : 'due_at', { time: when(x.next_due) }))))
     : [h('tr', {}, h('td', { colspan: '6' }, t('no_results')))]));
+}
+
+/** Call quality a supervisor should look at (ITU-T G.114 puts one-way delay above 150 ms as
+ * noticeable; loss above 1 % and jitter above 30 ms are heard on G.711). */
+const LOSS_ALERT = 0.01;
+const JITTER_ALERT_MS = 30;
+const RTT_ALERT_MS = 300;
+const PHONES_REFRESH_MS = 5000;
+
+/** Which agents use the browser phone, and their calls' RTCP figures: GET /api/v1/phones/browser. */
+async function loadPhones() {
+  try {
+    sup.phones = await api('GET', '/api/v1/phones/browser');
+  } catch (e) {
+    sup.phones = null;
+  }
+  drawPhones();
+}
+
+function drawPhones() {
+  const body = document.querySelector('#phones tbody');
+  const p = sup.phones;
+  if (!p) { body.replaceChildren(h('tr', {}, h('td', { colspan: '6' }, t('no_results')))); return; }
+  const calls = new Map(p.calls.map((c) => [c.login, c]));
+  const logins = [...new Set([...p.registered, ...calls.keys()])].sort();
+  const ms = (v) => (v == null ? '—' : `${v.toFixed(1)} ms`);
+  body.replaceChildren(...(logins.length ? logins.map((login) => {
+    const c = calls.get(login);
+    if (!c) {
+      return h('tr', { dataset: { phone: login } }, h('td', {}, login), h('td', {}, t('phone_idle')),
+        h('td', {}, '—'), h('td', {}, '—'), h('td', {}, '—'), h('td', {}, '—'));
+    }
+    const received = c.packets_from_browser + Math.max(0, c.packets_lost || 0);
+    const loss = received ? Math.max(0, c.packets_lost || 0) / received : 0;
+    const bad = loss > LOSS_ALERT || (c.jitter_ms || 0) > JITTER_ALERT_MS || (c.round_trip_ms || 0) > RTT_ALERT_MS;
+    return h('tr', { class: bad ? 'alert' : '', dataset: { phone: login, state: c.state } },
+      h('td', {}, login), h('td', {}, c.state),
+      h('td', {}, duration((Date.now() - Date.parse(c.since)) / 1000)),
+      h('td', { class: loss > LOSS_ALERT ? 'alert' : '' }, c.packets_lost == null ? '—' : `${c.packets_lost} (${(loss * 100).toFixed(1)} %)`),
+      h('td', { class: (c.jitter_ms || 0) > JITTER_ALERT_MS ? 'alert' : '' }, ms(c.jitter_ms)),
+      h('td', { class: (c.round_trip_ms || 0) > RTT_ALERT_MS ? 'alert' : '' }, ms(c.round_trip_ms)));
+  }) : [h('tr', {}, h('td', { colspan: '6' }, t('no_browser_phones')))]));
 }
 
 /** The SLA gauges (today, month to date) and the forecast: GET /api/v1/reports/live. */
@@ -277,7 +319,9 @@ async function main() {
   let me;
   try { me = await whoami(); } catch (_) { return; }
   setupChrome(me);
-  window.addEventListener('langchange', () => { drawQueues(); drawAgents(); drawChart(); drawDue(); drawLive(); });
+  window.addEventListener('langchange', () => { drawQueues(); drawAgents(); drawChart(); drawDue(); drawLive(); drawPhones(); });
+  loadPhones();
+  setInterval(loadPhones, PHONES_REFRESH_MS);
   setInterval(loadLive, LIVE_REFRESH_MS);
   setInterval(tick, 1000);
   loadDue();

@@ -137,6 +137,13 @@ impl BrowserLegs {
 #[derive(Clone)]
 pub struct BrowserPhones {
     pub(crate) legs: Arc<BrowserLegs>,
+    pub(crate) gateway: sip_gateway::gateway::Gateway,
+}
+
+impl std::fmt::Debug for BrowserPhones {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BrowserPhones").finish_non_exhaustive()
+    }
 }
 
 /// One browser phone in a call, as the supervisor sees it.
@@ -160,6 +167,21 @@ pub struct BrowserCall {
 }
 
 impl BrowserPhones {
+    /// The agents whose phone is registered over SIP-over-WebSocket now (a browser's), sorted.
+    pub async fn registered(&self) -> Vec<String> {
+        let mut users = Vec::new();
+        for user in self.gateway.registered_users().await {
+            let bindings = self.gateway.bindings(&user).await;
+            if bindings
+                .iter()
+                .any(|b| b.transport == sip_gateway::transaction::TransportKind::Ws)
+            {
+                users.push(user);
+            }
+        }
+        users
+    }
+
     /// The browser phones in a call now, with their RTCP figures.
     pub async fn calls(&self) -> Vec<BrowserCall> {
         let mut calls = Vec::new();

@@ -461,6 +461,7 @@ impl Switchboard {
     pub fn browser_phones(&self) -> BrowserPhones {
         BrowserPhones {
             legs: self.handles.lines.browser.clone(),
+            gateway: self.handles.lines.gateway.clone(),
         }
     }
 

@@ -47,6 +47,7 @@
 pub mod agents;
 pub mod attachments;
 pub mod auth;
+pub mod browser_phones;
 pub mod calls;
 pub mod customers;
 pub mod error;
@@ -149,6 +150,8 @@ pub struct ApiConfig {
     pub web_form: Option<web_form::WebForm>,
     /// The e-mail desk (`[mail]`): operators' replies; absent: they answer 503.
     pub mail: Option<Arc<mail::desk::Desk>>,
+    /// The agents' browser phones and their calls' quality (issue 17); absent: 503.
+    pub browser_phones: Option<Arc<dyn browser_phones::BrowserPhoneSource>>,
 }
 
 impl Default for ApiConfig {
@@ -166,6 +169,7 @@ impl Default for ApiConfig {
             reports: reports::ReportsConfig::default(),
             web_form: None,
             mail: None,
+            browser_phones: None,
         }
     }
 }
@@ -355,6 +359,7 @@ pub fn routes() -> Vec<Route> {
             post(c::transfer),
         ),
         route("post", "/api/v1/calls/{call_id}/hold", post(c::hold)),
+        route("get", "/api/v1/phones/browser", get(browser_phones::list)),
         route("get", "/api/v1/agents", get(agents::list)),
         route(
             "put",

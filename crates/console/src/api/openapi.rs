@@ -11,8 +11,8 @@ use utoipa::{Modify, OpenApi};
 
 use super::schema;
 use super::{
-    agents, attachments, calls, customers, mail_desk, prompts, reports, reports_live, session,
-    site, ticket_actions, tickets, web_form,
+    agents, attachments, browser_phones, calls, customers, mail_desk, prompts, reports,
+    reports_live, session, site, ticket_actions, tickets, web_form,
 };
 
 /// The event stream's description: the stream is served by `crate::events::upgrade` beside
@@ -73,7 +73,7 @@ pub const EVENTS_PATH: &str = "/api/v1/events";
         customers::search, customers::create, customers::show, customers::update,
         customers::audit,
         agents::set_mode, super::items::accept, super::items::decline, super::items::done,
-        calls::by_sip_call_id, calls::show, calls::transfer, calls::hold,
+        calls::by_sip_call_id, calls::show, calls::transfer, calls::hold, browser_phones::list,
         agents::list, agents::set_state, agents::queues, agents::reload,
         site::create_queue, site::list_queues, site::show_queue, site::update_queue, site::delete_queue,
         site::list_users, site::create_user, site::show_user, site::update_user,
