@@ -37,6 +37,7 @@ pub const ASSETS: &[(&str, &str, &str)] = &[
     ("common.js", JS, include_str!("../assets/common.js")),
     ("login.js", JS, include_str!("../assets/login.js")),
     ("desktop.js", JS, include_str!("../assets/desktop.js")),
+    ("phone.js", JS, include_str!("../assets/phone.js")),
     ("tickets.js", JS, include_str!("../assets/tickets.js")),
     ("notices.js", JS, include_str!("../assets/notices.js")),
     ("supervisor.js", JS, include_str!("../assets/supervisor.js")),
