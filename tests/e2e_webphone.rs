@@ -182,7 +182,13 @@ fn the_desktops_browser_phone_registers_rings_survives_a_blip_and_follows_the_de
     let caller = common::sipp_start("uac_server_bye.xml", &server, &[]);
     let call_id = desk.wait_js(
         "the browser ringing with Answer and Decline on the screen pop",
-        "const s = window.centralinoPhone.state(); const pop = document.getElementById('pop');          return s.ringing && !s.inCall && s.callId && !pop.hidden          && pop.dataset.callId === s.callId          && !document.getElementById('pop-answer').hidden          && !document.getElementById('pop-decline').hidden          && document.activeElement === document.getElementById('pop-answer') && s.callId",
+        "const s = window.centralinoPhone.state(); const pop = document.getElementById('pop'); \
+         return s.ringing && !s.inCall && s.callId && !pop.hidden \
+         && pop.dataset.callId === s.callId \
+         && !document.getElementById('pop-answer').hidden \
+         && !document.getElementById('pop-decline').hidden \
+         && document.getElementById('pop-close').hidden \
+         && document.activeElement === document.getElementById('pop-answer') && s.callId",
         WAIT,
     );
     assert!(
@@ -193,7 +199,9 @@ fn the_desktops_browser_phone_registers_rings_survives_a_blip_and_follows_the_de
     desk.click_button("Decline");
     desk.wait_js(
         "the ringing over after Decline",
-        "const s = window.centralinoPhone.state();          return !s.ringing && !s.inCall && document.getElementById('pop-answer').hidden",
+        "const s = window.centralinoPhone.state(); \
+         return !s.ringing && !s.inCall && document.getElementById('pop-answer').hidden \
+         && !document.getElementById('pop-close').hidden",
         WAIT,
     );
     caller.kill();

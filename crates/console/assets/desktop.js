@@ -310,7 +310,7 @@ async function main() {
   $('item-decline').addEventListener('click', () => itemStep('decline'));
   $('item-done').addEventListener('click', () => itemStep('done'));
   document.querySelectorAll('[role=tab]').forEach((b) => b.addEventListener('click', () => selectList(b.dataset.list)));
-  document.addEventListener('keydown', (e) => { if (e.key === 'Escape' && !$('pop').hidden) $('pop').hidden = true; });
+  document.addEventListener('keydown', (e) => { if (e.key === 'Escape' && !$('pop').hidden && !$('pop-close').hidden) $('pop').hidden = true; });
   window.addEventListener('ticketchange', scheduleListRefresh);
   window.addEventListener('langchange', () => { scheduleListRefresh(); drawState(); if (desk.offer && !$('pop').hidden) showPop(desk.offer); if (desk.item) showItem(desk.item); });
   selectList('queues');

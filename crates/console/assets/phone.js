@@ -499,6 +499,8 @@ export class Phone {
     $('phone-call-controls').hidden = !st.inCall;
     $('pop-answer').hidden = !st.ringing;
     $('pop-decline').hidden = !st.ringing;
+    // While it rings the pop stays: Answer or Decline, not Close (nor Escape).
+    $('pop-close').hidden = st.ringing;
     const mute = $('phone-mute');
     mute.textContent = t(st.muted ? 'phone_unmute' : 'phone_mute');
     mute.setAttribute('aria-pressed', String(st.muted));
