@@ -5,8 +5,11 @@
 //! microphone's level meter moves, the device lists are filled; a network blip (the page's
 //! WebSocket dropped) shows "reconnecting…" then registered again with the agent still Ready;
 //! a caller in the queue rings the browser, the screen pop gets Answer and Decline and the
-//! phone the call's id, Decline ends the ringing; signing out unregisters (a REGISTER with
-//! Expires: 0). An agent whose phone has no secret sees "No browser phone".
+//! phone the call's id, Decline ends the ringing; a WebRTC call, the server's side played in
+//! the page until the server's WebRTC leg answers `/ws` (see `INJECT_INVITE`), is answered,
+//! its far end's 1 kHz read by `dominantFrequency()`, muted, refused hold (no hold route yet),
+//! hung up with a BYE; signing out unregisters (a REGISTER with Expires: 0). An agent whose
+//! phone has no secret sees "No browser phone".
 //! Every wait is for a DOM or API condition, bounded, never a sleep. A screenshot of the
 //! desktop with its phone is kept in `target/test-artifacts/e2e_webphone/`.
 //! Needs `chromium`/`chromium-driver` (scripts/install-test-deps.sh).
@@ -30,6 +33,75 @@ const RECORD_SOCKETS: &str = "(() => { const Native = window.WebSocket; window._
      window.WebSocket = class extends Native { constructor(...a) { super(...a); \
      window.__sockets.push(this); } }; })();";
 
+/// Plays the server's side of a call in the page itself, until the server's WebRTC leg is
+/// wired to `/ws` (issue 17): a second RTCPeerConnection sending a 1 kHz tone makes a WebRTC
+/// offer, which arrives on the phone's WebSocket as an INVITE (dispatched as a message from
+/// the server); what the phone sends is captured on its way to the server. `window.__peer`
+/// holds the peer and the captured messages.
+const INJECT_INVITE: &str = r#"
+const done = arguments[arguments.length - 1];
+(async () => {
+  const ws = window.__sockets.find((s) => new URL(s.url).pathname === '/ws' && s.readyState === WebSocket.OPEN);
+  const sent = [];
+  const send = ws.send.bind(ws);
+  ws.send = (m) => { sent.push(String(m)); return send(m); };
+  const ctx = new AudioContext();
+  const osc = ctx.createOscillator();
+  osc.frequency.value = 1000;
+  const dest = ctx.createMediaStreamDestination();
+  osc.connect(dest);
+  osc.start();
+  const pc = new RTCPeerConnection({ iceServers: [] });
+  pc.addTrack(dest.stream.getAudioTracks()[0], dest.stream);
+  await pc.setLocalDescription(await pc.createOffer());
+  await new Promise((resolve) => {
+    if (pc.iceGatheringState === 'complete') resolve();
+    pc.addEventListener('icegatheringstatechange', () => { if (pc.iceGatheringState === 'complete') resolve(); });
+  });
+  const sdp = pc.localDescription.sdp;
+  const head = [
+    'INVITE sip:1001@127.0.0.1 SIP/2.0',
+    'Via: SIP/2.0/WS peer.invalid;branch=z9hG4bKpeerinvite1',
+    'Max-Forwards: 70',
+    'From: <sip:caller@127.0.0.1>;tag=peertag',
+    'To: <sip:1001@127.0.0.1>',
+    'Call-ID: in-page-peer-call',
+    'CSeq: 1 INVITE',
+    'Contact: <sip:caller@peer.invalid;transport=ws>',
+    'Content-Type: application/sdp',
+    `Content-Length: ${new TextEncoder().encode(sdp).length}`,
+  ];
+  window.__peer = { pc, ws, sent, ctx };
+  ws.dispatchEvent(new MessageEvent('message', { data: head.join('\r\n') + '\r\n\r\n' + sdp }));
+  done(true);
+})().catch((e) => done(String(e)));
+"#;
+
+/// The phone's 200 OK answered: its SDP to the peer, and the ACK dispatched to the phone.
+const INJECT_ACK: &str = r#"
+const done = arguments[arguments.length - 1];
+(async () => {
+  const { pc, ws, sent } = window.__peer;
+  const ok = sent.find((m) => m.startsWith('SIP/2.0 200') && m.includes('in-page-peer-call'));
+  const [head, body] = ok.split('\r\n\r\n');
+  const header = (name) => head.split('\r\n').find((l) => l.toLowerCase().startsWith(name.toLowerCase() + ':')).slice(name.length + 1).trim();
+  await pc.setRemoteDescription({ type: 'answer', sdp: body });
+  const contact = header('Contact').replace(/^.*<([^>]+)>.*$/, '$1');
+  const ack = [
+    `ACK ${contact} SIP/2.0`,
+    'Via: SIP/2.0/WS peer.invalid;branch=z9hG4bKpeerack1',
+    'Max-Forwards: 70',
+    'From: <sip:caller@127.0.0.1>;tag=peertag',
+    `To: ${header('To')}`,
+    'Call-ID: in-page-peer-call',
+    'CSeq: 1 ACK',
+    'Content-Length: 0',
+  ];
+  ws.dispatchEvent(new MessageEvent('message', { data: ack.join('\r\n') + '\r\n\r\n' }));
+  done(true);
+})().catch((e) => done(String(e)));
+"#;
+
 fn wait_registered(api: &Api, login: &str, registered: bool) {
     api.wait(
         &format!("agent {login} registered={registered} at the registrar"),
@@ -46,7 +118,7 @@ fn wait_registered(api: &Api, login: &str, registered: bool) {
 }
 
 #[test]
-fn the_desktops_browser_phone_registers_rings_survives_a_blip_and_follows_the_desk() {
+fn the_desktops_browser_phone_registers_rings_answers_survives_a_blip_and_follows_the_desk() {
     let server = Server::start(&acd_config(10, &["1001"]));
     let api = Api::supervisor(&server);
     assert_eq!(api.agent("1001")["registered"], false, "no phone yet");
@@ -205,6 +277,70 @@ fn the_desktops_browser_phone_registers_rings_survives_a_blip_and_follows_the_de
         WAIT,
     );
     caller.kill();
+
+    // A WebRTC call answered in the browser, the server's side played in the page (see
+    // INJECT_INVITE): it rings, Answer answers, the far end's 1 kHz reaches the far-end meter
+    // and dominantFrequency(); Mute mutes; Hold asks the server (which has no hold route
+    // here yet: the error is shown and nothing is held); Hang up sends BYE.
+    assert_eq!(desk.eval_async(INJECT_INVITE), true, "the offer injected");
+    desk.wait_js(
+        "the in-page call ringing",
+        "return window.centralinoPhone.state().ringing \
+         && !document.getElementById('pop-answer').hidden",
+        WAIT,
+    );
+    desk.click_button("Answer");
+    desk.wait_js(
+        "the phone's 200 OK with its answer",
+        "return window.__peer.sent.some((m) => m.startsWith('SIP/2.0 200') \
+         && m.includes('in-page-peer-call') && m.includes('a=fingerprint'))",
+        WAIT,
+    );
+    assert_eq!(
+        desk.eval_async(INJECT_ACK),
+        true,
+        "the answer applied, ACK injected"
+    );
+    desk.wait_js(
+        "in call, the call controls shown",
+        "const s = window.centralinoPhone.state(); \
+         return s.inCall && !s.ringing && !document.getElementById('phone-call-controls').hidden \
+         && document.getElementById('phone-call-state').textContent === 'In call'",
+        WAIT,
+    );
+    let hz = desk.wait_js(
+        "the far end's 1 kHz on the far-end meter",
+        "const f = window.centralinoPhone.dominantFrequency(); \
+         return document.getElementById('phone-far-level').value > 0.05 \
+         && Math.abs(f - 1000) < 25 && f",
+        WAIT,
+    );
+    eprintln!("e2e_webphone: far end dominant frequency {hz} Hz");
+    desk.click("#phone-mute");
+    desk.wait_js(
+        "muted",
+        "return window.centralinoPhone.state().muted \
+         && document.getElementById('phone-mute').getAttribute('aria-pressed') === 'true' \
+         && document.getElementById('phone-mic-level').value === 0",
+        WAIT,
+    );
+    desk.click("#phone-mute");
+    desk.click("#phone-hold");
+    desk.wait_js(
+        "the hold refused by the server, shown, nothing held",
+        "return document.getElementById('status').classList.contains('error') \
+         && !window.centralinoPhone.state().held && !window.centralinoPhone.state().muted",
+        WAIT,
+    );
+    desk.screenshot("e2e_webphone", "in_call");
+    desk.click_button("Hang up");
+    desk.wait_js(
+        "the call over, a BYE sent",
+        "return !window.centralinoPhone.state().inCall \
+         && window.__peer.sent.some((m) => m.startsWith('BYE ') && m.includes('in-page-peer-call')) \
+         && document.getElementById('phone-call-controls').hidden",
+        WAIT,
+    );
 
     // Signing out of the desk unregisters the phone: the binding is gone.
     desk.click("#sign-out");
