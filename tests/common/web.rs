@@ -13,17 +13,54 @@ const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const CHROMIUM: &str = "/usr/bin/chromium";
 
+/// How to start Chromium beyond the defaults of [`Browser::start`].
+#[derive(Debug, Clone, Default)]
+pub struct BrowserOptions {
+    /// Fake media for WebRTC (the browser phone, `tests/e2e_webphone.rs`): no permission
+    /// prompt, a fake microphone that plays this WAV file (mono 16-bit PCM, e.g. from
+    /// [`write_tone_wav`]) in a loop, peer connections allowed on loopback, audio playing
+    /// without a user gesture.
+    pub fake_audio: Option<PathBuf>,
+}
+
+/// Writes `seconds` of a `freq` Hz sine at `rate` Hz, mono 16-bit PCM, half full scale: the
+/// fake microphone of a browser started with [`BrowserOptions::fake_audio`].
+pub fn write_tone_wav(path: &Path, rate: u32, freq: f64, seconds: f64) {
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: rate,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(path, spec)
+        .unwrap_or_else(|e| panic!("create {}: {e}", path.display()));
+    let n = (f64::from(rate) * seconds) as u32;
+    for i in 0..n {
+        let x = (2.0 * std::f64::consts::PI * freq * f64::from(i) / f64::from(rate)).sin();
+        w.write_sample((x * 16_000.0) as i16).unwrap();
+    }
+    w.finalize()
+        .unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+}
+
 /// One headless Chromium with its chromedriver; both end when dropped.
 pub struct Browser {
     driver: Child,
     port: u16,
     session: String,
     _profile: TempDir,
+    /// Files the browser reads while it runs (the fake microphone's WAV), removed with it.
+    _media: Option<TempDir>,
 }
 
 impl Browser {
     /// Starts chromedriver and a Chromium session (English UI, 1366×768 window).
     pub fn start() -> Browser {
+        Browser::start_with(BrowserOptions::default())
+    }
+
+    /// [`Browser::start`] with `options` (fake media for the browser phone).
+    pub fn start_with(options: BrowserOptions) -> Browser {
         assert!(
             Path::new(CHROMEDRIVER).exists() && Path::new(CHROMIUM).exists(),
             "{CHROMEDRIVER} and {CHROMIUM} are needed (Debian chromium, chromium-driver: \
@@ -43,6 +80,7 @@ impl Browser {
             port,
             session: String::new(),
             _profile: profile,
+            _media: None,
         };
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
@@ -57,7 +95,7 @@ impl Browser {
             );
             std::thread::sleep(Duration::from_millis(50));
         }
-        let args = [
+        let mut args: Vec<String> = [
             "--headless",
             "--no-sandbox",
             "--disable-gpu",
@@ -68,8 +106,28 @@ impl Browser {
             "--no-first-run",
             "--lang=en-US",
             "--window-size=1366,768",
-            &format!("--user-data-dir={}", browser._profile.path().display()),
-        ];
+        ]
+        .map(String::from)
+        .to_vec();
+        args.push(format!(
+            "--user-data-dir={}",
+            browser._profile.path().display()
+        ));
+        if let Some(wav) = &options.fake_audio {
+            args.extend(
+                [
+                    "--use-fake-ui-for-media-stream",
+                    "--use-fake-device-for-media-stream",
+                    "--allow-loopback-in-peer-connection",
+                    "--autoplay-policy=no-user-gesture-required",
+                ]
+                .map(String::from),
+            );
+            args.push(format!(
+                "--use-file-for-fake-audio-capture={}",
+                wav.display()
+            ));
+        }
         let caps = serde_json::json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
             "goog:chromeOptions": {"binary": CHROMIUM, "args": args,
@@ -83,6 +141,45 @@ impl Browser {
             .unwrap_or_else(|| panic!("no session id: {v}"))
             .to_string();
         browser
+    }
+
+    /// Chromium for the browser phone: fake media, its microphone a `mic_hz` sine (a 48 kHz
+    /// WAV played in a loop). [`Browser::sign_in_phone`] then signs an agent in.
+    pub fn start_phone(mic_hz: f64) -> Browser {
+        let media = TempDir::new("fake-mic");
+        let wav = media.path().join(format!("mic-{mic_hz}hz.wav"));
+        write_tone_wav(&wav, 48_000, mic_hz, 2.0);
+        let mut browser = Browser::start_with(BrowserOptions {
+            fake_audio: Some(wav),
+        });
+        browser._media = Some(media);
+        browser
+    }
+
+    /// Signs `login` in to the desktop through the login form and waits until the page's
+    /// browser phone says registered (`window.centralinoPhone.state()`).
+    pub fn sign_in_phone(&self, server: &Server, login: &str, password: &str) {
+        self.login(server, "/desktop", login, password, "/desktop");
+        self.wait_js(
+            &format!("{login}'s browser phone registered"),
+            "return window.centralinoPhone && window.centralinoPhone.state().registered",
+            Duration::from_secs(15),
+        );
+    }
+
+    /// An agent signed in to a phone-enabled desktop, its browser phone registered over `/ws`
+    /// ([`Browser::start_phone`] + [`Browser::sign_in_phone`]): for the browser phone's
+    /// tests (`tests/e2e_webphone.rs`), calls included.
+    pub fn phone_desktop(server: &Server, login: &str, password: &str, mic_hz: f64) -> Browser {
+        let browser = Browser::start_phone(mic_hz);
+        browser.sign_in_phone(server, login, password);
+        browser
+    }
+
+    /// The browser phone's state (`window.centralinoPhone.state()`: registered, inCall,
+    /// muted, held, callId, …).
+    pub fn phone_state(&self) -> serde_json::Value {
+        self.eval("return window.centralinoPhone ? window.centralinoPhone.state() : null")
     }
 
     /// One WebDriver request: the answer's JSON, or an error with the driver's message.

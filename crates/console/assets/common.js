@@ -46,8 +46,19 @@ export async function whoami() {
   return s.user;
 }
 
+const signOutHooks = [];
+
+/** Work to finish before the session ends (the browser phone unregisters), each given at
+ * most 2 s. */
+export function beforeSignOut(fn) { signOutHooks.push(fn); }
+
 /** Ends the session and returns to the login page. */
 export async function logout() {
+  const bounded = (fn) => Promise.race([
+    Promise.resolve().then(fn).catch(() => {}),
+    new Promise((resolve) => { setTimeout(resolve, 2000); }),
+  ]);
+  await Promise.all(signOutHooks.map(bounded));
   try { await api('DELETE', '/api/v1/session'); } catch (_) { /* already gone */ }
   sessionStorage.removeItem('centralino.csrf');
   window.location.assign('/');

@@ -1,12 +1,14 @@
-// The agent desktop: state control, screen pop (R-SR-2), the Service Request work area.
+// The agent desktop: state control, screen pop (R-SR-2), the Service Request work area, and
+// the browser phone (issue 17, phone.js), whose Answer and Decline are on the screen pop.
 import { t } from './i18n.js';
 import { api, whoami, connectEvents, setupChrome, duration, notify, failure, when } from './common.js';
 import { Tickets } from './tickets.js';
 import { showChoices, showNotice } from './notices.js';
+import { Phone } from './phone.js';
 
 const desk = {
   me: null, agent: null, wrapUpS: null, offer: null, list: 'queues', tickets: null, refresh: null,
-  item: null,
+  item: null, phone: null,
 };
 const $ = (id) => document.getElementById(id);
 
@@ -19,10 +21,37 @@ function drawState() {
   badge.textContent = t(a.state) + (a.reason && a.state === 'not_ready' ? ` (${a.reason})` : '');
   badge.className = `badge ${a.state}`;
   badge.dataset.state = a.state;
-  $('phone-state').textContent = a.registered ? t('registered') : t('not_registered');
-  $('phone-state').dataset.registered = String(a.registered);
+  drawPhone();
   if (a.mode) $('agent-mode').value = a.mode;
   tick();
+}
+
+/** #phone-state: the browser phone's own state when there is one (connecting…, registered,
+ * reconnecting…), else the registrar's view of the desk phone. `data-registered` is always the
+ * server's (the ACD's agent); `data-browser` the browser phone's. */
+function drawPhone() {
+  const el = $('phone-state');
+  const a = desk.agent;
+  if (a) el.dataset.registered = String(a.registered);
+  const phone = desk.phone;
+  if (phone && phone.enabled) {
+    el.textContent = t(phone.status());
+    el.dataset.browser = phone.status();
+  } else {
+    el.textContent = a && a.registered ? t('registered') : t('not_registered');
+    delete el.dataset.browser;
+  }
+}
+
+/** The browser phone rings: the pop shows (filled by call.offered, before or after). */
+function phoneRinging() {
+  const pop = $('pop');
+  if (pop.hidden) {
+    $('pop-status').textContent = `· ${t('ringing')}`;
+    pop.hidden = false;
+  }
+  $('pop-answer').hidden = false;
+  $('pop-answer').focus();
 }
 
 async function setMode(mode) {
@@ -145,7 +174,9 @@ function showPop(ev) {
   $('pop-ivr').textContent = journey.length ? journey.map(journeyStep).join(' → ') : '—';
   $('pop').hidden = false;
   $('pop').dataset.callId = ev.call_id;
-  $('pop-close').focus();
+  if (desk.phone) desk.phone.offered(ev.call_id);
+  // Ringing in the browser: Answer first; else Close, as with a desk phone.
+  (desk.phone && desk.phone.state().ringing ? $('pop-answer') : $('pop-close')).focus();
   if (ev.customer_id) desk.tickets.customer(ev.customer_id);
 }
 
@@ -160,6 +191,7 @@ function onEvent(ev) {
       desk.agent = ev.agents.find((a) => a.login === desk.me.login) || null;
       desk.wrapUpS = ev.wrap_up_s;
       desk.tickets.addQueues(ev.queues.map((q) => q.name));
+      fillTransferQueues();
       drawState();
       // An item offered or in hand survives a reload of the page.
       if (desk.agent && desk.agent.item) {
@@ -238,6 +270,15 @@ function onEvent(ev) {
   }
 }
 
+/** The phone's transfer targets: the queues the desktop knows (any other can be typed). */
+function fillTransferQueues() {
+  $('phone-queues').replaceChildren(...[...desk.tickets.knownQueues].sort().map((q) => {
+    const o = document.createElement('option');
+    o.value = q;
+    return o;
+  }));
+}
+
 function selectList(kind) {
   desk.list = kind;
   document.querySelectorAll('[role=tab]').forEach((b) => b.setAttribute('aria-selected', String(b.dataset.list === kind)));
@@ -269,7 +310,7 @@ async function main() {
   $('item-decline').addEventListener('click', () => itemStep('decline'));
   $('item-done').addEventListener('click', () => itemStep('done'));
   document.querySelectorAll('[role=tab]').forEach((b) => b.addEventListener('click', () => selectList(b.dataset.list)));
-  document.addEventListener('keydown', (e) => { if (e.key === 'Escape' && !$('pop').hidden) $('pop').hidden = true; });
+  document.addEventListener('keydown', (e) => { if (e.key === 'Escape' && !$('pop').hidden && !$('pop-close').hidden) $('pop').hidden = true; });
   window.addEventListener('ticketchange', scheduleListRefresh);
   window.addEventListener('langchange', () => { scheduleListRefresh(); drawState(); if (desk.offer && !$('pop').hidden) showPop(desk.offer); if (desk.item) showItem(desk.item); });
   selectList('queues');
@@ -281,6 +322,14 @@ async function main() {
   window.addEventListener('hashchange', openFromHash);
   openFromHash();
   setInterval(tick, 1000);
+  // The browser phone: registers when the operator has one (404: the desk phone as before).
+  // Its state never touches the agent's ACD state (Ready / Not ready are the server's).
+  desk.phone = new Phone(desk.me, { onChange: drawPhone, onIncoming: phoneRinging });
+  window.centralinoPhone = {
+    state: () => desk.phone.state(),
+    dominantFrequency: () => desk.phone.dominantFrequency(),
+  };
+  desk.phone.start();
   connectEvents(onEvent, (on) => {
     $('live').textContent = on ? t('live') : t('offline');
     $('live').classList.toggle('on', on);

@@ -539,6 +539,24 @@ async fn pages_are_checked_server_side_and_cookies_need_csrf() {
         http(&env, "GET", "/assets/secret.txt", &[], None).await.0,
         404
     );
+    // The vendored SIP client of the desktop's phone: served like the others, under vendor/.
+    let (status, head, body) =
+        http(&env, "GET", "/assets/vendor/jssip-3.13.8.min.js", &[], None).await;
+    assert_eq!(status, 200);
+    assert!(head.contains("text/javascript"), "{head}");
+    assert!(head.contains("max-age=3600"), "{head}");
+    assert!(
+        body.starts_with("/*!\n * JsSIP 3.13.8"),
+        "the licence notice first"
+    );
+    assert!(body.contains("The MIT License"));
+    for missing in ["/assets/vendor/secret.js", "/assets/vendor/../desktop.js"] {
+        assert_eq!(
+            http(&env, "GET", missing, &[], None).await.0,
+            404,
+            "{missing}"
+        );
+    }
 
     // A reloaded page learns its CSRF token from GET /api/v1/session (cookie only).
     let (status, _, body) = http(

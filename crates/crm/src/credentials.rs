@@ -109,6 +109,36 @@ impl Store {
             })
             .collect()
     }
+
+    /// One active operator's credentials, as [`Store::sip_credentials`] has them, if their
+    /// phone registers (no static contact) and its secret was set for the realm in force:
+    /// what a browser phone signs in with (`GET /api/v1/me/phone`). One indexed row, not the
+    /// whole table.
+    pub async fn registering_phone_credential(
+        &self,
+        user: UserId,
+    ) -> Result<Option<SipCredential>> {
+        let sql = format!(
+            "SELECT u.login, p.sip_ha1_md5, p.sip_ha1_sha256 FROM phones p JOIN users u \
+             ON u.id = p.user_id WHERE u.id = $1 AND u.active = {} AND p.sip_realm = $2 \
+             AND p.static_contact IS NULL \
+             AND p.sip_ha1_md5 IS NOT NULL AND p.sip_ha1_sha256 IS NOT NULL",
+            self.true_literal()
+        );
+        let row = sqlx::query(&sql)
+            .bind(user.0)
+            .bind(self.settings.sip_realm.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| {
+            Ok(SipCredential {
+                login: r.try_get("login")?,
+                ha1_md5: r.try_get("sip_ha1_md5")?,
+                ha1_sha256: r.try_get("sip_ha1_sha256")?,
+            })
+        })
+        .transpose()
+    }
 }
 
 #[cfg(test)]

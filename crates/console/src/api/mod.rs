@@ -56,6 +56,7 @@ pub mod lookup;
 pub mod mail_desk;
 pub mod notifications;
 pub mod openapi;
+pub mod phone;
 pub mod policy;
 pub mod prompts;
 pub mod reports;
@@ -304,6 +305,7 @@ pub fn routes() -> Vec<Route> {
         route("get", "/api/v1/openapi.json", get(openapi::document)),
         route("post", "/api/v1/session", post(s::login)),
         route("get", "/api/v1/session", get(s::current)),
+        route("get", "/api/v1/me/phone", get(phone::show)),
         route("delete", "/api/v1/session", delete(s::logout)),
         route("get", "/api/v1/tickets", get(t::search)),
         route("get", "/api/v1/tickets/due", get(t::due)),

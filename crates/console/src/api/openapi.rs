@@ -63,7 +63,7 @@ pub const EVENTS_PATH: &str = "/api/v1/events";
     security(("bearer" = []), ("cookie" = [])),
     paths(
         document,
-        session::login, session::current, session::logout,
+        session::login, session::current, session::logout, super::phone::show,
         tickets::search, tickets::due, tickets::create, tickets::show,
         ticket_actions::add_article, attachments::download,
         ticket_actions::set_state, ticket_actions::lock, ticket_actions::unlock,

@@ -11,6 +11,7 @@ mod api_customers;
 mod api_mail_desk;
 mod api_notifications;
 mod api_openapi;
+mod api_phone;
 mod api_prompts;
 mod api_public_requests;
 mod api_report_facts;
