@@ -459,6 +459,46 @@ impl EchoProbe {
     }
 }
 
+impl EchoProbe {
+    /// Streams a `freq` Hz µ-law tone to `to` for `duration`, one 20 ms packet at a time,
+    /// and returns the µ-law audio received meanwhile (PCMU packets only), decoded.
+    pub fn tone_exchange(&mut self, to: SocketAddr, freq: f64, duration: Duration) -> Vec<i16> {
+        self.socket
+            .set_read_timeout(Some(Duration::from_millis(5)))
+            .expect("set read timeout");
+        let mut received = Vec::new();
+        let mut buf = [0u8; 2048];
+        let start = Instant::now();
+        let mut next_send = start;
+        let mut n = 0u32;
+        while Instant::now() < start + duration {
+            if Instant::now() >= next_send {
+                let mut packet = Vec::with_capacity(172);
+                packet.extend([0x80, if n == 0 { 0x80 } else { 0x00 }]);
+                packet.extend(self.seq.to_be_bytes());
+                packet.extend((n * 160).to_be_bytes());
+                packet.extend(self.ssrc.to_be_bytes());
+                packet.extend((0..160u32).map(|i| {
+                    let t = f64::from(n * 160 + i) / 8000.0;
+                    let x = (2.0 * std::f64::consts::PI * freq * t).sin() * 8000.0;
+                    media::g711::ulaw_encode(x as i16)
+                }));
+                self.socket.send_to(&packet, to).expect("send RTP");
+                self.seq = self.seq.wrapping_add(1);
+                n += 1;
+                next_send += Duration::from_millis(20);
+            }
+            if let Ok((len, _)) = self.socket.recv_from(&mut buf)
+                && len > 12
+                && buf[1] & 0x7f == 0
+            {
+                received.extend(buf[12..len].iter().map(|&b| media::g711::ulaw_decode(b)));
+            }
+        }
+        received
+    }
+}
+
 impl Default for EchoProbe {
     fn default() -> Self {
         Self::new()
