@@ -131,6 +131,7 @@ fn a_sip_caller_talks_with_the_browser_phone_through_the_webrtc_leg() {
             && call["packets_from_browser"].as_u64() > Some(100)
             && call["packets_to_browser"].as_u64() > Some(100)
             && call["jitter_ms"].is_number()
+            && call["round_trip_ms"].is_number()
             && call["packets_lost"].is_number()
         {
             Ok(p)
@@ -141,6 +142,8 @@ fn a_sip_caller_talks_with_the_browser_phone_through_the_webrtc_leg() {
     eprintln!("e2e_webphone_call: supervisor sees {phones}");
     let jitter = phones["calls"][0]["jitter_ms"].as_f64().unwrap();
     assert!(jitter < 100.0, "loopback jitter is small: {phones}");
+    let rtt = phones["calls"][0]["round_trip_ms"].as_f64().unwrap();
+    assert!(rtt > 0.0 && rtt < 100.0, "a loopback round trip: {phones}");
 
     // Hold and resume from the page: hold music for the caller meanwhile.
     desk.click("#phone-hold");
@@ -196,7 +199,9 @@ fn a_sip_caller_talks_with_the_browser_phone_through_the_webrtc_leg() {
     let caller = sipp_start(
         "uac_media_probe.xml",
         &server,
-        &["-key", "rtp_port", &rtp_port, "-d", "6000", "-timeout", "60s"],
+        &[
+            "-key", "rtp_port", &rtp_port, "-d", "6000", "-timeout", "60s",
+        ],
     );
     let call_id = answer_from_the_pop(&desk);
     api.wait_agent("1001", "talking", None);
@@ -238,7 +243,9 @@ fn a_sip_caller_talks_with_the_browser_phone_through_the_webrtc_leg() {
     caller.assert_ok(&server);
     let card = api.ended_call(&caller.call_id());
     assert!(
-        card["ivr_path"].to_string().contains("transferred to secondo-livello"),
+        card["ivr_path"]
+            .to_string()
+            .contains("transferred to secondo-livello"),
         "card: {card}"
     );
     let tickets = api.tickets_of(&call_id);

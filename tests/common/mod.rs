@@ -385,7 +385,10 @@ impl Server {
             .arg("--http-listen")
             .arg(format!("127.0.0.1:{http_port}"))
             .current_dir(dir.path())
-            .env("RUST_LOG", "info,call::dtmf=debug")
+            .env(
+                "RUST_LOG",
+                std::env::var("E2E_SERVER_LOG").unwrap_or_else(|_| "info,call::dtmf=debug".into()),
+            )
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("clone log handle"))

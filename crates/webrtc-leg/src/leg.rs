@@ -1,11 +1,11 @@
 //! The handle of one WebRTC media leg and how it answers an offer.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use rtc::interceptor::Registry;
+use rtc::interceptor::{Registry, Slot};
 use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::configuration::RTCConfigurationBuilder;
 use rtc::peer_connection::configuration::interceptor_registry::configure_rtcp_reports;
@@ -145,7 +145,7 @@ impl WebRtcLeg {
         let (plain, plain_local, ice, ice_local) = bind(config).await?;
         // The core is plain data: if negotiation fails, dropping it and the sockets here
         // releases everything.
-        let (pc, answer, sender, ssrc) = negotiate(offer_sdp, &offered, config, ice_local)?;
+        let (core, answer) = negotiate(offer_sdp, &offered, config, ice_local)?;
         let answer = advertised(answer, config);
         let leg = start(
             Sockets {
@@ -154,7 +154,7 @@ impl WebRtcLeg {
                 ice,
                 ice_local,
             },
-            Core { pc, sender, ssrc },
+            core,
             negotiated_of(&offered),
             config,
         );
@@ -172,7 +172,7 @@ impl WebRtcLeg {
     /// a Tokio runtime.
     pub async fn offer(config: &LegConfig) -> Result<(OfferedLeg, String), LegError> {
         let (plain, plain_local, ice, ice_local) = bind(config).await?;
-        let (pc, offer, sender, ssrc) = make_offer(config, ice_local)?;
+        let (core, offer) = make_offer(config, ice_local)?;
         let offer = advertised(offer, config);
         Ok((
             OfferedLeg {
@@ -182,7 +182,7 @@ impl WebRtcLeg {
                     ice,
                     ice_local,
                 },
-                core: Core { pc, sender, ssrc },
+                core,
                 config: config.clone(),
             },
             offer,
@@ -277,7 +277,9 @@ impl WebRtcLeg {
                     ));
                 }
                 RTCStatsReportEntry::RemoteInboundRtp(remote) => {
-                    if remote.round_trip_time_measurements > 0 {
+                    // rtc 0.21.1 records 0 for every report (it does not compute it): the
+                    // leg's own measurement (`rtt`) stands unless rtc ever has a real one.
+                    if remote.round_trip_time_measurements > 0 && remote.round_trip_time > 0.0 {
                         stats.round_trip_time =
                             Some(Duration::from_secs_f64(remote.round_trip_time.max(0.0)));
                     }
@@ -351,6 +353,8 @@ struct Core {
     pc: RTCPeerConnection,
     sender: RTCRtpSenderId,
     ssrc: u32,
+    /// The round trip the leg's report reader measured (µs; 0: none yet).
+    round_trip: Arc<AtomicU64>,
 }
 
 /// Binds the plain RTP socket on `config.plain_bind` and the ICE/DTLS one on `config.bind`.
@@ -398,7 +402,10 @@ fn start(sockets: Sockets, core: Core, negotiated: Negotiated, config: &LegConfi
         plain_peer: Mutex::new(config.plain_peer),
         ice_local: sockets.ice_local,
         negotiated,
-        counters: Counters::default(),
+        counters: Counters {
+            round_trip_micros: core.round_trip.clone(),
+            ..Counters::default()
+        },
     });
     LIVE_LEGS.fetch_add(1, Relaxed);
     let (commands_tx, commands_rx) = mpsc::unbounded_channel();
@@ -492,13 +499,19 @@ fn core(
     audio: &OfferedAudio,
     config: &LegConfig,
     answering_passive: bool,
+    ssrc: u32,
+    round_trip: &Arc<AtomicU64>,
 ) -> Result<RTCPeerConnection, LegError> {
     let mut media_engine = MediaEngine::default();
     register_audio(&mut media_engine, audio)?;
     // RTCP sender/receiver reports only (RFC 3550 §6.4: loss, jitter, RTT for the stats):
     // NACK retransmission and transport-wide congestion control serve video; G.711 at a
     // fixed rate has no use for them, and they cost per packet.
-    let registry = configure_rtcp_reports(Registry::new());
+    // And the leg's own reader of the browser's reports, for the round trip (see `rtt`).
+    let registry = configure_rtcp_reports(Registry::new()).with(
+        Slot::from(crate::rtt::SLOT),
+        crate::rtt::RoundTrip::new(ssrc, round_trip.clone()),
+    );
     let mut settings = SettingEngineBuilder::new()
         .with_lite(true)
         .with_include_loopback_candidate(config.bind.is_loopback())
@@ -519,9 +532,8 @@ fn core(
 }
 
 /// Our sending track: one SSRC, `codec`.
-fn track(codec: G711) -> (MediaStreamTrack, u32) {
-    let ssrc: u32 = rand::random();
-    let track = MediaStreamTrack::new(
+fn track(codec: G711, ssrc: u32) -> MediaStreamTrack {
+    MediaStreamTrack::new(
         "centralino".to_owned(),
         format!("audio-{ssrc:08x}"),
         "centralino audio".to_owned(),
@@ -534,8 +546,7 @@ fn track(codec: G711) -> (MediaStreamTrack, u32) {
             codec: g711_codec(codec),
             ..Default::default()
         }],
-    );
-    (track, ssrc)
+    )
 }
 
 /// Adds the bound socket as the one host candidate (non-trickle: it is in the SDP).
@@ -571,28 +582,38 @@ fn negotiate(
     offered: &OfferedAudio,
     config: &LegConfig,
     ice_local: SocketAddr,
-) -> Result<(RTCPeerConnection, String, RTCRtpSenderId, u32), LegError> {
+) -> Result<(Core, String), LegError> {
     let now = Instant::now();
     // RFC 8842 §5.3: the answerer picks; we prefer passive (the browser, ICE-controlling,
     // starts the handshake), unless the offer itself is passive.
-    let mut pc = core(offered, config, offered.setup.as_deref() != Some("passive"))?;
-    let (track, ssrc) = track(offered.codec);
+    let ssrc: u32 = rand::random();
+    let round_trip = Arc::new(AtomicU64::new(0));
+    let passive = offered.setup.as_deref() != Some("passive");
+    let mut pc = core(offered, config, passive, ssrc, &round_trip)?;
+    let track = track(offered.codec, ssrc);
     pc.set_remote_description(now, RTCSessionDescription::offer(offer_sdp.to_owned())?)?;
     let sender = pc.add_track(track)?;
     let answer = pc.create_answer(None)?;
     pc.set_local_description(now, answer)?;
     add_host_candidate(&mut pc, ice_local)?;
     let sdp = local_sdp(&pc)?;
-    Ok((pc, sdp, sender, ssrc))
+    Ok((
+        Core {
+            pc,
+            sender,
+            ssrc,
+            round_trip,
+        },
+        sdp,
+    ))
 }
 
 /// Builds the core, adds our audio track, offers (`a=setup:actpass`: the browser's answer
 /// picks, and browsers answer active) with the host candidate.
-fn make_offer(
-    config: &LegConfig,
-    ice_local: SocketAddr,
-) -> Result<(RTCPeerConnection, String, RTCRtpSenderId, u32), LegError> {
-    let mut pc = core(&OFFERED, config, false)?;
+fn make_offer(config: &LegConfig, ice_local: SocketAddr) -> Result<(Core, String), LegError> {
+    let ssrc: u32 = rand::random();
+    let round_trip = Arc::new(AtomicU64::new(0));
+    let mut pc = core(&OFFERED, config, false, ssrc, &round_trip)?;
     // A track alone offers only its own codec: the transceiver first, with every law and
     // the events in order of preference, then the track on it.
     let transceiver = pc.add_transceiver_from_kind(RtpCodecKind::Audio, None)?;
@@ -615,11 +636,19 @@ fn make_offer(
     pc.rtp_transceiver(transceiver)
         .ok_or_else(|| LegError::Negotiation("the audio transceiver vanished".into()))?
         .set_codec_preferences(preferences)?;
-    let (track, ssrc) = track(OFFERED.codec);
+    let track = track(OFFERED.codec, ssrc);
     let sender = pc.add_track(track)?;
     let offer = pc.create_offer(None)?;
     pc.set_local_description(Instant::now(), offer)?;
     add_host_candidate(&mut pc, ice_local)?;
     let sdp = local_sdp(&pc)?;
-    Ok((pc, sdp, sender, ssrc))
+    Ok((
+        Core {
+            pc,
+            sender,
+            ssrc,
+            round_trip,
+        },
+        sdp,
+    ))
 }

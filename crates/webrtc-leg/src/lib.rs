@@ -26,6 +26,7 @@ mod driver;
 mod error;
 mod leg;
 mod offer;
+mod rtt;
 mod sdp;
 mod stats;
 

@@ -35,6 +35,8 @@ pub(crate) struct Counters {
     pub(crate) dropped_malformed: AtomicU64,
     pub(crate) dropped_not_connected: AtomicU64,
     pub(crate) send_errors: AtomicU64,
+    /// The last round trip from the browser's reception reports, µs (0: none yet).
+    pub(crate) round_trip_micros: std::sync::Arc<AtomicU64>,
 }
 
 impl Counters {
@@ -52,7 +54,10 @@ impl Counters {
             browser_packets_lost: None,
             browser_jitter: None,
             browser_fraction_lost: None,
-            round_trip_time: None,
+            round_trip_time: match self.round_trip_micros.load(Relaxed) {
+                0 => None,
+                us => Some(Duration::from_micros(us)),
+            },
         }
     }
 }
