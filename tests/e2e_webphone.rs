@@ -5,10 +5,10 @@
 //! microphone's level meter moves, the device lists are filled; a network blip (the page's
 //! WebSocket dropped) shows "reconnecting…" then registered again with the agent still Ready;
 //! a caller in the queue rings the browser, the screen pop gets Answer and Decline and the
-//! phone the call's id, Decline ends the ringing; a WebRTC call, the server's side played in
-//! the page until the server's WebRTC leg answers `/ws` (see `INJECT_INVITE`), is answered,
-//! its far end's 1 kHz read by `dominantFrequency()`, muted, refused hold (no hold route yet),
-//! hung up with a BYE; signing out unregisters (a REGISTER with Expires: 0). An agent whose
+//! phone the call's id, Decline ends the ringing; a WebRTC call whose other end is a peer in
+//! the page itself (see `INJECT_INVITE`: the phone's own answer path, without the server) is
+//! answered, its far end's 1 kHz read by `dominantFrequency()`, muted, refused hold (the
+//! server has no conversation on that call: 409, shown), hung up with a BYE; signing out unregisters (a REGISTER with Expires: 0). An agent whose
 //! phone has no secret sees "No browser phone".
 //! Every wait is for a DOM or API condition, bounded, never a sleep. A screenshot of the
 //! desktop with its phone is kept in `target/test-artifacts/e2e_webphone/`.
@@ -33,8 +33,8 @@ const RECORD_SOCKETS: &str = "(() => { const Native = window.WebSocket; window._
      window.WebSocket = class extends Native { constructor(...a) { super(...a); \
      window.__sockets.push(this); } }; })();";
 
-/// Plays the server's side of a call in the page itself, until the server's WebRTC leg is
-/// wired to `/ws` (issue 17): a second RTCPeerConnection sending a 1 kHz tone makes a WebRTC
+/// Plays the far end of a call in the page itself (the phone's answer path alone; calls
+/// through the server's WebRTC leg are `tests/e2e_webphone_call.rs`): a second RTCPeerConnection sending a 1 kHz tone makes a WebRTC
 /// offer, which arrives on the phone's WebSocket as an INVITE (dispatched as a message from
 /// the server); what the phone sends is captured on its way to the server. `window.__peer`
 /// holds the peer and the captured messages.
@@ -280,8 +280,8 @@ fn the_desktops_browser_phone_registers_rings_answers_survives_a_blip_and_follow
 
     // A WebRTC call answered in the browser, the server's side played in the page (see
     // INJECT_INVITE): it rings, Answer answers, the far end's 1 kHz reaches the far-end meter
-    // and dominantFrequency(); Mute mutes; Hold asks the server (which has no hold route
-    // here yet: the error is shown and nothing is held); Hang up sends BYE.
+    // and dominantFrequency(); Mute mutes; Hold asks the server, which has no conversation on
+    // that call (409: the error is shown and nothing is held); Hang up sends BYE.
     assert_eq!(desk.eval_async(INJECT_INVITE), true, "the offer injected");
     desk.wait_js(
         "the in-page call ringing",
