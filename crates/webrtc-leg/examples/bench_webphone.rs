@@ -104,6 +104,9 @@ fn offset_interval() -> tokio::time::Interval {
     )
 }
 
+/// Receivers go on this long after the senders stop, for the packets still on their way.
+const LINGER: Duration = Duration::from_millis(300);
+
 #[derive(Default)]
 struct Tally {
     sent: u64,
@@ -132,8 +135,11 @@ async fn plain_end(
     loop {
         tokio::select! {
             _ = tick.tick() => {
-                if Instant::now() >= until {
+                if Instant::now() >= until + LINGER {
                     break;
+                }
+                if Instant::now() >= until {
+                    continue;
                 }
                 RtpHeader { payload_type: 0, marker: false, sequence: seq, timestamp: u32::from(seq) * 160, ssrc }
                     .write(&mut packet);
@@ -169,8 +175,11 @@ async fn browser_end(
     loop {
         tokio::select! {
             _ = tick.tick() => {
-                if Instant::now() >= until {
+                if Instant::now() >= until + LINGER {
                     break;
+                }
+                if Instant::now() >= until {
+                    continue;
                 }
                 browser.send(PCMU, false, &stamped(origin), true).await;
                 if Instant::now() >= warm {
