@@ -7,7 +7,9 @@
 #     free loopback port with a temporary configuration; the package's own server is not used);
 #   - a PostgreSQL answering on 127.0.0.1:5432 (trust auth for 127.0.0.1 when we install it);
 #   - Node.js with npm, and the npm packages of tests/interop (JsSIP and ws, pinned by its
-#     package-lock.json) for the SIP-over-WebSocket interop test (tests/e2e_ws.rs);
+#     package-lock.json) for the SIP-over-WebSocket interop test (tests/e2e_ws.rs), and SIP.js
+#     (bundled for the browser with esbuild) for the browser-phone interop test
+#     (tests/e2e_webphone_call.rs);
 #   - cargo-nextest when it can be installed, else scripts/test.sh falls back to `cargo test`.
 # Idempotent: a second run changes nothing. Installing needs root (apt); without root it only
 # reports what is missing.
@@ -152,9 +154,18 @@ if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
 fi
 interop="$(cd "$(dirname "${BASH_SOURCE[0]}")/../tests/interop" && pwd)"
 if command -v npm >/dev/null; then
-    if [[ ! -f "$interop/node_modules/jssip/package.json" || ! -f "$interop/node_modules/ws/package.json" ]]; then
-        say "npm ci in tests/interop (JsSIP, ws)"
+    if [[ ! -f "$interop/node_modules/jssip/package.json" || ! -f "$interop/node_modules/ws/package.json" \
+          || ! -f "$interop/node_modules/sip.js/package.json" || ! -f "$interop/node_modules/esbuild/package.json" ]]; then
+        say "npm ci in tests/interop (JsSIP, ws, SIP.js, esbuild)"
         npm ci --prefix "$interop" --no-audit --no-fund --loglevel=error >/dev/null || true
+    fi
+    # SIP.js ships ES modules only: one browser bundle (global SIP) for the second, independent
+    # WebRTC SIP client of tests/e2e_webphone_call.rs, injected into a page of the server.
+    if [[ -f "$interop/node_modules/sip.js/package.json" && ! -f "$interop/sipjs.bundle.js" ]]; then
+        say "bundling SIP.js for the browser (tests/interop/sipjs.bundle.js)"
+        (cd "$interop" && ./node_modules/.bin/esbuild node_modules/sip.js/lib/index.js --bundle \
+            --format=iife --global-name=SIP --platform=browser --target=es2020 \
+            --outfile=sipjs.bundle.js --log-level=warning) || true
     fi
 fi
 if [[ -f "$interop/node_modules/jssip/package.json" ]]; then

@@ -259,3 +259,130 @@ fn a_sip_caller_talks_with_the_browser_phone_through_the_webrtc_leg() {
     );
     assert_ne!(QUEUE, SECOND_LEVEL);
 }
+
+/// The SIP.js bundle `scripts/install-test-deps.sh` builds (global `SIP`).
+fn sipjs_bundle() -> String {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/interop/sipjs.bundle.js");
+    std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e} (scripts/install-test-deps.sh installs SIP.js and bundles it)",
+            path.display()
+        )
+    })
+}
+
+/// A second, independent WebRTC SIP client: SIP.js 0.21 (its `SimpleUser`) in a page of the
+/// server, with its own digest password, registers over `/ws`, auto-answers the ACD's call
+/// (the server's WebRTC offer), talks with the SIPp caller (440 Hz one way, 1 kHz the other,
+/// measured in the page with WebAudio), and hangs up, which ends the caller's call with BYE.
+#[test]
+fn sip_js_in_a_page_registers_takes_a_call_and_hangs_up() {
+    let server = Server::start(&acd_config(10, &["1002"]));
+    let api = Api::supervisor(&server);
+    let page = Browser::start_phone(440.0);
+    page.goto(&server, "/");
+    page.eval(&format!(
+        "{}\n; window.SIP = SIP; return true",
+        sipjs_bundle()
+    ));
+    let started = page.eval_async(&format!(
+        r#"
+const done = arguments[arguments.length - 1];
+(async () => {{
+  const remote = document.createElement('audio');
+  remote.autoplay = true;
+  document.body.appendChild(remote);
+  const state = window.__sipjs = {{ registered: false, answered: false, hungUp: false, freq: 0 }};
+  const user = new SIP.Web.SimpleUser('ws://127.0.0.1:{port}/ws', {{
+    aor: 'sip:1002@127.0.0.1',
+    media: {{ constraints: {{ audio: true, video: false }}, remote: {{ audio: remote }} }},
+    userAgentOptions: {{
+      authorizationUsername: '1002',
+      authorizationPassword: 'demo1002',
+      sessionDescriptionHandlerFactoryOptions: {{ peerConnectionConfiguration: {{ iceServers: [] }} }},
+    }},
+    delegate: {{
+      onRegistered: () => {{ state.registered = true; }},
+      onCallReceived: async () => {{
+        await user.answer();
+        state.answered = true;
+        const ctx = new AudioContext();
+        const analyser = ctx.createAnalyser();
+        analyser.fftSize = 8192;
+        ctx.createMediaStreamSource(user.remoteMediaStream).connect(analyser);
+        const bins = new Float32Array(analyser.frequencyBinCount);
+        state.measure = () => {{
+          analyser.getFloatFrequencyData(bins);
+          let best = 0;
+          for (let i = 1; i < bins.length; i++) if (bins[i] > bins[best]) best = i;
+          return best * ctx.sampleRate / analyser.fftSize;
+        }};
+      }},
+      onCallHangup: () => {{ state.hungUp = true; }},
+    }},
+  }});
+  window.__sipjsUser = user;
+  await user.connect();
+  await user.register();
+  done(true);
+}})().catch((e) => done(String(e)));
+"#,
+        port = server.http_port
+    ));
+    assert_eq!(
+        started,
+        true,
+        "SIP.js connected and sent REGISTER\n{}",
+        common::tail(&server.log(), 30)
+    );
+    page.wait_js(
+        "SIP.js registered",
+        "return window.__sipjs.registered",
+        WAIT,
+    );
+    wait_registered(&api, "1002");
+    api.set_state("1002", "ready");
+    api.wait_agent("1002", "ready", None);
+
+    let mut probe = EchoProbe::new();
+    let rtp_port = probe.port().to_string();
+    let caller = sipp_start(
+        "uac_media_probe_server_bye.xml",
+        &server,
+        &["-key", "rtp_port", &rtp_port, "-timeout", "60s"],
+    );
+    page.wait_js("SIP.js answered", "return window.__sipjs.answered", WAIT);
+    api.wait_agent("1002", "talking", None);
+    let to_server = server_rtp(&caller);
+    let (heard_by_caller, heard_in_page) = std::thread::scope(|s| {
+        let streaming = s.spawn(|| probe.tone_exchange(to_server, 1000.0, Duration::from_secs(4)));
+        let in_page = page.wait_js(
+            "the caller's 1 kHz heard by SIP.js",
+            "const f = window.__sipjs.measure(); return Math.abs(f - 1000) < 30 && f",
+            WAIT,
+        );
+        (streaming.join().expect("the caller's stream"), in_page)
+    });
+    eprintln!("e2e_webphone_call: SIP.js hears {heard_in_page} Hz");
+    assert!(heard_by_caller.len() >= 8000, "{}", heard_by_caller.len());
+    let tail = &heard_by_caller[heard_by_caller.len() - 16000.min(heard_by_caller.len())..];
+    assert_eq!(
+        dominant(tail, &[300.0, 440.0, 600.0, 800.0, 1000.0]),
+        440.0,
+        "the caller hears SIP.js's 440 Hz"
+    );
+
+    assert_eq!(
+        page.eval_async(
+            "const done = arguments[arguments.length - 1]; \
+             window.__sipjsUser.hangup().then(() => done(true), (e) => done(String(e)));"
+        ),
+        true
+    );
+    let caller = caller.wait();
+    caller.assert_ok(&server);
+    let card = api.ended_call(&caller.call_id());
+    assert_eq!(card["outcome"], "answered", "card: {card}");
+    assert_eq!(card["agent"], "1002", "card: {card}");
+}
