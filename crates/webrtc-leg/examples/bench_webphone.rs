@@ -107,6 +107,14 @@ fn offset_interval() -> tokio::time::Interval {
 /// Receivers go on this long after the senders stop, for the packets still on their way.
 const LINGER: Duration = Duration::from_millis(300);
 
+/// The measuring window: stamps count from `origin`, packets from `warm` to `until`.
+#[derive(Clone, Copy)]
+struct Window {
+    origin: Instant,
+    warm: Instant,
+    until: Instant,
+}
+
 #[derive(Default)]
 struct Tally {
     sent: u64,
@@ -120,9 +128,11 @@ type Shared = Arc<Mutex<Tally>>;
 async fn plain_end(
     socket: UdpSocket,
     to: SocketAddr,
-    origin: Instant,
-    warm: Instant,
-    until: Instant,
+    Window {
+        origin,
+        warm,
+        until,
+    }: Window,
     ssrc: u32,
     sent_by_me: Shared,
     received_by_me: Shared,
@@ -164,9 +174,11 @@ async fn plain_end(
 /// The browser's side: the same, over its WebRTC track.
 async fn browser_end(
     mut browser: Browser,
-    origin: Instant,
-    warm: Instant,
-    until: Instant,
+    Window {
+        origin,
+        warm,
+        until,
+    }: Window,
     sent_by_me: Shared,
     received_by_me: Shared,
 ) {
@@ -303,12 +315,15 @@ fn phase(
             .zip(pairs.iter())
             .enumerate()
         {
-            tasks.spawn(plain_end(
-                caller,
-                a.local_addr(),
+            let window = Window {
                 origin,
                 warm,
                 until,
+            };
+            tasks.spawn(plain_end(
+                caller,
+                a.local_addr(),
+                window,
                 i as u32 * 2,
                 by_caller.clone(),
                 to_caller.clone(),
@@ -317,18 +332,14 @@ fn phase(
                 Ok(phone) => tasks.spawn(plain_end(
                     phone,
                     b.local_addr(),
-                    origin,
-                    warm,
-                    until,
+                    window,
                     i as u32 * 2 + 1,
                     by_agent.clone(),
                     to_agent.clone(),
                 )),
                 Err(browser) => tasks.spawn(browser_end(
                     browser,
-                    origin,
-                    warm,
-                    until,
+                    window,
                     by_agent.clone(),
                     to_agent.clone(),
                 )),
