@@ -356,3 +356,104 @@ fn jssip_registers_over_ws_is_rung_there_and_a_killed_one_is_unregistered_by_its
         "a vanished peer is no refusal"
     );
 }
+
+/// Open file descriptors of the server process (its sockets among them).
+fn open_fds(server: &Server) -> usize {
+    let pid = server.pid().expect("the server runs");
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|d| d.count())
+        .unwrap_or(0)
+}
+
+/// A browser phone that answers the server's WebRTC offer with plain RTP (no DTLS-SRTP, no
+/// fingerprint): the answer is refused with a clear log line, the call to that phone is hung
+/// up (ACK, then BYE on its WebSocket), and the WebRTC leg's sockets are released with the
+/// call's media legs once the caller is gone.
+#[test]
+fn an_answer_without_dtls_to_the_webrtc_offer_is_refused_and_leaks_nothing() {
+    let server = Server::start(&acd_config(10, &["1003"]));
+    let api = Api::supervisor(&server);
+    let mut ws = connect(&server, Some("sip")).unwrap();
+    register_over(&mut ws, "1003");
+    wait_registered(&api, "1003", true);
+    api.set_state("1003", "ready");
+    api.wait_agent("1003", "ready", None);
+    let before = open_fds(&server);
+
+    // The caller hangs up by itself 5 s after the IVR answered it.
+    let caller = common::sipp_start(
+        "uac_answer_bye.xml",
+        &server,
+        &["-d", "5000", "-timeout", "30s"],
+    );
+    let invite = next_sip(&mut ws);
+    assert!(invite.starts_with("INVITE "), "{invite}");
+    for wanted in [
+        "m=audio 9 UDP/TLS/RTP/SAVPF 0 8 101",
+        "a=fingerprint:sha-256 ",
+        "a=ice-lite",
+        "a=setup:actpass",
+        "a=rtcp-mux",
+        " typ host",
+    ] {
+        assert!(
+            invite.contains(wanted),
+            "{wanted} in the WebRTC offer:\n{invite}"
+        );
+    }
+    let plain = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+                 m=audio 40000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n";
+    let ok = format!(
+        "SIP/2.0 200 OK\r\nVia: {}\r\nFrom: {}\r\nTo: {};tag=plainanswer\r\nCall-ID: {}\r\n\
+         CSeq: {}\r\nContact: <{CONTACT}>\r\nContent-Type: application/sdp\r\n\
+         Content-Length: {}\r\n\r\n{plain}",
+        header(&invite, "Via")[0],
+        header(&invite, "From")[0],
+        header(&invite, "To")[0],
+        header(&invite, "Call-ID")[0],
+        header(&invite, "CSeq")[0],
+        plain.len()
+    );
+    ws.send(Message::text(ok)).unwrap();
+    let ack = next_sip(&mut ws);
+    assert!(ack.starts_with("ACK "), "{ack}");
+    let bye = next_sip(&mut ws);
+    assert!(
+        bye.starts_with("BYE "),
+        "the refused answer's call hung up: {bye}"
+    );
+    let bye_ok = format!(
+        "SIP/2.0 200 OK\r\nVia: {}\r\nFrom: {}\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: {}\r\n\
+         Content-Length: 0\r\n\r\n",
+        header(&bye, "Via")[0],
+        header(&bye, "From")[0],
+        header(&bye, "To")[0],
+        header(&bye, "Call-ID")[0],
+        header(&bye, "CSeq")[0],
+    );
+    ws.send(Message::text(bye_ok)).unwrap();
+    assert!(
+        server.wait_log(
+            |log| log.contains("browser phone's answer refused")
+                && log.contains("RTP/AVP")
+                && log.contains("UDP/TLS/RTP/SAVPF"),
+            WAIT
+        ),
+        "the refusal names what came and what was expected\n{}",
+        common::tail(&server.log(), 40)
+    );
+    let phones = api.get("/api/v1/phones/browser");
+    assert_eq!(phones["calls"], serde_json::json!([]), "{phones}");
+
+    // The caller leaves; every socket of the call (media legs, the WebRTC leg) is released.
+    let caller = caller.wait();
+    caller.assert_ok(&server);
+    api.wait("the call's sockets released", WAIT, |_| {
+        let now = open_fds(&server);
+        if now <= before {
+            Ok(())
+        } else {
+            Err(format!("{now} descriptors open, {before} before the call"))
+        }
+    });
+}
