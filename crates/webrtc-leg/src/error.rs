@@ -7,9 +7,7 @@
 pub enum LegError {
     #[error("the SDP has no audio m-line (expected one audio section with PCMU or PCMA)")]
     NoAudio,
-    #[error(
-        "the SDP's audio is on {proto:?}, expected UDP/TLS/RTP/SAVPF (DTLS-SRTP, RFC 5764 §8)"
-    )]
+    #[error("the SDP's audio is on {proto:?}, expected UDP/TLS/RTP/SAVPF (DTLS-SRTP, RFC 5764 §8)")]
     NotDtlsSrtp { proto: String },
     #[error(
         "the SDP has no a=fingerprint (RFC 8122 §5): a DTLS-SRTP peer must pin its certificate"
