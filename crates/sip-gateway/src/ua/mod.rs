@@ -614,7 +614,28 @@ impl UserAgent {
         }
     }
 
+    /// A dialog with a phone that registered over a connection (a browser's WebSocket) follows
+    /// the phone to its newest flow: after a network blip the browser reconnects on a new
+    /// WebSocket and registers the same Contact again, and requests in the dialog must go there,
+    /// not to the closed one (RFC 5626 §5.3's idea, keyed by the Contact).
+    fn follow_flow(&mut self, call: CallRef, now: Instant) {
+        let Some(c) = self.calls.get(&call) else {
+            return;
+        };
+        if !c.dialog.flow {
+            return;
+        }
+        if let Some(peer) = self.registered_flow(&c.dialog.remote_target, now)
+            && peer != c.dialog.peer
+            && let Some(c) = self.calls.get_mut(&call)
+        {
+            tracing::info!(?call, from = %c.dialog.peer.addr, to = %peer.addr, "the dialog follows the phone to its new flow");
+            c.dialog.peer = peer;
+        }
+    }
+
     fn send_bye(&mut self, call: CallRef, reason: EndReason, now: Instant) {
+        self.follow_flow(call, now);
         let Some(c) = self.calls.get_mut(&call) else {
             return;
         };

@@ -115,3 +115,68 @@ fn a_browser_registers_over_its_websocket_is_rung_there_and_goes_with_it() {
     // The call placed on it is still the switchboard's to end (its timers run as on TCP).
     ua.hangup(call, t0).unwrap();
 }
+
+/// A network blip in a call: the browser's WebSocket drops, it reconnects on a new one and
+/// registers the same Contact again; our BYE goes to the new WebSocket, not the closed one.
+#[test]
+fn after_a_blip_the_dialog_follows_the_browser_to_its_new_websocket() {
+    let mut ua = UserAgent::new(UserAgentConfig {
+        registrar: Some(RegistrarConfig::default()),
+        credentials: Credentials::from_passwords("centralino", [("1001", "demo1001")]),
+        ..UserAgentConfig::default()
+    });
+    let t0 = Instant::now();
+    let register = |ua: &mut UserAgent, peer: Peer, cseq: u32| {
+        ua.handle_datagram(&jssip_register(cseq, None), peer.clone(), t0);
+        let out = sent(ua);
+        let www = header(&out[0].1, "WWW-Authenticate").unwrap().to_string();
+        ua.handle_datagram(&jssip_register(cseq + 1, Some(&answer(&www))), peer, t0);
+        let out = sent(ua);
+        assert_eq!(status_line(&out[0].1), "SIP/2.0 200 OK");
+    };
+    register(&mut ua, ws_peer(), 1);
+    let call = ua
+        .call(
+            OutgoingCall {
+                target: rsip::Uri::try_from(CONTACT_URI).unwrap(),
+                peer: ws_peer(),
+                to: "<sip:1001@127.0.0.1>".into(),
+                from_user: "0600000001".into(),
+                from_display: None,
+                local_rtp: "127.0.0.1:20010".parse().unwrap(),
+                dtmf_payload_type: 101,
+                external_offer: None,
+            },
+            t0,
+        )
+        .unwrap();
+    let invite = sent(&mut ua).remove(0).1;
+    let ok = super::outbound_tests::respond(
+        &invite,
+        200,
+        Some("browser"),
+        super::outbound_tests::ANSWER,
+    );
+    // JsSIP answers with the Contact it registered, and no proxy records a route.
+    let ok = String::from_utf8(ok)
+        .unwrap()
+        .replace("<sip:1001@127.0.0.1:5071>", &format!("<{CONTACT_URI}>"))
+        .replace("Record-Route: <sip:127.0.0.9:5090;lr>\r\n", "");
+    ua.handle_datagram(ok.as_bytes(), ws_peer(), t0);
+    let _ack = sent(&mut ua);
+
+    // The blip: the old WebSocket closes, a new one registers the same Contact.
+    ua.handle_flow_closed(&ws_peer(), t0);
+    let again = Peer {
+        addr: "127.0.0.1:41999".parse().unwrap(),
+        transport: TransportKind::Ws,
+    };
+    register(&mut ua, again.clone(), 3);
+    ua.hangup(call, t0).unwrap();
+    let out = sent(&mut ua);
+    let (to, bye) = out
+        .iter()
+        .find(|(_, m)| m.starts_with("BYE "))
+        .expect("a BYE");
+    assert_eq!(*to, again, "the BYE goes on the new WebSocket: {bye}");
+}
