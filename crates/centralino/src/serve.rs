@@ -60,10 +60,12 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let (media_runtime, media) = start_media(&config)?;
 
     let credentials = site::credentials(&store).await?;
-    let (gateway, gateway_events) =
-        Gateway::start(config.sip.gateway(&config.registrar, credentials))
-            .await
-            .with_context(|| format!("cannot listen for SIP on {}", config.sip.listen))?;
+    let mut gateway_config = config.sip.gateway(&config.registrar, credentials);
+    // Browsers' SIP WebSockets are `wss` when the web side is HTTPS (here or at a proxy).
+    gateway_config.ua.ws.secure = config.http.https();
+    let (gateway, gateway_events) = Gateway::start(gateway_config)
+        .await
+        .with_context(|| format!("cannot listen for SIP on {}", config.sip.listen))?;
 
     for number in &config.numbers {
         info!(

@@ -201,6 +201,8 @@ impl SipSection {
                     max_message_bytes: self.ws_max_message_bytes,
                     first_message: Duration::from_secs(self.ws_first_message_timeout_s),
                     idle: Duration::from_secs(self.ws_idle_timeout_s),
+                    // The web side knows: `serve` sets it from `[http]`.
+                    secure: false,
                 },
                 ..UserAgentConfig::default()
             },
@@ -435,6 +437,7 @@ mod tests {
                 max_message_bytes: 4096,
                 first_message: Duration::from_secs(3),
                 idle: Duration::from_secs(30),
+                secure: false,
             }
         );
         let bad = SipSection {

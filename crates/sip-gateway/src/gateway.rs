@@ -385,6 +385,15 @@ impl Driver {
         debug!("gateway driver stopped");
     }
 
+    /// The transport of the web listener's WebSockets: `WSS` behind HTTPS.
+    fn ws_transport(&self) -> TransportKind {
+        if self.ws.limits().secure {
+            TransportKind::Wss
+        } else {
+            TransportKind::Ws
+        }
+    }
+
     /// A SIP WebSocket opened, carried a message, or closed.
     fn ws_event(&mut self, event: WsEvent) {
         match event {
@@ -395,7 +404,7 @@ impl Driver {
                 self.received.fetch_add(1, Ordering::Relaxed);
                 let peer = Peer {
                     addr: peer,
-                    transport: TransportKind::Ws,
+                    transport: self.ws_transport(),
                 };
                 self.ua.handle_datagram(&bytes, peer, Instant::now());
             }
@@ -405,7 +414,7 @@ impl Driver {
                     self.ws_flows.remove(&peer);
                     let peer = Peer {
                         addr: peer,
-                        transport: TransportKind::Ws,
+                        transport: self.ws_transport(),
                     };
                     self.ua.handle_flow_closed(&peer, Instant::now());
                 }
@@ -533,7 +542,7 @@ impl Driver {
                 },
                 // RFC 7118 §5: only on the WebSocket the peer opened; none is ever opened
                 // from here, so without it the message is lost (the transaction times out).
-                TransportKind::Ws => match self.ws_flows.get(&peer.addr) {
+                TransportKind::Ws | TransportKind::Wss => match self.ws_flows.get(&peer.addr) {
                     Some((_, writer)) => {
                         if writer.try_send(bytes).is_err() {
                             warn!(peer = %peer.addr, "SIP WebSocket backed up: message dropped");

@@ -172,10 +172,7 @@ impl BrowserPhones {
         let mut users = Vec::new();
         for user in self.gateway.registered_users().await {
             let bindings = self.gateway.bindings(&user).await;
-            if bindings
-                .iter()
-                .any(|b| b.transport == sip_gateway::transaction::TransportKind::Ws)
-            {
+            if bindings.iter().any(|b| b.transport.is_websocket()) {
                 users.push(user);
             }
         }

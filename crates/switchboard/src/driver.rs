@@ -22,7 +22,6 @@ use crm::CallWrite;
 use crm::calls::{AnsweredCall, CallOutcome, IdentityResult, NewCall};
 use media::{MediaEvent, MediaEvents, MediaLeg, PlayOptions, PlaybackId, StreamParams};
 use sip_gateway::sdp::Negotiated;
-use sip_gateway::transaction::TransportKind;
 use sip_gateway::ua::{CallRef, IncomingCall, OutgoingCall};
 use tokio::sync::mpsc;
 use tracing::{Instrument, debug, info, info_span, warn};
@@ -333,7 +332,7 @@ impl Driver {
         };
         // A phone registered over a WebSocket is a browser's: its media is WebRTC, through a
         // leg whose plain side is the engine's agent leg.
-        let browser = if phone.peer.transport == TransportKind::Ws {
+        let browser = if phone.peer.transport.is_websocket() {
             match crate::browser::offer(&self.lines.webrtc, leg.local_addr()).await {
                 Ok((offered, sdp)) => Some((offered, sdp)),
                 Err(error) => {

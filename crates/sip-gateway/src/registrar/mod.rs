@@ -57,7 +57,7 @@ use tracing::{debug, info, warn};
 use crate::auth::{Algorithm, AuthFailure, Credentials, DigestAuth, parse_digest};
 use crate::message::SipMessageExt;
 use crate::rng::SipRng;
-use crate::transaction::{Peer, TransportKind};
+use crate::transaction::Peer;
 use crate::ua::build::{random_token, set_body};
 use challenge::ChallengeLimiter;
 use contact::{ContactSpec, aor_user, contact_key, parse_contact, parse_delta, secs};
@@ -720,7 +720,7 @@ impl Registrar {
             .into_iter()
             .zip(self.auth.challenge(stale, now))
             .collect();
-        if source.transport == TransportKind::Ws {
+        if source.transport.is_websocket() {
             // Stable: the other algorithms keep their order.
             values.sort_by_key(|(algorithm, _)| *algorithm == Algorithm::Md5);
         }

@@ -155,6 +155,8 @@ pub enum TransportKind {
     /// listener that we can never open ourselves; what is sent to such a peer goes on its
     /// WebSocket or nowhere.
     Ws,
+    /// The same over a secure WebSocket (the web listener is HTTPS): `WSS` in our Via.
+    Wss,
 }
 
 impl TransportKind {
@@ -162,7 +164,13 @@ impl TransportKind {
     /// WebSocket).
     #[must_use]
     pub fn is_reliable(self) -> bool {
-        matches!(self, Self::Tcp | Self::Ws)
+        matches!(self, Self::Tcp | Self::Ws | Self::Wss)
+    }
+
+    /// Whether this is a browser's WebSocket flow (RFC 7118), secure or not.
+    #[must_use]
+    pub fn is_websocket(self) -> bool {
+        matches!(self, Self::Ws | Self::Wss)
     }
 
     /// The transport's name in a Via header (RFC 3261 §20.42, RFC 7118 §5.2).
@@ -172,6 +180,7 @@ impl TransportKind {
             Self::Udp => "UDP",
             Self::Tcp => "TCP",
             Self::Ws => "WS",
+            Self::Wss => "WSS",
         }
     }
 }

@@ -42,6 +42,9 @@ pub struct WsLimits {
     /// Once it has, it is pinged after half this long without input and closed after this
     /// long: browsers answer pings by themselves, so a live tab stays, a vanished one goes.
     pub idle: Duration,
+    /// The web listener is HTTPS (served here or by a proxy in front): the WebSockets are
+    /// `wss`, and our Via on them says `WSS` (RFC 7118 §5.2).
+    pub secure: bool,
 }
 
 impl Default for WsLimits {
@@ -51,6 +54,7 @@ impl Default for WsLimits {
             max_message_bytes: 64 * 1024,
             first_message: Duration::from_secs(10),
             idle: Duration::from_secs(120),
+            secure: false,
         }
     }
 }
@@ -523,6 +527,7 @@ mod tests {
             max_message_bytes: 1024,
             first_message: Duration::from_secs(10),
             idle: Duration::from_secs(60),
+            secure: false,
         }
     }
 

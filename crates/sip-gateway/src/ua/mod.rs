@@ -601,6 +601,7 @@ impl UserAgent {
             TransportKind::Udp => "",
             TransportKind::Tcp => ";transport=tcp",
             TransportKind::Ws => ";transport=ws",
+            TransportKind::Wss => ";transport=wss",
         };
         rsip::headers::Contact::new(format!(
             "<sip:centralino@{}{suffix}>",

@@ -180,3 +180,62 @@ fn after_a_blip_the_dialog_follows_the_browser_to_its_new_websocket() {
         .expect("a BYE");
     assert_eq!(*to, again, "the BYE goes on the new WebSocket: {bye}");
 }
+
+/// Behind HTTPS the browser's WebSocket is `wss`: our Via and Contact say so (RFC 7118 §5.2),
+/// and the binding, the challenge order and the call go as over `ws`.
+#[test]
+fn over_a_secure_websocket_our_via_says_wss() {
+    let mut ua = UserAgent::new(UserAgentConfig {
+        registrar: Some(RegistrarConfig::default()),
+        credentials: Credentials::from_passwords("centralino", [("1001", "demo1001")]),
+        ..UserAgentConfig::default()
+    });
+    let t0 = Instant::now();
+    let wss = Peer {
+        addr: "127.0.0.1:41500".parse().unwrap(),
+        transport: TransportKind::Wss,
+    };
+    ua.handle_datagram(&jssip_register(1, None), wss.clone(), t0);
+    let out = sent(&mut ua);
+    let www = header(&out[0].1, "WWW-Authenticate").unwrap().to_string();
+    let last = out[0]
+        .1
+        .lines()
+        .rfind(|l| l.starts_with("WWW-Authenticate:"))
+        .unwrap();
+    assert!(
+        last.contains("MD5"),
+        "MD5 last over a WebSocket, secure or not: {last}"
+    );
+    ua.handle_datagram(&jssip_register(2, Some(&answer(&www))), wss.clone(), t0);
+    assert_eq!(status_line(&sent(&mut ua)[0].1), "SIP/2.0 200 OK");
+    let call = ua
+        .call(
+            OutgoingCall {
+                target: rsip::Uri::try_from(CONTACT_URI).unwrap(),
+                peer: wss.clone(),
+                to: "<sip:1001@127.0.0.1>".into(),
+                from_user: "0600000001".into(),
+                from_display: None,
+                local_rtp: "127.0.0.1:20010".parse().unwrap(),
+                dtmf_payload_type: 101,
+                external_offer: None,
+            },
+            t0,
+        )
+        .unwrap();
+    let out = sent(&mut ua);
+    let (to, invite) = &out[0];
+    assert_eq!(*to, wss);
+    assert!(
+        header(invite, "Via").unwrap().starts_with("SIP/2.0/WSS "),
+        "{invite}"
+    );
+    assert!(
+        header(invite, "Contact")
+            .unwrap()
+            .ends_with(";transport=wss>"),
+        "{invite}"
+    );
+    ua.hangup(call, t0).unwrap();
+}
