@@ -102,21 +102,6 @@ const done = arguments[arguments.length - 1];
 })().catch((e) => done(String(e)));
 "#;
 
-fn wait_registered(api: &Api, login: &str, registered: bool) {
-    api.wait(
-        &format!("agent {login} registered={registered} at the registrar"),
-        WAIT,
-        |api| {
-            let a = api.agent(login);
-            if a["registered"] == registered {
-                Ok(())
-            } else {
-                Err(a.to_string())
-            }
-        },
-    );
-}
-
 #[test]
 fn the_desktops_browser_phone_registers_rings_answers_survives_a_blip_and_follows_the_desk() {
     let server = Server::start(&acd_config(10, &["1001"]));
@@ -154,7 +139,7 @@ fn the_desktops_browser_phone_registers_rings_answers_survives_a_blip_and_follow
         serde_json::json!({ "source": RECORD_SOCKETS }),
     );
     desk.sign_in_phone(&server, "1001", "demo1001");
-    wait_registered(&api, "1001", true);
+    api.wait_registered("1001", true);
     let state = desk.phone_state();
     assert_eq!(state["registered"], true, "{state}");
     assert_eq!(state["inCall"], false, "{state}");
@@ -237,7 +222,7 @@ fn the_desktops_browser_phone_registers_rings_answers_survives_a_blip_and_follow
          && window.centralinoPhone.state().registered",
         WAIT,
     );
-    wait_registered(&api, "1001", true);
+    api.wait_registered("1001", true);
     assert_eq!(
         api.agent("1001")["state"],
         "ready",
@@ -345,7 +330,7 @@ fn the_desktops_browser_phone_registers_rings_answers_survives_a_blip_and_follow
     // Signing out of the desk unregisters the phone: the binding is gone.
     desk.click("#sign-out");
     desk.wait_js("the login page", "return location.pathname === '/'", WAIT);
-    wait_registered(&api, "1001", false);
+    api.wait_registered("1001", false);
     // By the phone's REGISTER with Expires: 0, not by its WebSocket closing.
     let log = server.log();
     let last = log

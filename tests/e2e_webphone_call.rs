@@ -28,17 +28,6 @@ use common::{Server, dominant, sipp_start};
 const WAIT: Duration = Duration::from_secs(20);
 const SECOND_LEVEL: &str = "secondo-livello";
 
-fn wait_registered(api: &Api, login: &str) {
-    api.wait(&format!("{login} registered"), WAIT, |api| {
-        let a = api.agent(login);
-        if a["registered"] == true {
-            Ok(())
-        } else {
-            Err(a.to_string())
-        }
-    });
-}
-
 /// The server's RTP port from the caller's 200 OK, once it has come.
 fn server_rtp(caller: &common::SippRun) -> SocketAddr {
     let deadline = Instant::now() + WAIT;
@@ -79,7 +68,7 @@ fn a_sip_caller_talks_with_the_browser_phone_through_the_webrtc_leg() {
     let server = Server::start(&config);
     let api = Api::supervisor(&server);
     let desk = Browser::phone_desktop(&server, "1001", "demo1001", 440.0);
-    wait_registered(&api, "1001");
+    api.wait_registered("1001", true);
     desk.click("#btn-ready");
     api.wait_agent("1001", "ready", None);
 
@@ -341,7 +330,7 @@ const done = arguments[arguments.length - 1];
         "return window.__sipjs.registered",
         WAIT,
     );
-    wait_registered(&api, "1002");
+    api.wait_registered("1002", true);
     api.set_state("1002", "ready");
     api.wait_agent("1002", "ready", None);
 

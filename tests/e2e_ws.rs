@@ -148,28 +148,13 @@ fn register_over(ws: &mut Ws, login: &str) {
     assert_eq!(header(&ok, "Contact"), [format!("<{CONTACT}>;expires=600")]);
 }
 
-fn wait_registered(api: &Api, login: &str, registered: bool) {
-    api.wait(
-        &format!("agent {login} registered={registered}"),
-        WAIT,
-        |api| {
-            let a = api.agent(login);
-            if a["registered"] == registered {
-                Ok(())
-            } else {
-                Err(a.to_string())
-            }
-        },
-    );
-}
-
 #[test]
 fn a_browser_registers_over_ws_is_rung_there_by_the_acd_and_unregistered_when_it_closes() {
     let server = Server::start(&acd_config(10, &["1001"]));
     let api = Api::supervisor(&server);
     let mut ws = connect(&server, Some("sip")).unwrap();
     register_over(&mut ws, "1001");
-    wait_registered(&api, "1001", true);
+    api.wait_registered("1001", true);
     api.set_state("1001", "ready");
     api.wait_agent("1001", "ready", None);
 
@@ -201,7 +186,7 @@ fn a_browser_registers_over_ws_is_rung_there_by_the_acd_and_unregistered_when_it
     // The tab closes: unregistered at once, not when the 600 s run out.
     ws.close(None).unwrap();
     while !matches!(next(&mut ws), Got::Closed(_)) {}
-    wait_registered(&api, "1001", false);
+    api.wait_registered("1001", false);
     assert!(
         server.wait_log(
             |log| log.contains("registration removed: its flow closed"),
@@ -237,7 +222,7 @@ fn the_upgrade_needs_the_sip_subprotocol_and_garbage_leaves_the_server_serving()
     let mut ws = connect(&server, Some("sip")).unwrap();
     register_over(&mut ws, "1002");
     let api = Api::supervisor(&server);
-    wait_registered(&api, "1002", true);
+    api.wait_registered("1002", true);
     assert!(
         server.wait_log(|log| log.contains("SIP WebSocket frame refused"), WAIT),
         "the refusal is logged"
@@ -319,7 +304,7 @@ fn jssip_registers_over_ws_is_rung_there_and_a_killed_one_is_unregistered_by_its
     let api = Api::supervisor(&server);
     let mut polite = JsSip::start(&server, "1001");
     polite.expect("REGISTERED");
-    wait_registered(&api, "1001", true);
+    api.wait_registered("1001", true);
     // Rung by the ACD: JsSIP gets the INVITE at its own contact over the WebSocket (and,
     // with no WebRTC in Node, declines it with 488 over the same WebSocket).
     api.set_state("1001", "ready");
@@ -343,14 +328,14 @@ fn jssip_registers_over_ws_is_rung_there_and_a_killed_one_is_unregistered_by_its
     polite.expect("UNREGISTERED");
     let status = polite.child.wait().unwrap();
     assert!(status.success(), "{status}");
-    wait_registered(&api, "1001", false);
+    api.wait_registered("1001", false);
 
     // A tab that vanishes says nothing: its WebSocket's end unregisters it.
     let mut vanished = JsSip::start(&server, "1002");
     vanished.expect("REGISTERED");
-    wait_registered(&api, "1002", true);
+    api.wait_registered("1002", true);
     vanished.child.kill().unwrap();
-    wait_registered(&api, "1002", false);
+    api.wait_registered("1002", false);
     assert!(
         !server.log().contains("SIP WebSocket frame refused"),
         "a vanished peer is no refusal"
@@ -375,7 +360,7 @@ fn an_answer_without_dtls_to_the_webrtc_offer_is_refused_and_leaks_nothing() {
     let api = Api::supervisor(&server);
     let mut ws = connect(&server, Some("sip")).unwrap();
     register_over(&mut ws, "1003");
-    wait_registered(&api, "1003", true);
+    api.wait_registered("1003", true);
     api.set_state("1003", "ready");
     api.wait_agent("1003", "ready", None);
     let before = open_fds(&server);

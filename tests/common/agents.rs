@@ -293,6 +293,23 @@ impl<'a> Api<'a> {
         }
     }
 
+    /// Waits until the registrar has (`registered`) or no longer has a binding of `login`'s
+    /// phone, as the agents API says.
+    pub fn wait_registered(&self, login: &str, registered: bool) {
+        self.wait(
+            &format!("agent {login} registered={registered}"),
+            Duration::from_secs(15),
+            |api| {
+                let a = api.agent(login);
+                if a["registered"] == registered {
+                    Ok(())
+                } else {
+                    Err(a.to_string())
+                }
+            },
+        );
+    }
+
     /// Waits until agent `login` is in `state` (and, when given, with `reason`).
     pub fn wait_agent(&self, login: &str, state: &str, reason: Option<&str>) -> serde_json::Value {
         self.wait(

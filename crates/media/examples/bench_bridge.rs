@@ -18,7 +18,11 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+#[path = "support/threads_cpu.rs"]
+mod threads_cpu;
+
 use media::{Codec, Direction, MediaConfig, MediaEngine, RtpHeader, StreamParams};
+use threads_cpu::threads_cpu;
 use tokio::net::UdpSocket;
 
 fn params(remote: SocketAddr, codec: Codec) -> StreamParams {
@@ -30,32 +34,6 @@ fn params(remote: SocketAddr, codec: Codec) -> StreamParams {
         ptime_ms: 20,
         direction: Direction::SendRecv,
     }
-}
-
-/// CPU time (utime + stime) of this process's threads whose name starts with `prefix`.
-fn threads_cpu(prefix: &str) -> Duration {
-    let mut ticks = 0u64;
-    for task in std::fs::read_dir("/proc/self/task")
-        .into_iter()
-        .flatten()
-        .flatten()
-    {
-        let path = task.path();
-        let comm = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
-        if !comm.starts_with(prefix) {
-            continue;
-        }
-        let Ok(stat) = std::fs::read_to_string(path.join("stat")) else {
-            continue;
-        };
-        let Some(close) = stat.rfind(')') else {
-            continue;
-        };
-        let f: Vec<&str> = stat[close + 2..].split_whitespace().collect();
-        ticks += f.get(11).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
-            + f.get(12).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
-    }
-    Duration::from_millis(ticks * 10) // USER_HZ = 100
 }
 
 /// A phone: sends a packet every 20 ms stamped with its send time; the one receiving records

@@ -46,13 +46,7 @@ pub async fn show(
     caller: Caller,
     ApiPath(call_id): ApiPath<String>,
 ) -> ApiResult<Response> {
-    let call = match api.store().call(&call_id).await {
-        Ok(c) => c,
-        Err(crm::Error::NotFound { .. }) => {
-            return Err(ApiError::NotFound(format!("no call with id {call_id}")));
-        }
-        Err(e) => return Err(e.into()),
-    };
+    let call = call_card(&api, &call_id).await?;
     card(&api, &caller, &call).await
 }
 
@@ -133,17 +127,12 @@ pub async fn transfer(
     ApiPath(call_id): ApiPath<String>,
     ApiJson(body): ApiJson<Transfer>,
 ) -> ApiResult<Response> {
-    let call = match api.store().call(&call_id).await {
-        Ok(c) => c,
-        Err(crm::Error::NotFound { .. }) => {
-            return Err(ApiError::NotFound(format!("no call with id {call_id}")));
-        }
-        Err(e) => return Err(e.into()),
-    };
+    let call = call_card(&api, &call_id).await?;
     let snapshot = super::agents::live_view(&api).await?;
     let talking_with = snapshot.agent_on_call(&call_id).map(|a| a.login.clone());
-    let oversees = matches!(caller.user.role, crm::Role::Supervisor | crm::Role::Admin);
-    if talking_with.as_deref() != Some(caller.user.login.as_str()) && !oversees {
+    if talking_with.as_deref() != Some(caller.user.login.as_str())
+        && !super::agents::oversees(&caller.user)
+    {
         return Err(ApiError::Forbidden(format!(
             "only the agent on call {call_id} (or a supervisor) may transfer it"
         )));
@@ -215,21 +204,14 @@ pub async fn hold(
     ApiPath(call_id): ApiPath<String>,
     ApiJson(body): ApiJson<Hold>,
 ) -> ApiResult<Response> {
-    match api.store().call(&call_id).await {
-        Ok(_) => {}
-        Err(crm::Error::NotFound { .. }) => {
-            return Err(ApiError::NotFound(format!("no call with id {call_id}")));
-        }
-        Err(e) => return Err(e.into()),
-    }
+    call_card(&api, &call_id).await?;
     let snapshot = super::agents::live_view(&api).await?;
     let Some(agent) = snapshot.agent_on_call(&call_id).map(|a| a.login.clone()) else {
         return Err(ApiError::Conflict(format!(
             "call {call_id} is not in conversation with an agent"
         )));
     };
-    let oversees = matches!(caller.user.role, crm::Role::Supervisor | crm::Role::Admin);
-    if agent != caller.user.login && !oversees {
+    if agent != caller.user.login && !super::agents::oversees(&caller.user) {
         return Err(ApiError::Forbidden(format!(
             "only the agent on call {call_id} (or a supervisor) may hold it"
         )));
@@ -240,4 +222,15 @@ pub async fn hold(
         .map_err(|e| ApiError::Conflict(e.to_string()))?;
     tracing::info!(call = ?call_id, held = body.held, by = ?caller.user.login, "call hold");
     Ok(axum::Json(serde_json::json!({ "call_id": call_id, "held": body.held })).into_response())
+}
+
+/// The call card of `call_id`, 404 when there is none.
+async fn call_card(api: &Api, call_id: &str) -> ApiResult<crm::calls::CallRecord> {
+    match api.store().call(call_id).await {
+        Ok(c) => Ok(c),
+        Err(crm::Error::NotFound { .. }) => {
+            Err(ApiError::NotFound(format!("no call with id {call_id}")))
+        }
+        Err(e) => Err(e.into()),
+    }
 }

@@ -42,6 +42,21 @@ fn jssip_register(cseq: u32, authorization: Option<&str>) -> Vec<u8> {
     .into_bytes()
 }
 
+/// The ACD ringing the browser's registered Contact (`peer` is only the fallback: a
+/// registered contact's flow wins).
+fn ring(peer: Peer) -> OutgoingCall {
+    OutgoingCall {
+        target: rsip::Uri::try_from(CONTACT_URI).unwrap(),
+        peer,
+        to: "<sip:1001@127.0.0.1>".into(),
+        from_user: "0600000001".into(),
+        from_display: None,
+        local_rtp: "127.0.0.1:20010".parse().unwrap(),
+        dtmf_payload_type: 101,
+        external_offer: None,
+    }
+}
+
 fn sent(ua: &mut UserAgent) -> Vec<(Peer, String)> {
     std::iter::from_fn(|| ua.poll_transmit())
         .map(|(peer, bytes)| (peer, String::from_utf8(bytes).unwrap()))
@@ -135,21 +150,7 @@ fn after_a_blip_the_dialog_follows_the_browser_to_its_new_websocket() {
         assert_eq!(status_line(&out[0].1), "SIP/2.0 200 OK");
     };
     register(&mut ua, ws_peer(), 1);
-    let call = ua
-        .call(
-            OutgoingCall {
-                target: rsip::Uri::try_from(CONTACT_URI).unwrap(),
-                peer: ws_peer(),
-                to: "<sip:1001@127.0.0.1>".into(),
-                from_user: "0600000001".into(),
-                from_display: None,
-                local_rtp: "127.0.0.1:20010".parse().unwrap(),
-                dtmf_payload_type: 101,
-                external_offer: None,
-            },
-            t0,
-        )
-        .unwrap();
+    let call = ua.call(ring(ws_peer()), t0).unwrap();
     let invite = sent(&mut ua).remove(0).1;
     let ok = super::outbound_tests::respond(
         &invite,
@@ -209,21 +210,7 @@ fn over_a_secure_websocket_our_via_says_wss() {
     );
     ua.handle_datagram(&jssip_register(2, Some(&answer(&www))), wss.clone(), t0);
     assert_eq!(status_line(&sent(&mut ua)[0].1), "SIP/2.0 200 OK");
-    let call = ua
-        .call(
-            OutgoingCall {
-                target: rsip::Uri::try_from(CONTACT_URI).unwrap(),
-                peer: wss.clone(),
-                to: "<sip:1001@127.0.0.1>".into(),
-                from_user: "0600000001".into(),
-                from_display: None,
-                local_rtp: "127.0.0.1:20010".parse().unwrap(),
-                dtmf_payload_type: 101,
-                external_offer: None,
-            },
-            t0,
-        )
-        .unwrap();
+    let call = ua.call(ring(wss.clone()), t0).unwrap();
     let out = sent(&mut ua);
     let (to, invite) = &out[0];
     assert_eq!(*to, wss);
